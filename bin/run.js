@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// fleet needs Node 22 or later. Where `node` on PATH is older and the package carries its own Node (the `node`
+// npm package, as in a development checkout), run on that one instead.
+import {spawnSync} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
+
+const major = Number(process.versions.node.split('.')[0])
+if (major < 22) {
+  const bundled = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url))
+  if (!existsSync(bundled)) {
+    process.stderr.write(`Error: fleet needs Node.js 22 or later; this is ${process.version}.\nFix: install a newer Node.js (brew install node, or https://nodejs.org).\n`)
+    process.exit(1)
+  }
+  const child = spawnSync(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {stdio: 'inherit'})
+  process.exit(child.status ?? 1)
+}
+
+// Node's on-disk compile cache makes every start-up after the first cheaper.
+const {enableCompileCache} = await import('node:module')
+enableCompileCache?.()
+const {execute} = await import('@oclif/core')
+await execute({dir: import.meta.url})

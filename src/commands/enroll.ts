@@ -1,0 +1,65 @@
+import {Flags} from '@oclif/core'
+
+import {FleetCommand} from '../lib/cli/base-command.ts'
+import {ENROLL_STEPS, EnrollContext, enrollResult, type EnrollResult} from '../lib/enroll/enroll.ts'
+import {answersFromWizard, answersWithoutPrompts} from '../lib/enroll/wizard.ts'
+import {withFleetLock} from '../lib/lock/fleet-lock.ts'
+import {KEY_TYPES} from '../lib/manifest/schema.ts'
+import {fleetPaths} from '../lib/platform/paths.ts'
+
+export default class Enroll extends FleetCommand {
+  static override summary = 'Join this machine to a fleet, or start a new one.'
+  static override description = `In a terminal, enroll asks for whatever the flags leave open (start or join, machine name, key type, agents) and shows a summary to confirm. Every answer is also a flag, so it runs unattended; --yes takes the defaults.
+
+Starting a fleet makes this machine its first, active machine; without --forge the forge is a bare git repository in fleet's data directory. Joining clones the fleet and adds this machine as pending: plain files sync at once, encrypted ones once an active machine runs \`fleet machines approve <name>\`.
+
+Running enroll again checks and repairs this machine's enrollment: it never duplicates a roster entry and never replaces an existing key.`
+
+  static override examples = [
+    {description: 'Start a new fleet on a bare repository on this machine, taking every default', command: '<%= config.bin %> <%= command.id %> --yes'},
+    {description: 'Join a fleet over SSH, unattended', command: '<%= config.bin %> <%= command.id %> --forge ssh://git@forge.example.com/me/dotfiles.git --name laptop --no-agents'},
+    {description: 'Start a fleet on an empty hosted repository with classic X25519 keys', command: '<%= config.bin %> <%= command.id %> --forge git@github.com:me/fleet.git --name studio --key-type x25519 --agents'},
+    {description: 'Check and repair this machine (after an interruption, or once it was approved)', command: '<%= config.bin %> <%= command.id %>'},
+  ]
+
+  static override enableJsonFlag = true
+
+  static override flags = {
+    forge: Flags.string({summary: 'Git URL (or path) of the fleet to join, or of an empty repository to start one in.', helpValue: '<url>'}),
+    name: Flags.string({summary: 'Name of this machine in the fleet (default: the short host name).', helpValue: '<name>'}),
+    'key-type': Flags.option({options: KEY_TYPES, summary: 'age key type for a new fleet: pq (hybrid post-quantum, default) or x25519. A joined fleet decides its own.'})(),
+    agents: Flags.boolean({allowNo: true, summary: 'Install the background agents (--no-agents: do not).'}),
+    adopt: Flags.boolean({summary: 'Take over an existing chezmoi setup that is not this fleet\'s (nothing is deleted).'}),
+    yes: Flags.boolean({char: 'y', summary: 'Take the defaults for every answer the flags leave open; ask nothing.'}),
+  }
+
+  async run(): Promise<EnrollResult> {
+    const {flags} = await this.parse(Enroll)
+    const paths = fleetPaths()
+    const given = {forge: flags.forge, name: flags.name, keyType: flags['key-type'], agents: flags.agents, adopt: flags.adopt || undefined, yes: flags.yes}
+    const interactive = !flags.yes && !this.jsonEnabled() && Boolean(process.stdin.isTTY && process.stdout.isTTY)
+    const options = interactive ? await answersFromWizard(given, paths, (line) => this.log(line)) : await answersWithoutPrompts(given, paths)
+
+    const ctx = new EnrollContext(options)
+    await withFleetLock(ctx.paths, 'enroll', async () => {
+      const {runSteps} = await import('../lib/cli/progress.ts')
+      await runSteps(ENROLL_STEPS, ctx, {json: this.jsonEnabled()})
+    })
+    const result = enrollResult(ctx)
+    if (!this.jsonEnabled()) this.renderSummary(result)
+    return result
+  }
+
+  private renderSummary(result: EnrollResult): void {
+    this.log('')
+    this.log(`${result.machine} is ${result.state} in the fleet at ${result.forge}${result.embeddedForge ? ' (a bare repository on this machine)' : ''}.`)
+    this.log(`  key:    ${result.identityFile} (${result.keyType}${result.keyCreated ? ', new' : ''})`)
+    this.log(`  source: ${result.sourceDir}`)
+    this.log(`  agents: ${result.agents.message}`)
+    if (result.backedUp.length > 0) this.log(`  files this machine had before, replaced by the fleet's: backed up to ${result.backupDir}`)
+    for (const note of result.notes) this.log(`  note: ${note}`)
+    this.log('')
+    this.log('Next:')
+    for (const step of result.next) this.log(`  - ${step}`)
+  }
+}

@@ -1,0 +1,27 @@
+import {FleetCommand} from '../../lib/cli/base-command.ts'
+import {openLocalFleet} from '../../lib/fleet/local.ts'
+import {listMachines, type RosterView} from '../../lib/machines/machines.ts'
+
+export default class MachinesList extends FleetCommand {
+  static override summary = 'Show the fleet\'s machines, as the forge has them now.'
+  static override description = 'Fetches from the forge first. When the forge does not answer, shows this machine\'s copy of the roster and says so.'
+  static override examples = [
+    {description: 'The roster as a table', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'The roster as JSON, for scripts', command: '<%= config.bin %> <%= command.id %> --json'},
+  ]
+  static override enableJsonFlag = true
+
+  async run(): Promise<RosterView> {
+    await this.parse(MachinesList)
+    const view = await listMachines(await openLocalFleet())
+    if (this.jsonEnabled()) return view
+    if (view.source === 'local') this.warn(`Showing this machine's local copy of the roster: ${view.forgeError}`)
+    const rows = view.machines.map((m) => [`${m.name}${m.name === view.thisMachine ? ' (this machine)' : ''}`, m.state, m.hostname, m.os, m.recipient.startsWith('age1pq1') ? 'pq' : 'x25519', m.enrolledAt.slice(0, 10)])
+    const header = ['NAME', 'STATE', 'HOSTNAME', 'OS', 'KEY', 'ENROLLED']
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+    for (const row of [header, ...rows]) this.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd())
+    const pending = view.machines.filter((m) => m.state === 'pending')
+    if (pending.length > 0) this.log(`\nPending machines wait for approval: fleet machines approve ${pending[0].name}`)
+    return view
+  }
+}

@@ -1,0 +1,105 @@
+// The chezmoi adapter: locating a recent enough chezmoi, and the few commands fleet runs through it.
+// Every call names the config file and source directory explicitly, the same ones chezmoi finds by itself,
+// so a person running chezmoi by hand sees the same state.
+import {FleetError} from '../errors/index.ts'
+import {run} from '../process/run.ts'
+
+export const MIN_CHEZMOI_VERSION = '2.71.0'
+
+export interface ChezmoiStatusEntry {
+  /** Difference between what chezmoi last wrote and the target now: ' ' none, 'A', 'D', 'M', 'R'. */
+  sinceLastWrite: string
+  /** Difference between the target now and what applying would make it. */
+  onApply: string
+  /** Target path relative to $HOME. */
+  path: string
+}
+
+export function parseVersion(text: string): [number, number, number] | undefined {
+  const match = /version v?(\d+)\.(\d+)\.(\d+)/.exec(text)
+  return match ? [Number(match[1]), Number(match[2]), Number(match[3])] : undefined
+}
+
+export function compareVersions(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i]
+  return 0
+}
+
+/** The chezmoi binary fleet uses: FLEET_CHEZMOI when set, else `chezmoi` on PATH. */
+export function chezmoiBinary(env: NodeJS.ProcessEnv = process.env): string {
+  return env.FLEET_CHEZMOI || 'chezmoi'
+}
+
+const INSTALL_FIX = 'Install chezmoi 2.71 or later: brew install chezmoi (macOS), or see https://www.chezmoi.io/install/ (the README shows the Debian way). Set FLEET_CHEZMOI to use a chezmoi that is not on PATH.'
+
+/** Find chezmoi and check its version; returns the version string. */
+export async function checkChezmoi(binary: string): Promise<string> {
+  let output: string
+  try {
+    output = (await run(binary, ['--version'], {timeout: 15_000})).stdout
+  } catch (error) {
+    throw new FleetError(`chezmoi was not found (${binary}).`, {code: 'CHEZMOI_MISSING', fix: INSTALL_FIX, cause: error})
+  }
+  const version = parseVersion(output)
+  if (!version) throw new FleetError(`Could not read chezmoi's version from: ${output.trim()}`, {code: 'CHEZMOI_VERSION', fix: INSTALL_FIX})
+  const minimum = MIN_CHEZMOI_VERSION.split('.').map(Number)
+  const text = version.join('.')
+  if (compareVersions(version, minimum) < 0) {
+    throw new FleetError(`chezmoi ${text} is too old: fleet needs ${MIN_CHEZMOI_VERSION} or later.`, {
+      code: 'CHEZMOI_TOO_OLD',
+      fix: 'Upgrade chezmoi: brew upgrade chezmoi (macOS), or install a newer release (see the README). Set FLEET_CHEZMOI to point at another binary.',
+    })
+  }
+  return text
+}
+
+export class Chezmoi {
+  readonly binary: string
+  readonly configFile: string
+  readonly sourceDir: string
+  readonly home: string
+
+  constructor(options: {binary: string; configFile: string; sourceDir: string; home: string}) {
+    this.binary = options.binary
+    this.configFile = options.configFile
+    this.sourceDir = options.sourceDir
+    this.home = options.home
+  }
+
+  private run(args: string[], options: {timeout?: number; allowFailure?: boolean} = {}) {
+    return run(
+      this.binary,
+      ['--config', this.configFile, '--source', this.sourceDir, '--destination', this.home, '--no-tty', '--no-pager', '--color=false', '--progress=false', ...args],
+      {timeout: options.timeout ?? 300_000, allowFailure: options.allowFailure},
+    )
+  }
+
+  /** Targets whose state differs from the source (`chezmoi status`). */
+  async status(): Promise<ChezmoiStatusEntry[]> {
+    const result = await this.run(['status', '--path-style', 'relative'])
+    return result.stdout
+      .split('\n')
+      .filter((line) => line.length > 3)
+      .map((line) => ({sinceLastWrite: line[0], onApply: line[1], path: line.slice(3)}))
+  }
+
+  /**
+   * Apply the source state. `--error-on-conflict` makes chezmoi refuse, rather than overwrite, a target that
+   * changed since chezmoi last wrote it; `--keep-going` applies everything else.
+   */
+  async apply(options: {force?: boolean} = {}): Promise<void> {
+    await this.run(['apply', '--keep-going', options.force ? '--force' : '--error-on-conflict'])
+  }
+
+  /** Add targets to the source state, in one invocation (chezmoi scans each invocation for secrets). */
+  async add(absolutePaths: string[], options: {encrypt?: boolean} = {}): Promise<void> {
+    if (absolutePaths.length === 0) return
+    await this.run(['add', ...(options.encrypt ? ['--encrypt'] : []), '--', ...absolutePaths])
+  }
+
+  /** Targets chezmoi manages, relative to $HOME. */
+  async managed(): Promise<string[]> {
+    const result = await this.run(['managed', '--path-style', 'relative'])
+    return result.stdout.split('\n').filter(Boolean)
+  }
+}

@@ -1,0 +1,18 @@
+// The base of every fleet command: FleetErrors become a message with its fix (or a JSON error) and the
+// documented exit code.
+import {Command} from '@oclif/core'
+
+import {ExitCode, FleetError} from '../errors/index.ts'
+
+export abstract class FleetCommand extends Command {
+  protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    if (!(error instanceof FleetError)) return super.catch(error)
+    if (this.jsonEnabled()) {
+      this.logJson({error: {code: error.code, message: error.message, fix: error.fix, exitCode: error.exitCode}})
+    } else {
+      process.stderr.write(`Error: ${error.message}\n${error.fix ? `Fix: ${error.fix}\n` : ''}`)
+    }
+    process.exitCode = error.exitCode
+    return this.exit(error.exitCode === ExitCode.ok ? ExitCode.error : error.exitCode)
+  }
+}

@@ -1,0 +1,67 @@
+// Getting local commits onto the forge without ever leaving the repo mid-rebase and without losing a commit.
+import {FleetError} from '../errors/index.ts'
+import type {GitRepo} from '../git/git.ts'
+
+export const PUSH_ATTEMPTS = 5
+
+export interface CatchUpResult {
+  /** Commits that came from the forge. */
+  received: number
+  /** Set when local commits could not be rebased and were kept on this branch instead. */
+  parkedBranch?: string
+}
+
+export function parkedBranchName(now = new Date()): string {
+  return `fleet/parked/${now.toISOString().replace(/[:.]/g, '-')}`
+}
+
+/** Keep HEAD on a branch of its own, then move the working branch to `upstream`. Nothing is lost. */
+export async function parkAndReset(repo: GitRepo, upstream: string): Promise<string> {
+  const parked = parkedBranchName()
+  await repo.git(['branch', '--force', parked, 'HEAD'])
+  await repo.resetHard(upstream)
+  return parked
+}
+
+/**
+ * Fetch and bring the local branch on top of the forge's. Local commits are rebased; when they conflict they
+ * are parked (see parkAndReset) and the branch follows the forge.
+ */
+export async function catchUp(repo: GitRepo, branch: string): Promise<CatchUpResult> {
+  await repo.fetch()
+  const upstream = `origin/${branch}`
+  const remoteHead = await repo.revParse(upstream)
+  if (remoteHead === undefined) return {received: 0}
+  if (!(await repo.hasCommits())) {
+    await repo.git(['checkout', '--quiet', '-B', branch, upstream])
+    return {received: await repo.countAhead(upstream, 'HEAD')}
+  }
+  const received = await repo.countAhead(upstream, 'HEAD')
+  if (received === 0) return {received}
+  if ((await repo.rebase(upstream)) === 'rebased') return {received}
+  return {received, parkedBranch: await parkAndReset(repo, upstream)}
+}
+
+/**
+ * Push the local branch. When another machine pushed first: catch up and push again. `redo` re-derives this
+ * machine's change on top of the forge when the catch-up had to park it (a roster edit, a re-encryption).
+ */
+export async function pushWithRetry(repo: GitRepo, branch: string, redo?: () => Promise<void>): Promise<{pushed: number; parkedBranch?: string}> {
+  let parkedBranch: string | undefined
+  for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
+    const upstream = `origin/${branch}`
+    // git updates origin/<branch> itself on a successful push (the remote's fetch refspec maps it).
+    const ahead = (await repo.revParse(upstream)) === undefined ? await repo.commitCount('HEAD') : await repo.countAhead('HEAD', upstream)
+    if (ahead === 0) return {pushed: 0, parkedBranch}
+    if ((await repo.push(branch)) === 'pushed') return {pushed: ahead, parkedBranch}
+    const caught = await catchUp(repo, branch)
+    if (caught.parkedBranch) {
+      parkedBranch = caught.parkedBranch
+      if (redo) await redo()
+    }
+  }
+  throw new FleetError(`The forge kept rejecting this machine's push (${PUSH_ATTEMPTS} attempts): other machines are pushing at the same time.`, {
+    code: 'PUSH_REJECTED',
+    fix: 'Run the command again in a moment; the local commits are kept.',
+  })
+}

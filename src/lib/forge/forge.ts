@@ -1,0 +1,54 @@
+// The forge: any git remote, or by default a bare repository in fleet's data directory.
+import {existsSync, realpathSync} from 'node:fs'
+import {mkdir} from 'node:fs/promises'
+import {dirname, isAbsolute, resolve} from 'node:path'
+
+import {initBare, lsRemote} from '../git/git.ts'
+import type {FleetPaths} from '../platform/paths.ts'
+
+export interface ForgeProbe {
+  url: string
+  /** The forge has no branches: a new fleet can start there. */
+  empty: boolean
+  /** Branch names the forge advertises. */
+  branches: string[]
+}
+
+/** A local path given as the forge is made absolute; URLs (scheme://, user@host:path) are kept as given. */
+export function normalizeForge(forge: string, cwd = process.cwd()): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(forge) || /^[^/]+@[^/]+:/.test(forge)) return forge.replace(/\/+$/, '')
+  return resolve(cwd, forge)
+}
+
+/** Whether two forge addresses name the same repository (local paths are compared after resolving links). */
+export function sameForge(a: string, b: string): boolean {
+  const local = (x: string) => {
+    const path = x.startsWith('file://') ? x.slice('file://'.length) : x
+    if (!isAbsolute(path)) return x.replace(/\/+$/, '')
+    try {
+      return realpathSync(path)
+    } catch {
+      return path.replace(/\/+$/, '')
+    }
+  }
+  return local(a) === local(b)
+}
+
+export function isEmbeddedForge(paths: FleetPaths, forge: string): boolean {
+  return sameForge(forge, paths.defaultForge)
+}
+
+/** Create the embedded forge if it does not exist yet. Returns true when it was created. */
+export async function ensureEmbeddedForge(paths: FleetPaths, branch: string): Promise<boolean> {
+  if (existsSync(paths.defaultForge)) return false
+  await mkdir(dirname(paths.defaultForge), {recursive: true})
+  await initBare(paths.defaultForge, branch)
+  return true
+}
+
+/** Ask the forge what it holds; throws ForgeUnreachableError (exit 3) when it does not answer. */
+export async function probeForge(url: string): Promise<ForgeProbe> {
+  const refs = await lsRemote(url)
+  const branches = [...refs.keys()].filter((r) => r.startsWith('refs/heads/')).map((r) => r.slice('refs/heads/'.length))
+  return {url, empty: branches.length === 0, branches}
+}

@@ -1,0 +1,20 @@
+// The recipients file chezmoi encrypts to: derived from the manifest (the active machines), never edited by hand.
+import {mkdir} from 'node:fs/promises'
+import {dirname} from 'node:path'
+import writeFileAtomic from 'write-file-atomic'
+
+import type {Fleet} from '../manifest/schema.ts'
+import {activeRecipients} from './crypto.ts'
+
+export function renderRecipients(fleet: Fleet): string {
+  const lines = fleet.machines.filter((m) => m.state === 'active').map((m) => `# ${m.name}\n${m.recipient}`)
+  return `# Derived from the fleet manifest by fleet: the active machines' age recipients.\n${lines.join('\n')}\n`
+}
+
+/** Write the recipients file; returns the recipients it holds. */
+export async function writeRecipientsFile(file: string, fleet: Fleet): Promise<string[]> {
+  await mkdir(dirname(dirname(file)), {recursive: true})
+  await mkdir(dirname(file), {recursive: true, mode: 0o700})
+  await writeFileAtomic(file, renderRecipients(fleet), {mode: 0o644})
+  return activeRecipients(fleet)
+}

@@ -1,0 +1,111 @@
+// The roster: listing it as the forge has it, and approving or revoking a machine (both re-encrypt every
+// encrypted file in the source repo for the new set of active machines).
+import {errorMessage, FleetError, UsageError} from '../errors/index.ts'
+import type {LocalFleet} from '../fleet/local.ts'
+import {catchUp, pushWithRetry} from '../fleet/publish.ts'
+import {findMachine} from '../fleet/roster.ts'
+import {reencryptSource} from '../keys/crypto.ts'
+import {readIdentity} from '../keys/identity.ts'
+import {writeRecipientsFile} from '../keys/recipients.ts'
+import {withFleetLock} from '../lock/fleet-lock.ts'
+import type {Fleet, Machine, MachineState} from '../manifest/schema.ts'
+import {MANIFEST_RELATIVE_PATH, parseManifest, readManifest, writeManifest} from '../manifest/store.ts'
+
+export interface RosterView {
+  /** Where the roster was read: the forge (just fetched), or this machine's copy when the forge did not answer. */
+  source: 'forge' | 'local'
+  forgeError?: string
+  fleetId: string
+  thisMachine: string
+  machines: Machine[]
+}
+
+export async function listMachines(local: LocalFleet): Promise<RosterView> {
+  const localFleet = await readManifest(local.paths.sourceDir)
+  const branch = localFleet.settings.branch
+  try {
+    await local.repo.fetch()
+    const text = await local.repo.show(`origin/${branch}`, MANIFEST_RELATIVE_PATH)
+    if (text !== undefined) {
+      const fleet = parseManifest(text, `the forge's ${MANIFEST_RELATIVE_PATH}`)
+      return {source: 'forge', fleetId: fleet.id, thisMachine: local.machine, machines: fleet.machines}
+    }
+  } catch (error) {
+    if (error instanceof FleetError && error.code === 'FORGE_UNREACHABLE') {
+      return {source: 'local', forgeError: errorMessage(error), fleetId: localFleet.id, thisMachine: local.machine, machines: localFleet.machines}
+    }
+    throw error
+  }
+  return {source: 'local', forgeError: 'the forge has no manifest yet', fleetId: localFleet.id, thisMachine: local.machine, machines: localFleet.machines}
+}
+
+export interface RosterChange {
+  machine: string
+  state: MachineState
+  /** False when the machine already had that state. */
+  changed: boolean
+  reencrypted: string[]
+  recipients: number
+  pushed: number
+}
+
+function requireActive(fleet: Fleet, self: string, verb: string): void {
+  const me = findMachine(fleet, self)
+  if (me?.state !== 'active') {
+    throw new UsageError(
+      `Only an active machine can ${verb} machines; this machine (${self}) is ${me?.state ?? 'not on the roster'}.`,
+      'Run the command on a machine that `fleet machines list` shows as active.',
+      'NOT_ACTIVE',
+    )
+  }
+}
+
+function requireMachine(fleet: Fleet, name: string): Machine {
+  const machine = findMachine(fleet, name)
+  if (!machine) {
+    throw new UsageError(`There is no machine named "${name}" in this fleet.`, `Known machines: ${fleet.machines.map((m) => m.name).join(', ')}. See \`fleet machines list\`.`, 'NO_SUCH_MACHINE')
+  }
+  return machine
+}
+
+/**
+ * Set a machine's state and re-encrypt for the active machines that result, verify, commit and push. The change
+ * is derived from the manifest as the forge has it, so it is simply made again if another machine pushed first.
+ */
+export async function changeMachineState(local: LocalFleet, name: string, state: 'active' | 'revoked'): Promise<RosterChange> {
+  const verb = state === 'active' ? 'approve' : 'revoke'
+  return withFleetLock(local.paths, `machines ${verb} ${name}`, async () => {
+    const identity = await readIdentity(local.paths.identityFile)
+    const {repo, paths} = local
+    const branch = (await readManifest(paths.sourceDir)).settings.branch
+    await catchUp(repo, branch)
+    let outcome: Omit<RosterChange, 'pushed'> = {machine: name, state, changed: false, reencrypted: [], recipients: 0}
+
+    const derive = async () => {
+      const fleet = await readManifest(paths.sourceDir)
+      requireActive(fleet, local.machine, verb)
+      const machine = requireMachine(fleet, name)
+      if (machine.state === state) {
+        outcome = {machine: name, state, changed: false, reencrypted: [], recipients: fleet.machines.filter((m) => m.state === 'active').length}
+        return
+      }
+      if (state === 'active' && machine.state === 'revoked') {
+        throw new UsageError(`"${name}" was revoked; a revoked machine cannot be approved again.`, `On that machine, move its identity file aside and run \`fleet enroll\` to join with a new key.`, 'REVOKED')
+      }
+      if (state === 'revoked' && fleet.machines.filter((m) => m.state === 'active' && m.name !== name).length === 0) {
+        throw new UsageError(`"${name}" is the fleet's last active machine; revoking it would leave nobody able to read the secrets.`, 'Approve another machine first.', 'LAST_ACTIVE')
+      }
+      const now = new Date().toISOString()
+      Object.assign(machine, {state, updatedAt: now}, state === 'active' ? {approvedAt: now, approvedBy: local.machine} : {})
+      await writeManifest(paths.sourceDir, fleet)
+      const recipients = await writeRecipientsFile(paths.recipientsFile, fleet)
+      const reencrypted = await reencryptSource(paths.sourceDir, await repo.listFiles(), identity, recipients)
+      await repo.commitAll(`fleet: ${verb} ${name}; re-encrypt ${reencrypted.length} file(s) for ${recipients.length} active machine(s)`)
+      outcome = {machine: name, state, changed: true, reencrypted, recipients: recipients.length}
+    }
+
+    await derive()
+    const {pushed} = await pushWithRetry(repo, branch, derive)
+    return {...outcome, pushed}
+  })
+}

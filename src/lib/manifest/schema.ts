@@ -1,0 +1,64 @@
+// The manifest: `.chezmoidata/fleet.yaml` in the source repo, top-level key `fleet`. chezmoi templates read it
+// as `.fleet`; fleet validates it on every read.
+import {z} from 'zod'
+
+/** The newest manifest schema this version of fleet reads and writes. */
+export const MANIFEST_VERSION = 1
+
+export const MACHINE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
+export const machineNameRule = 'lowercase letters, digits and dashes, starting with a letter or digit, at most 63 characters'
+
+export const KEY_TYPES = ['pq', 'x25519'] as const
+export type KeyType = (typeof KEY_TYPES)[number]
+
+export const MACHINE_STATES = ['pending', 'active', 'revoked'] as const
+export type MachineState = (typeof MACHINE_STATES)[number]
+
+const isoTime = z.iso.datetime({offset: true})
+
+export const machineSchema = z.strictObject({
+  name: z.string().regex(MACHINE_NAME_PATTERN, `must be ${machineNameRule}`),
+  hostname: z.string().min(1),
+  os: z.enum(['darwin', 'linux']),
+  recipient: z.string().regex(/^age1[0-9a-z]+$/, 'must be an age recipient (age1…)'),
+  sshPublicKey: z.string().regex(/^(ssh-|ecdsa-|sk-)\S+ \S+/, 'must be an OpenSSH public key line').optional(),
+  sshAddress: z.string().min(1).optional(),
+  state: z.enum(MACHINE_STATES),
+  enrolledAt: isoTime,
+  updatedAt: isoTime,
+  approvedAt: isoTime.optional(),
+  approvedBy: z.string().optional(),
+})
+export type Machine = z.infer<typeof machineSchema>
+
+export const managedPathSchema = z.strictObject({
+  /** Relative to $HOME, forward slashes, no `..`. */
+  path: z
+    .string()
+    .min(1)
+    .refine((p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.split('/').includes(''), 'must be a path inside $HOME, relative to it, without `..`'),
+  encrypt: z.boolean().default(false),
+  addedAt: isoTime.optional(),
+  addedBy: z.string().optional(),
+})
+export type ManagedPath = z.infer<typeof managedPathSchema>
+
+export const settingsSchema = z.strictObject({
+  /** All machines of a fleet share one key type: age refuses to mix post-quantum and classic recipients in one file. */
+  keyType: z.enum(KEY_TYPES).default('pq'),
+  branch: z.string().min(1).default('main'),
+})
+export type Settings = z.infer<typeof settingsSchema>
+
+export const fleetSchema = z.strictObject({
+  version: z.number().int().positive(),
+  id: z.string().min(8),
+  createdAt: isoTime,
+  settings: settingsSchema.default(() => settingsSchema.parse({})),
+  paths: z.array(managedPathSchema).default([]),
+  machines: z.array(machineSchema).default([]),
+  plugins: z.array(z.string()).default([]),
+})
+export type Fleet = z.infer<typeof fleetSchema>
+
+export const manifestFileSchema = z.strictObject({fleet: fleetSchema})
