@@ -75,8 +75,8 @@ export class Chezmoi {
   }
 
   /** Targets whose state differs from the source (`chezmoi status`). */
-  async status(): Promise<ChezmoiStatusEntry[]> {
-    const result = await this.run(['status', '--path-style', 'relative'])
+  async status(targets: string[] = []): Promise<ChezmoiStatusEntry[]> {
+    const result = await this.run(['status', '--path-style', 'relative', ...(targets.length > 0 ? ['--', ...targets] : [])])
     return result.stdout
       .split('\n')
       .filter((line) => line.length > 3)
@@ -84,22 +84,62 @@ export class Chezmoi {
   }
 
   /**
-   * Apply the source state. `--error-on-conflict` makes chezmoi refuse, rather than overwrite, a target that
-   * changed since chezmoi last wrote it; `--keep-going` applies everything else.
+   * Apply the source state (all of it, or the given absolute targets). `--error-on-conflict` makes chezmoi refuse,
+   * rather than overwrite, a target that changed since chezmoi last wrote it; `--keep-going` applies the rest.
    */
-  async apply(options: {force?: boolean} = {}): Promise<void> {
-    await this.run(['apply', '--keep-going', options.force ? '--force' : '--error-on-conflict'])
+  async apply(options: {force?: boolean; targets?: string[]} = {}): Promise<void> {
+    const targets = options.targets ?? []
+    await this.run(['apply', '--keep-going', options.force ? '--force' : '--error-on-conflict', ...(targets.length > 0 ? ['--', ...targets] : [])])
   }
 
   /** Add targets to the source state, in one invocation (chezmoi scans each invocation for secrets). */
-  async add(absolutePaths: string[], options: {encrypt?: boolean} = {}): Promise<void> {
+  async add(absolutePaths: string[], options: {encrypt?: boolean; secrets?: 'error' | 'warning' | 'ignore'} = {}): Promise<string> {
+    if (absolutePaths.length === 0) return ''
+    const flags = [...(options.encrypt ? ['--encrypt'] : []), ...(options.secrets && !options.encrypt ? [`--secrets=${options.secrets}`] : [])]
+    return (await this.run(['add', ...flags, '--', ...absolutePaths])).stderr
+  }
+
+  /** Copy edited targets back into the source state, keeping each one's attributes (encryption included). */
+  async reAdd(absolutePaths: string[]): Promise<void> {
     if (absolutePaths.length === 0) return
-    await this.run(['add', ...(options.encrypt ? ['--encrypt'] : []), '--', ...absolutePaths])
+    await this.run(['re-add', '--', ...absolutePaths])
+  }
+
+  /** Stop managing targets: their source entries go, the files stay. */
+  async forget(absolutePaths: string[]): Promise<void> {
+    if (absolutePaths.length === 0) return
+    await this.run(['forget', '--force', '--', ...absolutePaths])
+  }
+
+  /** Source paths (absolute) of managed targets, in the order given. */
+  async sourcePaths(absoluteTargets: string[]): Promise<string[]> {
+    if (absoluteTargets.length === 0) return []
+    return (await this.run(['source-path', '--', ...absoluteTargets])).stdout.split('\n').filter(Boolean)
+  }
+
+  /** Target path (absolute) of a source file that exists. */
+  async targetPath(sourceFile: string): Promise<string | undefined> {
+    const result = await this.run(['target-path', '--', sourceFile], {allowFailure: true})
+    return result.exitCode === 0 ? result.stdout.trim() : undefined
   }
 
   /** Targets chezmoi manages, relative to $HOME. */
   async managed(): Promise<string[]> {
-    const result = await this.run(['managed', '--path-style', 'relative'])
-    return result.stdout.split('\n').filter(Boolean)
+    const result = await this.run(['managed', '--path-style', 'relative', '--nul-path-separator'])
+    return result.stdout.split('\0').filter(Boolean)
+  }
+
+  /** Entries under the given existing directories that chezmoi does not manage (and does not ignore), relative to $HOME. */
+  async unmanaged(absoluteDirs: string[]): Promise<string[]> {
+    if (absoluteDirs.length === 0) return []
+    const result = await this.run(['unmanaged', '--path-style', 'relative', '--nul-path-separator', '--', ...absoluteDirs])
+    return result.stdout.split('\0').filter(Boolean)
+  }
+
+  /** Absolute targets chezmoi has written at some time (its persistent entry state). */
+  async writtenTargets(): Promise<Set<string>> {
+    const result = await this.run(['state', 'dump', '--format', 'json'])
+    const dump = JSON.parse(result.stdout) as {entryState?: Record<string, unknown>}
+    return new Set(Object.keys(dump.entryState ?? {}))
   }
 }

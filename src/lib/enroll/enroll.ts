@@ -3,7 +3,7 @@
 import {randomUUID} from 'node:crypto'
 import {existsSync, readdirSync} from 'node:fs'
 import {chmod, mkdir, rename, rm, writeFile} from 'node:fs/promises'
-import {join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 
 import {type ApplyResult, applyWithBackup, backupStamp} from '../chezmoi/apply.ts'
 import {checkChezmoi, type Chezmoi} from '../chezmoi/chezmoi.ts'
@@ -17,6 +17,7 @@ import {ensureEmbeddedForge, isEmbeddedForge, normalizeForge, probeForge, sameFo
 import {clone, GitRepo} from '../git/git.ts'
 import {type AgeIdentity, ensureIdentity, KEY_TYPE_LABELS, readIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
+import {processAlive} from '../lock/lock.ts'
 import {MANIFEST_RELATIVE_PATH, parseManifest, readManifest, writeManifest} from '../manifest/store.ts'
 import {type Fleet, type KeyType, MANIFEST_VERSION, type MachineState} from '../manifest/schema.ts'
 import {type FleetPaths, fleetPaths} from '../platform/paths.ts'
@@ -189,7 +190,7 @@ async function sourceRepo(ctx: EnrollContext): Promise<string> {
     }
     // Clone beside the final place and move it in only once it has proved to be a fleet this machine can join.
     const staging = `${paths.sourceDir}.enrolling-${process.pid}`
-    await rm(staging, {recursive: true, force: true})
+    await removeAbandonedStaging(paths.sourceDir)
     // inspectSource found nothing there worth keeping (absent, empty, or a repository with no commits).
     if (ctx.source.kind === 'absent') await rm(paths.sourceDir, {recursive: true, force: true})
     await mkdir(join(paths.sourceDir, '..'), {recursive: true})
@@ -232,6 +233,17 @@ async function sourceRepo(ctx: EnrollContext): Promise<string> {
   }
   await repo.setRemote(ctx.forge)
   return ctx.source.kind === 'foreign' ? `adopted ${paths.sourceDir} as the new fleet's source repo` : `created the source repo at ${paths.sourceDir}`
+}
+
+/** Staging clones left by an enroll that was killed (its pid is gone) hold nothing but a copy of the forge. */
+async function removeAbandonedStaging(sourceDir: string): Promise<void> {
+  const parent = dirname(sourceDir)
+  const prefix = `${basename(sourceDir)}.enrolling-`
+  for (const entry of existsSync(parent) ? readdirSync(parent) : []) {
+    if (!entry.startsWith(prefix)) continue
+    const pid = Number(entry.slice(prefix.length))
+    if (pid === process.pid || !processAlive(pid)) await rm(join(parent, entry), {recursive: true, force: true})
+  }
 }
 
 function checkKeyType(ctx: EnrollContext, fleet: Fleet): void {
@@ -356,7 +368,7 @@ async function apply(ctx: EnrollContext): Promise<string> {
 
 async function agents(ctx: EnrollContext): Promise<string> {
   if (!ctx.options.agents) {
-    ctx.agents.message = 'not installed (--no-agents)'
+    ctx.agents.message = 'not installed (as asked)'
     return ctx.agents.message
   }
   ctx.agents.message = 'not installed: this version of fleet has no background agents yet; changes travel when fleet commands run'

@@ -54,6 +54,16 @@ export async function answersWithoutPrompts(flags: EnrollFlags, paths: FleetPath
 
 /** Ask in the terminal for every answer the flags left open, then show a summary to confirm. */
 export async function answersFromWizard(flags: EnrollFlags, paths: FleetPaths, log: (line: string) => void): Promise<EnrollOptions> {
+  try {
+    return await askEverything(flags, paths, log)
+  } catch (error) {
+    // Ctrl-C at a question: say so in fleet's words, not the prompt library's.
+    if (error instanceof Error && error.name === 'ExitPromptError') throw new FleetError('Stopped: nothing was changed.', {code: 'CANCELLED'})
+    throw error
+  }
+}
+
+async function askEverything(flags: EnrollFlags, paths: FleetPaths, log: (line: string) => void): Promise<EnrollOptions> {
   const {confirm, input, select} = await import('@inquirer/prompts')
   const enrolledAs = await configuredMachine(paths)
   const source = await inspectSource(paths)

@@ -9,8 +9,8 @@ import {ProcessError, run, type RunResult} from '../process/run.ts'
 const NETWORK_TIMEOUT_MS = 60_000
 const LS_REMOTE_TIMEOUT_MS = 20_000
 
-/** Never prompt: an agent has nobody to answer. */
-const GIT_ENV = {GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true', LC_ALL: 'C'}
+/** Never prompt (an agent has nobody to answer), and take every path literally (a file may be named `*` or `:x`). */
+const GIT_ENV = {GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true', LC_ALL: 'C', GIT_LITERAL_PATHSPECS: '1'}
 
 export type PushOutcome = 'pushed' | 'rejected'
 
@@ -191,6 +191,29 @@ export class GitRepo {
 
   async checkoutNewBranch(branch: string): Promise<void> {
     await this.git(['checkout', '--quiet', '-B', branch])
+  }
+
+  /** Files that would conflict if `theirs` were merged into `mine` (git merge-tree, which touches nothing). */
+  async conflictingPaths(mine: string, theirs: string): Promise<string[]> {
+    const result = await this.git(['merge-tree', '--write-tree', '--name-only', '--no-messages', '-z', mine, theirs], {allowFailure: true})
+    if (result.exitCode === 0) return []
+    if (result.exitCode !== 1) throw new ProcessError(result)
+    // The first field is the merged tree's id; the conflicted paths follow, each once per conflicting stage.
+    return [...new Set(result.stdout.split('\0').slice(1).filter(Boolean))]
+  }
+
+  async mergeBase(a: string, b: string): Promise<string | undefined> {
+    const result = await this.git(['merge-base', a, b], {allowFailure: true})
+    return result.exitCode === 0 ? result.stdout.trim() : undefined
+  }
+
+  /** Files changed between two commits, with their status letter (A, M, D). */
+  async changedFiles(from: string, to: string): Promise<Array<{status: string; path: string}>> {
+    const result = await this.git(['diff', '--name-status', '--no-renames', '-z', from, to])
+    const fields = result.stdout.split('\0').filter(Boolean)
+    const changes: Array<{status: string; path: string}> = []
+    for (let i = 0; i + 1 < fields.length; i += 2) changes.push({status: fields[i][0], path: fields[i + 1]})
+    return changes
   }
 
   async listFiles(): Promise<string[]> {

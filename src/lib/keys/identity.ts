@@ -1,5 +1,6 @@
 // This machine's age identity: created once, exclusively, with mode 0600; never replaced, never copied off the
 // machine. Files in age-keygen's format (comments, blank lines, one key) are read as well.
+import {randomUUID} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {chmod, link, mkdir, open, readFile, rm, stat} from 'node:fs/promises'
 import {dirname} from 'node:path'
@@ -82,7 +83,7 @@ export async function ensureIdentity(file: string, keyType: KeyType): Promise<{i
   const reuse = async () => ({identity: await readIdentity(file), created: false, modeFixed: await tightenMode(file)})
   if (existsSync(file)) return reuse()
   const {secret, recipient, text} = await generateIdentityText(keyType)
-  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`
+  const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`
   const handle = await open(temporary, 'wx', 0o600)
   try {
     await handle.writeFile(text)

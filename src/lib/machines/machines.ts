@@ -92,6 +92,9 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
       if (state === 'active' && machine.state === 'revoked') {
         throw new UsageError(`"${name}" was revoked; a revoked machine cannot be approved again.`, `On that machine, move its identity file aside and run \`fleet enroll\` to join with a new key.`, 'REVOKED')
       }
+      if (state === 'revoked' && name === local.machine) {
+        throw new UsageError('A machine cannot revoke itself: it could not check the files it re-encrypts for the others.', `Run \`fleet machines revoke ${name}\` on another active machine.`, 'REVOKE_SELF')
+      }
       if (state === 'revoked' && fleet.machines.filter((m) => m.state === 'active' && m.name !== name).length === 0) {
         throw new UsageError(`"${name}" is the fleet's last active machine; revoking it would leave nobody able to read the secrets.`, 'Approve another machine first.', 'LAST_ACTIVE')
       }

@@ -1,0 +1,14 @@
+// `npm run bench`: every benchmark, each reporting medians and ratios against a baseline run in the same script.
+// Select some with arguments: npm run bench -- startup
+import {benchStartup, printStartup} from './startup.ts'
+
+const selected = new Set(process.argv.slice(2))
+const want = (name: string) => selected.size === 0 || selected.has(name)
+
+const results: Record<string, unknown> = {}
+if (want('startup')) {
+  const report = await benchStartup()
+  printStartup(report)
+  results.startup = report
+}
+if (process.env.BENCH_JSON) console.log(JSON.stringify(results, null, 2))

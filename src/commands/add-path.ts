@@ -1,0 +1,55 @@
+import {Args, Flags} from '@oclif/core'
+
+import {FleetCommand} from '../lib/cli/base-command.ts'
+import {ExitCode} from '../lib/errors/index.ts'
+import {openLocalFleet} from '../lib/fleet/local.ts'
+import {type AddPathPlan, addPaths, planAddPaths} from '../lib/managed/paths.ts'
+import {readManifest} from '../lib/manifest/store.ts'
+import {describeSync} from '../lib/sync/describe.ts'
+import {sync, type SyncResult} from '../lib/sync/engine.ts'
+
+export default class AddPath extends FleetCommand {
+  static override summary = 'Sync files or directories under your home across the fleet.'
+  static override description = `Checks each path first: it must exist inside $HOME, outside fleet's own files, not be managed already; a managed path inside a new directory is merged into it; a large tree needs --force; a name or content that looks like a secret needs --encrypt (or --force). Then the manifest gains the paths, chezmoi adds them in one invocation, fleet commits once and syncs.
+
+Encrypted paths are stored in the forge as age ciphertext for the active machines and applied decrypted on each.`
+
+  static override examples = [
+    {description: 'Sync your shell and editor settings', command: '<%= config.bin %> <%= command.id %> ~/.zshrc ~/.config/nvim'},
+    {description: 'Sync a file that holds secrets, encrypted', command: '<%= config.bin %> <%= command.id %> --encrypt ~/.netrc'},
+    {description: 'See what would happen, changing nothing', command: '<%= config.bin %> <%= command.id %> --dry-run "~/Library/Application Support/Code/User/settings.json"'},
+  ]
+
+  static override strict = false
+  static override enableJsonFlag = true
+  static override args = {path: Args.string({required: true, description: 'Files or directories to sync (quote paths with spaces).'})}
+  static override flags = {
+    encrypt: Flags.boolean({summary: 'Store the paths encrypted (age) in the forge.'}),
+    force: Flags.boolean({summary: 'Add a large tree, or a file that looks like a secret, without encryption.'}),
+    'dry-run': Flags.boolean({summary: 'Print the plan and change nothing.'}),
+  }
+
+  async run(): Promise<{plan: AddPathPlan; dryRun: boolean; sync?: SyncResult}> {
+    const {argv, flags} = await this.parse(AddPath)
+    const local = await openLocalFleet()
+    const options = {paths: argv as string[], encrypt: flags.encrypt, force: flags.force}
+    if (flags['dry-run']) {
+      const plan = planAddPaths(local, await readManifest(local.paths.sourceDir), options)
+      this.describePlan(plan, 'Would add')
+      return {plan, dryRun: true}
+    }
+    const plan = await addPaths(local, options)
+    this.describePlan(plan, 'Added')
+    const result = await sync(local, {reason: 'add-path'})
+    if (!this.jsonEnabled()) for (const line of describeSync(result)) this.log(line)
+    if (result.outcome === 'offline') this.warn('The forge did not answer: the paths are committed here and will reach the other machines at the next sync.')
+    if (result.outcome === 'conflict') process.exitCode = ExitCode.conflict
+    return {plan, dryRun: false, sync: result}
+  }
+
+  private describePlan(plan: AddPathPlan, verb: string): void {
+    for (const p of plan.add) this.log(`${verb} ~/${p.path} (${p.kind}, ${p.files} file${p.files === 1 ? '' : 's'}, ${(p.bytes / 1024).toFixed(1)} KiB${p.encrypt ? ', encrypted' : ''})`)
+    for (const m of plan.merged) this.log(`  ~/${m.inner} was managed on its own: it is now part of ~/${m.outer}`)
+    for (const w of plan.warnings) this.warn(w)
+  }
+}

@@ -1,0 +1,31 @@
+import {FleetCommand} from '../lib/cli/base-command.ts'
+import {openLocalFleet} from '../lib/fleet/local.ts'
+import {machineStatus, type StatusReport} from '../lib/status/status.ts'
+
+export default class Status extends FleetCommand {
+  static override summary = "This machine's sync state: last sync, ahead/behind, conflicts, edits waiting, and the roster."
+  static override examples = [
+    {description: 'How this machine stands', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'As JSON', command: '<%= config.bin %> <%= command.id %> --json'},
+  ]
+  static override enableJsonFlag = true
+
+  async run(): Promise<StatusReport> {
+    await this.parse(Status)
+    const report = await machineStatus(await openLocalFleet())
+    if (this.jsonEnabled()) return report
+    const last = report.lastSync
+    this.log(`${report.machine} (${report.state}) — forge ${report.forge ?? '(none)'}`)
+    this.log(last ? `Last sync: ${last.at} (${last.reason}): ${last.outcome}${last.error ? ` — ${last.error.split('\n')[0]}` : ''}` : 'Last sync: never')
+    this.log(`Ahead of the forge by ${report.ahead} commit(s), behind by ${report.behind} (as of the last fetch).`)
+    if (report.pendingCaptures.length > 0) this.log(`Edited here, captured at the next sync: ${report.pendingCaptures.join(', ')}`)
+    if (report.conflicts.length > 0) {
+      this.log('Conflicts (this machine\'s version is in the file; both versions are kept):')
+      for (const c of report.conflicts) this.log(`  ${c.path}   (parked on ${c.parkedBranch}; since ${c.at})`)
+      this.log('  Resolve with: fleet resolve <path> --mine | --theirs')
+    }
+    this.log('Roster:')
+    for (const m of report.roster) this.log(`  ${m.name.padEnd(16)} ${m.state.padEnd(8)} ${m.hostname} (${m.os})${m.name === report.machine ? '  ← this machine' : ''}`)
+    return report
+  }
+}

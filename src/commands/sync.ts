@@ -1,0 +1,40 @@
+import {Flags} from '@oclif/core'
+
+import {FleetCommand} from '../lib/cli/base-command.ts'
+import {ExitCode} from '../lib/errors/index.ts'
+import {openLocalFleet} from '../lib/fleet/local.ts'
+import {sync, type SyncResult} from '../lib/sync/engine.ts'
+import {describeSync} from '../lib/sync/describe.ts'
+
+export default class Sync extends FleetCommand {
+  static override summary = 'Capture local edits, exchange them with the forge, and apply what other machines changed.'
+  static override description = `The one sync behind every agent and command: capture edits, new files and deletions under the managed paths (one chezmoi invocation each), commit, rebase onto the forge, push, and apply — never overwriting an edit it has not captured. When nothing changed here and the forge has not moved, it stops after one round trip.
+
+Exit codes: 0 synced (or another sync was running and will run again for this one); 3 the forge did not answer (local commits are kept and pushed next time); 4 a conflict needs you (see \`fleet status\`, then \`fleet resolve\`).`
+
+  static override examples = [
+    {description: 'Sync now', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'Sync and report as JSON (for scripts)', command: '<%= config.bin %> <%= command.id %> --json'},
+    {description: 'Look at everything, skipping the quick path', command: '<%= config.bin %> <%= command.id %> --full'},
+  ]
+
+  static override enableJsonFlag = true
+  static override flags = {
+    reason: Flags.string({summary: 'What started this sync, recorded in the log (agents pass watcher or timer).', default: 'manual', helpValue: '<reason>'}),
+    full: Flags.boolean({summary: 'Skip the quick path: look at every managed file and fetch, even when nothing seems to have changed.'}),
+  }
+
+  async run(): Promise<SyncResult> {
+    const {flags} = await this.parse(Sync)
+    const result = await sync(await openLocalFleet(), {reason: flags.reason, full: flags.full})
+    if (!this.jsonEnabled()) for (const line of describeSync(result)) this.log(line)
+    const code = {offline: ExitCode.forgeUnreachable, conflict: ExitCode.conflict, error: ExitCode.error}[result.outcome as string]
+    if (code !== undefined) {
+      if (this.jsonEnabled()) this.logJson(result)
+      process.exitCode = code
+      if (result.outcome === 'error') process.stderr.write(`Error: ${result.error}\n`)
+      this.exit(code)
+    }
+    return result
+  }
+}

@@ -1,0 +1,79 @@
+// Facts about managed paths' names: which look like secrets, and how chezmoi names their source entries.
+import {basename} from 'node:path'
+
+/** A name that probably holds a secret: it must be encrypted (or forced) before it reaches the forge. */
+export function looksLikeSecret(path: string): boolean {
+  const name = basename(path)
+  return (
+    /^\.env(\..+)?$/i.test(name) ||
+    /^\.?netrc$/i.test(name) ||
+    /^id_[a-z0-9_-]+$/i.test(name) ||
+    /\.(pem|key|p12|pfx|kdbx)$/i.test(name) ||
+    /token|secret|passw(or)?d|credential|api[-_]?key|private[-_]?key/i.test(name) ||
+    /(^|[^a-z])keys?([^a-z]|$)/i.test(name)
+  )
+}
+
+const TYPE_PREFIXES = ['create_', 'modify_', 'remove_', 'run_', 'symlink_']
+const ATTRIBUTE_PREFIXES = ['encrypted_', 'private_', 'readonly_', 'empty_', 'executable_', 'once_', 'onchange_', 'before_', 'after_', 'exact_', 'external_']
+
+/** The name of the source entry that tells chezmoi to remove a file: `remove_` + the target name's encoding. */
+export function removeEntryName(sourceName: string): string {
+  let rest = sourceName
+  let encrypted = false
+  const type = TYPE_PREFIXES.find((p) => rest.startsWith(p))
+  if (type) rest = rest.slice(type.length)
+  for (let stripped = true; stripped; ) {
+    stripped = false
+    for (const prefix of ATTRIBUTE_PREFIXES) {
+      if (rest.startsWith(prefix)) {
+        encrypted ||= prefix === 'encrypted_'
+        rest = rest.slice(prefix.length)
+        stripped = true
+      }
+    }
+  }
+  if (rest.endsWith('.tmpl')) rest = rest.slice(0, -'.tmpl'.length)
+  if (encrypted && rest.endsWith('.age')) rest = rest.slice(0, -'.age'.length)
+  return `remove_${rest}`
+}
+
+/** How chezmoi encodes a target's base name in the source (for the cases fleet writes itself). */
+export function encodeTargetName(name: string): string {
+  return name.startsWith('.') ? `dot_${name.slice(1)}` : name
+}
+
+/** A target path as a literal pattern for .chezmoiremove (its glob characters escaped). */
+export function escapeGlob(path: string): string {
+  return path.replace(/[*?[\]{}\\]/g, (c) => `\\${c}`)
+}
+
+/** A source path's target path, read from its name alone (for a source file that no longer exists). */
+export function decodeSourcePath(sourcePath: string): string {
+  return sourcePath
+    .split('/')
+    .map((component, index, all) => {
+      let rest = component
+      let encrypted = false
+      if (rest.startsWith('literal_')) return rest.slice('literal_'.length)
+      const type = TYPE_PREFIXES.find((p) => rest.startsWith(p))
+      if (type) rest = rest.slice(type.length)
+      for (let stripped = true; stripped; ) {
+        stripped = false
+        for (const prefix of ATTRIBUTE_PREFIXES) {
+          if (rest.startsWith(prefix)) {
+            encrypted ||= prefix === 'encrypted_'
+            rest = rest.slice(prefix.length)
+            stripped = true
+          }
+        }
+      }
+      if (rest.startsWith('dot_')) rest = `.${rest.slice(4)}`
+      if (index === all.length - 1) {
+        if (rest.endsWith('.tmpl')) rest = rest.slice(0, -5)
+        if (encrypted && rest.endsWith('.age')) rest = rest.slice(0, -4)
+      }
+      return rest
+    })
+    .join('/')
+}

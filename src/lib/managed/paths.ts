@@ -1,0 +1,245 @@
+// Managed paths: adding (with every check a person would want before a file leaves the machine), removing, and
+// listing them with their state here.
+import {existsSync, lstatSync, readdirSync} from 'node:fs'
+import {join, resolve} from 'node:path'
+
+import {clearRemovals, managedPathOf} from '../sync/capture.ts'
+import {FleetError, UsageError} from '../errors/index.ts'
+import type {LocalFleet} from '../fleet/local.ts'
+import {findMachine} from '../fleet/roster.ts'
+import {withFleetLock} from '../lock/fleet-lock.ts'
+import type {Fleet, ManagedPath} from '../manifest/schema.ts'
+import {MANIFEST_RELATIVE_PATH, readManifest, writeManifest} from '../manifest/store.ts'
+import {homeRelative} from '../platform/paths.ts'
+import {ProcessError} from '../process/run.ts'
+import {decodeSourcePath, looksLikeSecret} from './names.ts'
+
+/** Beyond these, a tree is large enough that adding it needs --force. */
+export const LARGE_TREE = {files: 1000, bytes: 50 * 1024 * 1024}
+/** macOS folders an agent can read only with Full Disk Access. */
+export const PROTECTED_FOLDERS = ['Documents', 'Desktop', 'Downloads']
+
+export interface PlannedPath {
+  path: string
+  absolute: string
+  kind: 'file' | 'directory' | 'symlink'
+  files: number
+  bytes: number
+  encrypt: boolean
+}
+
+export interface AddPathPlan {
+  add: PlannedPath[]
+  /** Managed paths inside a new one: the new one replaces them in the manifest. */
+  merged: Array<{inner: string; outer: string}>
+  warnings: string[]
+}
+
+export interface AddPathOptions {
+  paths: string[]
+  encrypt: boolean
+  force: boolean
+  cwd?: string
+}
+
+function expandHome(path: string, home: string): string {
+  if (path === '~') return home
+  return path.startsWith('~/') ? join(home, path.slice(2)) : path
+}
+
+function measure(absolute: string): {files: number; bytes: number; secrets: string[]} {
+  const total = {files: 0, bytes: 0, secrets: [] as string[]}
+  const walk = (path: string, relative: string) => {
+    const info = lstatSync(path)
+    if (info.isDirectory()) {
+      for (const entry of readdirSync(path)) walk(join(path, entry), relative ? `${relative}/${entry}` : entry)
+      return
+    }
+    total.files++
+    total.bytes += info.size
+    if (looksLikeSecret(path)) total.secrets.push(relative || path)
+  }
+  walk(absolute, '')
+  return total
+}
+
+const within = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}/`)
+
+/** Check every path and work out what adding them means. Throws a UsageError (exit 2) naming the fix. */
+export function planAddPaths(local: LocalFleet, fleet: Fleet, options: AddPathOptions): AddPathPlan {
+  const {paths} = local
+  const home = paths.home
+  const plan: AddPathPlan = {add: [], merged: [], warnings: []}
+  const own = [
+    {dir: paths.sourceDir, what: "the fleet's source repo"},
+    {dir: paths.configDir, what: "fleet's own configuration (this machine's private key)"},
+    {dir: paths.chezmoiConfigDir, what: "chezmoi's configuration and state"},
+    {dir: paths.stateDir, what: "fleet's state"},
+    {dir: paths.dataDir, what: "fleet's data (the embedded forge)"},
+  ]
+  if (options.encrypt && findMachine(fleet, local.machine)?.state !== 'active') {
+    throw new UsageError('This machine is pending: it cannot add encrypted paths until an active machine approves it.', `On an active machine: fleet machines approve ${local.machine}`, 'NOT_ACTIVE')
+  }
+  for (const given of options.paths) {
+    if (given.includes('\n')) throw new UsageError(`A path with a line break cannot be managed: ${JSON.stringify(given)}.`, 'Rename the file first.', 'BAD_PATH')
+    const absolute = resolve(options.cwd ?? process.cwd(), expandHome(given, home))
+    const relative = homeRelative(paths, absolute)
+    if (relative === undefined || relative === '') {
+      throw new UsageError(`${given} is not inside your home directory (${home}).`, 'fleet manages files and directories under $HOME only.', 'OUTSIDE_HOME')
+    }
+    if (!existsSync(absolute) && !lstatSync(absolute, {throwIfNoEntry: false})) {
+      throw new UsageError(`${given} does not exist.`, 'Create it first, or check the spelling (quote a path with spaces).', 'NO_SUCH_PATH')
+    }
+    for (const {dir, what} of own) {
+      if (within(absolute, dir) || within(dir, absolute)) {
+        throw new UsageError(`${given} ${within(absolute, dir) ? 'is inside' : 'holds'} ${what} (${dir}); fleet does not sync it.`, 'Add the files or directories beside it that you want to share instead.', 'FLEET_OWN_PATH')
+      }
+    }
+    const existing = fleet.paths.find((p) => p.path === relative)
+    if (existing) throw new UsageError(`~/${relative} is already managed.`, 'See `fleet paths`.', 'ALREADY_MANAGED')
+    const outer = managedPathOf(fleet, relative)
+    if (outer) throw new UsageError(`~/${relative} is already synced as part of ~/${outer.path}.`, 'Nothing to do; see `fleet paths`.', 'INSIDE_MANAGED')
+    const info = lstatSync(absolute)
+    const kind = info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'directory' : 'file'
+    const size = kind === 'symlink' ? {files: 1, bytes: 0, secrets: []} : measure(absolute)
+    for (const inner of fleet.paths.filter((p) => within(p.path, relative))) {
+      if (inner.encrypt && !options.encrypt) {
+        throw new UsageError(`~/${relative} holds the encrypted path ~/${inner.path}; adding it unencrypted would put that in plain text.`, 'Add it with --encrypt, or add the other paths inside it one by one.', 'WOULD_DECRYPT')
+      }
+      plan.merged.push({inner: inner.path, outer: relative})
+    }
+    if (!options.force && (size.files > LARGE_TREE.files || size.bytes > LARGE_TREE.bytes)) {
+      throw new UsageError(
+        `~/${relative} is large (${size.files} files, ${(size.bytes / 1024 / 1024).toFixed(1)} MiB): every machine would store and sync all of it.`,
+        'Add the parts you need, or pass --force to add it anyway.',
+        'LARGE_TREE',
+      )
+    }
+    if (!options.encrypt && !options.force && size.secrets.length > 0) {
+      throw new UsageError(
+        `~/${relative} looks like it holds secrets (${size.secrets.slice(0, 5).join(', ')}${size.secrets.length > 5 ? ', …' : ''}); it would be stored in plain text in the forge.`,
+        'Add it with --encrypt (the forge then holds only ciphertext), or pass --force if it holds no secret.',
+        'LOOKS_SECRET',
+      )
+    }
+    if (PROTECTED_FOLDERS.some((folder) => within(relative, folder))) {
+      plan.warnings.push(`~/${relative} is under a folder macOS protects: on a Mac, fleet's agents need Full Disk Access (System Settings › Privacy & Security) to see changes there.`)
+    }
+    plan.add.push({path: relative, absolute, kind, files: size.files, bytes: size.bytes, encrypt: options.encrypt})
+  }
+  for (const a of plan.add) for (const b of plan.add) {
+    if (a !== b && within(a.path, b.path)) throw new UsageError(`~/${a.path} is inside ~/${b.path}, given in the same command.`, `Give only ~/${b.path}.`, 'OVERLAPPING_PATHS')
+  }
+  return plan
+}
+
+/** Add the planned paths: manifest, one chezmoi add for all of them, one commit. The caller then syncs. */
+export async function addPaths(local: LocalFleet, options: AddPathOptions): Promise<AddPathPlan> {
+  return withFleetLock(local.paths, 'add-path', async () => {
+    const fleet = await readManifest(local.paths.sourceDir)
+    const plan = planAddPaths(local, fleet, options)
+    const now = new Date().toISOString()
+    const mergedInner = new Set(plan.merged.map((m) => m.inner))
+    const entries: ManagedPath[] = plan.add.map((p) => ({path: p.path, encrypt: p.encrypt, addedAt: now, addedBy: local.machine}))
+    const updated: Fleet = {...fleet, paths: [...fleet.paths.filter((p) => !mergedInner.has(p.path)), ...entries]}
+    await writeManifest(local.paths.sourceDir, updated)
+    try {
+      await clearRemovals(local.chezmoi, local.paths.home, local.paths.sourceDir, plan.add.map((p) => p.path))
+      await local.chezmoi.add(plan.add.map((p) => p.absolute), {encrypt: options.encrypt, secrets: options.force ? 'ignore' : 'error'})
+    } catch (error) {
+      // Leave nothing half-added: the manifest and the source go back to the last commit.
+      await local.repo.git(['checkout', '--', MANIFEST_RELATIVE_PATH], {allowFailure: true})
+      await local.repo.git(['clean', '-fdq'], {allowFailure: true})
+      await local.repo.git(['checkout', '--', '.'], {allowFailure: true})
+      if (error instanceof ProcessError && /secret/i.test(error.result.stderr)) {
+        throw new UsageError(`chezmoi found what looks like a secret in the files to add:\n${error.result.stderr.trim()}`, 'Add it with --encrypt, or pass --force if it is not a secret.', 'LOOKS_SECRET')
+      }
+      throw error
+    }
+    await local.repo.ensureIdentity(local.machine)
+    await local.repo.commitAll(`fleet: ${local.machine}: add-path ${plan.add.map((p) => `~/${p.path}${p.encrypt ? ' (encrypted)' : ''}`).join(', ')}`)
+    return plan
+  })
+}
+
+/** Stop tracking paths fleet-wide: the manifest forgets them and chezmoi stops managing them; files stay. */
+export async function removePaths(local: LocalFleet, given: string[], cwd = process.cwd()): Promise<string[]> {
+  return withFleetLock(local.paths, 'remove-path', async () => {
+    const fleet = await readManifest(local.paths.sourceDir)
+    const removed: string[] = []
+    for (const path of given) {
+      const relative = homeRelative(local.paths, resolve(cwd, expandHome(path, local.paths.home)))
+      const entry = relative === undefined ? undefined : fleet.paths.find((p) => p.path === relative)
+      if (!entry) {
+        const outer = relative === undefined ? undefined : managedPathOf(fleet, relative)
+        throw new UsageError(
+          `${path} is not a managed path${outer ? ` (it is part of ~/${outer.path})` : ''}.`,
+          outer ? `Remove ~/${outer.path} instead, or leave it.` : 'See `fleet paths` for the managed paths.',
+          'NOT_MANAGED',
+        )
+      }
+      removed.push(entry.path)
+    }
+    const managed = new Set(await local.chezmoi.managed())
+    await writeManifest(local.paths.sourceDir, {...fleet, paths: fleet.paths.filter((p) => !removed.includes(p.path))})
+    await local.chezmoi.forget(removed.filter((p) => managed.has(p)).map((p) => join(local.paths.home, p)))
+    await local.repo.ensureIdentity(local.machine)
+    await local.repo.commitAll(`fleet: ${local.machine}: remove-path ${removed.map((p) => `~/${p}`).join(', ')} (files stay on every machine)`)
+    return removed
+  })
+}
+
+export type PathState = 'in sync' | 'edited here' | 'changed upstream' | 'missing here' | 'waiting for approval'
+
+export interface PathReport {
+  path: string
+  encrypted: boolean
+  template: boolean
+  state: PathState
+  /** Targets under the path that differ, with what differs. */
+  details: string[]
+  addedBy?: string
+  addedAt?: string
+}
+
+/** Each managed path with its state here. Fetches first (quietly: the forge may be down) to see upstream changes. */
+export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]; forgeChecked: boolean}> {
+  const fleet = await readManifest(local.paths.sourceDir)
+  let forgeChecked = true
+  try {
+    await local.repo.fetch()
+  } catch (error) {
+    if (!(error instanceof FleetError)) throw error
+    forgeChecked = false
+  }
+  const upstream = `origin/${fleet.settings.branch}`
+  const incoming = (await local.repo.revParse(upstream)) ? (await local.repo.changedFiles('HEAD', upstream)).map((c) => decodeSourcePath(c.path)) : []
+  const status = await local.chezmoi.status()
+  const sources = await local.repo.listFiles()
+  const active = findMachine(fleet, local.machine)?.state === 'active'
+  return {
+    forgeChecked,
+    paths: fleet.paths.map((entry) => {
+      const mine = status.filter((e) => within(e.path, entry.path))
+      const edited = mine.filter((e) => e.sinceLastWrite !== ' ')
+      const unapplied = mine.filter((e) => e.sinceLastWrite === ' ')
+      const upstreamChanges = incoming.filter((p) => within(p, entry.path) || within(p, `${entry.path}.tmpl`))
+      const template = sources.some((s) => s.endsWith('.tmpl') && within(decodeSourcePath(s), entry.path))
+      const exists = lstatSync(join(local.paths.home, entry.path), {throwIfNoEntry: false}) !== undefined
+      let state: PathState = 'in sync'
+      if (entry.encrypt && !active) state = 'waiting for approval'
+      else if (edited.length > 0) state = 'edited here'
+      else if (upstreamChanges.length > 0 || unapplied.length > 0) state = 'changed upstream'
+      else if (!exists) state = 'missing here'
+      return {
+        path: entry.path,
+        encrypted: entry.encrypt,
+        template,
+        state,
+        details: [...edited.map((e) => `${e.path}: edited here`), ...unapplied.map((e) => `${e.path}: not applied yet`), ...upstreamChanges.map((p) => `${p}: changed on the forge`)],
+        addedBy: entry.addedBy,
+        addedAt: entry.addedAt,
+      }
+    }),
+  }
+}

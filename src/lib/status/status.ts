@@ -1,0 +1,41 @@
+// `fleet status`: this machine's last sync, how it stands against the forge (as of the last fetch: status itself
+// never waits for the network), unresolved conflicts, edits not captured yet, and the roster.
+import type {LocalFleet} from '../fleet/local.ts'
+import {findMachine} from '../fleet/roster.ts'
+import type {Machine} from '../manifest/schema.ts'
+import {readManifest} from '../manifest/store.ts'
+import {type ConflictRecord, readSyncState, type SyncRecord} from '../sync/state.ts'
+
+export interface StatusReport {
+  machine: string
+  state: Machine['state'] | 'unknown'
+  forge?: string
+  lastSync?: SyncRecord
+  /** Commits here not on the forge, and on the forge not here (as of the last fetch). */
+  ahead: number
+  behind: number
+  conflicts: ConflictRecord[]
+  /** Managed targets edited (or deleted) here that the next sync will capture. */
+  pendingCaptures: string[]
+  roster: Array<Pick<Machine, 'name' | 'state' | 'hostname' | 'os'>>
+}
+
+export async function machineStatus(local: LocalFleet): Promise<StatusReport> {
+  const fleet = await readManifest(local.paths.sourceDir)
+  const state = await readSyncState(local.paths)
+  const upstream = `origin/${fleet.settings.branch}`
+  const tracked = (await local.repo.revParse(upstream)) !== undefined
+  const conflicted = new Set(state.conflicts.map((c) => c.path))
+  const pending = (await local.chezmoi.status()).filter((e) => e.sinceLastWrite !== ' ' && !conflicted.has(e.path)).map((e) => e.path)
+  return {
+    machine: local.machine,
+    state: findMachine(fleet, local.machine)?.state ?? 'unknown',
+    forge: await local.repo.remoteUrl(),
+    lastSync: state.lastSync,
+    ahead: tracked ? await local.repo.countAhead('HEAD', upstream) : await local.repo.commitCount('HEAD'),
+    behind: tracked ? await local.repo.countAhead(upstream, 'HEAD') : 0,
+    conflicts: state.conflicts,
+    pendingCaptures: pending,
+    roster: fleet.machines.map(({name, state, hostname, os}) => ({name, state, hostname, os})),
+  }
+}

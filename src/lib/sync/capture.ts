@@ -1,0 +1,137 @@
+// Capture: turn what was edited, created or deleted here under the managed paths into source-state changes,
+// with as few chezmoi invocations as possible (each one scans for secrets): one re-add for every edited file,
+// one add for new plain files, one for new encrypted files. Templates are never re-added from their output.
+import {existsSync, lstatSync} from 'node:fs'
+import {readFile, rm, writeFile} from 'node:fs/promises'
+import {basename, dirname, join} from 'node:path'
+
+import type {Chezmoi} from '../chezmoi/chezmoi.ts'
+import {encodeTargetName, escapeGlob, looksLikeSecret, removeEntryName} from '../managed/names.ts'
+import type {Fleet} from '../manifest/schema.ts'
+
+export interface CaptureOptions {
+  chezmoi: Chezmoi
+  home: string
+  sourceDir: string
+  fleet: Fleet
+  /** This machine can encrypt and read the fleet's encrypted paths. */
+  active: boolean
+  /** Targets to leave alone (unresolved conflicts). */
+  exclude: (path: string) => boolean
+}
+
+export interface CaptureResult {
+  reAdded: string[]
+  added: string[]
+  deleted: string[]
+  /** Templates edited here: reported, never re-added from their rendered output. */
+  templates: string[]
+  skipped: Array<{path: string; reason: string}>
+  warnings: string[]
+}
+
+export function captured(result: CaptureResult): string[] {
+  return [...result.reAdded, ...result.added, ...result.deleted]
+}
+
+/** The managed path (from the manifest) a target lies in, if any. */
+export function managedPathOf(fleet: Fleet, target: string) {
+  return fleet.paths.find((p) => target === p.path || target.startsWith(`${p.path}/`))
+}
+
+function under(path: string, dirs: string[]): boolean {
+  return dirs.some((dir) => path.startsWith(`${dir}/`))
+}
+
+const CHEZMOIREMOVE = '.chezmoiremove'
+
+export async function capture(options: CaptureOptions): Promise<CaptureResult> {
+  const {chezmoi, home, sourceDir, fleet} = options
+  const result: CaptureResult = {reAdded: [], added: [], deleted: [], templates: [], skipped: [], warnings: []}
+  const abs = (path: string) => join(home, path)
+
+  // M: edited here; D: deleted here; A: created here where the fleet had deleted it.
+  const changed = (await chezmoi.status()).filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !options.exclude(e.path))
+  const sources = await chezmoi.sourcePaths(changed.map((e) => abs(e.path)))
+  const deletedDirs: string[] = []
+  const reAdd: string[] = []
+  const revived: string[] = []
+  for (const [i, entry] of changed.entries()) {
+    const source = sources[i]
+    const sourceIsDir = source !== undefined && existsSync(source) && lstatSync(source).isDirectory()
+    if (entry.sinceLastWrite === 'D') {
+      if (under(entry.path, deletedDirs)) continue
+      if (sourceIsDir) deletedDirs.push(entry.path)
+      else if (source) {
+        // A `remove_` entry tells every other machine to delete the file at its next sync.
+        await writeFile(join(dirname(source), removeEntryName(basename(source))), '')
+        await rm(source)
+        result.deleted.push(entry.path)
+      }
+      continue
+    }
+    if (sourceIsDir) continue // a directory's mode changed: nothing to carry
+    if (source && basename(source).startsWith('remove_')) revived.push(entry.path) // deleted elsewhere, present here
+    else if (source?.endsWith('.tmpl')) result.templates.push(entry.path)
+    else if (source && basename(source).startsWith('modify_')) result.skipped.push({path: entry.path, reason: 'managed by a modify_ script'})
+    else reAdd.push(entry.path)
+  }
+  if (deletedDirs.length > 0) {
+    // chezmoi has no remove_ for directories: forget them here and list them in .chezmoiremove for the others.
+    await chezmoi.forget(deletedDirs.map(abs))
+    await editChezmoiRemove(sourceDir, (lines) => [...lines, ...deletedDirs.map(escapeGlob).filter((l) => !lines.includes(l))])
+    result.deleted.push(...deletedDirs)
+  }
+  if (result.deleted.length > 0) {
+    // Let chezmoi record the removal as what it last wrote, or it would see the file as deleted here again later.
+    await chezmoi.apply({force: true, targets: result.deleted.map(abs)}).catch(() => undefined)
+  }
+  await chezmoi.reAdd(reAdd.map(abs))
+  result.reAdded.push(...reAdd)
+
+  // New files in managed directories.
+  const dirs = fleet.paths.filter((p) => (options.active || !p.encrypt) && existsSync(abs(p.path)) && lstatSync(abs(p.path)).isDirectory())
+  const fresh = [...revived, ...(await chezmoi.unmanaged(dirs.map((p) => abs(p.path))))].filter((path) => !options.exclude(path))
+  const plain: string[] = []
+  const encrypted: string[] = []
+  for (const path of fresh) {
+    const managed = managedPathOf(fleet, path)
+    if (!managed) continue
+    if (managed.encrypt) encrypted.push(path)
+    else if (looksLikeSecret(path)) result.skipped.push({path, reason: 'looks like a secret: add it with `fleet add-path --encrypt`'})
+    else plain.push(path)
+  }
+  if (plain.length + encrypted.length > 0) {
+    await clearRemovals(chezmoi, home, sourceDir, [...plain, ...encrypted])
+    const warning = await chezmoi.add(plain.map(abs), {secrets: 'warning'})
+    if (warning.trim()) result.warnings.push(warning.trim())
+    await chezmoi.add(encrypted.map(abs), {encrypt: true})
+    result.added.push(...plain, ...encrypted)
+  }
+  return result
+}
+
+async function editChezmoiRemove(sourceDir: string, edit: (lines: string[]) => string[]): Promise<void> {
+  const file = join(sourceDir, CHEZMOIREMOVE)
+  const lines = existsSync(file) ? (await readFile(file, 'utf8')).split('\n').filter(Boolean) : []
+  const next = edit(lines)
+  if (next.join('\n') === lines.join('\n')) return
+  if (next.length === 0) await rm(file, {force: true})
+  else await writeFile(file, `${next.join('\n')}\n`)
+}
+
+/**
+ * A target that comes back after it was deleted: drop the `remove_` entry beside it and any .chezmoiremove line
+ * for it or a directory above it, which would otherwise contradict the new entry.
+ */
+export async function clearRemovals(chezmoi: Chezmoi, home: string, sourceDir: string, targets: string[]): Promise<void> {
+  const parents = [...new Set(targets.map((t) => dirname(t)).filter((d) => d !== '.'))]
+  const parentSources = await chezmoi.sourcePaths(parents.map((p) => join(home, p))).catch(() => [] as string[])
+  const sourceOf = new Map(parents.map((p, i) => [p, parentSources[i]]))
+  for (const target of targets) {
+    const parentSource = dirname(target) === '.' ? sourceDir : sourceOf.get(dirname(target))
+    if (parentSource) await rm(join(parentSource, `remove_${encodeTargetName(basename(target))}`), {force: true})
+  }
+  const patterns = new Set(targets.flatMap((t) => t.split('/').map((_, i, parts) => escapeGlob(parts.slice(0, i + 1).join('/')))))
+  await editChezmoiRemove(sourceDir, (lines) => lines.filter((line) => !patterns.has(line)))
+}

@@ -1,0 +1,235 @@
+// One sync: the convergent operation every trigger runs (the watcher, the puller, a person, add-path).
+// lock → recover → (quick path) → capture → commit → integrate → push → apply → reload → record.
+import {existsSync} from 'node:fs'
+import {readFile, rm, writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {applyWithBackup, type ApplyResult} from '../chezmoi/apply.ts'
+import {errorMessage, FleetError, ForgeUnreachableError} from '../errors/index.ts'
+import type {LocalFleet} from '../fleet/local.ts'
+import {PUSH_ATTEMPTS} from '../fleet/publish.ts'
+import {findMachine} from '../fleet/roster.ts'
+import {lsRemote} from '../git/git.ts'
+import {activeRecipients, isEncryptedSourceFile, recipientStanzaCount, reencryptSource} from '../keys/crypto.ts'
+import {readIdentity} from '../keys/identity.ts'
+import {writeRecipientsFile} from '../keys/recipients.ts'
+import {lockDirFor} from '../lock/fleet-lock.ts'
+import {tryLock} from '../lock/lock.ts'
+import {decodeSourcePath} from '../managed/names.ts'
+import type {Fleet} from '../manifest/schema.ts'
+import {readManifest} from '../manifest/store.ts'
+import {capture, type CaptureResult, captured, managedPathOf} from './capture.ts'
+import {integrate, type IntegrateResult} from './integrate.ts'
+import {recoverRepo} from './recover.ts'
+import {sameSnapshot, takeSnapshot} from './snapshot.ts'
+import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
+
+export interface SyncOptions {
+  /** What started this sync: 'manual', 'watcher', 'timer', 'add-path', … (recorded in the log). */
+  reason: string
+  /** Skip the quick path and look at everything. */
+  full?: boolean
+}
+
+export interface SyncResult extends SyncRecord {
+  machine: string
+  /** Unresolved conflicts after this sync (this one's and earlier ones'). */
+  conflicts: ConflictRecord[]
+  templates: string[]
+  skipped: Array<{path: string; reason: string}>
+  warnings: string[]
+  /** Targets edited here after capture started: left for the next sync. */
+  leftAlone: string[]
+  backedUp: string[]
+  backupDir?: string
+  notes: string[]
+  /** Extra rounds run because another trigger arrived while this sync held the lock. */
+  rounds: number
+}
+
+/** How many times the lock holder runs again for triggers that arrived meanwhile, at most. */
+const MAX_ROUNDS = 4
+
+function emptyResult(machine: string, reason: string, outcome: SyncResult['outcome']): SyncResult {
+  return {
+    machine, at: new Date().toISOString(), reason, outcome, durationMs: 0, captured: [], received: 0, pushed: 0, applied: [],
+    conflicts: [], templates: [], skipped: [], warnings: [], leftAlone: [], backedUp: [], notes: [], rounds: 0,
+  }
+}
+
+/**
+ * Run a sync. If another sync holds the lock, leave a "run again" mark for it and return at once (outcome
+ * 'deferred'): the holder runs once more before it lets go, so no trigger is lost.
+ */
+export async function sync(local: LocalFleet, options: SyncOptions): Promise<SyncResult> {
+  const marks = statePaths(local.paths)
+  const lock = tryLock(lockDirFor(local.paths), `sync (${options.reason})`)
+  if (!lock) {
+    await writeFile(marks.again, new Date().toISOString())
+    return emptyResult(local.machine, options.reason, 'deferred')
+  }
+  try {
+    let result: SyncResult | undefined
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      await rm(marks.again, {force: true})
+      result = await syncOnce(local, round === 0 ? options : {...options, reason: `${options.reason} (again)`})
+      result.rounds = round
+      if (!existsSync(marks.again) || result.outcome === 'error') break
+    }
+    return result!
+  } finally {
+    lock.release()
+  }
+}
+
+async function syncOnce(local: LocalFleet, options: SyncOptions): Promise<SyncResult> {
+  const started = Date.now()
+  const result = emptyResult(local.machine, options.reason, 'ok')
+  const state = await readSyncState(local.paths)
+  try {
+    await runSync(local, options, state, result)
+  } catch (error) {
+    if (error instanceof ForgeUnreachableError) result.outcome = 'offline'
+    else result.outcome = 'error'
+    result.error = errorMessage(error)
+    if (!(error instanceof FleetError)) result.error += error instanceof Error && error.stack ? `\n${error.stack}` : ''
+  }
+  result.durationMs = Date.now() - started
+  result.conflicts = state.conflicts
+  if (result.outcome === 'ok' && state.conflicts.length > 0) result.outcome = 'conflict'
+  const {notes: _notes, conflicts: _conflicts, warnings: _warnings, ...record} = result
+  state.lastSync = {
+    at: record.at, reason: record.reason, outcome: record.outcome, durationMs: record.durationMs,
+    captured: record.captured, received: record.received, pushed: record.pushed, applied: record.applied, error: record.error,
+  }
+  await writeSyncState(local.paths, state)
+  await appendSyncLog(local.paths, {machine: local.machine, ...state.lastSync})
+  return result
+}
+
+function isEncryptedTarget(fleet: Fleet) {
+  return (path: string) => managedPathOf(fleet, path)?.encrypt === true
+}
+
+async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState, result: SyncResult): Promise<void> {
+  const {repo, chezmoi, paths, machine} = local
+  let fleet = await readManifest(paths.sourceDir)
+  const branch = fleet.settings.branch
+  result.notes.push(...(await recoverRepo(repo, branch)))
+  const managedPaths = fleet.paths.map((p) => p.path)
+
+  // Quick path: nothing changed on disk here, nothing waiting locally, and the forge is where we left it.
+  const lastOk = state.lastSync?.outcome === 'ok' || state.lastSync?.outcome === 'quick'
+  if (!options.full && lastOk && state.settled && state.conflicts.length === 0 && JSON.stringify(state.managedPaths) === JSON.stringify(managedPaths)) {
+    if (sameSnapshot(state.snapshot, takeSnapshot(paths.home, managedPaths))) {
+      const url = (await repo.remoteUrl()) ?? 'origin'
+      const remote = (await lsRemote(url)).get(`refs/heads/${branch}`)
+      const head = await repo.revParse('HEAD')
+      if (remote !== undefined && remote === state.lastRemoteHead && head === remote) {
+        result.outcome = 'quick'
+        return
+      }
+    }
+  }
+
+  const conflictPaths = new Set(state.conflicts.map((c) => c.path))
+  const excluded = (path: string) => [...conflictPaths].some((c) => path === c || path.startsWith(`${c}/`))
+  const active = findMachine(fleet, machine)?.state === 'active'
+
+  // Capture and commit.
+  const caught: CaptureResult = await capture({chezmoi, home: paths.home, sourceDir: paths.sourceDir, fleet, active, exclude: excluded})
+  result.captured = captured(caught)
+  result.templates = caught.templates
+  result.skipped = caught.skipped
+  result.warnings = caught.warnings
+  await repo.ensureIdentity(machine)
+  await repo.commitAll(commitMessage(machine, caught))
+
+  // Integrate the forge's commits, then push; a push another machine beat is integrated and tried again.
+  let offline: ForgeUnreachableError | undefined
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const integrated = await integrate(repo, branch, machine)
+      result.received += integrated.received
+      await recordConflicts(local, integrated, state)
+      fleet = await readManifest(paths.sourceDir)
+      await enforceRecipients(local, fleet, result)
+      const upstream = `origin/${branch}`
+      const ahead = (await repo.revParse(upstream)) === undefined ? await repo.commitCount('HEAD') : await repo.countAhead('HEAD', upstream)
+      if (ahead === 0) break
+      if ((await repo.push(branch)) === 'pushed') {
+        result.pushed += ahead
+        break
+      }
+      if (attempt >= PUSH_ATTEMPTS) throw new FleetError(`The forge rejected this machine's push ${PUSH_ATTEMPTS} times: other machines keep pushing.`, {code: 'PUSH_REJECTED', fix: 'Nothing is lost: the next sync pushes again.'})
+    }
+  } catch (error) {
+    if (!(error instanceof ForgeUnreachableError)) throw error
+    offline = error
+  }
+
+  // Reload what derives from the manifest, then apply what came from the forge.
+  await writeRecipientsFile(paths.recipientsFile, fleet)
+  const identity = await readIdentity(paths.identityFile)
+  const nowConflicted = new Set(state.conflicts.map((c) => c.path))
+  const applied: ApplyResult = await applyWithBackup(chezmoi, {
+    home: paths.home,
+    backupsDir: paths.backupsDir,
+    recipient: identity.recipient,
+    isEncrypted: isEncryptedTarget(fleet),
+    exclude: (path) => [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`)),
+  })
+  result.applied = applied.applied
+  result.leftAlone = applied.leftAlone.filter((p) => !caught.templates.includes(p))
+  result.backedUp = applied.backedUp
+  result.backupDir = applied.backupDir
+  if (applied.incomplete) result.warnings.push(applied.incomplete)
+
+  // Record where everything stands: the quick path's baseline.
+  state.lastRemoteHead = await repo.revParse(`origin/${branch}`)
+  state.managedPaths = fleet.paths.map((p) => p.path)
+  state.snapshot = takeSnapshot(paths.home, state.managedPaths)
+  state.settled = result.leftAlone.length === 0 && result.templates.length === 0 && result.skipped.length === 0 && !applied.incomplete
+  if (offline) throw offline
+}
+
+function commitMessage(machine: string, caught: CaptureResult): string {
+  const parts: string[] = []
+  const list = (paths: string[]) => (paths.length <= 5 ? paths.join(', ') : `${paths.slice(0, 5).join(', ')} and ${paths.length - 5} more`)
+  if (caught.reAdded.length > 0) parts.push(`update ${list(caught.reAdded)}`)
+  if (caught.added.length > 0) parts.push(`add ${list(caught.added)}`)
+  if (caught.deleted.length > 0) parts.push(`delete ${list(caught.deleted)}`)
+  return `fleet: ${machine}: ${parts.join('; ') || 'changes'}`
+}
+
+/** Record conflicts that need a person; the target keeps this machine's version until it is resolved. */
+async function recordConflicts(local: LocalFleet, integrated: IntegrateResult, state: SyncState): Promise<void> {
+  if (integrated.conflicts.length === 0) return
+  for (const sourcePath of integrated.conflicts) {
+    const absolute = join(local.paths.sourceDir, sourcePath)
+    const target = existsSync(absolute) ? await local.chezmoi.targetPath(absolute) : undefined
+    const path = target?.startsWith(`${local.paths.home}/`) ? target.slice(local.paths.home.length + 1) : decodeSourcePath(sourcePath)
+    state.conflicts = state.conflicts.filter((c) => c.path !== path)
+    state.conflicts.push({path, sourcePath, parkedBranch: integrated.parkedBranch!, mine: integrated.mine!, theirs: integrated.theirs!, at: new Date().toISOString()})
+  }
+}
+
+/**
+ * Every encrypted file is for exactly the active machines. A file re-added here with an older recipients file
+ * (another machine was approved meanwhile) is re-encrypted for the current set, by an active machine.
+ */
+async function enforceRecipients(local: LocalFleet, fleet: Fleet, result: SyncResult): Promise<void> {
+  const recipients = activeRecipients(fleet)
+  if (findMachine(fleet, local.machine)?.state !== 'active' || recipients.length === 0) return
+  const stale: string[] = []
+  for (const file of (await local.repo.listFiles()).filter(isEncryptedSourceFile)) {
+    const content = await readFile(join(local.paths.sourceDir, file)).catch(() => undefined)
+    if (content && recipientStanzaCount(content) !== recipients.length) stale.push(file)
+  }
+  if (stale.length === 0) return
+  await writeRecipientsFile(local.paths.recipientsFile, fleet)
+  const identity = await readIdentity(local.paths.identityFile)
+  const rewritten = await reencryptSource(local.paths.sourceDir, stale, identity, recipients)
+  await local.repo.commitAll(`fleet: ${local.machine}: re-encrypt ${rewritten.length} file(s) for the ${recipients.length} active machine(s)`)
+  result.notes.push(`re-encrypted ${rewritten.length} file(s) for the current set of active machines`)
+}

@@ -1,0 +1,79 @@
+// Finishing a conflict: keep this machine's version (it becomes the fleet's) or take the fleet's (this machine's
+// is backed up first). Either way nothing is lost: the parked branch keeps this machine's commits.
+import {existsSync} from 'node:fs'
+import {mkdir, readFile, rm, writeFile, copyFile} from 'node:fs/promises'
+import {basename, dirname, join, resolve} from 'node:path'
+import writeFileAtomic from 'write-file-atomic'
+
+import {backupStamp} from '../chezmoi/apply.ts'
+import {UsageError} from '../errors/index.ts'
+import type {LocalFleet} from '../fleet/local.ts'
+import {encryptTo} from '../keys/crypto.ts'
+import {readIdentity} from '../keys/identity.ts'
+import {withFleetLock} from '../lock/fleet-lock.ts'
+import {removeEntryName} from '../managed/names.ts'
+import {readManifest} from '../manifest/store.ts'
+import {homeRelative} from '../platform/paths.ts'
+import {clearRemovals, managedPathOf} from './capture.ts'
+import {type ConflictRecord, readSyncState, writeSyncState} from './state.ts'
+
+export type Side = 'mine' | 'theirs'
+
+/** The recorded conflict a path names (absolute, ~/…, or relative to $HOME or the current directory). */
+export function findConflict(local: LocalFleet, conflicts: ConflictRecord[], given: string, cwd = process.cwd()): ConflictRecord {
+  const candidates = [given.replace(/^~\//, ''), homeRelative(local.paths, resolve(cwd, given.replace(/^~(?=\/)/, local.paths.home)))]
+  const found = conflicts.find((c) => candidates.includes(c.path))
+  if (!found) {
+    throw new UsageError(
+      conflicts.length === 0 ? 'There is no conflict to resolve on this machine.' : `${given} is not in conflict.`,
+      conflicts.length === 0 ? 'See `fleet status`.' : `Conflicts: ${conflicts.map((c) => c.path).join(', ')}`,
+      'NO_SUCH_CONFLICT',
+    )
+  }
+  return found
+}
+
+export async function resolveConflict(local: LocalFleet, given: string, side: Side): Promise<ConflictRecord> {
+  return withFleetLock(local.paths, `resolve ${given}`, async () => {
+    const state = await readSyncState(local.paths)
+    const conflict = findConflict(local, state.conflicts, given)
+    const target = join(local.paths.home, conflict.path)
+    if (side === 'mine') {
+      if (existsSync(target) && existsSync(join(local.paths.sourceDir, conflict.sourcePath))) {
+        await local.chezmoi.reAdd([target])
+      } else if (existsSync(target)) {
+        // The other machine deleted the file: bring it back as this machine has it.
+        const encrypt = managedPathOf(await readManifest(local.paths.sourceDir), conflict.path)?.encrypt === true
+        await clearRemovals(local.chezmoi, local.paths.home, local.paths.sourceDir, [conflict.path])
+        await local.chezmoi.add([target], {encrypt, secrets: 'ignore'})
+      } else {
+        // This machine deleted the file: the deletion is what it keeps.
+        const source = join(local.paths.sourceDir, conflict.sourcePath)
+        await writeFile(join(dirname(source), removeEntryName(basename(source))), '')
+        await rm(source, {force: true})
+      }
+      await local.repo.ensureIdentity(local.machine)
+      await local.repo.commitAll(`fleet: ${local.machine}: resolve ${conflict.path}: keep ${local.machine}'s version`)
+    } else {
+      if (existsSync(target)) await backUp(local, conflict.path)
+      await local.chezmoi.apply({force: true, targets: [target]})
+    }
+    state.conflicts = state.conflicts.filter((c) => c !== conflict)
+    await writeSyncState(local.paths, state)
+    return conflict
+  })
+}
+
+async function backUp(local: LocalFleet, path: string): Promise<string> {
+  const fleet = await readManifest(local.paths.sourceDir)
+  const destination = join(local.paths.backupsDir, backupStamp(), path)
+  await mkdir(dirname(destination), {recursive: true, mode: 0o700})
+  const target = join(local.paths.home, path)
+  if (managedPathOf(fleet, path)?.encrypt) {
+    const identity = await readIdentity(local.paths.identityFile)
+    await writeFileAtomic(`${destination}.age`, await encryptTo([identity.recipient], await readFile(target)), {mode: 0o600})
+    return `${destination}.age`
+  }
+  await copyFile(target, destination)
+  return destination
+}

@@ -1,0 +1,33 @@
+// What the managed paths look like on disk (size, mtime, mode of every file), compared with the last sync's to
+// tell, without running chezmoi, that nothing changed here.
+import {lstatSync, readdirSync} from 'node:fs'
+import {join} from 'node:path'
+
+export type Snapshot = Record<string, string>
+
+export function takeSnapshot(home: string, managedPaths: string[]): Snapshot {
+  const snapshot: Snapshot = {}
+  const visit = (relative: string) => {
+    let info
+    try {
+      info = lstatSync(join(home, relative))
+    } catch {
+      snapshot[relative] = 'absent'
+      return
+    }
+    if (info.isDirectory()) {
+      snapshot[relative] = `dir:${info.mode}`
+      for (const entry of readdirSync(join(home, relative))) visit(`${relative}/${entry}`)
+      return
+    }
+    snapshot[relative] = `${info.size}:${info.mtimeMs}:${info.mode}`
+  }
+  for (const path of managedPaths) visit(path)
+  return snapshot
+}
+
+export function sameSnapshot(a: Snapshot | undefined, b: Snapshot): boolean {
+  if (a === undefined) return false
+  const keys = Object.keys(b)
+  return keys.length === Object.keys(a).length && keys.every((key) => a[key] === b[key])
+}

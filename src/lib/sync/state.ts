@@ -1,0 +1,87 @@
+// This machine's sync state (last sync, where the forge was, recorded conflicts) and the sync log: one JSON line
+// per sync, never a secret value (paths and outcomes only).
+import {existsSync} from 'node:fs'
+import {appendFile, mkdir, readFile, rename, stat} from 'node:fs/promises'
+import {join} from 'node:path'
+import writeFileAtomic from 'write-file-atomic'
+
+import type {FleetPaths} from '../platform/paths.ts'
+
+export type SyncOutcome = 'ok' | 'quick' | 'conflict' | 'offline' | 'error' | 'deferred'
+
+export interface SyncRecord {
+  at: string
+  reason: string
+  outcome: SyncOutcome
+  durationMs: number
+  /** Targets (relative to $HOME) this sync captured from local edits. */
+  captured: string[]
+  received: number
+  pushed: number
+  applied: string[]
+  error?: string
+}
+
+export interface ConflictRecord {
+  /** Target path, relative to $HOME. */
+  path: string
+  /** Source file, relative to the source repo. */
+  sourcePath: string
+  /** This machine's commits, kept reachable until the conflict is resolved. */
+  parkedBranch: string
+  mine: string
+  theirs: string
+  at: string
+}
+
+export interface SyncState {
+  lastSync?: SyncRecord
+  /** The forge's branch head after the last full sync. */
+  lastRemoteHead?: string
+  /** Managed paths (relative to $HOME) at the last sync, and what was on disk then: the quick path's baseline. */
+  managedPaths?: string[]
+  snapshot?: Record<string, string>
+  /** The last full sync left nothing behind (no edit it could not capture): the quick path may trust the snapshot. */
+  settled?: boolean
+  conflicts: ConflictRecord[]
+}
+
+export function statePaths(paths: FleetPaths) {
+  return {
+    state: join(paths.stateDir, 'sync-state.json'),
+    again: join(paths.stateDir, 'sync.again'),
+    log: join(paths.logDir, 'sync.jsonl'),
+  }
+}
+
+export async function readSyncState(paths: FleetPaths): Promise<SyncState> {
+  try {
+    const parsed = JSON.parse(await readFile(statePaths(paths).state, 'utf8')) as Partial<SyncState>
+    return {conflicts: [], ...parsed}
+  } catch {
+    return {conflicts: []}
+  }
+}
+
+export async function writeSyncState(paths: FleetPaths, state: SyncState): Promise<void> {
+  await mkdir(paths.stateDir, {recursive: true, mode: 0o700})
+  await writeFileAtomic(statePaths(paths).state, JSON.stringify(state, null, 1) + '\n', {mode: 0o600})
+}
+
+const LOG_ROTATE_BYTES = 5 * 1024 * 1024
+
+export async function appendSyncLog(paths: FleetPaths, record: SyncRecord & {machine: string}): Promise<void> {
+  const file = statePaths(paths).log
+  await mkdir(paths.logDir, {recursive: true, mode: 0o700})
+  if (existsSync(file) && (await stat(file)).size > LOG_ROTATE_BYTES) await rename(file, `${file}.1`)
+  await appendFile(file, JSON.stringify(record) + '\n', {mode: 0o600})
+}
+
+export async function readSyncLog(paths: FleetPaths, limit = 20): Promise<Array<SyncRecord & {machine: string}>> {
+  try {
+    const lines = (await readFile(statePaths(paths).log, 'utf8')).trim().split('\n')
+    return lines.slice(-limit).map((line) => JSON.parse(line))
+  } catch {
+    return []
+  }
+}

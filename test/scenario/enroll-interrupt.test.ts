@@ -1,0 +1,62 @@
+// enroll killed at any point (kill -9) and run again: the machine ends up enrolled exactly once, with one key,
+// and nothing is left half-done (no stuck lock, no staging clone, no rebase in progress).
+import assert from 'node:assert/strict'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+
+import {execa} from 'execa'
+
+import {FLEET_BIN, NODE} from '../support/cli.ts'
+import {Forge} from '../support/forge.ts'
+import {Machine} from '../support/machine.ts'
+import {makeTempDir, removeTempDir} from '../support/tmp.ts'
+
+describe('enroll: interrupted and run again', function () {
+  let root: string
+  let forge: Forge
+  let alpha: Machine
+
+  before(async function () {
+    root = makeTempDir('interrupt')
+    forge = await Forge.create(root)
+    alpha = new Machine(root, 'alpha')
+    await alpha.enroll(forge.url)
+  })
+  after(() => removeTempDir(root))
+
+  // Delays spread over the whole run of a join (about a second here), so the kill lands in different steps.
+  const delays = [80, 200, 350, 500, 650, 800, 1000]
+  for (const [index, delay] of delays.entries()) {
+    it(`killed after ${delay} ms, the next enroll completes`, async function () {
+      const machine = new Machine(root, `m${index}`)
+      const args = ['enroll', '--forge', forge.url, '--name', machine.name, '--no-agents']
+      const child = execa(NODE, [FLEET_BIN, ...args], {env: machine.env, extendEnv: false, reject: false, stdin: 'ignore'})
+      await new Promise((resolve) => setTimeout(resolve, delay))
+      child.kill('SIGKILL')
+      await child
+
+      const again = await machine.fleet(args)
+      assert.equal(again.exitCode, 0, `${again.stdout}\n${again.stderr}`)
+
+      const roster = (await machine.ok(['machines', 'list', '--json'])).json()
+      const entries = roster.machines.filter((m: any) => m.name === machine.name)
+      assert.equal(entries.length, 1)
+      assert.equal(entries[0].state, 'pending')
+      const key = readFileSync(machine.identityFile, 'utf8')
+      assert.ok(key.includes(entries[0].recipient), 'the roster holds this machine\'s own key')
+      assert.equal(machine.mode('.config/fleet/identity.txt'), 0o600)
+
+      const parent = dirname(machine.sourceDir)
+      assert.deepEqual(readdirSync(parent).filter((e) => e.includes('.enrolling-')), [])
+      assert.equal(existsSync(join(machine.home, '.local/state/fleet/lock')), false)
+      assert.equal(existsSync(join(machine.sourceDir, '.git/rebase-merge')), false)
+      assert.equal((await machine.git(['status', '--porcelain'])).trim(), '')
+    })
+  }
+
+  it('the forge holds every machine exactly once', async function () {
+    const roster = (await alpha.ok(['machines', 'list', '--json'])).json()
+    const names = roster.machines.map((m: any) => m.name)
+    assert.deepEqual(names, ['alpha', ...delays.map((_, i) => `m${i}`)])
+  })
+})
