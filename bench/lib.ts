@@ -1,4 +1,9 @@
 // Shared benchmark helpers: wall-clock medians of whole processes, run side by side with a baseline.
+import {randomUUID} from 'node:crypto'
+import {readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import {execa} from 'execa'
 
 export function median(values: number[]): number {
@@ -20,6 +25,38 @@ export async function timeProcess(file: string, args: string[], options: {env?: 
   const elapsed = Number(process.hrtime.bigint() - start) / 1e6
   if (result.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.exitCode}: ${String(result.stderr)}`)
   return elapsed
+}
+
+export interface ProcessTimes {
+  /** Start to exit, measured here. */
+  wallMs: number
+  /** user + sys of the process and every child it waited for (git, chezmoi, …), from wait4's rusage. */
+  cpuMs: number
+  stdout: string
+}
+
+/**
+ * Wall and CPU time of one run of `file args`. Node cannot read a child's rusage, so the run goes through GNU time
+ * (/usr/bin/time; Debian: apt-get install time), which reports it with 10 ms resolution to a file of its own.
+ */
+export async function timeProcessCpu(file: string, args: string[], options: {env?: NodeJS.ProcessEnv; cwd?: string; extendEnv?: boolean} = {}): Promise<ProcessTimes> {
+  const report = join(tmpdir(), `bench-time-${randomUUID()}`)
+  try {
+    const start = process.hrtime.bigint()
+    const result = await execa('/usr/bin/time', ['--format', '%U %S', '--output', report, '--', file, ...args], {
+      env: options.env,
+      extendEnv: options.extendEnv,
+      cwd: options.cwd,
+      reject: false,
+      stdin: 'ignore',
+    })
+    const wallMs = Number(process.hrtime.bigint() - start) / 1e6
+    if (result.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.exitCode}: ${String(result.stderr)}`)
+    const [user, sys] = readFileSync(report, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number)
+    return {wallMs, cpuMs: (user + sys) * 1000, stdout: String(result.stdout)}
+  } finally {
+    rmSync(report, {force: true})
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, each reporting medians and ratios against a baseline run in the same script.
 // Select some with arguments: npm run bench -- startup
 import {benchStartup, printStartup} from './startup.ts'
+import {benchSync, printSync} from './sync.ts'
 
 const selected = new Set(process.argv.slice(2))
 const want = (name: string) => selected.size === 0 || selected.has(name)
@@ -10,5 +11,10 @@ if (want('startup')) {
   const report = await benchStartup()
   printStartup(report)
   results.startup = report
+}
+if (want('sync')) {
+  const report = await benchSync()
+  printSync(report)
+  results.sync = report
 }
 if (process.env.BENCH_JSON) console.log(JSON.stringify(results, null, 2))

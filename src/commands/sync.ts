@@ -30,10 +30,9 @@ Exit codes: 0 synced (or another sync was running and will run again for this on
     if (!this.jsonEnabled()) for (const line of describeSync(result)) this.log(line)
     const code = {offline: ExitCode.forgeUnreachable, conflict: ExitCode.conflict, error: ExitCode.error}[result.outcome as string]
     if (code !== undefined) {
-      if (this.jsonEnabled()) this.logJson(result)
+      if (result.outcome === 'error' && !this.jsonEnabled()) process.stderr.write(`Error: ${result.error}\n`)
+      // The report (text or JSON) is complete: the exit code says what it means.
       process.exitCode = code
-      if (result.outcome === 'error') process.stderr.write(`Error: ${result.error}\n`)
-      this.exit(code)
     }
     return result
   }

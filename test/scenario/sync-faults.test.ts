@@ -1,0 +1,136 @@
+// Faults: a forge that is down, a sync killed at any point, stale locks, and several syncs at once.
+// Whatever happens, the next sync recovers and no edit is lost.
+import assert from 'node:assert/strict'
+import {closeSync, existsSync, openSync, renameSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {execa} from 'execa'
+
+import {FLEET_BIN, NODE} from '../support/cli.ts'
+import {Forge} from '../support/forge.ts'
+import {Machine} from '../support/machine.ts'
+import {makeTempDir, removeTempDir} from '../support/tmp.ts'
+
+const APP = '.config/app'
+
+describe('sync faults', function () {
+  let root: string
+  let forge: Forge
+  let alpha: Machine
+  let beta: Machine
+
+  before(async function () {
+    root = makeTempDir('faults')
+    forge = await Forge.create(root)
+    alpha = new Machine(root, 'alpha')
+    beta = new Machine(root, 'beta')
+    await alpha.enroll(forge.url)
+    await beta.enroll(forge.url)
+    await alpha.ok(['machines', 'approve', 'beta'])
+    alpha.write(`${APP}/a.conf`, 'a = 0\n')
+    alpha.write(`${APP}/b.conf`, 'b = 0\n')
+    await alpha.ok(['add-path', alpha.path(APP)])
+    await beta.ok(['sync'])
+  })
+  after(() => removeTempDir(root))
+
+  it('forge down: exit 3 and the commit stays local; forge back: the next sync pushes it', async function () {
+    alpha.write(`${APP}/a.conf`, 'a = offline edit\n')
+    renameSync(forge.path, `${forge.path}.down`)
+    try {
+      const down = await alpha.fleet(['sync'])
+      assert.equal(down.exitCode, 3)
+      assert.match(down.stdout, /did not answer/)
+      assert.match(await alpha.git(['log', '-1', '--format=%s']), /update \.config\/app\/a\.conf/)
+      assert.match(await alpha.git(['show', 'HEAD:dot_config/app/a.conf']), /offline edit/)
+    } finally {
+      renameSync(`${forge.path}.down`, forge.path)
+    }
+    const up = (await alpha.ok(['sync', '--json'])).json()
+    assert.equal(up.pushed, 1)
+    await beta.ok(['sync'])
+    assert.equal(beta.read(`${APP}/a.conf`), 'a = offline edit\n')
+  })
+
+  // Delays spread over a sync's run (capture, commit, fetch/rebase, push, apply), so the kill lands in each part.
+  const delays = [60, 150, 250, 350, 450, 550, 700, 900]
+  for (const [round, delay] of delays.entries()) {
+    it(`killed (kill -9) after ${delay} ms: the next sync recovers and loses nothing`, async function () {
+      // Work on both sides, so alpha's sync has something to capture, to rebase onto, to push and to apply.
+      beta.write(`${APP}/b.conf`, `b = ${round}\n`)
+      await beta.ok(['sync'])
+      alpha.write(`${APP}/a.conf`, `a = ${round}\n`)
+      alpha.write(`${APP}/new-${round}.conf`, `new ${round}\n`)
+
+      const child = execa(NODE, [FLEET_BIN, 'sync'], {env: alpha.env, extendEnv: false, reject: false, stdin: 'ignore'})
+      await new Promise((resolve) => setTimeout(resolve, delay))
+      child.kill('SIGKILL')
+      await child
+
+      const recovered = await alpha.fleet(['sync', '--json'])
+      assert.equal(recovered.exitCode, 0, recovered.stdout + recovered.stderr)
+      assert.notEqual(recovered.json().outcome, 'deferred', 'a dead holder\'s lock does not block')
+      await beta.ok(['sync'])
+      assert.equal(beta.read(`${APP}/a.conf`), `a = ${round}\n`)
+      assert.equal(beta.read(`${APP}/new-${round}.conf`), `new ${round}\n`)
+      assert.equal(alpha.read(`${APP}/b.conf`), `b = ${round}\n`)
+      assert.equal(existsSync(join(alpha.sourceDir, '.git/rebase-merge')), false)
+      assert.equal(existsSync(join(alpha.sourceDir, '.git/index.lock')), false)
+      assert.equal((await alpha.git(['status', '--porcelain'])).trim(), '')
+    })
+  }
+
+  it('a stale .git/index.lock is removed; one a live process holds is not', async function () {
+    const indexLock = join(alpha.sourceDir, '.git/index.lock')
+    const fd = openSync(indexLock, 'w')
+    const holder = execa('sleep', ['30'], {stdio: ['ignore', fd, 'ignore'], reject: false})
+    closeSync(fd)
+    try {
+      alpha.write(`${APP}/a.conf`, 'a = while git is busy\n')
+      const busy = await alpha.fleet(['sync'])
+      assert.equal(busy.exitCode, 1)
+      assert.match(busy.stdout + busy.stderr, /still working/)
+      assert.ok(existsSync(indexLock), 'a lock a live process holds is left alone')
+    } finally {
+      holder.kill('SIGKILL')
+      await holder
+    }
+    const recovered = (await alpha.ok(['sync', '--json'])).json()
+    assert.ok(recovered.notes.some((n: string) => /stale \.git\/index\.lock/.test(n)))
+    await beta.ok(['sync'])
+    assert.equal(beta.read(`${APP}/a.conf`), 'a = while git is busy\n')
+  })
+
+  it('several syncs at once: one runs, the others leave a mark and exit 0; the mark is honoured', async function () {
+    alpha.write(`${APP}/a.conf`, 'a = concurrent\n')
+    const runs = await Promise.all([0, 1, 2].map(() => alpha.fleet(['sync', '--json'])))
+    for (const run of runs) assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    const outcomes = runs.map((r) => r.json())
+    const deferred = outcomes.filter((o) => o.outcome === 'deferred')
+    const ran = outcomes.filter((o) => o.outcome !== 'deferred')
+    assert.ok(ran.length >= 1)
+    if (deferred.length > 0) assert.ok(ran.some((o) => o.rounds >= 1), 'the holder ran again for the deferred triggers')
+    assert.match((await forge.show('dot_config/app/a.conf'))!, /concurrent/)
+
+    // An edit made while a sync runs, with a sync started for it, reaches the forge without a further sync.
+    const first = alpha.fleet(['sync', '--full'])
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    alpha.write(`${APP}/a.conf`, 'a = during\n')
+    const second = await alpha.fleet(['sync'])
+    assert.equal(second.exitCode, 0)
+    assert.equal((await first).exitCode, 0)
+    assert.match((await forge.show('dot_config/app/a.conf'))!, /during/)
+  })
+
+  it('a stale fleet lock (its holder is gone) does not block a sync', async function () {
+    const lock = join(alpha.home, '.local/state/fleet/lock')
+    const {mkdirSync} = await import('node:fs')
+    mkdirSync(lock, {recursive: true})
+    const dead = await execa('true')
+    writeFileSync(join(lock, 'owner.json'), JSON.stringify({pid: dead.pid, host: (await import('node:os')).hostname(), startedAt: new Date().toISOString(), purpose: 'sync'}))
+    alpha.write(`${APP}/a.conf`, 'a = after stale lock\n')
+    const result = (await alpha.ok(['sync', '--json'])).json()
+    assert.equal(result.outcome, 'ok')
+    assert.match((await forge.show('dot_config/app/a.conf'))!, /after stale lock/)
+  })
+})
