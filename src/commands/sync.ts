@@ -26,6 +26,11 @@ Exit codes: 0 synced (or another sync was running and will run again for this on
 
   async run(): Promise<SyncResult> {
     const {flags} = await this.parse(Sync)
+    // A service manager or `fleet agents run` may ask this process to stop: the sync finishes its work first
+    // (never stopping mid-commit), then the process exits.
+    const finishFirst = () => process.stderr.write('fleet sync: finishing the sync in progress before stopping\n')
+    process.on('SIGTERM', finishFirst)
+    process.on('SIGINT', finishFirst)
     const result = await sync(await openLocalFleet(), {reason: flags.reason, full: flags.full})
     if (!this.jsonEnabled()) for (const line of describeSync(result)) this.log(line)
     const code = {offline: ExitCode.forgeUnreachable, conflict: ExitCode.conflict, error: ExitCode.error}[result.outcome as string]

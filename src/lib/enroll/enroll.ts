@@ -19,7 +19,7 @@ import {type AgeIdentity, ensureIdentity, KEY_TYPE_LABELS, readIdentity} from '.
 import {writeRecipientsFile} from '../keys/recipients.ts'
 import {processAlive} from '../lock/lock.ts'
 import {MANIFEST_RELATIVE_PATH, parseManifest, readManifest, writeManifest} from '../manifest/store.ts'
-import {type Fleet, type KeyType, MANIFEST_VERSION, type MachineState} from '../manifest/schema.ts'
+import {type Fleet, type KeyType, MANIFEST_VERSION, type MachineState, settingsSchema} from '../manifest/schema.ts'
 import {type FleetPaths, fleetPaths} from '../platform/paths.ts'
 import {run} from '../process/run.ts'
 import {readFile} from 'node:fs/promises'
@@ -33,6 +33,8 @@ export interface EnrollOptions {
   agents: boolean
   /** Take over an existing chezmoi setup that is not this fleet's (never deleting it). */
   adopt: boolean
+  /** Installs this machine's agents into its service manager, if it has one (given by the command: it needs oclif's plugins). */
+  installAgents?: () => Promise<{installed: string[]; message: string}>
   env?: NodeJS.ProcessEnv
 }
 
@@ -283,7 +285,7 @@ function newFleet(keyType: KeyType, name: string, now: string): Fleet {
     version: MANIFEST_VERSION,
     id: randomUUID(),
     createdAt: now,
-    settings: {keyType, branch: 'main'},
+    settings: settingsSchema.parse({keyType}),
     paths: [{path: SECRETS_PATH, encrypt: true, addedAt: now, addedBy: name}],
     machines: [],
     plugins: [],
@@ -371,8 +373,14 @@ async function agents(ctx: EnrollContext): Promise<string> {
     ctx.agents.message = 'not installed (as asked)'
     return ctx.agents.message
   }
-  ctx.agents.message = 'not installed: this version of fleet has no background agents yet; changes travel when fleet commands run'
-  return ctx.agents.message
+  if (!ctx.options.installAgents) {
+    ctx.agents.message = 'not installed; run `fleet agents install`'
+    return ctx.agents.message
+  }
+  const {installed, message} = await ctx.options.installAgents()
+  ctx.agents.installed = installed
+  ctx.agents.message = message
+  return message
 }
 
 export const ENROLL_STEPS: EnrollStep[] = [

@@ -43,10 +43,23 @@ export const managedPathSchema = z.strictObject({
 })
 export type ManagedPath = z.infer<typeof managedPathSchema>
 
+export const agentSettingsSchema = z.strictObject({
+  /** The puller's period: the safety net for a missed event or a dead watcher. */
+  pullIntervalSeconds: z.number().int().min(10).default(300),
+  /** How often the watcher asks the forge (git ls-remote) whether it moved. */
+  remoteCheckSeconds: z.number().int().min(1).default(6),
+  /** The watcher syncs once the managed paths have been quiet this long… */
+  debounceMs: z.number().int().min(50).default(1500),
+  /** …or this long after the first change of a burst, whichever comes first (a file written continuously still syncs). */
+  maxDelayMs: z.number().int().min(100).default(10_000),
+})
+export type AgentSettings = z.infer<typeof agentSettingsSchema>
+
 export const settingsSchema = z.strictObject({
   /** All machines of a fleet share one key type: age refuses to mix post-quantum and classic recipients in one file. */
   keyType: z.enum(KEY_TYPES).default('pq'),
   branch: z.string().min(1).default('main'),
+  agents: agentSettingsSchema.default(() => agentSettingsSchema.parse({})),
 })
 export type Settings = z.infer<typeof settingsSchema>
 

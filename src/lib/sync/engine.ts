@@ -21,7 +21,7 @@ import {readManifest} from '../manifest/store.ts'
 import {capture, type CaptureResult, captured, managedPathOf} from './capture.ts'
 import {integrate, type IntegrateResult} from './integrate.ts'
 import {recoverRepo} from './recover.ts'
-import {sameSnapshot, takeSnapshot} from './snapshot.ts'
+import {refreshEntries, sameSnapshot, takeSnapshot} from './snapshot.ts'
 import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
 
 export interface SyncOptions {
@@ -121,7 +121,8 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   // Quick path: nothing changed on disk here, nothing waiting locally, and the forge is where we left it.
   const lastOk = state.lastSync?.outcome === 'ok' || state.lastSync?.outcome === 'quick'
   if (!options.full && lastOk && state.settled && state.conflicts.length === 0 && JSON.stringify(state.managedPaths) === JSON.stringify(managedPaths)) {
-    if (sameSnapshot(state.snapshot, takeSnapshot(paths.home, managedPaths))) {
+    // The source repo clean too: an edit made there by hand (`chezmoi edit`) is committed by a full sync.
+    if (sameSnapshot(state.snapshot, takeSnapshot(paths.home, managedPaths)) && (await repo.status()).length === 0) {
       const url = (await repo.remoteUrl()) ?? 'origin'
       const remote = (await lsRemote(url)).get(`refs/heads/${branch}`)
       const head = await repo.revParse('HEAD')
@@ -135,6 +136,9 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   const conflictPaths = new Set(state.conflicts.map((c) => c.path))
   const excluded = (path: string) => [...conflictPaths].some((c) => path === c || path.startsWith(`${c}/`))
   const active = findMachine(fleet, machine)?.state === 'active'
+
+  // The disk as capture is about to see it: the quick path's next baseline (see below).
+  const baseline = takeSnapshot(paths.home, managedPaths)
 
   // Capture and commit.
   const caught: CaptureResult = await capture({chezmoi, home: paths.home, sourceDir: paths.sourceDir, fleet, active, exclude: excluded})
@@ -188,7 +192,14 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   // Record where everything stands: the quick path's baseline.
   state.lastRemoteHead = await repo.revParse(`origin/${branch}`)
   state.managedPaths = fleet.paths.map((p) => p.path)
-  state.snapshot = takeSnapshot(paths.home, state.managedPaths)
+  // The baseline was taken before capture, so an edit made during this sync differs from it and the next sync
+  // looks; only what the apply itself wrote is brought up to date.
+  if (JSON.stringify(state.managedPaths) === JSON.stringify(managedPaths)) {
+    refreshEntries(baseline, paths.home, applied.applied, state.managedPaths)
+    state.snapshot = baseline
+  } else {
+    state.snapshot = takeSnapshot(paths.home, state.managedPaths)
+  }
   state.settled = result.leftAlone.length === 0 && result.templates.length === 0 && result.skipped.length === 0 && !applied.incomplete
   if (offline) throw offline
 }

@@ -31,3 +31,21 @@ export function sameSnapshot(a: Snapshot | undefined, b: Snapshot): boolean {
   const keys = Object.keys(b)
   return keys.length === Object.keys(a).length && keys.every((key) => a[key] === b[key])
 }
+
+/**
+ * Bring a snapshot up to date for the given paths only (each entry itself, not what lies below it): used after
+ * an apply, for the targets the apply wrote, so that edits a person made meanwhile elsewhere still show.
+ */
+export function refreshEntries(snapshot: Snapshot, home: string, paths: string[], managedPaths: string[]): void {
+  for (const relative of paths) {
+    let info
+    try {
+      info = lstatSync(join(home, relative))
+    } catch {
+      if (managedPaths.includes(relative)) snapshot[relative] = 'absent'
+      else delete snapshot[relative]
+      continue
+    }
+    snapshot[relative] = info.isDirectory() ? `dir:${info.mode}` : `${info.size}:${info.mtimeMs}:${info.mode}`
+  }
+}

@@ -1,0 +1,39 @@
+import {Flags} from '@oclif/core'
+
+import {collectAgents} from '../../lib/agents/collect.ts'
+import {runAgentsInForeground} from '../../lib/agents/foreground.ts'
+import {renderContext} from '../../lib/agents/install.ts'
+import {FleetCommand} from '../../lib/cli/base-command.ts'
+import {UsageError} from '../../lib/errors/index.ts'
+import {openLocalFleet} from '../../lib/fleet/local.ts'
+
+export default class AgentsRun extends FleetCommand {
+  static override summary = "Run this machine's agents in the foreground (containers, machines without a service manager)."
+  static override description = 'Resident agents are restarted when they exit; interval agents run at start and then on their interval. Ctrl-C or SIGTERM stops them cleanly: a sync in progress finishes first.'
+  static override examples = [
+    {description: 'Run every agent', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'Run only the watcher', command: '<%= config.bin %> <%= command.id %> --agent watcher'},
+  ]
+  static override flags = {
+    agent: Flags.string({multiple: true, summary: 'Run only this agent (repeatable).', helpValue: '<id>'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(AgentsRun)
+    const local = await openLocalFleet() // fails clearly when this machine is not enrolled
+    const {agents, failures} = await collectAgents(this.config)
+    for (const failure of failures) this.warn(`Plugin ${failure.source} could not contribute agents: ${failure.error}`)
+    const chosen = flags.agent ? agents.filter((a) => flags.agent!.includes(a.id)) : agents
+    const unknown = (flags.agent ?? []).filter((id) => !agents.some((a) => a.id === id))
+    if (unknown.length > 0) throw new UsageError(`No agent named ${unknown.join(', ')}.`, `Agents: ${agents.map((a) => a.id).join(', ')}`, 'NO_SUCH_AGENT')
+    const handle = runAgentsInForeground(chosen, renderContext(local.paths), (line) => this.log(line))
+    const stop = () => {
+      this.log('stopping the agents (a sync in progress finishes first)…')
+      void handle.stop()
+    }
+    // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener is left to handle.
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+    await handle.stopped
+  }
+}

@@ -1,0 +1,19 @@
+import {startWatcher} from '../../lib/agents/watcher.ts'
+import {FleetCommand} from '../../lib/cli/base-command.ts'
+import {openLocalFleet} from '../../lib/fleet/local.ts'
+
+export default class AgentsWatch extends FleetCommand {
+  static override summary = 'The watcher agent in the foreground: sync seconds after a save, or after the forge moved.'
+  static override description = 'This is what the watcher agent runs. It watches every managed path recursively (following the manifest as it changes), syncs once the paths have been quiet for a moment, and asks the forge every few seconds whether it moved. Ctrl-C or SIGTERM stops it after a running sync finishes.'
+  static override examples = [{description: 'Watch and sync in this terminal', command: '<%= config.bin %> <%= command.id %>'}]
+
+  async run(): Promise<void> {
+    await this.parse(AgentsWatch)
+    const handle = await startWatcher(await openLocalFleet(), (line) => this.log(line))
+    const stop = () => void handle.stop()
+    // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener is left to handle.
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+    await handle.stopped
+  }
+}

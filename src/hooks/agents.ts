@@ -1,0 +1,20 @@
+// The core's contribution to fleet:agents: the watcher and the puller, with the fleet's settings.
+import type {Hook} from '@oclif/core'
+
+import {coreAgents, type AgentSpec} from '../lib/agents/spec.ts'
+import {openLocalFleet} from '../lib/fleet/local.ts'
+import {agentSettingsSchema} from '../lib/manifest/schema.ts'
+import {readManifest} from '../lib/manifest/store.ts'
+
+const hook: Hook<'fleet:agents'> = async function (): Promise<AgentSpec[]> {
+  let settings = agentSettingsSchema.parse({})
+  try {
+    const local = await openLocalFleet()
+    settings = (await readManifest(local.paths.sourceDir)).settings.agents
+  } catch {
+    // Not enrolled yet (or the manifest cannot be read): the defaults.
+  }
+  return coreAgents(settings)
+}
+
+export default hook

@@ -1,0 +1,92 @@
+// `fleet agents run`: this machine's agents in the foreground, for containers and machines without a service
+// manager. Resident agents are restarted when they die (after a pause, as launchd and systemd do); interval
+// agents run at start and then every interval. Ctrl-C or SIGTERM stops everything cleanly: each agent is
+// asked to stop and given time to finish its step, never cut off mid-commit.
+import {type ChildProcess, spawn} from 'node:child_process'
+import {createInterface} from 'node:readline'
+
+import type {RenderContext} from './render.ts'
+import {programArguments} from './render.ts'
+import type {ContributedAgent} from './spec.ts'
+
+/** Like launchd's ThrottleInterval and the units' RestartSec. */
+export const RESTART_DELAY_MS = 10_000
+const STOP_GRACE_MS = 120_000
+
+export interface ForegroundHandle {
+  stop(): Promise<void>
+  /** Resolves when every agent has stopped. */
+  stopped: Promise<void>
+}
+
+export function runAgentsInForeground(agents: ContributedAgent[], ctx: RenderContext, log: (line: string) => void): ForegroundHandle {
+  const children = new Set<ChildProcess>()
+  const timers: NodeJS.Timeout[] = []
+  let stopping = false
+
+  const start = (agent: ContributedAgent): ChildProcess => {
+    const [file, ...args] = programArguments(agent, ctx)
+    const child = spawn(file, args, {stdio: ['ignore', 'pipe', 'pipe'], env: process.env})
+    children.add(child)
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({input: stream}).on('line', (line) => log(`[${agent.id}] ${line}`))
+    }
+    child.on('exit', () => children.delete(child))
+    return child
+  }
+
+  for (const agent of agents) {
+    if (agent.resident) {
+      const keepAlive = () => {
+        if (stopping) return
+        const child = start(agent)
+        child.on('exit', (code, signal) => {
+          if (stopping) return
+          log(`[${agent.id}] exited (${signal ?? code}); restarting in ${RESTART_DELAY_MS / 1000} s`)
+          timers.push(setTimeout(keepAlive, RESTART_DELAY_MS))
+        })
+      }
+      keepAlive()
+    } else {
+      let running: ChildProcess | undefined
+      const tick = () => {
+        if (stopping || running) return
+        running = start(agent)
+        running.on('exit', () => {
+          running = undefined
+        })
+      }
+      tick()
+      timers.push(setInterval(tick, agent.intervalSeconds! * 1000))
+    }
+  }
+  log(`running ${agents.length} agent(s) in the foreground: ${agents.map((a) => a.id).join(', ')} (Ctrl-C stops them)`)
+
+  let resolveStopped!: () => void
+  const stopped = new Promise<void>((resolve) => {
+    resolveStopped = resolve
+  })
+  return {
+    stopped,
+    async stop() {
+      if (stopping) return stopped
+      stopping = true
+      for (const timer of timers) clearTimeout(timer)
+      const exits = [...children].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve()
+            const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS)
+            child.once('exit', () => {
+              clearTimeout(kill)
+              resolve()
+            })
+            child.kill('SIGTERM')
+          }),
+      )
+      await Promise.all(exits)
+      resolveStopped()
+      return stopped
+    },
+  }
+}

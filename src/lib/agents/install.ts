@@ -1,0 +1,249 @@
+// Installing agents into the OS's service manager: definitions written atomically, and the manager told only
+// about the ones whose content changed. launchctl and systemctl are reached through ServiceControl alone.
+import {createHash} from 'node:crypto'
+import {existsSync} from 'node:fs'
+import {mkdir, readFile, rm} from 'node:fs/promises'
+import {delimiter, dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import writeFileAtomic from 'write-file-atomic'
+
+import {FleetError, UsageError} from '../errors/index.ts'
+import {currentPlatform, type FleetPaths, fleetPaths} from '../platform/paths.ts'
+import {run, type RunResult} from '../process/run.ts'
+import {type ManagerKind, render, type RenderContext, type RenderedFile} from './render.ts'
+import type {ContributedAgent} from './spec.ts'
+
+/** The one door to launchctl / systemctl --user (tests put a recording stand-in first on PATH). */
+export interface ServiceControl {
+  run(args: string[]): Promise<RunResult>
+}
+
+export function serviceControl(kind: ManagerKind): ServiceControl {
+  return kind === 'launchd'
+    ? {run: (args) => run('launchctl', args, {allowFailure: true, timeout: 30_000})}
+    : {run: (args) => run('systemctl', ['--user', ...args], {allowFailure: true, timeout: 60_000})}
+}
+
+export function managerDir(kind: ManagerKind, paths: FleetPaths, env: NodeJS.ProcessEnv = process.env): string {
+  if (kind === 'launchd') return join(paths.home, 'Library', 'LaunchAgents')
+  const configHome = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : join(paths.home, '.config')
+  return join(configHome, 'systemd', 'user')
+}
+
+/** The service manager here: launchd on macOS; systemd when a user manager answers; otherwise none. */
+export async function detectManager(): Promise<ManagerKind | undefined> {
+  if (currentPlatform() === 'darwin') return 'launchd'
+  const probe = await run('systemctl', ['--user', 'show-environment'], {allowFailure: true, timeout: 10_000}).catch(() => undefined)
+  return probe?.exitCode === 0 ? 'systemd' : undefined
+}
+
+function which(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, command))) return dir
+  }
+  return undefined
+}
+
+/** Captured now, so agents run the same node, fleet, git, chezmoi and age as this command. */
+export function renderContext(paths: FleetPaths, env: NodeJS.ProcessEnv = process.env): RenderContext {
+  const chezmoiDir = env.FLEET_CHEZMOI ? dirname(env.FLEET_CHEZMOI) : which('chezmoi', env)
+  const dirs = [dirname(process.execPath), which('git', env), chezmoiDir, which('age', env), '/usr/local/bin', '/opt/homebrew/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']
+  const agentEnv: Record<string, string> = {PATH: [...new Set(dirs.filter((d): d is string => Boolean(d)))].join(':')}
+  for (const name of ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME', 'FLEET_CHEZMOI']) if (env[name]) agentEnv[name] = env[name]!
+  return {
+    node: process.execPath,
+    entry: fileURLToPath(new URL('../../../bin/run.js', import.meta.url)),
+    env: agentEnv,
+    launchdLogDir: fleetPaths({...env, HOME: paths.home}, 'darwin').logDir,
+  }
+}
+
+interface InstalledRecord {
+  manager: ManagerKind
+  agents: Record<string, {label: string; files: string[]; hash: string; resident: boolean}>
+}
+
+function recordFile(paths: FleetPaths): string {
+  return join(paths.stateDir, 'agents.json')
+}
+
+async function readRecord(paths: FleetPaths): Promise<InstalledRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(recordFile(paths), 'utf8')) as InstalledRecord
+  } catch {
+    return undefined
+  }
+}
+
+function hashFiles(files: RenderedFile[]): string {
+  return createHash('sha256').update(files.map((f) => `${f.name}\0${f.content}`).join('\0')).digest('hex')
+}
+
+export interface InstallReport {
+  manager: ManagerKind
+  dir: string
+  /** Agents whose definitions were written and reloaded. */
+  changed: string[]
+  unchanged: string[]
+  removed: string[]
+  /** Every launchctl / systemctl call made, for the person to see. */
+  calls: string[][]
+}
+
+async function uid(): Promise<number> {
+  return process.getuid?.() ?? 0
+}
+
+/** Tell the manager about changed agents (and only those). */
+async function activate(kind: ManagerKind, control: ServiceControl, dir: string, changed: Array<{agent: ContributedAgent; files: RenderedFile[]}>, calls: string[][]): Promise<void> {
+  const call = async (args: string[], mustSucceed: boolean) => {
+    calls.push(args)
+    const result = await control.run(args)
+    if (mustSucceed && result.exitCode !== 0) {
+      throw new FleetError(`${kind === 'launchd' ? 'launchctl' : 'systemctl --user'} ${args.join(' ')} failed: ${(result.stderr || result.stdout).trim()}`, {
+        code: 'SERVICE_MANAGER',
+        fix: kind === 'systemd' ? 'Check `systemctl --user status` (on a machine without a login session: loginctl enable-linger $USER).' : 'Check `launchctl print gui/$(id -u)`.',
+      })
+    }
+  }
+  if (changed.length === 0) return
+  if (kind === 'launchd') {
+    const domain = `gui/${await uid()}`
+    for (const {agent, files} of changed) {
+      await call(['bootout', `${domain}/${agent.label}`], false)
+      await call(['bootstrap', domain, join(dir, files[0].name)], true)
+    }
+    return
+  }
+  await call(['daemon-reload'], true)
+  for (const {agent} of changed) {
+    const unit = agent.resident ? `${agent.label}.service` : `${agent.label}.timer`
+    await call(['enable', unit], true)
+    await call(['restart', unit], true)
+  }
+}
+
+async function deactivate(kind: ManagerKind, control: ServiceControl, label: string, resident: boolean, calls: string[][]): Promise<void> {
+  const args = kind === 'launchd' ? ['bootout', `gui/${await uid()}/${label}`] : ['disable', '--now', resident ? `${label}.service` : `${label}.timer`]
+  calls.push(args)
+  await control.run(args)
+}
+
+export async function installAgents(paths: FleetPaths, agents: ContributedAgent[], kind: ManagerKind, control = serviceControl(kind), ctx = renderContext(paths)): Promise<InstallReport> {
+  const dir = managerDir(kind, paths)
+  await mkdir(dir, {recursive: true})
+  if (kind === 'launchd') await mkdir(ctx.launchdLogDir, {recursive: true, mode: 0o700})
+  const previous = await readRecord(paths)
+  if (previous && previous.manager !== kind) {
+    throw new UsageError(`Agents are installed with ${previous.manager} here; uninstall them first.`, 'fleet agents uninstall, then fleet agents install.', 'OTHER_MANAGER')
+  }
+  const report: InstallReport = {manager: kind, dir, changed: [], unchanged: [], removed: [], calls: []}
+  const record: InstalledRecord = {manager: kind, agents: {}}
+  const changed: Array<{agent: ContributedAgent; files: RenderedFile[]}> = []
+  for (const agent of agents) {
+    const files = render(kind, agent, ctx)
+    let same = true
+    for (const file of files) {
+      const path = join(dir, file.name)
+      const current = existsSync(path) ? await readFile(path, 'utf8') : undefined
+      if (current !== file.content) {
+        same = false
+        await writeFileAtomic(path, file.content, {mode: 0o644})
+      }
+    }
+    record.agents[agent.id] = {label: agent.label, files: files.map((f) => f.name), hash: hashFiles(files), resident: Boolean(agent.resident)}
+    if (same) report.unchanged.push(agent.id)
+    else {
+      report.changed.push(agent.id)
+      changed.push({agent, files})
+    }
+  }
+  for (const [id, old] of Object.entries(previous?.agents ?? {})) {
+    if (record.agents[id]) continue
+    await deactivate(kind, control, old.label, old.resident, report.calls)
+    for (const name of old.files) await rm(join(dir, name), {force: true})
+    report.removed.push(id)
+  }
+  await activate(kind, control, dir, changed, report.calls)
+  if (kind === 'systemd' && report.removed.length > 0 && changed.length === 0) {
+    report.calls.push(['daemon-reload'])
+    await control.run(['daemon-reload'])
+  }
+  await mkdir(paths.stateDir, {recursive: true, mode: 0o700})
+  await writeFileAtomic(recordFile(paths), JSON.stringify(record, null, 1) + '\n')
+  return report
+}
+
+export async function uninstallAgents(paths: FleetPaths, control?: ServiceControl): Promise<InstallReport | undefined> {
+  const previous = await readRecord(paths)
+  if (!previous) return undefined
+  const kind = previous.manager
+  const ctl = control ?? serviceControl(kind)
+  const dir = managerDir(kind, paths)
+  const report: InstallReport = {manager: kind, dir, changed: [], unchanged: [], removed: [], calls: []}
+  for (const [id, agent] of Object.entries(previous.agents)) {
+    await deactivate(kind, ctl, agent.label, agent.resident, report.calls)
+    for (const name of agent.files) await rm(join(dir, name), {force: true})
+    report.removed.push(id)
+  }
+  if (kind === 'systemd') {
+    report.calls.push(['daemon-reload'])
+    await ctl.run(['daemon-reload'])
+  }
+  await rm(recordFile(paths), {force: true})
+  return report
+}
+
+export interface AgentListing {
+  id: string
+  label: string
+  source: string
+  description: string
+  kind: 'resident' | 'interval'
+  intervalSeconds?: number
+  installed: boolean
+  /** launchd: loaded; systemd: active. Unknown when no service manager answers. */
+  running?: boolean
+  /** The installed definition is what fleet would write now. */
+  current?: boolean
+}
+
+export async function listAgents(paths: FleetPaths, agents: ContributedAgent[], kind: ManagerKind | undefined, control?: ServiceControl, ctx = renderContext(paths)): Promise<AgentListing[]> {
+  const listings: AgentListing[] = []
+  for (const agent of agents) {
+    const listing: AgentListing = {
+      id: agent.id,
+      label: agent.label,
+      source: agent.source,
+      description: agent.description,
+      kind: agent.resident ? 'resident' : 'interval',
+      intervalSeconds: agent.intervalSeconds,
+      installed: false,
+    }
+    if (kind) {
+      const dir = managerDir(kind, paths)
+      const files = render(kind, agent, ctx)
+      const present = await Promise.all(files.map(async (f) => (existsSync(join(dir, f.name)) ? readFile(join(dir, f.name), 'utf8') : undefined)))
+      listing.installed = present.every((c) => c !== undefined)
+      listing.current = listing.installed && present.every((c, i) => c === files[i].content)
+      const ctl = control ?? serviceControl(kind)
+      if (kind === 'launchd') listing.running = (await ctl.run(['print', `gui/${await uid()}/${agent.label}`])).exitCode === 0
+      else listing.running = (await ctl.run(['is-active', '--quiet', agent.resident ? `${agent.label}.service` : `${agent.label}.timer`])).exitCode === 0
+    }
+    listings.push(listing)
+  }
+  return listings
+}
+
+/** Write the definitions without installing them (for reading them, and for tests). */
+export async function renderAgentsTo(outDir: string, agents: ContributedAgent[], kind: ManagerKind, ctx: RenderContext): Promise<string[]> {
+  await mkdir(outDir, {recursive: true})
+  const written: string[] = []
+  for (const agent of agents) {
+    for (const file of render(kind, agent, ctx)) {
+      await writeFileAtomic(join(outDir, file.name), file.content)
+      written.push(join(outDir, file.name))
+    }
+  }
+  return written
+}
