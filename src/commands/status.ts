@@ -12,7 +12,13 @@ export default class Status extends FleetCommand {
 
   async run(): Promise<StatusReport> {
     await this.parse(Status)
-    const report = await machineStatus(await openLocalFleet())
+    const local = await openLocalFleet()
+    const {collectAgents} = await import('../lib/agents/collect.ts')
+    const {detectManager, listAgents} = await import('../lib/agents/install.ts')
+    const {agents} = await collectAgents(this.config)
+    const manager = await detectManager()
+    const listings = await listAgents(local.paths, agents, manager)
+    const report = await machineStatus(local, listings.map((l, i) => ({...l, argv: agents[i].argv})))
     if (this.jsonEnabled()) return report
     const last = report.lastSync
     this.log(`${report.machine} (${report.state}) — forge ${report.forge ?? '(none)'}`)
@@ -23,6 +29,12 @@ export default class Status extends FleetCommand {
       this.log('Conflicts (this machine\'s version is in the file; both versions are kept):')
       for (const c of report.conflicts) this.log(`  ${c.path}   (parked on ${c.parkedBranch}; since ${c.at})`)
       this.log('  Resolve with: fleet resolve <path> --mine | --theirs')
+    }
+    this.log(manager ? `Agents (${manager}):` : 'Agents (no service manager here: `fleet agents run` runs them in the foreground):')
+    for (const a of report.agents) {
+      const state = manager ? (a.installed ? (a.running ? 'running' : 'installed, not running') : 'not installed') : ''
+      const last = a.lastTrigger ? `last sync ${a.lastTrigger.at} (${a.lastTrigger.reason}): ${a.lastTrigger.outcome}` : 'no sync yet'
+      this.log(`  ${a.id.padEnd(12)} ${state.padEnd(24)} ${last}`)
     }
     this.log('Roster:')
     for (const m of report.roster) this.log(`  ${m.name.padEnd(16)} ${m.state.padEnd(8)} ${m.hostname} (${m.os})${m.name === report.machine ? '  ← this machine' : ''}`)

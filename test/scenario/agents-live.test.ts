@@ -129,6 +129,15 @@ describe('agents: real watchers and pullers on three machines', function () {
     assert.ok(['timer', 'watcher-start'].includes(caught.reason), `caught by ${caught.reason}`)
   })
 
+  it('status shows each agent and the last sync it started', async function () {
+    const status = (await gamma.ok(['status', '--json'])).json()
+    const byId = Object.fromEntries(status.agents.map((a: any) => [a.id, a]))
+    assert.match(byId.watcher.lastTrigger.reason, /^watcher/)
+    assert.equal(byId.puller.lastTrigger.reason, 'timer')
+    const text = await gamma.ok(['status'])
+    assert.match(text.stdout, /watcher .*last sync .*\(watcher/)
+  })
+
   it('SIGTERM stops the agents cleanly: exit 0, no lock left behind, nothing mid-rebase', async function () {
     alpha.write(`${APP}/settings.conf`, 'v4 just before stopping\n')
     await new Promise((resolve) => setTimeout(resolve, 400))

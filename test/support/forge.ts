@@ -31,7 +31,7 @@ export class Forge {
 
   /** A file as the forge's branch has it, or undefined. */
   async show(path: string, ref = 'main'): Promise<string | undefined> {
-    const result = await execa('git', ['--git-dir', this.path, 'show', `${ref}:${path}`], {reject: false, encoding: 'utf8'})
+    const result = await execa('git', ['--git-dir', this.path, 'show', `${ref}:${path}`], {reject: false, encoding: 'utf8', stripFinalNewline: false})
     return result.exitCode === 0 ? String(result.stdout) : undefined
   }
 

@@ -4,7 +4,8 @@ import type {LocalFleet} from '../fleet/local.ts'
 import {findMachine} from '../fleet/roster.ts'
 import type {Machine} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
-import {type ConflictRecord, readSyncState, type SyncRecord} from '../sync/state.ts'
+import type {AgentListing} from '../agents/install.ts'
+import {type ConflictRecord, readSyncLog, readSyncState, type SyncRecord} from '../sync/state.ts'
 
 export interface StatusReport {
   machine: string
@@ -18,9 +19,17 @@ export interface StatusReport {
   /** Managed targets edited (or deleted) here that the next sync will capture. */
   pendingCaptures: string[]
   roster: Array<Pick<Machine, 'name' | 'state' | 'hostname' | 'os'>>
+  /** This machine's agents, and the last sync each one started (from the sync log). */
+  agents: Array<AgentListing & {lastTrigger?: {at: string; reason: string; outcome: string}}>
 }
 
-export async function machineStatus(local: LocalFleet): Promise<StatusReport> {
+/** The sync-log reason an agent's syncs carry: its `--reason` argument, else its id (the watcher's are watcher…). */
+function reasonOf(agent: AgentListing & {argv?: string[]}): string {
+  const index = agent.argv?.indexOf('--reason') ?? -1
+  return index >= 0 ? agent.argv![index + 1] : agent.id
+}
+
+export async function machineStatus(local: LocalFleet, agents: Array<AgentListing & {argv?: string[]}> = []): Promise<StatusReport> {
   const fleet = await readManifest(local.paths.sourceDir)
   const state = await readSyncState(local.paths)
   const upstream = `origin/${fleet.settings.branch}`
@@ -37,5 +46,16 @@ export async function machineStatus(local: LocalFleet): Promise<StatusReport> {
     conflicts: state.conflicts,
     pendingCaptures: pending,
     roster: fleet.machines.map(({name, state, hostname, os}) => ({name, state, hostname, os})),
+    agents: await withLastTriggers(local, agents),
   }
+}
+
+async function withLastTriggers(local: LocalFleet, agents: Array<AgentListing & {argv?: string[]}>): Promise<StatusReport['agents']> {
+  if (agents.length === 0) return []
+  const log = await readSyncLog(local.paths, 500)
+  return agents.map(({argv: _argv, ...agent}) => {
+    const reason = reasonOf({...agent, argv: _argv})
+    const last = log.findLast((entry) => entry.reason === reason || entry.reason.startsWith(`${reason}-`) || entry.reason.startsWith(`${reason} (`))
+    return {...agent, lastTrigger: last ? {at: last.at, reason: last.reason, outcome: last.outcome} : undefined}
+  })
 }
