@@ -82,6 +82,22 @@ describe('sync: edits travel both ways', function () {
     assert.equal(alpha.read(`${APP}/settings.conf`), merged)
   })
 
+  it('paths added on two machines at once both end up managed (the manifest merges by meaning)', async function () {
+    alpha.write('.config/one/a.conf', 'one\n')
+    beta.write('.config/two/b.conf', 'two\n')
+    await alpha.ok(['add-path', alpha.path('.config/one')])
+    // beta has not synced since: its add-path commit and alpha's touch the same lines of the manifest.
+    const added = (await beta.ok(['add-path', beta.path('.config/two'), '--json'])).json()
+    assert.equal(added.sync.outcome, 'ok')
+    await alpha.ok(['sync'])
+    for (const machine of [alpha, beta]) {
+      const paths = (await machine.ok(['paths', '--json'])).json().paths.map((p: any) => p.path)
+      assert.ok(paths.includes('.config/one') && paths.includes('.config/two'), `${machine.name}: ${paths}`)
+      assert.equal(machine.read('.config/one/a.conf'), 'one\n')
+      assert.equal(machine.read('.config/two/b.conf'), 'two\n')
+    }
+  })
+
   it('the quick path: nothing changed anywhere, one round trip, nothing committed', async function () {
     await alpha.ok(['sync'])
     const head = await forge.head()
