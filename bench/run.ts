@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark, each reporting medians and ratios against a baseline run in the same script.
 // Select some with arguments: npm run bench -- startup
+import {benchIdle, benchPropagation, printIdle, printPropagation} from './agents.ts'
 import {benchStartup, printStartup} from './startup.ts'
 import {benchSync, printSync} from './sync.ts'
 
@@ -16,5 +17,15 @@ if (want('sync')) {
   const report = await benchSync()
   printSync(report)
   results.sync = report
+}
+if (want('propagation')) {
+  const report = await benchPropagation()
+  printPropagation(report)
+  results.propagation = report
+}
+if (want('idle')) {
+  const report = await benchIdle()
+  printIdle(report)
+  results.idle = report
 }
 if (process.env.BENCH_JSON) console.log(JSON.stringify(results, null, 2))

@@ -1,4 +1,5 @@
 import {FleetCommand} from '../lib/cli/base-command.ts'
+import {renderTable} from '../lib/cli/table.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
 import {listPaths, type PathReport} from '../lib/managed/paths.ts'
 
@@ -17,9 +18,7 @@ export default class Paths extends FleetCommand {
     if (this.jsonEnabled()) return report
     if (!report.forgeChecked) this.warn('The forge did not answer: upstream changes are as of the last fetch.')
     const rows = report.paths.map((p) => [`~/${p.path}`, p.state, [p.encrypted ? 'encrypted' : '', p.template ? 'template' : ''].filter(Boolean).join(', ')])
-    const header = ['PATH', 'STATE', 'FLAGS']
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
-    for (const row of [header, ...rows]) this.log(row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd())
+    for (const line of renderTable(['PATH', 'STATE', 'FLAGS'], rows)) this.log(line)
     return report
   }
 }

@@ -26,7 +26,7 @@ function validFleet(): Fleet {
     version: MANIFEST_VERSION,
     id: 'f1e2d3c4-b5a6-4789-8abc-def012345678',
     createdAt: '2026-01-02T03:04:05.000Z',
-    settings: {keyType: 'x25519', branch: 'trunk'},
+    settings: {keyType: 'x25519', branch: 'trunk', agents: {pullIntervalSeconds: 120, remoteCheckSeconds: 5, debounceMs: 1000, maxDelayMs: 8000}},
     paths: [
       {path: '.vimrc', encrypt: false, addedAt: '2026-01-02T03:04:05.000Z', addedBy: 'alpha'},
       {path: '.config/fleet/secrets.env', encrypt: true},
@@ -88,7 +88,7 @@ describe('manifest: parse, render, write', function () {
     it('fills in the defaults for a minimal manifest', function () {
       const text = `fleet:\n  version: 1\n  id: abcdefgh-1234\n  createdAt: 2026-01-02T03:04:05Z\n`
       const fleet = parseManifest(text, FILE)
-      assert.deepEqual(fleet.settings, {keyType: 'pq', branch: 'main'})
+      assert.deepEqual(fleet.settings, {keyType: 'pq', branch: 'main', agents: {pullIntervalSeconds: 300, remoteCheckSeconds: 6, debounceMs: 1500, maxDelayMs: 10_000}})
       assert.deepEqual(fleet.paths, [])
       assert.deepEqual(fleet.machines, [])
       assert.deepEqual(fleet.plugins, [])

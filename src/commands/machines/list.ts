@@ -1,4 +1,5 @@
 import {FleetCommand} from '../../lib/cli/base-command.ts'
+import {renderTable} from '../../lib/cli/table.ts'
 import {openLocalFleet} from '../../lib/fleet/local.ts'
 import {listMachines, type RosterView} from '../../lib/machines/machines.ts'
 
@@ -17,9 +18,7 @@ export default class MachinesList extends FleetCommand {
     if (this.jsonEnabled()) return view
     if (view.source === 'local') this.warn(`Showing this machine's local copy of the roster: ${view.forgeError}`)
     const rows = view.machines.map((m) => [`${m.name}${m.name === view.thisMachine ? ' (this machine)' : ''}`, m.state, m.hostname, m.os, m.recipient.startsWith('age1pq1') ? 'pq' : 'x25519', m.enrolledAt.slice(0, 10)])
-    const header = ['NAME', 'STATE', 'HOSTNAME', 'OS', 'KEY', 'ENROLLED']
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
-    for (const row of [header, ...rows]) this.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd())
+    for (const line of renderTable(['NAME', 'STATE', 'HOSTNAME', 'OS', 'KEY', 'ENROLLED'], rows)) this.log(line)
     const pending = view.machines.filter((m) => m.state === 'pending')
     if (pending.length > 0) this.log(`\nPending machines wait for approval: fleet machines approve ${pending[0].name}`)
     return view

@@ -62,10 +62,7 @@ export function runAgentsInForeground(agents: ContributedAgent[], ctx: RenderCon
   }
   log(`running ${agents.length} agent(s) in the foreground: ${agents.map((a) => a.id).join(', ')} (Ctrl-C stops them)`)
 
-  let resolveStopped!: () => void
-  const stopped = new Promise<void>((resolve) => {
-    resolveStopped = resolve
-  })
+  const {promise: stopped, resolve: resolveStopped} = Promise.withResolvers<void>()
   return {
     stopped,
     async stop() {

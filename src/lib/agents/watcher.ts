@@ -166,10 +166,7 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
   // Whatever changed while no watcher ran.
   void runSync('watcher-start')
 
-  let resolveStopped!: () => void
-  const stopped = new Promise<void>((resolve) => {
-    resolveStopped = resolve
-  })
+  const {promise: stopped, resolve: resolveStopped} = Promise.withResolvers<void>()
   return {
     stopped,
     async stop() {

@@ -17,9 +17,9 @@ export function looksLikeSecret(path: string): boolean {
 const TYPE_PREFIXES = ['create_', 'modify_', 'remove_', 'run_', 'symlink_']
 const ATTRIBUTE_PREFIXES = ['encrypted_', 'private_', 'readonly_', 'empty_', 'executable_', 'once_', 'onchange_', 'before_', 'after_', 'exact_', 'external_']
 
-/** The name of the source entry that tells chezmoi to remove a file: `remove_` + the target name's encoding. */
-export function removeEntryName(sourceName: string): string {
-  let rest = sourceName
+/** A source name without its type prefix and attribute prefixes; whether one of them was `encrypted_`. */
+function stripAttributes(name: string): {rest: string; encrypted: boolean} {
+  let rest = name
   let encrypted = false
   const type = TYPE_PREFIXES.find((p) => rest.startsWith(p))
   if (type) rest = rest.slice(type.length)
@@ -33,9 +33,19 @@ export function removeEntryName(sourceName: string): string {
       }
     }
   }
-  if (rest.endsWith('.tmpl')) rest = rest.slice(0, -'.tmpl'.length)
-  if (encrypted && rest.endsWith('.age')) rest = rest.slice(0, -'.age'.length)
-  return `remove_${rest}`
+  return {rest, encrypted}
+}
+
+/** A file's source name without its `.tmpl` suffix, and without `.age` when it is encrypted. */
+function stripSuffixes(rest: string, encrypted: boolean): string {
+  const plain = rest.endsWith('.tmpl') ? rest.slice(0, -'.tmpl'.length) : rest
+  return encrypted && plain.endsWith('.age') ? plain.slice(0, -'.age'.length) : plain
+}
+
+/** The name of the source entry that tells chezmoi to remove a file: `remove_` + the target name's encoding. */
+export function removeEntryName(sourceName: string): string {
+  const {rest, encrypted} = stripAttributes(sourceName)
+  return `remove_${stripSuffixes(rest, encrypted)}`
 }
 
 /** How chezmoi encodes a target's base name in the source (for the cases fleet writes itself). */
@@ -50,30 +60,13 @@ export function escapeGlob(path: string): string {
 
 /** A source path's target path, read from its name alone (for a source file that no longer exists). */
 export function decodeSourcePath(sourcePath: string): string {
-  return sourcePath
-    .split('/')
-    .map((component, index, all) => {
-      let rest = component
-      let encrypted = false
-      if (rest.startsWith('literal_')) return rest.slice('literal_'.length)
-      const type = TYPE_PREFIXES.find((p) => rest.startsWith(p))
-      if (type) rest = rest.slice(type.length)
-      for (let stripped = true; stripped; ) {
-        stripped = false
-        for (const prefix of ATTRIBUTE_PREFIXES) {
-          if (rest.startsWith(prefix)) {
-            encrypted ||= prefix === 'encrypted_'
-            rest = rest.slice(prefix.length)
-            stripped = true
-          }
-        }
-      }
-      if (rest.startsWith('dot_')) rest = `.${rest.slice(4)}`
-      if (index === all.length - 1) {
-        if (rest.endsWith('.tmpl')) rest = rest.slice(0, -5)
-        if (encrypted && rest.endsWith('.age')) rest = rest.slice(0, -4)
-      }
-      return rest
+  const components = sourcePath.split('/')
+  return components
+    .map((component, index) => {
+      if (component.startsWith('literal_')) return component.slice('literal_'.length)
+      const {rest, encrypted} = stripAttributes(component)
+      const name = rest.startsWith('dot_') ? `.${rest.slice('dot_'.length)}` : rest
+      return index === components.length - 1 ? stripSuffixes(name, encrypted) : name
     })
     .join('/')
 }

@@ -1,0 +1,806 @@
+// The background agents with their shipped default settings, on a fleet of three simulated machines (own HOMEs, one
+// bare forge over file://), each running real agents through `fleet agents run` (the watcher and the puller):
+//
+//  - propagation: how long a save on A takes to reach B and C (≥ 20 saves, one at a time, each with unique content);
+//  - idle:        what an idle fleet costs each machine: CPU seconds per hour of the whole agent process tree, and
+//                 forge requests per minute, beside an idle `node` process measured over the same window.
+//
+// Nothing in the fleet's settings is shortened: the point is the defaults (debounce, ceiling, remote check, puller).
+//
+// Counting forge requests. Over file:// (and ssh://) every request is one server-side process: `git-upload-pack`
+// for ls-remote, fetch and clone, `git-receive-pack` for push. git starts the local one through `sh -c`, but with
+// its exec-path put first on PATH, so a wrapper earlier on PATH is never reached (checked: git 2.39). Instead each
+// machine's env sets GIT_EXEC_PATH to a directory of our own: symlinks to every entry of the real `git --exec-path`,
+// except git-upload-pack and git-receive-pack, which are two-line sh scripts that append "<kind> $HOME" to a log
+// (one O_APPEND write, so lines from concurrent requests never mix) and `exec` the real program. The log's lines
+// between two moments are the requests each machine made. The cost is one dash start per request (measured and
+// printed: "counting wrapper" below).
+//
+// CPU of an agent tree, short-lived processes included. /proc/<pid>/stat has utime+stime (the process's own CPU)
+// and cutime+cstime (the CPU of every child it has waited for, each with the cutime of the children *that* child
+// waited for, and so on). So the CPU a tree has ever used is Σ over its living processes of
+// utime+stime+cutime+cstime: a process that ran and was reaped in between (a `git ls-remote`, its upload-pack, a
+// puller's `fleet sync` with its git and chezmoi) has moved into its parent's cutime/cstime. The difference of that
+// sum between the start and the end of the window is the CPU the tree used in the window: a process alive at the start
+// that died meanwhile is in its parent's cutime at the end with its whole life, and was in the start sum with what it
+// had used by then. A snapshot is taken twice in a row and retried until both list the same processes, so a child
+// reaped between reading it and reading its parent is neither lost nor counted twice. What this misses: a process
+// reparented away (a daemonising `git gc --auto`; none appeared here) and a zombie's time not yet reaped (ms).
+// Resolution: clock ticks (10 ms) per living process per snapshot.
+//
+// The puller runs every pullIntervalSeconds (300 s by default) and once at start-up, so a 180 s window may hold no run
+// of it at all. The per-hour figure is therefore given twice: "window" (exactly what the window measured, × 3600 /
+// window) and "steady" (the window without any puller run in it, plus one puller run's measured cost × runs per hour).
+// One puller run's cost is measured with `fleet sync --reason bench-puller --json` on the same machine afterwards
+// (the puller's exact argv but for the reason; GNU time for its CPU; a counter of its own for its requests).
+import {randomUUID} from 'node:crypto'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import {execa, type ResultPromise} from 'execa'
+
+import {agentSettingsSchema} from '../dist/lib/manifest/schema.js'
+import {readManifest} from '../dist/lib/manifest/store.js'
+import {readOr, RunningAgents, waitFor} from '../test/support/agents.ts'
+import {FLEET_BIN, NODE} from '../test/support/cli.ts'
+import {Forge} from '../test/support/forge.ts'
+import {Machine} from '../test/support/machine.ts'
+import {fmt, median, percentile, timeProcessCpu} from './lib.ts'
+
+const APP = '.config/bench-app'
+const FILE = `${APP}/settings.conf`
+/** Machine names must be lowercase; the reports call them A, B and C. */
+const NAMES = ['a', 'b', 'c']
+const label = (m: Machine) => m.name.toUpperCase()
+const SYNC_LOG = '.local/state/fleet/log/sync.jsonl'
+/** A save that has not reached a machine by then is a failure of the benchmark (the puller alone takes ≤ 300 s). */
+const PROPAGATION_TIMEOUT_MS = 420_000
+
+type AgentSettings = ReturnType<typeof agentSettingsSchema.parse>
+
+// ---------------------------------------------------------------------------------------------------------------
+// Counting forge requests
+
+interface ForgeCounter {
+  execPath: string
+  log: string
+}
+
+interface Request {
+  kind: 'upload-pack' | 'receive-pack'
+  home: string
+}
+
+let realExecPath: string | undefined
+
+async function forgeCounter(dir: string): Promise<ForgeCounter> {
+  realExecPath ??= String((await execa('git', ['--exec-path'])).stdout).trim()
+  const execPath = join(dir, 'exec-path')
+  const log = join(dir, 'requests.log')
+  mkdirSync(execPath, {recursive: true})
+  writeFileSync(log, '')
+  const counted = ['git-upload-pack', 'git-receive-pack']
+  for (const entry of readdirSync(realExecPath)) if (!counted.includes(entry)) symlinkSync(join(realExecPath, entry), join(execPath, entry))
+  for (const name of counted) {
+    const script = `#!/bin/sh\n# fleet bench: count this forge request, then be the real ${name}.\necho "${name.slice(4)} $HOME" >> '${log}'\nexec '${join(realExecPath, name)}' "$@"\n`
+    writeFileSync(join(execPath, name), script, {mode: 0o755})
+  }
+  return {execPath, log}
+}
+
+function requests(counter: ForgeCounter): Request[] {
+  return readFileSync(counter.log, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const space = line.indexOf(' ')
+      return {kind: line.slice(0, space) as Request['kind'], home: line.slice(space + 1)}
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CPU from /proc
+
+let clockTicks = 100
+
+interface ProcStat {
+  pid: number
+  ppid: number
+  /** Start time (ticks since boot): with pid, a process's identity. */
+  start: number
+  /** utime + stime, ticks. */
+  self: number
+  /** cutime + cstime, ticks: children waited for, with theirs. */
+  reaped: number
+}
+
+function readStat(pid: number): ProcStat | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name is in parentheses and may hold spaces: fields count from the last ')'. Field 3 (state) first.
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    return {pid, ppid: Number(f[1]), self: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]), start: Number(f[19])}
+  } catch {
+    return undefined // gone
+  }
+}
+
+function processTable(): Map<number, ProcStat> {
+  const table = new Map<number, ProcStat>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const stat = readStat(Number(entry))
+    if (stat) table.set(stat.pid, stat)
+  }
+  return table
+}
+
+function subtree(table: Map<number, ProcStat>, root: number): ProcStat[] {
+  const rootStat = table.get(root)
+  if (!rootStat) return []
+  const found = [rootStat]
+  for (let i = 0; i < found.length; i++) for (const stat of table.values()) if (stat.ppid === found[i].pid) found.push(stat)
+  return found
+}
+
+function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+  } catch {
+    return []
+  }
+}
+
+/** One machine's agent tree at one moment, in ticks. */
+interface TreeCpu {
+  at: number
+  /** Σ self + reaped over the living tree: everything the tree has used. */
+  total: number
+  supervisorSelf: number
+  /** Reaped by the supervisor: puller runs (and a watcher that died). */
+  supervisorReaped: number
+  watcher?: string
+  watcherSelf: number
+  /** Reaped by the watcher: its git ls-remote / git remote get-url, and the git and chezmoi of its syncs. */
+  watcherReaped: number
+  processes: string[]
+}
+
+function treeCpu(root: number): TreeCpu {
+  for (let attempt = 0; ; attempt++) {
+    const first = subtree(processTable(), root)
+    const at = performance.now()
+    const second = subtree(processTable(), root)
+    const ids = (tree: ProcStat[]) => tree.map((p) => `${p.pid}:${p.start}`).sort().join(',')
+    if (ids(first) !== ids(second) && attempt < 20) continue
+    const supervisor = second.find((p) => p.pid === root)
+    const watcher = second.find((p) => p.ppid === root && cmdline(p.pid).includes('watch'))
+    return {
+      at,
+      total: second.reduce((sum, p) => sum + p.self + p.reaped, 0),
+      supervisorSelf: supervisor?.self ?? 0,
+      supervisorReaped: supervisor?.reaped ?? 0,
+      watcher: watcher ? `${watcher.pid}:${watcher.start}` : undefined,
+      watcherSelf: watcher?.self ?? 0,
+      watcherReaped: watcher?.reaped ?? 0,
+      processes: second.map((p) => `${p.pid}:${p.start}`),
+    }
+  }
+}
+
+const seconds = (ticks: number) => ticks / clockTicks
+
+// ---------------------------------------------------------------------------------------------------------------
+// The fleet
+
+interface SyncLogEntry {
+  machine: string
+  at: string
+  reason: string
+  outcome: string
+  durationMs: number
+  captured: string[]
+  received: number
+  pushed: number
+  applied: string[]
+  error?: string
+}
+
+function syncLog(machine: Machine): SyncLogEntry[] {
+  const text = readOr(machine, SYNC_LOG) ?? ''
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as SyncLogEntry)
+}
+
+/** Syncs by "reason → outcome", from a machine's log, between two Date.now() moments. */
+function syncsBetween(machine: Machine, from: number, to: number): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const entry of syncLog(machine)) {
+    const at = Date.parse(entry.at)
+    if (at < from || at > to) continue
+    const key = `${entry.reason} → ${entry.outcome}`
+    counts[key] = (counts[key] ?? 0) + 1
+  }
+  return counts
+}
+
+/** The forge's main without a process: its loose ref, else packed-refs. */
+function forgeHead(forge: Forge): string {
+  try {
+    return readFileSync(join(forge.path, 'refs/heads/main'), 'utf8').trim()
+  } catch {
+    let packed = ''
+    try {
+      packed = readFileSync(join(forge.path, 'packed-refs'), 'utf8')
+    } catch {
+      // no refs at all yet
+    }
+    return /^([0-9a-f]+) refs\/heads\/main$/m.exec(packed)?.[1] ?? ''
+  }
+}
+
+class BenchFleet {
+  readonly root: string
+  readonly forge: Forge
+  readonly counter: ForgeCounter
+  readonly machines: Machine[]
+  readonly running: RunningAgents[] = []
+  settings!: AgentSettings
+  agentsStartedAt = 0
+
+  private constructor(root: string, forge: Forge, counter: ForgeCounter) {
+    this.root = root
+    this.forge = forge
+    this.counter = counter
+    this.machines = NAMES.map((name) => new Machine(root, name, {GIT_EXEC_PATH: counter.execPath}))
+  }
+
+  /** Enrolled, approved, one managed directory with one file everywhere; no agents yet. Removes its dir on failure. */
+  static async create(label: string): Promise<BenchFleet> {
+    const root = mkdtempSync(join(tmpdir(), `fleet-bench-${label}-`))
+    try {
+      const counter = await forgeCounter(join(root, 'counter'))
+      const fleet = new BenchFleet(root, await Forge.create(join(root, 'forge')), counter)
+      await fleet.setUp()
+      return fleet
+    } catch (error) {
+      rmSync(root, {recursive: true, force: true})
+      throw error
+    }
+  }
+
+  get home(): Record<string, Machine> {
+    return Object.fromEntries(this.machines.map((m) => [m.home, m]))
+  }
+
+  private async setUp(): Promise<void> {
+    const [a, ...others] = this.machines
+    await a.enroll(this.forge.url)
+    for (const m of others) {
+      await m.enroll(this.forge.url)
+      await a.ok(['machines', 'approve', m.name])
+    }
+    a.write(FILE, 'v0\n')
+    await a.ok(['add-path', a.path(APP)])
+    for (const m of others) await m.ok(['sync'])
+    const roster = (await a.ok(['machines', 'list', '--json'])).json<{machines: Array<{name: string; state: string}>}>()
+    const inactive = roster.machines.filter((m) => m.state !== 'active')
+    if (inactive.length > 0 || roster.machines.length !== NAMES.length) throw new Error(`not every machine is active: ${JSON.stringify(roster.machines)}`)
+    for (const m of this.machines) if (readOr(m, FILE) !== 'v0\n') throw new Error(`${label(m)} does not have ${FILE} before the agents start`)
+    // The shipped defaults, untouched: refuse to measure anything else.
+    const defaults = agentSettingsSchema.parse({})
+    for (const m of this.machines) {
+      const settings = (await readManifest(m.sourceDir)).settings.agents
+      if (JSON.stringify(settings) !== JSON.stringify(defaults)) throw new Error(`${m.name} has agent settings ${JSON.stringify(settings)}, not the defaults ${JSON.stringify(defaults)}`)
+    }
+    this.settings = defaults
+  }
+
+  /** `fleet agents run` on every machine; resolves once each watcher watches and the start-up syncs are over. */
+  async startAgents(): Promise<void> {
+    this.agentsStartedAt = Date.now()
+    for (const m of this.machines) this.running.push(new RunningAgents(m))
+    await waitFor('every watcher to start', () => this.running.every((r) => /watching \d+ managed path/.test(r.output)), 60_000)
+    // Start-up: the watcher's first sync (watcher-start) and the puller's first run. Over when each watcher has
+    // logged its first sync and the supervisor has no child but the watcher, and the watcher none.
+    await waitFor(
+      'the start-up syncs to finish',
+      () =>
+        this.running.every((r) => {
+          if (!/\[watcher\] .*sync \(watcher-start/.test(r.output)) return false
+          const tree = subtree(processTable(), r.process.pid!)
+          return tree.length === 2
+        }),
+      120_000,
+      250,
+    )
+  }
+
+  /** Quiet: nothing synced anywhere for `quietMs` (the log and the forge unchanged). */
+  async settle(quietMs: number): Promise<void> {
+    const deadline = Date.now() + 180_000
+    for (;;) {
+      const head = forgeHead(this.forge)
+      const logs = this.machines.map((m) => syncLog(m).length)
+      await sleep(quietMs)
+      if (forgeHead(this.forge) === head && this.machines.every((m, i) => syncLog(m).length === logs[i])) return
+      if (Date.now() > deadline) throw new Error('the fleet did not go quiet within 3 minutes')
+    }
+  }
+
+  /** Lines in the agents' output that look like trouble (errors, restarts, conflicts, offline). */
+  trouble(): string[] {
+    const lines: string[] = []
+    for (const r of this.running) {
+      for (const line of r.output.split('\n')) {
+        if (/error|fail|exited|restarting|offline|conflict|warn|deferred/i.test(line)) lines.push(`${label(r.machine)}: ${line}`)
+      }
+    }
+    return lines
+  }
+
+  /** SIGTERM every supervisor and wait; SIGKILL what is left after the supervisor's own grace; remove the dir. */
+  async dispose(): Promise<void> {
+    try {
+      await Promise.all(
+        this.running.map(async (r) => {
+          const pid = r.process.pid
+          const killer = setTimeout(() => {
+            for (const p of pid ? subtree(processTable(), pid) : []) {
+              try {
+                process.kill(p.pid, 'SIGKILL')
+              } catch {
+                // gone
+              }
+            }
+          }, 150_000)
+          try {
+            await r.stop()
+          } finally {
+            clearTimeout(killer)
+          }
+        }),
+      )
+      // Anything still running with a HOME of ours (e.g. a child the supervisor lost): stop it too.
+      for (const pid of this.leftovers()) {
+        try {
+          process.kill(pid, 'SIGTERM')
+        } catch {
+          // gone
+        }
+      }
+    } finally {
+      rmSync(this.root, {recursive: true, force: true})
+    }
+  }
+
+  leftovers(): number[] {
+    const pids: number[] = []
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+      try {
+        const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0')
+        if (environ.some((v) => v.startsWith(`HOME=${this.root}/`))) pids.push(Number(entry))
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+    return pids
+  }
+}
+
+async function versions(): Promise<{node: string; git: string; chezmoi: string}> {
+  const first = async (file: string) => String((await execa(file, ['--version'])).stdout).split('\n')[0].trim()
+  return {node: process.version, git: await first('git'), chezmoi: await first('chezmoi')}
+}
+
+function settingsText(s: AgentSettings): string {
+  return `debounce ${s.debounceMs} ms, ceiling ${s.maxDelayMs} ms, forge check every ${s.remoteCheckSeconds} s, puller every ${s.pullIntervalSeconds} s`
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// propagation
+
+export interface Distribution {
+  n: number
+  p50Ms: number
+  p95Ms: number
+  maxMs: number
+  minMs: number
+}
+
+function distribution(values: number[]): Distribution {
+  return {n: values.length, p50Ms: median(values), p95Ms: percentile(values, 95), maxMs: Math.max(...values), minMs: Math.min(...values)}
+}
+
+export interface Save {
+  i: number
+  /** Write on A → the forge's main moved (A's watcher: debounce, capture, commit, push). */
+  forgeMs: number
+  bMs: number
+  cMs: number
+  /** The reason of the sync that applied it on B and on C (from their sync logs). */
+  bReason?: string
+  cReason?: string
+}
+
+export interface PropagationReport {
+  node: string
+  git: string
+  chezmoi: string
+  settings: AgentSettings
+  saves: Save[]
+  pauseMs: [number, number]
+  pollMs: number
+  distributions: Record<'A → forge' | 'forge → B' | 'forge → C' | 'B' | 'C' | 'B and C pooled' | 'both (later of B, C)', Distribution>
+  deliveredBy: Record<string, number>
+  /** New commits on the forge's main during the saves (one per save expected). */
+  commits: number
+  syncs: Record<string, Record<string, number>>
+  forgeRequests: Record<string, Record<string, number>>
+  trouble: string[]
+  baseline: string
+  targets: Target[]
+}
+
+export interface Target {
+  name: string
+  target: string
+  value: number
+  unit: string
+  met: boolean
+}
+
+export const TEMPLATE_BASELINE =
+  "the template's design (not a measurement): on the saving machine a 2 s settle + a 2 s watcher, then each receiver's 300 s poll → p50 ≈ 150 s, worst ≈ 7 min"
+
+export async function benchPropagation(options: {saves?: number; pollMs?: number} = {}): Promise<PropagationReport> {
+  const saves = options.saves ?? Number(process.env.BENCH_PROPAGATION_SAVES ?? 20)
+  const pollMs = options.pollMs ?? 50
+  const pauseMs: [number, number] = [1000, 2000]
+  const fleet = await BenchFleet.create('propagation')
+  try {
+    const [a, b, c] = fleet.machines
+    await fleet.startAgents()
+    await fleet.settle(8000)
+    const commitsBefore = Number((await fleet.forge.git(['rev-list', '--count', 'main'])).trim())
+    const requestsBefore = requests(fleet.counter).length
+    const from = Date.now()
+    const results: Save[] = []
+    const writes: Array<{at: number; content: string}> = []
+    for (let i = 1; i <= saves; i++) {
+      const content = `save ${i} ${randomUUID()}\n`
+      const headBefore = forgeHead(fleet.forge)
+      const wroteAt = Date.now()
+      const t0 = performance.now()
+      a.write(FILE, content)
+      let forgeMs: number | undefined
+      let bMs: number | undefined
+      let cMs: number | undefined
+      while (bMs === undefined || cMs === undefined) {
+        const now = performance.now() - t0
+        if (forgeMs === undefined && forgeHead(fleet.forge) !== headBefore) forgeMs = now
+        if (bMs === undefined && readOr(b, FILE) === content) bMs = now
+        if (cMs === undefined && readOr(c, FILE) === content) cMs = now
+        if (now > PROPAGATION_TIMEOUT_MS) {
+          throw new Error(`save ${i} did not reach ${bMs === undefined ? 'B' : ''}${cMs === undefined ? ' C' : ''} in ${PROPAGATION_TIMEOUT_MS / 1000} s\n${fleet.running.map((r) => `--- ${label(r.machine)}\n${r.output.slice(-3000)}`).join('\n')}`)
+        }
+        await sleep(pollMs)
+      }
+      results.push({i, forgeMs: forgeMs ?? Math.min(bMs, cMs), bMs, cMs})
+      writes.push({at: wroteAt, content})
+      process.stderr.write(`  propagation: save ${i}/${saves}: B ${fmt(bMs)}, C ${fmt(cMs)}\n`)
+      await sleep(pauseMs[0] + Math.random() * (pauseMs[1] - pauseMs[0]))
+    }
+    const to = Date.now()
+    await sleep(3000) // the last syncs' log lines
+
+    // Which sync delivered each save: the receiver's log entry that started after the write and applied the file.
+    const deliveredBy: Record<string, number> = {}
+    const reasonFor = (m: Machine, save: Save, wroteAt: number, arrivedMs: number) => {
+      const entry = syncLog(m).find((e) => {
+        const at = Date.parse(e.at)
+        return at >= wroteAt - 1000 && at <= wroteAt + arrivedMs + 1000 && e.applied.some((p) => p === FILE || FILE.startsWith(`${p}/`))
+      })
+      const reason = entry?.reason ?? 'unknown'
+      deliveredBy[`${label(m)}: ${reason}`] = (deliveredBy[`${label(m)}: ${reason}`] ?? 0) + 1
+      return reason
+    }
+    results.forEach((save, k) => {
+      save.bReason = reasonFor(b, save, writes[k].at, save.bMs)
+      save.cReason = reasonFor(c, save, writes[k].at, save.cMs)
+    })
+
+    const commits = Number((await fleet.forge.git(['rev-list', '--count', 'main'])).trim()) - commitsBefore
+    const forgeRequests: Record<string, Record<string, number>> = {}
+    for (const r of requests(fleet.counter).slice(requestsBefore)) {
+      const owner = fleet.home[r.home]
+      const name = owner ? label(owner) : r.home
+      forgeRequests[name] ??= {}
+      forgeRequests[name][r.kind] = (forgeRequests[name][r.kind] ?? 0) + 1
+    }
+    const syncs = Object.fromEntries(fleet.machines.map((m) => [label(m), syncsBetween(m, from, to + 3000)]))
+
+    const bs = results.map((s) => s.bMs)
+    const cs = results.map((s) => s.cMs)
+    const distributions = {
+      'A → forge': distribution(results.map((s) => s.forgeMs)),
+      'forge → B': distribution(results.map((s) => s.bMs - s.forgeMs)),
+      'forge → C': distribution(results.map((s) => s.cMs - s.forgeMs)),
+      B: distribution(bs),
+      C: distribution(cs),
+      'B and C pooled': distribution([...bs, ...cs]),
+      'both (later of B, C)': distribution(results.map((s) => Math.max(s.bMs, s.cMs))),
+    }
+    const pooled = distributions['B and C pooled']
+    const both = distributions['both (later of B, C)']
+    const targets: Target[] = [
+      {name: 'p50, B and C pooled', target: '≤ 10 s', value: pooled.p50Ms / 1000, unit: 's', met: pooled.p50Ms <= 10_000},
+      {name: 'p95, B and C pooled', target: '≤ 20 s', value: pooled.p95Ms / 1000, unit: 's', met: pooled.p95Ms <= 20_000},
+      {name: 'p50, both (later of B, C)', target: '≤ 10 s', value: both.p50Ms / 1000, unit: 's', met: both.p50Ms <= 10_000},
+      {name: 'p95, both (later of B, C)', target: '≤ 20 s', value: both.p95Ms / 1000, unit: 's', met: both.p95Ms <= 20_000},
+    ]
+    return {
+      ...(await versions()),
+      settings: fleet.settings,
+      saves: results,
+      pauseMs,
+      pollMs,
+      distributions,
+      deliveredBy,
+      commits,
+      syncs,
+      forgeRequests,
+      trouble: fleet.trouble(),
+      baseline: TEMPLATE_BASELINE,
+      targets,
+    }
+  } finally {
+    await fleet.dispose()
+  }
+}
+
+export function printPropagation(report: PropagationReport): void {
+  console.log(`\nPropagation: a save on A until it is on B and on C (${report.saves.length} saves, one at a time, unique content; polled every ${report.pollMs} ms; pause ${report.pauseMs[0] / 1000}–${report.pauseMs[1] / 1000} s between; Node ${report.node}; ${report.git}; ${report.chezmoi})`)
+  console.log(`  three machines, real agents (fleet agents run), shipped defaults: ${settingsText(report.settings)}`)
+  console.log(`  ${''.padEnd(22)} ${'n'.padStart(3)} ${'p50'.padStart(8)} ${'p95'.padStart(8)} ${'max'.padStart(8)} ${'min'.padStart(8)}`)
+  for (const [name, d] of Object.entries(report.distributions)) {
+    console.log(`  ${name.padEnd(22)} ${String(d.n).padStart(3)} ${fmt(d.p50Ms).padStart(8)} ${fmt(d.p95Ms).padStart(8)} ${fmt(d.maxMs).padStart(8)} ${fmt(d.minMs).padStart(8)}`)
+  }
+  console.log(`  baseline: ${report.baseline}`)
+  const templateP50 = 150_000
+  const both = report.distributions['both (later of B, C)']
+  console.log(`  template p50 / fleet p50 (both): ${(templateP50 / both.p50Ms).toFixed(0)}× (against the template's design figure)`)
+  console.log(`  delivered by (the receiver's sync that applied it): ${Object.entries(report.deliveredBy).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+  console.log(`  forge commits during the saves: ${report.commits} for ${report.saves.length} saves`)
+  for (const [name, counts] of Object.entries(report.syncs)) {
+    console.log(`  syncs on ${name}: ${Object.entries(counts).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}`)
+  }
+  for (const [name, counts] of Object.entries(report.forgeRequests)) {
+    console.log(`  forge requests by ${name} during the saves: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+  }
+  if (report.trouble.length > 0) {
+    console.log(`  agents' output worth a look (${report.trouble.length} line(s)):`)
+    for (const line of report.trouble.slice(0, 12)) console.log(`    ${line}`)
+  }
+  console.log('  Targets')
+  for (const t of report.targets) console.log(`    ${t.met ? 'met   ' : 'MISSED'} ${t.name.padEnd(28)} ${t.value.toFixed(2).padStart(7)} ${t.unit}  (target ${t.target})`)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// idle
+
+export interface MachineIdle {
+  machine: string
+  cpuSeconds: {
+    total: number
+    supervisorSelf: number
+    /** Puller runs that ended in the window (and a restarted watcher, if any). */
+    supervisorReaped: number
+    watcherSelf: number
+    /** git ls-remote, git remote get-url, and their upload-pack; a sync's git and chezmoi. */
+    watcherReaped: number
+    /** Processes alive at either end other than the supervisor and the watcher. */
+    other: number
+  }
+  watcherRestarted: boolean
+  /** Extrapolated from the window as measured. */
+  cpuSecondsPerHourWindow: number
+  /** The window without puller runs + one puller run's cost × runs per hour. */
+  cpuSecondsPerHourSteady: number
+  requests: Record<string, number>
+  requestsPerMinuteWindow: number
+  requestsPerMinuteSteady: number
+  syncsInWindow: Record<string, number>
+  /** CPU per forge check by the watcher: watcherReaped + a share of watcherSelf, per upload-pack. */
+  watcherCpuMsPerRequest: number
+  puller: {runs: number; cpuMs: number; wallMs: number; requests: number; outcomes: string[]}
+}
+
+export interface IdleReport {
+  node: string
+  git: string
+  chezmoi: string
+  settings: AgentSettings
+  windowSeconds: number
+  cpuMethod: string
+  requestMethod: string
+  machines: MachineIdle[]
+  baseline: {what: string; cpuSeconds: number; cpuSecondsPerHour: number}
+  /** Each machine's steady CPU per hour over the idle node's. */
+  ratio: Record<string, number>
+  forgeCommitsInWindow: number
+  /** Direct costs, for the explanation: one `git ls-remote` as the watcher runs it, one `git remote get-url`. */
+  unitCosts: {lsRemoteCpuMs: number; remoteGetUrlCpuMs: number; wrapperCpuMs: number; runs: number}
+  trouble: string[]
+  targets: Target[]
+}
+
+const CPU_METHOD =
+  '/proc/<pid>/stat of the supervisor and every living descendant: Σ utime+stime+cutime+cstime at the end minus at the start (reaped children live on in their parent\'s cutime/cstime, so short-lived git and puller runs count)'
+const REQUEST_METHOD =
+  'GIT_EXEC_PATH → a copy of git\'s exec-path whose git-upload-pack / git-receive-pack append "<kind> $HOME" to a log, then exec the real one: one line per ls-remote, fetch or push'
+
+export async function benchIdle(options: {windowSeconds?: number; pullerRuns?: number; unitRuns?: number} = {}): Promise<IdleReport> {
+  const windowSeconds = options.windowSeconds ?? Number(process.env.BENCH_IDLE_SECONDS ?? 180)
+  if (!(windowSeconds > 0)) throw new Error(`BENCH_IDLE_SECONDS must be a number of seconds, not ${process.env.BENCH_IDLE_SECONDS}`)
+  const pullerRuns = options.pullerRuns ?? 3
+  const unitRuns = options.unitRuns ?? 20
+  clockTicks = Number(String((await execa('getconf', ['CLK_TCK'])).stdout).trim()) || 100
+  const fleet = await BenchFleet.create('idle')
+  let idleNode: ResultPromise | undefined
+  try {
+    await fleet.startAgents()
+    await fleet.settle(Math.max(10_000, fleet.settings.remoteCheckSeconds * 2000))
+    idleNode = execa(NODE, ['-e', 'setInterval(() => {}, 1000)'], {stdin: 'ignore', reject: false})
+    await sleep(3000) // past its start-up
+
+    const supervisors = fleet.running.map((r) => r.process.pid!)
+    const headBefore = forgeHead(fleet.forge)
+    const requestsBefore = requests(fleet.counter).length
+    const from = Date.now()
+    const start = supervisors.map((pid) => treeCpu(pid))
+    const baseStart = readStat(idleNode.pid!)!
+    process.stderr.write(`  idle: measuring ${windowSeconds} s of an idle fleet…\n`)
+    await sleep(windowSeconds * 1000)
+    const end = supervisors.map((pid) => treeCpu(pid))
+    const baseEnd = readStat(idleNode.pid!)!
+    const to = Date.now()
+    const windowMs = end[0].at - start[0].at
+    const inWindow = requests(fleet.counter).slice(requestsBefore)
+    const forgeCommitsInWindow = forgeHead(fleet.forge) === headBefore ? 0 : Number((await fleet.forge.git(['rev-list', '--count', `${headBefore}..main`])).trim())
+
+    // One puller run's cost on each machine, as the puller runs it (quick path), with a request counter of its own.
+    const probeCounter = await forgeCounter(join(fleet.root, 'probe-counter'))
+    const pullerCost = async (m: Machine) => {
+      const cpu: number[] = []
+      const wall: number[] = []
+      const outcomes: string[] = []
+      const before = requests(probeCounter).length
+      for (let i = 0; i < pullerRuns; i++) {
+        const times = await timeProcessCpu(NODE, [FLEET_BIN, 'sync', '--reason', 'bench-puller', '--json'], {
+          env: {...m.env, GIT_EXEC_PATH: probeCounter.execPath},
+          extendEnv: false,
+          cwd: m.home,
+        })
+        cpu.push(times.cpuMs)
+        wall.push(times.wallMs)
+        outcomes.push((JSON.parse(times.stdout) as {outcome: string}).outcome)
+      }
+      return {runs: pullerRuns, cpuMs: median(cpu), wallMs: median(wall), requests: (requests(probeCounter).length - before) / pullerRuns, outcomes}
+    }
+
+    const machines: MachineIdle[] = []
+    for (const [k, m] of fleet.machines.entries()) {
+      const s = start[k]
+      const e = end[k]
+      const watcherRestarted = s.watcher !== e.watcher
+      const d = (x: number, y: number) => seconds(y - x)
+      const total = d(s.total, e.total)
+      const supervisorSelf = d(s.supervisorSelf, e.supervisorSelf)
+      const supervisorReaped = d(s.supervisorReaped, e.supervisorReaped)
+      const watcherSelf = watcherRestarted ? 0 : d(s.watcherSelf, e.watcherSelf)
+      const watcherReaped = watcherRestarted ? 0 : d(s.watcherReaped, e.watcherReaped)
+      const counts: Record<string, number> = {}
+      for (const r of inWindow.filter((r) => r.home === m.home)) counts[r.kind] = (counts[r.kind] ?? 0) + 1
+      const all = Object.values(counts).reduce((x, y) => x + y, 0)
+      const syncsInWindow = syncsBetween(m, from, to)
+      const pullerInWindow = Object.entries(syncsInWindow).filter(([key]) => key.startsWith('timer')).reduce((x, [, v]) => x + v, 0)
+      const puller = await pullerCost(m)
+      const perHour = 3600 / fleet.settings.pullIntervalSeconds
+      const windowH = windowMs / 3_600_000
+      const windowMin = windowMs / 60_000
+      // Steady: the window without its puller runs (their CPU is in the supervisor's reaped time; their requests are
+      // one per quick run, as the probe shows), plus the puller's measured run × runs per hour.
+      const steadyCpu = (total - supervisorReaped) / windowH + (puller.cpuMs / 1000) * perHour
+      const steadyRequests = (all - pullerInWindow * puller.requests) / windowMin + (puller.requests * perHour) / 60
+      machines.push({
+        machine: label(m),
+        cpuSeconds: {total, supervisorSelf, supervisorReaped, watcherSelf, watcherReaped, other: total - supervisorSelf - supervisorReaped - watcherSelf - watcherReaped},
+        watcherRestarted,
+        cpuSecondsPerHourWindow: total / windowH,
+        cpuSecondsPerHourSteady: steadyCpu,
+        requests: counts,
+        requestsPerMinuteWindow: all / windowMin,
+        requestsPerMinuteSteady: steadyRequests,
+        syncsInWindow,
+        watcherCpuMsPerRequest: all > 0 ? ((watcherSelf + watcherReaped) * 1000) / all : 0,
+        puller,
+      })
+    }
+
+    // Unit costs, outside the window: what one forge check spawns, measured as a whole process with GNU time.
+    const a = fleet.machines[0]
+    const unit = async (args: string[], env: NodeJS.ProcessEnv) => {
+      const cpu: number[] = []
+      for (let i = 0; i < unitRuns; i++) cpu.push((await timeProcessCpu('git', args, {env, extendEnv: false, cwd: a.sourceDir})).cpuMs)
+      return median(cpu)
+    }
+    const plainEnv = {...a.env, GIT_EXEC_PATH: realExecPath, LC_ALL: 'C'}
+    const countedEnv = {...a.env, LC_ALL: 'C'}
+    const lsRemotePlain = await unit(['ls-remote', '--', fleet.forge.url], plainEnv)
+    const lsRemoteCounted = await unit(['ls-remote', '--', fleet.forge.url], countedEnv)
+    const remoteGetUrl = await unit(['remote', 'get-url', 'origin'], plainEnv)
+
+    const baselineCpu = seconds(baseEnd.self + baseEnd.reaped - baseStart.self - baseStart.reaped)
+    const baselinePerHour = baselineCpu / (windowMs / 3_600_000)
+    const worstCpu = Math.max(...machines.map((m) => m.cpuSecondsPerHourSteady))
+    const worstRequests = Math.max(...machines.map((m) => m.requestsPerMinuteSteady))
+    return {
+      ...(await versions()),
+      settings: fleet.settings,
+      windowSeconds: windowMs / 1000,
+      cpuMethod: CPU_METHOD,
+      requestMethod: REQUEST_METHOD,
+      machines,
+      baseline: {what: 'node -e "setInterval(() => {}, 1000)"', cpuSeconds: baselineCpu, cpuSecondsPerHour: baselinePerHour},
+      ratio: Object.fromEntries(machines.map((m) => [m.machine, baselinePerHour > 0 ? m.cpuSecondsPerHourSteady / baselinePerHour : Number.NaN])),
+      forgeCommitsInWindow,
+      unitCosts: {lsRemoteCpuMs: lsRemotePlain, remoteGetUrlCpuMs: remoteGetUrl, wrapperCpuMs: lsRemoteCounted - lsRemotePlain, runs: unitRuns},
+      trouble: fleet.trouble(),
+      targets: [
+        {name: 'forge requests / min (worst machine, steady)', target: '≤ 12', value: worstRequests, unit: '/min', met: worstRequests <= 12},
+        {name: 'CPU s / hour (worst machine, steady)', target: '≤ 10', value: worstCpu, unit: 's/h', met: worstCpu <= 10},
+      ],
+    }
+  } finally {
+    if (idleNode) {
+      idleNode.kill('SIGTERM')
+      await idleNode
+    }
+    await fleet.dispose()
+  }
+}
+
+export function printIdle(report: IdleReport): void {
+  console.log(`\nIdle: three machines running their agents, nothing changing, ${report.windowSeconds.toFixed(0)} s window (BENCH_IDLE_SECONDS; Node ${report.node}; ${report.git}; ${report.chezmoi})`)
+  console.log(`  shipped defaults: ${settingsText(report.settings)}`)
+  console.log(`  CPU = ${report.cpuMethod}`)
+  console.log(`  requests = ${report.requestMethod}`)
+  console.log(`  "steady" = the window without puller runs + one puller run (measured: fleet sync --reason bench-puller, median of ${report.machines[0]?.puller.runs}) × ${3600 / report.settings.pullIntervalSeconds}/h`)
+  console.log(`  ${'machine'.padEnd(8)} ${'cpu s'.padStart(7)} ${'s/h win'.padStart(8)} ${'s/h steady'.padStart(10)} ${'×idle node'.padStart(10)}   ${'req/min win'.padStart(11)} ${'steady'.padStart(7)}`)
+  for (const m of report.machines) {
+    console.log(`  ${m.machine.padEnd(8)} ${m.cpuSeconds.total.toFixed(2).padStart(7)} ${m.cpuSecondsPerHourWindow.toFixed(1).padStart(8)} ${m.cpuSecondsPerHourSteady.toFixed(1).padStart(10)} ${report.ratio[m.machine].toFixed(0).padStart(9)}×   ${m.requestsPerMinuteWindow.toFixed(1).padStart(11)} ${m.requestsPerMinuteSteady.toFixed(1).padStart(7)}`)
+  }
+  console.log(`  idle node over the same window: ${report.baseline.cpuSeconds.toFixed(2)} s (${report.baseline.cpuSecondsPerHour.toFixed(2)} s/h)`)
+  console.log(`  where the CPU went (s in the window): supervisor itself / puller runs ended / watcher itself / watcher's children / other`)
+  for (const m of report.machines) {
+    const c = m.cpuSeconds
+    console.log(`    ${m.machine}: ${c.supervisorSelf.toFixed(2)} / ${c.supervisorReaped.toFixed(2)} / ${c.watcherSelf.toFixed(2)} / ${c.watcherReaped.toFixed(2)} / ${c.other.toFixed(2)}${m.watcherRestarted ? '  (the watcher restarted in the window)' : ''}`)
+  }
+  for (const m of report.machines) {
+    const syncs = Object.entries(m.syncsInWindow).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'
+    console.log(`    ${m.machine}: requests ${Object.entries(m.requests).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; watcher CPU per request ${m.watcherCpuMsPerRequest.toFixed(1)} ms; syncs in the window: ${syncs}`)
+    console.log(`       one puller run: ${fmt(m.puller.cpuMs)} CPU, ${fmt(m.puller.wallMs)} wall, ${m.puller.requests} request(s), outcome ${[...new Set(m.puller.outcomes)].join('/')}`)
+  }
+  const u = report.unitCosts
+  console.log(`  one forge check spawns git remote get-url (${fmt(u.remoteGetUrlCpuMs)} CPU) and git ls-remote + upload-pack (${fmt(u.lsRemoteCpuMs)} CPU); the counting wrapper adds ${fmt(u.wrapperCpuMs)} per request (medians of ${u.runs}, GNU time)`)
+  console.log(`  forge commits in the window: ${report.forgeCommitsInWindow}`)
+  if (report.trouble.length > 0) {
+    console.log(`  agents' output worth a look (${report.trouble.length} line(s)):`)
+    for (const line of report.trouble.slice(0, 12)) console.log(`    ${line}`)
+  }
+  console.log('  Targets')
+  for (const t of report.targets) console.log(`    ${t.met ? 'met   ' : 'MISSED'} ${t.name.padEnd(46)} ${t.value.toFixed(2).padStart(7)} ${t.unit}  (target ${t.target})`)
+}
