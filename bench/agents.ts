@@ -458,10 +458,15 @@ export const TEMPLATE_BASELINE =
 export async function benchPropagation(options: {saves?: number; pollMs?: number} = {}): Promise<PropagationReport> {
   const saves = options.saves ?? Number(process.env.BENCH_PROPAGATION_SAVES ?? 20)
   const pollMs = options.pollMs ?? 50
-  const pauseMs: [number, number] = [1000, 2000]
   const fleet = await BenchFleet.create('propagation')
   try {
     const [a, b, c] = fleet.machines
+    // The pause after a save has arrived everywhere: at least 1 s, plus a random part as long as the receivers'
+    // forge-check period. Each receiver asks the forge on a fixed setInterval; with a pause of 1–2 s the next save
+    // would land at almost the same phase of that interval every time (the previous arrival was itself set by it),
+    // and every save would wait about as long for the next check (a first try measured forge → B at 1.0–1.3 s
+    // for every save). Spreading the pause over one whole period samples every phase.
+    const pauseMs: [number, number] = [1000, 1000 + fleet.settings.remoteCheckSeconds * 1000]
     await fleet.startAgents()
     await fleet.settle(8000)
     const commitsBefore = Number((await fleet.forge.git(['rev-list', '--count', 'main'])).trim())
@@ -562,7 +567,7 @@ export async function benchPropagation(options: {saves?: number; pollMs?: number
 }
 
 export function printPropagation(report: PropagationReport): void {
-  console.log(`\nPropagation: a save on A until it is on B and on C (${report.saves.length} saves, one at a time, unique content; polled every ${report.pollMs} ms; pause ${report.pauseMs[0] / 1000}–${report.pauseMs[1] / 1000} s between; Node ${report.node}; ${report.git}; ${report.chezmoi})`)
+  console.log(`\nPropagation: a save on A until it is on B and on C (${report.saves.length} saves, one at a time, unique content; polled every ${report.pollMs} ms; then a random pause of ${report.pauseMs[0] / 1000}–${report.pauseMs[1] / 1000} s (one forge-check period wide, so saves fall at every phase of the receivers' checks); Node ${report.node}; ${report.git}; ${report.chezmoi})`)
   console.log(`  three machines, real agents (fleet agents run), shipped defaults: ${settingsText(report.settings)}`)
   console.log(`  ${''.padEnd(22)} ${'n'.padStart(3)} ${'p50'.padStart(8)} ${'p95'.padStart(8)} ${'max'.padStart(8)} ${'min'.padStart(8)}`)
   for (const [name, d] of Object.entries(report.distributions)) {
@@ -609,6 +614,8 @@ export interface MachineIdle {
   cpuSecondsPerHourWindow: number
   /** The window without puller runs + one puller run's cost × runs per hour. */
   cpuSecondsPerHourSteady: number
+  /** The same less what the counting wrapper added (its measured cost × requests): the agents alone. */
+  cpuSecondsPerHourSteadyUncounted: number
   requests: Record<string, number>
   requestsPerMinuteWindow: number
   requestsPerMinuteSteady: number
@@ -628,11 +635,17 @@ export interface IdleReport {
   requestMethod: string
   machines: MachineIdle[]
   baseline: {what: string; cpuSeconds: number; cpuSecondsPerHour: number}
-  /** Each machine's steady CPU per hour over the idle node's. */
+  /** Each machine's steady CPU per hour (less wrapper) over the idle node's. */
   ratio: Record<string, number>
   forgeCommitsInWindow: number
   /** Direct costs, for the explanation: one `git ls-remote` as the watcher runs it, one `git remote get-url`. */
-  unitCosts: {lsRemoteCpuMs: number; remoteGetUrlCpuMs: number; wrapperCpuMs: number; runs: number}
+  unitCosts: {
+    runs: number
+    /** Per run: the process and its children (from this process's cutime/cstime), and this node process's own CPU to spawn and reap it through execa. */
+    costs: Record<string, {childMs: number; spawnerMs: number}>
+    /** upload-pack through the counting wrapper minus without it: what counting adds to every request. */
+    wrapperMs: number
+  }
   trouble: string[]
   targets: Target[]
 }
@@ -646,7 +659,7 @@ export async function benchIdle(options: {windowSeconds?: number; pullerRuns?: n
   const windowSeconds = options.windowSeconds ?? Number(process.env.BENCH_IDLE_SECONDS ?? 180)
   if (!(windowSeconds > 0)) throw new Error(`BENCH_IDLE_SECONDS must be a number of seconds, not ${process.env.BENCH_IDLE_SECONDS}`)
   const pullerRuns = options.pullerRuns ?? 3
-  const unitRuns = options.unitRuns ?? 20
+  const unitRuns = options.unitRuns ?? 50
   clockTicks = Number(String((await execa('getconf', ['CLK_TCK'])).stdout).trim()) || 100
   const fleet = await BenchFleet.create('idle')
   let idleNode: ResultPromise | undefined
@@ -721,6 +734,7 @@ export async function benchIdle(options: {windowSeconds?: number; pullerRuns?: n
         watcherRestarted,
         cpuSecondsPerHourWindow: total / windowH,
         cpuSecondsPerHourSteady: steadyCpu,
+        cpuSecondsPerHourSteadyUncounted: steadyCpu,
         requests: counts,
         requestsPerMinuteWindow: all / windowMin,
         requestsPerMinuteSteady: steadyRequests,
@@ -730,22 +744,35 @@ export async function benchIdle(options: {windowSeconds?: number; pullerRuns?: n
       })
     }
 
-    // Unit costs, outside the window: what one forge check spawns, measured as a whole process with GNU time.
+    // Unit costs, outside the window: what one forge check spawns. Most of these take less than GNU time's 10 ms
+    // resolution, so they are run `unitRuns` times back to back and measured through this process's own
+    // cutime/cstime (every child it reaps, with theirs), and process.cpuUsage() for what spawning them costs the
+    // spawner (execa, as the watcher uses it). Nothing else of ours is reaped meanwhile.
     const a = fleet.machines[0]
-    const unit = async (args: string[], env: NodeJS.ProcessEnv) => {
-      const cpu: number[] = []
-      for (let i = 0; i < unitRuns; i++) cpu.push((await timeProcessCpu('git', args, {env, extendEnv: false, cwd: a.sourceDir})).cpuMs)
-      return median(cpu)
-    }
-    const plainEnv = {...a.env, GIT_EXEC_PATH: realExecPath, LC_ALL: 'C'}
+    const plainEnv = {...a.env, GIT_EXEC_PATH: realExecPath!, LC_ALL: 'C'}
     const countedEnv = {...a.env, LC_ALL: 'C'}
-    const lsRemotePlain = await unit(['ls-remote', '--', fleet.forge.url], plainEnv)
-    const lsRemoteCounted = await unit(['ls-remote', '--', fleet.forge.url], countedEnv)
-    const remoteGetUrl = await unit(['remote', 'get-url', 'origin'], plainEnv)
+    const unit = async (file: string, args: string[], env: NodeJS.ProcessEnv, runs = unitRuns) => {
+      const ticks = readStat(process.pid)!.reaped
+      const own = process.cpuUsage()
+      for (let i = 0; i < runs; i++) await execa(file, args, {env, extendEnv: false, cwd: a.sourceDir, stdin: 'ignore'})
+      const spent = process.cpuUsage(own)
+      return {childMs: (seconds(readStat(process.pid)!.reaped - ticks) * 1000) / runs, spawnerMs: (spent.user + spent.system) / 1000 / runs}
+    }
+    const costs: Record<string, {childMs: number; spawnerMs: number}> = {
+      'git remote get-url origin': await unit('git', ['remote', 'get-url', 'origin'], plainEnv),
+      'git ls-remote (+ upload-pack)': await unit('git', ['ls-remote', '--', fleet.forge.url], plainEnv),
+      'git ls-remote, counted': await unit('git', ['ls-remote', '--', fleet.forge.url], countedEnv),
+      'fleet --version (start-up)': await unit(NODE, [FLEET_BIN, '--version'], plainEnv, 5),
+    }
+    const wrapperMs = Math.max(0, costs['git ls-remote, counted'].childMs - costs['git ls-remote (+ upload-pack)'].childMs)
+    for (const m of machines) {
+      const perHour = (m.requestsPerMinuteSteady * 60 * wrapperMs) / 1000
+      m.cpuSecondsPerHourSteadyUncounted = m.cpuSecondsPerHourSteady - perHour
+    }
 
     const baselineCpu = seconds(baseEnd.self + baseEnd.reaped - baseStart.self - baseStart.reaped)
     const baselinePerHour = baselineCpu / (windowMs / 3_600_000)
-    const worstCpu = Math.max(...machines.map((m) => m.cpuSecondsPerHourSteady))
+    const worstCpu = Math.max(...machines.map((m) => m.cpuSecondsPerHourSteadyUncounted))
     const worstRequests = Math.max(...machines.map((m) => m.requestsPerMinuteSteady))
     return {
       ...(await versions()),
@@ -755,13 +782,13 @@ export async function benchIdle(options: {windowSeconds?: number; pullerRuns?: n
       requestMethod: REQUEST_METHOD,
       machines,
       baseline: {what: 'node -e "setInterval(() => {}, 1000)"', cpuSeconds: baselineCpu, cpuSecondsPerHour: baselinePerHour},
-      ratio: Object.fromEntries(machines.map((m) => [m.machine, baselinePerHour > 0 ? m.cpuSecondsPerHourSteady / baselinePerHour : Number.NaN])),
+      ratio: Object.fromEntries(machines.map((m) => [m.machine, baselinePerHour > 0 ? m.cpuSecondsPerHourSteadyUncounted / baselinePerHour : Number.NaN])),
       forgeCommitsInWindow,
-      unitCosts: {lsRemoteCpuMs: lsRemotePlain, remoteGetUrlCpuMs: remoteGetUrl, wrapperCpuMs: lsRemoteCounted - lsRemotePlain, runs: unitRuns},
+      unitCosts: {runs: unitRuns, costs, wrapperMs},
       trouble: fleet.trouble(),
       targets: [
         {name: 'forge requests / min (worst machine, steady)', target: '≤ 12', value: worstRequests, unit: '/min', met: worstRequests <= 12},
-        {name: 'CPU s / hour (worst machine, steady)', target: '≤ 10', value: worstCpu, unit: 's/h', met: worstCpu <= 10},
+        {name: 'CPU s / hour (worst machine, steady, less wrapper)', target: '≤ 10', value: worstCpu, unit: 's/h', met: worstCpu <= 10},
       ],
     }
   } finally {
@@ -779,15 +806,18 @@ export function printIdle(report: IdleReport): void {
   console.log(`  CPU = ${report.cpuMethod}`)
   console.log(`  requests = ${report.requestMethod}`)
   console.log(`  "steady" = the window without puller runs + one puller run (measured: fleet sync --reason bench-puller, median of ${report.machines[0]?.puller.runs}) × ${3600 / report.settings.pullIntervalSeconds}/h`)
-  console.log(`  ${'machine'.padEnd(8)} ${'cpu s'.padStart(7)} ${'s/h win'.padStart(8)} ${'s/h steady'.padStart(10)} ${'×idle node'.padStart(10)}   ${'req/min win'.padStart(11)} ${'steady'.padStart(7)}`)
+  console.log(`  ${'machine'.padEnd(8)} ${'cpu s'.padStart(7)} ${'s/h win'.padStart(8)} ${'s/h steady'.padStart(10)} ${'less wrapper'.padStart(12)} ${'×idle node'.padStart(10)}   ${'req/min win'.padStart(11)} ${'steady'.padStart(7)}`)
   for (const m of report.machines) {
-    console.log(`  ${m.machine.padEnd(8)} ${m.cpuSeconds.total.toFixed(2).padStart(7)} ${m.cpuSecondsPerHourWindow.toFixed(1).padStart(8)} ${m.cpuSecondsPerHourSteady.toFixed(1).padStart(10)} ${report.ratio[m.machine].toFixed(0).padStart(9)}×   ${m.requestsPerMinuteWindow.toFixed(1).padStart(11)} ${m.requestsPerMinuteSteady.toFixed(1).padStart(7)}`)
+    console.log(`  ${m.machine.padEnd(8)} ${m.cpuSeconds.total.toFixed(2).padStart(7)} ${m.cpuSecondsPerHourWindow.toFixed(1).padStart(8)} ${m.cpuSecondsPerHourSteady.toFixed(1).padStart(10)} ${m.cpuSecondsPerHourSteadyUncounted.toFixed(1).padStart(12)} ${report.ratio[m.machine].toFixed(0).padStart(9)}×   ${m.requestsPerMinuteWindow.toFixed(1).padStart(11)} ${m.requestsPerMinuteSteady.toFixed(1).padStart(7)}`)
   }
+  const fleetWide = report.machines.reduce((sum, m) => sum + m.requestsPerMinuteSteady, 0)
+  console.log(`  the forge itself sees ${fleetWide.toFixed(1)} requests/min from these ${report.machines.length} machines (steady)`)
   console.log(`  idle node over the same window: ${report.baseline.cpuSeconds.toFixed(2)} s (${report.baseline.cpuSecondsPerHour.toFixed(2)} s/h)`)
   console.log(`  where the CPU went (s in the window): supervisor itself / puller runs ended / watcher itself / watcher's children / other`)
   for (const m of report.machines) {
     const c = m.cpuSeconds
-    console.log(`    ${m.machine}: ${c.supervisorSelf.toFixed(2)} / ${c.supervisorReaped.toFixed(2)} / ${c.watcherSelf.toFixed(2)} / ${c.watcherReaped.toFixed(2)} / ${c.other.toFixed(2)}${m.watcherRestarted ? '  (the watcher restarted in the window)' : ''}`)
+    const f = (x: number) => (Math.abs(x) < 0.005 ? 0 : x).toFixed(2)
+    console.log(`    ${m.machine}: ${f(c.supervisorSelf)} / ${f(c.supervisorReaped)} / ${f(c.watcherSelf)} / ${f(c.watcherReaped)} / ${f(c.other)}${m.watcherRestarted ? '  (the watcher restarted in the window)' : ''}`)
   }
   for (const m of report.machines) {
     const syncs = Object.entries(m.syncsInWindow).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'
@@ -795,7 +825,9 @@ export function printIdle(report: IdleReport): void {
     console.log(`       one puller run: ${fmt(m.puller.cpuMs)} CPU, ${fmt(m.puller.wallMs)} wall, ${m.puller.requests} request(s), outcome ${[...new Set(m.puller.outcomes)].join('/')}`)
   }
   const u = report.unitCosts
-  console.log(`  one forge check spawns git remote get-url (${fmt(u.remoteGetUrlCpuMs)} CPU) and git ls-remote + upload-pack (${fmt(u.lsRemoteCpuMs)} CPU); the counting wrapper adds ${fmt(u.wrapperCpuMs)} per request (medians of ${u.runs}, GNU time)`)
+  console.log(`  unit costs (mean of ${u.runs} back to back; the process with its children / the node that spawns it through execa):`)
+  for (const [name, c] of Object.entries(u.costs)) console.log(`    ${name.padEnd(30)} ${c.childMs.toFixed(1).padStart(6)} ms / ${c.spawnerMs.toFixed(1).padStart(5)} ms`)
+  console.log(`    the counting wrapper adds ${u.wrapperMs.toFixed(1)} ms per request; "less wrapper" below takes that out of the steady figure`)
   console.log(`  forge commits in the window: ${report.forgeCommitsInWindow}`)
   if (report.trouble.length > 0) {
     console.log(`  agents' output worth a look (${report.trouble.length} line(s)):`)

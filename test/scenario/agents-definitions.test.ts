@@ -196,5 +196,18 @@ describe('agents: install and uninstall call the service manager only for what c
     const result = await beta.ok(['enroll', '--forge', `file://${join(root, 'forge.git')}`, '--name', 'beta', '--agents'])
     assert.match(result.stdout, /watcher and puller installed into systemd/)
     assert.ok(systemctl.calls().some((c) => c[1] === 'enable' && c[2] === 'dev.dotfleet.watcher.service'))
+
+    // Another machine changes the puller's period: beta's next sync rewrites and reloads that agent alone.
+    const before = systemctl.calls().length
+    await setAgentSettings(alpha, {pullIntervalSeconds: 900})
+    const synced = (await beta.ok(['sync', '--json'])).json()
+    assert.ok(synced.notes.some((n: string) => /updated the agents.*puller/.test(n)), JSON.stringify(synced.notes))
+    assert.match(readFileSync(join(beta.home, '.config/systemd/user/dev.dotfleet.puller.timer'), 'utf8'), /OnUnitActiveSec=900s/)
+    const calls = systemctl.calls().slice(before).filter((c) => !['show-environment', 'is-active'].includes(c[1]))
+    assert.deepEqual(calls, [
+      ['--user', 'daemon-reload'],
+      ['--user', 'enable', 'dev.dotfleet.puller.timer'],
+      ['--user', 'restart', 'dev.dotfleet.puller.timer'],
+    ])
   })
 })

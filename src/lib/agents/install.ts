@@ -11,7 +11,11 @@ import {FleetError, UsageError} from '../errors/index.ts'
 import {currentPlatform, type FleetPaths, fleetPaths} from '../platform/paths.ts'
 import {run, type RunResult} from '../process/run.ts'
 import {type ManagerKind, render, type RenderContext, type RenderedFile} from './render.ts'
-import type {ContributedAgent} from './spec.ts'
+import {type ContributedAgent, coreAgents} from './spec.ts'
+import type {AgentSettings} from '../manifest/schema.ts'
+
+/** The name the core's agents carry as their source (the package's own name). */
+export const CORE_SOURCE = '@dotfleet/fleet'
 
 /** The one door to launchctl / systemctl --user (tests put a recording stand-in first on PATH). */
 export interface ServiceControl {
@@ -60,7 +64,7 @@ export function renderContext(paths: FleetPaths, env: NodeJS.ProcessEnv = proces
 
 interface InstalledRecord {
   manager: ManagerKind
-  agents: Record<string, {label: string; files: string[]; hash: string; resident: boolean}>
+  agents: Record<string, {label: string; files: string[]; hash: string; resident: boolean; spec: ContributedAgent}>
 }
 
 function recordFile(paths: FleetPaths): string {
@@ -151,7 +155,7 @@ export async function installAgents(paths: FleetPaths, agents: ContributedAgent[
         await writeFileAtomic(path, file.content, {mode: 0o644})
       }
     }
-    record.agents[agent.id] = {label: agent.label, files: files.map((f) => f.name), hash: hashFiles(files), resident: Boolean(agent.resident)}
+    record.agents[agent.id] = {label: agent.label, files: files.map((f) => f.name), hash: hashFiles(files), resident: Boolean(agent.resident), spec: agent}
     if (same) report.unchanged.push(agent.id)
     else {
       report.changed.push(agent.id)
@@ -172,6 +176,21 @@ export async function installAgents(paths: FleetPaths, agents: ContributedAgent[
   await mkdir(paths.stateDir, {recursive: true, mode: 0o700})
   await writeFileAtomic(recordFile(paths), JSON.stringify(record, null, 1) + '\n')
   return report
+}
+
+/**
+ * After a sync brought a changed manifest: the core agents are rendered again with the fleet's settings (the
+ * plugins' agents as they were installed), and only those whose definition changed are reloaded. Nothing
+ * happens where no agents are installed.
+ */
+export async function refreshInstalledAgents(paths: FleetPaths, settings: AgentSettings): Promise<InstallReport | undefined> {
+  const record = await readRecord(paths)
+  if (!record) return undefined
+  const installed = Object.values(record.agents).map((a) => a.spec)
+  const core = coreAgents(settings).map((spec) => ({...spec, source: CORE_SOURCE}))
+  const plugins = installed.filter((a) => a && !core.some((c) => c.id === a.id))
+  const report = await installAgents(paths, [...core, ...plugins], record.manager)
+  return report.changed.length > 0 || report.removed.length > 0 ? report : undefined
 }
 
 export async function uninstallAgents(paths: FleetPaths, control?: ServiceControl): Promise<InstallReport | undefined> {

@@ -174,6 +174,14 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
 
   // Reload what derives from the manifest, then apply what came from the forge.
   await writeRecipientsFile(paths.recipientsFile, fleet)
+  if (result.received > 0) {
+    const {refreshInstalledAgents} = await import('../agents/install.ts')
+    const refreshed = await refreshInstalledAgents(paths, fleet.settings.agents).catch((error: unknown) => {
+      result.warnings.push(`could not update the agents: ${errorMessage(error)}`)
+      return undefined
+    })
+    if (refreshed) result.notes.push(`updated the agents whose definition changed: ${refreshed.changed.join(', ')}`)
+  }
   const identity = await readIdentity(paths.identityFile)
   const nowConflicted = new Set(state.conflicts.map((c) => c.path))
   const applied: ApplyResult = await applyWithBackup(chezmoi, {
