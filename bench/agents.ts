@@ -7,6 +7,11 @@
 //
 // Nothing in the fleet's settings is shortened: the point is the defaults (debounce, ceiling, remote check, puller).
 //
+// Propagation timing. Each save writes unique content to A's managed file; from just before that write this process
+// polls every 50 ms: the forge's branch (read from the bare repo's ref file, no process), B's file and C's file. The
+// receivers' logs tell which of their syncs applied it. Between saves, a random pause of 1 s plus up to one
+// forge-check period (see benchPropagation for why).
+//
 // Counting forge requests. Over file:// (and ssh://) every request is one server-side process: `git-upload-pack`
 // for ls-remote, fetch and clone, `git-receive-pack` for push. git starts the local one through `sh -c`, but with
 // its exec-path put first on PATH, so a wrapper earlier on PATH is never reached (checked: git 2.39). Instead each
@@ -43,7 +48,7 @@ import {execa, type ResultPromise} from 'execa'
 
 import {agentSettingsSchema} from '../dist/lib/manifest/schema.js'
 import {readManifest} from '../dist/lib/manifest/store.js'
-import {readOr, RunningAgents, waitFor} from '../test/support/agents.ts'
+import {readOr, RunningAgents, setAgentSettings, waitFor} from '../test/support/agents.ts'
 import {FLEET_BIN, NODE} from '../test/support/cli.ts'
 import {Forge} from '../test/support/forge.ts'
 import {Machine} from '../test/support/machine.ts'
@@ -247,7 +252,6 @@ class BenchFleet {
   readonly machines: Machine[]
   readonly running: RunningAgents[] = []
   settings!: AgentSettings
-  agentsStartedAt = 0
 
   private constructor(root: string, forge: Forge, counter: ForgeCounter) {
     this.root = root
@@ -256,13 +260,16 @@ class BenchFleet {
     this.machines = NAMES.map((name) => new Machine(root, name, {GIT_EXEC_PATH: counter.execPath}))
   }
 
-  /** Enrolled, approved, one managed directory with one file everywhere; no agents yet. Removes its dir on failure. */
-  static async create(label: string): Promise<BenchFleet> {
+  /**
+   * Enrolled, approved, one managed directory with one file everywhere; no agents yet. Removes its dir on failure.
+   * `overrides` of the agent settings are for what-if runs only: npm run bench always measures the defaults.
+   */
+  static async create(label: string, overrides: Partial<AgentSettings> = {}): Promise<BenchFleet> {
     const root = mkdtempSync(join(tmpdir(), `fleet-bench-${label}-`))
     try {
       const counter = await forgeCounter(join(root, 'counter'))
       const fleet = new BenchFleet(root, await Forge.create(join(root, 'forge')), counter)
-      await fleet.setUp()
+      await fleet.setUp(overrides)
       return fleet
     } catch (error) {
       rmSync(root, {recursive: true, force: true})
@@ -274,7 +281,7 @@ class BenchFleet {
     return Object.fromEntries(this.machines.map((m) => [m.home, m]))
   }
 
-  private async setUp(): Promise<void> {
+  private async setUp(overrides: Partial<AgentSettings>): Promise<void> {
     const [a, ...others] = this.machines
     await a.enroll(this.forge.url)
     for (const m of others) {
@@ -283,23 +290,23 @@ class BenchFleet {
     }
     a.write(FILE, 'v0\n')
     await a.ok(['add-path', a.path(APP)])
+    if (Object.keys(overrides).length > 0) await setAgentSettings(a, overrides)
     for (const m of others) await m.ok(['sync'])
     const roster = (await a.ok(['machines', 'list', '--json'])).json<{machines: Array<{name: string; state: string}>}>()
     const inactive = roster.machines.filter((m) => m.state !== 'active')
     if (inactive.length > 0 || roster.machines.length !== NAMES.length) throw new Error(`not every machine is active: ${JSON.stringify(roster.machines)}`)
     for (const m of this.machines) if (readOr(m, FILE) !== 'v0\n') throw new Error(`${label(m)} does not have ${FILE} before the agents start`)
-    // The shipped defaults, untouched: refuse to measure anything else.
-    const defaults = agentSettingsSchema.parse({})
+    // The shipped defaults, untouched (unless a what-if run asked for overrides): refuse to measure anything else.
+    const expected = agentSettingsSchema.parse(overrides)
     for (const m of this.machines) {
       const settings = (await readManifest(m.sourceDir)).settings.agents
-      if (JSON.stringify(settings) !== JSON.stringify(defaults)) throw new Error(`${m.name} has agent settings ${JSON.stringify(settings)}, not the defaults ${JSON.stringify(defaults)}`)
+      if (JSON.stringify(settings) !== JSON.stringify(expected)) throw new Error(`${m.name} has agent settings ${JSON.stringify(settings)}, not ${JSON.stringify(expected)}`)
     }
-    this.settings = defaults
+    this.settings = expected
   }
 
   /** `fleet agents run` on every machine; resolves once each watcher watches and the start-up syncs are over. */
   async startAgents(): Promise<void> {
-    this.agentsStartedAt = Date.now()
     for (const m of this.machines) this.running.push(new RunningAgents(m))
     await waitFor('every watcher to start', () => this.running.every((r) => /watching \d+ managed path/.test(r.output)), 60_000)
     // Start-up: the watcher's first sync (watcher-start) and the puller's first run. Over when each watcher has
@@ -396,7 +403,8 @@ async function versions(): Promise<{node: string; git: string; chezmoi: string}>
 }
 
 function settingsText(s: AgentSettings): string {
-  return `debounce ${s.debounceMs} ms, ceiling ${s.maxDelayMs} ms, forge check every ${s.remoteCheckSeconds} s, puller every ${s.pullIntervalSeconds} s`
+  const what = JSON.stringify(s) === JSON.stringify(agentSettingsSchema.parse({})) ? 'shipped defaults' : 'WHAT-IF settings, not the defaults'
+  return `${what}: debounce ${s.debounceMs} ms, ceiling ${s.maxDelayMs} ms, forge check every ${s.remoteCheckSeconds} s, puller every ${s.pullIntervalSeconds} s`
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -455,10 +463,10 @@ export interface Target {
 export const TEMPLATE_BASELINE =
   "the template's design (not a measurement): on the saving machine a 2 s settle + a 2 s watcher, then each receiver's 300 s poll → p50 ≈ 150 s, worst ≈ 7 min"
 
-export async function benchPropagation(options: {saves?: number; pollMs?: number} = {}): Promise<PropagationReport> {
+export async function benchPropagation(options: {saves?: number; pollMs?: number; settings?: Partial<AgentSettings>} = {}): Promise<PropagationReport> {
   const saves = options.saves ?? Number(process.env.BENCH_PROPAGATION_SAVES ?? 20)
   const pollMs = options.pollMs ?? 50
-  const fleet = await BenchFleet.create('propagation')
+  const fleet = await BenchFleet.create('propagation', options.settings)
   try {
     const [a, b, c] = fleet.machines
     // The pause after a save has arrived everywhere: at least 1 s, plus a random part as long as the receivers'
@@ -568,7 +576,7 @@ export async function benchPropagation(options: {saves?: number; pollMs?: number
 
 export function printPropagation(report: PropagationReport): void {
   console.log(`\nPropagation: a save on A until it is on B and on C (${report.saves.length} saves, one at a time, unique content; polled every ${report.pollMs} ms; then a random pause of ${report.pauseMs[0] / 1000}–${report.pauseMs[1] / 1000} s (one forge-check period wide, so saves fall at every phase of the receivers' checks); Node ${report.node}; ${report.git}; ${report.chezmoi})`)
-  console.log(`  three machines, real agents (fleet agents run), shipped defaults: ${settingsText(report.settings)}`)
+  console.log(`  three machines, real agents (fleet agents run), ${settingsText(report.settings)}`)
   console.log(`  ${''.padEnd(22)} ${'n'.padStart(3)} ${'p50'.padStart(8)} ${'p95'.padStart(8)} ${'max'.padStart(8)} ${'min'.padStart(8)}`)
   for (const [name, d] of Object.entries(report.distributions)) {
     console.log(`  ${name.padEnd(22)} ${String(d.n).padStart(3)} ${fmt(d.p50Ms).padStart(8)} ${fmt(d.p95Ms).padStart(8)} ${fmt(d.maxMs).padStart(8)} ${fmt(d.minMs).padStart(8)}`)
@@ -655,13 +663,13 @@ const CPU_METHOD =
 const REQUEST_METHOD =
   'GIT_EXEC_PATH → a copy of git\'s exec-path whose git-upload-pack / git-receive-pack append "<kind> $HOME" to a log, then exec the real one: one line per ls-remote, fetch or push'
 
-export async function benchIdle(options: {windowSeconds?: number; pullerRuns?: number; unitRuns?: number} = {}): Promise<IdleReport> {
+export async function benchIdle(options: {windowSeconds?: number; pullerRuns?: number; unitRuns?: number; settings?: Partial<AgentSettings>} = {}): Promise<IdleReport> {
   const windowSeconds = options.windowSeconds ?? Number(process.env.BENCH_IDLE_SECONDS ?? 180)
   if (!(windowSeconds > 0)) throw new Error(`BENCH_IDLE_SECONDS must be a number of seconds, not ${process.env.BENCH_IDLE_SECONDS}`)
   const pullerRuns = options.pullerRuns ?? 3
   const unitRuns = options.unitRuns ?? 50
   clockTicks = Number(String((await execa('getconf', ['CLK_TCK'])).stdout).trim()) || 100
-  const fleet = await BenchFleet.create('idle')
+  const fleet = await BenchFleet.create('idle', options.settings)
   let idleNode: ResultPromise | undefined
   try {
     await fleet.startAgents()
@@ -802,7 +810,7 @@ export async function benchIdle(options: {windowSeconds?: number; pullerRuns?: n
 
 export function printIdle(report: IdleReport): void {
   console.log(`\nIdle: three machines running their agents, nothing changing, ${report.windowSeconds.toFixed(0)} s window (BENCH_IDLE_SECONDS; Node ${report.node}; ${report.git}; ${report.chezmoi})`)
-  console.log(`  shipped defaults: ${settingsText(report.settings)}`)
+  console.log(`  ${settingsText(report.settings)}`)
   console.log(`  CPU = ${report.cpuMethod}`)
   console.log(`  requests = ${report.requestMethod}`)
   console.log(`  "steady" = the window without puller runs + one puller run (measured: fleet sync --reason bench-puller, median of ${report.machines[0]?.puller.runs}) × ${3600 / report.settings.pullIntervalSeconds}/h`)

@@ -231,7 +231,7 @@ export function printSync(report: SyncReport): void {
   console.log(`  fleet ${report.scale.to} / fleet ${report.scale.from}: ${report.scale.ratio.toFixed(2)}×`)
 
   console.log(`\nQuick path: nothing changed, forge unchanged (median of ${report.quick.runs} runs each, interleaved with node -e 0)`)
-  console.log(`  CPU = ${report.quick.cpuMethod}`)
+  console.log(`  CPU = ${report.quick.cpuMethod}; node -e 0 is only 1–2 ticks of it, so the CPU ratio is coarse`)
   console.log(`  ${''.padEnd(22)} ${'wall'.padStart(8)} ${'×node'.padStart(7)} ${'cpu'.padStart(8)} ${'×node'.padStart(7)}`)
   for (const name of Object.keys(report.quick.wallMs)) {
     console.log(`  ${name.padEnd(22)} ${fmt(report.quick.wallMs[name]).padStart(8)} ${report.quick.wallRatio[name].toFixed(1).padStart(6)}× ${fmt(report.quick.cpuMs[name]).padStart(8)} ${report.quick.cpuRatio[name].toFixed(1).padStart(6)}×`)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 
-import {decodeSourcePath, encodeTargetName, escapeGlob, looksLikeSecret, removeEntryName} from '../../src/lib/managed/names.ts'
+import {decodeSourcePath, encodeTargetName, escapeGlob, looksLikeSecret, looksLikeSecretContent, removeEntryName} from '../../src/lib/managed/names.ts'
 
 describe('managed path names', function () {
   it('recognises names that probably hold secrets, and not ordinary ones', function () {
@@ -9,6 +9,15 @@ describe('managed path names', function () {
     }
     for (const name of ['.zshrc', 'init.lua', 'id_ed25519.pub', 'keyboard.conf', 'monkey.txt', 'settings.json', '.envrc.example.md']) {
       assert.ok(!looksLikeSecret(`/home/me/${name}`), name)
+    }
+  })
+
+  it('recognises content that holds a credential, and not ordinary settings', function () {
+    for (const text of ['-----BEGIN OPENSSH PRIVATE KEY-----\nabc', 'aws_access_key_id = AKIAABCDEFGHIJKLMNOP', `export GITHUB_TOKEN=ghp_${'a'.repeat(36)}`, 'password = hunter2hunter2', 'api_key: "0123456789abcdef"']) {
+      assert.ok(looksLikeSecretContent(text), text)
+    }
+    for (const text of ['set number\n', 'password_prompt = true', 'token_ttl = 30', '# secret: see 1password']) {
+      assert.ok(!looksLikeSecretContent(text), text)
     }
   })
 

@@ -11,6 +11,8 @@ describe('paths: fleetPaths', function () {
       home: '/home/ann',
       chezmoiConfigDir: '/home/ann/.config/chezmoi',
       chezmoiConfigFile: '/home/ann/.config/chezmoi/chezmoi.yaml',
+      chezmoiStateFile: '/home/ann/.config/chezmoi/chezmoistate.boltdb',
+      captureConfigFile: '/home/ann/.config/fleet/chezmoi-capture.yaml',
       sourceDir: '/home/ann/.local/share/chezmoi',
       configDir: '/home/ann/.config/fleet',
       identityFile: '/home/ann/.config/fleet/identity.txt',

@@ -28,8 +28,8 @@ export interface ApplyOptions {
   backupsDir: string
   /** Whether a target is one of the fleet's encrypted paths (its backup is encrypted too). */
   isEncrypted: (path: string) => boolean
-  /** This machine's recipient, for encrypted backups. */
-  recipient: string
+  /** This machine's recipient, for encrypted backups (asked for only when one is made). */
+  recipient: () => Promise<string>
   /** Targets (relative) to leave alone whatever their state: unresolved conflicts. */
   exclude?: (path: string) => boolean
 }
@@ -55,7 +55,7 @@ export async function applyWithBackup(chezmoi: Chezmoi, options: ApplyOptions): 
     const destination = join(backupDir, path)
     await mkdir(dirname(destination), {recursive: true, mode: 0o700})
     if (options.isEncrypted(path)) {
-      await writeFileAtomic(`${destination}.age`, await encryptTo([options.recipient], await readFile(target)), {mode: 0o600})
+      await writeFileAtomic(`${destination}.age`, await encryptTo([await options.recipient()], await readFile(target)), {mode: 0o600})
     } else {
       await copyFile(target, destination)
     }

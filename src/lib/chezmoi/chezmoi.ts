@@ -2,6 +2,7 @@
 // Every call names the config file and source directory explicitly, the same ones chezmoi finds by itself,
 // so a person running chezmoi by hand sees the same state.
 import {FleetError} from '../errors/index.ts'
+import {writeCaptureConfig} from './config.ts'
 import {run} from '../process/run.ts'
 
 export const MIN_CHEZMOI_VERSION = '2.71.0'
@@ -53,23 +54,37 @@ export async function checkChezmoi(binary: string): Promise<string> {
   return text
 }
 
+export interface ChezmoiFiles {
+  binary: string
+  configFile: string
+  stateFile: string
+  captureConfigFile: string
+  sourceDir: string
+  home: string
+}
+
 export class Chezmoi {
   readonly binary: string
   readonly configFile: string
   readonly sourceDir: string
   readonly home: string
+  private readonly files: ChezmoiFiles
 
-  constructor(options: {binary: string; configFile: string; sourceDir: string; home: string}) {
-    this.binary = options.binary
-    this.configFile = options.configFile
-    this.sourceDir = options.sourceDir
-    this.home = options.home
+  constructor(files: ChezmoiFiles) {
+    this.files = files
+    this.binary = files.binary
+    this.configFile = files.configFile
+    this.sourceDir = files.sourceDir
+    this.home = files.home
   }
 
-  private run(args: string[], options: {timeout?: number; allowFailure?: boolean} = {}) {
+  private run(args: string[], options: {timeout?: number; allowFailure?: boolean; config?: string} = {}) {
     return run(
       this.binary,
-      ['--config', this.configFile, '--source', this.sourceDir, '--destination', this.home, '--no-tty', '--no-pager', '--color=false', '--progress=false', ...args],
+      [
+        '--config', options.config ?? this.configFile, '--persistent-state', this.files.stateFile, '--source', this.sourceDir, '--destination', this.home,
+        '--no-tty', '--no-pager', '--color=false', '--progress=false', ...args,
+      ],
       {timeout: options.timeout ?? 300_000, allowFailure: options.allowFailure},
     )
   }
@@ -99,10 +114,15 @@ export class Chezmoi {
     return (await this.run(['add', ...flags, '--', ...absolutePaths])).stderr
   }
 
-  /** Copy edited targets back into the source state, keeping each one's attributes (encryption included). */
+  /**
+   * Copy edited targets back into the source state, keeping each one's attributes (encryption included).
+   * chezmoi's secret scan costs most of a re-add's time and, for a file already managed, only ever warned: fleet
+   * runs re-add with a copy of the config that turns the scan off, and checks the edited files itself.
+   */
   async reAdd(absolutePaths: string[]): Promise<void> {
     if (absolutePaths.length === 0) return
-    await this.run(['re-add', '--', ...absolutePaths])
+    await writeCaptureConfig(this.configFile, this.files.captureConfigFile)
+    await this.run(['re-add', '--', ...absolutePaths], {config: this.files.captureConfigFile})
   }
 
   /** Stop managing targets: their source entries go, the files stay. */

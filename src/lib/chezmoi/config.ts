@@ -62,3 +62,14 @@ export async function writeChezmoiConfig(paths: FleetPaths, machine: string): Pr
   await mkdir(dirname(paths.chezmoiConfigFile), {recursive: true})
   await writeFileAtomic(paths.chezmoiConfigFile, HEADER + stringify(next), {mode: 0o600})
 }
+
+/** The capture config: chezmoi's config as it is now, with `add.secrets: ignore`. Rewritten only when it differs. */
+export async function writeCaptureConfig(configFile: string, captureFile: string): Promise<void> {
+  const config = await readConfig(configFile)
+  const add = (config.add as ConfigObject | undefined) ?? {}
+  const text = `# Derived by fleet from ${configFile} for its capture step (chezmoi re-add); do not edit.\n${stringify({...config, add: {...add, secrets: 'ignore'}})}`
+  const current = existsSync(captureFile) ? await readFile(captureFile, 'utf8') : undefined
+  if (current === text) return
+  await mkdir(dirname(captureFile), {recursive: true, mode: 0o700})
+  await writeFileAtomic(captureFile, text, {mode: 0o600})
+}

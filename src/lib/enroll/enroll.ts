@@ -359,7 +359,7 @@ async function apply(ctx: EnrollContext): Promise<string> {
   ctx.applied = await applyWithBackup(ctx.chezmoi, {
     home: ctx.paths.home,
     backupsDir: ctx.paths.backupsDir,
-    recipient: ctx.identity!.recipient,
+    recipient: async () => ctx.identity!.recipient,
     isEncrypted: (path) => encrypted.some((e) => path === e || path.startsWith(`${e}/`)),
   })
   if (ctx.applied.incomplete) ctx.notes.push(`Some files were not applied: ${ctx.applied.incomplete}`)

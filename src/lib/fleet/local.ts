@@ -18,7 +18,14 @@ export interface LocalFleet {
 }
 
 export function chezmoiFor(paths: FleetPaths, env: NodeJS.ProcessEnv = process.env): Chezmoi {
-  return new Chezmoi({binary: chezmoiBinary(env), configFile: paths.chezmoiConfigFile, sourceDir: paths.sourceDir, home: paths.home})
+  return new Chezmoi({
+    binary: chezmoiBinary(env),
+    configFile: paths.chezmoiConfigFile,
+    stateFile: paths.chezmoiStateFile,
+    captureConfigFile: paths.captureConfigFile,
+    sourceDir: paths.sourceDir,
+    home: paths.home,
+  })
 }
 
 const NOT_ENROLLED_FIX = 'Run `fleet enroll` to start a fleet or join one.'

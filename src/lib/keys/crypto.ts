@@ -3,7 +3,6 @@
 import {readFile, stat} from 'node:fs/promises'
 import {basename, join} from 'node:path'
 
-import {armor, Decrypter, Encrypter} from 'age-encryption'
 import writeFileAtomic from 'write-file-atomic'
 
 import {FleetError} from '../errors/index.ts'
@@ -22,14 +21,19 @@ export function isEncryptedSourceFile(path: string): boolean {
 
 const ARMOR_HEADER = '-----BEGIN AGE ENCRYPTED FILE-----'
 
-function unarmor(data: Uint8Array): Uint8Array {
+/** age-encryption is loaded when first needed: most syncs encrypt nothing, and start-up stays light. */
+function age() {
+  return import('age-encryption')
+}
+
+async function unarmor(data: Uint8Array): Promise<Uint8Array> {
   const text = Buffer.from(data).toString('latin1')
-  return text.trimStart().startsWith(ARMOR_HEADER) ? armor.decode(text) : data
+  return text.trimStart().startsWith(ARMOR_HEADER) ? (await age()).armor.decode(text) : data
 }
 
 /** Recipient stanzas in an age header, one per recipient the file was encrypted to. */
-export function recipientStanzaCount(ciphertext: Uint8Array): number {
-  const binary = unarmor(ciphertext)
+export async function recipientStanzaCount(ciphertext: Uint8Array): Promise<number> {
+  const binary = await unarmor(ciphertext)
   const headerEnd = Buffer.from(binary).indexOf('\n---')
   const header = Buffer.from(binary.subarray(0, headerEnd)).toString('latin1')
   return header.split('\n').filter((line) => line.startsWith('-> ') && !/^-> [^ ]*-grease/.test(line)).length
@@ -37,16 +41,17 @@ export function recipientStanzaCount(ciphertext: Uint8Array): number {
 
 export async function encryptTo(recipients: string[], plaintext: Uint8Array | string): Promise<string> {
   if (recipients.length === 0) throw new FleetError('There is no active machine to encrypt for.', {code: 'NO_RECIPIENTS'})
+  const {armor, Encrypter} = await age()
   const encrypter = new Encrypter()
   for (const recipient of recipients) encrypter.addRecipient(recipient)
   return armor.encode(await encrypter.encrypt(plaintext))
 }
 
 export async function decryptWith(identity: AgeIdentity, ciphertext: Uint8Array, file: string): Promise<Uint8Array> {
-  const decrypter = new Decrypter()
+  const decrypter = new (await age()).Decrypter()
   decrypter.addIdentity(identity.secret)
   try {
-    return await decrypter.decrypt(unarmor(ciphertext))
+    return await decrypter.decrypt(await unarmor(ciphertext))
   } catch (error) {
     throw new FleetError(`${file} cannot be decrypted with this machine's key (${identity.file}).`, {
       code: 'DECRYPT_FAILED',
@@ -67,7 +72,7 @@ export async function reencryptSource(sourceDir: string, files: string[], identi
     const plaintext = await decryptWith(identity, await readFile(path), relative)
     const ciphertext = await encryptTo(recipients, plaintext)
     const check = await decryptWith(identity, Buffer.from(ciphertext), relative)
-    if (Buffer.compare(Buffer.from(check), Buffer.from(plaintext)) !== 0 || recipientStanzaCount(Buffer.from(ciphertext)) !== recipients.length) {
+    if (Buffer.compare(Buffer.from(check), Buffer.from(plaintext)) !== 0 || (await recipientStanzaCount(Buffer.from(ciphertext))) !== recipients.length) {
       throw new FleetError(`Re-encrypting ${relative} did not verify; nothing was written.`, {code: 'REENCRYPT_VERIFY'})
     }
     planned.push({relative, path, ciphertext, mode: (await stat(path)).mode & 0o777})

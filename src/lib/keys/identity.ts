@@ -5,8 +5,6 @@ import {existsSync} from 'node:fs'
 import {chmod, link, mkdir, open, readFile, rm, stat} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
-import {generateHybridIdentity, generateX25519Identity, identityToRecipient} from 'age-encryption'
-
 import {FleetError} from '../errors/index.ts'
 import type {KeyType} from '../manifest/schema.ts'
 
@@ -53,6 +51,7 @@ export async function readIdentity(file: string): Promise<AgeIdentity> {
     throw error
   }
   const secret = parseIdentityFile(text, file)
+  const {identityToRecipient} = await import('age-encryption')
   const recipient = await identityToRecipient(secret)
   return {file, secret, recipient, keyType: keyTypeOfRecipient(recipient)}
 }
@@ -66,6 +65,7 @@ export async function tightenMode(file: string): Promise<boolean> {
 }
 
 export async function generateIdentityText(keyType: KeyType): Promise<{secret: string; recipient: string; text: string}> {
+  const {generateHybridIdentity, generateX25519Identity, identityToRecipient} = await import('age-encryption')
   const secret = keyType === 'pq' ? await generateHybridIdentity() : await generateX25519Identity()
   const recipient = await identityToRecipient(secret)
   const text = `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${secret}\n`

@@ -14,6 +14,21 @@ export function looksLikeSecret(path: string): boolean {
   )
 }
 
+/** Content that looks like a credential: private keys, well-known token formats, `password = …` assignments. */
+const SECRET_CONTENT = [
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+  /\bAKIA[0-9A-Z]{16}\b/,
+  /\bgh[pousr]_[A-Za-z0-9]{36,}\b/,
+  /\bgithub_pat_[A-Za-z0-9_]{40,}\b/,
+  /\bxox[abprs]-[A-Za-z0-9-]{10,}/,
+  /\bsk-[A-Za-z0-9_-]{20,}/,
+  /\b(?:password|passwd|secret|token|api[_-]?key)\s*[:=]\s*['"]?[^\s'"]{8,}/i,
+]
+
+export function looksLikeSecretContent(text: string): boolean {
+  return SECRET_CONTENT.some((pattern) => pattern.test(text))
+}
+
 const TYPE_PREFIXES = ['create_', 'modify_', 'remove_', 'run_', 'symlink_']
 const ATTRIBUTE_PREFIXES = ['encrypted_', 'private_', 'readonly_', 'empty_', 'executable_', 'once_', 'onchange_', 'before_', 'after_', 'exact_', 'external_']
 

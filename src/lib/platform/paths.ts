@@ -10,6 +10,10 @@ export interface FleetPaths {
   /** chezmoi's config file, written by fleet in chezmoi's own usual place. */
   chezmoiConfigDir: string
   chezmoiConfigFile: string
+  /** chezmoi's persistent state (what it last wrote), named explicitly so every invocation shares it. */
+  chezmoiStateFile: string
+  /** chezmoi's config for fleet's capture step: the same, with chezmoi's secret scan off (see Chezmoi.reAdd). */
+  captureConfigFile: string
   /** chezmoi's source directory: a clone of the forge. */
   sourceDir: string
   /** fleet's own configuration: this machine's age identity and the derived recipients file. */
@@ -47,6 +51,8 @@ export function fleetPaths(env: NodeJS.ProcessEnv = process.env, os: Platform = 
     home,
     chezmoiConfigDir: join(configHome, 'chezmoi'),
     chezmoiConfigFile: join(configHome, 'chezmoi', 'chezmoi.yaml'),
+    chezmoiStateFile: join(configHome, 'chezmoi', 'chezmoistate.boltdb'),
+    captureConfigFile: join(configHome, 'fleet', 'chezmoi-capture.yaml'),
     sourceDir: join(dataHome, 'chezmoi'),
     configDir,
     identityFile: join(configDir, 'identity.txt'),

@@ -6,7 +6,7 @@ import {readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import type {Chezmoi} from '../chezmoi/chezmoi.ts'
-import {encodeTargetName, escapeGlob, looksLikeSecret, removeEntryName} from '../managed/names.ts'
+import {encodeTargetName, escapeGlob, looksLikeSecret, looksLikeSecretContent, removeEntryName} from '../managed/names.ts'
 import type {Fleet} from '../manifest/schema.ts'
 
 export interface CaptureOptions {
@@ -51,7 +51,10 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const abs = (path: string) => join(home, path)
 
   // M: edited here; D: deleted here; A: created here where the fleet had deleted it.
-  const changed = (await chezmoi.status()).filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !options.exclude(e.path))
+  // chezmoi's read-only commands can run side by side: what changed, and what is new in the managed directories.
+  const dirs = fleet.paths.filter((p) => (options.active || !p.encrypt) && existsSync(abs(p.path)) && lstatSync(abs(p.path)).isDirectory())
+  const [status, unmanaged] = await Promise.all([chezmoi.status(), chezmoi.unmanaged(dirs.map((p) => abs(p.path)))])
+  const changed = status.filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !options.exclude(e.path))
   const sources = await chezmoi.sourcePaths(changed.map((e) => abs(e.path)))
   const deletedDirs: string[] = []
   const reAdd: string[] = []
@@ -88,10 +91,16 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   }
   await chezmoi.reAdd(reAdd.map(abs))
   result.reAdded.push(...reAdd)
+  for (const path of reAdd) {
+    if (managedPathOf(fleet, path)?.encrypt) continue
+    const content = await readFile(abs(path), 'utf8').catch(() => '')
+    if (content.length < 1024 * 1024 && looksLikeSecretContent(content)) {
+      result.warnings.push(`~/${path} looks like it now holds a secret, and it is synced in plain text: move the secret to ~/.config/fleet/secrets.env, or make the path encrypted (fleet remove-path, then fleet add-path --encrypt).`)
+    }
+  }
 
   // New files in managed directories.
-  const dirs = fleet.paths.filter((p) => (options.active || !p.encrypt) && existsSync(abs(p.path)) && lstatSync(abs(p.path)).isDirectory())
-  const fresh = [...revived, ...(await chezmoi.unmanaged(dirs.map((p) => abs(p.path))))].filter((path) => !options.exclude(path))
+  const fresh = [...new Set([...revived, ...unmanaged])].filter((path) => !options.exclude(path))
   const plain: string[] = []
   const encrypted: string[] = []
   for (const path of fresh) {

@@ -120,7 +120,8 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
 
   // Quick path: nothing changed on disk here, nothing waiting locally, and the forge is where we left it.
   const lastOk = state.lastSync?.outcome === 'ok' || state.lastSync?.outcome === 'quick'
-  if (!options.full && lastOk && state.settled && state.conflicts.length === 0 && JSON.stringify(state.managedPaths) === JSON.stringify(managedPaths)) {
+  const wasSettled = lastOk && state.settled === true && state.conflicts.length === 0
+  if (!options.full && wasSettled && JSON.stringify(state.managedPaths) === JSON.stringify(managedPaths)) {
     // The source repo clean too: an edit made there by hand (`chezmoi edit`) is committed by a full sync.
     if (sameSnapshot(state.snapshot, takeSnapshot(paths.home, managedPaths)) && (await repo.status()).length === 0) {
       const url = (await repo.remoteUrl()) ?? 'origin'
@@ -146,26 +147,30 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   result.templates = caught.templates
   result.skipped = caught.skipped
   result.warnings = caught.warnings
-  await repo.ensureIdentity(machine)
   await repo.commitAll(commitMessage(machine, caught))
 
-  // Integrate the forge's commits, then push; a push another machine beat is integrated and tried again.
+  // Push, and integrate the forge's commits. With commits to push, the push goes first: a forge that accepts it
+  // had nothing new (no fetch needed); one that rejects it had, and is integrated before the next try.
   let offline: ForgeUnreachableError | undefined
+  const upstream = `origin/${branch}`
+  const aheadOfForge = async () => ((await repo.revParse(upstream)) === undefined ? repo.commitCount('HEAD') : repo.countAhead('HEAD', upstream))
   try {
     for (let attempt = 1; ; attempt++) {
-      const integrated = await integrate(repo, branch, machine)
-      result.received += integrated.received
-      await recordConflicts(local, integrated, state)
-      fleet = await readManifest(paths.sourceDir)
-      await enforceRecipients(local, fleet, result)
-      const upstream = `origin/${branch}`
-      const ahead = (await repo.revParse(upstream)) === undefined ? await repo.commitCount('HEAD') : await repo.countAhead('HEAD', upstream)
-      if (ahead === 0) break
-      if ((await repo.push(branch)) === 'pushed') {
+      const ahead = await aheadOfForge()
+      if (ahead > 0 && (await repo.push(branch)) === 'pushed') {
         result.pushed += ahead
         break
       }
-      if (attempt >= PUSH_ATTEMPTS) throw new FleetError(`The forge rejected this machine's push ${PUSH_ATTEMPTS} times: other machines keep pushing.`, {code: 'PUSH_REJECTED', fix: 'Nothing is lost: the next sync pushes again.'})
+      if (attempt > 1 && ahead === 0) break
+      if (attempt > PUSH_ATTEMPTS) throw new FleetError(`The forge rejected this machine's push ${PUSH_ATTEMPTS} times: other machines keep pushing.`, {code: 'PUSH_REJECTED', fix: 'Nothing is lost: the next sync pushes again.'})
+      const integrated = await integrate(repo, branch, machine)
+      result.received += integrated.received
+      await recordConflicts(local, integrated, state)
+      if (integrated.received > 0) {
+        fleet = await readManifest(paths.sourceDir)
+        await enforceRecipients(local, fleet, result)
+      }
+      if (ahead === 0 && (await aheadOfForge()) === 0) break
     }
   } catch (error) {
     if (!(error instanceof ForgeUnreachableError)) throw error
@@ -182,15 +187,18 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     })
     if (refreshed) result.notes.push(`updated the agents whose definition changed: ${refreshed.changed.join(', ')}`)
   }
-  const identity = await readIdentity(paths.identityFile)
+  // Nothing came from the forge and the last sync left nothing behind: there is nothing to apply.
+  const mustApply = result.received > 0 || !wasSettled || state.conflicts.length > 0
   const nowConflicted = new Set(state.conflicts.map((c) => c.path))
-  const applied: ApplyResult = await applyWithBackup(chezmoi, {
-    home: paths.home,
-    backupsDir: paths.backupsDir,
-    recipient: identity.recipient,
-    isEncrypted: isEncryptedTarget(fleet),
-    exclude: (path) => [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`)),
-  })
+  const applied: ApplyResult = mustApply
+    ? await applyWithBackup(chezmoi, {
+        home: paths.home,
+        backupsDir: paths.backupsDir,
+        recipient: async () => findMachine(fleet, machine)?.recipient ?? (await readIdentity(paths.identityFile)).recipient,
+        isEncrypted: isEncryptedTarget(fleet),
+        exclude: (path) => [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`)),
+      })
+    : {applied: [], leftAlone: [], backedUp: []}
   result.applied = applied.applied
   result.leftAlone = applied.leftAlone.filter((p) => !caught.templates.includes(p))
   result.backedUp = applied.backedUp
@@ -198,7 +206,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   if (applied.incomplete) result.warnings.push(applied.incomplete)
 
   // Record where everything stands: the quick path's baseline.
-  state.lastRemoteHead = await repo.revParse(`origin/${branch}`)
+  state.lastRemoteHead = await repo.revParse(upstream)
   state.managedPaths = fleet.paths.map((p) => p.path)
   // The baseline was taken before capture, so an edit made during this sync differs from it and the next sync
   // looks; only what the apply itself wrote is brought up to date.
@@ -243,7 +251,7 @@ async function enforceRecipients(local: LocalFleet, fleet: Fleet, result: SyncRe
   const stale: string[] = []
   for (const file of (await local.repo.listFiles()).filter(isEncryptedSourceFile)) {
     const content = await readFile(join(local.paths.sourceDir, file)).catch(() => undefined)
-    if (content && recipientStanzaCount(content) !== recipients.length) stale.push(file)
+    if (content && (await recipientStanzaCount(content)) !== recipients.length) stale.push(file)
   }
   if (stale.length === 0) return
   await writeRecipientsFile(local.paths.recipientsFile, fleet)
