@@ -12,6 +12,8 @@ import type {ContributedAgent} from './spec.ts'
 /** Like launchd's ThrottleInterval and the units' RestartSec. */
 export const RESTART_DELAY_MS = 10_000
 const STOP_GRACE_MS = 120_000
+/** When an interval agent first runs after start (as the units' OnActiveSec=30s). */
+const FIRST_INTERVAL_RUN_MS = 30_000
 
 export interface ForegroundHandle {
   stop(): Promise<void>
@@ -56,8 +58,11 @@ export function runAgentsInForeground(agents: ContributedAgent[], ctx: RenderCon
           running = undefined
         })
       }
-      tick()
-      timers.push(setInterval(tick, agent.intervalSeconds! * 1000))
+      // Like the systemd timer (OnActiveSec): the first run comes a little after start, not on top of the watcher's.
+      timers.push(setTimeout(() => {
+        tick()
+        timers.push(setInterval(tick, agent.intervalSeconds! * 1000))
+      }, Math.min(FIRST_INTERVAL_RUN_MS, agent.intervalSeconds! * 1000)))
     }
   }
   log(`running ${agents.length} agent(s) in the foreground: ${agents.map((a) => a.id).join(', ')} (Ctrl-C stops them)`)

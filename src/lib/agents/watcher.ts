@@ -3,7 +3,7 @@
 // forge cheaply (git ls-remote) every few seconds, syncing when it moved. Writes made by its own sync's apply
 // are recognised and ignored. On SIGTERM or SIGINT it stops watching and lets a running sync finish.
 import {lstatSync} from 'node:fs'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 
 import {watch, type FSWatcher} from 'chokidar'
 
@@ -15,6 +15,9 @@ import {readManifest} from '../manifest/store.ts'
 import {homeRelative} from '../platform/paths.ts'
 import {sync, type SyncResult} from '../sync/engine.ts'
 import {readSyncState} from '../sync/state.ts'
+
+/** Events this soon after a sync are checked against what the sync left, like those during it. */
+const OWN_WRITES_SETTLE_MS = 300
 
 export interface WatcherHandle {
   /** Resolves once the watcher has stopped (after any running sync finished). */
@@ -46,6 +49,9 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
   let fleet = await readManifest(local.paths.sourceDir)
   let settings: AgentSettings = fleet.settings.agents
   let watched = new Set(fleet.paths.map((p) => join(local.paths.home, p.path)))
+  // Read once (and again after each sync): the forge check runs every few seconds and should spawn only git ls-remote.
+  let forgeUrl = (await local.repo.remoteUrl()) ?? 'origin'
+  let syncEndedAt = 0
   let stopping = false
   let syncing: Promise<void> | undefined
   let again: string | undefined
@@ -73,10 +79,12 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
         log(`${new Date().toISOString()} sync (${reason}) failed: ${errorMessage(error)}`)
       }
       await reload()
-      await recheckSeenDuringSync()
     })()
     await syncing
     syncing = undefined
+    syncEndedAt = Date.now()
+    // The sync's own writes may still be arriving (chokidar holds some back briefly): check those a moment later.
+    setTimeout(() => void recheckSeenDuringSync(), OWN_WRITES_SETTLE_MS)
     if (again !== undefined && !stopping) {
       const next = again
       again = undefined
@@ -92,8 +100,8 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
   const inSource = (path: string) => path === local.paths.sourceDir || path.startsWith(`${local.paths.sourceDir}/`)
 
   const onEvent = (path: string) => {
-    if (stopping) return
-    if (syncing) {
+    if (stopping || basename(path).startsWith('.renameio-')) return // chezmoi's temporary files while it writes
+    if (syncing || Date.now() - syncEndedAt < OWN_WRITES_SETTLE_MS) {
       // The sync writes the source repo itself; a target written meanwhile is checked once it is done.
       if (!inSource(path)) seenDuringSync.add(path)
       return
@@ -123,6 +131,7 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
       log(`${new Date().toISOString()} cannot read the manifest: ${errorMessage(error)}`)
       return
     }
+    forgeUrl = (await local.repo.remoteUrl()) ?? forgeUrl
     const next = new Set(fleet.paths.map((p) => join(local.paths.home, p.path)))
     const added = [...next].filter((p) => !watched.has(p))
     const removed = [...watched].filter((p) => !next.has(p))
@@ -141,8 +150,7 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
   const checkForge = async () => {
     if (stopping || syncing || quietTimer) return
     try {
-      const url = (await local.repo.remoteUrl()) ?? 'origin'
-      const head = (await lsRemote(url)).get(`refs/heads/${fleet.settings.branch}`)
+      const head = (await lsRemote(forgeUrl)).get(`refs/heads/${fleet.settings.branch}`)
       const state = await readSyncState(local.paths)
       if (head !== undefined && head !== state.lastRemoteHead) await runSync('watcher-forge')
     } catch {

@@ -46,8 +46,8 @@ export type ManagedPath = z.infer<typeof managedPathSchema>
 export const agentSettingsSchema = z.strictObject({
   /** The puller's period: the safety net for a missed event or a dead watcher. */
   pullIntervalSeconds: z.number().int().min(10).default(300),
-  /** How often the watcher asks the forge (git ls-remote) whether it moved. */
-  remoteCheckSeconds: z.number().int().min(1).default(6),
+  /** How often the watcher asks the forge (git ls-remote) whether it moved: 6 requests a minute per machine. */
+  remoteCheckSeconds: z.number().int().min(1).default(10),
   /** The watcher syncs once the managed paths have been quiet this long… */
   debounceMs: z.number().int().min(50).default(1500),
   /** …or this long after the first change of a burst, whichever comes first (a file written continuously still syncs). */
