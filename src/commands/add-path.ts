@@ -1,11 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
-import {ExitCode} from '../lib/errors/index.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
 import {type AddPathPlan, addPaths, planAddPaths} from '../lib/managed/paths.ts'
 import {readManifest} from '../lib/manifest/store.ts'
-import {describeSync} from '../lib/sync/describe.ts'
+import {reportSync} from '../lib/sync/describe.ts'
 import {sync, type SyncResult} from '../lib/sync/engine.ts'
 
 export default class AddPath extends FleetCommand {
@@ -41,9 +40,8 @@ Encrypted paths are stored in the forge as age ciphertext for the active machine
     const plan = await addPaths(local, options)
     this.describePlan(plan, 'Added')
     const result = await sync(local, {reason: 'add-path'})
-    if (!this.jsonEnabled()) for (const line of describeSync(result)) this.log(line)
+    reportSync(result, {json: this.jsonEnabled(), log: (line) => this.log(line)})
     if (result.outcome === 'offline') this.warn('The forge did not answer: the paths are committed here and will reach the other machines at the next sync.')
-    if (result.outcome === 'conflict') process.exitCode = ExitCode.conflict
     return {plan, dryRun: false, sync: result}
   }
 

@@ -3,7 +3,7 @@ import {Args} from '@oclif/core'
 import {FleetCommand} from '../lib/cli/base-command.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
 import {removePaths} from '../lib/managed/paths.ts'
-import {describeSync} from '../lib/sync/describe.ts'
+import {reportSync} from '../lib/sync/describe.ts'
 import {sync, type SyncResult} from '../lib/sync/engine.ts'
 
 export default class RemovePath extends FleetCommand {
@@ -21,7 +21,7 @@ export default class RemovePath extends FleetCommand {
     const removed = await removePaths(local, argv as string[])
     for (const path of removed) this.log(`No longer synced: ~/${path} (the files stay on every machine)`)
     const result = await sync(local, {reason: 'remove-path'})
-    if (!this.jsonEnabled()) for (const line of describeSync(result)) this.log(line)
+    reportSync(result, {json: this.jsonEnabled(), log: (line) => this.log(line)})
     return {removed, sync: result}
   }
 }

@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {FleetCommand} from '../lib/cli/base-command.ts'
 import {UsageError} from '../lib/errors/index.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
-import {describeSync} from '../lib/sync/describe.ts'
+import {reportSync} from '../lib/sync/describe.ts'
 import {sync, type SyncResult} from '../lib/sync/engine.ts'
 import {findConflict, resolveConflict, type Side} from '../lib/sync/resolve.ts'
 import {readSyncState} from '../lib/sync/state.ts'
@@ -43,7 +43,7 @@ export default class Resolve extends FleetCommand {
     const conflict = await resolveConflict(local, args.path, side)
     this.log(`Resolved ~/${conflict.path}: kept ${side === 'mine' ? "this machine's" : "the fleet's"} version.`)
     const result = await sync(local, {reason: 'resolve', full: true})
-    if (!this.jsonEnabled()) for (const line of describeSync(result)) this.log(line)
+    reportSync(result, {json: this.jsonEnabled(), log: (line) => this.log(line)})
     return {path: conflict.path, side, sync: result}
   }
 }

@@ -23,6 +23,9 @@ export default class Status extends FleetCommand {
     const last = report.lastSync
     this.log(`${report.machine} (${report.state}) — forge ${report.forge ?? '(none)'}`)
     this.log(last ? `Last sync: ${last.at} (${last.reason}): ${last.outcome}${last.error ? ` — ${last.error.split('\n')[0]}` : ''}` : 'Last sync: never')
+    if (report.lock) {
+      this.log(report.lock.stale ? `A stale lock from pid ${report.lock.pid} (${report.lock.purpose}, ${report.lock.startedAt}) is cleared by the next sync.` : `Running now: pid ${report.lock.pid} (${report.lock.purpose}) since ${report.lock.startedAt}.`)
+    }
     this.log(`Ahead of the forge by ${report.ahead} commit(s), behind by ${report.behind} (as of the last fetch).`)
     if (report.pendingCaptures.length > 0) this.log(`Edited here, captured at the next sync: ${report.pendingCaptures.join(', ')}`)
     if (report.conflicts.length > 0) {

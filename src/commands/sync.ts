@@ -1,10 +1,9 @@
 import {Flags} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
-import {ExitCode} from '../lib/errors/index.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
 import {sync, type SyncResult} from '../lib/sync/engine.ts'
-import {describeSync} from '../lib/sync/describe.ts'
+import {reportSync} from '../lib/sync/describe.ts'
 
 export default class Sync extends FleetCommand {
   static override summary = 'Capture local edits, exchange them with the forge, and apply what other machines changed.'
@@ -32,13 +31,7 @@ Exit codes: 0 synced (or another sync was running and will run again for this on
     process.on('SIGTERM', finishFirst)
     process.on('SIGINT', finishFirst)
     const result = await sync(await openLocalFleet(), {reason: flags.reason, full: flags.full})
-    if (!this.jsonEnabled()) for (const line of describeSync(result)) this.log(line)
-    const code = {offline: ExitCode.forgeUnreachable, conflict: ExitCode.conflict, error: ExitCode.error}[result.outcome as string]
-    if (code !== undefined) {
-      if (result.outcome === 'error' && !this.jsonEnabled()) process.stderr.write(`Error: ${result.error}\n`)
-      // The report (text or JSON) is complete: the exit code says what it means.
-      process.exitCode = code
-    }
+    reportSync(result, {json: this.jsonEnabled(), log: (line) => this.log(line)})
     return result
   }
 }

@@ -5,7 +5,7 @@ import {existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync} from 'nod
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 
-import {isStale, type LockOwner, processAlive, readOwner, tryLock, waitForLock} from '../../src/lib/lock/lock.ts'
+import {currentBoot, isStale, type LockOwner, processAlive, processStart, readOwner, tryLock, waitForLock} from '../../src/lib/lock/lock.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 /** The pid of a process that has started and exited: nobody alive has it (short of pid reuse). */
@@ -130,5 +130,27 @@ describe('lock: tryLock, stale locks', function () {
     assert.ok(lock)
     assert.equal(readOwner(lockDir)?.purpose, 'waiter')
     lock.release()
+  })
+})
+
+describe('lock: boots and reused pids', function () {
+  let dir: string
+  beforeEach(() => {
+    dir = makeTempDir('lockboot')
+  })
+  afterEach(() => removeTempDir(dir))
+
+  it('a lock taken in an earlier boot is stale, even if its pid is alive now; so is one whose pid was reused', function () {
+    const lock = join(dir, 'lock')
+    mkdirSync(lock)
+    const owner = {pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), purpose: 'test', pidStart: processStart(process.pid)}
+    writeFileSync(join(lock, 'owner.json'), JSON.stringify({...owner, boot: currentBoot()}))
+    assert.equal(isStale(lock), false, 'this process holds it, in this boot')
+    writeFileSync(join(lock, 'owner.json'), JSON.stringify({...owner, boot: 'another-boot'}))
+    assert.equal(isStale(lock), true, 'an earlier boot')
+    if (processStart(process.pid) !== undefined) {
+      writeFileSync(join(lock, 'owner.json'), JSON.stringify({...owner, boot: currentBoot(), pidStart: '1'}))
+      assert.equal(isStale(lock), true, 'the pid now belongs to a process that started later')
+    }
   })
 })

@@ -2,8 +2,9 @@
 // manager. Resident agents are restarted when they die (after a pause, as launchd and systemd do); interval
 // agents run at start and then every interval. Ctrl-C or SIGTERM stops everything cleanly: each agent is
 // asked to stop and given time to finish its step, never cut off mid-commit.
-import {type ChildProcess, spawn} from 'node:child_process'
 import {createInterface} from 'node:readline'
+
+import {execa} from 'execa'
 
 import type {RenderContext} from './render.ts'
 import {programArguments} from './render.ts'
@@ -21,19 +22,30 @@ export interface ForegroundHandle {
   stopped: Promise<void>
 }
 
+interface RunningChild {
+  kill(signal: NodeJS.Signals): void
+  /** Resolves when the process has exited, with how. */
+  exited: Promise<{code?: number; signal?: string}>
+}
+
 export function runAgentsInForeground(agents: ContributedAgent[], ctx: RenderContext, log: (line: string) => void): ForegroundHandle {
-  const children = new Set<ChildProcess>()
+  const children = new Set<RunningChild>()
   const timers: NodeJS.Timeout[] = []
   let stopping = false
 
-  const start = (agent: ContributedAgent): ChildProcess => {
+  const start = (agent: ContributedAgent): RunningChild => {
     const [file, ...args] = programArguments(agent, ctx)
-    const child = spawn(file, args, {stdio: ['ignore', 'pipe', 'pipe'], env: process.env})
-    children.add(child)
-    for (const stream of [child.stdout!, child.stderr!]) {
+    // No timeout: a resident agent runs until it is stopped, and an interval agent's sync bounds its own steps.
+    const subprocess = execa(file, args, {stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false})
+    for (const stream of [subprocess.stdout, subprocess.stderr]) {
       createInterface({input: stream}).on('line', (line) => log(`[${agent.id}] ${line}`))
     }
-    child.on('exit', () => children.delete(child))
+    const child: RunningChild = {
+      kill: (signal) => subprocess.kill(signal),
+      exited: subprocess.then((result) => ({code: result.exitCode, signal: result.signal})),
+    }
+    children.add(child)
+    void child.exited.then(() => children.delete(child))
     return child
   }
 
@@ -41,8 +53,7 @@ export function runAgentsInForeground(agents: ContributedAgent[], ctx: RenderCon
     if (agent.resident) {
       const keepAlive = () => {
         if (stopping) return
-        const child = start(agent)
-        child.on('exit', (code, signal) => {
+        void start(agent).exited.then(({code, signal}) => {
           if (stopping) return
           log(`[${agent.id}] exited (${signal ?? code}); restarting in ${RESTART_DELAY_MS / 1000} s`)
           timers.push(setTimeout(keepAlive, RESTART_DELAY_MS))
@@ -50,19 +61,21 @@ export function runAgentsInForeground(agents: ContributedAgent[], ctx: RenderCon
       }
       keepAlive()
     } else {
-      let running: ChildProcess | undefined
+      let running = false
       const tick = () => {
         if (stopping || running) return
-        running = start(agent)
-        running.on('exit', () => {
-          running = undefined
+        running = true
+        void start(agent).exited.then(() => {
+          running = false
         })
       }
       // Like the systemd timer (OnActiveSec): the first run comes a little after start, not on top of the watcher's.
-      timers.push(setTimeout(() => {
-        tick()
-        timers.push(setInterval(tick, agent.intervalSeconds! * 1000))
-      }, Math.min(FIRST_INTERVAL_RUN_MS, agent.intervalSeconds! * 1000)))
+      timers.push(
+        setTimeout(() => {
+          tick()
+          timers.push(setInterval(tick, agent.intervalSeconds! * 1000))
+        }, Math.min(FIRST_INTERVAL_RUN_MS, agent.intervalSeconds! * 1000)),
+      )
     }
   }
   log(`running ${agents.length} agent(s) in the foreground: ${agents.map((a) => a.id).join(', ')} (Ctrl-C stops them)`)
@@ -74,19 +87,14 @@ export function runAgentsInForeground(agents: ContributedAgent[], ctx: RenderCon
       if (stopping) return stopped
       stopping = true
       for (const timer of timers) clearTimeout(timer)
-      const exits = [...children].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve()
-            const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS)
-            child.once('exit', () => {
-              clearTimeout(kill)
-              resolve()
-            })
-            child.kill('SIGTERM')
-          }),
+      await Promise.all(
+        [...children].map(async (child) => {
+          const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS)
+          child.kill('SIGTERM')
+          await child.exited
+          clearTimeout(kill)
+        }),
       )
-      await Promise.all(exits)
       resolveStopped()
       return stopped
     },

@@ -1,9 +1,11 @@
 // Applying the source state without losing anything on disk:
 // - a target edited here since chezmoi last wrote it is never overwritten (it is left for the next sync to
 //   capture, and chezmoi's --error-on-conflict guards the race);
-// - a file chezmoi has never written (it existed before the fleet managed it) is copied to a backup before it is
-//   replaced, encrypted to this machine when the path is one of the fleet's encrypted paths.
-import {lstat, mkdir, readFile, copyFile} from 'node:fs/promises'
+// - a file chezmoi has never written (it existed before the fleet managed it), a directory about to be removed or
+//   replaced by a file, and a symlink, are copied to a backup first (files of encrypted paths encrypted to this
+//   machine).
+import {lstatSync} from 'node:fs'
+import {cp, lstat, mkdir, readdir, readFile} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
@@ -38,32 +40,51 @@ export function backupStamp(now = new Date()): string {
   return now.toISOString().replace(/[:.]/g, '-')
 }
 
+/** Copy a file, a symlink or a whole directory aside; files of encrypted paths are stored encrypted. */
+async function backUp(source: string, destination: string, encrypt: boolean, recipient: () => Promise<string>): Promise<void> {
+  const info = await lstat(source)
+  await mkdir(dirname(destination), {recursive: true, mode: 0o700})
+  if (info.isDirectory()) {
+    await mkdir(destination, {recursive: true, mode: 0o700})
+    for (const entry of await readdir(source)) await backUp(join(source, entry), join(destination, entry), encrypt, recipient)
+  } else if (info.isFile() && encrypt) {
+    await writeFileAtomic(`${destination}.age`, await encryptTo([await recipient()], await readFile(source)), {mode: 0o600})
+  } else {
+    await cp(source, destination, {verbatimSymlinks: true, preserveTimestamps: true})
+  }
+}
+
 export async function applyWithBackup(chezmoi: Chezmoi, options: ApplyOptions): Promise<ApplyResult> {
   const pending = (await chezmoi.status()).filter((e) => e.onApply !== ' ' && !(options.exclude?.(e.path) ?? false))
   const leftAlone = pending.filter((e) => e.sinceLastWrite !== ' ').map((e) => e.path)
-  const toApply = pending.filter((e) => e.sinceLastWrite === ' ').map((e) => e.path)
+  const toApply = pending.filter((e) => e.sinceLastWrite === ' ')
   if (toApply.length === 0) return {applied: [], leftAlone, backedUp: []}
 
-  const existing: string[] = []
-  for (const path of toApply) if ((await lstat(join(options.home, path)).catch(() => undefined))?.isFile()) existing.push(path)
-  const written = existing.length > 0 ? await chezmoi.writtenTargets() : new Set<string>()
+  // What would be lost: anything chezmoi never wrote (it was there before the fleet managed it), and every
+  // directory about to be removed (it may hold files this machine never synced).
+  const existing: Array<{path: string; isDirectory: boolean; removal: boolean}> = []
+  for (const entry of toApply) {
+    const info = await lstat(join(options.home, entry.path)).catch(() => undefined)
+    if (info) existing.push({path: entry.path, isDirectory: info.isDirectory(), removal: entry.onApply === 'D'})
+  }
+  const written = existing.length > 0 ? await chezmoi.writtenTargets() : new Map<string, string | undefined>()
+  // A directory chezmoi never wrote, about to change: lost only if the source makes it something else (a file).
+  const changedDirs = existing.filter((e) => e.isDirectory && !e.removal && !written.has(join(options.home, e.path)))
+  const sources = await chezmoi.sourcePaths(changedDirs.map((e) => join(options.home, e.path))).catch(() => [] as string[])
+  const becomesFile = new Set(changedDirs.filter((_, i) => sources[i] !== undefined && !lstatSync(sources[i], {throwIfNoEntry: false})?.isDirectory()).map((e) => e.path))
   const backupDir = join(options.backupsDir, backupStamp())
   const backedUp: string[] = []
-  for (const path of existing) {
+  for (const {path, isDirectory, removal} of existing) {
     const target = join(options.home, path)
-    if (written.has(target)) continue
-    const destination = join(backupDir, path)
-    await mkdir(dirname(destination), {recursive: true, mode: 0o700})
-    if (options.isEncrypted(path)) {
-      await writeFileAtomic(`${destination}.age`, await encryptTo([await options.recipient()], await readFile(target)), {mode: 0o600})
-    } else {
-      await copyFile(target, destination)
-    }
+    if (written.has(target) && !(isDirectory && removal)) continue
+    if (isDirectory && !removal && !becomesFile.has(path)) continue // created or re-moded: nothing is lost
+    if (backedUp.some((done) => path.startsWith(`${done}/`))) continue
+    await backUp(target, join(backupDir, path), options.isEncrypted(path), options.recipient)
     backedUp.push(path)
   }
-  const result: ApplyResult = {applied: toApply, leftAlone, backedUp, backupDir: backedUp.length > 0 ? backupDir : undefined}
+  const result: ApplyResult = {applied: toApply.map((e) => e.path), leftAlone, backedUp, backupDir: backedUp.length > 0 ? backupDir : undefined}
   try {
-    await chezmoi.apply({targets: toApply.map((path) => join(options.home, path))})
+    await chezmoi.apply({targets: toApply.map((e) => join(options.home, e.path))})
   } catch (error) {
     if (!(error instanceof ProcessError)) throw error
     result.incomplete = error.result.stderr.trim() || error.message

@@ -156,10 +156,10 @@ export class Chezmoi {
     return result.stdout.split('\0').filter(Boolean)
   }
 
-  /** Absolute targets chezmoi has written at some time (its persistent entry state). */
-  async writtenTargets(): Promise<Set<string>> {
+  /** Absolute targets chezmoi has written at some time (its persistent entry state), with the SHA-256 of the content it wrote to files. */
+  async writtenTargets(): Promise<Map<string, string | undefined>> {
     const result = await this.run(['state', 'dump', '--format', 'json'])
-    const dump = JSON.parse(result.stdout) as {entryState?: Record<string, unknown>}
-    return new Set(Object.keys(dump.entryState ?? {}))
+    const dump = JSON.parse(result.stdout) as {entryState?: Record<string, {contentsSHA256?: string}>}
+    return new Map(Object.entries(dump.entryState ?? {}).map(([path, entry]) => [path, entry.contentsSHA256]))
   }
 }

@@ -9,10 +9,12 @@ import {type ApplyResult, applyWithBackup, backupStamp} from '../chezmoi/apply.t
 import {checkChezmoi, type Chezmoi} from '../chezmoi/chezmoi.ts'
 import {configuredMachine, foreignConfigFiles, writeChezmoiConfig} from '../chezmoi/config.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
-import {chezmoiFor} from '../fleet/local.ts'
-import {catchUp, pushWithRetry} from '../fleet/publish.ts'
+import {chezmoiFor, openLocalFleet} from '../fleet/local.ts'
+import {pushWithRetry} from '../fleet/publish.ts'
+import {syncBeforeChange} from '../sync/engine.ts'
 import {ensureMachine, findMachine, nameTakenError} from '../fleet/roster.ts'
 import {SECRETS_PATH, template} from '../fleet/templates.ts'
+import {redactUrl} from '../forge/redact.ts'
 import {ensureEmbeddedForge, isEmbeddedForge, normalizeForge, probeForge, sameForge} from '../forge/forge.ts'
 import {clone, GitRepo} from '../git/git.ts'
 import {type AgeIdentity, ensureIdentity, KEY_TYPE_LABELS, readIdentity} from '../keys/identity.ts'
@@ -141,7 +143,7 @@ async function preflight(ctx: EnrollContext): Promise<string> {
   ctx.forge = options.forge ? normalizeForge(options.forge) : (origin ?? paths.defaultForge)
   if (ctx.source.kind === 'fleet' && origin !== undefined && !sameForge(origin, ctx.forge)) {
     throw new UsageError(
-      `This machine already belongs to the fleet at ${origin}, not ${ctx.forge}.`,
+      `This machine already belongs to the fleet at ${redactUrl(origin)}, not ${redactUrl(ctx.forge)}.`,
       `Run \`fleet enroll\` without --forge to repair this machine's enrollment. To move it to another fleet, move ${paths.sourceDir} aside first.`,
       'OTHER_FLEET',
     )
@@ -201,12 +203,12 @@ async function sourceRepo(ctx: EnrollContext): Promise<string> {
       const text = await readFile(join(staging, MANIFEST_RELATIVE_PATH), 'utf8').catch(() => undefined)
       if (text === undefined) {
         throw new UsageError(
-          `The forge ${ctx.forge} holds a git repository that is not a fleet (no ${MANIFEST_RELATIVE_PATH}).`,
+          `The forge ${redactUrl(ctx.forge)} holds a git repository that is not a fleet (no ${MANIFEST_RELATIVE_PATH}).`,
           'Give --forge the address of a fleet, or an empty repository to start a new fleet there.',
           'NOT_A_FLEET',
         )
       }
-      const fleet = parseManifest(text, `${ctx.forge}: ${MANIFEST_RELATIVE_PATH}`)
+      const fleet = parseManifest(text, `${redactUrl(ctx.forge)}: ${MANIFEST_RELATIVE_PATH}`)
       checkKeyType(ctx, fleet)
       const holder = findMachine(fleet, ctx.options.name)
       if (holder && holder.state !== 'revoked' && holder.recipient !== ctx.identity?.recipient) throw nameTakenError(fleet, ctx.options.name)
@@ -336,8 +338,9 @@ async function layTemplates(ctx: EnrollContext): Promise<void> {
 
 async function roster(ctx: EnrollContext): Promise<string> {
   if (ctx.mode === 'resume') {
-    const caught = await catchUp(ctx.repo, ctx.branch)
-    if (caught.parkedBranch) ctx.notes.push(`Local commits that conflicted with the forge are kept on branch ${caught.parkedBranch} in ${ctx.paths.sourceDir}.`)
+    // An enrolled machine: its edits are captured and pushed, and the forge's changes (an approval) come in.
+    const synced = await syncBeforeChange(await openLocalFleet(ctx.env), 'enroll')
+    if (synced.conflicts.length > 0) ctx.notes.push(`Files in conflict (see \`fleet status\`): ${synced.conflicts.map((c) => c.path).join(', ')}`)
   }
   ctx.rosterChanged = await applyRosterEntry(ctx)
   const others = ctx.fleet!.machines.filter((m) => m.name !== ctx.options.name).length
@@ -350,7 +353,7 @@ async function publish(ctx: EnrollContext): Promise<string> {
   })
   ctx.pushed = result.pushed
   if (result.parkedBranch) ctx.notes.push(`Local commits that conflicted with the forge are kept on branch ${result.parkedBranch} in ${ctx.paths.sourceDir}.`)
-  return result.pushed > 0 ? `pushed ${result.pushed} commit${result.pushed === 1 ? '' : 's'} to ${ctx.forge}` : 'the forge already has everything'
+  return result.pushed > 0 ? `pushed ${result.pushed} commit${result.pushed === 1 ? '' : 's'} to ${redactUrl(ctx.forge)}` : 'the forge already has everything'
 }
 
 async function apply(ctx: EnrollContext): Promise<string> {
@@ -405,8 +408,8 @@ export function enrollResult(ctx: EnrollContext): EnrollResult {
     next.push(`Edit your secrets in ~/${SECRETS_PATH} (encrypted before it leaves this machine).`)
     next.push(
       embedded
-        ? `To add another machine, make this forge reachable from it (for example over SSH: fleet enroll --forge ssh://<user>@<this-host>${ctx.forge}), or move the fleet to a hosted forge: git -C ${ctx.paths.sourceDir} remote set-url origin <url> && git -C ${ctx.paths.sourceDir} push origin main`
-        : `To add another machine, run on it: fleet enroll --forge ${ctx.forge}`,
+        ? `To add another machine, make this forge reachable from it (for example over SSH: fleet enroll --forge ssh://<user>@<this-host>${redactUrl(ctx.forge)}), or move the fleet to a hosted forge: git -C ${ctx.paths.sourceDir} remote set-url origin <url> && git -C ${ctx.paths.sourceDir} push origin main`
+        : `To add another machine, run on it: fleet enroll --forge ${redactUrl(ctx.forge)}`,
     )
   }
   next.push('See the roster: fleet machines list')
@@ -414,7 +417,7 @@ export function enrollResult(ctx: EnrollContext): EnrollResult {
     machine: name,
     state: ctx.state!,
     mode: ctx.mode,
-    forge: ctx.forge,
+    forge: redactUrl(ctx.forge),
     embeddedForge: embedded,
     sourceDir: ctx.paths.sourceDir,
     identityFile: ctx.paths.identityFile,

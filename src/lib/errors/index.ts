@@ -1,3 +1,5 @@
+import {redactUrl} from '../forge/redact.ts'
+
 // Every failure fleet reports carries an exit code from the documented set and, where there is one, the fix.
 
 /** Exit codes shared by every command (see README, "Exit codes"). */
@@ -35,7 +37,7 @@ export class UsageError extends FleetError {
 /** The forge did not answer. Work stays local and a later run retries. Exit 3. */
 export class ForgeUnreachableError extends FleetError {
   constructor(forge: string, detail: string, cause?: unknown) {
-    super(`The forge ${forge} cannot be reached: ${detail}`, {
+    super(redactUrl(`The forge ${forge} cannot be reached: ${detail}`), {
       exitCode: ExitCode.forgeUnreachable,
       fix: 'Check the network and the forge address (git ls-remote <forge> must work), then run the command again. Nothing was lost: local work stays here until the forge answers.',
       code: 'FORGE_UNREACHABLE',

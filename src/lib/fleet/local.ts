@@ -5,8 +5,7 @@ import {Chezmoi, chezmoiBinary} from '../chezmoi/chezmoi.ts'
 import {configuredMachine} from '../chezmoi/config.ts'
 import {FleetError} from '../errors/index.ts'
 import {GitRepo} from '../git/git.ts'
-import {manifestPath, readManifest} from '../manifest/store.ts'
-import type {Fleet} from '../manifest/schema.ts'
+import {manifestPath} from '../manifest/store.ts'
 import {type FleetPaths, fleetPaths} from '../platform/paths.ts'
 
 export interface LocalFleet {
@@ -38,8 +37,4 @@ export async function openLocalFleet(env: NodeJS.ProcessEnv = process.env): Prom
     throw new FleetError('This machine is not enrolled in a fleet.', {code: 'NOT_ENROLLED', fix: NOT_ENROLLED_FIX})
   }
   return {env, paths, machine, repo: new GitRepo(paths.sourceDir), chezmoi: chezmoiFor(paths, env)}
-}
-
-export async function loadFleet(local: LocalFleet): Promise<Fleet> {
-  return readManifest(local.paths.sourceDir)
 }

@@ -189,17 +189,20 @@ export class GitRepo {
     await this.git(['reset', '--quiet', '--hard', ref])
   }
 
-  async checkoutNewBranch(branch: string): Promise<void> {
-    await this.git(['checkout', '--quiet', '-B', branch])
+  /**
+   * git's three-way merge of two commits, computed without touching the work tree: the merged tree (files git
+   * could not merge hold conflict markers there) and the paths that conflicted.
+   */
+  async mergeTree(mine: string, theirs: string): Promise<{tree: string; conflicted: string[]}> {
+    const result = await this.git(['merge-tree', '--write-tree', '--name-only', '--no-messages', '-z', mine, theirs], {allowFailure: true})
+    if (result.exitCode !== 0 && result.exitCode !== 1) throw new ProcessError(result)
+    const [tree, ...conflicted] = result.stdout.split('\0').filter(Boolean)
+    return {tree, conflicted: [...new Set(conflicted)]}
   }
 
-  /** Files that would conflict if `theirs` were merged into `mine` (git merge-tree, which touches nothing). */
-  async conflictingPaths(mine: string, theirs: string): Promise<string[]> {
-    const result = await this.git(['merge-tree', '--write-tree', '--name-only', '--no-messages', '-z', mine, theirs], {allowFailure: true})
-    if (result.exitCode === 0) return []
-    if (result.exitCode !== 1) throw new ProcessError(result)
-    // The first field is the merged tree's id; the conflicted paths follow, each once per conflicting stage.
-    return [...new Set(result.stdout.split('\0').slice(1).filter(Boolean))]
+  /** Whether a path exists at a commit. */
+  async exists(ref: string, path: string): Promise<boolean> {
+    return (await this.git(['cat-file', '-e', `${ref}:${path}`], {allowFailure: true})).exitCode === 0
   }
 
   async mergeBase(a: string, b: string): Promise<string | undefined> {

@@ -2,7 +2,7 @@
 // mkdir is atomic on every filesystem fleet runs on (no flock: macOS lacks it). The holder records its pid and
 // host; a lock whose holder is no longer alive is stale and is taken over, never one whose holder still runs.
 import {mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {hostname} from 'node:os'
+import {hostname, uptime} from 'node:os'
 import {join} from 'node:path'
 
 export interface LockOwner {
@@ -10,6 +10,34 @@ export interface LockOwner {
   host: string
   startedAt: string
   purpose: string
+  /** This boot of the machine (Linux: its boot id; elsewhere: the boot time, in seconds). */
+  boot?: string
+  /** When the holder process started (Linux: clock ticks after boot), so that a reused pid is not taken for it. */
+  pidStart?: string
+}
+
+/** Identifies this boot: a lock from an earlier boot is stale whatever its pid is now. */
+export function currentBoot(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+  } catch {
+    return String(Math.round(Date.now() / 1000 - uptime()))
+  }
+}
+
+function sameBoot(a: string, b: string): boolean {
+  // A boot time computed from the uptime wobbles by a second or so; boot ids compare exactly.
+  return /^\d+$/.test(a) && /^\d+$/.test(b) ? Math.abs(Number(a) - Number(b)) < 60 : a === b
+}
+
+/** When a process started (Linux: field 22 of /proc/<pid>/stat), or undefined where that cannot be read. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
 }
 
 export interface Lock {
@@ -46,10 +74,19 @@ function ageMs(path: string): number {
   }
 }
 
-/** True when nobody alive holds the lock: its holder's process is gone, or it never recorded one. */
+/**
+ * True when nobody alive holds the lock: it was taken in an earlier boot, its holder's process is gone (or its
+ * pid now belongs to a process that started later), or it never recorded a holder.
+ */
 export function isStale(lockDir: string, owner: LockOwner | undefined = readOwner(lockDir)): boolean {
   if (owner === undefined) return ageMs(lockDir) > OWNERLESS_GRACE_MS
-  return owner.host === hostname() && !processAlive(owner.pid)
+  if (owner.boot !== undefined) {
+    if (!sameBoot(owner.boot, currentBoot())) return true
+  } else if (owner.host !== hostname()) {
+    return false // an old-style lock from another host: leave it
+  }
+  if (!processAlive(owner.pid)) return true
+  return owner.pidStart !== undefined && processStart(owner.pid) !== owner.pidStart
 }
 
 function sameOwner(a: LockOwner | undefined, b: LockOwner | undefined): boolean {
@@ -97,7 +134,7 @@ export function tryLock(lockDir: string, purpose: string): Lock | undefined {
       breakStaleLock(lockDir, owner)
       continue
     }
-    const owner: LockOwner = {pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), purpose}
+    const owner: LockOwner = {pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), purpose, boot: currentBoot(), pidStart: processStart(process.pid)}
     writeFileSync(join(lockDir, 'owner.json'), JSON.stringify(owner))
     let released = false
     return {

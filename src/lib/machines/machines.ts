@@ -2,7 +2,8 @@
 // encrypted file in the source repo for the new set of active machines).
 import {errorMessage, FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
-import {catchUp, pushWithRetry} from '../fleet/publish.ts'
+import {pushWithRetry} from '../fleet/publish.ts'
+import {syncBeforeChange} from '../sync/engine.ts'
 import {findMachine} from '../fleet/roster.ts'
 import {reencryptSource} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
@@ -78,7 +79,8 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
     const identity = await readIdentity(local.paths.identityFile)
     const {repo, paths} = local
     const branch = (await readManifest(paths.sourceDir)).settings.branch
-    await catchUp(repo, branch)
+    // Every local edit captured and pushed first: the change below is then the only commit here.
+    await syncBeforeChange(local, `machines ${verb}`)
     let outcome: Omit<RosterChange, 'pushed'> = {machine: name, state, changed: false, reencrypted: [], recipients: 0}
 
     const derive = async () => {

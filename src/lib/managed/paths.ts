@@ -1,7 +1,8 @@
 // Managed paths: adding (with every check a person would want before a file leaves the machine), removing, and
 // listing them with their state here.
-import {existsSync, lstatSync, readdirSync} from 'node:fs'
-import {join, resolve} from 'node:path'
+import {existsSync, lstatSync, readdirSync, readFileSync} from 'node:fs'
+import {readFile, rm, writeFile} from 'node:fs/promises'
+import {basename, join, resolve} from 'node:path'
 
 import {clearRemovals, managedPathOf} from '../sync/capture.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
@@ -9,10 +10,10 @@ import type {LocalFleet} from '../fleet/local.ts'
 import {findMachine} from '../fleet/roster.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
 import type {Fleet, ManagedPath} from '../manifest/schema.ts'
-import {MANIFEST_RELATIVE_PATH, readManifest, writeManifest} from '../manifest/store.ts'
+import {MANIFEST_RELATIVE_PATH, manifestPath, readManifest, writeManifest} from '../manifest/store.ts'
 import {homeRelative} from '../platform/paths.ts'
 import {ProcessError} from '../process/run.ts'
-import {decodeSourcePath, looksLikeSecret} from './names.ts'
+import {decodeSourcePath, looksLikeSecret, looksLikeSecretContent} from './names.ts'
 
 /** Beyond these, a tree is large enough that adding it needs --force. */
 export const LARGE_TREE = {files: 1000, bytes: 50 * 1024 * 1024}
@@ -57,7 +58,8 @@ function measure(absolute: string): {files: number; bytes: number; secrets: stri
     }
     total.files++
     total.bytes += info.size
-    if (looksLikeSecret(path)) total.secrets.push(relative || path)
+    const content = () => (info.isFile() && info.size <= 1024 * 1024 ? readFileSync(path, 'utf8') : '')
+    if (looksLikeSecret(path) || looksLikeSecretContent(content())) total.secrets.push(relative || basename(path))
   }
   walk(absolute, '')
   return total
@@ -138,6 +140,9 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
   return withFleetLock(local.paths, 'add-path', async () => {
     const fleet = await readManifest(local.paths.sourceDir)
     const plan = planAddPaths(local, fleet, options)
+    // What the source repo holds uncommitted before (a `chezmoi edit` in progress, say): never touched on failure.
+    const before = new Set((await local.repo.status()).map((e) => e.path))
+    const manifestBefore = await readFile(manifestPath(local.paths.sourceDir))
     const now = new Date().toISOString()
     const mergedInner = new Set(plan.merged.map((m) => m.inner))
     const entries: ManagedPath[] = plan.add.map((p) => ({path: p.path, encrypt: p.encrypt, addedAt: now, addedBy: local.machine}))
@@ -147,16 +152,18 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
       await clearRemovals(local.chezmoi, local.paths.home, local.paths.sourceDir, plan.add.map((p) => p.path))
       await local.chezmoi.add(plan.add.map((p) => p.absolute), {encrypt: options.encrypt, secrets: options.force ? 'ignore' : 'error'})
     } catch (error) {
-      // Leave nothing half-added: the manifest and the source go back to the last commit.
-      await local.repo.git(['checkout', '--', MANIFEST_RELATIVE_PATH], {allowFailure: true})
-      await local.repo.git(['clean', '-fdq'], {allowFailure: true})
-      await local.repo.git(['checkout', '--', '.'], {allowFailure: true})
+      // Leave nothing half-added: undo what this command changed in the source repo, and only that.
+      await writeFile(manifestPath(local.paths.sourceDir), manifestBefore)
+      for (const entry of await local.repo.status()) {
+        if (before.has(entry.path) || entry.path === MANIFEST_RELATIVE_PATH) continue
+        if (entry.code === '??') await rm(join(local.paths.sourceDir, entry.path), {recursive: true, force: true})
+        else await local.repo.git(['checkout', '--', entry.path], {allowFailure: true})
+      }
       if (error instanceof ProcessError && /secret/i.test(error.result.stderr)) {
         throw new UsageError(`chezmoi found what looks like a secret in the files to add:\n${error.result.stderr.trim()}`, 'Add it with --encrypt, or pass --force if it is not a secret.', 'LOOKS_SECRET')
       }
       throw error
     }
-    await local.repo.ensureIdentity(local.machine)
     await local.repo.commitAll(`fleet: ${local.machine}: add-path ${plan.add.map((p) => `~/${p.path}${p.encrypt ? ' (encrypted)' : ''}`).join(', ')}`)
     return plan
   })
@@ -183,7 +190,6 @@ export async function removePaths(local: LocalFleet, given: string[], cwd = proc
     const managed = new Set(await local.chezmoi.managed())
     await writeManifest(local.paths.sourceDir, {...fleet, paths: fleet.paths.filter((p) => !removed.includes(p.path))})
     await local.chezmoi.forget(removed.filter((p) => managed.has(p)).map((p) => join(local.paths.home, p)))
-    await local.repo.ensureIdentity(local.machine)
     await local.repo.commitAll(`fleet: ${local.machine}: remove-path ${removed.map((p) => `~/${p}`).join(', ')} (files stay on every machine)`)
     return removed
   })

@@ -1,6 +1,10 @@
 // `fleet status`: this machine's last sync, how it stands against the forge (as of the last fetch: status itself
 // never waits for the network), unresolved conflicts, edits not captured yet, and the roster.
 import type {LocalFleet} from '../fleet/local.ts'
+import {redactUrl} from '../forge/redact.ts'
+import {lockDirFor} from '../lock/fleet-lock.ts'
+import {isStale, type LockOwner, readOwner} from '../lock/lock.ts'
+import {existsSync} from 'node:fs'
 import {findMachine} from '../fleet/roster.ts'
 import type {Machine} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
@@ -19,6 +23,8 @@ export interface StatusReport {
   /** Managed targets edited (or deleted) here that the next sync will capture. */
   pendingCaptures: string[]
   roster: Array<Pick<Machine, 'name' | 'state' | 'hostname' | 'os'>>
+  /** Who holds the fleet lock now, if anyone (a stale one is cleared by the next sync). */
+  lock?: LockOwner & {stale: boolean}
   /** This machine's agents, and the last sync each one started (from the sync log). */
   agents: Array<AgentListing & {lastTrigger?: {at: string; reason: string; outcome: string}}>
 }
@@ -28,6 +34,8 @@ function reasonOf(agent: AgentListing & {argv?: string[]}): string {
   const index = agent.argv?.indexOf('--reason') ?? -1
   return index >= 0 ? agent.argv![index + 1] : agent.id
 }
+
+const redactOptional = (url: string | undefined) => (url === undefined ? undefined : redactUrl(url))
 
 export async function machineStatus(local: LocalFleet, agents: Array<AgentListing & {argv?: string[]}> = []): Promise<StatusReport> {
   const fleet = await readManifest(local.paths.sourceDir)
@@ -39,7 +47,7 @@ export async function machineStatus(local: LocalFleet, agents: Array<AgentListin
   return {
     machine: local.machine,
     state: findMachine(fleet, local.machine)?.state ?? 'unknown',
-    forge: await local.repo.remoteUrl(),
+    forge: redactOptional(await local.repo.remoteUrl()),
     lastSync: state.lastSync,
     ahead: tracked ? await local.repo.countAhead('HEAD', upstream) : await local.repo.commitCount('HEAD'),
     behind: tracked ? await local.repo.countAhead(upstream, 'HEAD') : 0,
@@ -47,7 +55,14 @@ export async function machineStatus(local: LocalFleet, agents: Array<AgentListin
     pendingCaptures: pending,
     roster: fleet.machines.map(({name, state, hostname, os}) => ({name, state, hostname, os})),
     agents: await withLastTriggers(local, agents),
+    lock: lockHolder(local),
   }
+}
+
+function lockHolder(local: LocalFleet): StatusReport['lock'] {
+  const dir = lockDirFor(local.paths)
+  const owner = existsSync(dir) ? readOwner(dir) : undefined
+  return owner ? {...owner, stale: isStale(dir, owner)} : undefined
 }
 
 async function withLastTriggers(local: LocalFleet, agents: Array<AgentListing & {argv?: string[]}>): Promise<StatusReport['agents']> {

@@ -1,12 +1,12 @@
 // Capture: turn what was edited, created or deleted here under the managed paths into source-state changes,
 // with as few chezmoi invocations as possible (each one scans for secrets): one re-add for every edited file,
 // one add for new plain files, one for new encrypted files. Templates are never re-added from their output.
-import {existsSync, lstatSync} from 'node:fs'
+import {existsSync, lstatSync, readdirSync} from 'node:fs'
 import {readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import type {Chezmoi} from '../chezmoi/chezmoi.ts'
-import {encodeTargetName, escapeGlob, looksLikeSecret, looksLikeSecretContent, removeEntryName} from '../managed/names.ts'
+import {decodeSourcePath, encodeTargetName, escapeGlob, looksLikeSecret, looksLikeSecretContent, removeEntryName} from '../managed/names.ts'
 import type {Fleet} from '../manifest/schema.ts'
 
 export interface CaptureOptions {
@@ -87,14 +87,14 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   }
   if (result.deleted.length > 0) {
     // Let chezmoi record the removal as what it last wrote, or it would see the file as deleted here again later.
-    await chezmoi.apply({force: true, targets: result.deleted.map(abs)}).catch(() => undefined)
+    // Without --force: a file created again meanwhile is a conflict for chezmoi, and stays.
+    await chezmoi.apply({targets: result.deleted.map(abs)}).catch(() => undefined)
   }
   await chezmoi.reAdd(reAdd.map(abs))
   result.reAdded.push(...reAdd)
   for (const path of reAdd) {
     if (managedPathOf(fleet, path)?.encrypt) continue
-    const content = await readFile(abs(path), 'utf8').catch(() => '')
-    if (content.length < 1024 * 1024 && looksLikeSecretContent(content)) {
+    if (await holdsSecretContent(abs(path))) {
       result.warnings.push(`~/${path} looks like it now holds a secret, and it is synced in plain text: move the secret to ~/.config/fleet/secrets.env, or make the path encrypted (fleet remove-path, then fleet add-path --encrypt).`)
     }
   }
@@ -107,7 +107,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     const managed = managedPathOf(fleet, path)
     if (!managed) continue
     if (managed.encrypt) encrypted.push(path)
-    else if (looksLikeSecret(path)) result.skipped.push({path, reason: 'looks like a secret: add it with `fleet add-path --encrypt`'})
+    else if (looksLikeSecret(path) || (await holdsSecretContent(abs(path)))) result.skipped.push({path, reason: 'looks like a secret: add it with `fleet add-path --encrypt`'})
     else plain.push(path)
   }
   if (plain.length + encrypted.length > 0) {
@@ -118,6 +118,38 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     result.added.push(...plain, ...encrypted)
   }
   return result
+}
+
+/** A file (or any file in a directory) whose content looks like a credential; large files are not read. */
+async function holdsSecretContent(path: string): Promise<boolean> {
+  const info = lstatSync(path, {throwIfNoEntry: false})
+  if (info?.isDirectory()) {
+    for (const entry of readdirSync(path)) if (await holdsSecretContent(join(path, entry))) return true
+    return false
+  }
+  if (!info?.isFile() || info.size > 1024 * 1024) return false
+  return looksLikeSecretContent(await readFile(path, 'utf8').catch(() => ''))
+}
+
+/**
+ * A .chezmoiremove line for a path the source manages again (another machine created a file in a directory this
+ * one deleted, at the same time) contradicts it, and chezmoi would refuse the whole source: the line goes, and
+ * what exists is kept. Returns whether the file changed.
+ */
+export async function dropContradictedRemovals(sourceDir: string, sourceFiles: string[]): Promise<boolean> {
+  const targets = sourceFiles
+    .filter((file) => !file.startsWith('.') && !basename(file).startsWith('remove_'))
+    .map((file) => decodeSourcePath(file))
+  let changed = false
+  await editChezmoiRemove(sourceDir, (lines) => {
+    const kept = lines.filter((line) => {
+      const path = line.replace(/\\(.)/g, '$1')
+      return !targets.some((target) => target === path || target.startsWith(`${path}/`))
+    })
+    changed = kept.length !== lines.length
+    return kept
+  })
+  return changed
 }
 
 async function editChezmoiRemove(sourceDir: string, edit: (lines: string[]) => string[]): Promise<void> {

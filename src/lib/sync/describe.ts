@@ -1,5 +1,26 @@
 // A sync's result in a person's words.
+import {ExitCode} from '../errors/index.ts'
 import type {SyncResult} from './engine.ts'
+
+/** The exit code a sync's outcome calls for (README, "Exit codes"). */
+export function syncExitCode(result: SyncResult): number {
+  switch (result.outcome) {
+    case 'offline':
+      return ExitCode.forgeUnreachable
+    case 'conflict':
+      return ExitCode.conflict
+    case 'error':
+      return result.failure?.exitCode ?? ExitCode.error
+    default:
+      return ExitCode.ok
+  }
+}
+
+/** A failed sync's error and fix, for stderr. */
+export function describeFailure(result: SyncResult): string | undefined {
+  if (result.outcome !== 'error') return undefined
+  return `Error: ${result.error}\n${result.failure?.fix ? `Fix: ${result.failure.fix}\n` : ''}`
+}
 
 export function describeSync(result: SyncResult): string[] {
   const lines: string[] = []
@@ -8,6 +29,8 @@ export function describeSync(result: SyncResult): string[] {
       return ['Another sync is running on this machine; it will run once more for this one.']
     case 'quick':
       return ['Up to date (nothing changed here, and the forge has not moved).']
+    case 'error':
+      return [] // the error itself goes to stderr (describeFailure)
     default:
   }
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`
@@ -29,4 +52,15 @@ export function describeSync(result: SyncResult): string[] {
   }
   if (lines.length === 0) lines.push('Up to date.')
   return lines
+}
+
+/** Report a sync the way every command that runs one does: its lines, the error and fix on stderr, the exit code. */
+export function reportSync(result: SyncResult, out: {json: boolean; log: (line: string) => void}): void {
+  if (!out.json) {
+    for (const line of describeSync(result)) out.log(line)
+    const failure = describeFailure(result)
+    if (failure) process.stderr.write(failure)
+  }
+  // The report is complete (text or JSON): the exit code says what it means.
+  process.exitCode = syncExitCode(result)
 }

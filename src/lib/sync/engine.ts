@@ -1,11 +1,12 @@
 // One sync: the convergent operation every trigger runs (the watcher, the puller, a person, add-path).
 // lock → recover → (quick path) → capture → commit → integrate → push → apply → reload → record.
 import {existsSync} from 'node:fs'
-import {readFile, rm, writeFile} from 'node:fs/promises'
+import {createHash} from 'node:crypto'
+import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {applyWithBackup, type ApplyResult} from '../chezmoi/apply.ts'
-import {errorMessage, FleetError, ForgeUnreachableError} from '../errors/index.ts'
+import {errorMessage, ExitCode, type ExitCodeValue, FleetError, ForgeUnreachableError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {PUSH_ATTEMPTS} from '../fleet/publish.ts'
 import {findMachine} from '../fleet/roster.ts'
@@ -18,8 +19,9 @@ import {tryLock} from '../lock/lock.ts'
 import {decodeSourcePath} from '../managed/names.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
-import {capture, type CaptureResult, captured, managedPathOf} from './capture.ts'
-import {integrate, type IntegrateResult} from './integrate.ts'
+import {capture, type CaptureResult, captured, dropContradictedRemovals, managedPathOf} from './capture.ts'
+import {integrate, type IntegrateResult, recoverIntegration} from './integrate.ts'
+import {ProcessError} from '../process/run.ts'
 import {recoverRepo} from './recover.ts'
 import {refreshEntries, sameSnapshot, takeSnapshot} from './snapshot.ts'
 import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
@@ -45,6 +47,8 @@ export interface SyncResult extends SyncRecord {
   notes: string[]
   /** Extra rounds run because another trigger arrived while this sync held the lock. */
   rounds: number
+  /** With outcome 'error': the error's code, its fix and the exit code it calls for. */
+  failure?: {code: string; fix?: string; exitCode: number}
 }
 
 /** How many times the lock holder runs again for triggers that arrived meanwhile, at most. */
@@ -59,30 +63,53 @@ function emptyResult(machine: string, reason: string, outcome: SyncResult['outco
 
 /**
  * Run a sync. If another sync holds the lock, leave a "run again" mark for it and return at once (outcome
- * 'deferred'): the holder runs once more before it lets go, so no trigger is lost.
+ * 'deferred'): the holder runs once more before it lets go, and looks for a mark once more after letting go, so
+ * no trigger is lost.
  */
 export async function sync(local: LocalFleet, options: SyncOptions): Promise<SyncResult> {
   const marks = statePaths(local.paths)
-  const lock = tryLock(lockDirFor(local.paths), `sync (${options.reason})`)
-  if (!lock) {
-    await writeFile(marks.again, new Date().toISOString())
-    return emptyResult(local.machine, options.reason, 'deferred')
-  }
-  try {
-    let result: SyncResult | undefined
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      await rm(marks.again, {force: true})
-      result = await syncOnce(local, round === 0 ? options : {...options, reason: `${options.reason} (again)`})
-      result.rounds = round
-      if (!existsSync(marks.again) || result.outcome === 'error') break
+  await mkdir(local.paths.stateDir, {recursive: true, mode: 0o700})
+  let result: SyncResult | undefined
+  for (let round = 0; round < MAX_ROUNDS; ) {
+    const lock = tryLock(lockDirFor(local.paths), `sync (${options.reason})`)
+    if (!lock) {
+      if (result) return result // a newer holder took over the marks
+      await writeFile(marks.again, new Date().toISOString())
+      return emptyResult(local.machine, options.reason, 'deferred')
     }
-    return result!
-  } finally {
-    lock.release()
+    try {
+      do {
+        await rm(marks.again, {force: true})
+        result = await syncLocked(local, round === 0 ? options : {...options, reason: `${options.reason} (again)`})
+        result.rounds = round++
+      } while (existsSync(marks.again) && result.outcome !== 'error' && round < MAX_ROUNDS)
+    } finally {
+      lock.release()
+    }
+    // A mark left between the last look and the release would wait for the next trigger: look once more.
+    if (!existsSync(marks.again) || result.outcome === 'error') break
   }
+  return result!
 }
 
-async function syncOnce(local: LocalFleet, options: SyncOptions): Promise<SyncResult> {
+/**
+ * A sync a roster change stands on (approve, revoke, enroll again): run while holding the lock, so that every
+ * local edit is captured and pushed first. A forge that does not answer or a failed sync stops the change.
+ */
+export async function syncBeforeChange(local: LocalFleet, reason: string): Promise<SyncResult> {
+  const result = await syncLocked(local, {reason, full: true})
+  if (result.outcome === 'offline' || result.outcome === 'error') {
+    throw new FleetError(`${reason}: the sync before it did not finish: ${result.error}`, {
+      exitCode: result.outcome === 'offline' ? ExitCode.forgeUnreachable : (result.failure?.exitCode as ExitCodeValue | undefined) ?? ExitCode.error,
+      code: result.outcome === 'offline' ? 'FORGE_UNREACHABLE' : (result.failure?.code ?? 'SYNC_FAILED'),
+      fix: result.failure?.fix ?? 'Check the forge (git ls-remote), then run the command again. Nothing was changed.',
+    })
+  }
+  return result
+}
+
+/** One sync, for a caller that already holds the fleet lock (sync itself, approve, enroll). */
+export async function syncLocked(local: LocalFleet, options: SyncOptions): Promise<SyncResult> {
   const started = Date.now()
   const result = emptyResult(local.machine, options.reason, 'ok')
   const state = await readSyncState(local.paths)
@@ -92,15 +119,15 @@ async function syncOnce(local: LocalFleet, options: SyncOptions): Promise<SyncRe
     if (error instanceof ForgeUnreachableError) result.outcome = 'offline'
     else result.outcome = 'error'
     result.error = errorMessage(error)
-    if (!(error instanceof FleetError)) result.error += error instanceof Error && error.stack ? `\n${error.stack}` : ''
+    if (error instanceof FleetError) result.failure = {code: error.code, fix: error.fix, exitCode: error.exitCode}
+    else result.error += error instanceof Error && error.stack ? `\n${error.stack}` : ''
   }
   result.durationMs = Date.now() - started
   result.conflicts = state.conflicts
   if (result.outcome === 'ok' && state.conflicts.length > 0) result.outcome = 'conflict'
-  const {notes: _notes, conflicts: _conflicts, warnings: _warnings, ...record} = result
   state.lastSync = {
-    at: record.at, reason: record.reason, outcome: record.outcome, durationMs: record.durationMs,
-    captured: record.captured, received: record.received, pushed: record.pushed, applied: record.applied, error: record.error,
+    at: result.at, reason: result.reason, outcome: result.outcome, durationMs: result.durationMs,
+    captured: result.captured, received: result.received, pushed: result.pushed, applied: result.applied, error: result.error,
   }
   await writeSyncState(local.paths, state)
   await appendSyncLog(local.paths, {machine: local.machine, ...state.lastSync})
@@ -116,6 +143,14 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   let fleet = await readManifest(paths.sourceDir)
   const branch = fleet.settings.branch
   result.notes.push(...(await recoverRepo(repo, branch)))
+  if (state.integrating) {
+    // Killed while integrating: go back to this machine's commits and integrate again below.
+    await recoverIntegration(repo, state.integrating)
+    state.integrating = undefined
+    await writeSyncState(paths, state)
+    result.notes.push('went back to this machine\'s commits after a sync was interrupted while merging')
+    fleet = await readManifest(paths.sourceDir)
+  }
   const managedPaths = fleet.paths.map((p) => p.path)
 
   // Quick path: nothing changed on disk here, nothing waiting locally, and the forge is where we left it.
@@ -127,7 +162,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
       const url = (await repo.remoteUrl()) ?? 'origin'
       const remote = (await lsRemote(url)).get(`refs/heads/${branch}`)
       const head = await repo.revParse('HEAD')
-      if (remote !== undefined && remote === state.lastRemoteHead && head === remote) {
+      if (remote !== undefined && remote === state.lastRemoteHead && head === remote && head === state.appliedHead) {
         result.outcome = 'quick'
         return
       }
@@ -141,8 +176,37 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   // The disk as capture is about to see it: the quick path's next baseline (see below).
   const baseline = takeSnapshot(paths.home, managedPaths)
 
-  // Capture and commit.
-  const caught: CaptureResult = await capture({chezmoi, home: paths.home, sourceDir: paths.sourceDir, fleet, active, exclude: excluded})
+  const integrateFromForge = async () => {
+    const integrated = await integrate(repo, branch, machine, async (record) => {
+      state.integrating = record
+      await writeSyncState(paths, state)
+    })
+    state.integrating = undefined
+    result.received += integrated.received
+    await recordConflicts(local, integrated, state)
+    await writeSyncState(paths, state)
+    if (integrated.received > 0 && (await dropContradictedRemovals(paths.sourceDir, await repo.listFiles()))) {
+      await repo.commitAll(`fleet: ${machine}: keep what was created again in a directory another machine deleted`)
+    }
+    if (integrated.conflicts.length > 0) await checkSourceReadable(local)
+    if (integrated.received > 0) {
+      fleet = await readManifest(paths.sourceDir)
+      await enforceRecipients(local, fleet, result)
+    }
+    return integrated
+  }
+
+  // Capture and commit. A source chezmoi cannot read (another machine pushed a broken one) may have been fixed on
+  // the forge since: bring the forge's commits in first, then capture.
+  const captureNow = () => capture({chezmoi, home: paths.home, sourceDir: paths.sourceDir, fleet, active, exclude: excluded})
+  let caught: CaptureResult
+  try {
+    caught = await captureNow()
+  } catch (error) {
+    if (!(error instanceof ProcessError && /inconsistent state/.test(error.result.stderr))) throw error
+    await integrateFromForge()
+    caught = await captureNow()
+  }
   result.captured = captured(caught)
   result.templates = caught.templates
   result.skipped = caught.skipped
@@ -163,13 +227,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
       }
       if (attempt > 1 && ahead === 0) break
       if (attempt > PUSH_ATTEMPTS) throw new FleetError(`The forge rejected this machine's push ${PUSH_ATTEMPTS} times: other machines keep pushing.`, {code: 'PUSH_REJECTED', fix: 'Nothing is lost: the next sync pushes again.'})
-      const integrated = await integrate(repo, branch, machine)
-      result.received += integrated.received
-      await recordConflicts(local, integrated, state)
-      if (integrated.received > 0) {
-        fleet = await readManifest(paths.sourceDir)
-        await enforceRecipients(local, fleet, result)
-      }
+      await integrateFromForge()
       if (ahead === 0 && (await aheadOfForge()) === 0) break
     }
   } catch (error) {
@@ -187,8 +245,10 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     })
     if (refreshed) result.notes.push(`updated the agents whose definition changed: ${refreshed.changed.join(', ')}`)
   }
-  // Nothing came from the forge and the last sync left nothing behind: there is nothing to apply.
-  const mustApply = result.received > 0 || !wasSettled || state.conflicts.length > 0
+  // Nothing came from the forge, the source is what was applied last, and the last sync left nothing behind:
+  // there is nothing to apply.
+  const head = await repo.revParse('HEAD')
+  const mustApply = options.full || result.received > 0 || !wasSettled || state.conflicts.length > 0 || head !== state.appliedHead
   const nowConflicted = new Set(state.conflicts.map((c) => c.path))
   const applied: ApplyResult = mustApply
     ? await applyWithBackup(chezmoi, {
@@ -196,7 +256,8 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
         backupsDir: paths.backupsDir,
         recipient: async () => findMachine(fleet, machine)?.recipient ?? (await readIdentity(paths.identityFile)).recipient,
         isEncrypted: isEncryptedTarget(fleet),
-        exclude: (path) => [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`)),
+        // A conflicted file, what lies below it, and a directory holding it are all left as they are.
+        exclude: (path) => [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`) || c.startsWith(`${path}/`)),
       })
     : {applied: [], leftAlone: [], backedUp: []}
   result.applied = applied.applied
@@ -216,8 +277,39 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   } else {
     state.snapshot = takeSnapshot(paths.home, state.managedPaths)
   }
-  state.settled = result.leftAlone.length === 0 && result.templates.length === 0 && result.skipped.length === 0 && !applied.incomplete
+  state.appliedHead = head
+  state.settled =
+    result.leftAlone.length === 0 && result.templates.length === 0 && result.skipped.length === 0 && !applied.incomplete && (await unchangedSinceApply(local, applied.applied))
   if (offline) throw offline
+}
+
+/**
+ * The files this sync applied are still exactly what chezmoi wrote: an edit made in the moment between the apply
+ * and the snapshot would otherwise become the quick path's baseline and never be looked at.
+ */
+async function unchangedSinceApply(local: LocalFleet, applied: string[]): Promise<boolean> {
+  if (applied.length === 0) return true
+  const written = await local.chezmoi.writtenTargets()
+  for (const path of applied) {
+    const target = join(local.paths.home, path)
+    const sha = written.get(target)
+    if (sha === undefined) continue // a directory, a removal, a script
+    const content = await readFile(target).catch(() => undefined)
+    if (content === undefined || createHash('sha256').update(content).digest('hex') !== sha) return false
+  }
+  return true
+}
+
+/** Never push a source chezmoi cannot read: every machine would stop syncing. */
+async function checkSourceReadable(local: LocalFleet): Promise<void> {
+  try {
+    await local.chezmoi.managed()
+  } catch (error) {
+    throw new FleetError(`After merging with the forge, chezmoi cannot read the source repo: ${errorMessage(error).split('\n').slice(-1)[0]}`, {
+      code: 'SOURCE_UNREADABLE',
+      fix: `Nothing was pushed. Look at ${local.paths.sourceDir} (git status; git log --all) or resolve the conflicts shown by \`fleet status\`.`,
+    })
+  }
 }
 
 function commitMessage(machine: string, caught: CaptureResult): string {

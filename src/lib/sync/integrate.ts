@@ -1,13 +1,15 @@
 // Bringing the forge's commits into this machine's branch while keeping every local edit. When local commits
 // rebase cleanly, that is all. When they conflict: the rebase is aborted (never left in progress), the local
-// commits are parked on a branch, the branch follows the forge, every local change that did not conflict is
-// carried over again, the fleet's own files are merged by their meaning, and what remains is a conflict for a
-// person, with both versions reachable.
-import {writeFile} from 'node:fs/promises'
-import {join} from 'node:path'
+// commits are parked on a branch, and the branch becomes the forge's commit plus one commit holding git's
+// three-way merge of everything that did merge (both machines' edits to different parts of a file included).
+// Files git could not merge keep the forge's version in the source (this machine's stays in its target file and
+// on the parked branch) and are reported as conflicts for a person; fleet's own files are merged by meaning.
+import {rm, writeFile} from 'node:fs/promises'
+import {basename, dirname, join} from 'node:path'
 
 import {parkedBranchName} from '../fleet/publish.ts'
 import type {GitRepo} from '../git/git.ts'
+import {removeEntryName} from '../managed/names.ts'
 import {mergeFleets} from '../manifest/merge.ts'
 import {MANIFEST_RELATIVE_PATH, parseManifest, renderManifest} from '../manifest/store.ts'
 
@@ -21,17 +23,36 @@ export interface IntegrateResult {
   theirs?: string
 }
 
+/** Recorded before the branch is moved, so that a sync killed halfway can put it back (see recoverIntegration). */
+export interface IntegrationInProgress {
+  mine: string
+  parkedBranch: string
+}
+
+const lines = (text: string) => text.split('\n').filter(Boolean)
+
 /** Files fleet itself owns and merges by meaning rather than by line. */
 const MERGERS: Record<string, (base: string, mine: string, theirs: string) => string> = {
   [MANIFEST_RELATIVE_PATH]: (base, mine, theirs) =>
     renderManifest(mergeFleets(parseManifest(base, 'base'), parseManifest(mine, 'this machine'), parseManifest(theirs, 'the forge'))),
-  '.chezmoiremove': (_base, mine, theirs) => {
-    const lines = [...new Set([...theirs.split('\n'), ...mine.split('\n')].filter(Boolean))]
-    return `${lines.join('\n')}\n`
+  // A three-way merge of lines: what either side added, less what either side removed.
+  '.chezmoiremove': (base, mine, theirs) => {
+    const [b, m, t] = [lines(base), lines(mine), lines(theirs)]
+    const kept = [...new Set([...t, ...m])].filter((line) => !(b.includes(line) && (!m.includes(line) || !t.includes(line))))
+    return kept.length > 0 ? `${kept.join('\n')}\n` : ''
   },
 }
 
-export async function integrate(repo: GitRepo, branch: string, machine: string): Promise<IntegrateResult> {
+/** A conflicted file and its `remove_` counterpart travel together, or chezmoi would see both at once. */
+function withCounterparts(paths: string[]): string[] {
+  const all = new Set(paths)
+  for (const path of paths) {
+    if (!basename(path).startsWith('remove_')) all.add(join(dirname(path), removeEntryName(basename(path))))
+  }
+  return [...all]
+}
+
+export async function integrate(repo: GitRepo, branch: string, machine: string, onPark: (record: IntegrationInProgress) => Promise<void>): Promise<IntegrateResult> {
   await repo.fetch()
   const upstream = `origin/${branch}`
   const theirs = await repo.revParse(upstream)
@@ -46,32 +67,42 @@ export async function integrate(repo: GitRepo, branch: string, machine: string):
 
   const mine = (await repo.revParse('HEAD'))!
   const base = await repo.mergeBase(mine, theirs)
-  const conflicted = await repo.conflictingPaths(mine, theirs)
+  const {tree, conflicted} = await repo.mergeTree(mine, theirs)
   const parkedBranch = parkedBranchName()
   await repo.git(['branch', '--force', parkedBranch, mine])
-  const localChanges = base ? await repo.changedFiles(base, mine) : []
-  await repo.resetHard(theirs)
+  await onPark({mine, parkedBranch})
 
+  // The forge's commit, then git's merge of both sides on top of it.
+  await repo.resetHard(theirs)
+  await repo.git(['read-tree', '-u', '--reset', tree])
   const remaining: string[] = []
   for (const path of conflicted) {
     const merge = MERGERS[path]
     const versions = await Promise.all([base ?? theirs, mine, theirs].map((ref) => repo.show(ref, path)))
-    if (merge && versions.every((v) => v !== undefined)) {
-      await writeFile(join(repo.dir, path), merge(versions[0]!, versions[1]!, versions[2]!))
-    } else remaining.push(path)
+    if (merge && versions.every((v) => v !== undefined)) await writeFile(join(repo.dir, path), merge(versions[0]!, versions[1]!, versions[2]!))
+    else remaining.push(path)
   }
-  for (const {status, path} of localChanges) {
-    if (conflicted.includes(path)) continue
-    if (status === 'D') await repo.git(['rm', '--quiet', '--ignore-unmatch', '--', path])
-    else await repo.git(['checkout', mine, '--', path])
+  // What git could not merge takes the forge's version (file and counterpart alike): the source stays consistent.
+  for (const path of withCounterparts(remaining)) {
+    if (await repo.exists(theirs, path)) await repo.git(['checkout', theirs, '--', path])
+    else {
+      await repo.git(['rm', '--quiet', '--cached', '--ignore-unmatch', '--', path])
+      await rm(join(repo.dir, path), {force: true})
+    }
   }
   await repo.commitAll(
-    `fleet: ${machine}: carry over changes made here while the forge moved` + (remaining.length > 0 ? `\n\nLeft for a person (kept on ${parkedBranch}): ${remaining.join(', ')}` : ''),
+    `fleet: ${machine}: merge changes made here while the forge moved` + (remaining.length > 0 ? `\n\nLeft for a person (kept on ${parkedBranch}): ${remaining.join(', ')}` : ''),
   )
   if (remaining.length === 0) {
-    // Everything was merged: the parked branch holds nothing that is not on the branch now.
+    // Everything merged: the parked branch holds nothing that is not on the branch now.
     await repo.git(['branch', '--delete', '--force', parkedBranch])
     return {received, conflicts: []}
   }
   return {received, conflicts: remaining, parkedBranch, mine, theirs}
+}
+
+/** A sync killed during integrate: put the branch back where it was before, and integrate again from there. */
+export async function recoverIntegration(repo: GitRepo, record: IntegrationInProgress): Promise<void> {
+  await repo.resetHard(record.mine)
+  await repo.git(['branch', '--delete', '--force', record.parkedBranch], {allowFailure: true})
 }

@@ -52,8 +52,7 @@ export async function resolveConflict(local: LocalFleet, given: string, side: Si
         await writeFile(join(dirname(source), removeEntryName(basename(source))), '')
         await rm(source, {force: true})
       }
-      await local.repo.ensureIdentity(local.machine)
-      await local.repo.commitAll(`fleet: ${local.machine}: resolve ${conflict.path}: keep ${local.machine}'s version`)
+        await local.repo.commitAll(`fleet: ${local.machine}: resolve ${conflict.path}: keep ${local.machine}'s version`)
     } else {
       if (existsSync(target)) await backUp(local, conflict.path)
       await local.chezmoi.apply({force: true, targets: [target]})

@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
 import type {FleetPaths} from '../platform/paths.ts'
+import type {IntegrationInProgress} from './integrate.ts'
 
 export type SyncOutcome = 'ok' | 'quick' | 'conflict' | 'offline' | 'error' | 'deferred'
 
@@ -41,6 +42,10 @@ export interface SyncState {
   /** Managed paths (relative to $HOME) at the last sync, and what was on disk then: the quick path's baseline. */
   managedPaths?: string[]
   snapshot?: Record<string, string>
+  /** The source commit the last full sync applied. */
+  appliedHead?: string
+  /** Set while integrate has moved the branch (see integrate.ts), so that a killed sync can put it back. */
+  integrating?: IntegrationInProgress
   /** The last full sync left nothing behind (no edit it could not capture): the quick path may trust the snapshot. */
   settled?: boolean
   conflicts: ConflictRecord[]
