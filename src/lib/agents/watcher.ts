@@ -9,7 +9,7 @@ import {watch, type FSWatcher} from 'chokidar'
 
 import {errorMessage} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
-import {lsRemote} from '../git/git.ts'
+import {forgeBranchHead} from '../forge/forge.ts'
 import type {AgentSettings} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
 import {homeRelative} from '../platform/paths.ts'
@@ -150,9 +150,11 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
   const checkForge = async () => {
     if (stopping || syncing || quietTimer) return
     try {
-      const head = (await lsRemote(forgeUrl)).get(`refs/heads/${fleet.settings.branch}`)
-      const state = await readSyncState(local.paths)
-      if (head !== undefined && head !== state.lastRemoteHead) await runSync('watcher-forge')
+      // After a sync this machine's branch is where the forge's was; a forge elsewhere means there is work.
+      const branch = fleet.settings.branch
+      const remote = await forgeBranchHead(forgeUrl, branch)
+      const here = local.repo.readBranchHead(branch) ?? (await local.repo.revParse('HEAD'))
+      if (remote !== undefined && remote !== here) await runSync('watcher-forge')
     } catch {
       // The forge is down: the next check, or the puller, tries again.
     }

@@ -1,7 +1,7 @@
 // The forge: any git remote, or by default a bare repository in fleet's data directory.
-import {existsSync, realpathSync} from 'node:fs'
+import {existsSync, readFileSync, realpathSync} from 'node:fs'
 import {mkdir} from 'node:fs/promises'
-import {dirname, isAbsolute, resolve} from 'node:path'
+import {dirname, isAbsolute, join, resolve} from 'node:path'
 
 import {initBare, lsRemote} from '../git/git.ts'
 import type {FleetPaths} from '../platform/paths.ts'
@@ -51,4 +51,29 @@ export async function probeForge(url: string): Promise<ForgeProbe> {
   const refs = await lsRemote(url)
   const branches = [...refs.keys()].filter((r) => r.startsWith('refs/heads/')).map((r) => r.slice('refs/heads/'.length))
   return {url, empty: branches.length === 0, branches}
+}
+
+/** The directory of a forge on this machine's disk (a path or a file:// URL), or undefined for a remote one. */
+function localForgeDir(url: string): string | undefined {
+  if (url.startsWith('file://')) return decodeURIComponent(url.slice('file://'.length))
+  return isAbsolute(url) ? url : undefined
+}
+
+/**
+ * Where the forge's branch points, in the cheapest way there is: a forge on this machine's disk is read directly
+ * (its ref file, or packed-refs); any other is asked with `git ls-remote`. Throws ForgeUnreachableError when the
+ * forge does not answer. Used by the checks that run every few seconds.
+ */
+export async function forgeBranchHead(url: string, branch: string): Promise<string | undefined> {
+  const dir = localForgeDir(url)
+  if (dir !== undefined && existsSync(join(dir, 'HEAD'))) {
+    try {
+      return readFileSync(join(dir, 'refs', 'heads', branch), 'utf8').trim()
+    } catch {
+      const packed = existsSync(join(dir, 'packed-refs')) ? readFileSync(join(dir, 'packed-refs'), 'utf8') : ''
+      const line = packed.split('\n').find((l) => l.endsWith(` refs/heads/${branch}`))
+      if (line) return line.split(' ')[0]
+    }
+  }
+  return (await lsRemote(url)).get(`refs/heads/${branch}`)
 }

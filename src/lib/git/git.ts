@@ -1,6 +1,6 @@
 // The git adapter: the commands fleet runs against the source repo and the forge, with the timeouts and
 // environment that keep them from ever waiting for a person.
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {ForgeUnreachableError} from '../errors/index.ts'
@@ -108,6 +108,24 @@ export class GitRepo {
   async revParse(ref: string): Promise<string | undefined> {
     const result = await this.git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {allowFailure: true})
     return result.exitCode === 0 ? result.stdout.trim() : undefined
+  }
+
+  /**
+   * The commit a branch points at, read from .git without starting git (for checks that run every few seconds);
+   * undefined when it cannot be read that way.
+   */
+  readBranchHead(branch: string): string | undefined {
+    const loose = join(this.dir, '.git', 'refs', 'heads', branch)
+    try {
+      return readFileSync(loose, 'utf8').trim()
+    } catch {
+      try {
+        const packed = readFileSync(join(this.dir, '.git', 'packed-refs'), 'utf8')
+        return packed.split('\n').find((line) => line.endsWith(` refs/heads/${branch}`))?.split(' ')[0]
+      } catch {
+        return undefined
+      }
+    }
   }
 
   async hasCommits(): Promise<boolean> {

@@ -10,7 +10,7 @@ import {errorMessage, ExitCode, type ExitCodeValue, FleetError, ForgeUnreachable
 import type {LocalFleet} from '../fleet/local.ts'
 import {PUSH_ATTEMPTS} from '../fleet/publish.ts'
 import {findMachine} from '../fleet/roster.ts'
-import {lsRemote} from '../git/git.ts'
+import {forgeBranchHead} from '../forge/forge.ts'
 import {activeRecipients, isEncryptedSourceFile, recipientStanzaCount, reencryptSource} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
@@ -160,7 +160,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     // The source repo clean too: an edit made there by hand (`chezmoi edit`) is committed by a full sync.
     if (sameSnapshot(state.snapshot, takeSnapshot(paths.home, managedPaths)) && (await repo.status()).length === 0) {
       const url = (await repo.remoteUrl()) ?? 'origin'
-      const remote = (await lsRemote(url)).get(`refs/heads/${branch}`)
+      const remote = await forgeBranchHead(url, branch)
       const head = await repo.revParse('HEAD')
       if (remote !== undefined && remote === state.lastRemoteHead && head === remote && head === state.appliedHead) {
         result.outcome = 'quick'
