@@ -4,6 +4,9 @@
 //  - propagation: how long a save on A takes to reach B and C (≥ 20 saves, one at a time, each with unique content);
 //  - idle:        what an idle fleet costs each machine: CPU seconds per hour of the whole agent process tree, and
 //                 forge requests per minute, beside an idle `node` process measured over the same window.
+//  - idle-ssh:    the same with the forge reached over ssh:// (an sshd of the bench's own on 127.0.0.1, from
+//                 test/support/sshd.ts), so every forge check is a real `git ls-remote` through an ssh client;
+//                 beside it the sshd side's CPU per request, and a what-if for SSH connection multiplexing.
 //
 // Nothing in the fleet's settings is shortened: the point is the defaults (debounce, ceiling, remote check, puller).
 //
@@ -20,6 +23,13 @@
 // (one O_APPEND write, so lines from concurrent requests never mix) and `exec` the real program. The log's lines
 // between two moments are the requests each machine made. The cost is one dash start per request (measured and
 // printed: "counting wrapper" below).
+//
+// Over ssh:// that cannot work: sshd passes none of the client's environment (no AcceptEnv, PermitUserEnvironment
+// off) and starts `git-upload-pack '<path>'` through the remote user's shell by PATH, not through git's exec-path.
+// So the counter sits in sshd instead: every machine has a client key of its own, listed in the sshd's
+// authorized_keys with a forced command, `command="<wrapper> <machine's HOME>"`. The wrapper (dash) appends
+// "<kind> <HOME>" to the same kind of log (kind from $SSH_ORIGINAL_COMMAND) and `eval exec`s what the client asked
+// for. Its cost is on the server; the client side (what the idle targets are about) runs exactly as uncounted.
 //
 // CPU of an agent tree, short-lived processes included. /proc/<pid>/stat has utime+stime (the process's own CPU)
 // and cutime+cstime (the CPU of every child it has waited for, each with the cutime of the children *that* child
@@ -52,6 +62,7 @@ import {readOr, RunningAgents, setAgentSettings, waitFor} from '../test/support/
 import {FLEET_BIN, NODE} from '../test/support/cli.ts'
 import {Forge} from '../test/support/forge.ts'
 import {Machine} from '../test/support/machine.ts'
+import {Sshd} from '../test/support/sshd.ts'
 import {fmt, median, percentile, timeProcessCpu} from './lib.ts'
 
 const APP = '.config/bench-app'
@@ -74,7 +85,8 @@ interface ForgeCounter {
 }
 
 interface Request {
-  kind: 'upload-pack' | 'receive-pack'
+  kind: 'upload-pack' | 'receive-pack' | 'other'
+  /** The machine's HOME (or PROBE_LABEL for the ssh route's probe key). */
   home: string
 }
 
@@ -95,7 +107,7 @@ async function forgeCounter(dir: string): Promise<ForgeCounter> {
   return {execPath, log}
 }
 
-function requests(counter: ForgeCounter): Request[] {
+function requests(counter: {log: string}): Request[] {
   return readFileSync(counter.log, 'utf8')
     .split('\n')
     .filter(Boolean)
@@ -103,6 +115,109 @@ function requests(counter: ForgeCounter): Request[] {
       const space = line.indexOf(' ')
       return {kind: line.slice(0, space) as Request['kind'], home: line.slice(space + 1)}
     })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// How the machines reach the forge
+
+type Transport = 'file' | 'ssh'
+
+/** The forge as the machines reach it, with their requests counted. */
+interface ForgeRoute {
+  transport: Transport
+  /** What every machine enrolls with. */
+  url: string
+  /** The request log of the machines' requests (each line's label: the machine's HOME). */
+  counter: {log: string}
+  /** What a machine with this HOME needs in its env to reach the forge, its requests counted under its HOME. */
+  machineEnv(home: string): NodeJS.ProcessEnv
+  /** For one-off runs on a machine beside its agents (the puller probe): its requests counted apart. */
+  probe: {env: NodeJS.ProcessEnv; count(): number}
+  /** ssh only: the sshd the forge is reached through. */
+  sshd?: Sshd
+  stop(): Promise<void>
+}
+
+/** Quote for the POSIX shell (git runs GIT_SSH_COMMAND through sh; sshd runs a forced command through the user's shell). */
+function shQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`
+}
+
+async function fileRoute(root: string, url: string): Promise<ForgeRoute> {
+  const counter = await forgeCounter(join(root, 'counter'))
+  const probe = await forgeCounter(join(root, 'probe-counter'))
+  return {
+    transport: 'file',
+    url,
+    counter,
+    machineEnv: () => ({GIT_EXEC_PATH: counter.execPath}),
+    probe: {env: {GIT_EXEC_PATH: probe.execPath}, count: () => requests(probe).length},
+    stop: async () => {},
+  }
+}
+
+const PROBE_LABEL = 'probe'
+
+/**
+ * An sshd of our own (test/support/sshd.ts) in front of the bare repo at `forgePath`. Its authorized_keys is
+ * rewritten (sshd reads it at every login): the fixture's own client key as it was (uncounted, for the unit
+ * costs), then one key per label (each machine's HOME, and PROBE_LABEL) with the counting wrapper as forced command.
+ * A machine's GIT_SSH_COMMAND is the fixture's with its own key given first (ssh offers -i keys in order).
+ */
+async function sshRoute(root: string, forgePath: string, homes: string[]): Promise<ForgeRoute> {
+  const dir = join(root, 'counter')
+  mkdirSync(dir, {recursive: true})
+  const log = join(dir, 'requests.log')
+  writeFileSync(log, '')
+  const wrapper = join(dir, 'count-ssh-request')
+  writeFileSync(
+    wrapper,
+    [
+      '#!/bin/sh',
+      '# fleet bench: sshd runs this for every login with a counted key (a forced command in authorized_keys):',
+      '# count the request under the label it is given, then be what the client asked for.',
+      'case "$SSH_ORIGINAL_COMMAND" in',
+      "  git-upload-pack\\ *|git\\ upload-pack\\ *) kind=upload-pack ;;",
+      "  git-receive-pack\\ *|git\\ receive-pack\\ *) kind=receive-pack ;;",
+      '  *) kind=other ;;',
+      'esac',
+      `echo "$kind $1" >> ${shQuote(log)}`,
+      'eval "exec $SSH_ORIGINAL_COMMAND"',
+      '',
+    ].join('\n'),
+    {mode: 0o755},
+  )
+  const sshd = await Sshd.start(join(root, 'sshd'))
+  try {
+    const keys = new Map<string, string>()
+    const lines = [readFileSync(`${sshd.clientKey}.pub`, 'utf8').trim()]
+    for (const label of [...homes, PROBE_LABEL]) {
+      // The forced command sits in double quotes in authorized_keys: nothing in it may need escaping there.
+      if (/["\\\n]/.test(wrapper + label)) throw new Error(`cannot put ${label} into a forced command`)
+      const key = join(dir, `client-key-${keys.size}`)
+      await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `fleet-bench ${keys.size}`, '-f', key])
+      keys.set(label, key)
+      const options = [`command="${shQuote(wrapper)} ${shQuote(label)}"`, 'no-pty', 'no-port-forwarding', 'no-agent-forwarding', 'no-X11-forwarding']
+      lines.push(`${options.join(',')} ${readFileSync(`${key}.pub`, 'utf8').trim()}`)
+    }
+    writeFileSync(join(sshd.dir, 'authorized_keys'), `${lines.join('\n')}\n`, {mode: 0o600})
+    const base = sshd.gitSshCommand
+    if (!base.startsWith('ssh ')) throw new Error(`unexpected GIT_SSH_COMMAND from the sshd fixture: ${base}`)
+    const command = (label: string) => `ssh -i ${shQuote(keys.get(label)!)} ${base.slice('ssh '.length)}`
+    const counter = {log}
+    return {
+      transport: 'ssh',
+      url: sshd.url(forgePath),
+      counter,
+      machineEnv: (home) => ({GIT_SSH_COMMAND: command(home)}),
+      probe: {env: {GIT_SSH_COMMAND: command(PROBE_LABEL)}, count: () => requests(counter).filter((r) => r.home === PROBE_LABEL).length},
+      sshd,
+      stop: () => sshd.stop(),
+    }
+  } catch (error) {
+    await sshd.stop()
+    throw error
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -247,32 +362,44 @@ function forgeHead(forge: Forge): string {
 
 class BenchFleet {
   readonly root: string
+  /** The bare repo on this disk (read directly by the bench whatever the machines reach it through). */
   readonly forge: Forge
-  readonly counter: ForgeCounter
+  readonly route: ForgeRoute
   readonly machines: Machine[]
   readonly running: RunningAgents[] = []
   settings!: AgentSettings
 
-  private constructor(root: string, forge: Forge, counter: ForgeCounter) {
+  private constructor(root: string, forge: Forge, route: ForgeRoute) {
     this.root = root
     this.forge = forge
-    this.counter = counter
-    this.machines = NAMES.map((name) => new Machine(root, name, {GIT_EXEC_PATH: counter.execPath}))
+    this.route = route
+    this.machines = NAMES.map((name) => new Machine(root, name, route.machineEnv(join(root, name))))
+  }
+
+  get counter(): {log: string} {
+    return this.route.counter
   }
 
   /**
    * Enrolled, approved, one managed directory with one file everywhere; no agents yet. Removes its dir on failure.
    * `overrides` of the agent settings are for what-if runs only: npm run bench always measures the defaults.
+   * `transport`: the machines reach the bare repo over file:// (default) or over ssh:// through an sshd of our own.
    */
-  static async create(label: string, overrides: Partial<AgentSettings> = {}): Promise<BenchFleet> {
+  static async create(label: string, overrides: Partial<AgentSettings> = {}, transport: Transport = 'file'): Promise<BenchFleet> {
     const root = mkdtempSync(join(tmpdir(), `fleet-bench-${label}-`))
+    let route: ForgeRoute | undefined
     try {
-      const counter = await forgeCounter(join(root, 'counter'))
-      const fleet = new BenchFleet(root, await Forge.create(join(root, 'forge')), counter)
+      const forge = await Forge.create(join(root, 'forge'))
+      route = transport === 'ssh' ? await sshRoute(root, forge.path, NAMES.map((name) => join(root, name))) : await fileRoute(root, forge.url)
+      const fleet = new BenchFleet(root, forge, route)
       await fleet.setUp(overrides)
       return fleet
     } catch (error) {
-      rmSync(root, {recursive: true, force: true})
+      try {
+        await route?.stop()
+      } finally {
+        rmSync(root, {recursive: true, force: true})
+      }
       throw error
     }
   }
@@ -283,9 +410,9 @@ class BenchFleet {
 
   private async setUp(overrides: Partial<AgentSettings>): Promise<void> {
     const [a, ...others] = this.machines
-    await a.enroll(this.forge.url)
+    await a.enroll(this.route.url)
     for (const m of others) {
-      await m.enroll(this.forge.url)
+      await m.enroll(this.route.url)
       await a.ok(['machines', 'approve', m.name])
     }
     a.write(FILE, 'v0\n')
@@ -296,6 +423,9 @@ class BenchFleet {
     const inactive = roster.machines.filter((m) => m.state !== 'active')
     if (inactive.length > 0 || roster.machines.length !== NAMES.length) throw new Error(`not every machine is active: ${JSON.stringify(roster.machines)}`)
     for (const m of this.machines) if (readOr(m, FILE) !== 'v0\n') throw new Error(`${label(m)} does not have ${FILE} before the agents start`)
+    // Enrolling and syncing asked the forge: every machine's requests must have been counted, under its HOME.
+    const counted = new Set(requests(this.counter).map((r) => r.home))
+    for (const m of this.machines) if (!counted.has(m.home)) throw new Error(`no forge request of ${label(m)} was counted (${this.route.transport} route)`)
     // The shipped defaults, untouched (unless a what-if run asked for overrides): refuse to measure anything else.
     const expected = agentSettingsSchema.parse(overrides)
     for (const m of this.machines) {
@@ -347,28 +477,33 @@ class BenchFleet {
     return lines
   }
 
-  /** SIGTERM every supervisor and wait; SIGKILL what is left after the supervisor's own grace; remove the dir. */
+  /** SIGTERM every supervisor and wait; SIGKILL what is left after the supervisor's own grace. Safe to repeat. */
+  async stopAgents(): Promise<void> {
+    await Promise.all(
+      this.running.map(async (r) => {
+        const pid = r.process.pid
+        const killer = setTimeout(() => {
+          for (const p of pid ? subtree(processTable(), pid) : []) {
+            try {
+              process.kill(p.pid, 'SIGKILL')
+            } catch {
+              // gone
+            }
+          }
+        }, 150_000)
+        try {
+          await r.stop()
+        } finally {
+          clearTimeout(killer)
+        }
+      }),
+    )
+  }
+
+  /** Stop the agents, anything else of ours, the route (sshd); remove the dir. */
   async dispose(): Promise<void> {
     try {
-      await Promise.all(
-        this.running.map(async (r) => {
-          const pid = r.process.pid
-          const killer = setTimeout(() => {
-            for (const p of pid ? subtree(processTable(), pid) : []) {
-              try {
-                process.kill(p.pid, 'SIGKILL')
-              } catch {
-                // gone
-              }
-            }
-          }, 150_000)
-          try {
-            await r.stop()
-          } finally {
-            clearTimeout(killer)
-          }
-        }),
-      )
+      await this.stopAgents()
       // Anything still running with a HOME of ours (e.g. a child the supervisor lost): stop it too.
       for (const pid of this.leftovers()) {
         try {
@@ -378,7 +513,11 @@ class BenchFleet {
         }
       }
     } finally {
-      rmSync(this.root, {recursive: true, force: true})
+      try {
+        await this.route.stop()
+      } finally {
+        rmSync(this.root, {recursive: true, force: true})
+      }
     }
   }
 
@@ -602,7 +741,7 @@ export function printPropagation(report: PropagationReport): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// idle
+// idle (over file://) and idle-ssh (the same fleet, the forge reached over ssh://)
 
 export interface MachineIdle {
   machine: string
@@ -612,7 +751,7 @@ export interface MachineIdle {
     /** Puller runs that ended in the window (and a restarted watcher, if any). */
     supervisorReaped: number
     watcherSelf: number
-    /** git ls-remote, git remote get-url, and their upload-pack; a sync's git and chezmoi. */
+    /** git ls-remote (with its upload-pack over file://, its sh and ssh over ssh://), git remote get-url; a sync's git and chezmoi. */
     watcherReaped: number
     /** Processes alive at either end other than the supervisor and the watcher. */
     other: number
@@ -622,18 +761,48 @@ export interface MachineIdle {
   cpuSecondsPerHourWindow: number
   /** The window without puller runs + one puller run's cost × runs per hour. */
   cpuSecondsPerHourSteady: number
-  /** The same less what the counting wrapper added (its measured cost × requests): the agents alone. */
+  /** The same less what the counting wrapper added on this machine (its measured cost × requests): the agents alone. */
   cpuSecondsPerHourSteadyUncounted: number
   requests: Record<string, number>
   requestsPerMinuteWindow: number
   requestsPerMinuteSteady: number
   syncsInWindow: Record<string, number>
-  /** CPU per forge check by the watcher: watcherReaped + a share of watcherSelf, per upload-pack. */
+  /** CPU per forge check by the watcher: watcherReaped + a share of watcherSelf, per request. */
   watcherCpuMsPerRequest: number
   puller: {runs: number; cpuMs: number; wallMs: number; requests: number; outcomes: string[]}
 }
 
+export interface UnitCost {
+  /** Per run: the process with its children, from this process's cutime/cstime. */
+  childMs: number
+  /** Per run: this node process's own CPU to spawn and reap it through execa. */
+  spawnerMs: number
+  /** ssh only, per run: the sshd's CPU for it (the listening sshd's tree: each connection's sshd, the login shell, the forced command, git-upload-pack). */
+  serverMs?: number
+}
+
+/** What-if (not what fleet does): the forge check over ssh with OpenSSH connection multiplexing. */
+export interface MuxWhatIf {
+  /** Appended to the sshd fixture's GIT_SSH_COMMAND. */
+  options: string
+  runs: number
+  /** The first connection, which becomes the master: git ls-remote with its ssh up to the detach, plus the master by then. */
+  firstMs: number
+  /** Per later check: git ls-remote with its sh and its ssh (a mux client of the master). */
+  clientMs: number
+  /** Per later check: the background master's CPU (a descendant of nothing of ours once ssh has detached it). */
+  masterMs: number
+  spawnerMs: number
+  serverMs: number
+  /** clientMs + masterMs: what one check costs the machine. */
+  perCheckMs: number
+  /** The worst machine's steady CPU s/h with each request's client cost (ssh, uncounted) replaced by perCheckMs: an estimate. */
+  estimatedCpuSecondsPerHour: number
+}
+
 export interface IdleReport {
+  transport: Transport
+  forgeUrl: string
   node: string
   git: string
   chezmoi: string
@@ -649,29 +818,145 @@ export interface IdleReport {
   /** Direct costs, for the explanation: one `git ls-remote` as the watcher runs it, one `git remote get-url`. */
   unitCosts: {
     runs: number
-    /** Per run: the process and its children (from this process's cutime/cstime), and this node process's own CPU to spawn and reap it through execa. */
-    costs: Record<string, {childMs: number; spawnerMs: number}>
-    /** upload-pack through the counting wrapper minus without it: what counting adds to every request. */
+    costs: Record<string, UnitCost>
+    /** The entries of `costs` that are one forge check over file:// and (idle-ssh) over ssh://, uncounted. */
+    lsRemote: {file: string; ssh?: string}
+    /** What counting adds to every request on the machine's side: file://, upload-pack through the wrapper minus without it; ssh://, 0 (the wrapper runs in sshd). */
     wrapperMs: number
+    /** ssh only: what counting adds on the sshd side per request (counted minus uncounted serverMs). */
+    serverWrapperMs?: number
   }
+  /** ssh only: the sshd side over the window (all three machines' requests). */
+  server?: {what: string; cpuSeconds: number; requests: number; msPerRequest: number; cpuSecondsPerHour: number}
+  mux?: MuxWhatIf
   trouble: string[]
   targets: Target[]
 }
 
 const CPU_METHOD =
   '/proc/<pid>/stat of the supervisor and every living descendant: Σ utime+stime+cutime+cstime at the end minus at the start (reaped children live on in their parent\'s cutime/cstime, so short-lived git and puller runs count)'
-const REQUEST_METHOD =
-  'GIT_EXEC_PATH → a copy of git\'s exec-path whose git-upload-pack / git-receive-pack append "<kind> $HOME" to a log, then exec the real one: one line per ls-remote, fetch or push'
+const REQUEST_METHOD: Record<Transport, string> = {
+  file: 'GIT_EXEC_PATH → a copy of git\'s exec-path whose git-upload-pack / git-receive-pack append "<kind> $HOME" to a log, then exec the real one: one line per ls-remote, fetch or push',
+  ssh: 'sshd forced command: each machine logs in with a key of its own, listed in authorized_keys with command="<wrapper> <its HOME>"; the wrapper appends "<kind> <HOME>" to a log (kind from $SSH_ORIGINAL_COMMAND), then eval-execs the original command: one line per ls-remote, fetch or push (a GIT_EXEC_PATH wrapper is never reached through sshd: no client env gets there, and it starts git-upload-pack by PATH)',
+}
 
-export async function benchIdle(options: {windowSeconds?: number; pullerRuns?: number; unitRuns?: number; settings?: Partial<AgentSettings>} = {}): Promise<IdleReport> {
+async function gitExecPath(): Promise<string> {
+  realExecPath ??= String((await execa('git', ['--exec-path'])).stdout).trim()
+  return realExecPath
+}
+
+/** The listening sshd of the fixture: a child of this process (execa, no shell). */
+function sshdPid(sshd: Sshd): number {
+  try {
+    const fromFile = Number(readFileSync(join(sshd.dir, 'sshd.pid'), 'utf8').trim())
+    if (readStat(fromFile)?.ppid === process.pid) return fromFile
+  } catch {
+    // no pid file: look for it
+  }
+  const config = join(sshd.dir, 'sshd_config')
+  for (const p of processTable().values()) if (p.ppid === process.pid && cmdline(p.pid).includes(config)) return p.pid
+  throw new Error(`cannot find the sshd listening on port ${sshd.port}`)
+}
+
+/**
+ * `runs` runs of `file args` back to back, measured through this process's own cutime/cstime (every child it reaps,
+ * with theirs), process.cpuUsage() for what spawning them costs the spawner (execa, as the watcher uses it), and,
+ * given the listening sshd's pid, that sshd's tree. Most of these take less than GNU time's 10 ms resolution.
+ * Nothing else of ours is reaped meanwhile (the agents are a child of ours, but are not reaped until they exit).
+ */
+async function unitCost(file: string, args: string[], options: {env: NodeJS.ProcessEnv; cwd: string; runs: number; server?: number}): Promise<UnitCost> {
+  const ticks = readStat(process.pid)!.reaped
+  const serverBefore = options.server === undefined ? 0 : treeCpu(options.server).total
+  const own = process.cpuUsage()
+  for (let i = 0; i < options.runs; i++) await execa(file, args, {env: options.env, extendEnv: false, cwd: options.cwd, stdin: 'ignore'})
+  const spent = process.cpuUsage(own)
+  const cost: UnitCost = {childMs: (seconds(readStat(process.pid)!.reaped - ticks) * 1000) / options.runs, spawnerMs: (spent.user + spent.system) / 1000 / options.runs}
+  if (options.server !== undefined) cost.serverMs = (seconds(treeCpu(options.server).total - serverBefore) * 1000) / options.runs
+  return cost
+}
+
+/**
+ * What-if: `git ls-remote` over ssh with GIT_SSH_COMMAND extended by ControlMaster=auto / ControlPersist=120 /
+ * ControlPath=<dir>/cm-%C (the fixture's own, uncounted key). One first connection starts the master; then `runs`
+ * checks through it. The master detaches (a child of init then), so its CPU is read from its own /proc entry.
+ * Always ends it (ssh -O exit, then SIGTERM if it is still there).
+ */
+async function muxWhatIf(sshd: Sshd, dir: string, url: string, env: NodeJS.ProcessEnv, cwd: string, runs: number, server: number): Promise<Omit<MuxWhatIf, 'estimatedCpuSecondsPerHour'>> {
+  mkdirSync(dir, {recursive: true})
+  const controlPath = join(dir, 'cm-%C')
+  const options = `-o ControlMaster=auto -o ControlPersist=120 -o ControlPath=${shQuote(controlPath)}`
+  const muxEnv = {...env, GIT_SSH_COMMAND: `${sshd.gitSshCommand} ${options}`}
+  const {hostname} = new URL(url)
+  const control = (op: string) => execa('ssh', ['-F', '/dev/null', '-o', `ControlPath=${controlPath}`, '-O', op, '-p', String(sshd.port), '-l', sshd.user, hostname], {env, extendEnv: false, reject: false, stdin: 'ignore'})
+  let master: ProcStat | undefined
+  try {
+    const ticks = readStat(process.pid)!.reaped
+    await execa('git', ['ls-remote', '--', url], {env: muxEnv, extendEnv: false, cwd, stdin: 'ignore'})
+    const firstChild = seconds(readStat(process.pid)!.reaped - ticks) * 1000
+    const check = await control('check')
+    const pid = Number(/pid=(\d+)/.exec(String(check.stderr))?.[1])
+    master = pid ? readStat(pid) : undefined
+    if (!master) throw new Error(`no ssh master after the first connection: ${String(check.stderr)}`)
+    const cost = await unitCost('git', ['ls-remote', '--', url], {env: muxEnv, cwd, runs, server})
+    const after = readStat(master.pid)
+    if (!after || after.start !== master.start) throw new Error('the ssh master went away during the runs')
+    const masterMs = (seconds(after.self + after.reaped - master.self - master.reaped) * 1000) / runs
+    return {
+      options,
+      runs,
+      firstMs: firstChild + seconds(master.self + master.reaped) * 1000,
+      clientMs: cost.childMs,
+      masterMs,
+      spawnerMs: cost.spawnerMs,
+      serverMs: cost.serverMs ?? Number.NaN,
+      perCheckMs: cost.childMs + masterMs,
+    }
+  } finally {
+    await control('exit')
+    if (master) {
+      const deadline = Date.now() + 3000
+      while (readStat(master.pid)?.start === master.start && Date.now() < deadline) await sleep(50)
+      if (readStat(master.pid)?.start === master.start) {
+        try {
+          process.kill(master.pid, 'SIGTERM')
+        } catch {
+          // gone
+        }
+      }
+    }
+  }
+}
+
+interface IdleOptions {
+  windowSeconds?: number
+  pullerRuns?: number
+  unitRuns?: number
+  settings?: Partial<AgentSettings>
+}
+
+/** The idle fleet over file://. */
+export function benchIdle(options: IdleOptions = {}): Promise<IdleReport> {
+  return measureIdle('file', options)
+}
+
+/** The idle fleet with the forge reached over ssh:// (an sshd of our own on 127.0.0.1). */
+export function benchIdleSsh(options: IdleOptions = {}): Promise<IdleReport> {
+  return measureIdle('ssh', options)
+}
+
+async function measureIdle(transport: Transport, options: IdleOptions): Promise<IdleReport> {
   const windowSeconds = options.windowSeconds ?? Number(process.env.BENCH_IDLE_SECONDS ?? 180)
   if (!(windowSeconds > 0)) throw new Error(`BENCH_IDLE_SECONDS must be a number of seconds, not ${process.env.BENCH_IDLE_SECONDS}`)
   const pullerRuns = options.pullerRuns ?? 3
   const unitRuns = options.unitRuns ?? 50
+  const name = transport === 'ssh' ? 'idle-ssh' : 'idle'
   clockTicks = Number(String((await execa('getconf', ['CLK_TCK'])).stdout).trim()) || 100
-  const fleet = await BenchFleet.create('idle', options.settings)
+  const execPath = await gitExecPath()
+  const fleet = await BenchFleet.create(name, options.settings, transport)
+  const sshd = fleet.route.sshd
   let idleNode: ResultPromise | undefined
   try {
+    const server = sshd ? sshdPid(sshd) : undefined
     await fleet.startAgents()
     await fleet.settle(Math.max(10_000, fleet.settings.remoteCheckSeconds * 2000))
     idleNode = execa(NODE, ['-e', 'setInterval(() => {}, 1000)'], {stdin: 'ignore', reject: false})
@@ -682,26 +967,28 @@ export async function benchIdle(options: {windowSeconds?: number; pullerRuns?: n
     const requestsBefore = requests(fleet.counter).length
     const from = Date.now()
     const start = supervisors.map((pid) => treeCpu(pid))
+    const serverStart = server === undefined ? undefined : treeCpu(server)
     const baseStart = readStat(idleNode.pid!)!
-    process.stderr.write(`  idle: measuring ${windowSeconds} s of an idle fleet…\n`)
+    process.stderr.write(`  ${name}: measuring ${windowSeconds} s of an idle fleet…\n`)
     await sleep(windowSeconds * 1000)
     const end = supervisors.map((pid) => treeCpu(pid))
+    const serverEnd = server === undefined ? undefined : treeCpu(server)
     const baseEnd = readStat(idleNode.pid!)!
     const to = Date.now()
     const windowMs = end[0].at - start[0].at
     const inWindow = requests(fleet.counter).slice(requestsBefore)
     const forgeCommitsInWindow = forgeHead(fleet.forge) === headBefore ? 0 : Number((await fleet.forge.git(['rev-list', '--count', `${headBefore}..main`])).trim())
 
-    // One puller run's cost on each machine, as the puller runs it (quick path), with a request counter of its own.
-    const probeCounter = await forgeCounter(join(fleet.root, 'probe-counter'))
+    // One puller run's cost on each machine, as the puller runs it (quick path), its requests counted apart.
+    const probe = fleet.route.probe
     const pullerCost = async (m: Machine) => {
       const cpu: number[] = []
       const wall: number[] = []
       const outcomes: string[] = []
-      const before = requests(probeCounter).length
+      const before = probe.count()
       for (let i = 0; i < pullerRuns; i++) {
         const times = await timeProcessCpu(NODE, [FLEET_BIN, 'sync', '--reason', 'bench-puller', '--json'], {
-          env: {...m.env, GIT_EXEC_PATH: probeCounter.execPath},
+          env: {...m.env, ...probe.env},
           extendEnv: false,
           cwd: m.home,
         })
@@ -709,7 +996,7 @@ export async function benchIdle(options: {windowSeconds?: number; pullerRuns?: n
         wall.push(times.wallMs)
         outcomes.push((JSON.parse(times.stdout) as {outcome: string}).outcome)
       }
-      return {runs: pullerRuns, cpuMs: median(cpu), wallMs: median(wall), requests: (requests(probeCounter).length - before) / pullerRuns, outcomes}
+      return {runs: pullerRuns, cpuMs: median(cpu), wallMs: median(wall), requests: (probe.count() - before) / pullerRuns, outcomes}
     }
 
     const machines: MachineIdle[] = []
@@ -751,67 +1038,94 @@ export async function benchIdle(options: {windowSeconds?: number; pullerRuns?: n
         puller,
       })
     }
+    const trouble = fleet.trouble()
 
-    // Unit costs, outside the window: what one forge check spawns. Most of these take less than GNU time's 10 ms
-    // resolution, so they are run `unitRuns` times back to back and measured through this process's own
-    // cutime/cstime (every child it reaps, with theirs), and process.cpuUsage() for what spawning them costs the
-    // spawner (execa, as the watcher uses it). Nothing else of ours is reaped meanwhile.
+    // Unit costs, outside the window and with the agents stopped (so that the sshd's CPU meanwhile is these runs'
+    // alone): what one forge check spawns.
+    await fleet.stopAgents()
     const a = fleet.machines[0]
-    const plainEnv = {...a.env, GIT_EXEC_PATH: realExecPath!, LC_ALL: 'C'}
-    const countedEnv = {...a.env, LC_ALL: 'C'}
-    const unit = async (file: string, args: string[], env: NodeJS.ProcessEnv, runs = unitRuns) => {
-      const ticks = readStat(process.pid)!.reaped
-      const own = process.cpuUsage()
-      for (let i = 0; i < runs; i++) await execa(file, args, {env, extendEnv: false, cwd: a.sourceDir, stdin: 'ignore'})
-      const spent = process.cpuUsage(own)
-      return {childMs: (seconds(readStat(process.pid)!.reaped - ticks) * 1000) / runs, spawnerMs: (spent.user + spent.system) / 1000 / runs}
+    const plainEnv = {...a.env, GIT_EXEC_PATH: execPath, LC_ALL: 'C'}
+    const unit = (file: string, args: string[], env: NodeJS.ProcessEnv, runs = unitRuns, serverPid?: number) => unitCost(file, args, {env, cwd: a.sourceDir, runs, server: serverPid})
+    const costs: Record<string, UnitCost> = {}
+    const lsRemote: IdleReport['unitCosts']['lsRemote'] = {file: transport === 'ssh' ? 'git ls-remote file:// (+ upload-pack)' : 'git ls-remote (+ upload-pack)'}
+    let wrapperMs = 0
+    let serverWrapperMs: number | undefined
+    let mux: MuxWhatIf | undefined
+    costs['git remote get-url origin'] = await unit('git', ['remote', 'get-url', 'origin'], plainEnv)
+    costs[lsRemote.file] = await unit('git', ['ls-remote', '--', fleet.forge.url], plainEnv)
+    if (sshd && server !== undefined) {
+      // A's own GIT_SSH_COMMAND logs in with A's counted key; the fixture's GIT_SSH_COMMAND with its uncounted one.
+      lsRemote.ssh = 'git ls-remote ssh:// (+ sh, ssh)'
+      costs[lsRemote.ssh] = await unit('git', ['ls-remote', '--', fleet.route.url], {...plainEnv, ...sshd.env}, unitRuns, server)
+      costs['git ls-remote ssh://, counted'] = await unit('git', ['ls-remote', '--', fleet.route.url], plainEnv, unitRuns, server)
+      serverWrapperMs = Math.max(0, costs['git ls-remote ssh://, counted'].serverMs! - costs[lsRemote.ssh].serverMs!)
+    } else {
+      costs['git ls-remote, counted'] = await unit('git', ['ls-remote', '--', fleet.forge.url], {...a.env, LC_ALL: 'C'})
+      wrapperMs = Math.max(0, costs['git ls-remote, counted'].childMs - costs[lsRemote.file].childMs)
     }
-    const costs: Record<string, {childMs: number; spawnerMs: number}> = {
-      'git remote get-url origin': await unit('git', ['remote', 'get-url', 'origin'], plainEnv),
-      'git ls-remote (+ upload-pack)': await unit('git', ['ls-remote', '--', fleet.forge.url], plainEnv),
-      'git ls-remote, counted': await unit('git', ['ls-remote', '--', fleet.forge.url], countedEnv),
-      'fleet --version (start-up)': await unit(NODE, [FLEET_BIN, '--version'], plainEnv, 5),
-    }
-    const wrapperMs = Math.max(0, costs['git ls-remote, counted'].childMs - costs['git ls-remote (+ upload-pack)'].childMs)
-    for (const m of machines) {
-      const perHour = (m.requestsPerMinuteSteady * 60 * wrapperMs) / 1000
-      m.cpuSecondsPerHourSteadyUncounted = m.cpuSecondsPerHourSteady - perHour
+    costs['fleet --version (start-up)'] = await unit(NODE, [FLEET_BIN, '--version'], plainEnv, 5)
+    for (const m of machines) m.cpuSecondsPerHourSteadyUncounted = m.cpuSecondsPerHourSteady - (m.requestsPerMinuteSteady * 60 * wrapperMs) / 1000
+    const worst = machines.reduce((x, y) => (y.cpuSecondsPerHourSteadyUncounted > x.cpuSecondsPerHourSteadyUncounted ? y : x))
+    if (sshd && server !== undefined && lsRemote.ssh) {
+      const whatIf = await muxWhatIf(sshd, join(fleet.root, 'mux'), fleet.route.url, {...plainEnv, ...sshd.env}, a.sourceDir, unitRuns, server)
+      const saved = (costs[lsRemote.ssh].childMs - whatIf.perCheckMs) / 1000
+      mux = {...whatIf, estimatedCpuSecondsPerHour: worst.cpuSecondsPerHourSteadyUncounted - worst.requestsPerMinuteSteady * 60 * saved}
     }
 
     const baselineCpu = seconds(baseEnd.self + baseEnd.reaped - baseStart.self - baseStart.reaped)
     const baselinePerHour = baselineCpu / (windowMs / 3_600_000)
-    const worstCpu = Math.max(...machines.map((m) => m.cpuSecondsPerHourSteadyUncounted))
+    const worstCpu = worst.cpuSecondsPerHourSteadyUncounted
     const worstRequests = Math.max(...machines.map((m) => m.requestsPerMinuteSteady))
+    const serverSeconds = serverStart && serverEnd ? seconds(serverEnd.total - serverStart.total) : undefined
     return {
+      transport,
+      forgeUrl: fleet.route.url,
       ...(await versions()),
       settings: fleet.settings,
       windowSeconds: windowMs / 1000,
       cpuMethod: CPU_METHOD,
-      requestMethod: REQUEST_METHOD,
+      requestMethod: REQUEST_METHOD[transport],
       machines,
       baseline: {what: 'node -e "setInterval(() => {}, 1000)"', cpuSeconds: baselineCpu, cpuSecondsPerHour: baselinePerHour},
       ratio: Object.fromEntries(machines.map((m) => [m.machine, baselinePerHour > 0 ? m.cpuSecondsPerHourSteadyUncounted / baselinePerHour : Number.NaN])),
       forgeCommitsInWindow,
-      unitCosts: {runs: unitRuns, costs, wrapperMs},
-      trouble: fleet.trouble(),
+      unitCosts: {runs: unitRuns, costs, lsRemote, wrapperMs, serverWrapperMs},
+      server:
+        serverSeconds === undefined
+          ? undefined
+          : {
+              what: 'the listening sshd\'s tree (/proc, as for the agents): its own CPU and every connection\'s processes, the counting wrapper included',
+              cpuSeconds: serverSeconds,
+              requests: inWindow.length,
+              msPerRequest: inWindow.length > 0 ? (serverSeconds * 1000) / inWindow.length : Number.NaN,
+              cpuSecondsPerHour: serverSeconds / (windowMs / 3_600_000),
+            },
+      mux,
+      trouble,
       targets: [
         {name: 'forge requests / min (worst machine, steady)', target: '≤ 12', value: worstRequests, unit: '/min', met: worstRequests <= 12},
         {name: 'CPU s / hour (worst machine, steady, less wrapper)', target: '≤ 10', value: worstCpu, unit: 's/h', met: worstCpu <= 10},
       ],
     }
   } finally {
-    if (idleNode) {
-      idleNode.kill('SIGTERM')
-      await idleNode
+    try {
+      if (idleNode) {
+        idleNode.kill('SIGTERM')
+        await idleNode
+      }
+    } finally {
+      await fleet.dispose()
     }
-    await fleet.dispose()
   }
 }
 
 export function printIdle(report: IdleReport): void {
-  console.log(`\nIdle: three machines running their agents, nothing changing, ${report.windowSeconds.toFixed(0)} s window (BENCH_IDLE_SECONDS; Node ${report.node}; ${report.git}; ${report.chezmoi})`)
+  const ssh = report.transport === 'ssh'
+  const title = ssh ? 'Idle over ssh://: three machines running their agents, the forge behind an sshd of our own on 127.0.0.1, nothing changing' : 'Idle: three machines running their agents, nothing changing'
+  console.log(`\n${title}, ${report.windowSeconds.toFixed(0)} s window (BENCH_IDLE_SECONDS; Node ${report.node}; ${report.git}; ${report.chezmoi})`)
   console.log(`  ${settingsText(report.settings)}`)
-  console.log(`  CPU = ${report.cpuMethod}`)
+  console.log(`  forge: ${report.forgeUrl}`)
+  console.log(`  CPU = ${report.cpuMethod}${ssh ? ' (the machines\' side: the agents with their git, sh and ssh client processes; the sshd side separately below)' : ''}`)
   console.log(`  requests = ${report.requestMethod}`)
   console.log(`  "steady" = the window without puller runs + one puller run (measured: fleet sync --reason bench-puller, median of ${report.machines[0]?.puller.runs}) × ${3600 / report.settings.pullIntervalSeconds}/h`)
   console.log(`  ${'machine'.padEnd(8)} ${'cpu s'.padStart(7)} ${'s/h win'.padStart(8)} ${'s/h steady'.padStart(10)} ${'less wrapper'.padStart(12)} ${'×idle node'.padStart(10)}   ${'req/min win'.padStart(11)} ${'steady'.padStart(7)}`)
@@ -821,6 +1135,10 @@ export function printIdle(report: IdleReport): void {
   const fleetWide = report.machines.reduce((sum, m) => sum + m.requestsPerMinuteSteady, 0)
   console.log(`  the forge itself sees ${fleetWide.toFixed(1)} requests/min from these ${report.machines.length} machines (steady)`)
   console.log(`  idle node over the same window: ${report.baseline.cpuSeconds.toFixed(2)} s (${report.baseline.cpuSecondsPerHour.toFixed(2)} s/h)`)
+  if (report.server) {
+    const s = report.server
+    console.log(`  sshd side over the window: ${s.cpuSeconds.toFixed(2)} s for ${s.requests} requests = ${s.msPerRequest.toFixed(1)} ms per request (${s.cpuSecondsPerHour.toFixed(1)} s/h for the ${report.machines.length} machines; ${s.what})`)
+  }
   console.log(`  where the CPU went (s in the window): supervisor itself / puller runs ended / watcher itself / watcher's children / other`)
   for (const m of report.machines) {
     const c = m.cpuSeconds
@@ -833,9 +1151,24 @@ export function printIdle(report: IdleReport): void {
     console.log(`       one puller run: ${fmt(m.puller.cpuMs)} CPU, ${fmt(m.puller.wallMs)} wall, ${m.puller.requests} request(s), outcome ${[...new Set(m.puller.outcomes)].join('/')}`)
   }
   const u = report.unitCosts
-  console.log(`  unit costs (mean of ${u.runs} back to back; the process with its children / the node that spawns it through execa):`)
-  for (const [name, c] of Object.entries(u.costs)) console.log(`    ${name.padEnd(30)} ${c.childMs.toFixed(1).padStart(6)} ms / ${c.spawnerMs.toFixed(1).padStart(5)} ms`)
-  console.log(`    the counting wrapper adds ${u.wrapperMs.toFixed(1)} ms per request; "less wrapper" below takes that out of the steady figure`)
+  console.log(`  unit costs (mean of ${u.runs} back to back; the process with its children / the node that spawns it through execa${ssh ? ' / the sshd side' : ''}):`)
+  for (const [name, c] of Object.entries(u.costs)) {
+    console.log(`    ${name.padEnd(38)} ${c.childMs.toFixed(1).padStart(6)} ms / ${c.spawnerMs.toFixed(1).padStart(5)} ms${c.serverMs === undefined ? '' : ` / ${c.serverMs.toFixed(1).padStart(6)} ms`}`)
+  }
+  if (ssh && u.lsRemote.ssh) {
+    const viaSsh = u.costs[u.lsRemote.ssh]
+    const viaFile = u.costs[u.lsRemote.file]
+    console.log(`    one forge check, git ls-remote with its children: ssh:// ${viaSsh.childMs.toFixed(1)} ms vs file:// ${viaFile.childMs.toFixed(1)} ms (${(viaSsh.childMs / viaFile.childMs).toFixed(1)}×) on the machine, + ${viaSsh.serverMs!.toFixed(1)} ms in sshd`)
+    console.log(`    the counting wrapper runs in sshd: ${(u.serverWrapperMs ?? 0).toFixed(1)} ms there per request, nothing on the machine ("less wrapper" = steady)`)
+  } else {
+    console.log(`    the counting wrapper adds ${u.wrapperMs.toFixed(1)} ms per request; "less wrapper" below takes that out of the steady figure`)
+  }
+  if (report.mux) {
+    const x = report.mux
+    console.log(`  what-if (not what fleet does): ssh connection multiplexing, GIT_SSH_COMMAND + ${x.options}`)
+    console.log(`    first connection (starts the master) ${x.firstMs.toFixed(1)} ms; then per check (mean of ${x.runs}): git ls-remote + sh + ssh mux client ${x.clientMs.toFixed(1)} ms + the master ${x.masterMs.toFixed(1)} ms = ${x.perCheckMs.toFixed(1)} ms on the machine (spawner ${x.spawnerMs.toFixed(1)} ms; sshd side ${x.serverMs.toFixed(1)} ms)`)
+    console.log(`    → worst machine's steady CPU with every request at that cost instead: ≈ ${x.estimatedCpuSecondsPerHour.toFixed(1)} s/h (estimate; target ≤ 10)`)
+  }
   console.log(`  forge commits in the window: ${report.forgeCommitsInWindow}`)
   if (report.trouble.length > 0) {
     console.log(`  agents' output worth a look (${report.trouble.length} line(s)):`)

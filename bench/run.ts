@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark, each reporting medians and ratios against a baseline run in the same script.
 // Select some with arguments: npm run bench -- startup
-import {benchIdle, benchPropagation, printIdle, printPropagation} from './agents.ts'
+import {benchIdle, benchIdleSsh, benchPropagation, printIdle, printPropagation} from './agents.ts'
 import {benchStartup, printStartup} from './startup.ts'
 import {benchSync, printSync} from './sync.ts'
 
@@ -27,5 +27,10 @@ if (want('idle')) {
   const report = await benchIdle()
   printIdle(report)
   results.idle = report
+}
+if (want('idle-ssh')) {
+  const report = await benchIdleSsh()
+  printIdle(report)
+  results['idle-ssh'] = report
 }
 if (process.env.BENCH_JSON) console.log(JSON.stringify(results, null, 2))
