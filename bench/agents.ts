@@ -48,6 +48,7 @@
 // window) and "steady" (the window without any puller run in it, plus one puller run's measured cost × runs per hour).
 // One puller run's cost is measured with `fleet sync --reason bench-puller --json` on the same machine afterwards
 // (the puller's exact argv but for the reason; GNU time for its CPU; a counter of its own for its requests).
+import type {SyncRecord} from '../src/lib/sync/state.ts'
 import {randomUUID} from 'node:crypto'
 import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -315,18 +316,7 @@ const seconds = (ticks: number) => ticks / clockTicks
 // ---------------------------------------------------------------------------------------------------------------
 // The fleet
 
-interface SyncLogEntry {
-  machine: string
-  at: string
-  reason: string
-  outcome: string
-  durationMs: number
-  captured: string[]
-  received: number
-  pushed: number
-  applied: string[]
-  error?: string
-}
+type SyncLogEntry = SyncRecord & {machine: string}
 
 function syncLog(machine: Machine): SyncLogEntry[] {
   const text = readOr(machine, SYNC_LOG) ?? ''

@@ -1,7 +1,9 @@
 // Faults: a forge that is down, a sync killed at any point, stale locks, and several syncs at once.
 // Whatever happens, the next sync recovers and no edit is lost.
 import assert from 'node:assert/strict'
-import {closeSync, existsSync, openSync, renameSync, writeFileSync} from 'node:fs'
+import {spawn} from 'node:child_process'
+import {closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync} from 'node:fs'
+import {hostname} from 'node:os'
 import {join} from 'node:path'
 
 import {execa} from 'execa'
@@ -83,7 +85,8 @@ describe('sync faults', function () {
   it('a stale .git/index.lock is removed; one a live process holds is not', async function () {
     const indexLock = join(alpha.sourceDir, '.git/index.lock')
     const fd = openSync(indexLock, 'w')
-    const holder = execa('sleep', ['30'], {stdio: ['ignore', fd, 'ignore'], reject: false})
+    // A live process with the lock file open, the way a running git holds it.
+    const holder = spawn('sleep', ['30'], {stdio: ['ignore', fd, 'ignore']})
     closeSync(fd)
     try {
       alpha.write(`${APP}/a.conf`, 'a = while git is busy\n')
@@ -93,7 +96,7 @@ describe('sync faults', function () {
       assert.ok(existsSync(indexLock), 'a lock a live process holds is left alone')
     } finally {
       holder.kill('SIGKILL')
-      await holder
+      await new Promise((resolve) => holder.once('exit', resolve))
     }
     const recovered = (await alpha.ok(['sync', '--json'])).json()
     assert.ok(recovered.notes.some((n: string) => /stale \.git\/index\.lock/.test(n)))
@@ -124,10 +127,10 @@ describe('sync faults', function () {
 
   it('a stale fleet lock (its holder is gone) does not block a sync', async function () {
     const lock = join(alpha.home, '.local/state/fleet/lock')
-    const {mkdirSync} = await import('node:fs')
     mkdirSync(lock, {recursive: true})
-    const dead = await execa('true')
-    writeFileSync(join(lock, 'owner.json'), JSON.stringify({pid: dead.pid, host: (await import('node:os')).hostname(), startedAt: new Date().toISOString(), purpose: 'sync'}))
+    const dead = spawn('true')
+    await new Promise((resolve) => dead.once('exit', resolve))
+    writeFileSync(join(lock, 'owner.json'), JSON.stringify({pid: dead.pid, host: hostname(), startedAt: new Date().toISOString(), purpose: 'sync'}))
     alpha.write(`${APP}/a.conf`, 'a = after stale lock\n')
     const result = (await alpha.ok(['sync', '--json'])).json()
     assert.equal(result.outcome, 'ok')
