@@ -13,9 +13,8 @@ export default class Status extends FleetCommand {
   async run(): Promise<StatusReport> {
     await this.parse(Status)
     const local = await openLocalFleet()
-    const {collectAgents} = await import('../lib/agents/collect.ts')
     const {detectManager, listAgents} = await import('../lib/agents/install.ts')
-    const {agents} = await collectAgents(this.config)
+    const {agents} = await this.contributedAgents()
     const manager = await detectManager()
     const listings = await listAgents(local.paths, agents, manager)
     const report = await machineStatus(local, listings.map((l, i) => ({...l, argv: agents[i].argv})))

@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
 
-import {collectAgents} from '../../lib/agents/collect.ts'
 import {detectManager, type InstallReport, installAgents} from '../../lib/agents/install.ts'
 import {MANAGER_KINDS} from '../../lib/agents/render.ts'
 import {FleetCommand} from '../../lib/cli/base-command.ts'
@@ -27,8 +26,7 @@ export default class AgentsInstall extends FleetCommand {
         fix: 'Run the agents in the foreground instead: fleet agents run (for example under your container\'s process manager).',
       })
     }
-    const {agents, failures} = await collectAgents(this.config)
-    for (const failure of failures) this.warn(`Plugin ${failure.source} could not contribute agents: ${failure.error}`)
+    const {agents} = await this.contributedAgents()
     const report = await installAgents(fleetPaths(), agents, manager)
     this.log(`${manager}: ${report.changed.length > 0 ? `installed or updated ${report.changed.join(', ')}` : 'every agent was already current'}${report.removed.length > 0 ? `; removed ${report.removed.join(', ')}` : ''} (${report.dir})`)
     if (manager === 'systemd' && report.changed.length > 0) this.log('On a machine without a login session (a server), run once: loginctl enable-linger $USER')

@@ -1,4 +1,3 @@
-import {collectAgents} from '../../lib/agents/collect.ts'
 import {type AgentListing, detectManager, listAgents} from '../../lib/agents/install.ts'
 import {FleetCommand} from '../../lib/cli/base-command.ts'
 import {fleetPaths} from '../../lib/platform/paths.ts'
@@ -13,10 +12,9 @@ export default class AgentsList extends FleetCommand {
 
   async run(): Promise<{manager?: string; agents: AgentListing[]; failures: Array<{source: string; error: string}>}> {
     await this.parse(AgentsList)
-    const {agents, failures} = await collectAgents(this.config)
+    const {agents, failures} = await this.contributedAgents()
     const manager = await detectManager()
     const listings = await listAgents(fleetPaths(), agents, manager)
-    for (const failure of failures) this.warn(`Plugin ${failure.source} could not contribute agents: ${failure.error}`)
     if (!this.jsonEnabled()) {
       this.log(manager ? `Service manager: ${manager}` : 'No service manager here: run the agents with `fleet agents run`.')
       for (const a of listings) {

@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
 
-import {collectAgents} from '../../lib/agents/collect.ts'
 import {renderAgentsTo, renderContext} from '../../lib/agents/install.ts'
 import {MANAGER_KINDS} from '../../lib/agents/render.ts'
 import {FleetCommand} from '../../lib/cli/base-command.ts'
@@ -20,8 +19,7 @@ export default class AgentsRender extends FleetCommand {
 
   async run(): Promise<{files: string[]}> {
     const {flags} = await this.parse(AgentsRender)
-    const {agents, failures} = await collectAgents(this.config)
-    for (const failure of failures) this.warn(`Plugin ${failure.source} could not contribute agents: ${failure.error}`)
+    const {agents} = await this.contributedAgents()
     const files = await renderAgentsTo(flags.out, agents, flags.manager, renderContext(fleetPaths()))
     for (const file of files) this.log(file)
     return {files}

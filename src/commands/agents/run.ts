@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
 
-import {collectAgents} from '../../lib/agents/collect.ts'
 import {runAgentsInForeground} from '../../lib/agents/foreground.ts'
 import {renderContext} from '../../lib/agents/install.ts'
 import {FleetCommand} from '../../lib/cli/base-command.ts'
@@ -21,8 +20,7 @@ export default class AgentsRun extends FleetCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(AgentsRun)
     const local = await openLocalFleet() // fails clearly when this machine is not enrolled
-    const {agents, failures} = await collectAgents(this.config)
-    for (const failure of failures) this.warn(`Plugin ${failure.source} could not contribute agents: ${failure.error}`)
+    const {agents} = await this.contributedAgents()
     const chosen = flags.agent ? agents.filter((a) => flags.agent!.includes(a.id)) : agents
     const unknown = (flags.agent ?? []).filter((id) => !agents.some((a) => a.id === id))
     if (unknown.length > 0) throw new UsageError(`No agent named ${unknown.join(', ')}.`, `Agents: ${agents.map((a) => a.id).join(', ')}`, 'NO_SUCH_AGENT')

@@ -2,9 +2,18 @@
 // documented exit code.
 import {Command} from '@oclif/core'
 
+import type {CollectedAgents} from '../agents/collect.ts'
 import {ExitCode, FleetError} from '../errors/index.ts'
 
 export abstract class FleetCommand extends Command {
+  /** This machine's agents (the core's and the plugins'); a plugin that could not contribute is reported. */
+  protected async contributedAgents(): Promise<CollectedAgents> {
+    const {collectAgents} = await import('../agents/collect.ts')
+    const collected = await collectAgents(this.config)
+    for (const failure of collected.failures) this.warn(`Plugin ${failure.source} could not contribute agents: ${failure.error}`)
+    return collected
+  }
+
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     if (!(error instanceof FleetError)) return super.catch(error)
     if (this.jsonEnabled()) {

@@ -6,6 +6,7 @@ import {chmod, mkdir, rename, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import {type ApplyResult, applyWithBackup, backupStamp} from '../chezmoi/apply.ts'
+import {managedPathOf} from '../sync/capture.ts'
 import {checkChezmoi, type Chezmoi} from '../chezmoi/chezmoi.ts'
 import {configuredMachine, foreignConfigFiles, writeChezmoiConfig} from '../chezmoi/config.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
@@ -363,7 +364,7 @@ async function apply(ctx: EnrollContext): Promise<string> {
     home: ctx.paths.home,
     backupsDir: ctx.paths.backupsDir,
     recipient: async () => ctx.identity!.recipient,
-    isEncrypted: (path) => encrypted.some((e) => path === e || path.startsWith(`${e}/`)),
+    isEncrypted: (path) => managedPathOf(fleet, path)?.encrypt === true,
   })
   if (ctx.applied.incomplete) ctx.notes.push(`Some files were not applied: ${ctx.applied.incomplete}`)
   const waiting = ctx.state === 'active' ? '' : `; ${encrypted.length} encrypted path${encrypted.length === 1 ? '' : 's'} wait for approval`
