@@ -14,8 +14,10 @@ import {ProcessError} from '../process/run.ts'
 import type {Chezmoi} from './chezmoi.ts'
 
 export interface ApplyResult {
-  /** Targets brought up to the source state, relative to $HOME. */
+  /** Targets brought up to the source state, relative to $HOME (checked: chezmoi did write them). */
   applied: string[]
+  /** Targets the apply was meant to write and did not (chezmoi refused or failed): they wait for the next sync. */
+  waiting: string[]
   /** Targets edited here and not captured yet: left as they are. */
   leftAlone: string[]
   /** Targets copied aside before they were replaced, relative to $HOME. */
@@ -58,7 +60,7 @@ export async function applyWithBackup(chezmoi: Chezmoi, options: ApplyOptions): 
   const pending = (await chezmoi.status()).filter((e) => e.onApply !== ' ' && !(options.exclude?.(e.path) ?? false))
   const leftAlone = pending.filter((e) => e.sinceLastWrite !== ' ').map((e) => e.path)
   const toApply = pending.filter((e) => e.sinceLastWrite === ' ')
-  if (toApply.length === 0) return {applied: [], leftAlone, backedUp: []}
+  if (toApply.length === 0) return {applied: [], waiting: [], leftAlone, backedUp: []}
 
   // What would be lost: anything chezmoi never wrote (it was there before the fleet managed it), and every
   // directory about to be removed (it may hold files this machine never synced).
@@ -82,12 +84,17 @@ export async function applyWithBackup(chezmoi: Chezmoi, options: ApplyOptions): 
     await backUp(target, join(backupDir, path), options.isEncrypted(path), options.recipient)
     backedUp.push(path)
   }
-  const result: ApplyResult = {applied: toApply.map((e) => e.path), leftAlone, backedUp, backupDir: backedUp.length > 0 ? backupDir : undefined}
+  const result: ApplyResult = {applied: toApply.map((e) => e.path), waiting: [], leftAlone, backedUp, backupDir: backedUp.length > 0 ? backupDir : undefined}
+  const targets = toApply.map((e) => join(options.home, e.path))
   try {
-    await chezmoi.apply({targets: toApply.map((e) => join(options.home, e.path))})
+    await chezmoi.apply({targets})
   } catch (error) {
     if (!(error instanceof ProcessError)) throw error
     result.incomplete = error.result.stderr.trim() || error.message
+    // Only what chezmoi really wrote counts as applied (a target edited during the apply is refused, say).
+    const notWritten = new Set((await chezmoi.status(targets)).filter((e) => e.onApply !== ' ').map((e) => e.path))
+    result.applied = result.applied.filter((path) => !notWritten.has(path))
+    result.waiting = toApply.map((e) => e.path).filter((path) => notWritten.has(path))
   }
   return result
 }

@@ -58,3 +58,29 @@ export class ConflictError extends FleetError {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
+
+/**
+ * A system error a person should never see raw (ENOSPC, EACCES, …), said with what happened and the fix; anything
+ * else is returned as it is. `where` names the place a full disk or a refused write concerns.
+ */
+export function explainSystemError(error: unknown, where: string): unknown {
+  if (error instanceof FleetError && error.code !== 'PROCESS_FAILED') return error
+  const text = errorMessage(error)
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  const path = (error as NodeJS.ErrnoException | undefined)?.path ?? where
+  if (code === 'ENOSPC' || code === 'EDQUOT' || /No space left on device|ENOSPC|Disk quota exceeded/i.test(text)) {
+    return new FleetError(`The disk that holds ${path} is full: it could not be written (no space left on device).`, {
+      code: 'DISK_FULL',
+      fix: `Free some space there (df -h "${where}" shows how much is left), then run \`fleet sync\` again. Nothing was lost: what this sync had half written was undone.`,
+      cause: error,
+    })
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new FleetError(`fleet may not write ${path} (${code === 'EROFS' ? 'read-only file system' : 'permission denied'}).`, {
+      code: 'NOT_WRITABLE',
+      fix: `Make ${path} writable for you (ls -l shows who owns it), then run the command again.`,
+      cause: error,
+    })
+  }
+  return error
+}

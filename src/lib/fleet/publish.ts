@@ -38,8 +38,12 @@ export async function catchUp(repo: GitRepo, branch: string): Promise<CatchUpRes
   }
   const received = await repo.countAhead(upstream, 'HEAD')
   if (received === 0) return {received}
-  if ((await repo.rebase(upstream)) === 'rebased') return {received}
-  return {received, parkedBranch: await parkAndReset(repo, upstream)}
+  // Recorded, so that a kill halfway leaves a rebase the next sync knows to undo (see FleetGitOperation).
+  repo.recordOperation({operation: 'catch up with the forge', branch, head: (await repo.revParse('HEAD'))!})
+  const rebased = (await repo.rebase(upstream)) === 'rebased'
+  const parkedBranch = rebased ? undefined : await parkAndReset(repo, upstream)
+  repo.clearOperation()
+  return {received, parkedBranch}
 }
 
 /**

@@ -1,6 +1,7 @@
 // The git adapter: the commands fleet runs against the source repo and the forge, with the timeouts and
 // environment that keep them from ever waiting for a person.
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {ForgeUnreachableError} from '../errors/index.ts'
@@ -18,14 +19,47 @@ function isNetworkFailure(result: RunResult): boolean {
   return !/\[rejected\]|non-fast-forward|fetch first|stale info/.test(result.stderr)
 }
 
+/** A failure of this machine's disk, not of the forge: it must not pass for an unreachable forge. */
+function isLocalDiskFailure(result: RunResult): boolean {
+  return /No space left on device|Disk quota exceeded/.test(result.stderr)
+}
+
 function firstLine(text: string): string {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('hint:'))
   return lines.find((l) => l.startsWith('fatal:') || l.startsWith('ssh:') || l.startsWith('error:')) ?? lines[0] ?? 'no answer'
 }
 
-async function git(args: string[], options: {cwd?: string; timeout?: number; allowFailure?: boolean; input?: string} = {}) {
-  return run('git', args, {env: GIT_ENV, ...options})
+interface GitOptions {
+  cwd?: string
+  timeout?: number
+  allowFailure?: boolean
+  input?: string | Uint8Array
+  env?: NodeJS.ProcessEnv
+  binary?: boolean
 }
+
+async function git(args: string[], options: GitOptions = {}) {
+  return run('git', args, {...options, env: {...GIT_ENV, ...options.env}})
+}
+
+/**
+ * What fleet was doing to the source repo's branch and work tree, written before it starts and removed when it is
+ * done (`.git/fleet-operation.json`): a sync killed or failed halfway finds it, and puts the branch back at `head`.
+ * A rebase or merge in progress without this record is a person's, and is never touched.
+ */
+export interface FleetGitOperation {
+  /** What fleet was doing: 'capture', 'integrate', 'catch up', … */
+  operation: string
+  /** The branch fleet works on, and the commit it pointed at before: everything fleet had is in it. */
+  branch: string
+  head: string
+  /** A branch fleet made for this operation, deleted when it is undone. */
+  parkedBranch?: string
+  at: string
+}
+
+/** A git operation in progress in a work tree (its state files in .git). */
+export type GitOperationKind = 'rebase' | 'merge' | 'cherry-pick' | 'revert'
 
 /** The refs the forge advertises (ref name → commit), or a ForgeUnreachableError. */
 export async function lsRemote(url: string): Promise<Map<string, string>> {
@@ -65,8 +99,46 @@ export class GitRepo {
     this.dir = dir
   }
 
-  git(args: string[], options: {timeout?: number; allowFailure?: boolean; input?: string} = {}) {
+  git(args: string[], options: Omit<GitOptions, 'cwd'> = {}) {
     return git(args, {cwd: this.dir, ...options})
+  }
+
+  private get operationFile(): string {
+    return join(this.dir, '.git', 'fleet-operation.json')
+  }
+
+  /** Record what fleet is about to do to the branch (see FleetGitOperation); replaces an earlier record. */
+  recordOperation(operation: Omit<FleetGitOperation, 'at'>): void {
+    writeFileSync(this.operationFile, JSON.stringify({...operation, at: new Date().toISOString()}) + '\n')
+  }
+
+  /** The operation fleet left unfinished here, if any. */
+  recordedOperation(): FleetGitOperation | undefined {
+    try {
+      return JSON.parse(readFileSync(this.operationFile, 'utf8')) as FleetGitOperation
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The operation is done: nothing to undo any more. */
+  clearOperation(): void {
+    rmSync(this.operationFile, {force: true})
+  }
+
+  /** A rebase, merge, cherry-pick or revert that stopped halfway in the work tree (fleet's or a person's). */
+  operationInProgress(): GitOperationKind | undefined {
+    if (this.rebaseInProgress()) return 'rebase'
+    const gitDir = join(this.dir, '.git')
+    if (existsSync(join(gitDir, 'MERGE_HEAD'))) return 'merge'
+    if (existsSync(join(gitDir, 'CHERRY_PICK_HEAD'))) return 'cherry-pick'
+    if (existsSync(join(gitDir, 'REVERT_HEAD'))) return 'revert'
+    return undefined
+  }
+
+  /** Stop a rebase, merge, cherry-pick or revert in progress (fleet's own: see recordedOperation). */
+  async abortOperation(kind: GitOperationKind): Promise<void> {
+    await this.git([kind, '--abort'], {allowFailure: true})
   }
 
   isRepo(): boolean {
@@ -138,6 +210,48 @@ export class GitRepo {
     return result.exitCode === 0 ? result.stdout : undefined
   }
 
+  /** The bytes of a file at a ref, or undefined when it does not exist there. */
+  async showBytes(ref: string, path: string): Promise<Buffer | undefined> {
+    const result = await this.git(['cat-file', 'blob', `${ref}:${path}`], {allowFailure: true, binary: true})
+    return result.exitCode === 0 ? result.stdoutBytes : undefined
+  }
+
+  /** The bytes of a blob. */
+  async blob(sha: string): Promise<Buffer> {
+    return (await this.git(['cat-file', 'blob', sha], {binary: true})).stdoutBytes ?? Buffer.alloc(0)
+  }
+
+  /** Every version (blob id) a path has had on any branch, newest first, at most `limit`. */
+  async versionsOf(path: string, limit = 100): Promise<string[]> {
+    const result = await this.git(['log', '--all', '--no-renames', '--format=', '--raw', '--no-abbrev', `--max-count=${limit}`, '--', path])
+    const blobs = result.stdout.split('\n').filter((line) => line.startsWith(':')).map((line) => line.split(' ')[3])
+    return [...new Set(blobs.filter((sha) => sha && !/^0+$/.test(sha)))]
+  }
+
+  /**
+   * A commit on top of `parent` with some files replaced (content) or removed (undefined), made without touching
+   * the work tree or the index (a temporary index). Returns the new commit.
+   */
+  async commitFiles(parent: string, files: Array<{path: string; content?: Uint8Array | string}>, message: string): Promise<string> {
+    const index = join(tmpdir(), `fleet-index-${process.pid}-${Date.now()}`)
+    const env = {GIT_INDEX_FILE: index}
+    try {
+      await this.git(['read-tree', parent], {env})
+      for (const {path, content} of files) {
+        if (content === undefined) {
+          await this.git(['update-index', '--force-remove', '--', path], {env})
+          continue
+        }
+        const blob = (await this.git(['hash-object', '-w', '--stdin'], {input: content})).stdout.trim()
+        await this.git(['update-index', '--add', '--cacheinfo', `100644,${blob},${path}`], {env})
+      }
+      const tree = (await this.git(['write-tree'], {env})).stdout.trim()
+      return (await this.git(['commit-tree', tree, '-p', parent, '-F', '-'], {input: message})).stdout.trim()
+    } finally {
+      rmSync(index, {force: true})
+    }
+  }
+
   async status(): Promise<StatusEntry[]> {
     const result = await this.git(['status', '--porcelain=v1', '-z', '--untracked-files=all'])
     const entries: StatusEntry[] = []
@@ -163,6 +277,7 @@ export class GitRepo {
 
   async fetch(remote = 'origin'): Promise<void> {
     const result = await this.git(['fetch', '--quiet', '--prune', remote], {timeout: NETWORK_TIMEOUT_MS, allowFailure: true})
+    if (result.exitCode !== 0 && isLocalDiskFailure(result)) throw new ProcessError(result)
     if (result.exitCode !== 0) {
       const url = (await this.remoteUrl(remote)) ?? remote
       throw new ForgeUnreachableError(url, firstLine(result.stderr), new ProcessError(result))
@@ -172,6 +287,7 @@ export class GitRepo {
   async push(branch: string, remote = 'origin'): Promise<PushOutcome> {
     const result = await this.git(['push', '--quiet', '--porcelain', remote, `HEAD:refs/heads/${branch}`], {timeout: NETWORK_TIMEOUT_MS, allowFailure: true})
     if (result.exitCode === 0) return 'pushed'
+    if (isLocalDiskFailure(result)) throw new ProcessError(result)
     if (!isNetworkFailure(result) || /\[rejected\]|^!/m.test(result.stdout)) return 'rejected'
     const url = (await this.remoteUrl(remote)) ?? remote
     throw new ForgeUnreachableError(url, firstLine(result.stderr), new ProcessError(result))

@@ -13,6 +13,8 @@ export interface RunOptions {
   input?: string | Uint8Array
   /** Resolve with the result instead of throwing when the exit code is not 0. */
   allowFailure?: boolean
+  /** Keep standard output as bytes too (`stdoutBytes`): file contents that may not be UTF-8. */
+  binary?: boolean
 }
 
 export interface RunResult {
@@ -20,6 +22,8 @@ export interface RunResult {
   exitCode: number
   stdout: string
   stderr: string
+  /** Standard output as bytes, with `binary`. */
+  stdoutBytes?: Buffer
   timedOut: boolean
 }
 
@@ -47,13 +51,15 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     stdin: options.input === undefined ? 'ignore' : undefined,
     reject: false,
     stripFinalNewline: false,
-    encoding: 'utf8',
+    encoding: options.binary ? 'buffer' : 'utf8',
   })
+  const stdoutBytes = options.binary && child.stdout instanceof Uint8Array ? Buffer.from(child.stdout) : undefined
   const result: RunResult = {
     command: [file, ...args.slice(0, 3)].join(' ') + (args.length > 3 ? ' …' : ''),
     exitCode: child.exitCode ?? (child.timedOut ? 124 : 1),
-    stdout: typeof child.stdout === 'string' ? child.stdout : '',
-    stderr: typeof child.stderr === 'string' ? child.stderr : '',
+    stdout: typeof child.stdout === 'string' ? child.stdout : (stdoutBytes?.toString('utf8') ?? ''),
+    stderr: typeof child.stderr === 'string' ? child.stderr : child.stderr instanceof Uint8Array ? Buffer.from(child.stderr).toString('utf8') : '',
+    stdoutBytes,
     timedOut: Boolean(child.timedOut),
   }
   if (child.failed && (child as {code?: string}).code === 'ENOENT') {

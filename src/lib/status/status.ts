@@ -9,7 +9,7 @@ import {findMachine} from '../fleet/roster.ts'
 import type {Machine} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
 import type {AgentListing} from '../agents/install.ts'
-import {type ConflictRecord, readSyncLog, readSyncState, type SyncRecord} from '../sync/state.ts'
+import {type ConflictRecord, readSyncLog, readSyncState, type SyncRecord, type SyncState} from '../sync/state.ts'
 
 export interface StatusReport {
   machine: string
@@ -48,7 +48,7 @@ export async function machineStatus(local: LocalFleet, agents: Array<AgentListin
     machine: local.machine,
     state: findMachine(fleet, local.machine)?.state ?? 'unknown',
     forge: redactOptional(await local.repo.remoteUrl()),
-    lastSync: state.lastSync,
+    lastSync: lastSyncOf(state, local),
     ahead: tracked ? await local.repo.countAhead('HEAD', upstream) : await local.repo.commitCount('HEAD'),
     behind: tracked ? await local.repo.countAhead(upstream, 'HEAD') : 0,
     conflicts: state.conflicts,
@@ -56,6 +56,17 @@ export async function machineStatus(local: LocalFleet, agents: Array<AgentListin
     roster: fleet.machines.map(({name, state, hostname, os}) => ({name, state, hostname, os})),
     agents: await withLastTriggers(local, agents),
     lock: lockHolder(local),
+  }
+}
+
+/** The last sync, told truly: one that started and never recorded its end (killed; a full disk) is an error. */
+function lastSyncOf(state: SyncState, local: LocalFleet): SyncRecord | undefined {
+  const running = state.running
+  const holder = lockHolder(local)
+  if (!running || (holder && !holder.stale && holder.pid === running.pid)) return state.lastSync
+  return {
+    at: running.at, reason: running.reason, outcome: 'error', durationMs: 0, captured: [], received: 0, pushed: 0, applied: [],
+    error: 'This sync did not finish: it was stopped, or it could not write its record (a full disk?). The next sync recovers.',
   }
 }
 

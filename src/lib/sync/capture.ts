@@ -6,11 +6,17 @@ import {readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import type {Chezmoi} from '../chezmoi/chezmoi.ts'
+import type {GitRepo} from '../git/git.ts'
 import {decodeSourcePath, encodeTargetName, escapeGlob, looksLikeSecret, looksLikeSecretContent, removeEntryName} from '../managed/names.ts'
 import type {Fleet} from '../manifest/schema.ts'
+import {mergeMovedSource, type MovedSourceOutcome, parkConflicts, type SourceContents} from './moved-source.ts'
 
 export interface CaptureOptions {
   chezmoi: Chezmoi
+  repo: GitRepo
+  machine: string
+  /** Reads and writes source contents as chezmoi does (decrypting and encrypting), for merges. */
+  contents: SourceContents
   home: string
   sourceDir: string
   fleet: Fleet
@@ -20,8 +26,22 @@ export interface CaptureOptions {
   exclude: (path: string) => boolean
 }
 
+/** A target changed here whose source changed too in a way that does not merge: a conflict for a person. */
+export interface CaptureConflict {
+  /** Target, relative to $HOME. */
+  path: string
+  /** Source file, relative to the source repo. */
+  sourcePath: string
+  parkedBranch: string
+  mine: string
+  theirs: string
+}
+
 export interface CaptureResult {
   reAdded: string[]
+  /** Edited here while their source moved too: merged with it (three-way) before they were re-added. */
+  merged: string[]
+  conflicts: CaptureConflict[]
   added: string[]
   deleted: string[]
   /** Templates edited here: reported, never re-added from their rendered output. */
@@ -47,7 +67,7 @@ const CHEZMOIREMOVE = '.chezmoiremove'
 
 export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const {chezmoi, home, sourceDir, fleet} = options
-  const result: CaptureResult = {reAdded: [], added: [], deleted: [], templates: [], skipped: [], warnings: []}
+  const result: CaptureResult = {reAdded: [], merged: [], conflicts: [], added: [], deleted: [], templates: [], skipped: [], warnings: []}
   const abs = (path: string) => join(home, path)
 
   // M: edited here; D: deleted here; A: created here where the fleet had deleted it.
@@ -56,11 +76,15 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const [status, unmanaged] = await Promise.all([chezmoi.status(), chezmoi.unmanaged(dirs.map((p) => abs(p.path)))])
   const changed = status.filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !options.exclude(e.path))
   const sources = await chezmoi.sourcePaths(changed.map((e) => abs(e.path)))
+  const moved = await mergeMovedSources(options, changed.map((entry, i) => ({path: entry.path, source: sources[i]})))
+  result.merged = moved.merged
+  result.conflicts = moved.conflicts
   const deletedDirs: string[] = []
   const reAdd: string[] = []
   const revived: string[] = []
   for (const [i, entry] of changed.entries()) {
     const source = sources[i]
+    if (moved.held.has(entry.path)) continue
     const sourceIsDir = source !== undefined && existsSync(source) && lstatSync(source).isDirectory()
     if (entry.sinceLastWrite === 'D') {
       if (under(entry.path, deletedDirs)) continue
@@ -118,6 +142,39 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     result.added.push(...plain, ...encrypted)
   }
   return result
+}
+
+/** A source entry whose contents are a target's, byte for byte (after decryption): the ones a merge applies to. */
+function holdsContents(source: string | undefined): source is string {
+  if (source === undefined || !lstatSync(source, {throwIfNoEntry: false})?.isFile()) return false
+  const name = basename(source)
+  return !name.endsWith('.tmpl') && !/^(remove_|modify_|symlink_|run_)/.test(name)
+}
+
+/**
+ * Edited or deleted targets whose source moved since chezmoi last wrote them: merged into the target, or held
+ * back as conflicts (parked together on one branch).
+ */
+async function mergeMovedSources(
+  options: CaptureOptions,
+  changed: Array<{path: string; source: string | undefined}>,
+): Promise<{merged: string[]; conflicts: CaptureConflict[]; held: Set<string>}> {
+  const candidates = changed.filter((c) => holdsContents(c.source))
+  const none = {merged: [], conflicts: [], held: new Set<string>()}
+  if (candidates.length === 0) return none
+  const written = await options.chezmoi.writtenTargets()
+  const merged: string[] = []
+  const conflicted: Array<Extract<MovedSourceOutcome, {kind: 'conflict'}>> = []
+  for (const {path, source} of candidates) {
+    const target = join(options.home, path)
+    const outcome = await mergeMovedSource({repo: options.repo, target, targetPath: path, sourceFile: source!, writtenSha: written.get(target), contents: options.contents})
+    if (outcome.kind === 'merged') merged.push(path)
+    if (outcome.kind === 'conflict') conflicted.push(outcome)
+  }
+  if (conflicted.length === 0) return {...none, merged}
+  const parked = await parkConflicts(options.repo, options.machine, conflicted, options.contents)
+  const conflicts = conflicted.map((c) => ({path: c.targetPath, sourcePath: c.sourceRelative, ...parked}))
+  return {merged, conflicts, held: new Set(conflicts.map((c) => c.path))}
 }
 
 /** A file (or any file in a directory) whose content looks like a credential; large files are not read. */

@@ -35,12 +35,14 @@ export function describeSync(result: SyncResult): string[] {
   }
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`
   if (result.captured.length > 0) lines.push(`Captured ${count(result.captured.length, 'change')}: ${result.captured.join(', ')}`)
+  if (result.merged.length > 0) lines.push(`Merged ${count(result.merged.length, 'file')} edited here with the fleet's changes to it: ${result.merged.join(', ')}`)
   if (result.pushed > 0) lines.push(`Pushed ${count(result.pushed, 'commit')}.`)
   if (result.received > 0) lines.push(`Received ${count(result.received, 'commit')} from the forge.`)
   if (result.applied.length > 0) lines.push(`Applied ${count(result.applied.length, 'file')}: ${result.applied.join(', ')}`)
   if (result.backedUp.length > 0) lines.push(`Backed up ${count(result.backedUp.length, 'file')} this machine had before the fleet's version replaced it: ${result.backupDir}`)
   for (const path of result.templates) lines.push(`${path} was edited here, but it is a template: edit its source with \`chezmoi edit ~/${path}\` instead (your edit was not overwritten).`)
   for (const {path, reason} of result.skipped) lines.push(`Not captured: ${path} (${reason}).`)
+  if (result.waiting.length > 0) lines.push(`Not applied yet (chezmoi did not write them; the next sync tries again): ${result.waiting.join(', ')}`)
   if (result.leftAlone.length > 0) lines.push(`Edited while this sync ran, left for the next one: ${result.leftAlone.join(', ')}`)
   for (const note of result.notes) lines.push(`Note: ${note}.`)
   for (const warning of result.warnings) lines.push(`Warning: ${warning}`)

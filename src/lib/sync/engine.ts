@@ -6,12 +6,12 @@ import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {applyWithBackup, type ApplyResult} from '../chezmoi/apply.ts'
-import {errorMessage, ExitCode, type ExitCodeValue, FleetError, ForgeUnreachableError} from '../errors/index.ts'
+import {errorMessage, ExitCode, type ExitCodeValue, explainSystemError, FleetError, ForgeUnreachableError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {PUSH_ATTEMPTS} from '../fleet/publish.ts'
 import {findMachine} from '../fleet/roster.ts'
 import {forgeBranchHead} from '../forge/forge.ts'
-import {activeRecipients, isEncryptedSourceFile, recipientStanzaCount, reencryptSource} from '../keys/crypto.ts'
+import {activeRecipients, decryptWith, encryptTo, isEncryptedSourceFile, recipientStanzaCount, reencryptSource} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
 import {lockDirFor} from '../lock/fleet-lock.ts'
@@ -19,10 +19,12 @@ import {tryLock} from '../lock/lock.ts'
 import {decodeSourcePath} from '../managed/names.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
-import {capture, type CaptureResult, captured, dropContradictedRemovals, managedPathOf} from './capture.ts'
-import {integrate, type IntegrateResult, recoverIntegration} from './integrate.ts'
+import {capture, type CaptureConflict, type CaptureResult, captured, dropContradictedRemovals, managedPathOf} from './capture.ts'
+import {integrate, type IntegrateResult} from './integrate.ts'
 import {ProcessError} from '../process/run.ts'
-import {recoverRepo} from './recover.ts'
+import {recordedStep, recoverRepo} from './recover.ts'
+import type {SourceContents} from './moved-source.ts'
+import {mergeText} from './merge-text.ts'
 import {refreshEntries, sameSnapshot, takeSnapshot} from './snapshot.ts'
 import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
 
@@ -40,8 +42,12 @@ export interface SyncResult extends SyncRecord {
   templates: string[]
   skipped: Array<{path: string; reason: string}>
   warnings: string[]
+  /** Targets edited here while their source moved too, merged (three-way) before they were captured. */
+  merged: string[]
   /** Targets edited here after capture started: left for the next sync. */
   leftAlone: string[]
+  /** Targets the apply did not write (chezmoi refused or failed): they wait for the next sync, which merges them. */
+  waiting: string[]
   backedUp: string[]
   backupDir?: string
   notes: string[]
@@ -57,7 +63,7 @@ const MAX_ROUNDS = 4
 function emptyResult(machine: string, reason: string, outcome: SyncResult['outcome']): SyncResult {
   return {
     machine, at: new Date().toISOString(), reason, outcome, durationMs: 0, captured: [], received: 0, pushed: 0, applied: [],
-    conflicts: [], templates: [], skipped: [], warnings: [], leftAlone: [], backedUp: [], notes: [], rounds: 0,
+    conflicts: [], templates: [], skipped: [], warnings: [], merged: [], leftAlone: [], waiting: [], backedUp: [], notes: [], rounds: 0,
   }
 }
 
@@ -80,7 +86,8 @@ export async function sync(local: LocalFleet, options: SyncOptions): Promise<Syn
     try {
       do {
         await rm(marks.again, {force: true})
-        result = await syncLocked(local, round === 0 ? options : {...options, reason: `${options.reason} (again)`})
+        const next = await syncLocked(local, round === 0 ? options : {...options, reason: `${options.reason} (again)`})
+        result = result ? combineRounds(result, next) : next
         result.rounds = round++
       } while (existsSync(marks.again) && result.outcome !== 'error' && round < MAX_ROUNDS)
     } finally {
@@ -90,6 +97,25 @@ export async function sync(local: LocalFleet, options: SyncOptions): Promise<Syn
     if (!existsSync(marks.again) || result.outcome === 'error') break
   }
   return result!
+}
+
+/** What several rounds of one sync did, together: the last round's outcome and state, every round's work. */
+function combineRounds(earlier: SyncResult, later: SyncResult): SyncResult {
+  const union = (a: string[], b: string[]) => [...new Set([...a, ...b])]
+  return {
+    ...later,
+    at: earlier.at,
+    durationMs: earlier.durationMs + later.durationMs,
+    captured: union(earlier.captured, later.captured),
+    merged: union(earlier.merged, later.merged),
+    applied: union(earlier.applied, later.applied),
+    backedUp: union(earlier.backedUp, later.backedUp),
+    received: earlier.received + later.received,
+    pushed: earlier.pushed + later.pushed,
+    notes: union(earlier.notes, later.notes),
+    warnings: union(earlier.warnings, later.warnings),
+    backupDir: later.backupDir ?? earlier.backupDir,
+  }
 }
 
 /**
@@ -113,25 +139,37 @@ export async function syncLocked(local: LocalFleet, options: SyncOptions): Promi
   const started = Date.now()
   const result = emptyResult(local.machine, options.reason, 'ok')
   const state = await readSyncState(local.paths)
+  // Written first, so that a sync that never records its end (killed; a full disk) is not taken for a good one.
+  state.running = {at: result.at, reason: options.reason, pid: process.pid}
+  await writeSyncState(local.paths, state).catch(() => undefined)
   try {
     await runSync(local, options, state, result)
   } catch (error) {
-    if (error instanceof ForgeUnreachableError) result.outcome = 'offline'
-    else result.outcome = 'error'
-    result.error = errorMessage(error)
-    if (error instanceof FleetError) result.failure = {code: error.code, fix: error.fix, exitCode: error.exitCode}
-    else result.error += error instanceof Error && error.stack ? `\n${error.stack}` : ''
+    recordFailure(result, explainSystemError(error, local.paths.home))
   }
   result.durationMs = Date.now() - started
   result.conflicts = state.conflicts
   if (result.outcome === 'ok' && state.conflicts.length > 0) result.outcome = 'conflict'
+  state.running = undefined
   state.lastSync = {
     at: result.at, reason: result.reason, outcome: result.outcome, durationMs: result.durationMs,
     captured: result.captured, received: result.received, pushed: result.pushed, applied: result.applied, error: result.error,
   }
-  await writeSyncState(local.paths, state)
-  await appendSyncLog(local.paths, {machine: local.machine, ...state.lastSync})
+  try {
+    await writeSyncState(local.paths, state)
+    await appendSyncLog(local.paths, {machine: local.machine, ...state.lastSync})
+  } catch (error) {
+    // The sync's record could not be written: say so (status shows the sync as unfinished).
+    recordFailure(result, explainSystemError(error, local.paths.home))
+  }
   return result
+}
+
+function recordFailure(result: SyncResult, error: unknown): void {
+  result.outcome = error instanceof ForgeUnreachableError ? 'offline' : 'error'
+  result.error = errorMessage(error)
+  if (error instanceof FleetError) result.failure = {code: error.code, fix: error.fix, exitCode: error.exitCode}
+  else result.error += error instanceof Error && error.stack ? `\n${error.stack}` : ''
 }
 
 function isEncryptedTarget(fleet: Fleet) {
@@ -142,13 +180,9 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   const {repo, chezmoi, paths, machine} = local
   let fleet = await readManifest(paths.sourceDir)
   const branch = fleet.settings.branch
-  result.notes.push(...(await recoverRepo(repo, branch)))
-  if (state.integrating) {
-    // Killed while integrating: go back to this machine's commits and integrate again below.
-    await recoverIntegration(repo, state.integrating)
-    state.integrating = undefined
-    await writeSyncState(paths, state)
-    result.notes.push('went back to this machine\'s commits after a sync was interrupted while merging')
+  const recovered = await recoverRepo(repo, branch)
+  if (recovered.length > 0) {
+    result.notes.push(...recovered)
     fleet = await readManifest(paths.sourceDir)
   }
   const managedPaths = fleet.paths.map((p) => p.path)
@@ -176,15 +210,13 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   // The disk as capture is about to see it: the quick path's next baseline (see below).
   const baseline = takeSnapshot(paths.home, managedPaths)
 
+  const contents = sourceContents(local, active)
   const integrateFromForge = async () => {
-    const integrated = await integrate(repo, branch, machine, async (record) => {
-      state.integrating = record
-      await writeSyncState(paths, state)
-    })
-    state.integrating = undefined
+    const integrated = await recordedStep(repo, branch, 'merge with the forge', (park) =>
+      integrate(repo, {branch, machine, park, mergeEncrypted: active ? (path, versions) => mergeEncrypted(contents, path, versions) : undefined}),
+    )
     result.received += integrated.received
     await recordConflicts(local, integrated, state)
-    await writeSyncState(paths, state)
     if (integrated.received > 0 && (await dropContradictedRemovals(paths.sourceDir, await repo.listFiles()))) {
       await repo.commitAll(`fleet: ${machine}: keep what was created again in a directory another machine deleted`)
     }
@@ -196,9 +228,21 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     return integrated
   }
 
+  // What a person did in the source repo (`chezmoi edit`, a file added or changed by hand) is theirs: committed as
+  // it is, so that capture starts from a clean tree, adds only what came from targets, and can be undone alone.
+  if ((await repo.status()).length > 0 && (await repo.commitAll(`fleet: ${machine}: changes made in the source repo`))) {
+    result.notes.push('committed changes made by hand in the source repo')
+  }
+
   // Capture and commit. A source chezmoi cannot read (another machine pushed a broken one) may have been fixed on
   // the forge since: bring the forge's commits in first, then capture.
-  const captureNow = () => capture({chezmoi, home: paths.home, sourceDir: paths.sourceDir, fleet, active, exclude: excluded})
+  // Not a recorded step: chezmoi writes source files atomically and records each target it re-adds as written, so
+  // what a killed capture left is real work from targets (committed by the next sync, above), never to be undone.
+  const captureNow = async () => {
+    const caught = await capture({chezmoi, repo, machine, contents, home: paths.home, sourceDir: paths.sourceDir, fleet, active, exclude: excluded})
+    await repo.commitAll(commitMessage(machine, caught))
+    return caught
+  }
   let caught: CaptureResult
   try {
     caught = await captureNow()
@@ -208,10 +252,11 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     caught = await captureNow()
   }
   result.captured = captured(caught)
+  result.merged = caught.merged
   result.templates = caught.templates
   result.skipped = caught.skipped
   result.warnings = caught.warnings
-  await repo.commitAll(commitMessage(machine, caught))
+  recordCaptureConflicts(caught.conflicts, state)
 
   // Push, and integrate the forge's commits. With commits to push, the push goes first: a forge that accepts it
   // had nothing new (no fetch needed); one that rejects it had, and is integrated before the next try.
@@ -259,12 +304,14 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
         // A conflicted file, what lies below it, and a directory holding it are all left as they are.
         exclude: (path) => [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`) || c.startsWith(`${path}/`)),
       })
-    : {applied: [], leftAlone: [], backedUp: []}
+    : {applied: [], waiting: [], leftAlone: [], backedUp: []}
   result.applied = applied.applied
+  result.waiting = applied.waiting
   result.leftAlone = applied.leftAlone.filter((p) => !caught.templates.includes(p))
   result.backedUp = applied.backedUp
   result.backupDir = applied.backupDir
   if (applied.incomplete) result.warnings.push(applied.incomplete)
+  const applyFailure = applied.incomplete === undefined ? undefined : explainSystemError(new Error(applied.incomplete), paths.home)
 
   // Record where everything stands: the quick path's baseline.
   state.lastRemoteHead = await repo.revParse(upstream)
@@ -280,6 +327,14 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   state.appliedHead = head
   state.settled =
     result.leftAlone.length === 0 && result.templates.length === 0 && result.skipped.length === 0 && !applied.incomplete && (await unchangedSinceApply(local, applied.applied))
+  // Paths that became managed in this sync may hold files here the fleet lacks: nothing is "in sync" that no capture
+  // looked at, so one more round captures them.
+  const newlyManaged = state.managedPaths.filter((p) => !managedPaths.includes(p))
+  if (newlyManaged.length > 0) {
+    state.settled = false
+    await writeFile(statePaths(paths).again, new Date().toISOString())
+  }
+  if (applyFailure instanceof FleetError) throw applyFailure // a full disk: an error, not a warning
   if (offline) throw offline
 }
 
@@ -351,4 +406,43 @@ async function enforceRecipients(local: LocalFleet, fleet: Fleet, result: SyncRe
   const rewritten = await reencryptSource(local.paths.sourceDir, stale, identity, recipients)
   await local.repo.commitAll(`fleet: ${local.machine}: re-encrypt ${rewritten.length} file(s) for the ${recipients.length} active machine(s)`)
   result.notes.push(`re-encrypted ${rewritten.length} file(s) for the current set of active machines`)
+}
+
+function recordCaptureConflicts(conflicts: CaptureConflict[], state: SyncState): void {
+  const at = new Date().toISOString()
+  for (const conflict of conflicts) {
+    state.conflicts = state.conflicts.filter((c) => c.path !== conflict.path)
+    state.conflicts.push({...conflict, at})
+  }
+}
+
+/** Source contents as chezmoi reads and writes them: encrypted files through this machine's key, in memory. */
+function sourceContents(local: LocalFleet, active: boolean): SourceContents {
+  const identity = () => readIdentity(local.paths.identityFile)
+  return {
+    targetContents: async (file, bytes) => {
+      if (!isEncryptedSourceFile(file)) return bytes
+      if (!active) throw new FleetError(`${file} is encrypted, and this machine is not active yet.`, {code: 'NOT_ACTIVE'})
+      return decryptWith(await identity(), bytes, file)
+    },
+    sourceBytes: async (file, contents) => {
+      if (!isEncryptedSourceFile(file)) return contents
+      // The manifest as it is now in the source (merged with the forge's, during a merge).
+      const recipients = activeRecipients(await readManifest(local.paths.sourceDir))
+      return encryptTo(recipients.length > 0 ? recipients : [(await identity()).recipient], contents)
+    },
+  }
+}
+
+/**
+ * An encrypted file changed on both sides: git sees two unrelated ciphertexts, so the merge is done on what they
+ * decrypt to (in memory), and the result is encrypted for the active machines. A re-encryption on one side (an
+ * approval) changes no content, so the other side's edit simply wins. Undefined: a conflict for a person.
+ */
+async function mergeEncrypted(contents: SourceContents, file: string, versions: Array<Uint8Array | undefined>): Promise<Uint8Array | string | undefined> {
+  const [base, mine, theirs] = await Promise.all(versions.map((v) => (v === undefined ? undefined : contents.targetContents(file, v)))).catch(() => [])
+  if (mine === undefined || theirs === undefined) return undefined
+  const merged = mergeText(base ?? new Uint8Array(), mine, theirs)
+  if (merged === undefined) return undefined
+  return Buffer.from(theirs).equals(merged) && versions[2] ? versions[2] : contents.sourceBytes(file, merged)
 }

@@ -8,6 +8,7 @@ import {rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import {parkedBranchName} from '../fleet/publish.ts'
+import {isEncryptedSourceFile} from '../keys/crypto.ts'
 import type {GitRepo} from '../git/git.ts'
 import {removeEntryName} from '../managed/names.ts'
 import {mergeFleets} from '../manifest/merge.ts'
@@ -21,12 +22,6 @@ export interface IntegrateResult {
   parkedBranch?: string
   mine?: string
   theirs?: string
-}
-
-/** Recorded before the branch is moved, so that a sync killed halfway can put it back (see recoverIntegration). */
-export interface IntegrationInProgress {
-  mine: string
-  parkedBranch: string
 }
 
 const lines = (text: string) => text.split('\n').filter(Boolean)
@@ -52,7 +47,24 @@ function withCounterparts(paths: string[]): string[] {
   return [...all]
 }
 
-export async function integrate(repo: GitRepo, branch: string, machine: string, onPark: (record: IntegrationInProgress) => Promise<void>): Promise<IntegrateResult> {
+/**
+ * Bring the forge's commits in. Run it as a recorded step (recordedStep): `park` records the parked branch, so
+ * that a sync killed halfway puts the branch back and removes it.
+ */
+export interface IntegrateOptions {
+  branch: string
+  machine: string
+  /** Records the parked branch (see recordedStep). */
+  park: (parkedBranch: string) => void
+  /**
+   * Merges an encrypted file changed on both sides, given its base, this machine's and the forge's bytes
+   * (undefined where it does not exist); returns the merged ciphertext, or undefined for a conflict.
+   */
+  mergeEncrypted?: (file: string, versions: Array<Uint8Array | undefined>) => Promise<Uint8Array | string | undefined>
+}
+
+export async function integrate(repo: GitRepo, options: IntegrateOptions): Promise<IntegrateResult> {
+  const {branch, machine, park, mergeEncrypted} = options
   await repo.fetch()
   const upstream = `origin/${branch}`
   const theirs = await repo.revParse(upstream)
@@ -69,18 +81,31 @@ export async function integrate(repo: GitRepo, branch: string, machine: string, 
   const base = await repo.mergeBase(mine, theirs)
   const {tree, conflicted} = await repo.mergeTree(mine, theirs)
   const parkedBranch = parkedBranchName()
+  park(parkedBranch)
   await repo.git(['branch', '--force', parkedBranch, mine])
-  await onPark({mine, parkedBranch})
 
   // The forge's commit, then git's merge of both sides on top of it.
   await repo.resetHard(theirs)
   await repo.git(['read-tree', '-u', '--reset', tree])
   const remaining: string[] = []
-  for (const path of conflicted) {
+  // fleet's own files first: an encrypted file's merge is encrypted for the machines the merged manifest names.
+  for (const path of [...conflicted].sort((a, b) => Number(!(a in MERGERS)) - Number(!(b in MERGERS)))) {
     const merge = MERGERS[path]
-    const versions = await Promise.all([base ?? theirs, mine, theirs].map((ref) => repo.show(ref, path)))
-    if (merge && versions.every((v) => v !== undefined)) await writeFile(join(repo.dir, path), merge(versions[0]!, versions[1]!, versions[2]!))
-    else remaining.push(path)
+    if (merge) {
+      const versions = await Promise.all([base ?? theirs, mine, theirs].map((ref) => repo.show(ref, path)))
+      if (versions.every((v) => v !== undefined)) {
+        await writeFile(join(repo.dir, path), merge(versions[0]!, versions[1]!, versions[2]!))
+        continue
+      }
+    } else if (mergeEncrypted && isEncryptedSourceFile(path)) {
+      const versions = await Promise.all([base, mine, theirs].map((ref) => (ref === undefined ? undefined : repo.showBytes(ref, path))))
+      const merged = await mergeEncrypted(path, versions)
+      if (merged !== undefined) {
+        await writeFile(join(repo.dir, path), merged)
+        continue
+      }
+    }
+    remaining.push(path)
   }
   // What git could not merge takes the forge's version (file and counterpart alike): the source stays consistent.
   for (const path of withCounterparts(remaining)) {
@@ -99,10 +124,4 @@ export async function integrate(repo: GitRepo, branch: string, machine: string, 
     return {received, conflicts: []}
   }
   return {received, conflicts: remaining, parkedBranch, mine, theirs}
-}
-
-/** A sync killed during integrate: put the branch back where it was before, and integrate again from there. */
-export async function recoverIntegration(repo: GitRepo, record: IntegrationInProgress): Promise<void> {
-  await repo.resetHard(record.mine)
-  await repo.git(['branch', '--delete', '--force', record.parkedBranch], {allowFailure: true})
 }

@@ -5,7 +5,7 @@ import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {FleetError} from '../errors/index.ts'
-import type {GitRepo} from '../git/git.ts'
+import type {FleetGitOperation, GitOperationKind, GitRepo} from '../git/git.ts'
 import {currentPlatform} from '../platform/paths.ts'
 import {run} from '../process/run.ts'
 
@@ -33,10 +33,21 @@ export async function fileHeldOpen(file: string): Promise<boolean> {
   return result !== undefined && result.exitCode === 0 && result.stdout.trim() !== ''
 }
 
+const HOW_TO_FINISH: Record<GitOperationKind, string> = {
+  rebase: 'finish it (git rebase --continue) or abort it (git rebase --abort)',
+  merge: 'finish it (resolve the files, git add them, git commit) or abort it (git merge --abort)',
+  'cherry-pick': 'finish it (git cherry-pick --continue) or abort it (git cherry-pick --abort)',
+  revert: 'finish it (git revert --continue) or abort it (git revert --abort)',
+}
+
+/**
+ * Undo what a killed or failed fleet step left in the source repo (it recorded what it was doing: see
+ * FleetGitOperation), remove a stale index.lock, and stop — without touching anything — when a person has a
+ * rebase or merge of their own in progress there.
+ */
 export async function recoverRepo(repo: GitRepo, branch: string): Promise<string[]> {
   const notes: string[] = []
-  const gitDir = join(repo.dir, '.git')
-  const indexLock = join(gitDir, 'index.lock')
+  const indexLock = join(repo.dir, '.git', 'index.lock')
   if (existsSync(indexLock)) {
     if (await fileHeldOpen(indexLock)) {
       throw new FleetError(`A git process is still working in ${repo.dir} (it holds .git/index.lock).`, {code: 'GIT_BUSY', fix: 'Let it finish, then sync again.'})
@@ -44,15 +55,15 @@ export async function recoverRepo(repo: GitRepo, branch: string): Promise<string
     await rm(indexLock, {force: true})
     notes.push('removed a stale .git/index.lock left by a killed process')
   }
-  if (repo.rebaseInProgress()) {
-    await repo.git(['rebase', '--abort'], {allowFailure: true})
-    notes.push('aborted a rebase left in progress')
-  }
-  for (const [head, command] of [['MERGE_HEAD', 'merge'], ['CHERRY_PICK_HEAD', 'cherry-pick'], ['REVERT_HEAD', 'revert']] as const) {
-    if (existsSync(join(gitDir, head))) {
-      await repo.git([command, '--abort'], {allowFailure: true})
-      notes.push(`aborted a ${command} left in progress`)
-    }
+  const recorded = repo.recordedOperation()
+  const inProgress = repo.operationInProgress()
+  if (recorded) {
+    notes.push(await undoOperation(repo, recorded, inProgress))
+  } else if (inProgress) {
+    throw new FleetError(`A ${inProgress} is in progress in the source repo ${repo.dir}, started outside fleet: fleet leaves it to you.`, {
+      code: 'GIT_OPERATION_IN_PROGRESS',
+      fix: `In ${repo.dir}, ${HOW_TO_FINISH[inProgress]}; then run \`fleet sync\` again. Nothing was changed.`,
+    })
   }
   const current = await repo.currentBranch()
   if (current !== branch) {
@@ -62,4 +73,41 @@ export async function recoverRepo(repo: GitRepo, branch: string): Promise<string
     })
   }
   return notes
+}
+
+/**
+ * Put the branch and work tree back where they were before a fleet step that did not finish: whatever it half
+ * wrote (a truncated file after a full disk, a rebase stopped by a kill) goes, and nothing that was committed is
+ * lost (the step started from a clean, committed tree).
+ */
+export async function undoOperation(repo: GitRepo, recorded: FleetGitOperation, inProgress = repo.operationInProgress()): Promise<string> {
+  if (inProgress) await repo.abortOperation(inProgress)
+  if ((await repo.currentBranch()) !== recorded.branch) await repo.git(['checkout', '--quiet', '--force', '-B', recorded.branch, recorded.head])
+  await repo.resetHard(recorded.head)
+  await repo.git(['clean', '--quiet', '--force', '-d'])
+  if (recorded.parkedBranch) await repo.git(['branch', '--delete', '--force', recorded.parkedBranch], {allowFailure: true})
+  repo.clearOperation()
+  return `went back to this machine's last commit after a ${recorded.operation} that did not finish`
+}
+
+/**
+ * Run a step that moves the branch or writes the source repo's work tree, recorded first (see
+ * FleetGitOperation): when it fails, what it half did is undone at once (or, if even that fails — a full disk —
+ * by the next sync), and the error goes on; when it is killed, the next sync undoes it. The step starts from a
+ * clean, committed tree, so undoing it loses nothing.
+ */
+export async function recordedStep<T>(repo: GitRepo, branch: string, operation: string, step: (park: (parkedBranch: string) => void) => Promise<T>): Promise<T> {
+  const head = await repo.revParse('HEAD')
+  if (head === undefined) return step(() => {})
+  const record = {operation, branch, head}
+  repo.recordOperation(record)
+  let result: T
+  try {
+    result = await step((parkedBranch) => repo.recordOperation({...record, parkedBranch}))
+  } catch (error) {
+    await undoOperation(repo, repo.recordedOperation() ?? {...record, at: ''}).catch(() => undefined)
+    throw error
+  }
+  repo.clearOperation()
+  return result
 }

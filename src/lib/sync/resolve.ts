@@ -6,7 +6,7 @@ import {basename, dirname, join, resolve} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
 import {backupStamp} from '../chezmoi/apply.ts'
-import {UsageError} from '../errors/index.ts'
+import {FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {encryptTo} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
@@ -47,12 +47,20 @@ export async function resolveConflict(local: LocalFleet, given: string, side: Si
         await clearRemovals(local.chezmoi, local.paths.home, local.paths.sourceDir, [conflict.path])
         await local.chezmoi.add([target], {encrypt, secrets: 'ignore'})
       } else {
+        // The file is absent here. Only a deletion the person made (chezmoi had written the file here) may travel:
+        // one that is absent because a sync never wrote it is not a change of theirs.
+        if (!(await local.chezmoi.writtenTargets()).has(target)) {
+          throw new FleetError(`~/${conflict.path} is not on this machine because fleet never wrote it here, not because it was deleted here.`, {
+            code: 'NOTHING_TO_KEEP',
+            fix: `Take the fleet's version: fleet resolve "~/${conflict.path}" --theirs`,
+          })
+        }
         // This machine deleted the file: the deletion is what it keeps.
         const source = join(local.paths.sourceDir, conflict.sourcePath)
         await writeFile(join(dirname(source), removeEntryName(basename(source))), '')
         await rm(source, {force: true})
       }
-        await local.repo.commitAll(`fleet: ${local.machine}: resolve ${conflict.path}: keep ${local.machine}'s version`)
+      await local.repo.commitAll(`fleet: ${local.machine}: resolve ${conflict.path}: keep ${local.machine}'s version`)
     } else {
       if (existsSync(target)) await backUp(local, conflict.path)
       await local.chezmoi.apply({force: true, targets: [target]})

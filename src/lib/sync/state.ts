@@ -6,7 +6,6 @@ import {join} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
 import type {FleetPaths} from '../platform/paths.ts'
-import type {IntegrationInProgress} from './integrate.ts'
 
 export type SyncOutcome = 'ok' | 'quick' | 'conflict' | 'offline' | 'error' | 'deferred'
 
@@ -44,8 +43,8 @@ export interface SyncState {
   snapshot?: Record<string, string>
   /** The source commit the last full sync applied. */
   appliedHead?: string
-  /** Set while integrate has moved the branch (see integrate.ts), so that a killed sync can put it back. */
-  integrating?: IntegrationInProgress
+  /** Set when a sync starts and cleared when its record is written: a sync that never finished (killed, or it could not write its record) shows. */
+  running?: {at: string; reason: string; pid: number}
   /** The last full sync left nothing behind (no edit it could not capture): the quick path may trust the snapshot. */
   settled?: boolean
   conflicts: ConflictRecord[]

@@ -1,0 +1,405 @@
+// Never lose an edit: whatever a person does beside fleet — `chezmoi edit`, a commit or a pull of their own in the
+// source repo, a merge they are resolving by hand, an edit in the middle of an apply, a disk that fills up — every
+// edit ends up on every machine and in the forge, and no commit the fleet pushes takes another machine's edit back.
+//
+// Each story has its own managed file (`.zshrc-<case>`, fifteen lines "line 1".."line 15"), so that one story
+// failing does not disturb the next; every story starts from a settled fleet (see settle()).
+import assert from 'node:assert/strict'
+import {existsSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync} from 'node:fs'
+import {randomBytes} from 'node:crypto'
+import {join} from 'node:path'
+
+import {execa} from 'execa'
+
+import {Forge} from '../support/forge.ts'
+import {Machine} from '../support/machine.ts'
+import {makeTempDir, removeTempDir} from '../support/tmp.ts'
+
+const CASES = ['1', '2', '3', '4a', '4b', '6'] as const
+type Case = (typeof CASES)[number]
+
+/** The managed file of one story, as a target (relative to $HOME) and as a source file (relative to the source repo). */
+const rc = (c: Case) => `.zshrc-case${c}`
+const source = (c: Case) => `dot_zshrc-case${c}`
+
+/** "line 1".."line n", one a line. */
+function lines(n: number, prefix = 'line'): string {
+  return Array.from({length: n}, (_, i) => `${prefix} ${i + 1}`).join('\n') + '\n'
+}
+
+/** The text with its line i (1-based) replaced. */
+function editLine(text: string, i: number, newText: string): string {
+  const all = text.split('\n')
+  assert.ok(i >= 1 && i < all.length, `the text has a line ${i}`)
+  all[i - 1] = newText
+  return all.join('\n')
+}
+
+function appendLine(machine: Machine, relative: string, line: string): void {
+  machine.write(relative, `${machine.read(relative)}${line}\n`)
+}
+
+const NETRC = Array.from({length: 15}, (_, i) => `machine host${i + 1}.example.com login user${i + 1} password pw-${i + 1}`).join('\n') + '\n'
+const NETRC_LINE = (i: number) => NETRC.split('\n')[i - 1]
+
+describe('edit safety: never lose an edit', function () {
+  let root: string
+  let forge: Forge
+  let alpha: Machine
+  let beta: Machine
+  /** A HOME this file mounted (a tmpfs), unmounted in after(). */
+  let mounted: string | undefined
+
+  /** A sync that may fail: its result, and its conflicts when it printed JSON. */
+  async function trySync(machine: Machine) {
+    const result = await machine.fleet(['sync', '--json'])
+    let conflicts: Array<{path: string}> = []
+    try {
+      conflicts = result.json().conflicts ?? []
+    } catch {
+      // not JSON: an error, reported on stderr
+    }
+    return {result, conflicts}
+  }
+
+  /**
+   * Bring alpha and beta to a settled state whatever an earlier story left behind: no merge in progress in a
+   * source repo, no recorded conflict (each taken as the fleet's version), everything synced both ways.
+   */
+  async function settle(): Promise<void> {
+    for (const machine of [alpha, beta]) {
+      if (existsSync(join(machine.sourceDir, '.git/MERGE_HEAD'))) await machine.git(['merge', '--abort']).catch(() => undefined)
+    }
+    for (const machine of [alpha, beta]) {
+      const {conflicts} = await trySync(machine)
+      for (const conflict of conflicts) await machine.fleet(['resolve', conflict.path, '--theirs'])
+    }
+    await alpha.fleet(['sync'])
+  }
+
+  /** Every commit on the forge's branch, as a diff: no line of it may take `text` away. */
+  async function assertNeverRemoved(text: string, whose: string): Promise<void> {
+    const log = await forge.git(['log', '-p', '--format=commit %H %an: %s', 'main'])
+    let commit = ''
+    for (const line of log.split('\n')) {
+      if (line.startsWith('commit ')) commit = line
+      else if (line.startsWith('-') && !line.startsWith('---') && line.includes(text)) {
+        assert.fail(`a forge commit takes back ${whose} ("${text}"): ${commit}`)
+      }
+    }
+  }
+
+  /** A stand-in for chezmoi that runs `action` (shell) the first time it is asked to apply, then the real chezmoi. */
+  async function chezmoiWrapper(name: string, action: string): Promise<string> {
+    const real = (await execa('sh', ['-c', 'command -v chezmoi'])).stdout.trim()
+    assert.ok(real.startsWith('/'), `chezmoi is on PATH (${real})`)
+    const wrapper = join(root, name)
+    const marker = `${wrapper}.done`
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh
+for a in "$@"; do
+  if [ "$a" = apply ] && [ ! -e "${marker}" ]; then
+    : > "${marker}"
+    ${action}
+    break
+  fi
+done
+exec "${real}" "$@"
+`,
+      {mode: 0o755},
+    )
+    return wrapper
+  }
+
+  before(async function () {
+    root = makeTempDir('edit-safety')
+    forge = await Forge.create(root)
+    alpha = new Machine(root, 'alpha')
+    beta = new Machine(root, 'beta')
+    await alpha.enroll(forge.url)
+    await beta.enroll(forge.url)
+    await alpha.ok(['machines', 'approve', 'beta'])
+    for (const c of CASES) alpha.write(rc(c), lines(15))
+    alpha.write('.netrc', NETRC, 0o600)
+    await alpha.ok(['add-path', ...CASES.map((c) => alpha.path(rc(c)))])
+    await alpha.ok(['add-path', '--encrypt', alpha.path('.netrc')])
+    await beta.ok(['sync'])
+    for (const c of CASES) assert.equal(beta.read(rc(c)), lines(15))
+    assert.equal(beta.read('.netrc'), NETRC)
+  })
+
+  beforeEach(async function () {
+    await settle()
+  })
+
+  after(async function () {
+    if (mounted) await execa('umount', ['-l', mounted], {reject: false})
+    removeTempDir(root)
+  })
+
+  it('1. `chezmoi edit` saved to the source, then a tool appends to the file: both edits are kept everywhere', async function () {
+    const file = rc('1')
+    const viaChezmoiEdit = 'line 3 changed with chezmoi edit'
+    const appended = 'export PATH="$HOME/.tool/bin:$PATH" # added by an installer'
+    // `chezmoi edit ~/.zshrc` writes the source file and does not apply it.
+    const sourceFile = join(alpha.sourceDir, source('1'))
+    writeFileSync(sourceFile, editLine(readFileSync(sourceFile, 'utf8'), 3, viaChezmoiEdit))
+    // Then an installer appends to the file itself.
+    appendLine(alpha, file, appended)
+
+    const synced = await alpha.fleet(['sync'])
+    assert.equal(synced.exitCode, 0, synced.stdout + synced.stderr)
+    const onForge = (await forge.show(source('1')))!
+    assert.ok(onForge.includes(viaChezmoiEdit), `the forge keeps the edit made with chezmoi edit:\n${onForge}`)
+    assert.ok(onForge.includes(appended), `the forge has the appended line:\n${onForge}`)
+    assert.ok(alpha.read(file).includes(viaChezmoiEdit), `alpha's ~/${file} has the chezmoi edit:\n${alpha.read(file)}`)
+    assert.ok(alpha.read(file).includes(appended), `alpha's ~/${file} keeps the appended line:\n${alpha.read(file)}`)
+    await beta.ok(['sync'])
+    assert.ok(beta.read(file).includes(viaChezmoiEdit) && beta.read(file).includes(appended), `beta's ~/${file} has both edits:\n${beta.read(file)}`)
+    await assertNeverRemoved(viaChezmoiEdit, 'the chezmoi edit')
+  })
+
+  it('2. a commit of the person\'s own in the source repo, and an append to the file: both travel, the commit stays in history', async function () {
+    const file = rc('2')
+    const committed = 'line 5 committed by hand'
+    const message = 'my own edit: line 5 of .zshrc-case2'
+    const appended = 'alias ll="ls -l" # appended on alpha'
+    const sourceFile = join(alpha.sourceDir, source('2'))
+    writeFileSync(sourceFile, editLine(readFileSync(sourceFile, 'utf8'), 5, committed))
+    await alpha.git(['add', source('2')])
+    await alpha.git(['commit', '--quiet', '-m', message])
+    appendLine(alpha, file, appended)
+
+    const synced = await alpha.fleet(['sync'])
+    assert.equal(synced.exitCode, 0, synced.stdout + synced.stderr)
+    const onForge = (await forge.show(source('2')))!
+    assert.ok(onForge.includes(committed), `the forge still has the person's committed line 5:\n${onForge}`)
+    assert.ok(onForge.includes(appended), `the forge has the appended line:\n${onForge}`)
+    assert.ok((await forge.git(['log', '--format=%s', 'main'])).split('\n').includes(message), 'the person\'s commit is in the forge\'s history')
+    assert.ok(alpha.read(file).includes(committed) && alpha.read(file).includes(appended), `alpha's ~/${file} has both edits:\n${alpha.read(file)}`)
+    await beta.ok(['sync'])
+    assert.ok(beta.read(file).includes(committed) && beta.read(file).includes(appended), `beta's ~/${file} has both edits:\n${beta.read(file)}`)
+    await assertNeverRemoved(committed, 'the person\'s committed line 5')
+  })
+
+  it('3. a change pulled into the source by hand, then an append: the other machine\'s edit is not taken back', async function () {
+    const file = rc('3')
+    const fromBeta = 'line 1 edited on beta'
+    const appended = 'setopt autocd # appended on alpha'
+    beta.write(file, editLine(beta.read(file), 1, fromBeta))
+    await beta.ok(['sync'])
+    // alpha's person pulls the forge into the source repo by hand (no apply), then the file is appended to.
+    await alpha.git(['pull', '--quiet', '--no-rebase', 'origin', 'main'])
+    appendLine(alpha, file, appended)
+
+    const synced = await alpha.fleet(['sync'])
+    assert.equal(synced.exitCode, 0, synced.stdout + synced.stderr)
+    await beta.ok(['sync'])
+    assert.ok(beta.read(file).includes(fromBeta), `beta's ~/${file} still has beta's own line-1 edit:\n${beta.read(file)}`)
+    assert.ok(beta.read(file).includes(appended), `beta's ~/${file} has alpha's appended line:\n${beta.read(file)}`)
+    assert.ok(alpha.read(file).includes(fromBeta) && alpha.read(file).includes(appended), `alpha's ~/${file} has both edits:\n${alpha.read(file)}`)
+    await assertNeverRemoved(fromBeta, 'beta\'s line-1 edit')
+  })
+
+  it('4a. an edit made while chezmoi applies the other machine\'s edit: neither is lost', async function () {
+    const file = rc('4a')
+    const fromBeta = 'line 1 edited on beta (while alpha applies)'
+    const appended = 'export LESS=-R # appended on alpha during the apply'
+    beta.write(file, editLine(beta.read(file), 1, fromBeta))
+    await beta.ok(['sync'])
+    // alpha's sync receives beta's edit; the file is appended to just as chezmoi starts applying it.
+    const wrapper = await chezmoiWrapper('chezmoi-append-on-apply', `printf '%s\\n' '${appended}' >> "$HOME/${file}"`)
+    const racing = await alpha.fleet(['sync', '--json'], {env: {FLEET_CHEZMOI: wrapper}})
+    assert.ok(existsSync(`${wrapper}.done`), 'the sync ran an apply (the stand-in appended to the file)')
+    assert.ok(alpha.read(file).includes(appended), `the apply did not overwrite the line appended meanwhile:\n${alpha.read(file)}`)
+
+    const second = await alpha.fleet(['sync'])
+    assert.equal(second.exitCode, 0, second.stdout + second.stderr)
+    await beta.ok(['sync'])
+    await assertNeverRemoved(fromBeta, 'beta\'s line-1 edit')
+    for (const machine of [alpha, beta]) {
+      const text = machine.read(file)
+      assert.ok(text.includes(fromBeta) && text.includes(appended), `${machine.name}'s ~/${file} has beta's line-1 edit and alpha's appended line:\n${text}`)
+    }
+    // The racing sync did not claim to have applied a file chezmoi refused to write.
+    const applied: string[] = racing.json().applied
+    assert.ok(!applied.includes(file), `the sync during which ~/${file} was edited does not list it as applied: ${JSON.stringify(racing.json())}`)
+  })
+
+  it('4b. a sync killed (kill -9) as it starts to apply, then an append: the edit it received is not taken back', async function () {
+    const file = rc('4b')
+    const fromBeta = 'line 1 edited on beta (before alpha\'s sync was killed)'
+    const appended = 'export PAGER=less # appended on alpha after the kill'
+    beta.write(file, editLine(beta.read(file), 1, fromBeta))
+    await beta.ok(['sync'])
+    // alpha's sync receives beta's edit and is killed just before chezmoi applies it.
+    const wrapper = await chezmoiWrapper('chezmoi-kill-on-apply', 'kill -9 $PPID; exit 137')
+    const killed = await alpha.fleet(['sync'], {env: {FLEET_CHEZMOI: wrapper}})
+    assert.ok(existsSync(`${wrapper}.done`), 'the sync got as far as the apply')
+    assert.notEqual(killed.exitCode, 0, 'the sync was killed')
+    appendLine(alpha, file, appended)
+
+    for (let i = 0; i < 2; i++) {
+      const again = await alpha.fleet(['sync'])
+      assert.equal(again.exitCode, 0, again.stdout + again.stderr)
+    }
+    await beta.ok(['sync'])
+    await assertNeverRemoved(fromBeta, 'beta\'s line-1 edit')
+    for (const machine of [alpha, beta]) {
+      const text = machine.read(file)
+      assert.ok(text.includes(fromBeta) && text.includes(appended), `${machine.name}'s ~/${file} has beta's line-1 edit and alpha's appended line:\n${text}`)
+    }
+  })
+
+  it('5. a disk that fills up during a sync: an error that says so, nothing truncated committed, and the next sync finishes', async function () {
+    // delta's HOME is a small tmpfs, nearly full once delta has enrolled and synced: about 2 MB are left, room for
+    // the fetched objects of the big file below (~1.2 MB packed) but not for writing it out as well (1.6 MB in the
+    // source repo, 1.6 MB more in $HOME), so the disk fills up halfway through the sync, after the fetch.
+    const delta = new Machine(root, 'delta')
+    const mount = await execa('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0755', 'tmpfs', delta.home], {reject: false})
+    if (mount.exitCode !== 0) {
+      this.test!.title += ` (skipped: cannot mount a tmpfs here: ${String(mount.stderr).trim() || `exit ${mount.exitCode}`})`
+      this.skip()
+    }
+    mounted = delta.home
+    await delta.enroll(forge.url)
+    await alpha.ok(['machines', 'approve', 'delta'])
+    await delta.ok(['sync'])
+    const filler = join(delta.home, 'filler')
+    const stats = statfsSync(delta.home)
+    const leave = 2000 * 1024
+    writeFileSync(filler, Buffer.alloc(Math.max(0, stats.bavail * stats.bsize - leave)))
+
+    // alpha adds a 1.5 MB file (text) under a managed path.
+    const big = (randomBytes(1.5 * 1024 * 1024 * 0.75).toString('base64').match(/.{1,76}/g) ?? []).join('\n') + '\n'
+    const bigFile = '.config/big.bin'
+    alpha.write(bigFile, big)
+    await alpha.ok(['add-path', '--force', alpha.path(bigFile)])
+    await alpha.ok(['sync'])
+    const bigSource = (await forge.files()).find((f) => f.endsWith('big.bin'))
+    assert.ok(bigSource, 'the big file reached the forge')
+
+    const full = await delta.fleet(['sync'])
+    const said = full.stdout + full.stderr
+    assert.equal(full.exitCode, 1, `delta's sync on a full disk fails with exit 1:\n${said}`)
+    assert.match(full.stderr, /space|full/i, `the error says the disk is full:\n${full.stderr}`)
+    assert.ok(full.stderr.trim().split('\n').some((l) => l.trim() !== '' && !/ENOSPC/.test(l)), `more than a raw ENOSPC:\n${full.stderr}`)
+    assert.match(full.stderr, /fix|free/i, `the error says how to fix it:\n${full.stderr}`)
+    const status = (await delta.ok(['status', '--json'])).json()
+    assert.equal(status.lastSync?.outcome, 'error', `the last sync is recorded as failed: ${JSON.stringify(status.lastSync)}`)
+
+    rmSync(filler)
+    const freed = await delta.fleet(['sync', '--json'])
+    assert.equal(freed.exitCode, 0, freed.stdout + freed.stderr)
+    assert.ok(delta.exists(bigFile) && readFileSync(delta.path(bigFile)).equals(Buffer.from(big)), 'delta has the big file, byte for byte')
+    const forgeLog = (await forge.git(['log', '--format=%an %s', 'main'])).split('\n')
+    assert.deepEqual(forgeLog.filter((l) => /delta/.test(l) && /big/.test(l)), [], 'no commit of delta\'s touches the big file on the forge')
+    assert.deepEqual((await forge.git(['log', '--format=%an', 'main', '--', bigSource])).split('\n').filter((a) => /delta/.test(a)), [], 'delta never committed the big file')
+    assert.equal(await forge.show(bigSource), big, 'the forge holds the big file as alpha added it')
+    const deltaLog = (await delta.git(['log', '--all', '--format=%an', '--', bigSource])).split('\n').filter((a) => /delta/.test(a))
+    assert.deepEqual(deltaLog, [], 'nothing truncated was committed in delta\'s source repo either')
+    assert.deepEqual((await delta.ok(['status', '--json'])).json().conflicts, [], 'no conflict recorded')
+  })
+
+  it('6. a merge the person is resolving by hand in the source repo: the sync leaves it alone, then carries the resolution', async function () {
+    const file = rc('6')
+    const fromBeta = 'line 7 edited on beta'
+    const byHand = 'line 7 committed by hand on alpha'
+    const resolution = 'line 7 as resolved by hand'
+    beta.write(file, editLine(beta.read(file), 7, fromBeta))
+    await beta.ok(['sync'])
+    const sourceFile = join(alpha.sourceDir, source('6'))
+    writeFileSync(sourceFile, editLine(readFileSync(sourceFile, 'utf8'), 7, byHand))
+    await alpha.git(['add', source('6')])
+    await alpha.git(['commit', '--quiet', '-m', 'my own line 7'])
+    const pulled = await execa('git', ['-C', alpha.sourceDir, 'pull', '--no-rebase', 'origin', 'main'], {env: alpha.env, extendEnv: false, reject: false})
+    assert.notEqual(pulled.exitCode, 0, 'the pull conflicts')
+    const mergeHead = join(alpha.sourceDir, '.git/MERGE_HEAD')
+    assert.ok(existsSync(mergeHead), 'a merge is in progress')
+    // Half-way through: the file is resolved and staged, the merge is not committed yet.
+    const resolved = editLine(lines(15), 7, resolution)
+    writeFileSync(sourceFile, resolved)
+    await alpha.git(['add', source('6')])
+
+    const during = await alpha.fleet(['sync'])
+    const said = during.stdout + during.stderr
+    assert.equal(during.exitCode, 1, `a sync during a hand merge stops with exit 1:\n${said}`)
+    assert.match(said, /merg/i, `it says a merge is in progress:\n${said}`)
+    assert.match(said, /in progress|unfinished|not finished|being resolved/i, `it says the merge is not finished:\n${said}`)
+    assert.match(said, /commit|--continue/, `it says how to finish the merge:\n${said}`)
+    assert.match(said, /--abort/, `it says how to abort the merge:\n${said}`)
+    assert.ok(existsSync(mergeHead), 'the merge is still in progress (MERGE_HEAD)')
+    assert.equal(readFileSync(sourceFile, 'utf8'), resolved, 'the hand resolution is still in the source')
+
+    await alpha.git(['commit', '--quiet', '--no-edit'])
+    const after = await alpha.fleet(['sync'])
+    assert.equal(after.exitCode, 0, after.stdout + after.stderr)
+    assert.equal(await forge.show(source('6')), resolved, 'the forge has the person\'s resolution')
+    assert.equal(alpha.read(file), resolved, `alpha's ~/${file} is the resolution`)
+    await beta.ok(['sync'])
+    assert.equal(beta.read(file), resolved, `beta's ~/${file} is the resolution`)
+  })
+
+  it('7a. an encrypted file edited on two machines in different places merges on its decrypted content', async function () {
+    const fromAlpha = `${NETRC_LINE(1)} # alpha`
+    const fromBeta = `${NETRC_LINE(13)} # beta`
+    alpha.write('.netrc', editLine(alpha.read('.netrc'), 1, fromAlpha))
+    await alpha.ok(['sync'])
+    beta.write('.netrc', editLine(beta.read('.netrc'), 13, fromBeta))
+    const merged = await beta.fleet(['sync'])
+    assert.equal(merged.exitCode, 0, `beta's sync merges the two edits (no conflict):\n${merged.stdout}${merged.stderr}`)
+    await alpha.ok(['sync'])
+    for (const machine of [alpha, beta]) {
+      const text = machine.read('.netrc')
+      assert.ok(text.includes(fromAlpha) && text.includes(fromBeta), `${machine.name}'s ~/.netrc has both edits:\n${text}`)
+    }
+    const versions = (await forge.allBlobs()).filter((b) => b.path.includes('netrc') && b.content.length > 0)
+    assert.ok(versions.length > 0, 'the forge has the encrypted netrc')
+    for (const {commit, path, content} of versions) {
+      assert.ok(content.toString('utf8').startsWith('-----BEGIN AGE ENCRYPTED FILE-----'), `${path} in ${commit} is ciphertext`)
+    }
+  })
+
+  it('7b. an encrypted file edited offline while another machine is approved (everything re-encrypted): the edit is kept', async function () {
+    const fromBeta = `${NETRC_LINE(2)} # beta, offline`
+    beta.write('.netrc', editLine(beta.read('.netrc'), 2, fromBeta))
+    renameSync(forge.path, `${forge.path}.down`)
+    try {
+      const offline = await beta.fleet(['sync'])
+      assert.equal(offline.exitCode, 3, offline.stdout + offline.stderr)
+    } finally {
+      renameSync(`${forge.path}.down`, forge.path)
+    }
+    // Meanwhile a machine joins, and alpha approves it: every encrypted file is re-encrypted, none is edited.
+    const gamma = new Machine(root, 'gamma')
+    await gamma.enroll(forge.url)
+    await alpha.ok(['machines', 'approve', 'gamma'])
+
+    const back = await beta.fleet(['sync'])
+    assert.equal(back.exitCode, 0, `beta's sync after the re-encryption carries its edit (no conflict):\n${back.stdout}${back.stderr}`)
+    assert.ok(beta.read('.netrc').includes(fromBeta), `beta's ~/.netrc keeps its edit:\n${beta.read('.netrc')}`)
+    await alpha.ok(['sync'])
+    assert.ok(alpha.read('.netrc').includes(fromBeta), `alpha's ~/.netrc has beta's line-2 edit:\n${alpha.read('.netrc')}`)
+    await gamma.ok(['sync'])
+    assert.ok(gamma.read('.netrc').includes(fromBeta), `gamma, approved meanwhile, reads beta's edit:\n${gamma.read('.netrc')}`)
+  })
+
+  it('8. a directory newly managed: files another machine already has in it reach the forge at its first sync', async function () {
+    beta.write('bin/b-only', '#!/bin/sh\necho only on beta\n', 0o755)
+    alpha.write('bin/a-tool', '#!/bin/sh\necho from alpha\n', 0o755)
+    await alpha.ok(['add-path', alpha.path('bin')])
+
+    const first = await beta.fleet(['sync', '--json'])
+    assert.equal(first.exitCode, 0, first.stdout + first.stderr)
+    const files = await forge.files()
+    assert.ok(files.some((f) => /^bin\/(executable_)?b-only$/.test(f)), `after beta's one sync the forge holds bin/b-only: ${files.filter((f) => f.startsWith('bin/')).join(', ')}`)
+    assert.ok(first.json().captured.includes('bin/b-only'), `beta's sync says it captured bin/b-only: captured ${JSON.stringify(first.json().captured)}`)
+    assert.equal(beta.read('bin/a-tool'), '#!/bin/sh\necho from alpha\n', 'beta has alpha\'s tool')
+    assert.equal(beta.read('bin/b-only'), '#!/bin/sh\necho only on beta\n', 'beta keeps its own')
+
+    await alpha.ok(['sync'])
+    assert.ok(alpha.exists('bin/b-only'), 'alpha has beta\'s bin/b-only')
+    assert.equal(alpha.read('bin/b-only'), '#!/bin/sh\necho only on beta\n')
+  })
+})
