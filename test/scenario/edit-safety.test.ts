@@ -15,7 +15,7 @@ import {Forge} from '../support/forge.ts'
 import {Machine} from '../support/machine.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
-const CASES = ['1', '2', '3', '4a', '4b', '6'] as const
+const CASES = ['1', '1b', '1c', '2', '3', '4a', '4b', '6'] as const
 type Case = (typeof CASES)[number]
 
 /** The managed file of one story, as a target (relative to $HOME) and as a source file (relative to the source repo). */
@@ -47,8 +47,8 @@ describe('edit safety: never lose an edit', function () {
   let forge: Forge
   let alpha: Machine
   let beta: Machine
-  /** A HOME this file mounted (a tmpfs), unmounted in after(). */
-  let mounted: string | undefined
+  /** HOMEs this file mounted (tmpfs), unmounted in after(). */
+  const mounted: string[] = []
 
   /** A sync that may fail: its result, and its conflicts when it printed JSON. */
   async function trySync(machine: Machine) {
@@ -134,7 +134,7 @@ exec "${real}" "$@"
   })
 
   after(async function () {
-    if (mounted) await execa('umount', ['-l', mounted], {reject: false})
+    for (const dir of mounted) await execa('umount', ['-l', dir], {reject: false})
     removeTempDir(root)
   })
 
@@ -158,6 +158,47 @@ exec "${real}" "$@"
     await beta.ok(['sync'])
     assert.ok(beta.read(file).includes(viaChezmoiEdit) && beta.read(file).includes(appended), `beta's ~/${file} has both edits:\n${beta.read(file)}`)
     await assertNeverRemoved(viaChezmoiEdit, 'the chezmoi edit')
+  })
+
+  it('1b. the same line changed in the source and in the file: a conflict, both versions kept, resolve chooses', async function () {
+    const file = rc('1b')
+    const sourceFile = join(alpha.sourceDir, source('1b'))
+    writeFileSync(sourceFile, editLine(readFileSync(sourceFile, 'utf8'), 4, 'line 4 from chezmoi edit'))
+    alpha.write(file, editLine(alpha.read(file), 4, 'line 4 edited in the file'))
+
+    const synced = await trySync(alpha)
+    assert.equal(synced.result.exitCode, 4, synced.result.stdout + synced.result.stderr)
+    assert.deepEqual(synced.conflicts.map((c) => c.path), [file])
+    assert.match(alpha.read(file), /line 4 edited in the file/, 'the file keeps this machine\'s version')
+    assert.match((await forge.show(source('1b')))!, /line 4 from chezmoi edit/, 'the forge has the source\'s version')
+    const parked = (synced.conflicts[0] as unknown as {parkedBranch: string}).parkedBranch
+    assert.match(await alpha.git(['show', `${parked}:${source('1b')}`]), /line 4 edited in the file/, 'the parked branch holds this machine\'s version')
+    await beta.ok(['sync'])
+    assert.match(beta.read(file), /line 4 from chezmoi edit/)
+
+    await alpha.ok(['resolve', file, '--mine'])
+    await alpha.ok(['sync'])
+    await beta.ok(['sync'])
+    assert.match(beta.read(file), /line 4 edited in the file/, 'resolve --mine carries this machine\'s version')
+  })
+
+  it('1c. a file deleted here while its source changed: a conflict, not a deletion of the other change', async function () {
+    const file = rc('1c')
+    beta.write(file, editLine(beta.read(file), 9, 'line 9 by beta'))
+    await beta.ok(['sync'])
+    await alpha.git(['pull', '-q', 'origin', 'main'])
+    alpha.remove(file)
+
+    const synced = await trySync(alpha)
+    assert.equal(synced.result.exitCode, 4, synced.result.stdout + synced.result.stderr)
+    assert.deepEqual(synced.conflicts.map((c) => c.path), [file])
+    assert.match((await forge.show(source('1c')))!, /line 9 by beta/, 'beta\'s edit stays on the forge')
+    await beta.ok(['sync'])
+    assert.match(beta.read(file), /line 9 by beta/, 'beta keeps its file')
+    assert.equal(alpha.exists(file), false, 'alpha keeps its deletion until it chooses')
+
+    await alpha.ok(['resolve', file, '--theirs'])
+    assert.match(alpha.read(file), /line 9 by beta/)
   })
 
   it('2. a commit of the person\'s own in the source repo, and an append to the file: both travel, the commit stays in history', async function () {
@@ -252,32 +293,33 @@ exec "${real}" "$@"
     }
   })
 
-  it('5. a disk that fills up during a sync: an error that says so, nothing truncated committed, and the next sync finishes', async function () {
-    // delta's HOME is a small tmpfs, nearly full once delta has enrolled and synced: about 2 MB are left, room for
-    // the fetched objects of the big file below (~1.2 MB packed) but not for writing it out as well (1.6 MB in the
-    // source repo, 1.6 MB more in $HOME), so the disk fills up halfway through the sync, after the fetch.
-    const delta = new Machine(root, 'delta')
+  // delta's HOME is a small tmpfs, nearly full once delta has enrolled and synced. How much is left decides where
+  // the sync runs out of space: with ~300 KB the fetch fails; with ~2 MB the fetched objects of the big file below
+  // (~1.2 MB packed) fit but writing it out in the source repo does not; with ~3.5 MB only the apply fails.
+  for (const [name, leaveKiB, where] of [['delta', 300, 'fetch'], ['epsilon', 2000, 'checkout'], ['zeta', 3500, 'apply']] as const) {
+  it(`5. a disk that fills up during a sync (in the ${where}): an error that says so, nothing truncated committed, and the next sync finishes`, async function () {
+    const delta = new Machine(root, name)
     const mount = await execa('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0755', 'tmpfs', delta.home], {reject: false})
     if (mount.exitCode !== 0) {
       this.test!.title += ` (skipped: cannot mount a tmpfs here: ${String(mount.stderr).trim() || `exit ${mount.exitCode}`})`
       this.skip()
     }
-    mounted = delta.home
+    mounted.push(delta.home)
     await delta.enroll(forge.url)
     await alpha.ok(['machines', 'approve', 'delta'])
     await delta.ok(['sync'])
     const filler = join(delta.home, 'filler')
     const stats = statfsSync(delta.home)
-    const leave = 2000 * 1024
+    const leave = leaveKiB * 1024
     writeFileSync(filler, Buffer.alloc(Math.max(0, stats.bavail * stats.bsize - leave)))
 
     // alpha adds a 1.5 MB file (text) under a managed path.
     const big = (randomBytes(1.5 * 1024 * 1024 * 0.75).toString('base64').match(/.{1,76}/g) ?? []).join('\n') + '\n'
-    const bigFile = '.config/big.bin'
+    const bigFile = `.config/big-${name}.bin`
     alpha.write(bigFile, big)
     await alpha.ok(['add-path', '--force', alpha.path(bigFile)])
     await alpha.ok(['sync'])
-    const bigSource = (await forge.files()).find((f) => f.endsWith('big.bin'))
+    const bigSource = (await forge.files()).find((f) => f.endsWith(`big-${name}.bin`))
     assert.ok(bigSource, 'the big file reached the forge')
 
     const full = await delta.fleet(['sync'])
@@ -293,13 +335,36 @@ exec "${real}" "$@"
     const freed = await delta.fleet(['sync', '--json'])
     assert.equal(freed.exitCode, 0, freed.stdout + freed.stderr)
     assert.ok(delta.exists(bigFile) && readFileSync(delta.path(bigFile)).equals(Buffer.from(big)), 'delta has the big file, byte for byte')
-    const forgeLog = (await forge.git(['log', '--format=%an %s', 'main'])).split('\n')
-    assert.deepEqual(forgeLog.filter((l) => /delta/.test(l) && /big/.test(l)), [], 'no commit of delta\'s touches the big file on the forge')
-    assert.deepEqual((await forge.git(['log', '--format=%an', 'main', '--', bigSource])).split('\n').filter((a) => /delta/.test(a)), [], 'delta never committed the big file')
+    const forgeLog = (await forge.git(['log', '--format=%an|%s', 'main'])).split('\n')
+    assert.deepEqual(forgeLog.filter((l) => l.split('|')[0].includes(name) && /big/.test(l)), [], 'no commit of delta\'s touches the big file on the forge')
+    assert.deepEqual((await forge.git(['log', '--format=%an', 'main', '--', bigSource])).split('\n').filter((a) => a.includes(name)), [], 'delta never committed the big file')
     assert.equal(await forge.show(bigSource), big, 'the forge holds the big file as alpha added it')
-    const deltaLog = (await delta.git(['log', '--all', '--format=%an', '--', bigSource])).split('\n').filter((a) => /delta/.test(a))
+    const deltaLog = (await delta.git(['log', '--all', '--format=%an', '--', bigSource])).split('\n').filter((a) => a.includes(name))
     assert.deepEqual(deltaLog, [], 'nothing truncated was committed in delta\'s source repo either')
     assert.deepEqual((await delta.ok(['status', '--json'])).json().conflicts, [], 'no conflict recorded')
+  })
+  }
+
+  it('5b. resolve --mine never turns a file that is absent because a sync never wrote it into a deletion', async function () {
+    alpha.write('.case5b', 'from alpha\n')
+    await alpha.ok(['add-path', alpha.path('.case5b')])
+    // beta's source has the file (pulled by hand), but no sync has written it to beta's HOME yet: it is absent there
+    // because of fleet, not because of the person. A conflict recorded for it must not push a deletion.
+    await beta.git(['pull', '-q', 'origin', 'main'])
+    const head = await beta.git(['rev-parse', 'HEAD'])
+    const stateFile = beta.path('.local/state/fleet/sync-state.json')
+    const state = JSON.parse(readFileSync(stateFile, 'utf8'))
+    state.conflicts = [{path: '.case5b', sourcePath: 'dot_case5b', parkedBranch: 'fleet/parked/test', mine: head, theirs: head, at: new Date().toISOString()}]
+    writeFileSync(stateFile, JSON.stringify(state))
+    const refused = await beta.fleet(['resolve', '.case5b', '--mine'])
+    assert.equal(refused.exitCode, 1, refused.stdout + refused.stderr)
+    assert.match(refused.stderr, /never wrote it here/)
+    assert.match(refused.stderr, /--theirs/, 'the fix is named')
+    assert.ok(!(await beta.git(['ls-files'])).split('\n').includes('remove_dot_case5b'), 'no delete marker was written')
+    await beta.ok(['resolve', '.case5b', '--theirs'])
+    assert.equal(beta.read('.case5b'), 'from alpha\n')
+    await beta.ok(['sync'])
+    assert.equal(await forge.show('dot_case5b'), 'from alpha\n', 'the forge still has the file')
   })
 
   it('6. a merge the person is resolving by hand in the source repo: the sync leaves it alone, then carries the resolution', async function () {

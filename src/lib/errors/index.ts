@@ -1,3 +1,5 @@
+import {statfsSync} from 'node:fs'
+
 import {redactUrl} from '../forge/redact.ts'
 
 // Every failure fleet reports carries an exit code from the documented set and, where there is one, the fix.
@@ -59,6 +61,18 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
+/** Below this much free space, a failed write is taken for a full disk. */
+const LOW_SPACE_BYTES = 64 * 1024 * 1024
+
+function freeBytes(path: string): number {
+  try {
+    const stats = statfsSync(path)
+    return stats.bavail * stats.bsize
+  } catch {
+    return Number.POSITIVE_INFINITY
+  }
+}
+
 /**
  * A system error a person should never see raw (ENOSPC, EACCES, …), said with what happened and the fix; anything
  * else is returned as it is. `where` names the place a full disk or a refused write concerns.
@@ -68,7 +82,9 @@ export function explainSystemError(error: unknown, where: string): unknown {
   const text = errorMessage(error)
   const code = (error as NodeJS.ErrnoException | undefined)?.code
   const path = (error as NodeJS.ErrnoException | undefined)?.path ?? where
-  if (code === 'ENOSPC' || code === 'EDQUOT' || /No space left on device|ENOSPC|Disk quota exceeded/i.test(text)) {
+  // git says only "unable to write file" when a checkout runs out of space: a failed write on a nearly full disk is that.
+  const failedWrite = /unable to (write|create) file|short write|write error/i.test(text) && freeBytes(where) < LOW_SPACE_BYTES
+  if (code === 'ENOSPC' || code === 'EDQUOT' || /No space left on device|ENOSPC|Disk quota exceeded/i.test(text) || failedWrite) {
     return new FleetError(`The disk that holds ${path} is full: it could not be written (no space left on device).`, {
       code: 'DISK_FULL',
       fix: `Free some space there (df -h "${where}" shows how much is left), then run \`fleet sync\` again. Nothing was lost: what this sync had half written was undone.`,

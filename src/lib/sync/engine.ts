@@ -230,9 +230,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
 
   // What a person did in the source repo (`chezmoi edit`, a file added or changed by hand) is theirs: committed as
   // it is, so that capture starts from a clean tree, adds only what came from targets, and can be undone alone.
-  if ((await repo.status()).length > 0 && (await repo.commitAll(`fleet: ${machine}: changes made in the source repo`))) {
-    result.notes.push('committed changes made by hand in the source repo')
-  }
+  await commitSourceRepoChanges(local, contents, result)
 
   // Capture and commit. A source chezmoi cannot read (another machine pushed a broken one) may have been fixed on
   // the forge since: bring the forge's commits in first, then capture.
@@ -445,4 +443,30 @@ async function mergeEncrypted(contents: SourceContents, file: string, versions: 
   const merged = mergeText(base ?? new Uint8Array(), mine, theirs)
   if (merged === undefined) return undefined
   return Buffer.from(theirs).equals(merged) && versions[2] ? versions[2] : contents.sourceBytes(file, merged)
+}
+
+/**
+ * Commit what is uncommitted in the source repo: a person's `chezmoi edit` or hand-made change, or what a capture
+ * killed before its commit left. A killed `chezmoi add` may have written a source file without recording the
+ * target as written: such a target, identical to its source, is recorded now (an apply that writes nothing), or a
+ * later deletion of it would look like "never written" and be undone.
+ */
+async function commitSourceRepoChanges(local: LocalFleet, contents: SourceContents, result: SyncResult): Promise<void> {
+  const changes = await local.repo.status()
+  if (changes.length === 0) return
+  const added = changes.filter((c) => c.code === '??' || c.code.includes('A')).map((c) => c.path).filter((p) => !p.startsWith('.'))
+  if (await local.repo.commitAll(`fleet: ${local.machine}: changes made in the source repo`)) result.notes.push('committed changes made in the source repo outside a sync')
+  if (added.length === 0) return
+  const written = await local.chezmoi.writtenTargets()
+  const unrecorded: string[] = []
+  for (const sourceFile of added) {
+    const target = join(local.paths.home, decodeSourcePath(sourceFile))
+    if (written.has(target)) continue
+    const [onDisk, fromSource] = await Promise.all([
+      readFile(target).catch(() => undefined),
+      readFile(join(local.paths.sourceDir, sourceFile)).then((bytes) => contents.targetContents(sourceFile, bytes)).catch(() => undefined),
+    ])
+    if (onDisk !== undefined && fromSource !== undefined && onDisk.equals(Buffer.from(fromSource))) unrecorded.push(target)
+  }
+  if (unrecorded.length > 0) await local.chezmoi.apply({targets: unrecorded})
 }
