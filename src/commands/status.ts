@@ -26,6 +26,7 @@ export default class Status extends FleetCommand {
       this.log(report.lock.stale ? `A stale lock from pid ${report.lock.pid} (${report.lock.purpose}, ${report.lock.startedAt}) is cleared by the next sync.` : `Running now: pid ${report.lock.pid} (${report.lock.purpose}) since ${report.lock.startedAt}.`)
     }
     this.log(`Ahead of the forge by ${report.ahead} commit(s), behind by ${report.behind} (as of the last fetch).`)
+    if (last?.waiting?.length) this.log(`Not applied yet (the next sync tries again): ${last.waiting.join(', ')}`)
     if (report.pendingCaptures.length > 0) this.log(`Edited here, captured at the next sync: ${report.pendingCaptures.join(', ')}`)
     if (report.conflicts.length > 0) {
       this.log('Conflicts (this machine\'s version is in the file; both versions are kept):')

@@ -15,7 +15,7 @@ import {Forge} from '../support/forge.ts'
 import {Machine} from '../support/machine.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
-const CASES = ['1', '1b', '1c', '2', '3', '4a', '4b', '6'] as const
+const CASES = ['1', '1b', '1c', '1d', '1e', '2', '3', '4a', '4b', '4c', '6', '6b'] as const
 type Case = (typeof CASES)[number]
 
 /** The managed file of one story, as a target (relative to $HOME) and as a source file (relative to the source repo). */
@@ -201,6 +201,37 @@ exec "${real}" "$@"
     assert.match(alpha.read(file), /line 9 by beta/)
   })
 
+  it('1d. a file made executable on one machine while the same line changed on the other: a conflict that keeps the file in the fleet', async function () {
+    const file = rc('1d')
+    beta.write(file, editLine(beta.read(file), 3, 'line 3 by beta'))
+    await beta.ok(['sync'])
+    alpha.write(file, editLine(alpha.read(file), 3, 'line 3 by alpha'), 0o755)
+
+    const synced = await trySync(alpha)
+    assert.equal(synced.result.exitCode, 4, synced.result.stdout + synced.result.stderr)
+    assert.deepEqual(synced.conflicts.map((c) => c.path), [file])
+    const entries = (await forge.files()).filter((f) => f.endsWith(source('1d')))
+    assert.deepEqual(entries, [source('1d')], 'the forge still has exactly one entry for the file, the fleet\'s')
+    assert.match(alpha.read(file), /line 3 by alpha/)
+    await alpha.ok(['resolve', file, '--theirs'])
+    assert.match(alpha.read(file), /line 3 by beta/)
+    await alpha.ok(['sync'])
+    await beta.ok(['sync'])
+    assert.match(beta.read(file), /line 3 by beta/)
+  })
+
+  it('1e. the source of a managed file removed by a commit of the person\'s own: later edits are still captured', async function () {
+    const file = rc('1e')
+    await alpha.git(['rm', '--quiet', source('1e')])
+    await alpha.git(['commit', '--quiet', '-m', 'my own: drop the source'])
+    appendLine(alpha, file, 'edited after the source went')
+    const synced = await alpha.fleet(['sync'])
+    assert.equal(synced.exitCode, 0, synced.stdout + synced.stderr)
+    assert.match((await forge.show(source('1e'))) ?? '(absent)', /edited after the source went/, 'the file and its edit are on the forge')
+    await beta.ok(['sync'])
+    assert.match(beta.read(file), /edited after the source went/)
+  })
+
   it('2. a commit of the person\'s own in the source repo, and an append to the file: both travel, the commit stays in history', async function () {
     const file = rc('2')
     const committed = 'line 5 committed by hand'
@@ -367,6 +398,28 @@ exec "${real}" "$@"
     assert.equal(await forge.show('dot_case5b'), 'from alpha\n', 'the forge still has the file')
   })
 
+  it('4c. a file saved while a sync that had to merge with the forge applies: the next sync merges, no conflict', async function () {
+    const file = rc('4c')
+    beta.write(file, editLine(beta.read(file), 1, 'line 1 by beta'))
+    beta.write('.netrc', beta.read('.netrc').replace(NETRC_LINE(1), 'machine one.example.com login beta password by-beta'))
+    await beta.ok(['sync'])
+    // alpha edits both, syncs (its commit is rebased onto beta's), and both files are saved again during its apply.
+    appendLine(alpha, file, 'alpha first')
+    alpha.write('.netrc', `${alpha.read('.netrc')}machine first.example.com login alpha password first\n`)
+    const wrapper = await chezmoiWrapper('chezmoi-append-after-rebase', `printf 'alpha second\\n' >> "$HOME/${file}"; printf 'machine second.example.com login alpha password second\\n' >> "$HOME/.netrc"`)
+    const racing = await alpha.fleet(['sync', '--json'], {env: {FLEET_CHEZMOI: wrapper}})
+    assert.equal(racing.exitCode, 0, racing.stdout + racing.stderr)
+    assert.deepEqual([...racing.json().waiting].sort(), ['.netrc', file].sort(), 'what chezmoi refused to write is said to be waiting')
+
+    const next = await alpha.fleet(['sync'])
+    assert.equal(next.exitCode, 0, `the next sync merges, no conflict:\n${next.stdout}${next.stderr}`)
+    await beta.ok(['sync'])
+    for (const machine of [alpha, beta]) {
+      assert.match(machine.read(file), /line 1 by beta[\s\S]*alpha first\nalpha second/, `${machine.name}: ${machine.read(file)}`)
+      assert.match(machine.read('.netrc'), /by-beta[\s\S]*password first\n.*password second/, `${machine.name}: .netrc has every edit`)
+    }
+  })
+
   it('6. a merge the person is resolving by hand in the source repo: the sync leaves it alone, then carries the resolution', async function () {
     const file = rc('6')
     const fromBeta = 'line 7 edited on beta'
@@ -404,6 +457,31 @@ exec "${real}" "$@"
     assert.equal(alpha.read(file), resolved, `alpha's ~/${file} is the resolution`)
     await beta.ok(['sync'])
     assert.equal(beta.read(file), resolved, `beta's ~/${file} is the resolution`)
+  })
+
+  it('6b. a `git stash pop` that stopped with conflicts in the source: the sync leaves it alone and pushes no conflict markers', async function () {
+    const file = rc('6b')
+    const sourceFile = join(alpha.sourceDir, source('6b'))
+    writeFileSync(sourceFile, editLine(readFileSync(sourceFile, 'utf8'), 10, 'line 10 stashed on alpha'))
+    await alpha.git(['stash', '--quiet'])
+    beta.write(file, editLine(beta.read(file), 10, 'line 10 by beta'))
+    await beta.ok(['sync'])
+    await alpha.ok(['sync'])
+    const popped = await execa('git', ['-C', alpha.sourceDir, 'stash', 'pop'], {env: alpha.env, extendEnv: false, reject: false})
+    assert.notEqual(popped.exitCode, 0, 'the stash pop conflicts')
+
+    const during = await alpha.fleet(['sync'])
+    assert.equal(during.exitCode, 1, during.stdout + during.stderr)
+    assert.match(during.stderr, /unresolved conflicts/)
+    assert.match(during.stderr, /Fix: /)
+    assert.doesNotMatch((await forge.show(source('6b')))!, /<<<<<<<|>>>>>>>/, 'no conflict markers on the forge')
+    // The person finishes it their way; the next sync carries it.
+    writeFileSync(sourceFile, editLine(lines(15), 10, 'line 10 resolved by hand'))
+    await alpha.git(['add', source('6b')])
+    await alpha.git(['stash', 'drop', '--quiet'])
+    await alpha.ok(['sync'])
+    await beta.ok(['sync'])
+    assert.match(beta.read(file), /line 10 resolved by hand/)
   })
 
   it('7a. an encrypted file edited on two machines in different places merges on its decrypted content', async function () {

@@ -149,7 +149,7 @@ export class Chezmoi {
     return result.stdout.split('\0').filter(Boolean)
   }
 
-  /** Entries under the given existing directories that chezmoi does not manage (and does not ignore), relative to $HOME. */
+  /** Entries at or under the given existing paths that chezmoi does not manage (and does not ignore), relative to $HOME. */
   async unmanaged(absoluteDirs: string[]): Promise<string[]> {
     if (absoluteDirs.length === 0) return []
     const result = await this.run(['unmanaged', '--path-style', 'relative', '--nul-path-separator', '--', ...absoluteDirs])

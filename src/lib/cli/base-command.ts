@@ -1,9 +1,11 @@
 // The base of every fleet command: FleetErrors become a message with its fix (or a JSON error) and the
 // documented exit code.
+import {homedir} from 'node:os'
+
 import {Command} from '@oclif/core'
 
 import type {CollectedAgents} from '../agents/collect.ts'
-import {ExitCode, FleetError} from '../errors/index.ts'
+import {ExitCode, explainSystemError, FleetError} from '../errors/index.ts'
 
 export abstract class FleetCommand extends Command {
   /** This machine's agents (the core's and the plugins'); a plugin that could not contribute is reported. */
@@ -14,8 +16,10 @@ export abstract class FleetCommand extends Command {
     return collected
   }
 
-  protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
-    if (!(error instanceof FleetError)) return super.catch(error)
+  protected override async catch(raw: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    // A full disk or a refused write is said in words, with the fix, whichever command met it.
+    const error = explainSystemError(raw, homedir())
+    if (!(error instanceof FleetError)) return super.catch(raw)
     if (this.jsonEnabled()) {
       this.logJson({error: {code: error.code, message: error.message, fix: error.fix, exitCode: error.exitCode}})
     } else {

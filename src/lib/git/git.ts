@@ -221,9 +221,19 @@ export class GitRepo {
     return (await this.git(['cat-file', 'blob', sha], {binary: true})).stdoutBytes ?? Buffer.alloc(0)
   }
 
-  /** Every version (blob id) a path has had on any branch, newest first, at most `limit`. */
+  /** Store files' contents as blobs (not committed: kept until git's garbage collection); returns their ids. */
+  async storeBlobs(files: string[]): Promise<string[]> {
+    if (files.length === 0) return []
+    const result = await this.git(['hash-object', '-w', '--no-filters', '--stdin-paths'], {input: files.join('\n') + '\n'})
+    return result.stdout.split('\n').filter(Boolean)
+  }
+
+  /**
+   * Every version (blob id) a path has had on any branch or in the reflog (a commit a rebase rewrote), newest first,
+   * at most `limit`.
+   */
   async versionsOf(path: string, limit = 100): Promise<string[]> {
-    const result = await this.git(['log', '--all', '--no-renames', '--format=', '--raw', '--no-abbrev', `--max-count=${limit}`, '--', path])
+    const result = await this.git(['log', '--all', '--reflog', '--no-renames', '--format=', '--raw', '--no-abbrev', `--max-count=${limit}`, '--', path])
     const blobs = result.stdout.split('\n').filter((line) => line.startsWith(':')).map((line) => line.split(' ')[3])
     return [...new Set(blobs.filter((sha) => sha && !/^0+$/.test(sha)))]
   }
@@ -351,6 +361,12 @@ export class GitRepo {
     const changes: Array<{status: string; path: string}> = []
     for (let i = 0; i + 1 < fields.length; i += 2) changes.push({status: fields[i][0], path: fields[i + 1]})
     return changes
+  }
+
+  /** Files in a commit's tree. */
+  async filesAt(ref: string): Promise<string[]> {
+    const result = await this.git(['ls-tree', '-r', '--name-only', '-z', ref])
+    return result.stdout.split('\0').filter(Boolean)
   }
 
   async listFiles(): Promise<string[]> {

@@ -9,7 +9,7 @@ import type {Chezmoi} from '../chezmoi/chezmoi.ts'
 import type {GitRepo} from '../git/git.ts'
 import {decodeSourcePath, encodeTargetName, escapeGlob, looksLikeSecret, looksLikeSecretContent, removeEntryName} from '../managed/names.ts'
 import type {Fleet} from '../manifest/schema.ts'
-import {mergeMovedSource, type MovedSourceOutcome, parkConflicts, type SourceContents} from './moved-source.ts'
+import {mergeMovedSource, type MovedSourceOutcome, parkConflicts, rememberContents, type SourceContents} from './moved-source.ts'
 
 export interface CaptureOptions {
   chezmoi: Chezmoi
@@ -72,8 +72,10 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
 
   // M: edited here; D: deleted here; A: created here where the fleet had deleted it.
   // chezmoi's read-only commands can run side by side: what changed, and what is new in the managed directories.
-  const dirs = fleet.paths.filter((p) => (options.active || !p.encrypt) && existsSync(abs(p.path)) && lstatSync(abs(p.path)).isDirectory())
-  const [status, unmanaged] = await Promise.all([chezmoi.status(), chezmoi.unmanaged(dirs.map((p) => abs(p.path)))])
+  // The managed paths as they are here: new files in the directories, and a managed file the source no longer has
+  // (its source entry removed by hand) — still managed by the manifest, so captured again rather than never again.
+  const roots = fleet.paths.filter((p) => (options.active || !p.encrypt) && lstatSync(abs(p.path), {throwIfNoEntry: false}) !== undefined)
+  const [status, unmanaged] = await Promise.all([chezmoi.status(), chezmoi.unmanaged(roots.map((p) => abs(p.path)))])
   const changed = status.filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !options.exclude(e.path))
   const sources = await chezmoi.sourcePaths(changed.map((e) => abs(e.path)))
   const moved = await mergeMovedSources(options, changed.map((entry, i) => ({path: entry.path, source: sources[i]})))
@@ -114,6 +116,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     // Without --force: a file created again meanwhile is a conflict for chezmoi, and stays.
     await chezmoi.apply({targets: result.deleted.map(abs)}).catch(() => undefined)
   }
+  await rememberContents(options.repo, home, reAdd.filter((path) => !managedPathOf(fleet, path)?.encrypt))
   await chezmoi.reAdd(reAdd.map(abs))
   result.reAdded.push(...reAdd)
   for (const path of reAdd) {

@@ -1,5 +1,7 @@
 // One sync: the convergent operation every trigger runs (the watcher, the puller, a person, add-path).
-// lock → recover → (quick path) → capture → commit → integrate → push → apply → reload → record.
+// lock → recover (undo fleet's unfinished git steps; stop on a person's) → (quick path) → commit what a person changed
+// in the source → capture (merging with a source that moved) → commit → push, integrating when rejected → reload →
+// apply (checked) → record.
 import {existsSync} from 'node:fs'
 import {createHash} from 'node:crypto'
 import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
@@ -153,7 +155,7 @@ export async function syncLocked(local: LocalFleet, options: SyncOptions): Promi
   state.running = undefined
   state.lastSync = {
     at: result.at, reason: result.reason, outcome: result.outcome, durationMs: result.durationMs,
-    captured: result.captured, received: result.received, pushed: result.pushed, applied: result.applied, error: result.error,
+    captured: result.captured, received: result.received, pushed: result.pushed, applied: result.applied, waiting: result.waiting, error: result.error,
   }
   try {
     await writeSyncState(local.paths, state)
@@ -381,8 +383,11 @@ async function recordConflicts(local: LocalFleet, integrated: IntegrateResult, s
     const absolute = join(local.paths.sourceDir, sourcePath)
     const target = existsSync(absolute) ? await local.chezmoi.targetPath(absolute) : undefined
     const path = target?.startsWith(`${local.paths.home}/`) ? target.slice(local.paths.home.length + 1) : decodeSourcePath(sourcePath)
+    // The entry the source has for the target now (the forge's: after a mode change it has another name).
+    const [current] = await local.chezmoi.sourcePaths([join(local.paths.home, path)]).catch(() => [] as string[])
+    const recorded = current?.startsWith(`${local.paths.sourceDir}/`) ? current.slice(local.paths.sourceDir.length + 1) : sourcePath
     state.conflicts = state.conflicts.filter((c) => c.path !== path)
-    state.conflicts.push({path, sourcePath, parkedBranch: integrated.parkedBranch!, mine: integrated.mine!, theirs: integrated.theirs!, at: new Date().toISOString()})
+    state.conflicts.push({path, sourcePath: recorded, parkedBranch: integrated.parkedBranch!, mine: integrated.mine!, theirs: integrated.theirs!, at: new Date().toISOString()})
   }
 }
 
@@ -454,8 +459,15 @@ async function mergeEncrypted(contents: SourceContents, file: string, versions: 
 async function commitSourceRepoChanges(local: LocalFleet, contents: SourceContents, result: SyncResult): Promise<void> {
   const changes = await local.repo.status()
   if (changes.length === 0) return
+  const unmerged = changes.filter((c) => /U|AA|DD/.test(c.code)).map((c) => c.path)
+  if (unmerged.length > 0) {
+    throw new FleetError(`The source repo ${local.paths.sourceDir} has files with unresolved conflicts (${unmerged.join(', ')}), left by a git command of yours (git stash pop, say): fleet leaves them to you.`, {
+      code: 'GIT_OPERATION_IN_PROGRESS',
+      fix: `In ${local.paths.sourceDir}, resolve them (edit, then git add) or undo it (git checkout HEAD -- <file>, and git stash list for a stash that was not dropped); then run \`fleet sync\` again. Nothing was changed.`,
+    })
+  }
   const added = changes.filter((c) => c.code === '??' || c.code.includes('A')).map((c) => c.path).filter((p) => !p.startsWith('.'))
-  if (await local.repo.commitAll(`fleet: ${local.machine}: changes made in the source repo`)) result.notes.push('committed changes made in the source repo outside a sync')
+  if (await local.repo.commitAll(`fleet: ${local.machine}: changes made in the source repo`)) result.notes.push('committed what was left uncommitted in the source repo (changes made by hand, or by a sync that was stopped)')
   if (added.length === 0) return
   const written = await local.chezmoi.writtenTargets()
   const unrecorded: string[] = []

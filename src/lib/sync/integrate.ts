@@ -5,12 +5,12 @@
 // Files git could not merge keep the forge's version in the source (this machine's stays in its target file and
 // on the parked branch) and are reported as conflicts for a person; fleet's own files are merged by meaning.
 import {rm, writeFile} from 'node:fs/promises'
-import {basename, dirname, join} from 'node:path'
+import {join} from 'node:path'
 
 import {parkedBranchName} from '../fleet/publish.ts'
 import {isEncryptedSourceFile} from '../keys/crypto.ts'
 import type {GitRepo} from '../git/git.ts'
-import {removeEntryName} from '../managed/names.ts'
+import {decodeSourcePath} from '../managed/names.ts'
 import {mergeFleets} from '../manifest/merge.ts'
 import {MANIFEST_RELATIVE_PATH, parseManifest, renderManifest} from '../manifest/store.ts'
 
@@ -38,19 +38,17 @@ const MERGERS: Record<string, (base: string, mine: string, theirs: string) => st
   },
 }
 
-/** A conflicted file and its `remove_` counterpart travel together, or chezmoi would see both at once. */
-function withCounterparts(paths: string[]): string[] {
-  const all = new Set(paths)
-  for (const path of paths) {
-    if (!basename(path).startsWith('remove_')) all.add(join(dirname(path), removeEntryName(basename(path))))
-  }
-  return [...all]
+/**
+ * Every source file — in the merged tree or the forge's — that names the same target as a conflicted one (its
+ * `remove_` marker, the same file with other attributes after a mode change): they travel together, or chezmoi would
+ * see two entries for one target, or none.
+ */
+async function sameTargetEntries(repo: GitRepo, theirs: string, paths: string[]): Promise<string[]> {
+  const targets = new Set(paths.map(decodeSourcePath))
+  const candidates = [...(await repo.listFiles()), ...(await repo.filesAt(theirs))]
+  return [...new Set([...paths, ...candidates.filter((file) => targets.has(decodeSourcePath(file)))])]
 }
 
-/**
- * Bring the forge's commits in. Run it as a recorded step (recordedStep): `park` records the parked branch, so
- * that a sync killed halfway puts the branch back and removes it.
- */
 export interface IntegrateOptions {
   branch: string
   machine: string
@@ -63,6 +61,10 @@ export interface IntegrateOptions {
   mergeEncrypted?: (file: string, versions: Array<Uint8Array | undefined>) => Promise<Uint8Array | string | undefined>
 }
 
+/**
+ * Bring the forge's commits in. Run it as a recorded step (recordedStep): `park` records the parked branch, so
+ * that a sync killed halfway puts the branch back and removes it.
+ */
 export async function integrate(repo: GitRepo, options: IntegrateOptions): Promise<IntegrateResult> {
   const {branch, machine, park, mergeEncrypted} = options
   await repo.fetch()
@@ -108,7 +110,7 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
     remaining.push(path)
   }
   // What git could not merge takes the forge's version (file and counterpart alike): the source stays consistent.
-  for (const path of withCounterparts(remaining)) {
+  for (const path of await sameTargetEntries(repo, theirs, remaining)) {
     if (await repo.exists(theirs, path)) await repo.git(['checkout', theirs, '--', path])
     else {
       await repo.git(['rm', '--quiet', '--cached', '--ignore-unmatch', '--', path])

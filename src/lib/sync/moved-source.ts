@@ -4,7 +4,8 @@
 // the target over the source.
 import {createHash} from 'node:crypto'
 import {chmod, lstat, readFile, rename, writeFile} from 'node:fs/promises'
-import {relative} from 'node:path'
+import {lstatSync, readFileSync, writeFileSync} from 'node:fs'
+import {join, relative} from 'node:path'
 
 import type {GitRepo} from '../git/git.ts'
 import {parkedBranchName} from '../fleet/publish.ts'
@@ -21,8 +22,42 @@ export interface SourceContents {
   sourceBytes: (sourceRelative: string, contents: Uint8Array) => Promise<Uint8Array | string>
 }
 
-/** What was last written to a target: the version of its source (any branch) whose contents have that SHA-256. */
-export async function lastWrittenContents(repo: GitRepo, sourceRelative: string, writtenSha: string, contents: SourceContents): Promise<Buffer | undefined> {
+/** Where the contents a capture is about to re-add are remembered (target → blob), see rememberContents. */
+const REMEMBERED = 'fleet-captured.json'
+
+function readRemembered(repo: GitRepo): Record<string, string> {
+  try {
+    return JSON.parse(readFileSync(join(repo.dir, '.git', REMEMBERED), 'utf8')) as Record<string, string>
+  } catch {
+    return {}
+  }
+}
+
+/**
+ * Remember what plain targets hold just before a capture re-adds them (as blobs in the source repo's object store):
+ * chezmoi records a re-added target as written, and if the capture is killed before its commit and the source is
+ * edited again meanwhile, this is the only copy of what was written, the base of the next merge. Encrypted targets
+ * are never stored in plain text: a killed capture of one may end in a conflict instead.
+ */
+export async function rememberContents(repo: GitRepo, home: string, targets: string[]): Promise<void> {
+  const plain = targets.filter((t) => !t.includes('\n') && lstatSync(join(home, t), {throwIfNoEntry: false})?.isFile())
+  if (plain.length === 0) return
+  const blobs = await repo.storeBlobs(plain.map((t) => join(home, t)))
+  const remembered = readRemembered(repo)
+  for (const [i, target] of plain.entries()) if (blobs[i]) remembered[target] = blobs[i]
+  writeFileSync(join(repo.dir, '.git', REMEMBERED), JSON.stringify(remembered))
+}
+
+/**
+ * What was last written to a target: the version of its source (any branch) whose contents have that SHA-256, or
+ * what was remembered for it before a capture.
+ */
+export async function lastWrittenContents(repo: GitRepo, targetPath: string, sourceRelative: string, writtenSha: string, contents: SourceContents): Promise<Buffer | undefined> {
+  const remembered = readRemembered(repo)[targetPath]
+  if (remembered) {
+    const candidate = await repo.blob(remembered).catch(() => undefined)
+    if (candidate !== undefined && sha256(candidate) === writtenSha) return candidate
+  }
   for (const blob of await repo.versionsOf(sourceRelative)) {
     const candidate = await contents.targetContents(sourceRelative, await repo.blob(blob)).catch(() => undefined)
     if (candidate !== undefined && sha256(candidate) === writtenSha) return Buffer.from(candidate)
@@ -56,7 +91,7 @@ export async function mergeMovedSource(options: {
   if (writtenSha === undefined || sha256(theirs) === writtenSha) return {kind: 'unmoved'}
   const info = await lstat(target).catch(() => undefined)
   const mine = info?.isFile() ? await readFile(target) : undefined
-  const base = mine === undefined ? undefined : await lastWrittenContents(repo, sourceRelative, writtenSha, contents)
+  const base = mine === undefined ? undefined : await lastWrittenContents(repo, options.targetPath, sourceRelative, writtenSha, contents)
   const merged = base === undefined || mine === undefined ? undefined : mergeText(base, mine, theirs)
   if (merged !== undefined && info) {
     // Replace the target only if nobody wrote it meanwhile; the re-add that follows captures the merge.

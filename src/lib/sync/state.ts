@@ -19,6 +19,8 @@ export interface SyncRecord {
   received: number
   pushed: number
   applied: string[]
+  /** Targets the apply did not write: the next sync tries again. */
+  waiting?: string[]
   error?: string
 }
 
