@@ -77,8 +77,12 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const roots = fleet.paths.filter((p) => (options.active || !p.encrypt) && lstatSync(abs(p.path), {throwIfNoEntry: false}) !== undefined)
   const [status, unmanaged] = await Promise.all([chezmoi.status(), chezmoi.unmanaged(roots.map((p) => abs(p.path)))])
   const changed = status.filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !options.exclude(e.path))
-  const sources = await chezmoi.sourcePaths(changed.map((e) => abs(e.path)))
-  const moved = await mergeMovedSources(options, changed.map((entry, i) => ({path: entry.path, source: sources[i]})))
+  // What chezmoi last wrote is read beside the source paths: a merge needs it for every edited file.
+  const [sources, written] = await Promise.all([
+    chezmoi.sourcePaths(changed.map((e) => abs(e.path))),
+    changed.length > 0 ? chezmoi.writtenTargets() : new Map<string, string | undefined>(),
+  ])
+  const moved = await mergeMovedSources(options, written, changed.map((entry, i) => ({path: entry.path, source: sources[i]})))
   result.merged = moved.merged
   result.conflicts = moved.conflicts
   const deletedDirs: string[] = []
@@ -160,12 +164,12 @@ function holdsContents(source: string | undefined): source is string {
  */
 async function mergeMovedSources(
   options: CaptureOptions,
+  written: Map<string, string | undefined>,
   changed: Array<{path: string; source: string | undefined}>,
 ): Promise<{merged: string[]; conflicts: CaptureConflict[]; held: Set<string>}> {
   const candidates = changed.filter((c) => holdsContents(c.source))
   const none = {merged: [], conflicts: [], held: new Set<string>()}
   if (candidates.length === 0) return none
-  const written = await options.chezmoi.writtenTargets()
   const merged: string[] = []
   const conflicted: Array<Extract<MovedSourceOutcome, {kind: 'conflict'}>> = []
   for (const {path, source} of candidates) {
