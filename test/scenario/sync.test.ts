@@ -254,6 +254,23 @@ describe('sync: file names and encrypted paths', function () {
       assert.ok(!logs.includes(secret), 'no secret in the sync log')
     }
   })
+
+  it('an encrypted file added with mode 0644 lands decrypted with mode 0600 on every machine', async function () {
+    alpha.write('.config/app-token', 'token for the app\n', 0o644)
+    await alpha.ok(['add-path', '--encrypt', alpha.path('.config/app-token')])
+    await alpha.ok(['sync'])
+    await beta.ok(['sync'])
+    assert.equal(beta.read('.config/app-token'), 'token for the app\n')
+    assert.equal(beta.mode('.config/app-token'), 0o600, 'private on the machine that receives it')
+    assert.equal(alpha.mode('.config/app-token'), 0o600, 'and on the machine that added it')
+    assert.ok((await forge.files()).includes('dot_config/encrypted_private_app-token.age'), (await forge.files()).join(', '))
+    // An edit keeps it private and travels.
+    beta.write('.config/app-token', 'token for the app, rotated\n')
+    await beta.ok(['sync'])
+    await alpha.ok(['sync'])
+    assert.equal(alpha.read('.config/app-token'), 'token for the app, rotated\n')
+    assert.equal(alpha.mode('.config/app-token'), 0o600)
+  })
 })
 
 describe('add-path: refusals, merges and --dry-run', function () {

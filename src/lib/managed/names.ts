@@ -63,6 +63,17 @@ export function removeEntryName(sourceName: string): string {
   return `remove_${stripSuffixes(rest, encrypted)}`
 }
 
+/**
+ * An encrypted file's source name with `private_` added, so that chezmoi writes its decrypted target 0600 (0700
+ * executable, 0400 read-only) whatever mode it had where it was added; undefined when it has it already or is not
+ * an encrypted file.
+ */
+export function privateEncryptedName(name: string): string | undefined {
+  const match = /^(create_)?encrypted_/.exec(name)
+  if (!match || !name.endsWith('.age') || name.slice(match[0].length).startsWith('private_')) return undefined
+  return `${match[0]}private_${name.slice(match[0].length)}`
+}
+
 /** How chezmoi encodes a target's base name in the source (for the cases fleet writes itself). */
 export function encodeTargetName(name: string): string {
   return name.startsWith('.') ? `dot_${name.slice(1)}` : name

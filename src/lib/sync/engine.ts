@@ -5,7 +5,7 @@
 import {existsSync} from 'node:fs'
 import {createHash} from 'node:crypto'
 import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
-import {join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 
 import {applyWithBackup, type ApplyResult} from '../chezmoi/apply.ts'
 import {errorMessage, ExitCode, type ExitCodeValue, explainSystemError, FleetError, ForgeUnreachableError} from '../errors/index.ts'
@@ -18,7 +18,7 @@ import {readIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
 import {lockDirFor} from '../lock/fleet-lock.ts'
 import {tryLock} from '../lock/lock.ts'
-import {decodeSourcePath} from '../managed/names.ts'
+import {decodeSourcePath, privateEncryptedName} from '../managed/names.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
 import {capture, type CaptureConflict, type CaptureResult, captured, dropContradictedRemovals, managedPathOf} from './capture.ts'
@@ -251,6 +251,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     await integrateFromForge()
     caught = await captureNow()
   }
+  await makeDecryptedFilesPrivate(local, result)
   result.captured = captured(caught)
   result.merged = caught.merged
   result.templates = caught.templates
@@ -481,4 +482,18 @@ async function commitSourceRepoChanges(local: LocalFleet, contents: SourceConten
     if (onDisk !== undefined && fromSource !== undefined && onDisk.equals(Buffer.from(fromSource))) unrecorded.push(target)
   }
   if (unrecorded.length > 0) await local.chezmoi.apply({targets: unrecorded})
+}
+
+/**
+ * Every encrypted file lands decrypted with mode 0600 on every machine: its source name carries `private_` (chezmoi
+ * keeps the mode a file had where it was added, 0644 as often as not). Older entries without it are renamed.
+ */
+async function makeDecryptedFilesPrivate(local: LocalFleet, result: SyncResult): Promise<void> {
+  const renames = (await local.repo.listFiles())
+    .map((file) => ({file, renamed: privateEncryptedName(basename(file))}))
+    .filter((r): r is {file: string; renamed: string} => r.renamed !== undefined)
+  if (renames.length === 0) return
+  for (const {file, renamed} of renames) await local.repo.git(['mv', '--', file, join(dirname(file), renamed)])
+  await local.repo.commitAll(`fleet: ${local.machine}: decrypted files are private (mode 0600): ${renames.map((r) => decodeSourcePath(r.file)).join(', ')}`)
+  result.notes.push(`made ${renames.length} decrypted file(s) private (mode 0600)`)
 }
