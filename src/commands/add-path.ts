@@ -2,20 +2,21 @@ import {Args, Flags} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
-import {type AddPathPlan, addPaths, planAddPaths} from '../lib/managed/paths.ts'
+import {type AddPathPlan, addPaths, confirmPlainText, planAddPaths} from '../lib/managed/paths.ts'
 import {readManifest} from '../lib/manifest/store.ts'
 import {reportSync} from '../lib/sync/describe.ts'
 import {sync, type SyncResult} from '../lib/sync/engine.ts'
 
 export default class AddPath extends FleetCommand {
   static override summary = 'Sync files or directories under your home across the fleet.'
-  static override description = `Checks each path first: it must exist inside $HOME, outside fleet's own files, not be managed already; a managed path inside a new directory is merged into it; a large tree needs --force; a name or content that looks like a secret needs --encrypt (or --force). Then the manifest gains the paths, chezmoi adds them in one invocation, fleet commits once and syncs.
+  static override description = `Checks each path first: it must exist inside $HOME, outside fleet's own files, not be managed already; a managed path inside a new directory is merged into it; a large tree needs --force; content that looks like a secret (a private key, a token, a password; public keys are fine) needs --encrypt (or --force). Then the manifest gains the paths, chezmoi adds them in one invocation, fleet commits once and syncs.
 
 Encrypted paths are stored in the forge as age ciphertext for the active machines and applied decrypted on each.`
 
   static override examples = [
     {description: 'Sync your shell and editor settings', command: '<%= config.bin %> <%= command.id %> ~/.zshrc ~/.config/nvim'},
     {description: 'Sync a file that holds secrets, encrypted', command: '<%= config.bin %> <%= command.id %> --encrypt ~/.netrc'},
+    {description: 'A file the sync held back is not a secret after all: sync it in plain text', command: '<%= config.bin %> <%= command.id %> --plain-text ~/.claude/project/.env'},
     {description: 'See what would happen, changing nothing', command: '<%= config.bin %> <%= command.id %> --dry-run "~/Library/Application Support/Code/User/settings.json"'},
   ]
 
@@ -26,14 +27,22 @@ Encrypted paths are stored in the forge as age ciphertext for the active machine
     encrypt: Flags.boolean({summary: 'Store the paths encrypted (age) in the forge.'}),
     force: Flags.boolean({summary: 'Add a large tree, or a file that looks like a secret, without encryption.'}),
     'dry-run': Flags.boolean({summary: 'Print the plan and change nothing.'}),
+    'plain-text': Flags.boolean({summary: 'Files inside managed paths that the sync held back as secrets hold none: sync them in plain text.', exclusive: ['encrypt', 'force', 'dry-run']}),
   }
 
-  async run(): Promise<{plan: AddPathPlan; dryRun: boolean; sync?: SyncResult}> {
+  async run(): Promise<{plan?: AddPathPlan; plainText?: string[]; dryRun: boolean; sync?: SyncResult}> {
     const {argv, flags} = await this.parse(AddPath)
     const local = await openLocalFleet()
+    if (flags['plain-text']) {
+      const plainText = await confirmPlainText(local, argv as string[])
+      for (const path of plainText) this.log(`~/${path} is synced in plain text from now on.`)
+      const result = await sync(local, {reason: 'add-path'})
+      reportSync(result, {json: this.jsonEnabled(), log: (line) => this.log(line)})
+      return {plainText, dryRun: false, sync: result}
+    }
     const options = {paths: argv as string[], encrypt: flags.encrypt, force: flags.force}
     if (flags['dry-run']) {
-      const plan = planAddPaths(local, await readManifest(local.paths.sourceDir), options)
+      const plan = await planAddPaths(local, await readManifest(local.paths.sourceDir), options)
       this.describePlan(plan, 'Would add')
       return {plan, dryRun: true}
     }

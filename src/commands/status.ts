@@ -1,6 +1,7 @@
 import {FleetCommand} from '../lib/cli/base-command.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
 import {machineStatus, type StatusReport} from '../lib/status/status.ts'
+import {describeHeldBack} from '../lib/sync/describe.ts'
 
 export default class Status extends FleetCommand {
   static override summary = "This machine's sync state: last sync, ahead/behind, conflicts, edits waiting, and the roster."
@@ -28,6 +29,7 @@ export default class Status extends FleetCommand {
     this.log(`Ahead of the forge by ${report.ahead} commit(s), behind by ${report.behind} (as of the last fetch).`)
     if (last?.waiting?.length) this.log(`Not applied yet (the next sync tries again): ${last.waiting.join(', ')}`)
     if (report.pendingCaptures.length > 0) this.log(`Edited here, captured at the next sync: ${report.pendingCaptures.join(', ')}`)
+    for (const line of describeHeldBack(report.heldBack)) this.log(line)
     if (report.conflicts.length > 0) {
       this.log('Conflicts (this machine\'s version is in the file; both versions are kept):')
       for (const c of report.conflicts) this.log(`  ${c.path}   (parked on ${c.parkedBranch}; since ${c.at})`)

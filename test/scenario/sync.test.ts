@@ -312,7 +312,7 @@ describe('add-path: refusals, merges and --dry-run', function () {
     await refused([alpha.path('.config/fleet')], /private key/)
     await refused([alpha.path('.config')], /holds/)
     await refused([alpha.path('.config/fleet/secrets.env')], /already managed|source repo|fleet's own/)
-    alpha.write('.aws/credentials', '[default]\nkey=1\n')
+    alpha.write('.aws/credentials', '[default]\naws_secret_access_key = Zx8Kq2Lm9Np4Rs7Tv1Wy3Ab6Cd0Ef5Gh8Ij2Kl4m\n')
     await refused([alpha.path('.aws')], /looks like it holds secrets/)
     for (let i = 0; i < 1005; i++) alpha.write(`big/f${i}.txt`, 'x')
     await refused([alpha.path('big')], /is large/)

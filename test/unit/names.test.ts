@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict'
 
-import {decodeSourcePath, encodeTargetName, escapeGlob, looksLikeSecret, looksLikeSecretContent, removeEntryName} from '../../src/lib/managed/names.ts'
+import {decodeSourcePath, encodeTargetName, escapeGlob, privateEncryptedName, removeEntryName} from '../../src/lib/managed/names.ts'
 
 describe('managed path names', function () {
-  it('recognises names that probably hold secrets, and not ordinary ones', function () {
-    for (const name of ['.env', '.env.local', '.netrc', 'id_ed25519', 'api_token.txt', 'client-secret.json', 'aws-credentials', 'key.pem', 'my.key', 'keys.txt', 'passwords.kdbx', 'github_api-key']) {
-      assert.ok(looksLikeSecret(`/home/me/${name}`), name)
-    }
-    for (const name of ['.zshrc', 'init.lua', 'id_ed25519.pub', 'keyboard.conf', 'monkey.txt', 'settings.json', '.envrc.example.md']) {
-      assert.ok(!looksLikeSecret(`/home/me/${name}`), name)
-    }
-  })
-
-  it('recognises content that holds a credential, and not ordinary settings', function () {
-    for (const text of ['-----BEGIN OPENSSH PRIVATE KEY-----\nabc', 'aws_access_key_id = AKIAABCDEFGHIJKLMNOP', `export GITHUB_TOKEN=ghp_${'a'.repeat(36)}`, 'password = hunter2hunter2', 'api_key: "0123456789abcdef"']) {
-      assert.ok(looksLikeSecretContent(text), text)
-    }
-    for (const text of ['set number\n', 'password_prompt = true', 'token_ttl = 30', '# secret: see 1password']) {
-      assert.ok(!looksLikeSecretContent(text), text)
-    }
+  it('gives an encrypted file private_, so that it lands decrypted with mode 0600', function () {
+    assert.equal(privateEncryptedName('encrypted_dot_netrc.age'), 'encrypted_private_dot_netrc.age')
+    assert.equal(privateEncryptedName('create_encrypted_executable_x.age'), 'create_encrypted_private_executable_x.age')
+    assert.equal(privateEncryptedName('encrypted_private_dot_netrc.age'), undefined, 'already private')
+    assert.equal(privateEncryptedName('dot_zshrc'), undefined, 'not encrypted')
   })
 
   it('names the remove_ entry of a source file, dropping every attribute and suffix', function () {

@@ -1,33 +1,5 @@
-// Facts about managed paths' names: which look like secrets, and how chezmoi names their source entries.
+// Facts about how chezmoi names source entries: attributes, `remove_` markers, private encrypted files.
 import {basename} from 'node:path'
-
-/** A name that probably holds a secret: it must be encrypted (or forced) before it reaches the forge. */
-export function looksLikeSecret(path: string): boolean {
-  const name = basename(path)
-  return (
-    /^\.env(\..+)?$/i.test(name) ||
-    /^\.?netrc$/i.test(name) ||
-    /^id_[a-z0-9_-]+$/i.test(name) ||
-    /\.(pem|key|p12|pfx|kdbx)$/i.test(name) ||
-    /token|secret|passw(or)?d|credential|api[-_]?key|private[-_]?key/i.test(name) ||
-    /(^|[^a-z])keys?([^a-z]|$)/i.test(name)
-  )
-}
-
-/** Content that looks like a credential: private keys, well-known token formats, `password = …` assignments. */
-const SECRET_CONTENT = [
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
-  /\bAKIA[0-9A-Z]{16}\b/,
-  /\bgh[pousr]_[A-Za-z0-9]{36,}\b/,
-  /\bgithub_pat_[A-Za-z0-9_]{40,}\b/,
-  /\bxox[abprs]-[A-Za-z0-9-]{10,}/,
-  /\bsk-[A-Za-z0-9_-]{20,}/,
-  /\b(?:password|passwd|secret|token|api[_-]?key)\s*[:=]\s*['"]?[^\s'"]{8,}/i,
-]
-
-export function looksLikeSecretContent(text: string): boolean {
-  return SECRET_CONTENT.some((pattern) => pattern.test(text))
-}
 
 const TYPE_PREFIXES = ['create_', 'modify_', 'remove_', 'run_', 'symlink_']
 const ATTRIBUTE_PREFIXES = ['encrypted_', 'private_', 'readonly_', 'empty_', 'executable_', 'once_', 'onchange_', 'before_', 'after_', 'exact_', 'external_']

@@ -1,6 +1,6 @@
 // Managed paths: adding (with every check a person would want before a file leaves the machine), removing, and
 // listing them with their state here.
-import {existsSync, lstatSync, readdirSync, readFileSync} from 'node:fs'
+import {existsSync, lstatSync, readdirSync} from 'node:fs'
 import {readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, join, resolve} from 'node:path'
 
@@ -13,7 +13,9 @@ import type {Fleet, ManagedPath} from '../manifest/schema.ts'
 import {MANIFEST_RELATIVE_PATH, manifestPath, readManifest, writeManifest} from '../manifest/store.ts'
 import {homeRelative} from '../platform/paths.ts'
 import {ProcessError} from '../process/run.ts'
-import {decodeSourcePath, looksLikeSecret, looksLikeSecretContent} from './names.ts'
+import {decodeSourcePath} from './names.ts'
+import {describeFindings} from '../secrets/detect.ts'
+import {secretsInFile} from '../sync/secret-check.ts'
 
 /** Beyond these, a tree is large enough that adding it needs --force. */
 export const LARGE_TREE = {files: 1000, bytes: 50 * 1024 * 1024}
@@ -48,27 +50,28 @@ function expandHome(path: string, home: string): string {
   return path.startsWith('~/') ? join(home, path.slice(2)) : path
 }
 
-function measure(absolute: string): {files: number; bytes: number; secrets: string[]} {
+/** Files, bytes, and the files whose content looks like a secret (a name alone is only a hint: the content decides). */
+async function measure(absolute: string): Promise<{files: number; bytes: number; secrets: string[]}> {
   const total = {files: 0, bytes: 0, secrets: [] as string[]}
-  const walk = (path: string, relative: string) => {
+  const walk = async (path: string, relative: string) => {
     const info = lstatSync(path)
     if (info.isDirectory()) {
-      for (const entry of readdirSync(path)) walk(join(path, entry), relative ? `${relative}/${entry}` : entry)
+      for (const entry of readdirSync(path)) await walk(join(path, entry), relative ? `${relative}/${entry}` : entry)
       return
     }
     total.files++
     total.bytes += info.size
-    const content = () => (info.isFile() && info.size <= 1024 * 1024 ? readFileSync(path, 'utf8') : '')
-    if (looksLikeSecret(path) || looksLikeSecretContent(content())) total.secrets.push(relative || basename(path))
+    const findings = await secretsInFile(path)
+    if (findings.length > 0) total.secrets.push(`${relative || basename(path)}: ${describeFindings(findings)}`)
   }
-  walk(absolute, '')
+  await walk(absolute, '')
   return total
 }
 
 const within = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}/`)
 
 /** Check every path and work out what adding them means. Throws a UsageError (exit 2) naming the fix. */
-export function planAddPaths(local: LocalFleet, fleet: Fleet, options: AddPathOptions): AddPathPlan {
+export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: AddPathOptions): Promise<AddPathPlan> {
   const {paths} = local
   const home = paths.home
   const plan: AddPathPlan = {add: [], merged: [], warnings: []}
@@ -103,7 +106,7 @@ export function planAddPaths(local: LocalFleet, fleet: Fleet, options: AddPathOp
     if (outer) throw new UsageError(`~/${relative} is already synced as part of ~/${outer.path}.`, 'Nothing to do; see `fleet paths`.', 'INSIDE_MANAGED')
     const info = lstatSync(absolute)
     const kind = info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'directory' : 'file'
-    const size = kind === 'symlink' ? {files: 1, bytes: 0, secrets: []} : measure(absolute)
+    const size = kind === 'symlink' ? {files: 1, bytes: 0, secrets: [] as string[]} : await measure(absolute)
     for (const inner of fleet.paths.filter((p) => within(p.path, relative))) {
       if (inner.encrypt && !options.encrypt) {
         throw new UsageError(`~/${relative} holds the encrypted path ~/${inner.path}; adding it unencrypted would put that in plain text.`, 'Add it with --encrypt, or add the other paths inside it one by one.', 'WOULD_DECRYPT')
@@ -119,7 +122,7 @@ export function planAddPaths(local: LocalFleet, fleet: Fleet, options: AddPathOp
     }
     if (!options.encrypt && !options.force && size.secrets.length > 0) {
       throw new UsageError(
-        `~/${relative} looks like it holds secrets (${size.secrets.slice(0, 5).join(', ')}${size.secrets.length > 5 ? ', …' : ''}); it would be stored in plain text in the forge.`,
+        `~/${relative} looks like it holds secrets (${size.secrets.slice(0, 5).join('; ')}${size.secrets.length > 5 ? '; …' : ''}); it would be stored in plain text in the forge.`,
         'Add it with --encrypt (the forge then holds only ciphertext), or pass --force if it holds no secret.',
         'LOOKS_SECRET',
       )
@@ -139,7 +142,7 @@ export function planAddPaths(local: LocalFleet, fleet: Fleet, options: AddPathOp
 export async function addPaths(local: LocalFleet, options: AddPathOptions): Promise<AddPathPlan> {
   return withFleetLock(local.paths, 'add-path', async () => {
     const fleet = await readManifest(local.paths.sourceDir)
-    const plan = planAddPaths(local, fleet, options)
+    const plan = await planAddPaths(local, fleet, options)
     // What the source repo holds uncommitted before (a `chezmoi edit` in progress, say): never touched on failure.
     const before = new Set((await local.repo.status()).map((e) => e.path))
     const manifestBefore = await readFile(manifestPath(local.paths.sourceDir))
@@ -248,4 +251,28 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
       }
     }),
   }
+}
+
+/**
+ * The person confirms that files inside managed paths hold no secret although they look like it: they are synced
+ * in plain text from the next sync on (recorded in the manifest, `plainText` of their managed path).
+ */
+export async function confirmPlainText(local: LocalFleet, given: string[], cwd = process.cwd()): Promise<string[]> {
+  return withFleetLock(local.paths, 'add-path --plain-text', async () => {
+    const fleet = await readManifest(local.paths.sourceDir)
+    const confirmed: string[] = []
+    for (const path of given) {
+      const relative = homeRelative(local.paths, resolve(cwd, expandHome(path, local.paths.home)))
+      const managed = relative === undefined ? undefined : managedPathOf(fleet, relative)
+      if (relative === undefined || !managed || !lstatSync(join(local.paths.home, relative), {throwIfNoEntry: false})?.isFile()) {
+        throw new UsageError(`${path} is not a file inside a managed path.`, 'Give a file that `fleet sync` held back (see `fleet status`); to add a new path, use fleet add-path without --plain-text.', 'NOT_MANAGED')
+      }
+      if (managed.encrypt) throw new UsageError(`~/${relative} is encrypted already.`, 'Nothing to do.', 'ENCRYPTED')
+      managed.plainText = [...new Set([...(managed.plainText ?? []), relative])].sort()
+      confirmed.push(relative)
+    }
+    await writeManifest(local.paths.sourceDir, fleet)
+    await local.repo.commitAll(`fleet: ${local.machine}: sync ${confirmed.map((p) => `~/${p}`).join(', ')} in plain text (confirmed: no secret)`)
+    return confirmed
+  })
 }

@@ -38,6 +38,8 @@ export const managedPathSchema = z.strictObject({
     .min(1)
     .refine((p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.split('/').includes(''), 'must be a path inside $HOME, relative to it, without `..`'),
   encrypt: z.boolean().default(false),
+  /** Files in it (relative to $HOME) the person confirmed hold no secret though they look like it: synced in plain text. */
+  plainText: z.array(z.string()).optional(),
   addedAt: isoTime.optional(),
   addedBy: z.string().optional(),
 })

@@ -9,6 +9,7 @@ import {findMachine} from '../fleet/roster.ts'
 import type {Machine} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
 import type {AgentListing} from '../agents/install.ts'
+import type {HeldBack} from '../sync/secret-check.ts'
 import {type ConflictRecord, readSyncLog, readSyncState, type SyncRecord, type SyncState} from '../sync/state.ts'
 
 export interface StatusReport {
@@ -20,6 +21,8 @@ export interface StatusReport {
   ahead: number
   behind: number
   conflicts: ConflictRecord[]
+  /** Targets the last sync held back because they look like they hold a secret (paths and kinds, never values). */
+  heldBack: HeldBack[]
   /** Managed targets edited (or deleted) here that the next sync will capture. */
   pendingCaptures: string[]
   roster: Array<Pick<Machine, 'name' | 'state' | 'hostname' | 'os'>>
@@ -52,6 +55,7 @@ export async function machineStatus(local: LocalFleet, agents: Array<AgentListin
     ahead: tracked ? await local.repo.countAhead('HEAD', upstream) : await local.repo.commitCount('HEAD'),
     behind: tracked ? await local.repo.countAhead(upstream, 'HEAD') : 0,
     conflicts: state.conflicts,
+    heldBack: state.heldBack ?? [],
     pendingCaptures: pending,
     roster: fleet.machines.map(({name, state, hostname, os}) => ({name, state, hostname, os})),
     agents: await withLastTriggers(local, agents),

@@ -1,13 +1,15 @@
 // Capture: turn what was edited, created or deleted here under the managed paths into source-state changes,
 // with as few chezmoi invocations as possible (each one scans for secrets): one re-add for every edited file,
 // one add for new plain files, one for new encrypted files. Templates are never re-added from their output.
-import {existsSync, lstatSync, readdirSync} from 'node:fs'
+import {existsSync, lstatSync} from 'node:fs'
 import {readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import type {Chezmoi} from '../chezmoi/chezmoi.ts'
 import type {GitRepo} from '../git/git.ts'
-import {decodeSourcePath, encodeTargetName, escapeGlob, looksLikeSecret, looksLikeSecretContent, removeEntryName} from '../managed/names.ts'
+import {decodeSourcePath, encodeTargetName, escapeGlob, removeEntryName} from '../managed/names.ts'
+import {ProcessError} from '../process/run.ts'
+import {filesBelow, type HeldBack, parseChezmoiFinding, secretsInAddedLines, secretsInFile} from './secret-check.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {mergeMovedSource, type MovedSourceOutcome, parkConflicts, rememberContents, type SourceContents} from './moved-source.ts'
 
@@ -46,6 +48,8 @@ export interface CaptureResult {
   deleted: string[]
   /** Templates edited here: reported, never re-added from their rendered output. */
   templates: string[]
+  /** Looks like it holds a secret: not captured (nothing of it is committed), reported by path and kind. */
+  heldBack: HeldBack[]
   skipped: Array<{path: string; reason: string}>
   warnings: string[]
 }
@@ -67,7 +71,7 @@ const CHEZMOIREMOVE = '.chezmoiremove'
 
 export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const {chezmoi, home, sourceDir, fleet} = options
-  const result: CaptureResult = {reAdded: [], merged: [], conflicts: [], added: [], deleted: [], templates: [], skipped: [], warnings: []}
+  const result: CaptureResult = {reAdded: [], merged: [], conflicts: [], added: [], deleted: [], templates: [], heldBack: [], skipped: [], warnings: []}
   const abs = (path: string) => join(home, path)
 
   // M: edited here; D: deleted here; A: created here where the fleet had deleted it.
@@ -85,8 +89,10 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const moved = await mergeMovedSources(options, written, changed.map((entry, i) => ({path: entry.path, source: sources[i]})))
   result.merged = moved.merged
   result.conflicts = moved.conflicts
+  result.heldBack.push(...moved.heldBack)
   const deletedDirs: string[] = []
   const reAdd: string[] = []
+  const sourceOf = new Map<string, string>()
   const revived: string[] = []
   for (const [i, entry] of changed.entries()) {
     const source = sources[i]
@@ -107,7 +113,10 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     if (source && basename(source).startsWith('remove_')) revived.push(entry.path) // deleted elsewhere, present here
     else if (source?.endsWith('.tmpl')) result.templates.push(entry.path)
     else if (source && basename(source).startsWith('modify_')) result.skipped.push({path: entry.path, reason: 'managed by a modify_ script'})
-    else reAdd.push(entry.path)
+    else {
+      reAdd.push(entry.path)
+      if (source) sourceOf.set(entry.path, source)
+    }
   }
   if (deletedDirs.length > 0) {
     // chezmoi has no remove_ for directories: forget them here and list them in .chezmoiremove for the others.
@@ -120,35 +129,70 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     // Without --force: a file created again meanwhile is a conflict for chezmoi, and stays.
     await chezmoi.apply({targets: result.deleted.map(abs)}).catch(() => undefined)
   }
+  // An edit that adds what looks like a secret to a plain file is held back, the whole file, until it is dealt with.
+  const exempt = (path: string) => managedPathOf(fleet, path)?.encrypt === true || isConfirmedPlain(fleet, path)
+  for (const path of [...reAdd]) {
+    const source = sourceOf.get(path)
+    if (exempt(path) || source === undefined) continue
+    const findings = await secretsInAddedLines(abs(path), source)
+    if (findings.length === 0) continue
+    reAdd.splice(reAdd.indexOf(path), 1)
+    result.heldBack.push({path, findings})
+  }
   await rememberContents(options.repo, home, reAdd.filter((path) => !managedPathOf(fleet, path)?.encrypt))
   await chezmoi.reAdd(reAdd.map(abs))
   result.reAdded.push(...reAdd)
-  for (const path of reAdd) {
-    if (managedPathOf(fleet, path)?.encrypt) continue
-    if (await holdsSecretContent(abs(path))) {
-      result.warnings.push(`~/${path} looks like it now holds a secret, and it is synced in plain text: move the secret to ~/.config/fleet/secrets.env, or make the path encrypted (fleet remove-path, then fleet add-path --encrypt).`)
-    }
-  }
 
-  // New files in managed directories.
+  // New files in managed directories, each one (at any depth) checked by content before it may leave.
   const fresh = [...new Set([...revived, ...unmanaged])].filter((path) => !options.exclude(path))
   const plain: string[] = []
   const encrypted: string[] = []
   for (const path of fresh) {
     const managed = managedPathOf(fleet, path)
     if (!managed) continue
-    if (managed.encrypt) encrypted.push(path)
-    else if (looksLikeSecret(path) || (await holdsSecretContent(abs(path)))) result.skipped.push({path, reason: 'looks like a secret: add it with `fleet add-path --encrypt`'})
-    else plain.push(path)
+    if (managed.encrypt) {
+      encrypted.push(path)
+      continue
+    }
+    for (const file of filesBelow(home, [path])) {
+      const findings = isConfirmedPlain(fleet, file) ? [] : await secretsInFile(abs(file))
+      if (findings.length > 0) result.heldBack.push({path: file, findings})
+      else plain.push(file)
+    }
   }
   if (plain.length + encrypted.length > 0) {
     await clearRemovals(chezmoi, home, sourceDir, [...plain, ...encrypted])
-    const warning = await chezmoi.add(plain.map(abs), {secrets: 'warning'})
-    if (warning.trim()) result.warnings.push(warning.trim())
+    result.added.push(...(await addPlain(chezmoi, home, plain, result.heldBack)))
     await chezmoi.add(encrypted.map(abs), {encrypt: true})
-    result.added.push(...plain, ...encrypted)
+    result.added.push(...encrypted)
   }
   return result
+}
+
+/** A file the person said is not a secret (`fleet add-path --plain-text`), though it looks like one. */
+function isConfirmedPlain(fleet: Fleet, path: string): boolean {
+  return managedPathOf(fleet, path)?.plainText?.includes(path) === true
+}
+
+/**
+ * Add new plain files with chezmoi's own secret scan as a refusal: a file it flags is held back and the rest are
+ * added again (chezmoi stops at the first finding and adds nothing). Returns the files added.
+ */
+async function addPlain(chezmoi: Chezmoi, home: string, files: string[], heldBack: HeldBack[]): Promise<string[]> {
+  let remaining = [...files]
+  while (remaining.length > 0) {
+    try {
+      await chezmoi.add(remaining.map((f) => join(home, f)), {secrets: 'error'})
+      return remaining
+    } catch (error) {
+      const flagged = error instanceof ProcessError ? parseChezmoiFinding(error.result.stderr) : undefined
+      const path = flagged?.file.startsWith(`${home}/`) ? flagged.file.slice(home.length + 1) : undefined
+      if (!flagged || path === undefined || !remaining.includes(path)) throw error
+      heldBack.push({path, findings: [flagged.finding]})
+      remaining = remaining.filter((f) => f !== path)
+    }
+  }
+  return remaining
 }
 
 /** A source entry whose contents are a target's, byte for byte (after decryption): the ones a merge applies to. */
@@ -166,33 +210,30 @@ async function mergeMovedSources(
   options: CaptureOptions,
   written: Map<string, string | undefined>,
   changed: Array<{path: string; source: string | undefined}>,
-): Promise<{merged: string[]; conflicts: CaptureConflict[]; held: Set<string>}> {
+): Promise<{merged: string[]; conflicts: CaptureConflict[]; heldBack: HeldBack[]; held: Set<string>}> {
   const candidates = changed.filter((c) => holdsContents(c.source))
-  const none = {merged: [], conflicts: [], held: new Set<string>()}
+  const none = {merged: [], conflicts: [], heldBack: [], held: new Set<string>()}
   if (candidates.length === 0) return none
   const merged: string[] = []
+  const heldBack: HeldBack[] = []
   const conflicted: Array<Extract<MovedSourceOutcome, {kind: 'conflict'}>> = []
   for (const {path, source} of candidates) {
     const target = join(options.home, path)
     const outcome = await mergeMovedSource({repo: options.repo, target, targetPath: path, sourceFile: source!, writtenSha: written.get(target), contents: options.contents})
     if (outcome.kind === 'merged') merged.push(path)
-    if (outcome.kind === 'conflict') conflicted.push(outcome)
+    if (outcome.kind !== 'conflict') continue
+    // This machine's version is kept on a parked branch: not one that looks like it holds a secret.
+    const plain = !managedPathOf(options.fleet, path)?.encrypt && !isConfirmedPlain(options.fleet, path)
+    const findings = plain && outcome.mine !== undefined ? await secretsInAddedLines(target, source!) : []
+    if (findings.length > 0) heldBack.push({path, findings})
+    else conflicted.push(outcome)
   }
-  if (conflicted.length === 0) return {...none, merged}
+  const held = new Set(heldBack.map((h) => h.path))
+  if (conflicted.length === 0) return {...none, merged, heldBack, held}
   const parked = await parkConflicts(options.repo, options.machine, conflicted, options.contents)
   const conflicts = conflicted.map((c) => ({path: c.targetPath, sourcePath: c.sourceRelative, ...parked}))
-  return {merged, conflicts, held: new Set(conflicts.map((c) => c.path))}
-}
-
-/** A file (or any file in a directory) whose content looks like a credential; large files are not read. */
-async function holdsSecretContent(path: string): Promise<boolean> {
-  const info = lstatSync(path, {throwIfNoEntry: false})
-  if (info?.isDirectory()) {
-    for (const entry of readdirSync(path)) if (await holdsSecretContent(join(path, entry))) return true
-    return false
-  }
-  if (!info?.isFile() || info.size > 1024 * 1024) return false
-  return looksLikeSecretContent(await readFile(path, 'utf8').catch(() => ''))
+  for (const c of conflicts) held.add(c.path)
+  return {merged, conflicts, heldBack, held}
 }
 
 /**

@@ -1,6 +1,8 @@
 // A sync's result in a person's words.
 import {ExitCode} from '../errors/index.ts'
 import type {SyncResult} from './engine.ts'
+import {describeFindings} from '../secrets/detect.ts'
+import type {HeldBack} from './secret-check.ts'
 
 /** The exit code a sync's outcome calls for (README, "Exit codes"). */
 export function syncExitCode(result: SyncResult): number {
@@ -42,6 +44,7 @@ export function describeSync(result: SyncResult): string[] {
   if (result.backedUp.length > 0) lines.push(`Backed up ${count(result.backedUp.length, 'file')} this machine had before the fleet's version replaced it: ${result.backupDir}`)
   for (const path of result.templates) lines.push(`${path} was edited here, but it is a template: edit its source with \`chezmoi edit ~/${path}\` instead (your edit was not overwritten).`)
   for (const {path, reason} of result.skipped) lines.push(`Not captured: ${path} (${reason}).`)
+  lines.push(...describeHeldBack(result.heldBack))
   if (result.waiting.length > 0) lines.push(`Not applied yet (chezmoi did not write them; the next sync tries again): ${result.waiting.join(', ')}`)
   if (result.leftAlone.length > 0) lines.push(`Edited while this sync ran, left for the next one: ${result.leftAlone.join(', ')}`)
   for (const note of result.notes) lines.push(`Note: ${note}.`)
@@ -65,4 +68,14 @@ export function reportSync(result: SyncResult, out: {json: boolean; log: (line: 
   }
   // The report is complete (text or JSON): the exit code says what it means.
   process.exitCode = syncExitCode(result)
+}
+
+/** What was held back because it looks like a secret, and the three ways out. Paths and kinds only, never values. */
+export function describeHeldBack(heldBack: HeldBack[]): string[] {
+  if (heldBack.length === 0) return []
+  const lines = [`Held back (it looks like a secret; nothing of it left this machine): ${heldBack.length === 1 ? '1 file' : `${heldBack.length} files`}`]
+  for (const {path, findings} of heldBack) lines.push(`  ~/${path}: ${describeFindings(findings)}`)
+  lines.push('  Fix: encrypt it (fleet remove-path <dir>, then fleet add-path --encrypt <dir>), or move the value into the')
+  lines.push('  secrets file (~/.config/fleet/secrets.env), or, if it is not a secret: fleet add-path --plain-text <file>')
+  return lines
 }

@@ -25,6 +25,7 @@ import {capture, type CaptureConflict, type CaptureResult, captured, dropContrad
 import {integrate, type IntegrateResult} from './integrate.ts'
 import {ProcessError} from '../process/run.ts'
 import {recordedStep, recoverRepo} from './recover.ts'
+import type {HeldBack} from './secret-check.ts'
 import type {SourceContents} from './moved-source.ts'
 import {mergeText} from './merge-text.ts'
 import {refreshEntries, sameSnapshot, takeSnapshot} from './snapshot.ts'
@@ -42,6 +43,8 @@ export interface SyncResult extends SyncRecord {
   /** Unresolved conflicts after this sync (this one's and earlier ones'). */
   conflicts: ConflictRecord[]
   templates: string[]
+  /** Targets that look like they hold a secret: not captured, shown until the person acts. */
+  heldBack: HeldBack[]
   skipped: Array<{path: string; reason: string}>
   warnings: string[]
   /** Targets edited here while their source moved too, merged (three-way) before they were captured. */
@@ -65,7 +68,7 @@ const MAX_ROUNDS = 4
 function emptyResult(machine: string, reason: string, outcome: SyncResult['outcome']): SyncResult {
   return {
     machine, at: new Date().toISOString(), reason, outcome, durationMs: 0, captured: [], received: 0, pushed: 0, applied: [],
-    conflicts: [], templates: [], skipped: [], warnings: [], merged: [], leftAlone: [], waiting: [], backedUp: [], notes: [], rounds: 0,
+    conflicts: [], templates: [], heldBack: [], skipped: [], warnings: [], merged: [], leftAlone: [], waiting: [], backedUp: [], notes: [], rounds: 0,
   }
 }
 
@@ -255,6 +258,8 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   result.captured = captured(caught)
   result.merged = caught.merged
   result.templates = caught.templates
+  result.heldBack = caught.heldBack
+  state.heldBack = caught.heldBack
   result.skipped = caught.skipped
   result.warnings = caught.warnings
   recordCaptureConflicts(caught.conflicts, state)
@@ -308,7 +313,9 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     : {applied: [], waiting: [], leftAlone: [], backedUp: []}
   result.applied = applied.applied
   result.waiting = applied.waiting
-  result.leftAlone = applied.leftAlone.filter((p) => !caught.templates.includes(p))
+  // Templates and what was held back are reported as such, not as edits made during the sync.
+  const heldBack = new Set(caught.heldBack.map((h) => h.path))
+  result.leftAlone = applied.leftAlone.filter((p) => !caught.templates.includes(p) && !heldBack.has(p))
   result.backedUp = applied.backedUp
   result.backupDir = applied.backupDir
   if (applied.incomplete) result.warnings.push(applied.incomplete)
@@ -327,7 +334,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   }
   state.appliedHead = head
   state.settled =
-    result.leftAlone.length === 0 && result.templates.length === 0 && result.skipped.length === 0 && !applied.incomplete && (await unchangedSinceApply(local, applied.applied))
+    result.leftAlone.length === 0 && result.templates.length === 0 && result.skipped.length === 0 && result.heldBack.length === 0 && !applied.incomplete && (await unchangedSinceApply(local, applied.applied))
   // Paths that became managed in this sync may hold files here the fleet lacks: nothing is "in sync" that no capture
   // looked at, so one more round captures them.
   const newlyManaged = state.managedPaths.filter((p) => !managedPaths.includes(p))
@@ -468,6 +475,7 @@ async function commitSourceRepoChanges(local: LocalFleet, contents: SourceConten
     })
   }
   const added = changes.filter((c) => c.code === '??' || c.code.includes('A')).map((c) => c.path).filter((p) => !p.startsWith('.'))
+  await local.repo.ensureIdentity(local.machine) // an enroll killed early may not have set it yet
   if (await local.repo.commitAll(`fleet: ${local.machine}: changes made in the source repo`)) result.notes.push('committed what was left uncommitted in the source repo (changes made by hand, or by a sync that was stopped)')
   if (added.length === 0) return
   const written = await local.chezmoi.writtenTargets()

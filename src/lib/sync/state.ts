@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
 import type {FleetPaths} from '../platform/paths.ts'
+import type {HeldBack} from './secret-check.ts'
 
 export type SyncOutcome = 'ok' | 'quick' | 'conflict' | 'offline' | 'error' | 'deferred'
 
@@ -50,6 +51,8 @@ export interface SyncState {
   /** The last full sync left nothing behind (no edit it could not capture): the quick path may trust the snapshot. */
   settled?: boolean
   conflicts: ConflictRecord[]
+  /** Targets the last full sync held back because they look like they hold a secret. */
+  heldBack?: HeldBack[]
 }
 
 export function statePaths(paths: FleetPaths) {

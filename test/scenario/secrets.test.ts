@@ -1,0 +1,126 @@
+// Never push a secret: every byte that would leave a machine in plain text is checked by content — new files at any
+// depth of a plain managed directory, lines added to a plain managed file, files given to add-path — and what looks
+// like a secret is held back: never in a commit, a commit message, the sync log or --json output, on any machine.
+import assert from 'node:assert/strict'
+import {readdirSync, readFileSync, statSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {Forge} from '../support/forge.ts'
+import {Machine} from '../support/machine.ts'
+import {LOOK_ALIKES, SECRETS} from '../support/secret-corpus.ts'
+import {makeTempDir, removeTempDir} from '../support/tmp.ts'
+
+/** Every file under a directory (logs, state), as text. */
+function allTextUnder(dir: string): string {
+  let text = ''
+  const visit = (path: string) => {
+    const info = statSync(path, {throwIfNoEntry: false})
+    if (info?.isDirectory()) for (const entry of readdirSync(path)) visit(join(path, entry))
+    else if (info?.isFile()) text += readFileSync(path, 'latin1')
+  }
+  visit(dir)
+  return text
+}
+
+describe('secrets: what looks like a secret never leaves in plain text', function () {
+  let root: string
+  let forge: Forge
+  let alpha: Machine
+  let beta: Machine
+  const outputs: string[] = []
+
+  before(async function () {
+    root = makeTempDir('secrets')
+    forge = await Forge.create(root)
+    alpha = new Machine(root, 'alpha')
+    beta = new Machine(root, 'beta')
+    await alpha.enroll(forge.url)
+    await beta.enroll(forge.url)
+    await alpha.ok(['machines', 'approve', 'beta'])
+    alpha.write('.claude/settings.json', '{"theme": "dark"}\n')
+    for (const [i] of SECRETS.entries()) alpha.write(`.claude/notes/existing-${i}.txt`, `notes ${i}\n`)
+    await alpha.ok(['add-path', alpha.path('.claude')])
+    await beta.ok(['sync'])
+  })
+  after(() => removeTempDir(root))
+
+  it('every secret of the corpus is held back as a new file at depth 1 and 3 and when appended; no look-alike is', async function () {
+    for (const [i, {name, content}] of SECRETS.entries()) {
+      alpha.write(`.claude/${name}`, content)
+      alpha.write(`.claude/project/deep/${name}`, content)
+      alpha.write(`.claude/notes/existing-${i}.txt`, `notes ${i}\n${content}`)
+    }
+    for (const {name, content} of LOOK_ALIKES) {
+      alpha.write(`.claude/alike/${name}`, content)
+      alpha.write(`.claude/alike/x/y/${name}`, content)
+    }
+    const run = await alpha.fleet(['sync', '--json'])
+    outputs.push(run.stdout, run.stderr)
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    const result = run.json()
+    const held = new Set<string>(result.heldBack.map((h: {path: string}) => h.path))
+    for (const [i, {name}] of SECRETS.entries()) {
+      for (const path of [`.claude/${name}`, `.claude/project/deep/${name}`, `.claude/notes/existing-${i}.txt`]) assert.ok(held.has(path), `${path} is held back: ${[...held].join(', ')}`)
+    }
+    for (const h of result.heldBack) assert.ok(h.findings.length > 0 && h.findings.every((f: {kind: string; line: number}) => f.kind && f.line > 0), JSON.stringify(h))
+    for (const {name} of LOOK_ALIKES) {
+      for (const path of [`.claude/alike/${name}`, `.claude/alike/x/y/${name}`]) assert.ok(result.captured.includes(path), `${path} is captured`)
+    }
+
+    await beta.ok(['sync'])
+    for (const {name, content} of LOOK_ALIKES) assert.equal(beta.read(`.claude/alike/x/y/${name}`), content)
+    for (const [i, {name}] of SECRETS.entries()) {
+      assert.equal(beta.exists(`.claude/${name}`), false, `${name} did not reach beta`)
+      assert.equal(beta.read(`.claude/notes/existing-${i}.txt`), `notes ${i}\n`, 'beta has the file as it was before the secret was added')
+    }
+  })
+
+  it('held back stays held back, and status says so, until the person acts', async function () {
+    const again = await alpha.fleet(['sync', '--json'])
+    outputs.push(again.stdout, again.stderr)
+    assert.equal(again.exitCode, 0)
+    assert.ok(again.json().heldBack.length >= SECRETS.length * 3, 'a later sync holds them back again')
+    const status = await alpha.fleet(['status'])
+    outputs.push(status.stdout, status.stderr)
+    assert.match(status.stdout, /Held back/)
+    assert.match(status.stdout, /fleet add-path --encrypt|--encrypt/)
+    const json = await alpha.fleet(['status', '--json'])
+    outputs.push(json.stdout)
+    assert.ok(json.json().heldBack.some((h: {path: string}) => h.path === '.claude/npmrc'))
+  })
+
+  it('no secret value is in the forge\'s history, in any file under a machine\'s HOME that fleet wrote, or in any output', async function () {
+    const history = await forge.git(['log', '--all', '-p', '--format=%H %an %s%n%b'])
+    const written = [alpha, beta].map((m) => allTextUnder(m.path('.local/state')) + allTextUnder(m.sourceDir)).join('\n')
+    const said = outputs.join('\n')
+    for (const {name, value} of SECRETS) {
+      assert.ok(!history.includes(value!), `${name}'s value is in the forge's history`)
+      assert.ok(!written.includes(value!), `${name}'s value is in a log, state or source file`)
+      assert.ok(!said.includes(value!), `${name}'s value is in fleet's output`)
+    }
+  })
+
+  it('a file that only looks like a secret is synced once the person says so (--plain-text)', async function () {
+    alpha.write('.claude/fixtures/login.conf', 'password = hunter2hunter2 # a test fixture\n')
+    const held = (await alpha.ok(['sync', '--json'])).json()
+    assert.ok(held.heldBack.some((h: {path: string}) => h.path === '.claude/fixtures/login.conf'))
+    await alpha.ok(['add-path', '--plain-text', alpha.path('.claude/fixtures/login.conf')])
+    await beta.ok(['sync'])
+    assert.equal(beta.read('.claude/fixtures/login.conf'), 'password = hunter2hunter2 # a test fixture\n')
+  })
+
+  it('public keys are accepted by add-path; a private key is refused with the fix', async function () {
+    alpha.write('.ssh/authorized_keys', LOOK_ALIKES.find((e) => e.name === 'authorized_keys')!.content, 0o600)
+    alpha.write('.ssh/id_ed25519.pub', LOOK_ALIKES.find((e) => e.name === 'id_ed25519.pub')!.content)
+    await alpha.ok(['add-path', alpha.path('.ssh/authorized_keys'), alpha.path('.ssh/id_ed25519.pub')])
+    const key = SECRETS.find((e) => e.name === 'id_ed25519')!
+    alpha.write('.ssh/id_ed25519', key.content, 0o600)
+    const refused = await alpha.fleet(['add-path', alpha.path('.ssh/id_ed25519')])
+    assert.equal(refused.exitCode, 2)
+    assert.match(refused.stderr, /private key \(line 1\)/)
+    assert.match(refused.stderr, /--encrypt/)
+    assert.ok(!(refused.stdout + refused.stderr).includes(key.value!))
+    await beta.ok(['sync'])
+    assert.match(beta.read('.ssh/authorized_keys'), /ssh-ed25519/)
+  })
+})
