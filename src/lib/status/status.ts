@@ -45,7 +45,8 @@ export async function machineStatus(local: LocalFleet, agents: Array<AgentListin
   const state = await readSyncState(local.paths)
   const upstream = `origin/${fleet.settings.branch}`
   const tracked = (await local.repo.revParse(upstream)) !== undefined
-  const conflicted = new Set(state.conflicts.map((c) => c.path))
+  // A conflict or a file held back as a secret is not "captured at the next sync": each is reported as what it is.
+  const conflicted = new Set([...state.conflicts.map((c) => c.path), ...(state.heldBack ?? []).map((h) => h.path)])
   const pending = (await local.chezmoi.status()).filter((e) => e.sinceLastWrite !== ' ' && !conflicted.has(e.path)).map((e) => e.path)
   return {
     machine: local.machine,
