@@ -87,6 +87,9 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     const json = await alpha.fleet(['status', '--json'])
     outputs.push(json.stdout)
     assert.ok(json.json().heldBack.some((h: {path: string}) => h.path === '.claude/npmrc'))
+    const paths = await alpha.fleet(['paths', '--json'])
+    outputs.push(paths.stdout)
+    assert.equal(paths.json().paths.find((p: {path: string}) => p.path === '.claude').state, 'held back (looks like a secret)')
   })
 
   it('no secret value is in the forge\'s history, in any file under a machine\'s HOME that fleet wrote, or in any output', async function () {

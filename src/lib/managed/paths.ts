@@ -16,6 +16,7 @@ import {ProcessError} from '../process/run.ts'
 import {decodeSourcePath} from './names.ts'
 import {describeFindings} from '../secrets/detect.ts'
 import {secretsInFile} from '../sync/secret-check.ts'
+import {readSyncState} from '../sync/state.ts'
 
 /** Beyond these, a tree is large enough that adding it needs --force. */
 export const LARGE_TREE = {files: 1000, bytes: 50 * 1024 * 1024}
@@ -198,7 +199,7 @@ export async function removePaths(local: LocalFleet, given: string[], cwd = proc
   })
 }
 
-export type PathState = 'in sync' | 'edited here' | 'changed upstream' | 'missing here' | 'waiting for approval'
+export type PathState = 'in sync' | 'in conflict' | 'held back (looks like a secret)' | 'edited here' | 'changed upstream' | 'missing here' | 'waiting for approval'
 
 export interface PathReport {
   path: string
@@ -226,6 +227,7 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
   const status = await local.chezmoi.status()
   const sources = await local.repo.listFiles()
   const active = findMachine(fleet, local.machine)?.state === 'active'
+  const {conflicts, heldBack = []} = await readSyncState(local.paths)
   return {
     forgeChecked,
     paths: fleet.paths.map((entry) => {
@@ -235,8 +237,12 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
       const upstreamChanges = incoming.filter((p) => within(p, entry.path) || within(p, `${entry.path}.tmpl`))
       const template = sources.some((s) => s.endsWith('.tmpl') && within(decodeSourcePath(s), entry.path))
       const exists = lstatSync(join(local.paths.home, entry.path), {throwIfNoEntry: false}) !== undefined
+      const conflicted = conflicts.filter((c) => within(c.path, entry.path))
+      const held = heldBack.filter((h) => within(h.path, entry.path))
       let state: PathState = 'in sync'
       if (entry.encrypt && !active) state = 'waiting for approval'
+      else if (conflicted.length > 0) state = 'in conflict'
+      else if (held.length > 0) state = 'held back (looks like a secret)'
       else if (edited.length > 0) state = 'edited here'
       else if (upstreamChanges.length > 0 || unapplied.length > 0) state = 'changed upstream'
       else if (!exists) state = 'missing here'
@@ -245,7 +251,10 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
         encrypted: entry.encrypt,
         template,
         state,
-        details: [...edited.map((e) => `${e.path}: edited here`), ...unapplied.map((e) => `${e.path}: not applied yet`), ...upstreamChanges.map((p) => `${p}: changed on the forge`)],
+        details: [
+          ...conflicted.map((c) => `${c.path}: in conflict (fleet resolve)`),
+          ...held.map((h) => `${h.path}: held back, ${describeFindings(h.findings)}`),
+          ...edited.filter((e) => !conflicted.some((c) => c.path === e.path) && !held.some((h) => h.path === e.path)).map((e) => `${e.path}: edited here`), ...unapplied.map((e) => `${e.path}: not applied yet`), ...upstreamChanges.map((p) => `${p}: changed on the forge`)],
         addedBy: entry.addedBy,
         addedAt: entry.addedAt,
       }
