@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
-import {type AddPathPlan, addPaths, confirmPlainText, planAddPaths} from '../lib/managed/paths.ts'
+import {type AddPathPlan, addPaths, confirmPlainText, insideManagedPaths, planAddPaths} from '../lib/managed/paths.ts'
 import {readManifest} from '../lib/manifest/store.ts'
 import {reportSync} from '../lib/sync/describe.ts'
 import {sync, type SyncResult} from '../lib/sync/engine.ts'
@@ -25,22 +25,22 @@ Encrypted paths are stored in the forge as age ciphertext for the active machine
   static override args = {path: Args.string({required: true, description: 'Files or directories to sync (quote paths with spaces).'})}
   static override flags = {
     encrypt: Flags.boolean({summary: 'Store the paths encrypted (age) in the forge.'}),
-    force: Flags.boolean({summary: 'Add a large tree, or a file that looks like a secret, without encryption.'}),
+    force: Flags.boolean({summary: 'Add a large tree (more than 1,000 files or 50 MiB).'}),
     'dry-run': Flags.boolean({summary: 'Print the plan and change nothing.'}),
-    'plain-text': Flags.boolean({summary: 'Files inside managed paths that the sync held back as secrets hold none: sync them in plain text.', exclusive: ['encrypt', 'force', 'dry-run']}),
+    'plain-text': Flags.boolean({summary: 'You checked that what looks like a secret in these files is not one: sync them in plain text (a file the sync held back, or a new path).', exclusive: ['encrypt']}),
   }
 
   async run(): Promise<{plan?: AddPathPlan; plainText?: string[]; dryRun: boolean; sync?: SyncResult}> {
     const {argv, flags} = await this.parse(AddPath)
     const local = await openLocalFleet()
-    if (flags['plain-text']) {
+    if (flags['plain-text'] && !flags['dry-run'] && (await insideManagedPaths(local, argv as string[]))) {
       const plainText = await confirmPlainText(local, argv as string[])
       for (const path of plainText) this.log(`~/${path} is synced in plain text from now on.`)
       const result = await sync(local, {reason: 'add-path'})
       reportSync(result, {json: this.jsonEnabled(), log: (line) => this.log(line)})
       return {plainText, dryRun: false, sync: result}
     }
-    const options = {paths: argv as string[], encrypt: flags.encrypt, force: flags.force}
+    const options = {paths: argv as string[], encrypt: flags.encrypt, force: flags.force, plainText: flags['plain-text']}
     if (flags['dry-run']) {
       const plan = await planAddPaths(local, await readManifest(local.paths.sourceDir), options)
       this.describePlan(plan, 'Would add')

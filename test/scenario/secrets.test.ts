@@ -2,7 +2,7 @@
 // depth of a plain managed directory, lines added to a plain managed file, files given to add-path — and what looks
 // like a secret is held back: never in a commit, a commit message, the sync log or --json output, on any machine.
 import assert from 'node:assert/strict'
-import {readdirSync, readFileSync, statSync} from 'node:fs'
+import {readdirSync, readFileSync, statSync, symlinkSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {Forge} from '../support/forge.ts'
@@ -21,6 +21,9 @@ function allTextUnder(dir: string): string {
   visit(dir)
   return text
 }
+
+const GH = 'ghp_N50DfCT8L9yNdy1dDT2koRgRDKW5pADOclfe'
+const SLACK = 'xoxb-822206-0773729-we8eauReErF30FNApqmzNG4z'
 
 describe('secrets: what looks like a secret never leaves in plain text', function () {
   let root: string
@@ -92,17 +95,6 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     assert.equal(paths.json().paths.find((p: {path: string}) => p.path === '.claude').state, 'held back (looks like a secret)')
   })
 
-  it('no secret value is in the forge\'s history, in any file under a machine\'s HOME that fleet wrote, or in any output', async function () {
-    const history = await forge.git(['log', '--all', '-p', '--format=%H %an %s%n%b'])
-    const written = [alpha, beta].map((m) => allTextUnder(m.path('.local/state')) + allTextUnder(m.sourceDir)).join('\n')
-    const said = outputs.join('\n')
-    for (const {name, value} of SECRETS) {
-      assert.ok(!history.includes(value!), `${name}'s value is in the forge's history`)
-      assert.ok(!written.includes(value!), `${name}'s value is in a log, state or source file`)
-      assert.ok(!said.includes(value!), `${name}'s value is in fleet's output`)
-    }
-  })
-
   it('a file that only looks like a secret is synced once the person says so (--plain-text)', async function () {
     alpha.write('.claude/fixtures/login.conf', 'password = hunter2hunter2 # a test fixture\n')
     const held = (await alpha.ok(['sync', '--json'])).json()
@@ -110,6 +102,60 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     await alpha.ok(['add-path', '--plain-text', alpha.path('.claude/fixtures/login.conf')])
     await beta.ok(['sync'])
     assert.equal(beta.read('.claude/fixtures/login.conf'), 'password = hunter2hunter2 # a test fixture\n')
+    // The confirmation is for those contents: a real secret added later is held back like any other.
+    alpha.write('.claude/fixtures/login.conf', `password = hunter2hunter2 # a test fixture\ntoken = ${GH}\n`)
+    const later = await alpha.fleet(['sync', '--json'])
+    outputs.push(later.stdout)
+    assert.ok(later.json().heldBack.some((h: {path: string}) => h.path === '.claude/fixtures/login.conf'))
+  })
+
+  it('held back whatever shape it takes: an edit to a binary, a UTF-16 or a very large file, a symlink\'s target', async function () {
+    alpha.write('.claude/bin.dat', Buffer.from('\0\u0001HDR\0\n'))
+    alpha.write('.claude/big.jsonl', '{"x":1}\n'.repeat(800_000))
+    await alpha.ok(['sync'])
+    alpha.write('.claude/bin.dat', Buffer.concat([readFileSync(alpha.path('.claude/bin.dat')), Buffer.from(`\0tok=${GH}\n`)]))
+    alpha.write('.claude/big.jsonl', `${alpha.read('.claude/big.jsonl')}{"display":"export GH_TOKEN=${GH}"}\n`)
+    alpha.write('.claude/tool/profile.ps1', Buffer.from(`\uFEFF$env:GITHUB_TOKEN = "${GH}"\r\n`, 'utf16le'))
+    symlinkSync(`https://me:${GH}@github.com`, alpha.path('.claude/link'))
+    const run = await alpha.fleet(['sync', '--json'])
+    outputs.push(run.stdout, run.stderr)
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    const held = run.json().heldBack.map((h: {path: string}) => h.path)
+    for (const path of ['.claude/bin.dat', '.claude/big.jsonl', '.claude/tool/profile.ps1', '.claude/link']) assert.ok(held.includes(path), `${path} held back: ${held}`)
+  })
+
+  it('resolve --mine never pushes a secret; a file held back is not replaced by another machine\'s of the same name', async function () {
+    alpha.write('.claude/r.txt', 'one\ntwo\nthree\n')
+    await alpha.ok(['sync'])
+    await beta.ok(['sync'])
+    beta.write('.claude/r.txt', 'one\ntwo-beta\nthree\n')
+    await beta.ok(['sync'])
+    alpha.write('.claude/r.txt', 'one\ntwo-alpha\nthree\n')
+    assert.equal((await alpha.fleet(['sync'])).exitCode, 4)
+    alpha.write('.claude/r.txt', `one\ntwo-alpha\nthree\nslack=${SLACK}\n`)
+    const refused = await alpha.fleet(['resolve', '.claude/r.txt', '--mine'])
+    outputs.push(refused.stdout, refused.stderr)
+    assert.equal(refused.exitCode, 2, refused.stdout + refused.stderr)
+    assert.match(refused.stderr, /looks like it holds a secret/)
+    await alpha.ok(['resolve', '.claude/r.txt', '--theirs'])
+
+    alpha.write('.claude/c/npmrc', SECRETS.find((e) => e.name === 'npmrc')!.content)
+    beta.write('.claude/c/npmrc', 'benign=1\n')
+    await beta.ok(['sync'])
+    const run = await alpha.fleet(['sync', '--json'])
+    outputs.push(run.stdout)
+    assert.ok(run.json().heldBack.some((h: {path: string}) => h.path === '.claude/c/npmrc'))
+    assert.equal(alpha.read('.claude/c/npmrc'), SECRETS.find((e) => e.name === 'npmrc')!.content, 'alpha\'s file is left as it is')
+  })
+
+  it('add-path --force adds a large tree, and still holds what looks like a secret back', async function () {
+    for (let i = 0; i < 1005; i++) alpha.write(`.vim/pack/p${i}.vim`, 'x\n')
+    alpha.write('.vim/pack/npmrc', SECRETS.find((e) => e.name === 'npmrc')!.content)
+    const refused = await alpha.fleet(['add-path', '--force', alpha.path('.vim')])
+    outputs.push(refused.stdout, refused.stderr)
+    assert.equal(refused.exitCode, 2, refused.stdout + refused.stderr)
+    assert.match(refused.stderr, /npm access token/)
+    assert.match(refused.stderr, /--plain-text/)
   })
 
   it('public keys are accepted by add-path; a private key is refused with the fix', async function () {
@@ -125,5 +171,19 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     assert.ok(!(refused.stdout + refused.stderr).includes(key.value!))
     await beta.ok(['sync'])
     assert.match(beta.read('.ssh/authorized_keys'), /ssh-ed25519/)
+  })
+
+  it('no secret value is in the forge\'s history, the source repos, the sync logs and state, or any output', async function () {
+    const history = await forge.git(['log', '--all', '-p', '--format=%H %an %s%n%b'])
+    // Everything fleet writes but the backups, which are this machine's own files kept on this machine (a directory
+    // only its owner can read), as `resolve --theirs` promises.
+    const written = [alpha, beta].map((m) => allTextUnder(m.path('.local/state/fleet/log')) + readFileSync(m.path('.local/state/fleet/sync-state.json'), 'utf8') + allTextUnder(m.sourceDir)).join('\n')
+    for (const m of [alpha, beta]) assert.equal(statSync(m.path('.local/state/fleet/backups'), {throwIfNoEntry: false})?.mode ?? 0o40700, 0o40700)
+    const said = outputs.join('\n')
+    for (const {name, value} of [...SECRETS, {name: 'a GitHub token', value: GH}, {name: 'a Slack token', value: SLACK}]) {
+      assert.ok(!history.includes(value!), `${name}'s value is in the forge's history`)
+      assert.ok(!written.includes(value!), `${name}'s value is in a log, state or source file`)
+      assert.ok(!said.includes(value!), `${name}'s value is in fleet's output`)
+    }
   })
 })

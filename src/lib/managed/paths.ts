@@ -1,6 +1,7 @@
 // Managed paths: adding (with every check a person would want before a file leaves the machine), removing, and
 // listing them with their state here.
-import {existsSync, lstatSync, readdirSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {existsSync, lstatSync, readdirSync, readFileSync} from 'node:fs'
 import {readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, join, resolve} from 'node:path'
 
@@ -30,6 +31,8 @@ export interface PlannedPath {
   files: number
   bytes: number
   encrypt: boolean
+  /** Files in it that look like secrets, confirmed plain by the person (--plain-text), relative to $HOME. */
+  plainText: string[]
 }
 
 export interface AddPathPlan {
@@ -42,7 +45,10 @@ export interface AddPathPlan {
 export interface AddPathOptions {
   paths: string[]
   encrypt: boolean
+  /** Add a large tree. */
   force: boolean
+  /** The person checked that what looks like a secret in these paths is not one: add them in plain text. */
+  plainText?: boolean
   cwd?: string
 }
 
@@ -51,21 +57,25 @@ function expandHome(path: string, home: string): string {
   return path.startsWith('~/') ? join(home, path.slice(2)) : path
 }
 
-/** Files, bytes, and the files whose content looks like a secret (a name alone is only a hint: the content decides). */
-async function measure(absolute: string): Promise<{files: number; bytes: number; secrets: string[]}> {
-  const total = {files: 0, bytes: 0, secrets: [] as string[]}
-  const walk = async (path: string, relative: string) => {
+/**
+ * Files, bytes, and the files whose content looks like a secret (a name alone is only a hint: the content decides),
+ * relative to $HOME with what was found.
+ */
+async function measure(home: string, root: string): Promise<{files: number; bytes: number; secrets: Array<{path: string; found: string}>}> {
+  const total = {files: 0, bytes: 0, secrets: [] as Array<{path: string; found: string}>}
+  const walk = async (relative: string) => {
+    const path = join(home, relative)
     const info = lstatSync(path)
     if (info.isDirectory()) {
-      for (const entry of readdirSync(path)) await walk(join(path, entry), relative ? `${relative}/${entry}` : entry)
+      for (const entry of readdirSync(path)) await walk(`${relative}/${entry}`)
       return
     }
     total.files++
     total.bytes += info.size
     const findings = await secretsInFile(path)
-    if (findings.length > 0) total.secrets.push(`${relative || basename(path)}: ${describeFindings(findings)}`)
+    if (findings.length > 0) total.secrets.push({path: relative, found: describeFindings(findings)})
   }
-  await walk(absolute, '')
+  await walk(root)
   return total
 }
 
@@ -107,7 +117,7 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
     if (outer) throw new UsageError(`~/${relative} is already synced as part of ~/${outer.path}.`, 'Nothing to do; see `fleet paths`.', 'INSIDE_MANAGED')
     const info = lstatSync(absolute)
     const kind = info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'directory' : 'file'
-    const size = kind === 'symlink' ? {files: 1, bytes: 0, secrets: [] as string[]} : await measure(absolute)
+    const size = await measure(home, relative)
     for (const inner of fleet.paths.filter((p) => within(p.path, relative))) {
       if (inner.encrypt && !options.encrypt) {
         throw new UsageError(`~/${relative} holds the encrypted path ~/${inner.path}; adding it unencrypted would put that in plain text.`, 'Add it with --encrypt, or add the other paths inside it one by one.', 'WOULD_DECRYPT')
@@ -121,17 +131,18 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
         'LARGE_TREE',
       )
     }
-    if (!options.encrypt && !options.force && size.secrets.length > 0) {
+    if (!options.encrypt && !options.plainText && size.secrets.length > 0) {
+      const shown = size.secrets.slice(0, 5).map((s) => `~/${s.path}: ${s.found}`)
       throw new UsageError(
-        `~/${relative} looks like it holds secrets (${size.secrets.slice(0, 5).join('; ')}${size.secrets.length > 5 ? '; …' : ''}); it would be stored in plain text in the forge.`,
-        'Add it with --encrypt (the forge then holds only ciphertext), or pass --force if it holds no secret.',
+        `~/${relative} looks like it holds secrets (${shown.join('; ')}${size.secrets.length > 5 ? '; …' : ''}); it would be stored in plain text in the forge.`,
+        'Add it with --encrypt (the forge then holds only ciphertext), or with --plain-text if you checked that it holds no secret.',
         'LOOKS_SECRET',
       )
     }
     if (PROTECTED_FOLDERS.some((folder) => within(relative, folder))) {
       plan.warnings.push(`~/${relative} is under a folder macOS protects: on a Mac, fleet's agents need Full Disk Access (System Settings › Privacy & Security) to see changes there.`)
     }
-    plan.add.push({path: relative, absolute, kind, files: size.files, bytes: size.bytes, encrypt: options.encrypt})
+    plan.add.push({path: relative, absolute, kind, files: size.files, bytes: size.bytes, encrypt: options.encrypt, plainText: options.plainText ? size.secrets.map((s) => s.path) : []})
   }
   for (const a of plan.add) for (const b of plan.add) {
     if (a !== b && within(a.path, b.path)) throw new UsageError(`~/${a.path} is inside ~/${b.path}, given in the same command.`, `Give only ~/${b.path}.`, 'OVERLAPPING_PATHS')
@@ -149,12 +160,15 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
     const manifestBefore = await readFile(manifestPath(local.paths.sourceDir))
     const now = new Date().toISOString()
     const mergedInner = new Set(plan.merged.map((m) => m.inner))
-    const entries: ManagedPath[] = plan.add.map((p) => ({path: p.path, encrypt: p.encrypt, addedAt: now, addedBy: local.machine}))
+    const confirm = (path: string) => ({path, sha256: createHash('sha256').update(readFileSync(join(local.paths.home, path))).digest('hex')})
+    const entries: ManagedPath[] = plan.add.map((p) => ({
+      path: p.path, encrypt: p.encrypt, addedAt: now, addedBy: local.machine, ...(p.plainText.length > 0 ? {plainText: p.plainText.map(confirm)} : {}),
+    }))
     const updated: Fleet = {...fleet, paths: [...fleet.paths.filter((p) => !mergedInner.has(p.path)), ...entries]}
     await writeManifest(local.paths.sourceDir, updated)
     try {
       await clearRemovals(local.chezmoi, local.paths.home, local.paths.sourceDir, plan.add.map((p) => p.path))
-      await local.chezmoi.add(plan.add.map((p) => p.absolute), {encrypt: options.encrypt, secrets: options.force ? 'ignore' : 'error'})
+      await local.chezmoi.add(plan.add.map((p) => p.absolute), {encrypt: options.encrypt, secrets: options.plainText ? 'ignore' : 'error'})
     } catch (error) {
       // Leave nothing half-added: undo what this command changed in the source repo, and only that.
       await writeFile(manifestPath(local.paths.sourceDir), manifestBefore)
@@ -164,7 +178,7 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
         else await local.repo.git(['checkout', '--', entry.path], {allowFailure: true})
       }
       if (error instanceof ProcessError && /secret/i.test(error.result.stderr)) {
-        throw new UsageError(`chezmoi found what looks like a secret in the files to add:\n${error.result.stderr.trim()}`, 'Add it with --encrypt, or pass --force if it is not a secret.', 'LOOKS_SECRET')
+        throw new UsageError(`chezmoi found what looks like a secret in the files to add:\n${error.result.stderr.trim()}`, 'Add it with --encrypt, or with --plain-text if you checked that it is not a secret.', 'LOOKS_SECRET')
       }
       throw error
     }
@@ -262,6 +276,15 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
   }
 }
 
+/** Whether every given path lies inside a managed path (--plain-text then confirms files the sync held back). */
+export async function insideManagedPaths(local: LocalFleet, given: string[], cwd = process.cwd()): Promise<boolean> {
+  const fleet = await readManifest(local.paths.sourceDir)
+  return given.every((path) => {
+    const relative = homeRelative(local.paths, resolve(cwd, expandHome(path, local.paths.home)))
+    return relative !== undefined && managedPathOf(fleet, relative) !== undefined
+  })
+}
+
 /**
  * The person confirms that files inside managed paths hold no secret although they look like it: they are synced
  * in plain text from the next sync on (recorded in the manifest, `plainText` of their managed path).
@@ -277,7 +300,8 @@ export async function confirmPlainText(local: LocalFleet, given: string[], cwd =
         throw new UsageError(`${path} is not a file inside a managed path.`, 'Give a file that `fleet sync` held back (see `fleet status`); to add a new path, use fleet add-path without --plain-text.', 'NOT_MANAGED')
       }
       if (managed.encrypt) throw new UsageError(`~/${relative} is encrypted already.`, 'Nothing to do.', 'ENCRYPTED')
-      managed.plainText = [...new Set([...(managed.plainText ?? []), relative])].sort()
+      const sha256 = createHash('sha256').update(readFileSync(join(local.paths.home, relative))).digest('hex')
+      managed.plainText = [...(managed.plainText ?? []).filter((c) => c.path !== relative), {path: relative, sha256}]
       confirmed.push(relative)
     }
     await writeManifest(local.paths.sourceDir, fleet)

@@ -38,8 +38,11 @@ export const managedPathSchema = z.strictObject({
     .min(1)
     .refine((p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.split('/').includes(''), 'must be a path inside $HOME, relative to it, without `..`'),
   encrypt: z.boolean().default(false),
-  /** Files in it (relative to $HOME) the person confirmed hold no secret though they look like it: synced in plain text. */
-  plainText: z.array(z.string()).optional(),
+  /**
+   * Files in it the person confirmed hold no secret though they look like it (`fleet add-path --plain-text`): synced
+   * in plain text while their contents are the ones confirmed (path relative to $HOME, SHA-256 of the contents).
+   */
+  plainText: z.array(z.strictObject({path: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/)})).optional(),
   addedAt: isoTime.optional(),
   addedBy: z.string().optional(),
 })

@@ -16,12 +16,15 @@ export interface SecretFinding {
 interface Rule {
   kind: string
   pattern: RegExp
-  /** The captured value (group 1) must look random, not be a plain word. */
-  random?: boolean
+  /** Group 1 is the value: a placeholder (`$VAR`, `<token>`) is let through. */
+  valued?: boolean
 }
 
-/** A value that is a placeholder, not a secret: `$VAR`, `${VAR}`, `<token>`, `{{ template }}`, `***`, `changeme`… */
-const PLACEHOLDER = /^(\$|<|\{\{|%|\*{3}|x{4}|\.{3}|changeme$|your[-_]|example$|null$|none$|true$|false$)/i
+/** A value that stands for a secret kept elsewhere: `$VAR`, `${VAR}`, `$(cmd)`, `<token>`, `{{ … }}`, `%VAR%`, `***`. */
+const PLACEHOLDER = /^(\$[A-Za-z_][A-Za-z0-9_]*|\$\{.*\}?|\$\(.*\)?|<[^>]*>|\{\{.*|%[A-Za-z_][A-Za-z0-9_]*%|\*{3,}|x{4,}|\.{3}|changeme|your[-_].*|example|null|none|nil|true|false|yes|no|on|off|prompt|keychain|keyring)$/i
+
+/** A value that is a path or an address without credentials: a setting that points at a secret, not the secret. */
+const REFERENCE = /^(\/|~\/|\.\.?\/|[A-Za-z]:\\)|^[a-z][a-z0-9+.-]*:\/\/[^@]*$/i
 
 /**
  * A value that could be a credential rather than a word: letters and digits mixed, or upper and lower case mixed,
@@ -32,38 +35,58 @@ function looksRandom(value: string): boolean {
   return classes >= 2 || value.length >= 24
 }
 
-/** Names of settings whose value is a credential. */
-const CREDENTIAL_NAME = '(?:[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth)[A-Za-z0-9_.-]*)'
+/** Names whose value is a password, whatever it looks like. */
+const PASSWORD_NAME = /(?:^|[^a-z])(?:password|passwd|passphrase|pwd|pass)$|password|passwd|passphrase/i
+/** Names whose value is a credential when it looks random: tokens, keys, secrets. */
+const CREDENTIAL_NAME = /password|passwd|passphrase|(?:^|[^a-z])(?:pwd|pass)$|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|(?:^|[^a-z])auth$/i
+/** Names that only point at or describe a credential (a file, an address, a setting), or merely contain the word. */
+const NOT_A_CREDENTIAL = /(uri|url|endpoint|dir|directory|path|file|sock|socket|helper|view|manager|store|program|command|cmd|method|type|mode|prompt|ttl|timeout|expiry|expires|lifetime|provider|format|style|colou?rs?|customizations?|length|size|count|limit|enabled|required|policy|env|name|id|header|ization|izer|ring)$|^author|passthrough|bypass|compass/i
+
+/** A credential assignment on one line: `NAME=value`, `name = value`, `"name": "value"`, `name: value`. */
+const ASSIGNMENT = /(?:^|[\s{,;"'(])([A-Za-z][A-Za-z0-9_.-]*)["']?\s*[:=]\s*(?:"([^"]*)"|'([^']*)'|([^\s]+))/g
+
+function credentialAssignment(line: string): boolean {
+  for (const match of line.matchAll(ASSIGNMENT)) {
+    const name = match[1]
+    if (!CREDENTIAL_NAME.test(name) || NOT_A_CREDENTIAL.test(name)) continue
+    const value = (match[2] ?? match[3] ?? match[4] ?? '').replace(/[,;]+$/, '')
+    if (value.length < 6 || PLACEHOLDER.test(value) || REFERENCE.test(value)) continue
+    if (PASSWORD_NAME.test(name) || looksRandom(value)) return true
+  }
+  return false
+}
 
 const RULES: Rule[] = [
-  {kind: 'private key', pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/},
+  {kind: 'private key', pattern: /-{4,5} ?BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)? ?-{4,5}|^PuTTY-User-Key-File-\d+:/},
   {kind: 'AWS access key id', pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/},
   {kind: 'GitHub token', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})\b/},
   {kind: 'npm access token', pattern: /\bnpm_[A-Za-z0-9]{36}\b/},
   {kind: 'PyPI token', pattern: /\bpypi-AgE[A-Za-z0-9_-]{50,}/},
+  {kind: 'Hugging Face token', pattern: /\bhf_[A-Za-z0-9]{34,}\b/},
   {kind: 'Slack token', pattern: /\bxox[abprs]-[A-Za-z0-9-]{10,}/},
+  {kind: 'Discord webhook', pattern: /discord(?:app)?\.com\/api\/webhooks\/\d+\/[\w-]{20,}/},
   {kind: 'API key (sk-…)', pattern: /\bsk-[A-Za-z0-9_-]{20,}/},
-  {kind: 'password in a URL', pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/'"]+:([^\s@/'"]{3,})@[^\s/'"]/i},
-  {kind: 'password in a .netrc entry', pattern: /(?:^|\s)password\s+(?!\s)(\S{3,})/},
-  {kind: 'kubeconfig credential', pattern: /^\s*(?:client-key-data|token|id-token|refresh-token)\s*:\s*["']?([A-Za-z0-9+/=._-]{20,})/m},
-  // `NAME=value`, `name = value`, `"name": "value"`, `name: value` where the name says it is a credential.
-  {kind: 'credential assignment', random: true, pattern: new RegExp(`(?:^|[\\s{,;"'])${CREDENTIAL_NAME}["']?\\s*[:=]\\s*["']?([^\\s"',;#]{6,})`, 'im')},
+  {kind: 'credentials in an Authorization header', pattern: /Authorization:\s*(?:Basic|Bearer|token)\s+[A-Za-z0-9+/=._~-]{12,}/i},
+  {kind: 'password in a URL', valued: true, pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/'"]*:([^\s@/'"]{3,})@[^\s/'"]/i},
+  {kind: 'password in a .netrc entry', valued: true, pattern: /(?:^|\s)password\s+(?!\s)(\S{3,})/},
+  {kind: 'kubeconfig credential', valued: true, pattern: /^\s*(?:client-key-data|token|id-token|refresh-token)\s*:\s*["']?([A-Za-z0-9+/=._-]{20,})/},
 ]
 
+/** `.pgpass`: host:port:database:user:password. */
+const PGPASS_LINE = /^[^#:\s][^:\s]*:(?:\d+|\*):[^:\s]+:[^:\s]+:\S+$/
+
 /** fleet's own rules, line by line (so a finding names its line, and a placeholder value is let through). */
-function ruleFindings(text: string): SecretFinding[] {
+function ruleFindings(text: string, file: string): SecretFinding[] {
   const findings: SecretFinding[] = []
-  const lines = text.split('\n')
-  for (const [i, line] of lines.entries()) {
-    for (const {kind, pattern, random} of RULES) {
+  const pgpass = /(^|\/)\.?pgpass$/.test(file)
+  for (const [i, line] of text.split(/\r?\n|\r/).entries()) {
+    const rule = RULES.find(({pattern, valued}) => {
       const match = pattern.exec(line)
-      if (!match) continue
-      const value = match[1]
-      if (value !== undefined && PLACEHOLDER.test(value.replace(/^["']/, ''))) continue
-      if (random && value !== undefined && !looksRandom(value)) continue
-      findings.push({kind, line: i + 1})
-      break
-    }
+      return match !== null && !(valued && match[1] !== undefined && PLACEHOLDER.test(match[1]))
+    })
+    if (rule) findings.push({kind: rule.kind, line: i + 1})
+    else if (credentialAssignment(line)) findings.push({kind: 'credential assignment', line: i + 1})
+    else if (pgpass && PGPASS_LINE.test(line)) findings.push({kind: 'password in a .pgpass entry', line: i + 1})
   }
   return findings
 }
@@ -88,19 +111,16 @@ function loadSecretlint(): Promise<SecretlintRunner> {
   return secretlint
 }
 
-/** Text that is not worth reading for secrets: binary contents. */
-function isBinary(text: string): boolean {
-  return text.includes('\0')
-}
-
 /**
  * What in `text` looks like a secret, by both detectors, one finding per line at most (the first kind found).
  * `file` is the path the text comes from (secretlint's rules look at it). Never throws for odd input; binary text
  * has no findings.
  */
 export async function findSecrets(text: string, file: string): Promise<SecretFinding[]> {
-  if (text.length === 0 || isBinary(text)) return []
-  const own = ruleFindings(text)
+  if (text.length === 0) return []
+  // Binary contents are read as the text runs between their NUL bytes: a token in a binary file is still a token.
+  if (text.includes('\0')) text = text.replace(/\0+/g, '\n')
+  const own = ruleFindings(text, file)
   const theirs = await (await loadSecretlint())(text, file).catch(() => [] as SecretFinding[])
   const byLine = new Map<number, SecretFinding>()
   for (const finding of [...theirs, ...own]) if (!byLine.has(finding.line)) byLine.set(finding.line, finding)

@@ -9,7 +9,7 @@ import type {Chezmoi} from '../chezmoi/chezmoi.ts'
 import type {GitRepo} from '../git/git.ts'
 import {decodeSourcePath, encodeTargetName, escapeGlob, removeEntryName} from '../managed/names.ts'
 import {ProcessError} from '../process/run.ts'
-import {filesBelow, type HeldBack, parseChezmoiFinding, secretsInAddedLines, secretsInFile} from './secret-check.ts'
+import {confirmedPlain, filesBelow, type HeldBack, parseChezmoiFinding, secretsInAddedLines, secretsInFile} from './secret-check.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {mergeMovedSource, type MovedSourceOutcome, parkConflicts, rememberContents, type SourceContents} from './moved-source.ts'
 
@@ -26,6 +26,8 @@ export interface CaptureOptions {
   active: boolean
   /** Targets to leave alone (unresolved conflicts). */
   exclude: (path: string) => boolean
+  /** Targets the last sync held back as secrets: held back again while they still look like one. */
+  heldBefore?: string[]
 }
 
 /** A target changed here whose source changed too in a way that does not merge: a conflict for a person. */
@@ -130,15 +132,15 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     await chezmoi.apply({targets: result.deleted.map(abs)}).catch(() => undefined)
   }
   // An edit that adds what looks like a secret to a plain file is held back, the whole file, until it is dealt with.
-  const exempt = (path: string) => managedPathOf(fleet, path)?.encrypt === true || isConfirmedPlain(fleet, path)
   for (const path of [...reAdd]) {
     const source = sourceOf.get(path)
-    if (exempt(path) || source === undefined) continue
+    if (managedPathOf(fleet, path)?.encrypt || source === undefined) continue
     const findings = await secretsInAddedLines(abs(path), source)
-    if (findings.length === 0) continue
+    if (findings.length === 0 || isConfirmedPlain(fleet, home, path)) continue
     reAdd.splice(reAdd.indexOf(path), 1)
     result.heldBack.push({path, findings})
   }
+  result.merged = result.merged.filter((path) => !result.heldBack.some((h) => h.path === path))
   await rememberContents(options.repo, home, reAdd.filter((path) => !managedPathOf(fleet, path)?.encrypt))
   await chezmoi.reAdd(reAdd.map(abs))
   result.reAdded.push(...reAdd)
@@ -155,10 +157,18 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       continue
     }
     for (const file of filesBelow(home, [path])) {
-      const findings = isConfirmedPlain(fleet, file) ? [] : await secretsInFile(abs(file))
-      if (findings.length > 0) result.heldBack.push({path: file, findings})
+      const findings = await secretsInFile(abs(file))
+      if (findings.length > 0 && !isConfirmedPlain(fleet, home, file)) result.heldBack.push({path: file, findings})
       else plain.push(file)
     }
+  }
+  // Held back before and not looked at above (another machine has since sent a file of the same name, say): still
+  // held back — and so not replaced by the apply — while it looks like a secret.
+  const looked = new Set([...result.heldBack.map((h) => h.path), ...result.reAdded, ...plain, ...encrypted])
+  for (const path of options.heldBefore ?? []) {
+    if (looked.has(path) || managedPathOf(fleet, path)?.encrypt) continue
+    const findings = await secretsInFile(abs(path))
+    if (findings.length > 0 && !isConfirmedPlain(fleet, home, path)) result.heldBack.push({path, findings})
   }
   if (plain.length + encrypted.length > 0) {
     await clearRemovals(chezmoi, home, sourceDir, [...plain, ...encrypted])
@@ -169,9 +179,9 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   return result
 }
 
-/** A file the person said is not a secret (`fleet add-path --plain-text`), though it looks like one. */
-function isConfirmedPlain(fleet: Fleet, path: string): boolean {
-  return managedPathOf(fleet, path)?.plainText?.includes(path) === true
+/** A file the person said is not a secret (`fleet add-path --plain-text`), though it looks like one, as it is now. */
+function isConfirmedPlain(fleet: Fleet, home: string, path: string): boolean {
+  return confirmedPlain(managedPathOf(fleet, path)?.plainText, home, path)
 }
 
 /**
@@ -223,9 +233,9 @@ async function mergeMovedSources(
     if (outcome.kind === 'merged') merged.push(path)
     if (outcome.kind !== 'conflict') continue
     // This machine's version is kept on a parked branch: not one that looks like it holds a secret.
-    const plain = !managedPathOf(options.fleet, path)?.encrypt && !isConfirmedPlain(options.fleet, path)
+    const plain = !managedPathOf(options.fleet, path)?.encrypt
     const findings = plain && outcome.mine !== undefined ? await secretsInAddedLines(target, source!) : []
-    if (findings.length > 0) heldBack.push({path, findings})
+    if (findings.length > 0 && !isConfirmedPlain(options.fleet, options.home, path)) heldBack.push({path, findings})
     else conflicted.push(outcome)
   }
   const held = new Set(heldBack.map((h) => h.path))

@@ -242,7 +242,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   // Not a recorded step: chezmoi writes source files atomically and records each target it re-adds as written, so
   // what a killed capture left is real work from targets (committed by the next sync, above), never to be undone.
   const captureNow = async () => {
-    const caught = await capture({chezmoi, repo, machine, contents, home: paths.home, sourceDir: paths.sourceDir, fleet, active, exclude: excluded})
+    const caught = await capture({chezmoi, repo, machine, contents, home: paths.home, sourceDir: paths.sourceDir, fleet, active, exclude: excluded, heldBefore: state.heldBack?.map((h) => h.path)})
     await repo.commitAll(commitMessage(machine, caught))
     return caught
   }
@@ -307,8 +307,9 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
         backupsDir: paths.backupsDir,
         recipient: async () => findMachine(fleet, machine)?.recipient ?? (await readIdentity(paths.identityFile)).recipient,
         isEncrypted: isEncryptedTarget(fleet),
-        // A conflicted file, what lies below it, and a directory holding it are all left as they are.
-        exclude: (path) => [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`) || c.startsWith(`${path}/`)),
+        // A conflicted file, what lies below it, and a directory holding it are all left as they are; so is a file
+        // held back as a secret (another machine's file of the same name waits until the person acts).
+        exclude: (path) => [...nowConflicted, ...result.heldBack.map((h) => h.path)].some((c) => path === c || path.startsWith(`${c}/`) || c.startsWith(`${path}/`)),
       })
     : {applied: [], waiting: [], leftAlone: [], backedUp: []}
   result.applied = applied.applied

@@ -8,13 +8,15 @@ import writeFileAtomic from 'write-file-atomic'
 import {backupStamp} from '../chezmoi/apply.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
-import {encryptTo} from '../keys/crypto.ts'
+import {encryptTo, isEncryptedSourceFile} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
 import {removeEntryName} from '../managed/names.ts'
 import {readManifest} from '../manifest/store.ts'
 import {homeRelative} from '../platform/paths.ts'
 import {clearRemovals, managedPathOf} from './capture.ts'
+import {describeFindings} from '../secrets/detect.ts'
+import {confirmedPlain, secretsInAddedLines, secretsInFile} from './secret-check.ts'
 import {type ConflictRecord, readSyncState, writeSyncState} from './state.ts'
 
 export type Side = 'mine' | 'theirs'
@@ -39,6 +41,7 @@ export async function resolveConflict(local: LocalFleet, given: string, side: Si
     const conflict = findConflict(local, state.conflicts, given)
     const target = join(local.paths.home, conflict.path)
     if (side === 'mine') {
+      await refuseSecrets(local, conflict)
       if (existsSync(target) && existsSync(join(local.paths.sourceDir, conflict.sourcePath))) {
         await local.chezmoi.reAdd([target])
       } else if (existsSync(target)) {
@@ -83,4 +86,20 @@ async function backUp(local: LocalFleet, path: string): Promise<string> {
   }
   await copyFile(target, destination)
   return destination
+}
+
+/** Keeping this machine's version never pushes what looks like a secret (the lines it adds to the fleet's, or a new file). */
+async function refuseSecrets(local: LocalFleet, conflict: ConflictRecord): Promise<void> {
+  const target = join(local.paths.home, conflict.path)
+  const fleet = await readManifest(local.paths.sourceDir)
+  const managed = managedPathOf(fleet, conflict.path)
+  if (!existsSync(target) || managed?.encrypt || confirmedPlain(managed?.plainText, local.paths.home, conflict.path)) return
+  const source = join(local.paths.sourceDir, conflict.sourcePath)
+  const findings = existsSync(source) && !isEncryptedSourceFile(source) ? await secretsInAddedLines(target, source) : await secretsInFile(target)
+  if (findings.length === 0) return
+  throw new UsageError(
+    `~/${conflict.path} looks like it holds a secret (${describeFindings(findings)}): keeping this machine's version would put it in the forge in plain text.`,
+    `Take the secret out of the file (into ~/.config/fleet/secrets.env), or encrypt the path, then resolve again; or take the fleet's version: fleet resolve "~/${conflict.path}" --theirs`,
+    'LOOKS_SECRET',
+  )
 }

@@ -1,8 +1,9 @@
 // Nothing that looks like a secret leaves this machine in plain text: each new file of a plain managed path (at any
 // depth) and the lines an edit adds to one are checked by content (src/lib/secrets/detect.ts) before capture. What
 // looks like a secret is held back (never committed) and reported by path and kind, never by value.
-import {lstatSync, readdirSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
+import {createHash} from 'node:crypto'
+import {lstatSync, readdirSync, readFileSync} from 'node:fs'
+import {readFile, readlink} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {findSecrets, type SecretFinding} from '../secrets/detect.ts'
@@ -15,18 +16,33 @@ export interface HeldBack {
   findings: SecretFinding[]
 }
 
-/** Files larger than this are not read for secrets (they are not dotfiles a person writes by hand). */
-const MAX_SCANNED_BYTES = 5 * 1024 * 1024
+/**
+ * New files larger than this are left to chezmoi's own scan (`add --secrets=error`); the lines an edit adds are
+ * read in files up to the larger bound (a long history file grows by a line at a time).
+ */
+const MAX_NEW_FILE_BYTES = 5 * 1024 * 1024
+const MAX_EDITED_FILE_BYTES = 256 * 1024 * 1024
 
-async function readText(file: string): Promise<string | undefined> {
-  const info = lstatSync(file, {throwIfNoEntry: false})
-  if (!info?.isFile() || info.size > MAX_SCANNED_BYTES) return undefined
-  return readFile(file, 'latin1').catch(() => undefined)
+/** Text as a person would read it: UTF-16 (with a byte-order mark, or NULs in every other byte) decoded, else byte for byte. */
+function decode(bytes: Buffer): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le')
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2, 2 + ((bytes.length - 2) & ~1))).swap16().toString('utf16le')
+  // UTF-16 without a mark: ASCII text has a NUL in every other byte.
+  const head = bytes.subarray(0, Math.min(64, bytes.length) & ~1)
+  if (head.length >= 8 && head.every((byte, i) => (i % 2 === 1) === (byte === 0))) return bytes.subarray(0, bytes.length & ~1).toString('utf16le')
+  return bytes.toString('latin1')
 }
 
-/** What looks like a secret in a new file. */
+async function readText(file: string, limit: number): Promise<string | undefined> {
+  const info = lstatSync(file, {throwIfNoEntry: false})
+  if (info?.isSymbolicLink()) return readlink(file).catch(() => undefined) // a link's target can hold a token too
+  if (!info?.isFile() || info.size > limit) return undefined
+  return readFile(file).then(decode, () => undefined)
+}
+
+/** What looks like a secret in a new file (a symlink: in its target). */
 export async function secretsInFile(file: string): Promise<SecretFinding[]> {
-  const text = await readText(file)
+  const text = await readText(file, MAX_NEW_FILE_BYTES)
   return text === undefined ? [] : findSecrets(text, file)
 }
 
@@ -35,7 +51,7 @@ export async function secretsInFile(file: string): Promise<SecretFinding[]> {
  * has) lacks. Line numbers are the target's.
  */
 export async function secretsInAddedLines(target: string, source: string): Promise<SecretFinding[]> {
-  const [now, before] = await Promise.all([readText(target), readText(source)])
+  const [now, before] = await Promise.all([readText(target, MAX_EDITED_FILE_BYTES), readText(source, MAX_EDITED_FILE_BYTES)])
   if (now === undefined) return []
   const known = new Map<string, number>()
   for (const line of (before ?? '').split('\n')) known.set(line, (known.get(line) ?? 0) + 1)
@@ -76,4 +92,18 @@ export function parseChezmoiFinding(stderr: string): {file: string; finding: Sec
   if (!match) return undefined
   const kind = match[3].replace(/^(Detected|Uncovered|Found|Identified|Discovered) (an? )?/i, '').trim()
   return {file: match[1], finding: {kind, line: Math.max(1, Number(match[2]))}}
+}
+
+/**
+ * Whether the person confirmed this file holds no secret (`fleet add-path --plain-text`), for its contents as they
+ * are now: a later edit is checked again.
+ */
+export function confirmedPlain(confirmations: Array<{path: string; sha256: string}> | undefined, home: string, path: string): boolean {
+  const confirmation = confirmations?.find((c) => c.path === path)
+  if (!confirmation) return false
+  try {
+    return createHash('sha256').update(readFileSync(join(home, path))).digest('hex') === confirmation.sha256
+  } catch {
+    return false
+  }
 }
