@@ -308,8 +308,10 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
         recipient: async () => findMachine(fleet, machine)?.recipient ?? (await readIdentity(paths.identityFile)).recipient,
         isEncrypted: isEncryptedTarget(fleet),
         // A conflicted file, what lies below it, and a directory holding it are all left as they are; so is a file
-        // held back as a secret (another machine's file of the same name waits until the person acts).
-        exclude: (path) => [...nowConflicted, ...result.heldBack.map((h) => h.path)].some((c) => path === c || path.startsWith(`${c}/`) || c.startsWith(`${path}/`)),
+        // held back as a secret (another machine's file of the same name waits until the person acts; a directory
+        // the fleet removes is still removed, this file backed up first).
+        exclude: (path) =>
+          [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`) || c.startsWith(`${path}/`)) || result.heldBack.some((h) => path === h.path || path.startsWith(`${h.path}/`)),
       })
     : {applied: [], waiting: [], leftAlone: [], backedUp: []}
   result.applied = applied.applied
