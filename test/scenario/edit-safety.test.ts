@@ -12,6 +12,7 @@ import {join} from 'node:path'
 import {execa} from 'execa'
 
 import {Forge} from '../support/forge.ts'
+import {activeFleet} from '../support/fleet.ts'
 import {Machine} from '../support/machine.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
@@ -114,12 +115,9 @@ exec "${real}" "$@"
 
   before(async function () {
     root = makeTempDir('edit-safety')
-    forge = await Forge.create(root)
-    alpha = new Machine(root, 'alpha')
-    beta = new Machine(root, 'beta')
-    await alpha.enroll(forge.url)
-    await beta.enroll(forge.url)
-    await alpha.ok(['machines', 'approve', 'beta'])
+    const fleet = await activeFleet(root, ['alpha', 'beta'])
+    forge = fleet.forge
+    ;[alpha, beta] = fleet.machines
     for (const c of CASES) alpha.write(rc(c), lines(15))
     alpha.write('.netrc', NETRC, 0o600)
     await alpha.ok(['add-path', ...CASES.map((c) => alpha.path(rc(c)))])

@@ -6,6 +6,7 @@ import {readdirSync, readFileSync, statSync, symlinkSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {Forge} from '../support/forge.ts'
+import {activeFleet} from '../support/fleet.ts'
 import {Machine} from '../support/machine.ts'
 import {LOOK_ALIKES, SECRETS} from '../support/secret-corpus.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
@@ -34,12 +35,9 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
 
   before(async function () {
     root = makeTempDir('secrets')
-    forge = await Forge.create(root)
-    alpha = new Machine(root, 'alpha')
-    beta = new Machine(root, 'beta')
-    await alpha.enroll(forge.url)
-    await beta.enroll(forge.url)
-    await alpha.ok(['machines', 'approve', 'beta'])
+    const fleet = await activeFleet(root, ['alpha', 'beta'])
+    forge = fleet.forge
+    ;[alpha, beta] = fleet.machines
     alpha.write('.claude/settings.json', '{"theme": "dark"}\n')
     for (const [i] of SECRETS.entries()) alpha.write(`.claude/notes/existing-${i}.txt`, `notes ${i}\n`)
     await alpha.ok(['add-path', alpha.path('.claude')])

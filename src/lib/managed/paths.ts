@@ -57,6 +57,11 @@ function expandHome(path: string, home: string): string {
   return path.startsWith('~/') ? join(home, path.slice(2)) : path
 }
 
+/** A path a person gave (absolute, `~/…`, or relative to `cwd`), relative to $HOME; undefined outside it. */
+function givenRelative(local: LocalFleet, given: string, cwd: string): string | undefined {
+  return homeRelative(local.paths, resolve(cwd, expandHome(given, local.paths.home)))
+}
+
 /**
  * Files, bytes, and the files whose content looks like a secret (a name alone is only a hint: the content decides),
  * relative to $HOME with what was found.
@@ -193,7 +198,7 @@ export async function removePaths(local: LocalFleet, given: string[], cwd = proc
     const fleet = await readManifest(local.paths.sourceDir)
     const removed: string[] = []
     for (const path of given) {
-      const relative = homeRelative(local.paths, resolve(cwd, expandHome(path, local.paths.home)))
+      const relative = givenRelative(local, path, cwd)
       const entry = relative === undefined ? undefined : fleet.paths.find((p) => p.path === relative)
       if (!entry) {
         const outer = relative === undefined ? undefined : managedPathOf(fleet, relative)
@@ -280,21 +285,22 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
 export async function insideManagedPaths(local: LocalFleet, given: string[], cwd = process.cwd()): Promise<boolean> {
   const fleet = await readManifest(local.paths.sourceDir)
   return given.every((path) => {
-    const relative = homeRelative(local.paths, resolve(cwd, expandHome(path, local.paths.home)))
+    const relative = givenRelative(local, path, cwd)
     return relative !== undefined && managedPathOf(fleet, relative) !== undefined
   })
 }
 
 /**
  * The person confirms that files inside managed paths hold no secret although they look like it: they are synced
- * in plain text from the next sync on (recorded in the manifest, `plainText` of their managed path).
+ * in plain text while their contents are the ones confirmed (recorded in the manifest: `plainText` of their managed
+ * path, with the SHA-256 of the contents).
  */
 export async function confirmPlainText(local: LocalFleet, given: string[], cwd = process.cwd()): Promise<string[]> {
   return withFleetLock(local.paths, 'add-path --plain-text', async () => {
     const fleet = await readManifest(local.paths.sourceDir)
     const confirmed: string[] = []
     for (const path of given) {
-      const relative = homeRelative(local.paths, resolve(cwd, expandHome(path, local.paths.home)))
+      const relative = givenRelative(local, path, cwd)
       const managed = relative === undefined ? undefined : managedPathOf(fleet, relative)
       if (relative === undefined || !managed || !lstatSync(join(local.paths.home, relative), {throwIfNoEntry: false})?.isFile()) {
         throw new UsageError(`${path} is not a file inside a managed path.`, 'Give a file that `fleet sync` held back (see `fleet status`); to add a new path, use fleet add-path without --plain-text.', 'NOT_MANAGED')
