@@ -48,6 +48,8 @@ describe('enroll: start a fleet, join, approve', function () {
   })
 
   it('joins a second machine as pending: plain files arrive, encrypted ones wait', async function () {
+    // The forge was made with a plain `git init --bare`: its HEAD names a branch that does not exist.
+    assert.equal((await forge.git(['symbolic-ref', 'HEAD'])).trim(), 'refs/heads/master')
     // A plain file the fleet already shares (added by hand here; `fleet add-path` does this for a person).
     alpha.write('.vimrc', 'set number\n')
     await alpha.chezmoi(['add', alpha.path('.vimrc')])

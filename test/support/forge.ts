@@ -13,10 +13,11 @@ export class Forge {
     this.url = url ?? `file://${path}`
   }
 
+  /** A forge made the way people make one: a plain `git init --bare` (its HEAD names git's default, `master` here). */
   static async create(dir: string, name = 'forge.git'): Promise<Forge> {
     const path = join(dir, name)
     mkdirSync(dir, {recursive: true})
-    await execa('git', ['init', '--quiet', '--bare', '--initial-branch=main', path])
+    await execa('git', ['init', '--quiet', '--bare', path], {env: {GIT_CONFIG_NOSYSTEM: '1', HOME: dir}})
     return new Forge(path)
   }
 

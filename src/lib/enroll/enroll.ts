@@ -199,7 +199,7 @@ async function sourceRepo(ctx: EnrollContext): Promise<string> {
     // inspectSource found nothing there worth keeping (absent, empty, or a repository with no commits).
     if (ctx.source.kind === 'absent') await rm(paths.sourceDir, {recursive: true, force: true})
     await mkdir(join(paths.sourceDir, '..'), {recursive: true})
-    await clone(ctx.forge, staging)
+    await clone(ctx.forge, staging, fleetBranchOf(ctx))
     try {
       const text = await readFile(join(staging, MANIFEST_RELATIVE_PATH), 'utf8').catch(() => undefined)
       if (text === undefined) {
@@ -238,6 +238,21 @@ async function sourceRepo(ctx: EnrollContext): Promise<string> {
   }
   await repo.setRemote(ctx.forge)
   return ctx.source.kind === 'foreign' ? `adopted ${paths.sourceDir} as the new fleet's source repo` : `created the source repo at ${paths.sourceDir}`
+}
+
+/**
+ * The forge's branch that holds the fleet: \`main\` (fleet's default), else the forge's only branch. Never the forge's
+ * HEAD, which a plain \`git init --bare\` points at a branch that does not exist.
+ */
+function fleetBranchOf(ctx: EnrollContext): string {
+  const branches = ctx.forgeBranches
+  if (branches.includes('main')) return 'main'
+  if (branches.length === 1) return branches[0]
+  throw new UsageError(
+    `The forge ${redactUrl(ctx.forge)} has several branches (${branches.join(', ')}) and none is called main: fleet cannot tell which one holds the fleet.`,
+    'Give --forge the address of a repository whose fleet is on main, or of an empty repository to start a new fleet there.',
+    'NOT_A_FLEET',
+  )
 }
 
 /** Staging clones left by an enroll that was killed (its pid is gone) hold nothing but a copy of the forge. */

@@ -77,9 +77,12 @@ export async function initBare(path: string, branch: string): Promise<void> {
   await git(['init', '--quiet', '--bare', `--initial-branch=${branch}`, '--', path])
 }
 
-/** Clone the forge's default branch. */
-export async function clone(url: string, dir: string): Promise<GitRepo> {
-  const result = await git(['clone', '--quiet', '--', url, dir], {timeout: NETWORK_TIMEOUT_MS * 2, allowFailure: true})
+/**
+ * Clone one branch of the forge, named explicitly: a forge's HEAD is whatever its server defaulted to (`master` for
+ * a plain `git init --bare` here), often a branch that does not exist.
+ */
+export async function clone(url: string, dir: string, branch: string): Promise<GitRepo> {
+  const result = await git(['clone', '--quiet', '--branch', branch, '--', url, dir], {timeout: NETWORK_TIMEOUT_MS * 2, allowFailure: true})
   if (result.exitCode !== 0) {
     if (isNetworkFailure(result) && !existsSync(join(dir, '.git'))) throw new ForgeUnreachableError(url, firstLine(result.stderr), new ProcessError(result))
     throw new ProcessError(result)
