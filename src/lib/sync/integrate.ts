@@ -9,6 +9,8 @@ import {join} from 'node:path'
 
 import {parkedBranchName} from '../fleet/publish.ts'
 import {isEncryptedSourceFile} from '../keys/crypto.ts'
+import {FleetError} from '../errors/index.ts'
+import {redactUrl} from '../forge/redact.ts'
 import type {GitRepo} from '../git/git.ts'
 import {decodeSourcePath} from '../managed/names.ts'
 import {mergeFleets} from '../manifest/merge.ts'
@@ -73,6 +75,8 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
   if (theirs === undefined) return {received: 0, conflicts: []}
   const received = await repo.countAhead(upstream, 'HEAD')
   if (received === 0) return {received, conflicts: []}
+  const head = await repo.revParse('HEAD')
+  if (head !== undefined && (await repo.mergeBase(head, theirs)) === undefined) throw await anotherHistory(repo, branch)
   if ((await repo.countAhead('HEAD', upstream)) === 0) {
     await repo.git(['merge', '--quiet', '--ff-only', upstream])
     return {received, conflicts: []}
@@ -126,4 +130,18 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
     return {received, conflicts: []}
   }
   return {received, conflicts: remaining, parkedBranch, mine, theirs}
+}
+
+/**
+ * The forge's branch shares no commit with this machine's: the forge was re-created, or now holds another fleet.
+ * Nothing is merged (two fleets' rosters and files must never mix) and nothing is pushed.
+ */
+async function anotherHistory(repo: GitRepo, branch: string): Promise<FleetError> {
+  const url = redactUrl((await repo.remoteUrl()) ?? 'origin')
+  return new FleetError(`The forge ${url} holds a different history on ${branch}: it shares no commit with this machine's fleet (it was re-created, or holds another fleet). Nothing was merged or pushed.`, {
+    code: 'FORGE_HOLDS_ANOTHER_FLEET',
+    fix:
+      `To join the fleet the forge holds now: mv "${repo.dir}" "${repo.dir}.before-fleet", then fleet enroll --forge ${url}. ` +
+      `To put this machine's fleet back on the forge instead (the forge's current commits are then lost): git -C "${repo.dir}" push --force origin ${branch}.`,
+  })
 }
