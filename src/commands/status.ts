@@ -30,6 +30,7 @@ export default class Status extends FleetCommand {
     if (last?.waiting?.length) this.log(`Not applied yet (the next sync tries again): ${last.waiting.join(', ')}`)
     if (report.pendingCaptures.length > 0) this.log(`Edited here, captured at the next sync: ${report.pendingCaptures.join(', ')}`)
     for (const line of describeHeldBack(report.heldBack)) this.log(line)
+    for (const {path, reason} of report.notCaptured) this.log(`Not captured: ~/${path} (${reason}).`)
     if (report.conflicts.length > 0) {
       this.log('Conflicts (this machine\'s version is in the file; both versions are kept):')
       for (const c of report.conflicts) this.log(`  ${c.path}   (parked on ${c.parkedBranch}; since ${c.at})`)

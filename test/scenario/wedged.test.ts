@@ -47,3 +47,32 @@ describe('never wedged: a forge that changed under the fleet', function () {
     assert.deepEqual(names.sort(), ['alpha', 'gamma'])
   })
 })
+
+describe('never wedged: one path fleet cannot take', function () {
+  let root: string
+  let alpha: Machine
+  let beta: Machine
+
+  before(async function () {
+    root = makeTempDir('wedged-path')
+    ;[alpha, beta] = (await activeFleet(root, ['alpha', 'beta'])).machines
+    alpha.write('.claude/settings.json', '{}\n')
+    await alpha.ok(['add-path', alpha.path('.claude')])
+    await beta.ok(['sync'])
+  })
+  after(() => removeTempDir(root))
+
+  it('a file over the size limit is skipped with its reason and fix, quickly; everything else keeps travelling', async function () {
+    alpha.write('.claude/cache/model.bin', Buffer.alloc(21 * 1024 * 1024, 7))
+    alpha.write('.claude/notes.md', 'travels\n')
+    const started = Date.now()
+    const run = await alpha.fleet(['sync'])
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    assert.ok(Date.now() - started < 30_000, 'no scan of the big file')
+    assert.match(run.stdout, /Not captured: \.claude\/cache\/model\.bin \(21\.0 MiB, over the fleet's limit of 20 MiB: .*maxFileMiB/)
+    assert.match((await alpha.ok(['status'])).stdout, /Not captured: ~\/\.claude\/cache\/model\.bin/)
+    await beta.ok(['sync'])
+    assert.equal(beta.read('.claude/notes.md'), 'travels\n')
+    assert.equal(beta.exists('.claude/cache/model.bin'), false)
+  })
+})

@@ -26,7 +26,7 @@ function validFleet(): Fleet {
     version: MANIFEST_VERSION,
     id: 'f1e2d3c4-b5a6-4789-8abc-def012345678',
     createdAt: '2026-01-02T03:04:05.000Z',
-    settings: {keyType: 'x25519', branch: 'trunk', agents: {pullIntervalSeconds: 120, remoteCheckSeconds: 5, debounceMs: 1000, maxDelayMs: 8000}},
+    settings: {keyType: 'x25519', branch: 'trunk', maxFileMiB: 20, agents: {pullIntervalSeconds: 120, remoteCheckSeconds: 5, debounceMs: 1000, maxDelayMs: 8000}},
     paths: [
       {path: '.vimrc', encrypt: false, addedAt: '2026-01-02T03:04:05.000Z', addedBy: 'alpha'},
       {path: '.config/fleet/secrets.env', encrypt: true},

@@ -64,6 +64,8 @@ export const settingsSchema = z.strictObject({
   /** All machines of a fleet share one key type: age refuses to mix post-quantum and classic recipients in one file. */
   keyType: z.enum(KEY_TYPES).default('pq'),
   branch: z.string().min(1).default('main'),
+  /** A file larger than this (MiB) is not captured: it is reported and skipped, and every other file keeps syncing. */
+  maxFileMiB: z.number().positive().default(20),
   agents: agentSettingsSchema.default(() => agentSettingsSchema.parse({})),
 })
 export type Settings = z.infer<typeof settingsSchema>

@@ -23,6 +23,8 @@ export interface StatusReport {
   conflicts: ConflictRecord[]
   /** Targets the last sync held back because they look like they hold a secret (paths and kinds, never values). */
   heldBack: HeldBack[]
+  /** Targets the last sync could not capture (too large, a modify_ script, …), with the reason. */
+  notCaptured: Array<{path: string; reason: string}>
   /** Managed targets edited (or deleted) here that the next sync will capture. */
   pendingCaptures: string[]
   roster: Array<Pick<Machine, 'name' | 'state' | 'hostname' | 'os'>>
@@ -46,7 +48,7 @@ export async function machineStatus(local: LocalFleet, agents: Array<AgentListin
   const upstream = `origin/${fleet.settings.branch}`
   const tracked = (await local.repo.revParse(upstream)) !== undefined
   // A conflict or a file held back as a secret is not "captured at the next sync": each is reported as what it is.
-  const conflicted = new Set([...state.conflicts.map((c) => c.path), ...(state.heldBack ?? []).map((h) => h.path)])
+  const conflicted = new Set([...state.conflicts.map((c) => c.path), ...(state.heldBack ?? []).map((h) => h.path), ...(state.skipped ?? []).map((s) => s.path)])
   const pending = (await local.chezmoi.status()).filter((e) => e.sinceLastWrite !== ' ' && !conflicted.has(e.path)).map((e) => e.path)
   return {
     machine: local.machine,
@@ -57,6 +59,7 @@ export async function machineStatus(local: LocalFleet, agents: Array<AgentListin
     behind: tracked ? await local.repo.countAhead(upstream, 'HEAD') : 0,
     conflicts: state.conflicts,
     heldBack: state.heldBack ?? [],
+    notCaptured: state.skipped ?? [],
     pendingCaptures: pending,
     roster: fleet.machines.map(({name, state, hostname, os}) => ({name, state, hostname, os})),
     agents: await withLastTriggers(local, agents),

@@ -70,6 +70,11 @@ function under(path: string, dirs: string[]): boolean {
 }
 
 const CHEZMOIREMOVE = '.chezmoiremove'
+const MIB = 1024 * 1024
+
+function tooLarge(bytes: number, fleet: Fleet): string {
+  return `${(bytes / MIB).toFixed(1)} MiB, over the fleet's limit of ${fleet.settings.maxFileMiB} MiB: move it out of the managed path, or raise settings.maxFileMiB in the manifest`
+}
 
 export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const {chezmoi, home, sourceDir, fleet} = options
@@ -133,6 +138,12 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   }
   // An edit that adds what looks like a secret to a plain file is held back, the whole file, until it is dealt with.
   for (const path of [...reAdd]) {
+    const size = lstatSync(abs(path), {throwIfNoEntry: false})?.size ?? 0
+    if (size > fleet.settings.maxFileMiB * MIB) {
+      reAdd.splice(reAdd.indexOf(path), 1)
+      result.skipped.push({path, reason: tooLarge(size, fleet)})
+      continue
+    }
     const source = sourceOf.get(path)
     if (managedPathOf(fleet, path)?.encrypt || source === undefined) continue
     const findings = await secretsInAddedLines(abs(path), source)
@@ -157,6 +168,11 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       continue
     }
     for (const file of filesBelow(home, [path])) {
+      const size = lstatSync(abs(file), {throwIfNoEntry: false})?.size ?? 0
+      if (size > fleet.settings.maxFileMiB * MIB) {
+        result.skipped.push({path: file, reason: tooLarge(size, fleet)})
+        continue
+      }
       const findings = await secretsInFile(abs(file))
       if (findings.length > 0 && !isConfirmedPlain(fleet, home, file)) result.heldBack.push({path: file, findings})
       else plain.push(file)

@@ -261,6 +261,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   result.heldBack = caught.heldBack
   state.heldBack = caught.heldBack
   result.skipped = caught.skipped
+  state.skipped = caught.skipped
   result.warnings = caught.warnings
   recordCaptureConflicts(caught.conflicts, state)
 

@@ -53,6 +53,8 @@ export interface SyncState {
   conflicts: ConflictRecord[]
   /** Targets the last full sync held back because they look like they hold a secret. */
   heldBack?: HeldBack[]
+  /** Targets the last full sync could not capture (too large, say), with the reason and the fix. */
+  skipped?: Array<{path: string; reason: string}>
 }
 
 export function statePaths(paths: FleetPaths) {
