@@ -88,7 +88,7 @@ describe('manifest: parse, render, write', function () {
     it('fills in the defaults for a minimal manifest', function () {
       const text = `fleet:\n  version: 1\n  id: abcdefgh-1234\n  createdAt: 2026-01-02T03:04:05Z\n`
       const fleet = parseManifest(text, FILE)
-      assert.deepEqual(fleet.settings, {keyType: 'pq', branch: 'main', agents: {pullIntervalSeconds: 300, remoteCheckSeconds: 10, debounceMs: 1500, maxDelayMs: 10_000}})
+      assert.deepEqual(fleet.settings, {keyType: 'pq', branch: 'main', maxFileMiB: 20, agents: {pullIntervalSeconds: 300, remoteCheckSeconds: 10, debounceMs: 1500, maxDelayMs: 10_000}})
       assert.deepEqual(fleet.paths, [])
       assert.deepEqual(fleet.machines, [])
       assert.deepEqual(fleet.plugins, [])
