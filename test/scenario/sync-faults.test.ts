@@ -2,7 +2,7 @@
 // Whatever happens, the next sync recovers and no edit is lost.
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 
@@ -71,7 +71,13 @@ describe('sync faults', function () {
 
       const recovered = await alpha.fleet(['sync', '--json'])
       assert.equal(recovered.exitCode, 0, recovered.stdout + recovered.stderr)
-      assert.notEqual(recovered.json().outcome, 'deferred', 'a dead holder\'s lock does not block')
+      if (recovered.json().outcome === 'deferred') {
+        // Say who holds the lock, and whether it lives, so that a failure here can be understood.
+        const ownerFile = alpha.path('.local/state/fleet/lock/owner.json')
+        const holder = existsSync(ownerFile) ? readFileSync(ownerFile, 'utf8') : '{"pid": 0}'
+        const pid = JSON.parse(holder).pid as number
+        assert.fail(`a dead holder's lock does not block: held by ${holder}; /proc/${pid}: ${existsSync(`/proc/${pid}`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : 'gone'}`)
+      }
       await beta.ok(['sync'])
       assert.equal(beta.read(`${APP}/a.conf`), `a = ${round}\n`)
       assert.equal(beta.read(`${APP}/new-${round}.conf`), `new ${round}\n`)
