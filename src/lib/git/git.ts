@@ -213,15 +213,10 @@ export class GitRepo {
     return result.exitCode === 0 ? result.stdout : undefined
   }
 
-  /** The bytes of a file at a ref, or undefined when it does not exist there. */
-  async showBytes(ref: string, path: string): Promise<Buffer | undefined> {
-    const result = await this.git(['cat-file', 'blob', `${ref}:${path}`], {allowFailure: true, binary: true})
+  /** The bytes of a blob (`<sha>`, or `<ref>:<path>` for a file at a ref), or undefined when there is none. */
+  async blobBytes(object: string): Promise<Buffer | undefined> {
+    const result = await this.git(['cat-file', 'blob', object], {allowFailure: true, binary: true})
     return result.exitCode === 0 ? result.stdoutBytes : undefined
-  }
-
-  /** The bytes of a blob. */
-  async blob(sha: string): Promise<Buffer> {
-    return (await this.git(['cat-file', 'blob', sha], {binary: true})).stdoutBytes ?? Buffer.alloc(0)
   }
 
   /** Store files' contents as blobs (not committed: kept until git's garbage collection); returns their ids. */

@@ -1,7 +1,6 @@
 // Managed paths: adding (with every check a person would want before a file leaves the machine), removing, and
 // listing them with their state here.
-import {createHash} from 'node:crypto'
-import {existsSync, lstatSync, readdirSync, readFileSync} from 'node:fs'
+import {existsSync, lstatSync, readdirSync} from 'node:fs'
 import {readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, join, resolve} from 'node:path'
 
@@ -16,7 +15,7 @@ import {homeRelative} from '../platform/paths.ts'
 import {ProcessError} from '../process/run.ts'
 import {decodeSourcePath} from './names.ts'
 import {describeFindings} from '../secrets/detect.ts'
-import {secretsInFile} from '../sync/secret-check.ts'
+import {plainTextConfirmation, secretsInFile} from '../sync/secret-check.ts'
 import {readSyncState} from '../sync/state.ts'
 
 /** Beyond these, a tree is large enough that adding it needs --force. */
@@ -165,9 +164,8 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
     const manifestBefore = await readFile(manifestPath(local.paths.sourceDir))
     const now = new Date().toISOString()
     const mergedInner = new Set(plan.merged.map((m) => m.inner))
-    const confirm = (path: string) => ({path, sha256: createHash('sha256').update(readFileSync(join(local.paths.home, path))).digest('hex')})
     const entries: ManagedPath[] = plan.add.map((p) => ({
-      path: p.path, encrypt: p.encrypt, addedAt: now, addedBy: local.machine, ...(p.plainText.length > 0 ? {plainText: p.plainText.map(confirm)} : {}),
+      path: p.path, encrypt: p.encrypt, addedAt: now, addedBy: local.machine, ...(p.plainText.length > 0 ? {plainText: p.plainText.map((path) => plainTextConfirmation(local.paths.home, path))} : {}),
     }))
     const updated: Fleet = {...fleet, paths: [...fleet.paths.filter((p) => !mergedInner.has(p.path)), ...entries]}
     await writeManifest(local.paths.sourceDir, updated)
@@ -306,8 +304,7 @@ export async function confirmPlainText(local: LocalFleet, given: string[], cwd =
         throw new UsageError(`${path} is not a file inside a managed path.`, 'Give a file that `fleet sync` held back (see `fleet status`); to add a new path, use fleet add-path without --plain-text.', 'NOT_MANAGED')
       }
       if (managed.encrypt) throw new UsageError(`~/${relative} is encrypted already.`, 'Nothing to do.', 'ENCRYPTED')
-      const sha256 = createHash('sha256').update(readFileSync(join(local.paths.home, relative))).digest('hex')
-      managed.plainText = [...(managed.plainText ?? []).filter((c) => c.path !== relative), {path: relative, sha256}]
+      managed.plainText = [...(managed.plainText ?? []).filter((c) => c.path !== relative), plainTextConfirmation(local.paths.home, relative)]
       confirmed.push(relative)
     }
     await writeManifest(local.paths.sourceDir, fleet)

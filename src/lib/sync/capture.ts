@@ -72,7 +72,10 @@ function under(path: string, dirs: string[]): boolean {
 const CHEZMOIREMOVE = '.chezmoiremove'
 const MIB = 1024 * 1024
 
-function tooLarge(bytes: number, fleet: Fleet): string {
+/** Why a file is too large to capture (the fleet's `maxFileMiB`), or undefined when it is not. */
+function tooLarge(file: string, fleet: Fleet): string | undefined {
+  const bytes = lstatSync(file, {throwIfNoEntry: false})?.size ?? 0
+  if (bytes <= fleet.settings.maxFileMiB * MIB) return undefined
   return `${(bytes / MIB).toFixed(1)} MiB, over the fleet's limit of ${fleet.settings.maxFileMiB} MiB: move it out of the managed path, or raise settings.maxFileMiB in the manifest`
 }
 
@@ -138,10 +141,10 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   }
   // An edit that adds what looks like a secret to a plain file is held back, the whole file, until it is dealt with.
   for (const path of [...reAdd]) {
-    const size = lstatSync(abs(path), {throwIfNoEntry: false})?.size ?? 0
-    if (size > fleet.settings.maxFileMiB * MIB) {
+    const large = tooLarge(abs(path), fleet)
+    if (large) {
       reAdd.splice(reAdd.indexOf(path), 1)
-      result.skipped.push({path, reason: tooLarge(size, fleet)})
+      result.skipped.push({path, reason: large})
       continue
     }
     const source = sourceOf.get(path)
@@ -168,9 +171,9 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       continue
     }
     for (const file of filesBelow(home, [path])) {
-      const size = lstatSync(abs(file), {throwIfNoEntry: false})?.size ?? 0
-      if (size > fleet.settings.maxFileMiB * MIB) {
-        result.skipped.push({path: file, reason: tooLarge(size, fleet)})
+      const large = tooLarge(abs(file), fleet)
+      if (large) {
+        result.skipped.push({path: file, reason: large})
         continue
       }
       const findings = await secretsInFile(abs(file))

@@ -3,7 +3,6 @@
 // in the source → capture (merging with a source that moved) → commit → push, integrating when rejected → reload →
 // apply (checked) → record.
 import {existsSync} from 'node:fs'
-import {createHash} from 'node:crypto'
 import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
@@ -26,7 +25,7 @@ import {integrate, type IntegrateResult} from './integrate.ts'
 import {ProcessError} from '../process/run.ts'
 import {recordedStep, recoverRepo} from './recover.ts'
 import type {HeldBack} from './secret-check.ts'
-import type {SourceContents} from './moved-source.ts'
+import {sha256, type SourceContents} from './moved-source.ts'
 import {mergeText} from './merge-text.ts'
 import {refreshEntries, sameSnapshot, takeSnapshot} from './snapshot.ts'
 import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
@@ -362,7 +361,7 @@ async function unchangedSinceApply(local: LocalFleet, applied: string[]): Promis
     const sha = written.get(target)
     if (sha === undefined) continue // a directory, a removal, a script
     const content = await readFile(target).catch(() => undefined)
-    if (content === undefined || createHash('sha256').update(content).digest('hex') !== sha) return false
+    if (content === undefined || sha256(content) !== sha) return false
   }
   return true
 }

@@ -104,7 +104,7 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
         continue
       }
     } else if (mergeEncrypted && isEncryptedSourceFile(path)) {
-      const versions = await Promise.all([base, mine, theirs].map((ref) => (ref === undefined ? undefined : repo.showBytes(ref, path))))
+      const versions = await Promise.all([base, mine, theirs].map((ref) => (ref === undefined ? undefined : repo.blobBytes(`${ref}:${path}`))))
       const merged = await mergeEncrypted(path, versions)
       if (merged !== undefined) {
         await writeFile(join(repo.dir, path), merged)

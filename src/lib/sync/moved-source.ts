@@ -55,11 +55,12 @@ export async function rememberContents(repo: GitRepo, home: string, targets: str
 export async function lastWrittenContents(repo: GitRepo, targetPath: string, sourceRelative: string, writtenSha: string, contents: SourceContents): Promise<Buffer | undefined> {
   const remembered = readRemembered(repo)[targetPath]
   if (remembered) {
-    const candidate = await repo.blob(remembered).catch(() => undefined)
+    const candidate = await repo.blobBytes(remembered)
     if (candidate !== undefined && sha256(candidate) === writtenSha) return candidate
   }
   for (const blob of await repo.versionsOf(sourceRelative)) {
-    const candidate = await contents.targetContents(sourceRelative, await repo.blob(blob)).catch(() => undefined)
+    const bytes = await repo.blobBytes(blob)
+    const candidate = bytes && (await contents.targetContents(sourceRelative, bytes).catch(() => undefined))
     if (candidate !== undefined && sha256(candidate) === writtenSha) return Buffer.from(candidate)
   }
   return undefined

@@ -1,12 +1,12 @@
 // Nothing that looks like a secret leaves this machine in plain text: each new file of a plain managed path (at any
 // depth) and the lines an edit adds to one are checked by content (src/lib/secrets/detect.ts) before capture. What
 // looks like a secret is held back (never committed) and reported by path and kind, never by value.
-import {createHash} from 'node:crypto'
 import {lstatSync, readdirSync, readFileSync} from 'node:fs'
 import {readFile, readlink} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {findSecrets, type SecretFinding} from '../secrets/detect.ts'
+import {sha256} from './moved-source.ts'
 
 /** A target held back because it looks like it holds a secret. */
 export interface HeldBack {
@@ -94,6 +94,11 @@ export function parseChezmoiFinding(stderr: string): {file: string; finding: Sec
   return {file: match[1], finding: {kind, line: Math.max(1, Number(match[2]))}}
 }
 
+/** What `fleet add-path --plain-text` records for a file: its path and the SHA-256 of its contents now. */
+export function plainTextConfirmation(home: string, path: string): {path: string; sha256: string} {
+  return {path, sha256: sha256(readFileSync(join(home, path)))}
+}
+
 /**
  * Whether the person confirmed this file holds no secret (`fleet add-path --plain-text`), for its contents as they
  * are now: a later edit is checked again.
@@ -102,7 +107,7 @@ export function confirmedPlain(confirmations: Array<{path: string; sha256: strin
   const confirmation = confirmations?.find((c) => c.path === path)
   if (!confirmation) return false
   try {
-    return createHash('sha256').update(readFileSync(join(home, path))).digest('hex') === confirmation.sha256
+    return plainTextConfirmation(home, path).sha256 === confirmation.sha256
   } catch {
     return false
   }
