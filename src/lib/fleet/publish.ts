@@ -1,6 +1,7 @@
 // Getting local commits onto the forge without ever leaving the repo mid-rebase and without losing a commit.
 import {FleetError} from '../errors/index.ts'
 import type {GitRepo} from '../git/git.ts'
+import {forgeManifestError, unreadableManifestAt} from '../manifest/history.ts'
 
 export const PUSH_ATTEMPTS = 5
 
@@ -38,6 +39,8 @@ export async function catchUp(repo: GitRepo, branch: string): Promise<CatchUpRes
   }
   const received = await repo.countAhead(upstream, 'HEAD')
   if (received === 0) return {received}
+  const unreadable = await unreadableManifestAt(repo, remoteHead, 'on the forge')
+  if (unreadable) throw forgeManifestError(repo.dir, branch, unreadable)
   // Recorded, so that a kill halfway leaves a rebase the next sync knows to undo (see FleetGitOperation).
   repo.recordOperation({operation: 'catch up with the forge', branch, head: (await repo.revParse('HEAD'))!})
   const rebased = (await repo.rebase(upstream)) === 'rebased'

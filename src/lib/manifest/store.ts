@@ -23,7 +23,7 @@ export class ManifestError extends FleetError {
 }
 
 const EDIT_FIX = (file: string) =>
-  `Correct the field in ${file} (or restore it from the forge with: git -C "$(chezmoi source-path)" checkout -- ${MANIFEST_RELATIVE_PATH}), then run the command again.`
+  `Correct the field in ${file}, then run the command again (\`fleet sync\` says which commit brought this version and how to undo it).`
 
 function fieldName(path: PropertyKey[]): string {
   return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '')

@@ -27,6 +27,7 @@ import {recordedStep, recoverRepo} from './recover.ts'
 import type {HeldBack} from './secret-check.ts'
 import {sha256, type SourceContents} from './moved-source.ts'
 import {mergeText} from './merge-text.ts'
+import {readManifestForSync} from './manifest-recovery.ts'
 import {refreshEntries, sameSnapshot, takeSnapshot} from './snapshot.ts'
 import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
 
@@ -182,7 +183,8 @@ function isEncryptedTarget(fleet: Fleet) {
 
 async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState, result: SyncResult): Promise<void> {
   const {repo, chezmoi, paths, machine} = local
-  let fleet = await readManifest(paths.sourceDir)
+  // Never built on when it cannot be read: see readManifestForSync.
+  let fleet = await readManifestForSync(repo, result.notes)
   const branch = fleet.settings.branch
   const recovered = await recoverRepo(repo, branch)
   if (recovered.length > 0) {

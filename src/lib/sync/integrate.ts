@@ -13,6 +13,7 @@ import {FleetError} from '../errors/index.ts'
 import {redactUrl} from '../forge/redact.ts'
 import type {GitRepo} from '../git/git.ts'
 import {decodeSourcePath} from '../managed/names.ts'
+import {forgeManifestError, unreadableManifestAt} from '../manifest/history.ts'
 import {mergeFleets} from '../manifest/merge.ts'
 import {MANIFEST_RELATIVE_PATH, parseManifest, renderManifest} from '../manifest/store.ts'
 
@@ -75,6 +76,9 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
   if (theirs === undefined) return {received: 0, conflicts: []}
   const received = await repo.countAhead(upstream, 'HEAD')
   if (received === 0) return {received, conflicts: []}
+  // A manifest no machine can read is never merged here: this machine's work stays on its own readable history.
+  const unreadable = await unreadableManifestAt(repo, theirs, 'on the forge')
+  if (unreadable) throw forgeManifestError(repo.dir, branch, unreadable)
   const head = await repo.revParse('HEAD')
   if (head !== undefined && (await repo.mergeBase(head, theirs)) === undefined) throw await anotherHistory(repo, branch)
   if ((await repo.countAhead('HEAD', upstream)) === 0) {

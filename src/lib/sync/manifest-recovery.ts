@@ -1,0 +1,82 @@
+// The manifest a sync starts from. When it cannot be read, the sync commits nothing on top of it: a step fleet left
+// unfinished is undone, the forge is asked for a repaired version (taken when this machine's work goes on top of it
+// cleanly), and otherwise the error says where the bad version came from and a fix that works.
+import {ForgeUnreachableError} from '../errors/index.ts'
+import type {GitRepo} from '../git/git.ts'
+import {describeCommit, lastManifestCommit, unreadableManifestAt} from '../manifest/history.ts'
+import type {Fleet} from '../manifest/schema.ts'
+import {MANIFEST_RELATIVE_PATH, manifestPath, ManifestError, readManifest} from '../manifest/store.ts'
+import {recordedStep, undoOperation} from './recover.ts'
+
+async function readOrError(sourceDir: string): Promise<Fleet | ManifestError> {
+  try {
+    return await readManifest(sourceDir)
+  } catch (error) {
+    if (error instanceof ManifestError) return error
+    throw error
+  }
+}
+
+export async function readManifestForSync(repo: GitRepo, notes: string[]): Promise<Fleet> {
+  const sourceDir = repo.dir
+  let read = await readOrError(sourceDir)
+  if (!(read instanceof ManifestError)) return read
+
+  // A merge fleet was killed in may have left the file half written: undo it, then read again.
+  const recorded = repo.recordedOperation()
+  if (recorded) {
+    notes.push(await undoOperation(repo, recorded))
+    read = await readOrError(sourceDir)
+    if (!(read instanceof ManifestError)) return read
+  }
+
+  const git = `git -C "${sourceDir}"`
+  const file = manifestPath(sourceDir)
+  // Changed by hand and not committed: the person's edit, never committed or overwritten by fleet.
+  if ((await repo.status()).some((entry) => entry.path === MANIFEST_RELATIVE_PATH)) {
+    const committedReads = (await unreadableManifestAt(repo, 'HEAD', 'as committed')) === undefined
+    throw new ManifestError(
+      `${read.message}\nIt was changed in the source repo and not committed; nothing was committed or pushed.`,
+      committedReads
+        ? `Correct the field in ${file}, or go back to the committed version: \`${git} checkout HEAD -- ${MANIFEST_RELATIVE_PATH}\`; then run \`fleet sync\` again.`
+        : `Correct the field in ${file}, then run \`fleet sync\` again.`,
+    )
+  }
+
+  // Committed here (by hand, or merged by an older fleet): the forge may hold the repair.
+  const branch = (await repo.currentBranch()) ?? 'main'
+  let forgeNote = ''
+  try {
+    await repo.fetch()
+    const upstream = `origin/${branch}`
+    const theirs = await repo.revParse(upstream)
+    if (theirs !== undefined && (await repo.countAhead(upstream, 'HEAD')) > 0 && (await unreadableManifestAt(repo, theirs, 'on the forge')) === undefined) {
+      const ahead = await repo.countAhead('HEAD', upstream)
+      const taken = await recordedStep(repo, branch, 'take the forge\'s manifest', async () => {
+        if (ahead === 0) await repo.git(['merge', '--quiet', '--ff-only', upstream])
+        else if ((await repo.rebase(upstream)) === 'conflict') return false
+        if ((await unreadableManifestAt(repo, 'HEAD', '')) !== undefined) throw new ManifestError('still unreadable', '')
+        return true
+      }).catch((error: unknown) => {
+        if (error instanceof ManifestError) return false
+        throw error
+      })
+      if (taken) {
+        notes.push(`brought in the forge's readable manifest in place of the one this machine could not read`)
+        return readManifest(sourceDir)
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof ForgeUnreachableError)) throw error
+    forgeNote = ` The forge could not be asked for a repaired version (${error.message}).`
+  }
+
+  const commit = await lastManifestCommit(repo, 'HEAD')
+  const onForge = commit !== undefined && (await repo.git(['merge-base', '--is-ancestor', commit.sha, `origin/${branch}`], {allowFailure: true})).exitCode === 0
+  throw new ManifestError(
+    `${read.message}\nIt came with ${describeCommit(commit)}${onForge ? ', which the forge has too' : ', made on this machine'}; nothing was committed or pushed.${forgeNote}`,
+    commit
+      ? `Undo that commit: \`${git} revert --no-edit ${commit.short}\`; or correct the field in ${file} and commit it: \`${git} commit -am "Repair the fleet manifest"\`. Then run \`fleet sync\`: it sends the repair to the forge.`
+      : `Correct the field in ${file} and commit it: \`${git} commit -am "Repair the fleet manifest"\`; then run \`fleet sync\`.`,
+  )
+}

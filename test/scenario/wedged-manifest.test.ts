@@ -1,0 +1,193 @@
+// Never wedged: a manifest no machine can read (pushed by hand to the forge, or edited by hand in a source repo) stops a
+// sync before it commits or pushes anything on top of it, says which commit brought it and a fix that works, and the
+// machine recovers by itself once the cause is gone, its own edits travelling then.
+import assert from 'node:assert/strict'
+import {join} from 'node:path'
+
+import {execa} from 'execa'
+
+import {Forge} from '../support/forge.ts'
+import {activeFleet} from '../support/fleet.ts'
+import {Machine} from '../support/machine.ts'
+import {makeTempDir, removeTempDir} from '../support/tmp.ts'
+
+const MANIFEST = '.chezmoidata/fleet.yaml'
+
+/** A clone of the forge outside the fleet, where a person edits by hand with plain git. */
+class HandClone {
+  readonly dir: string
+  readonly env: NodeJS.ProcessEnv
+
+  constructor(dir: string, env: NodeJS.ProcessEnv) {
+    this.dir = dir
+    this.env = env
+  }
+
+  static async make(root: string, forge: Forge): Promise<HandClone> {
+    const dir = join(root, 'hand')
+    const env = {HOME: root, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'hand', GIT_AUTHOR_EMAIL: 'hand@example.invalid', GIT_COMMITTER_NAME: 'hand', GIT_COMMITTER_EMAIL: 'hand@example.invalid'}
+    await execa('git', ['clone', '--quiet', '--branch', 'main', forge.url, dir], {env})
+    return new HandClone(dir, env)
+  }
+
+  async git(args: string[]): Promise<string> {
+    return String((await execa('git', ['-C', this.dir, ...args], {env: this.env})).stdout)
+  }
+
+  /** Pull, change the manifest's text, commit and push; returns the new commit. */
+  async pushManifest(change: (text: string) => string, message: string): Promise<string> {
+    await this.git(['pull', '--quiet', '--ff-only', 'origin', 'main'])
+    const text = await this.git(['show', `HEAD:${MANIFEST}`])
+    await execa('sh', ['-c', 'cat > "$1"', 'sh', join(this.dir, MANIFEST)], {input: change(text + '\n')})
+    await this.git(['commit', '--quiet', '-am', message])
+    await this.git(['push', '--quiet', 'origin', 'HEAD:main'])
+    return this.git(['rev-parse', 'HEAD'])
+  }
+}
+
+/** The fix a failed command printed, as the one shell command it quotes between backticks. */
+function printedCommand(stderr: string): string {
+  const fix = stderr.split('\n').find((line) => line.startsWith('Fix: '))
+  assert.ok(fix, `a fix is printed:\n${stderr}`)
+  const command = /`(git -C [^`]+)`/.exec(fix)?.[1]
+  assert.ok(command, `the fix quotes a command:\n${fix}`)
+  return command
+}
+
+/** Run a printed fix as a person pastes it into a shell. */
+async function runAsPerson(machine: Machine, command: string): Promise<void> {
+  await execa('sh', ['-c', command], {env: machine.env, extendEnv: false})
+}
+
+async function contains(machine: Machine, commit: string): Promise<boolean> {
+  return (await execa('git', ['-C', machine.sourceDir, 'merge-base', '--is-ancestor', commit, 'HEAD'], {reject: false})).exitCode === 0
+}
+
+describe('never wedged: a manifest no machine can read', function () {
+  let root: string
+  let forge: Forge
+  let alpha: Machine
+  let beta: Machine
+  let hand: HandClone
+
+  before(async function () {
+    root = makeTempDir('wedged-manifest')
+    const fleet = await activeFleet(root, ['alpha', 'beta'])
+    forge = fleet.forge
+    ;[alpha, beta] = fleet.machines
+    alpha.write('.zshrc', 'export EDITOR=vi\n')
+    await alpha.ok(['add-path', alpha.path('.zshrc')])
+    await beta.ok(['sync'])
+    hand = await HandClone.make(root, forge)
+  })
+  after(() => removeTempDir(root))
+
+  it('a manifest with an invalid field pushed by hand: beta commits and pushes nothing on top, names the commit, and the printed fix repairs the fleet; beta\'s edit then travels', async function () {
+    const bad = await hand.pushManifest((text) => text.replace(/keyType: \w+/, 'keyType: rsa'), 'Use RSA keys')
+    beta.write('.zshrc', 'export EDITOR=hx\n')
+
+    for (let run = 0; run < 2; run++) {
+      const stopped = await beta.fleet(['sync'])
+      assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+      assert.match(stopped.stderr, /fleet\.yaml on the forge is not a valid fleet manifest/)
+      assert.match(stopped.stderr, /settings\.keyType/)
+      assert.match(stopped.stderr, new RegExp(`commit ${bad.slice(0, 7)} by hand, "Use RSA keys"`))
+      assert.equal(await forge.head(), bad, 'nothing was pushed')
+      assert.equal(await contains(beta, bad), false, 'nothing of this machine was built on the bad manifest')
+      assert.doesNotMatch(stopped.stderr, /\n\s+at /, 'no stack trace')
+    }
+    assert.equal(beta.read('.zshrc'), 'export EDITOR=hx\n', "beta's edit is still there")
+    assert.match(await beta.git(['show', `HEAD:${MANIFEST}`]), /keyType: pq/, 'beta keeps its readable manifest')
+
+    await runAsPerson(beta, printedCommand((await beta.fleet(['sync'])).stderr))
+    assert.match((await forge.show(MANIFEST))!, /keyType: pq/, 'the forge reads again')
+
+    await beta.ok(['sync'])
+    assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=hx\n', "beta's edit reached the forge")
+    await alpha.ok(['sync'])
+    assert.equal(alpha.read('.zshrc'), 'export EDITOR=hx\n', "beta's edit reached alpha")
+  })
+
+  it('a manifest that is not YAML pushed by hand: alpha stops with the YAML error, and recovers by itself once the forge is repaired elsewhere', async function () {
+    const before = await forge.head()
+    await hand.pushManifest((text) => text.replace('fleet:', 'fleet: [unclosed'), 'Hand edit')
+    alpha.write('.zshrc', 'export EDITOR=emacs\n')
+    const stopped = await alpha.fleet(['sync'])
+    assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+    assert.match(stopped.stderr, /fleet\.yaml on the forge is not valid YAML/)
+    assert.match(stopped.stderr, /by hand, "Hand edit"/)
+
+    // Repaired on the clone it was made in.
+    await hand.git(['checkout', '--quiet', before, '--', MANIFEST])
+    await hand.git(['commit', '--quiet', '-am', 'Repair the manifest'])
+    await hand.git(['push', '--quiet', 'origin', 'HEAD:main'])
+
+    await alpha.ok(['sync'])
+    assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=emacs\n')
+    await beta.ok(['sync'])
+    assert.equal(beta.read('.zshrc'), 'export EDITOR=emacs\n')
+  })
+
+  it('a bad manifest already merged here (by an older fleet) with work on top: once the forge is repaired the next sync recovers by itself', async function () {
+    const bad = await hand.pushManifest((text) => text.replace(/keyType: \w+/, 'keyType: rsa'), 'Use RSA keys again')
+    // What an older fleet left: the bad commit merged, this machine's capture committed on top, nothing pushed.
+    await beta.git(['fetch', '--quiet', 'origin'])
+    await beta.git(['merge', '--quiet', '--ff-only', 'origin/main'])
+    beta.write('.zshrc', 'export EDITOR=nano\n')
+    await beta.chezmoi(['re-add', beta.path('.zshrc')])
+    await beta.git(['commit', '--quiet', '-am', 'fleet: beta: update .zshrc'])
+
+    const stopped = await beta.fleet(['sync'])
+    assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+    assert.match(stopped.stderr, new RegExp(`commit ${bad.slice(0, 7)} by hand.*which the forge has too`))
+    assert.equal(await forge.head(), bad, 'nothing was pushed')
+
+    await hand.pushManifest((text) => text.replace('keyType: rsa', 'keyType: pq'), 'Back to pq')
+    await beta.ok(['sync'])
+    assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=nano\n', "beta's work reached the forge")
+    await alpha.ok(['sync'])
+    assert.equal(alpha.read('.zshrc'), 'export EDITOR=nano\n')
+  })
+
+  it('a bad manifest committed by hand on this machine only: the printed revert works, and nothing was pushed before it', async function () {
+    const start = await forge.head()
+    await beta.git(['pull', '--quiet', '--ff-only', 'origin', 'main'])
+    const text = await beta.git(['show', `HEAD:${MANIFEST}`])
+    beta.write(`.local/share/chezmoi/${MANIFEST}`, `${text.replace(/pullIntervalSeconds: \d+/, 'pullIntervalSeconds: 1')}\n`)
+    await beta.git(['commit', '--quiet', '-am', 'Poll every second'])
+    beta.write('.zshrc', 'export EDITOR=micro\n')
+
+    const stopped = await beta.fleet(['sync'])
+    assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+    assert.match(stopped.stderr, /pullIntervalSeconds/)
+    assert.match(stopped.stderr, /"Poll every second", made on this machine/)
+    assert.equal(await forge.head(), start, 'nothing was pushed')
+
+    const revert = printedCommand(stopped.stderr)
+    assert.match(revert, /revert/)
+    await runAsPerson(beta, revert)
+    await beta.ok(['sync'])
+    assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=micro\n')
+    assert.doesNotMatch((await forge.show(MANIFEST))!, /pullIntervalSeconds: 1\n/)
+  })
+
+  it('a manifest edited by hand and not committed: the sync says so, commits nothing, and the printed checkout restores it', async function () {
+    const start = await forge.head()
+    const file = `.local/share/chezmoi/${MANIFEST}`
+    beta.write(file, beta.read(file).replace(/^(\s+)keyType:/m, '$1colour: blue\n$1keyType:'))
+    beta.write('.zshrc', 'export EDITOR=ed\n')
+
+    const stopped = await beta.fleet(['sync'])
+    assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+    assert.match(stopped.stderr, /changed in the source repo and not committed/)
+    assert.match(stopped.stderr, /colour/)
+    assert.equal(await forge.head(), start, 'nothing was pushed')
+    assert.match(await beta.git(['status', '--porcelain']), /M \.chezmoidata\/fleet\.yaml/, 'the hand edit is left as it was, uncommitted')
+
+    const checkout = printedCommand(stopped.stderr)
+    assert.match(checkout, /checkout HEAD --/)
+    await runAsPerson(beta, checkout)
+    await beta.ok(['sync'])
+    assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=ed\n')
+  })
+})
