@@ -10,6 +10,7 @@ import {watch, type FSWatcher} from 'chokidar'
 import {errorMessage} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {forgeBranchHead} from '../forge/forge.ts'
+import {watchablePath} from '../managed/linked.ts'
 import type {AgentSettings} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
 import {homeRelative} from '../platform/paths.ts'
@@ -48,7 +49,7 @@ export function describeResult(result: SyncResult): string {
 export async function startWatcher(local: LocalFleet, log: (line: string) => void): Promise<WatcherHandle> {
   let fleet = await readManifest(local.paths.sourceDir)
   let settings: AgentSettings = fleet.settings.agents
-  let watched = new Set(fleet.paths.map((p) => join(local.paths.home, p.path)))
+  let watched = new Set(fleet.paths.map((p) => watchablePath(local.paths.home, p.path)))
   // Read once (and again after each sync): the forge check runs every few seconds and should spawn only git ls-remote.
   let forgeUrl = (await local.repo.remoteUrl()) ?? 'origin'
   let syncEndedAt = 0
@@ -132,7 +133,7 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
       return
     }
     forgeUrl = (await local.repo.remoteUrl()) ?? forgeUrl
-    const next = new Set(fleet.paths.map((p) => join(local.paths.home, p.path)))
+    const next = new Set(fleet.paths.map((p) => watchablePath(local.paths.home, p.path)))
     const added = [...next].filter((p) => !watched.has(p))
     const removed = [...watched].filter((p) => !next.has(p))
     if (added.length > 0) watcher.add(added)

@@ -108,9 +108,14 @@ export class Chezmoi {
   }
 
   /** Add targets to the source state, in one invocation (chezmoi scans each invocation for secrets). */
-  async add(absolutePaths: string[], options: {encrypt?: boolean; secrets?: 'error' | 'warning' | 'ignore'} = {}): Promise<string> {
+  async add(absolutePaths: string[], options: {encrypt?: boolean; secrets?: 'error' | 'warning' | 'ignore'; directoryOnly?: boolean} = {}): Promise<string> {
     if (absolutePaths.length === 0) return ''
-    const flags = [...(options.encrypt ? ['--encrypt'] : []), ...(options.secrets && !options.encrypt ? [`--secrets=${options.secrets}`] : [])]
+    const flags = [
+      ...(options.encrypt ? ['--encrypt'] : []),
+      ...(options.secrets && !options.encrypt ? [`--secrets=${options.secrets}`] : []),
+      // The directory a link points to, as a directory, without its contents.
+      ...(options.directoryOnly ? ['--follow', '--recursive=false'] : []),
+    ]
     return (await this.run(['add', ...flags, '--', ...absolutePaths])).stderr
   }
 

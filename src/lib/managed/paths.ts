@@ -1,8 +1,8 @@
 // Managed paths: adding (with every check a person would want before a file leaves the machine), removing, and
 // listing them with their state here.
-import {existsSync, lstatSync, readdirSync} from 'node:fs'
+import {existsSync, lstatSync, readdirSync, readlinkSync, realpathSync} from 'node:fs'
 import {readFile, rm, writeFile} from 'node:fs/promises'
-import {basename, join, resolve} from 'node:path'
+import {basename, dirname, join, resolve} from 'node:path'
 
 import {clearRemovals, managedPathOf} from '../sync/capture.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
@@ -13,6 +13,7 @@ import type {Fleet, ManagedPath} from '../manifest/schema.ts'
 import {MANIFEST_RELATIVE_PATH, manifestPath, readManifest, writeManifest} from '../manifest/store.ts'
 import {homeRelative} from '../platform/paths.ts'
 import {ProcessError} from '../process/run.ts'
+import {absoluteLinksBelow, isLinkToDirectory, linkedDirectories, listableRoots} from './linked.ts'
 import {decodeSourcePath} from './names.ts'
 import {describeFindings} from '../secrets/detect.ts'
 import {plainTextConfirmation, secretsInFile} from '../sync/secret-check.ts'
@@ -70,7 +71,8 @@ async function measure(home: string, root: string): Promise<{files: number; byte
   const walk = async (relative: string) => {
     const path = join(home, relative)
     const info = lstatSync(path)
-    if (info.isDirectory()) {
+    // A managed path that links to a directory is synced as the directory's contents: measured through the link.
+    if (info.isDirectory() || (relative === root && isLinkToDirectory(path))) {
       for (const entry of readdirSync(path)) await walk(`${relative}/${entry}`)
       return
     }
@@ -84,6 +86,18 @@ async function measure(home: string, root: string): Promise<{files: number; byte
 }
 
 const within = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}/`)
+
+/** A link to a file (or to nothing): other machines would get a link to a path they may not have. */
+function linkedFileError(given: string, absolute: string, home: string): UsageError {
+  const target = readlinkSync(absolute)
+  const resolved = resolve(dirname(absolute), target)
+  if (!existsSync(absolute)) return new UsageError(`${given} is a link to ${target}, which does not exist.`, 'Add the file or directory itself, not a broken link.', 'BROKEN_LINK')
+  return new UsageError(
+    `${given} is a link to the file ${resolved}: fleet syncs the contents of a linked directory, but a linked file would travel as a link to a path other machines may not have.`,
+    within(resolved, home) ? `Add the file it points to instead: fleet add-path ${resolved}` : `Copy the file into your home directory (or link a directory that holds it), and add that.`,
+    'LINKED_FILE',
+  )
+}
 
 /** Check every path and work out what adding them means. Throws a UsageError (exit 2) naming the fix. */
 export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: AddPathOptions): Promise<AddPathPlan> {
@@ -120,7 +134,12 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
     const outer = managedPathOf(fleet, relative)
     if (outer) throw new UsageError(`~/${relative} is already synced as part of ~/${outer.path}.`, 'Nothing to do; see `fleet paths`.', 'INSIDE_MANAGED')
     const info = lstatSync(absolute)
-    const kind = info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'directory' : 'file'
+    if (info.isSymbolicLink() && !isLinkToDirectory(absolute)) throw linkedFileError(given, absolute, home)
+    const kind = info.isSymbolicLink() || info.isDirectory() ? 'directory' : 'file'
+    if (info.isSymbolicLink()) plan.warnings.push(`~/${relative} is a link to the directory ${realpathSync(absolute)}: its contents are synced (other machines get a real directory), and the link stays here.`)
+    for (const link of absoluteLinksBelow(home, relative)) {
+      plan.warnings.push(`~/${link.path} is a link to ${link.target}, a path fixed on this machine: it travels as a link, to a path another machine ${within(link.target, home) ? 'has under another home directory, or not at all' : 'may not have'}. Make it relative, or add what it points to instead.`)
+    }
     const size = await measure(home, relative)
     for (const inner of fleet.paths.filter((p) => within(p.path, relative))) {
       if (inner.encrypt && !options.encrypt) {
@@ -171,7 +190,11 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
     await writeManifest(local.paths.sourceDir, updated)
     try {
       await clearRemovals(local.chezmoi, local.paths.home, local.paths.sourceDir, plan.add.map((p) => p.path))
-      await local.chezmoi.add(plan.add.map((p) => p.absolute), {encrypt: options.encrypt, secrets: options.plainText ? 'ignore' : 'error'})
+      // A linked directory (or one above a path) becomes a real directory in the source first; its contents are
+      // then added through the link, as chezmoi adds a link itself as a link.
+      const linked = [...linkedDirectories(local.paths.home, plan.add.map((p) => p.path))].sort()
+      for (const dir of linked) await local.chezmoi.add([join(local.paths.home, dir)], {directoryOnly: true})
+      await local.chezmoi.add(plan.add.flatMap((p) => listableRoots(local.paths.home, p.path)), {encrypt: options.encrypt, secrets: options.plainText ? 'ignore' : 'error'})
     } catch (error) {
       // Leave nothing half-added: undo what this command changed in the source repo, and only that.
       await writeFile(manifestPath(local.paths.sourceDir), manifestBefore)
@@ -241,7 +264,9 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
   }
   const upstream = `origin/${fleet.settings.branch}`
   const incoming = (await local.repo.revParse(upstream)) ? (await local.repo.changedFiles('HEAD', upstream)).map((c) => decodeSourcePath(c.path)) : []
-  const status = await local.chezmoi.status()
+  // A managed directory that is a link here is not "edited": its files are synced through it.
+  const linked = linkedDirectories(local.paths.home, fleet.paths.map((p) => p.path))
+  const status = (await local.chezmoi.status()).filter((e) => !linked.has(e.path))
   const sources = await local.repo.listFiles()
   const active = findMachine(fleet, local.machine)?.state === 'active'
   const {conflicts, heldBack = []} = await readSyncState(local.paths)

@@ -3,6 +3,7 @@
 import type {LocalFleet} from '../fleet/local.ts'
 import {redactUrl} from '../forge/redact.ts'
 import {lockDirFor} from '../lock/fleet-lock.ts'
+import {linkedDirectories} from '../managed/linked.ts'
 import {isStale, type LockOwner, readOwner} from '../lock/lock.ts'
 import {existsSync} from 'node:fs'
 import {findMachine} from '../fleet/roster.ts'
@@ -49,7 +50,8 @@ export async function machineStatus(local: LocalFleet, agents: Array<AgentListin
   const tracked = (await local.repo.revParse(upstream)) !== undefined
   // A conflict or a file held back as a secret is not "captured at the next sync": each is reported as what it is.
   const conflicted = new Set([...state.conflicts.map((c) => c.path), ...(state.heldBack ?? []).map((h) => h.path), ...(state.skipped ?? []).map((s) => s.path)])
-  const pending = (await local.chezmoi.status()).filter((e) => e.sinceLastWrite !== ' ' && !conflicted.has(e.path)).map((e) => e.path)
+  const linked = linkedDirectories(local.paths.home, fleet.paths.map((p) => p.path))
+  const pending = (await local.chezmoi.status()).filter((e) => e.sinceLastWrite !== ' ' && !conflicted.has(e.path) && !linked.has(e.path)).map((e) => e.path)
   return {
     machine: local.machine,
     state: findMachine(fleet, local.machine)?.state ?? 'unknown',

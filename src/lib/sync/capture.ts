@@ -7,6 +7,7 @@ import {basename, dirname, join} from 'node:path'
 
 import type {Chezmoi} from '../chezmoi/chezmoi.ts'
 import type {GitRepo} from '../git/git.ts'
+import {listableRoots} from '../managed/linked.ts'
 import {decodeSourcePath, encodeTargetName, escapeGlob, removeEntryName} from '../managed/names.ts'
 import {ProcessError} from '../process/run.ts'
 import {confirmedPlain, filesBelow, type HeldBack, parseChezmoiFinding, secretsInAddedLines, secretsInFile} from './secret-check.ts'
@@ -89,7 +90,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   // The managed paths as they are here: new files in the directories, and a managed file the source no longer has
   // (its source entry removed by hand) — still managed by the manifest, so captured again rather than never again.
   const roots = fleet.paths.filter((p) => (options.active || !p.encrypt) && lstatSync(abs(p.path), {throwIfNoEntry: false}) !== undefined)
-  const [status, unmanaged] = await Promise.all([chezmoi.status(), chezmoi.unmanaged(roots.map((p) => abs(p.path)))])
+  const [status, unmanaged] = await Promise.all([chezmoi.status(), chezmoi.unmanaged(roots.flatMap((p) => listableRoots(home, p.path)))])
   const changed = status.filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !options.exclude(e.path))
   // What chezmoi last wrote is read beside the source paths: a merge needs it for every edited file.
   const [sources, written] = await Promise.all([

@@ -17,6 +17,7 @@ import {readIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
 import {lockDirFor} from '../lock/fleet-lock.ts'
 import {tryLock} from '../lock/lock.ts'
+import {linkedDirectories} from '../managed/linked.ts'
 import {decodeSourcePath, privateEncryptedName} from '../managed/names.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
@@ -303,6 +304,8 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   const head = await repo.revParse('HEAD')
   const mustApply = options.full || result.received > 0 || !wasSettled || state.conflicts.length > 0 || head !== state.appliedHead
   const nowConflicted = new Set(state.conflicts.map((c) => c.path))
+  // A managed directory that is a link here stays a link: its files are applied through it.
+  const linked = linkedDirectories(paths.home, fleet.paths.map((p) => p.path))
   const applied: ApplyResult = mustApply
     ? await applyWithBackup(chezmoi, {
         home: paths.home,
@@ -313,7 +316,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
         // held back as a secret (another machine's file of the same name waits until the person acts; a directory
         // the fleet removes is still removed, this file backed up first).
         exclude: (path) =>
-          [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`) || c.startsWith(`${path}/`)) || result.heldBack.some((h) => path === h.path || path.startsWith(`${h.path}/`)),
+          linked.has(path) || [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`) || c.startsWith(`${path}/`)) || result.heldBack.some((h) => path === h.path || path.startsWith(`${h.path}/`)),
       })
     : {applied: [], waiting: [], leftAlone: [], backedUp: []}
   result.applied = applied.applied

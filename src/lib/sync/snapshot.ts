@@ -1,7 +1,9 @@
 // What the managed paths look like on disk (size, mtime, mode of every file), compared with the last sync's to
 // tell, without running chezmoi, that nothing changed here.
-import {lstatSync, readdirSync} from 'node:fs'
+import {lstatSync, readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
+
+import {isLinkToDirectory} from '../managed/linked.ts'
 
 export type Snapshot = Record<string, string>
 
@@ -11,6 +13,8 @@ export function takeSnapshot(home: string, managedPaths: string[]): Snapshot {
     let info
     try {
       info = lstatSync(join(home, relative))
+      // A managed path that links to a directory is synced as the directory: looked at through the link.
+      if (info.isSymbolicLink() && managedPaths.includes(relative) && isLinkToDirectory(join(home, relative))) info = statSync(join(home, relative))
     } catch {
       snapshot[relative] = 'absent'
       return
