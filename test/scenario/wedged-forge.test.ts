@@ -126,7 +126,6 @@ describe('never wedged: a forge that never answers', function () {
       assert.match(push.stdout, /did not answer within 3 s.*Local commits are kept/s)
       assert.deepEqual(processesOf(machine), [], 'nothing is left running')
       assert.equal(existsSync(lockDir(machine)), false, 'the lock is released')
-      assert.ok(forge.connections >= 0)
 
       // The forge answers again: the kept commit travels.
       await machine.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
@@ -136,6 +135,23 @@ describe('never wedged: a forge that never answers', function () {
       assert.equal(other.read('.zshrc'), `# ${name}, edited while the forge is silent\n`)
     })
   }
+
+  it('at the default bound (no FLEET_FORGE_TIMEOUT): a push to a silent ssh:// forge ends with exit 3 within a minute, nothing left running', async function () {
+    this.timeout(90_000)
+    const alpha = onSilentForge(root, 'alpha')
+    await alpha.git(['remote', 'set-url', 'origin', `ssh://git@127.0.0.1:${ssh.port}/fleet.git`])
+    alpha.write('.zshrc', '# alpha, edited again\n')
+    const started = Date.now()
+    const run = await alpha.fleet(['sync'], {timeout: 85_000})
+    const seconds = (Date.now() - started) / 1000
+    assert.equal(run.exitCode, 3, run.stdout + run.stderr)
+    assert.ok(seconds < 60, `it ended ${seconds} s after it started`)
+    assert.match(run.stdout, /did not answer within 45 s/)
+    assert.deepEqual(processesOf(alpha), [])
+    assert.equal(existsSync(lockDir(alpha)), false)
+    await alpha.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
+    await alpha.ok(['sync'])
+  })
 
   it('enroll --forge with a forge that never answers: exit 3 within the bound, no half clone left, nothing running', async function () {
     const gamma = onSilentForge(root, 'gamma', {FLEET_FORGE_TIMEOUT: '3'})
