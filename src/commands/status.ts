@@ -1,5 +1,6 @@
 import {FleetCommand} from '../lib/cli/base-command.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
+import {describeHolder, stuckLockError} from '../lib/lock/fleet-lock.ts'
 import {machineStatus, type StatusReport} from '../lib/status/status.ts'
 import {describeHeldBack} from '../lib/sync/describe.ts'
 
@@ -24,7 +25,14 @@ export default class Status extends FleetCommand {
     this.log(`${report.machine} (${report.state}) — forge ${report.forge ?? '(none)'}`)
     this.log(last ? `Last sync: ${last.at} (${last.reason}): ${last.outcome}${last.error ? ` — ${last.error.split('\n')[0]}` : ''}` : 'Last sync: never')
     if (report.lock) {
-      this.log(report.lock.stale ? `A stale lock from pid ${report.lock.pid} (${report.lock.purpose}, ${report.lock.startedAt}) is cleared by the next sync.` : `Running now: pid ${report.lock.pid} (${report.lock.purpose}) since ${report.lock.startedAt}.`)
+      const {lock} = report
+      if (lock.stuck) {
+        const stuck = stuckLockError(lock)
+        this.log(`Stuck: ${stuck.message}`)
+        this.log(`  Fix: ${stuck.fix}`)
+      } else {
+        this.log(lock.stale ? `A stale lock from pid ${lock.pid} (${lock.purpose}, ${lock.startedAt}) is cleared by the next sync.` : `Running now: ${describeHolder(lock)}.`)
+      }
     }
     this.log(`Ahead of the forge by ${report.ahead} commit(s), behind by ${report.behind} (as of the last fetch).`)
     if (last?.waiting?.length) this.log(`Not applied yet (the next sync tries again): ${last.waiting.join(', ')}`)

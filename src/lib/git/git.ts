@@ -4,11 +4,27 @@ import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {ForgeUnreachableError} from '../errors/index.ts'
+import {ForgeUnreachableError, UsageError} from '../errors/index.ts'
 import {ProcessError, run, type RunResult} from '../process/run.ts'
 
-const NETWORK_TIMEOUT_MS = 60_000
+/** How long a fetch or push may take: a sync that meets a forge that never answers ends within about a minute. */
+export const FORGE_TIMEOUT_MS = 45_000
+/** A question about the forge's refs is small: it needs less. */
 const LS_REMOTE_TIMEOUT_MS = 20_000
+
+/**
+ * How long a forge operation may take before git and its helpers are ended: FORGE_TIMEOUT_MS, or
+ * FLEET_FORGE_TIMEOUT (seconds) for a forge that is slow by nature.
+ */
+export function forgeTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const given = env.FLEET_FORGE_TIMEOUT
+  if (given === undefined || given === '') return FORGE_TIMEOUT_MS
+  const seconds = Number(given)
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new UsageError(`FLEET_FORGE_TIMEOUT must be a number of seconds, not "${given}".`, 'Set it to how many seconds fleet waits for the forge (e.g. FLEET_FORGE_TIMEOUT=90), or unset it for the default of 45.', 'BAD_FORGE_TIMEOUT')
+  }
+  return Math.round(seconds * 1000)
+}
 
 /** Never prompt (an agent has nobody to answer), and take every path literally (a file may be named `*` or `:x`). */
 const GIT_ENV = {GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true', LC_ALL: 'C', GIT_LITERAL_PATHSPECS: '1'}
@@ -22,6 +38,12 @@ function isNetworkFailure(result: RunResult): boolean {
 /** A failure of this machine's disk, not of the forge: it must not pass for an unreachable forge. */
 function isLocalDiskFailure(result: RunResult): boolean {
   return /No space left on device|Disk quota exceeded/.test(result.stderr)
+}
+
+/** What the forge did wrong, in a line: git's own words, or that it did not answer in time. */
+function failureLine(result: RunResult, timeout: number): string {
+  if (result.timedOut) return `it did not answer within ${Math.round(timeout / 1000)} s (git and its helpers were stopped; FLEET_FORGE_TIMEOUT sets how long fleet waits, in seconds)`
+  return firstLine(result.stderr)
 }
 
 function firstLine(text: string): string {
@@ -40,6 +62,11 @@ interface GitOptions {
 
 async function git(args: string[], options: GitOptions = {}) {
   return run('git', args, {...options, env: {...GIT_ENV, ...options.env}})
+}
+
+/** git talking to the forge: its helpers (ssh, git-remote-http) run in its process group, and end with it. */
+async function gitWithForge(args: string[], timeout: number, options: Omit<GitOptions, 'timeout'> = {}) {
+  return run('git', args, {...options, timeout, processGroup: true, allowFailure: true, env: {...GIT_ENV, ...options.env}})
 }
 
 /**
@@ -63,8 +90,9 @@ export type GitOperationKind = 'rebase' | 'merge' | 'cherry-pick' | 'revert'
 
 /** The refs the forge advertises (ref name → commit), or a ForgeUnreachableError. */
 export async function lsRemote(url: string): Promise<Map<string, string>> {
-  const result = await git(['ls-remote', '--', url], {timeout: LS_REMOTE_TIMEOUT_MS, allowFailure: true})
-  if (result.exitCode !== 0) throw new ForgeUnreachableError(url, firstLine(result.stderr), new ProcessError(result))
+  const timeout = Math.min(LS_REMOTE_TIMEOUT_MS, forgeTimeoutMs())
+  const result = await gitWithForge(['ls-remote', '--', url], timeout)
+  if (result.exitCode !== 0) throw new ForgeUnreachableError(url, failureLine(result, timeout), new ProcessError(result))
   const refs = new Map<string, string>()
   for (const line of result.stdout.split('\n')) {
     const [sha, ref] = line.split('\t')
@@ -82,9 +110,12 @@ export async function initBare(path: string, branch: string): Promise<void> {
  * a plain `git init --bare` here), often a branch that does not exist.
  */
 export async function clone(url: string, dir: string, branch: string): Promise<GitRepo> {
-  const result = await git(['clone', '--quiet', '--branch', branch, '--', url, dir], {timeout: NETWORK_TIMEOUT_MS * 2, allowFailure: true})
+  const timeout = forgeTimeoutMs() * 2
+  const result = await gitWithForge(['clone', '--quiet', '--branch', branch, '--', url, dir], timeout)
   if (result.exitCode !== 0) {
-    if (isNetworkFailure(result) && !existsSync(join(dir, '.git'))) throw new ForgeUnreachableError(url, firstLine(result.stderr), new ProcessError(result))
+    // A clone that was stopped had no time to clean up after itself; the directory was empty or absent before.
+    if (result.timedOut) rmSync(dir, {recursive: true, force: true})
+    if (isNetworkFailure(result) && !existsSync(join(dir, '.git'))) throw new ForgeUnreachableError(url, failureLine(result, timeout), new ProcessError(result))
     throw new ProcessError(result)
   }
   return new GitRepo(dir)
@@ -284,21 +315,23 @@ export class GitRepo {
   }
 
   async fetch(remote = 'origin'): Promise<void> {
-    const result = await this.git(['fetch', '--quiet', '--prune', remote], {timeout: NETWORK_TIMEOUT_MS, allowFailure: true})
+    const timeout = forgeTimeoutMs()
+    const result = await gitWithForge(['fetch', '--quiet', '--prune', remote], timeout, {cwd: this.dir})
     if (result.exitCode !== 0 && isLocalDiskFailure(result)) throw new ProcessError(result)
     if (result.exitCode !== 0) {
       const url = (await this.remoteUrl(remote)) ?? remote
-      throw new ForgeUnreachableError(url, firstLine(result.stderr), new ProcessError(result))
+      throw new ForgeUnreachableError(url, failureLine(result, timeout), new ProcessError(result))
     }
   }
 
   async push(branch: string, remote = 'origin'): Promise<PushOutcome> {
-    const result = await this.git(['push', '--quiet', '--porcelain', remote, `HEAD:refs/heads/${branch}`], {timeout: NETWORK_TIMEOUT_MS, allowFailure: true})
+    const timeout = forgeTimeoutMs()
+    const result = await gitWithForge(['push', '--quiet', '--porcelain', remote, `HEAD:refs/heads/${branch}`], timeout, {cwd: this.dir})
     if (result.exitCode === 0) return 'pushed'
     if (isLocalDiskFailure(result)) throw new ProcessError(result)
-    if (!isNetworkFailure(result) || /\[rejected\]|^!/m.test(result.stdout)) return 'rejected'
+    if (!result.timedOut && (!isNetworkFailure(result) || /\[rejected\]|^!/m.test(result.stdout))) return 'rejected'
     const url = (await this.remoteUrl(remote)) ?? remote
-    throw new ForgeUnreachableError(url, firstLine(result.stderr), new ProcessError(result))
+    throw new ForgeUnreachableError(url, failureLine(result, timeout), new ProcessError(result))
   }
 
   /** Commits on `a` that are not on `b`. */

@@ -89,6 +89,20 @@ export function isStale(lockDir: string, owner: LockOwner | undefined = readOwne
   return owner.pidStart !== undefined && processStart(owner.pid) !== owner.pidStart
 }
 
+/** A live holder that has held the lock this long is stuck: every wait in a sync is bounded, and one ends well within it. */
+export const STUCK_AFTER_MS = 10 * 60_000
+
+/** How long the holder has held the lock. */
+export function heldForMs(owner: LockOwner): number {
+  const since = Date.parse(owner.startedAt)
+  return Number.isNaN(since) ? 0 : Math.max(0, Date.now() - since)
+}
+
+/** True when a live holder has held the lock past STUCK_AFTER_MS: nobody takes it over, so a person must act. */
+export function isStuck(lockDir: string, owner: LockOwner | undefined = readOwner(lockDir)): boolean {
+  return owner !== undefined && heldForMs(owner) > STUCK_AFTER_MS && !isStale(lockDir, owner)
+}
+
 function sameOwner(a: LockOwner | undefined, b: LockOwner | undefined): boolean {
   return a?.pid === b?.pid && a?.startedAt === b?.startedAt
 }

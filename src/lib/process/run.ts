@@ -15,6 +15,11 @@ export interface RunOptions {
   allowFailure?: boolean
   /** Keep standard output as bytes too (`stdoutBytes`): file contents that may not be UTF-8. */
   binary?: boolean
+  /**
+   * Run the process in a process group of its own and, when it times out, end the whole group: for a command whose
+   * helpers (git's ssh, git-remote-http) would outlive it, holding its output open, and keep the wait from ending.
+   */
+  processGroup?: boolean
 }
 
 export interface RunResult {
@@ -28,6 +33,8 @@ export interface RunResult {
 }
 
 export const DEFAULT_TIMEOUT_MS = 120_000
+/** How long a process group asked to stop (SIGTERM) has before it is killed (SIGKILL). */
+const KILL_GRACE_MS = 2_000
 
 /** A process that failed; the message names the command and what it printed. */
 export class ProcessError extends FleetError {
@@ -42,29 +49,109 @@ export class ProcessError extends FleetError {
 }
 
 export async function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const child = await execa(file, args, {
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS
+  const subprocess = execa(file, args, {
     cwd: options.cwd,
     env: options.env,
     extendEnv: true,
-    timeout: options.timeout ?? DEFAULT_TIMEOUT_MS,
+    // A process group's timeout is kept here (groupTimeout): execa's would end the leader alone.
+    timeout: options.processGroup ? undefined : timeout,
+    detached: options.processGroup,
     input: options.input,
     stdin: options.input === undefined ? 'ignore' : undefined,
     reject: false,
     stripFinalNewline: false,
     encoding: options.binary ? 'buffer' : 'utf8',
   })
+  const group = options.processGroup && subprocess.pid !== undefined ? groupTimeout(subprocess, timeout) : undefined
+  const child = await subprocess.finally(() => group?.done())
   const stdoutBytes = options.binary && child.stdout instanceof Uint8Array ? Buffer.from(child.stdout) : undefined
   const result: RunResult = {
     command: [file, ...args.slice(0, 3)].join(' ') + (args.length > 3 ? ' …' : ''),
-    exitCode: child.exitCode ?? (child.timedOut ? 124 : 1),
+    exitCode: child.exitCode ?? (child.timedOut || group?.timedOut ? 124 : 1),
     stdout: typeof child.stdout === 'string' ? child.stdout : (stdoutBytes?.toString('utf8') ?? ''),
     stderr: typeof child.stderr === 'string' ? child.stderr : child.stderr instanceof Uint8Array ? Buffer.from(child.stderr).toString('utf8') : '',
     stdoutBytes,
-    timedOut: Boolean(child.timedOut),
+    timedOut: Boolean(child.timedOut) || Boolean(group?.timedOut),
   }
   if (child.failed && (child as {code?: string}).code === 'ENOENT') {
     throw new FleetError(`${file} was not found on PATH`, {code: 'NOT_FOUND', fix: `Install ${file} (see the README, "Install"), or put it on PATH.`})
   }
   if (result.exitCode !== 0 && !options.allowFailure) throw new ProcessError(result)
   return result
+}
+
+/** Process groups of running processes (their leaders' pids), ended if this process stops first. */
+const liveGroups = new Set<number>()
+
+function signalGroup(leader: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-leader, signal)
+  } catch {
+    // The group is gone.
+  }
+}
+
+/**
+ * Ends a process group that runs past `timeout`: SIGTERM to every process in it, SIGKILL after a grace period, and
+ * then, should a process that left the group still hold the output pipes, stops reading them so the wait ends.
+ */
+function groupTimeout(subprocess: ReturnType<typeof execa>, timeout: number) {
+  const leader = subprocess.pid!
+  watchGroup(leader)
+  const state = {timedOut: false, done: () => {}}
+  const timers: NodeJS.Timeout[] = []
+  timers.push(
+    setTimeout(() => {
+      state.timedOut = true
+      signalGroup(leader, 'SIGTERM')
+      timers.push(
+        setTimeout(() => {
+          signalGroup(leader, 'SIGKILL')
+          timers.push(
+            setTimeout(() => {
+              subprocess.stdout?.destroy()
+              subprocess.stderr?.destroy()
+            }, KILL_GRACE_MS),
+          )
+        }, KILL_GRACE_MS),
+      )
+    }, timeout),
+  )
+  state.done = () => {
+    for (const timer of timers) clearTimeout(timer)
+    unwatchGroup(leader)
+  }
+  return state
+}
+
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
+function endLiveGroups(): void {
+  for (const leader of liveGroups) signalGroup(leader, 'SIGKILL')
+}
+
+/**
+ * A process in a group of its own no longer gets the terminal's Ctrl-C, nor dies with this process: it is ended on
+ * exit, and on a signal that ends this process (one that nothing else here handles).
+ */
+function endGroupsOnSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return // handled elsewhere: this process lives on, and its groups' timeouts run
+  endLiveGroups()
+  for (const s of STOP_SIGNALS) process.removeListener(s, endGroupsOnSignal)
+  process.kill(process.pid, signal)
+}
+
+function watchGroup(leader: number): void {
+  if (liveGroups.size === 0) {
+    process.on('exit', endLiveGroups)
+    for (const signal of STOP_SIGNALS) process.on(signal, endGroupsOnSignal)
+  }
+  liveGroups.add(leader)
+}
+
+function unwatchGroup(leader: number): void {
+  if (!liveGroups.delete(leader) || liveGroups.size > 0) return
+  process.removeListener('exit', endLiveGroups)
+  for (const signal of STOP_SIGNALS) process.removeListener(signal, endGroupsOnSignal)
 }

@@ -4,7 +4,7 @@ import type {LocalFleet} from '../fleet/local.ts'
 import {redactUrl} from '../forge/redact.ts'
 import {lockDirFor} from '../lock/fleet-lock.ts'
 import {linkedDirectories} from '../managed/linked.ts'
-import {isStale, type LockOwner, readOwner} from '../lock/lock.ts'
+import {isStale, isStuck, type LockOwner, readOwner} from '../lock/lock.ts'
 import {existsSync} from 'node:fs'
 import {findMachine} from '../fleet/roster.ts'
 import type {Machine} from '../manifest/schema.ts'
@@ -29,8 +29,8 @@ export interface StatusReport {
   /** Managed targets edited (or deleted) here that the next sync will capture. */
   pendingCaptures: string[]
   roster: Array<Pick<Machine, 'name' | 'state' | 'hostname' | 'os'>>
-  /** Who holds the fleet lock now, if anyone (a stale one is cleared by the next sync). */
-  lock?: LockOwner & {stale: boolean}
+  /** Who holds the fleet lock now, if anyone (a stale one is cleared by the next sync; a stuck one needs a person). */
+  lock?: LockOwner & {stale: boolean; stuck: boolean}
   /** This machine's agents, and the last sync each one started (from the sync log). */
   agents: Array<AgentListing & {lastTrigger?: {at: string; reason: string; outcome: string}}>
 }
@@ -83,7 +83,9 @@ function lastSyncOf(state: SyncState, local: LocalFleet): SyncRecord | undefined
 function lockHolder(local: LocalFleet): StatusReport['lock'] {
   const dir = lockDirFor(local.paths)
   const owner = existsSync(dir) ? readOwner(dir) : undefined
-  return owner ? {...owner, stale: isStale(dir, owner)} : undefined
+  if (!owner) return undefined
+  const stale = isStale(dir, owner)
+  return {...owner, stale, stuck: !stale && isStuck(dir, owner)}
 }
 
 async function withLastTriggers(local: LocalFleet, agents: Array<AgentListing & {argv?: string[]}>): Promise<StatusReport['agents']> {

@@ -1,5 +1,6 @@
 // A sync's result in a person's words.
 import {ExitCode} from '../errors/index.ts'
+import {describeHolder} from '../lock/fleet-lock.ts'
 import type {SyncResult} from './engine.ts'
 import {describeFindings} from '../secrets/detect.ts'
 import type {HeldBack} from './secret-check.ts'
@@ -28,7 +29,7 @@ export function describeSync(result: SyncResult): string[] {
   const lines: string[] = []
   switch (result.outcome) {
     case 'deferred':
-      return ['Another sync is running on this machine; it will run once more for this one.']
+      return [describeDeferral(result)]
     case 'quick':
       return ['Up to date (nothing changed here, and the forge has not moved).']
     case 'error':
@@ -57,6 +58,14 @@ export function describeSync(result: SyncResult): string[] {
   }
   if (lines.length === 0) lines.push('Up to date.')
   return lines
+}
+
+/** Why nothing was synced now, and what happens instead: a sync runs once more; another command does not. */
+function describeDeferral(result: SyncResult): string {
+  const holder = result.holder
+  if (!holder) return 'Another fleet process is running on this machine; the next sync runs for this one.'
+  if (holder.purpose.startsWith('sync')) return `Another sync is running on this machine (${describeHolder(holder)}); it will run once more for this one.`
+  return `Another fleet command is working on this machine (${describeHolder(holder)}); nothing was synced now: run \`fleet sync\` again once it is done (the agents' next sync does it too).`
 }
 
 /** Report a sync the way every command that runs one does: its lines, the error and fix on stderr, the exit code. */

@@ -15,8 +15,8 @@ import {forgeBranchHead} from '../forge/forge.ts'
 import {activeRecipients, decryptWith, encryptTo, isEncryptedSourceFile, recipientStanzaCount, reencryptSource} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
-import {lockDirFor} from '../lock/fleet-lock.ts'
-import {tryLock} from '../lock/lock.ts'
+import {lockDirFor, stuckLockError} from '../lock/fleet-lock.ts'
+import {isStuck, type LockOwner, readOwner, tryLock} from '../lock/lock.ts'
 import {linkedDirectories} from '../managed/linked.ts'
 import {decodeSourcePath, privateEncryptedName} from '../managed/names.ts'
 import type {Fleet} from '../manifest/schema.ts'
@@ -61,6 +61,8 @@ export interface SyncResult extends SyncRecord {
   rounds: number
   /** With outcome 'error': the error's code, its fix and the exit code it calls for. */
   failure?: {code: string; fix?: string; exitCode: number}
+  /** With outcome 'deferred' (or a stuck lock): who holds the lock. */
+  holder?: LockOwner
 }
 
 /** How many times the lock holder runs again for triggers that arrived meanwhile, at most. */
@@ -76,18 +78,25 @@ function emptyResult(machine: string, reason: string, outcome: SyncResult['outco
 /**
  * Run a sync. If another sync holds the lock, leave a "run again" mark for it and return at once (outcome
  * 'deferred'): the holder runs once more before it lets go, and looks for a mark once more after letting go, so
- * no trigger is lost.
+ * no trigger is lost. A holder that has held the lock past the bound is stuck: that is an error, naming it.
  */
 export async function sync(local: LocalFleet, options: SyncOptions): Promise<SyncResult> {
   const marks = statePaths(local.paths)
   await mkdir(local.paths.stateDir, {recursive: true, mode: 0o700})
   let result: SyncResult | undefined
   for (let round = 0; round < MAX_ROUNDS; ) {
-    const lock = tryLock(lockDirFor(local.paths), `sync (${options.reason})`)
+    const lockDir = lockDirFor(local.paths)
+    const lock = tryLock(lockDir, `sync (${options.reason})`)
     if (!lock) {
       if (result) return result // a newer holder took over the marks
       await writeFile(marks.again, new Date().toISOString())
-      return emptyResult(local.machine, options.reason, 'deferred')
+      const holder = readOwner(lockDir)
+      if (holder && isStuck(lockDir, holder)) {
+        const stuck = {...emptyResult(local.machine, options.reason, 'error'), holder}
+        recordFailure(stuck, stuckLockError(holder))
+        return stuck
+      }
+      return {...emptyResult(local.machine, options.reason, 'deferred'), holder}
     }
     try {
       do {

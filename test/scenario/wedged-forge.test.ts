@@ -1,0 +1,258 @@
+// Never wedged: every wait is bounded. A forge that accepts the connection and never answers (ssh://, http://)
+// ends a sync with exit 3 within about a minute, git and all its helpers gone and the lock released; a sync that
+// defers to a running one says so, and a holder stuck past the bound is named, with a fix that works.
+import assert from 'node:assert/strict'
+import {type ChildProcess, spawn} from 'node:child_process'
+import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {createServer as createHttpServer, type Server as HttpServer} from 'node:http'
+import {createServer, type Server, type Socket} from 'node:net'
+import {hostname} from 'node:os'
+
+import {activeFleet} from '../support/fleet.ts'
+import {Machine} from '../support/machine.ts'
+import {makeTempDir, removeTempDir} from '../support/tmp.ts'
+
+/** A forge that takes the connection and never says a word: not the ssh banner, not an HTTP response. */
+class SilentForge {
+  private readonly sockets = new Set<Socket>()
+  private readonly server: Server | HttpServer
+  readonly port: number
+  private constructor(server: Server | HttpServer, port: number) {
+    this.server = server
+    this.port = port
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket)
+      socket.on('close', () => this.sockets.delete(socket))
+    })
+  }
+
+  static async start(kind: 'tcp' | 'http'): Promise<SilentForge> {
+    const server = kind === 'tcp' ? createServer(() => {}) : createHttpServer(() => {})
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    return new SilentForge(server, (server.address() as {port: number}).port)
+  }
+
+  /** Connections it holds open now. */
+  get connections(): number {
+    return this.sockets.size
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy()
+    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  }
+}
+
+/** ssh as a person's git runs it, minus their config and any prompt; no ConnectTimeout, which a default client lacks. */
+const SSH_COMMAND = 'ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR'
+
+/** Processes started for a machine (its HOME is in their environment) that are still there: git, ssh, git-remote-http, fleet. */
+function processesOf(machine: Machine): string[] {
+  const found: string[] = []
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
+      if (!environ.includes(`HOME=${machine.home}`)) continue
+      found.push(`${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')}`)
+    } catch {
+      // gone meanwhile, or not ours
+    }
+  }
+  return found
+}
+
+function lockDir(machine: Machine): string {
+  return machine.path('.local/state/fleet/lock')
+}
+
+/** A machine of the fleet, its forge replaced by one that never answers. */
+function onSilentForge(root: string, name: string, env: NodeJS.ProcessEnv = {}): Machine {
+  return new Machine(root, name, {GIT_SSH_COMMAND: SSH_COMMAND, ...env})
+}
+
+describe('never wedged: a forge that never answers', function () {
+  let root: string
+  let ssh: SilentForge
+  let http: SilentForge
+
+  before(async function () {
+    root = makeTempDir('wedged-forge')
+    const fleet = await activeFleet(root, ['alpha', 'beta'])
+    for (const machine of fleet.machines) {
+      machine.write('.zshrc', `# ${machine.name}\n`)
+    }
+    await fleet.machines[0].ok(['add-path', fleet.machines[0].path('.zshrc')])
+    await fleet.machines[1].ok(['sync'])
+    ssh = await SilentForge.start('tcp')
+    http = await SilentForge.start('http')
+  })
+  after(async () => {
+    await ssh?.stop()
+    await http?.stop()
+    removeTempDir(root)
+  })
+
+  for (const kind of ['ssh', 'http'] as const) {
+    it(`${kind}://: a push, a fetch and a look at the forge each end with exit 3 within the bound, nothing left running, the lock released`, async function () {
+      const name = kind === 'ssh' ? 'alpha' : 'beta'
+      const forge = kind === 'ssh' ? ssh : http
+      const url = kind === 'ssh' ? `ssh://git@127.0.0.1:${forge.port}/fleet.git` : `http://127.0.0.1:${forge.port}/fleet.git`
+      const machine = onSilentForge(root, name, {FLEET_FORGE_TIMEOUT: '3'})
+      // The quick path's look at the forge needs a settled machine whose forge has not moved: sync once first.
+      await machine.ok(['sync'])
+      await machine.git(['remote', 'set-url', 'origin', url])
+
+      const runs: Array<[string, string[]]> = [
+        ['a look at the forge (the quick path)', ['sync']],
+        ['a fetch', ['sync', '--full']],
+      ]
+      for (const [what, args] of runs) {
+        const started = Date.now()
+        const run = await machine.fleet(args)
+        const seconds = (Date.now() - started) / 1000
+        assert.equal(run.exitCode, 3, `${what}: ${run.stdout}${run.stderr}`)
+        assert.ok(seconds < 20, `${what}: it ended ${seconds} s after it started`)
+        assert.match(run.stdout + run.stderr, /did not answer within 3 s/, what)
+        assert.deepEqual(processesOf(machine), [], `${what}: nothing of ${name}'s is left running`)
+        assert.equal(existsSync(lockDir(machine)), false, `${what}: the lock is released`)
+      }
+
+      machine.write('.zshrc', `# ${name}, edited while the forge is silent\n`)
+      const started = Date.now()
+      const push = await machine.fleet(['sync'])
+      assert.equal(push.exitCode, 3, push.stdout + push.stderr)
+      assert.ok(Date.now() - started < 20_000, 'a push ends within the bound')
+      assert.match(push.stdout, /Captured 1 change: \.zshrc/)
+      assert.match(push.stdout, /did not answer within 3 s.*Local commits are kept/s)
+      assert.deepEqual(processesOf(machine), [], 'nothing is left running')
+      assert.equal(existsSync(lockDir(machine)), false, 'the lock is released')
+
+      // The forge answers again: the kept commit travels.
+      await machine.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
+      await machine.ok(['sync'])
+      const other = new Machine(root, name === 'alpha' ? 'beta' : 'alpha')
+      await other.ok(['sync'])
+      assert.equal(other.read('.zshrc'), `# ${name}, edited while the forge is silent\n`)
+    })
+  }
+
+  it('at the default bound (no FLEET_FORGE_TIMEOUT): a push to a silent ssh:// forge ends with exit 3 within a minute, nothing left running', async function () {
+    this.timeout(90_000)
+    const alpha = onSilentForge(root, 'alpha')
+    await alpha.git(['remote', 'set-url', 'origin', `ssh://git@127.0.0.1:${ssh.port}/fleet.git`])
+    alpha.write('.zshrc', '# alpha, edited again\n')
+    const started = Date.now()
+    const run = await alpha.fleet(['sync'], {timeout: 85_000})
+    const seconds = (Date.now() - started) / 1000
+    assert.equal(run.exitCode, 3, run.stdout + run.stderr)
+    assert.ok(seconds < 60, `it ended ${seconds} s after it started`)
+    assert.match(run.stdout, /did not answer within 45 s/)
+    assert.deepEqual(processesOf(alpha), [])
+    assert.equal(existsSync(lockDir(alpha)), false)
+    await alpha.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
+    await alpha.ok(['sync'])
+  })
+
+  it('enroll --forge with a forge that never answers: exit 3 within the bound, no half clone left, nothing running', async function () {
+    const gamma = onSilentForge(root, 'gamma', {FLEET_FORGE_TIMEOUT: '3'})
+    const started = Date.now()
+    const run = await gamma.fleet(['enroll', '--forge', `http://127.0.0.1:${http.port}/fleet.git`, '--name', 'gamma', '--no-agents'])
+    assert.equal(run.exitCode, 3, run.stdout + run.stderr)
+    assert.ok(Date.now() - started < 30_000)
+    assert.match(run.stderr, /did not answer within 3 s/)
+    assert.deepEqual(processesOf(gamma), [])
+    const share = gamma.path('.local/share')
+    const left = existsSync(share) ? readdirSync(share).filter((n) => n.includes('enrolling')) : []
+    assert.deepEqual(left, [], 'no staging clone left behind')
+  })
+
+  it('a bad FLEET_FORGE_TIMEOUT is refused with exit 2 and says what it takes', async function () {
+    const alpha = onSilentForge(root, 'alpha', {FLEET_FORGE_TIMEOUT: 'soon'})
+    const run = await alpha.fleet(['sync', '--full'])
+    assert.equal(run.exitCode, 2, run.stdout + run.stderr)
+    assert.match(run.stderr, /FLEET_FORGE_TIMEOUT must be a number of seconds, not "soon"/)
+    assert.match(run.stderr, /Fix: Set it to how many seconds/)
+  })
+})
+
+describe('never wedged: a sync that defers to another', function () {
+  let root: string
+  let ssh: SilentForge
+  let alpha: Machine
+  const sleepers: ChildProcess[] = []
+
+  before(async function () {
+    root = makeTempDir('wedged-lock')
+    ;[alpha] = (await activeFleet(root, ['alpha'])).machines
+    alpha.write('.zshrc', '# alpha\n')
+    await alpha.ok(['add-path', alpha.path('.zshrc')])
+    ssh = await SilentForge.start('tcp')
+  })
+  after(async () => {
+    for (const sleeper of sleepers) sleeper.kill('SIGKILL')
+    await ssh?.stop()
+    removeTempDir(root)
+  })
+
+  it('while a sync waits on a silent forge, a second one says who holds the lock and that it runs again; the first ends with exit 3', async function () {
+    const machine = onSilentForge(root, 'alpha', {FLEET_FORGE_TIMEOUT: '8'})
+    await machine.git(['remote', 'set-url', 'origin', `ssh://git@127.0.0.1:${ssh.port}/fleet.git`])
+    machine.write('.zshrc', '# alpha, edited\n')
+    const first = machine.fleet(['sync'])
+    const deadline = Date.now() + 8_000
+    while (ssh.connections === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.ok(ssh.connections > 0, 'the first sync is waiting on the forge')
+
+    const second = await machine.fleet(['sync'])
+    assert.equal(second.exitCode, 0, second.stdout + second.stderr)
+    assert.match(second.stdout, /Another sync is running on this machine \(pid \d+: sync \(manual\), since \S+ \(\d+ s ago\)\); it will run once more for this one\./)
+
+    const ended = await first
+    assert.equal(ended.exitCode, 3, ended.stdout + ended.stderr)
+    assert.equal(existsSync(lockDir(machine)), false, 'the lock is released')
+    assert.deepEqual(processesOf(machine), [])
+    await machine.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
+    await machine.ok(['sync'])
+  })
+
+  it('a lock held past the bound by a live process: sync exits 1 naming it and the fix, status says so, add-path does not wait; the fix works', async function () {
+    // A live process that has held the lock for 20 minutes: what a sync stuck in a wait with no bound looks like.
+    const sleeper = spawn('sleep', ['600'], {stdio: 'ignore'})
+    sleepers.push(sleeper)
+    const pid = sleeper.pid!
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const since = new Date(Date.now() - 20 * 60_000).toISOString()
+    mkdirSync(lockDir(alpha), {recursive: true})
+    writeFileSync(`${lockDir(alpha)}/owner.json`, JSON.stringify({
+      pid, host: hostname(), startedAt: since, purpose: 'sync (watcher)',
+      boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), pidStart: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19],
+    }))
+    alpha.write('.zshrc', '# alpha, edited while the lock is stuck\n')
+
+    const run = await alpha.fleet(['sync'])
+    assert.equal(run.exitCode, 1, run.stdout + run.stderr)
+    assert.match(run.stderr, new RegExp(`pid ${pid}: sync \\(watcher\\), since ${since.replace(/[.]/g, '\\.')} \\(20 min ago\\)`))
+    assert.match(run.stderr, /looks stuck/)
+    assert.match(run.stderr, new RegExp(`Fix: Stop it: kill ${pid} \\(then kill -9 ${pid}`))
+    assert.equal((await alpha.fleet(['sync', '--json'])).json().outcome, 'error')
+
+    const status = await alpha.ok(['status'])
+    assert.match(status.stdout, new RegExp(`Stuck: Another fleet process \\(pid ${pid}: sync \\(watcher\\)`))
+    assert.match(status.stdout, new RegExp(`Fix: Stop it: kill ${pid}`))
+    assert.equal((await alpha.ok(['status', '--json'])).json().lock.stuck, true)
+
+    const started = Date.now()
+    alpha.write('.vimrc', 'set nu\n')
+    const add = await alpha.fleet(['add-path', alpha.path('.vimrc')])
+    assert.equal(add.exitCode, 1, add.stdout + add.stderr)
+    assert.match(add.stderr, /looks stuck/)
+    assert.ok(Date.now() - started < 20_000, 'a stuck holder is reported at once, not after the wait')
+
+    // The fix, as printed.
+    process.kill(pid, 'SIGTERM')
+    await new Promise((resolve) => sleeper.once('exit', resolve))
+    const recovered = await alpha.ok(['sync'])
+    assert.match(recovered.stdout, /Captured 1 change: \.zshrc/)
+    assert.doesNotMatch((await alpha.ok(['status'])).stdout, /Stuck|Running now/)
+  })
+})
