@@ -136,6 +136,12 @@ describe('never wedged: agents run the tools that installed them', function () {
     await alpha.ok(['sync'], {env: {...oldFirst, FLEET_CHEZMOI: pinned}})
     assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=hx\n')
     assert.equal(alpha.read('.zshrc'), 'export EDITOR=hx\n', 'nothing lost')
+
+    // The other fix it prints: the newer chezmoi's directory first on PATH.
+    assert.ok(refused.stderr.includes(`put ${localBin} before ${oldBin} on PATH`), refused.stderr)
+    alpha.write('.zshrc', 'export EDITOR=micro\n')
+    await alpha.ok(['sync'], {env: {PATH: `${localBin}:${oldBin}:${personalPath}`}})
+    assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=micro\n')
   })
 
   it('the agents of a `fleet agents run` killed with SIGKILL stop by themselves', async function () {

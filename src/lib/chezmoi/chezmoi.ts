@@ -50,17 +50,22 @@ async function versionOf(binary: string): Promise<[number, number, number] | und
   return result?.exitCode === 0 ? parseVersion(result.stdout) : undefined
 }
 
-/** The fix for a chezmoi that is too old: a newer one already on PATH, named, or else the upgrade. */
-async function tooOldFix(path: string, env: NodeJS.ProcessEnv): Promise<string> {
+/**
+ * The fix for a chezmoi that is too old: the upgrade, and a newer chezmoi already on PATH when there is one.
+ * `pinned`: the old one came from FLEET_CHEZMOI, so PATH order does not matter.
+ */
+async function tooOldFix(path: string, pinned: boolean, env: NodeJS.ProcessEnv): Promise<string> {
+  const upgrade = `Upgrade chezmoi at ${path}: brew upgrade chezmoi (macOS), or install a newer release (see the README)`
   const minimum = MIN_CHEZMOI_VERSION.split('.').map(Number)
   for (const other of executablesOnPath('chezmoi', env)) {
     if (realpathOr(other) === realpathOr(path)) continue
     const version = await versionOf(other)
     if (version && compareVersions(version, minimum) >= 0) {
-      return `A newer chezmoi (${version.join('.')}) is at ${other}: use it with \`export FLEET_CHEZMOI=${other}\` (or put ${dirname(other)} before ${dirname(path)} on PATH), ${AGENTS_FOLLOW}. Or upgrade chezmoi at ${path}.`
+      const reorder = pinned ? '' : ` (or put ${dirname(other)} before ${dirname(path)} on PATH)`
+      return `${upgrade}; or use the newer chezmoi (${version.join('.')}) at ${other}: \`export FLEET_CHEZMOI=${other}\`${reorder}, ${AGENTS_FOLLOW}.`
     }
   }
-  return `Upgrade chezmoi at ${path}: brew upgrade chezmoi (macOS), or install a newer release (see the README); or set FLEET_CHEZMOI to a newer chezmoi, ${AGENTS_FOLLOW}.`
+  return `${upgrade}; or set FLEET_CHEZMOI to a newer chezmoi, ${AGENTS_FOLLOW}.`
 }
 
 function realpathOr(path: string): string {
@@ -87,7 +92,7 @@ export async function checkChezmoi(binary: string, env: NodeJS.ProcessEnv = proc
   if (compareVersions(version, minimum) < 0) {
     throw new FleetError(`chezmoi ${text} is too old: fleet needs ${MIN_CHEZMOI_VERSION} or later (this one is ${path}).`, {
       code: 'CHEZMOI_TOO_OLD',
-      fix: await tooOldFix(path, env),
+      fix: await tooOldFix(path, binary.includes('/'), env),
     })
   }
   return text
