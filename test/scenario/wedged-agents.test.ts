@@ -101,6 +101,20 @@ describe('never wedged: agents run the tools that installed them', function () {
     assert.deepEqual(await resolved(path, tools), mine)
   })
 
+  it('FLEET_CHEZMOI given relative to where fleet ran is rendered absolute, and its directory shadows no tool of the person\'s', async function () {
+    const pinnedDir = join(root, 'pinned')
+    mkdirSync(pinnedDir)
+    symlinkSync(join(localBin, 'chezmoi'), join(pinnedDir, 'chezmoi'))
+    writeFileSync(join(pinnedDir, 'git'), '#!/bin/sh\necho not the git you use >&2\nexit 1\n', {mode: 0o755})
+    const out = join(root, 'plists-pinned')
+    // Machine.fleet runs in HOME: ../pinned/chezmoi is root/pinned/chezmoi.
+    await alpha.ok(['agents', 'render', '--manager', 'launchd', '--out', out], {env: {FLEET_CHEZMOI: '../pinned/chezmoi'}})
+    const plist = parse(readFileSync(join(out, 'dev.dotfleet.watcher.plist'), 'utf8')) as any
+    assert.equal(plist.EnvironmentVariables.FLEET_CHEZMOI, join(pinnedDir, 'chezmoi'))
+    const tools = ['git', 'age', 'ssh']
+    assert.deepEqual(await resolved(plist.EnvironmentVariables.PATH, tools), await resolved(personalPath, tools))
+  })
+
   it('the puller, run exactly as launchd would run it, syncs with the newer chezmoi', async function () {
     const plists = join(root, 'plists-puller')
     await alpha.ok(['agents', 'render', '--manager', 'launchd', '--out', plists])
