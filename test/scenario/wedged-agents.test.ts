@@ -99,6 +99,11 @@ describe('never wedged: agents run the tools that installed them', function () {
     const path = /^Environment="PATH=([^"]*)"$/m.exec(service)?.[1]
     assert.ok(path, service)
     assert.deepEqual(await resolved(path, tools), mine)
+
+    // An agent's sync renders its definition again after a manifest change: from the agent's own PATH, the same.
+    const again = join(root, 'units-again')
+    await alpha.ok(['agents', 'render', '--manager', 'systemd', '--out', again], {env: {PATH: path}})
+    assert.equal(readFileSync(join(again, 'dev.dotfleet.puller.service'), 'utf8'), service)
   })
 
   it('FLEET_CHEZMOI given relative to where fleet ran is rendered absolute, and its directory shadows no tool of the person\'s', async function () {

@@ -54,15 +54,16 @@ const AGENT_TOOLS = ['git', 'chezmoi', 'age', 'ssh', 'node']
 const FALLBACK_DIRS = ['/usr/local/bin', '/opt/homebrew/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']
 
 /**
- * The agents' PATH: the directories the person's PATH finds each tool in, kept in the person's order, so each tool
- * resolves to the same binary (a directory that comes before a tool's own holds no such tool on the person's PATH,
- * and so none here). Directories the person's PATH lacks (node's, FLEET_CHEZMOI's) and the usual ones come after,
- * where they cannot shadow a tool found earlier.
+ * The agents' PATH: the person's PATH, keeping the directories where it finds each tool and the usual ones, in
+ * the person's order, so each tool resolves to the same binary (a directory that comes before a tool's own holds
+ * no such tool on the person's PATH, and so none here). Directories the person's PATH lacks (node's,
+ * FLEET_CHEZMOI's, the usual ones) come after, where they cannot shadow a tool found earlier. Rendered again from
+ * an agent's own PATH, it is the same.
  */
 export function agentPath(env: NodeJS.ProcessEnv, chezmoi: string | undefined): string {
-  const found = new Set(AGENT_TOOLS.map((tool) => which(tool, env)).filter((dir): dir is string => dir !== undefined))
-  const personal = (env.PATH ?? '').split(delimiter).filter((dir) => found.has(dir))
   const after = [...(chezmoi ? [dirname(chezmoi)] : []), dirname(process.execPath), ...FALLBACK_DIRS]
+  const kept = new Set([...AGENT_TOOLS.map((tool) => which(tool, env)).filter((dir): dir is string => dir !== undefined), ...after])
+  const personal = (env.PATH ?? '').split(delimiter).filter((dir) => kept.has(dir))
   return [...new Set([...personal, ...after])].join(delimiter)
 }
 
