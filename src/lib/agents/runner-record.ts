@@ -8,7 +8,7 @@ import {join} from 'node:path'
 
 import writeFileAtomic from 'write-file-atomic'
 
-import {FleetError} from '../errors/index.ts'
+import {errorMessage, FleetError} from '../errors/index.ts'
 import {processAlive, processStart} from '../lock/lock.ts'
 import type {FleetPaths} from '../platform/paths.ts'
 import {run} from '../process/run.ts'
@@ -97,7 +97,14 @@ export async function claimRunner(paths: FleetPaths, log: (line: string) => void
   const write = (agents: RecordedProcess[]) => writeFileAtomic.sync(recordFile(paths), JSON.stringify({runner, agents} satisfies RunnerRecord, null, 1) + '\n')
   write([])
   return {
-    agents: write,
+    agents(running) {
+      try {
+        write(running)
+      } catch (error) {
+        // The record only helps a later runner clean up; the agents themselves keep running.
+        log(`cannot record the running agents in ${recordFile(paths)}: ${errorMessage(error)}`)
+      }
+    },
     async release() {
       await rm(recordFile(paths), {force: true})
     },
