@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {runAgentsInForeground} from '../../lib/agents/foreground.ts'
 import {renderContext} from '../../lib/agents/install.ts'
+import {claimRunner} from '../../lib/agents/runner-record.ts'
 import {FleetCommand} from '../../lib/cli/base-command.ts'
 import {UsageError} from '../../lib/errors/index.ts'
 import {openLocalFleet} from '../../lib/fleet/local.ts'
@@ -24,7 +25,9 @@ export default class AgentsRun extends FleetCommand {
     const chosen = flags.agent ? agents.filter((a) => flags.agent!.includes(a.id)) : agents
     const unknown = (flags.agent ?? []).filter((id) => !agents.some((a) => a.id === id))
     if (unknown.length > 0) throw new UsageError(`No agent named ${unknown.join(', ')}.`, `Agents: ${agents.map((a) => a.id).join(', ')}`, 'NO_SUCH_AGENT')
-    const handle = runAgentsInForeground(chosen, renderContext(local.paths), (line) => this.log(line))
+    const log = (line: string) => this.log(line)
+    const claim = await claimRunner(local.paths, log) // one runner per machine; what a dead one left is stopped
+    const handle = runAgentsInForeground(chosen, renderContext(local.paths), log, (running) => claim.agents(running))
     const stop = () => {
       this.log('stopping the agents (a sync in progress finishes first)…')
       void handle.stop()
@@ -33,5 +36,6 @@ export default class AgentsRun extends FleetCommand {
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
     await handle.stopped
+    await claim.release()
   }
 }

@@ -8,6 +8,8 @@ import {execa} from 'execa'
 
 import type {RenderContext} from './render.ts'
 import {programArguments} from './render.ts'
+import {processStart} from '../lock/lock.ts'
+import {type RecordedProcess, RUNNER_PID_ENV} from './runner-record.ts'
 import type {ContributedAgent} from './spec.ts'
 
 /** Like launchd's ThrottleInterval and the units' RestartSec. */
@@ -28,15 +30,25 @@ interface RunningChild {
   exited: Promise<{code?: number; signal?: string}>
 }
 
-export function runAgentsInForeground(agents: ContributedAgent[], ctx: RenderContext, log: (line: string) => void): ForegroundHandle {
-  const children = new Set<RunningChild>()
+export function runAgentsInForeground(
+  agents: ContributedAgent[],
+  ctx: RenderContext,
+  log: (line: string) => void,
+  /** Told the agents running now, each time one starts or exits. */
+  onAgents: (running: RecordedProcess[]) => void = () => {},
+): ForegroundHandle {
+  const children = new Map<RunningChild, RecordedProcess>()
   const timers: NodeJS.Timeout[] = []
   let stopping = false
 
   const start = (agent: ContributedAgent): RunningChild => {
-    const [file, ...args] = programArguments(agent, ctx)
+    const argv = programArguments(agent, ctx)
+    const [file, ...args] = argv
+    // The same environment a service manager gives the agent (so the same tools), and the runner's pid: the agent
+    // stops when the runner is gone, however it went.
+    const env = {...ctx.env, [RUNNER_PID_ENV]: String(process.pid)}
     // No timeout: a resident agent runs until it is stopped, and an interval agent's sync bounds its own steps.
-    const subprocess = execa(file, args, {stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false})
+    const subprocess = execa(file, args, {env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false})
     for (const stream of [subprocess.stdout, subprocess.stderr]) {
       createInterface({input: stream}).on('line', (line) => log(`[${agent.id}] ${line}`))
     }
@@ -44,8 +56,14 @@ export function runAgentsInForeground(agents: ContributedAgent[], ctx: RenderCon
       kill: (signal) => subprocess.kill(signal),
       exited: subprocess.then((result) => ({code: result.exitCode, signal: result.signal})),
     }
-    children.add(child)
-    void child.exited.then(() => children.delete(child))
+    if (subprocess.pid !== undefined) {
+      children.set(child, {pid: subprocess.pid, start: processStart(subprocess.pid), commandLine: argv.join(' '), agent: agent.id})
+      onAgents([...children.values()])
+    }
+    void child.exited.then(() => {
+      children.delete(child)
+      onAgents([...children.values()])
+    })
     return child
   }
 
@@ -88,7 +106,7 @@ export function runAgentsInForeground(agents: ContributedAgent[], ctx: RenderCon
       stopping = true
       for (const timer of timers) clearTimeout(timer)
       await Promise.all(
-        [...children].map(async (child) => {
+        [...children.keys()].map(async (child) => {
           const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS)
           child.kill('SIGTERM')
           await child.exited

@@ -3,13 +3,14 @@
 import {createHash} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {mkdir, readFile, rm} from 'node:fs/promises'
-import {delimiter, dirname, join} from 'node:path'
+import {delimiter, dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import writeFileAtomic from 'write-file-atomic'
 
 import {FleetError, UsageError} from '../errors/index.ts'
 import {currentPlatform, type FleetPaths, fleetPaths} from '../platform/paths.ts'
 import {run, type RunResult} from '../process/run.ts'
+import {executablesOnPath} from '../process/which.ts'
 import {type ManagerKind, render, type RenderContext, type RenderedFile} from './render.ts'
 import {type ContributedAgent, coreAgents} from './spec.ts'
 import type {AgentSettings} from '../manifest/schema.ts'
@@ -41,19 +42,46 @@ export async function detectManager(): Promise<ManagerKind | undefined> {
   return probe?.exitCode === 0 ? 'systemd' : undefined
 }
 
+/** The directory of the `command` a shell would run, if any. */
 function which(command: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir && existsSync(join(dir, command))) return dir
-  }
-  return undefined
+  const [file] = executablesOnPath(command, env)
+  return file ? dirname(file) : undefined
+}
+
+/** The tools agents run by name (fleet runs git and chezmoi, chezmoi runs age, git runs ssh). */
+const AGENT_TOOLS = ['git', 'chezmoi', 'age', 'ssh', 'node']
+/** Where a service manager's minimal PATH leaves out what a person's shell has (Homebrew on macOS). */
+const FALLBACK_DIRS = ['/usr/local/bin', '/opt/homebrew/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']
+
+/**
+ * The agents' PATH: the person's PATH, keeping the directories where it finds each tool and the usual ones, in
+ * the person's order, so each tool resolves to the same binary (a directory that comes before a tool's own holds
+ * no such tool on the person's PATH, and so none here). Directories the person's PATH lacks (node's,
+ * FLEET_CHEZMOI's, the usual ones) come after, where they cannot shadow a tool found earlier. Rendered again from
+ * an agent's own PATH, it is the same.
+ */
+export function agentPath(env: NodeJS.ProcessEnv, chezmoi: string | undefined): string {
+  const after = [...(chezmoi ? [dirname(chezmoi)] : []), dirname(process.execPath), ...FALLBACK_DIRS]
+  const kept = new Set([...AGENT_TOOLS.map((tool) => which(tool, env)).filter((dir): dir is string => dir !== undefined), ...after])
+  const personal = (env.PATH ?? '').split(delimiter).filter((dir) => kept.has(dir))
+  return [...new Set([...personal, ...after])].join(delimiter)
+}
+
+/** FLEET_CHEZMOI as an absolute path (agents start in another directory), when it is set. */
+function pinnedChezmoi(env: NodeJS.ProcessEnv): string | undefined {
+  const value = env.FLEET_CHEZMOI
+  if (!value) return undefined
+  if (value.includes('/')) return resolve(value)
+  const dir = which(value, env)
+  return dir ? join(dir, value) : value
 }
 
 /** Captured now, so agents run the same node, fleet, git, chezmoi and age as this command. */
 export function renderContext(paths: FleetPaths, env: NodeJS.ProcessEnv = process.env): RenderContext {
-  const chezmoiDir = env.FLEET_CHEZMOI ? dirname(env.FLEET_CHEZMOI) : which('chezmoi', env)
-  const dirs = [dirname(process.execPath), which('git', env), chezmoiDir, which('age', env), '/usr/local/bin', '/opt/homebrew/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin']
-  const agentEnv: Record<string, string> = {PATH: [...new Set(dirs.filter((d): d is string => Boolean(d)))].join(':')}
-  for (const name of ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME', 'FLEET_CHEZMOI']) if (env[name]) agentEnv[name] = env[name]!
+  const chezmoi = pinnedChezmoi(env)
+  const agentEnv: Record<string, string> = {PATH: agentPath(env, chezmoi)}
+  for (const name of ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME']) if (env[name]) agentEnv[name] = env[name]!
+  if (chezmoi) agentEnv.FLEET_CHEZMOI = chezmoi
   return {
     node: process.execPath,
     entry: fileURLToPath(new URL('../../../bin/run.js', import.meta.url)),

@@ -1,9 +1,13 @@
 // The chezmoi adapter: locating a recent enough chezmoi, and the few commands fleet runs through it.
 // Every call names the config file and source directory explicitly, the same ones chezmoi finds by itself,
 // so a person running chezmoi by hand sees the same state.
+import {realpathSync} from 'node:fs'
+import {dirname, resolve} from 'node:path'
+
 import {FleetError} from '../errors/index.ts'
 import {writeCaptureConfig} from './config.ts'
 import {run} from '../process/run.ts'
+import {executablesOnPath} from '../process/which.ts'
 
 export const MIN_CHEZMOI_VERSION = '2.71.0'
 
@@ -32,26 +36,80 @@ export function chezmoiBinary(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 const INSTALL_FIX = 'Install chezmoi 2.71 or later: brew install chezmoi (macOS), or see https://www.chezmoi.io/install/ (the README shows the Debian way). Set FLEET_CHEZMOI to use a chezmoi that is not on PATH.'
+/** After the person points fleet at another chezmoi, installed agents must be rendered again to follow. */
+const AGENTS_FOLLOW = 'then run `fleet agents install` (if this machine runs agents) so they use it too'
+
+/** Where a chezmoi named without a directory is found on PATH (what a shell would run). */
+function onPath(binary: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (binary.includes('/')) return resolve(binary)
+  return executablesOnPath(binary, env)[0]
+}
+
+async function versionOf(binary: string): Promise<[number, number, number] | undefined> {
+  const result = await run(binary, ['--version'], {timeout: 15_000, allowFailure: true}).catch(() => undefined)
+  return result?.exitCode === 0 ? parseVersion(result.stdout) : undefined
+}
+
+/**
+ * The fix for a chezmoi that is too old: the upgrade, and a newer chezmoi already on PATH when there is one.
+ * `pinned`: the old one came from FLEET_CHEZMOI, so PATH order does not matter.
+ */
+async function tooOldFix(path: string, pinned: boolean, env: NodeJS.ProcessEnv): Promise<string> {
+  const upgrade = `Upgrade chezmoi at ${path}: brew upgrade chezmoi (macOS), or install a newer release (see the README)`
+  const minimum = MIN_CHEZMOI_VERSION.split('.').map(Number)
+  for (const other of executablesOnPath('chezmoi', env)) {
+    if (realpathOr(other) === realpathOr(path)) continue
+    const version = await versionOf(other)
+    if (version && compareVersions(version, minimum) >= 0) {
+      const reorder = pinned ? '' : ` (or put ${dirname(other)} before ${dirname(path)} on PATH)`
+      return `${upgrade}; or use the newer chezmoi (${version.join('.')}) at ${other}: \`export FLEET_CHEZMOI=${other}\`${reorder}, ${AGENTS_FOLLOW}.`
+    }
+  }
+  return `${upgrade}; or set FLEET_CHEZMOI to a newer chezmoi, ${AGENTS_FOLLOW}.`
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path)
+  } catch {
+    return path
+  }
+}
 
 /** Find chezmoi and check its version; returns the version string. */
-export async function checkChezmoi(binary: string): Promise<string> {
+export async function checkChezmoi(binary: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   let output: string
   try {
     output = (await run(binary, ['--version'], {timeout: 15_000})).stdout
   } catch (error) {
     throw new FleetError(`chezmoi was not found (${binary}).`, {code: 'CHEZMOI_MISSING', fix: INSTALL_FIX, cause: error})
   }
+  const path = onPath(binary, env) ?? binary
   const version = parseVersion(output)
-  if (!version) throw new FleetError(`Could not read chezmoi's version from: ${output.trim()}`, {code: 'CHEZMOI_VERSION', fix: INSTALL_FIX})
+  if (!version) throw new FleetError(`Could not read chezmoi's version (${path}) from: ${output.trim()}`, {code: 'CHEZMOI_VERSION', fix: INSTALL_FIX})
   const minimum = MIN_CHEZMOI_VERSION.split('.').map(Number)
   const text = version.join('.')
   if (compareVersions(version, minimum) < 0) {
-    throw new FleetError(`chezmoi ${text} is too old: fleet needs ${MIN_CHEZMOI_VERSION} or later.`, {
+    throw new FleetError(`chezmoi ${text} is too old: fleet needs ${MIN_CHEZMOI_VERSION} or later (this one is ${path}).`, {
       code: 'CHEZMOI_TOO_OLD',
-      fix: 'Upgrade chezmoi: brew upgrade chezmoi (macOS), or install a newer release (see the README). Set FLEET_CHEZMOI to point at another binary.',
+      fix: await tooOldFix(path, binary.includes('/'), env),
     })
   }
   return text
+}
+
+/** Checked chezmoi binaries of this process: a long-running watcher asks once, not before every sync. */
+const checked = new Map<string, Promise<string>>()
+
+/** checkChezmoi, once per binary per process (a failure is asked again next time: the person may have fixed it). */
+export function requireChezmoi(binary: string): Promise<string> {
+  let check = checked.get(binary)
+  if (!check) {
+    check = checkChezmoi(binary)
+    checked.set(binary, check)
+    check.catch(() => checked.delete(binary))
+  }
+  return check
 }
 
 export interface ChezmoiFiles {

@@ -5,9 +5,15 @@ import {homedir} from 'node:os'
 import {Command} from '@oclif/core'
 
 import type {CollectedAgents} from '../agents/collect.ts'
+import {followRunner} from '../agents/runner-record.ts'
 import {ExitCode, explainSystemError, FleetError} from '../errors/index.ts'
 
 export abstract class FleetCommand extends Command {
+  override async init(): Promise<void> {
+    await super.init()
+    followRunner() // an agent of `fleet agents run` stops when the runner is gone
+  }
+
   /** This machine's agents (the core's and the plugins'); a plugin that could not contribute is reported. */
   protected async contributedAgents(): Promise<CollectedAgents> {
     const {collectAgents} = await import('../agents/collect.ts')

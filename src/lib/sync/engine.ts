@@ -7,6 +7,7 @@ import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import {applyWithBackup, type ApplyResult} from '../chezmoi/apply.ts'
+import {requireChezmoi} from '../chezmoi/chezmoi.ts'
 import {errorMessage, ExitCode, type ExitCodeValue, explainSystemError, FleetError, ForgeUnreachableError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {PUSH_ATTEMPTS} from '../fleet/publish.ts'
@@ -81,6 +82,8 @@ function emptyResult(machine: string, reason: string, outcome: SyncResult['outco
  * no trigger is lost. A holder that has held the lock past the bound is stuck: that is an error, naming it.
  */
 export async function sync(local: LocalFleet, options: SyncOptions): Promise<SyncResult> {
+  // An old chezmoi fails on flags fleet passes; say so, with the binary and the fix, before touching anything.
+  await requireChezmoi(local.chezmoi.binary)
   const marks = statePaths(local.paths)
   await mkdir(local.paths.stateDir, {recursive: true, mode: 0o700})
   let result: SyncResult | undefined
@@ -138,6 +141,7 @@ function combineRounds(earlier: SyncResult, later: SyncResult): SyncResult {
  * local edit is captured and pushed first. A forge that does not answer or a failed sync stops the change.
  */
 export async function syncBeforeChange(local: LocalFleet, reason: string): Promise<SyncResult> {
+  await requireChezmoi(local.chezmoi.binary)
   const result = await syncLocked(local, {reason, full: true})
   if (result.outcome === 'offline' || result.outcome === 'error') {
     throw new FleetError(`${reason}: the sync before it did not finish: ${result.error}`, {
