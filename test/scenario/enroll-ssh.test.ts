@@ -1,6 +1,9 @@
 // Joining a fleet whose forge is reached over ssh:// — a real sshd of the test's own on 127.0.0.1.
 import assert from 'node:assert/strict'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+
+import {execa} from 'execa'
 
 import {Forge} from '../support/forge.ts'
 import {Machine} from '../support/machine.ts'
@@ -73,5 +76,37 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
     assert.equal(result.exitCode, 3, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`)
     assert.match(result.stderr, /cannot be reached/)
     assert.equal(gamma.exists('.config/fleet/identity.txt'), false)
+  })
+
+  it('ssh that does not know the host key, or a key the forge refuses: exit 3 with the fix for each, and the fix works', async function () {
+    // ssh as a person's first contact with a forge: no entry in known_hosts, and asking is not allowed (no terminal).
+    const strict = (key: string) => sshd.gitSshCommand.replace('StrictHostKeyChecking=accept-new', 'StrictHostKeyChecking=ask').replace(sshd.clientKey, key)
+    const unknownHosts = join(root, 'delta-known_hosts')
+    writeFileSync(unknownHosts, '')
+    const command = strict(sshd.clientKey).replace(sshd.knownHosts, unknownHosts)
+    const delta = new Machine(root, 'delta', {GIT_SSH_COMMAND: command})
+    const first = await delta.fleet(['enroll', '--forge', url, '--name', 'delta', '--no-agents'])
+    assert.equal(first.exitCode, 3, first.stdout + first.stderr)
+    assert.match(first.stderr, /Host key verification failed/)
+    const printed = /accept it: (ssh .*?) — then/.exec(first.stderr)?.[1]
+    assert.equal(printed, `ssh -p ${sshd.port} -T ${sshd.user}@127.0.0.1`)
+    assert.equal(delta.exists('.config/fleet/identity.txt'), false)
+
+    // The printed command, answered "yes" as a person would (with this test's key and files), then enroll again.
+    const [, ...args] = printed!.split(' ')
+    const accept = ['-F', '/dev/null', '-i', sshd.clientKey, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${unknownHosts}`, '-o', 'StrictHostKeyChecking=accept-new', '-o', 'BatchMode=yes', ...args, 'true']
+    await execa('ssh', accept, {reject: false})
+    assert.match(readFileSync(unknownHosts, 'utf8'), /ssh-ed25519/, 'the host key is now known')
+    const joined = await delta.fleet(['enroll', '--forge', url, '--name', 'delta', '--no-agents'])
+    assert.equal(joined.exitCode, 0, joined.stdout + joined.stderr)
+
+    // A key the forge does not know.
+    const stranger = join(root, 'stranger_ed25519')
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger])
+    const epsilon = new Machine(root, 'epsilon', {GIT_SSH_COMMAND: strict(stranger)})
+    const refused = await epsilon.fleet(['enroll', '--forge', url, '--name', 'epsilon', '--no-agents'])
+    assert.equal(refused.exitCode, 3, refused.stdout + refused.stderr)
+    assert.match(refused.stderr, /Permission denied \(publickey/)
+    assert.match(refused.stderr, /Fix: The forge refused this machine's SSH key\. Add its public key/)
   })
 })

@@ -40,7 +40,7 @@ function isLocalDiskFailure(result: RunResult): boolean {
   return /No space left on device|Disk quota exceeded/.test(result.stderr)
 }
 
-/** What the forge did wrong, in a line: git's own words, or that it did not answer in time. */
+/** What the forge did wrong, in a line: git's own words (ssh's, when ssh refused), or that it did not answer in time. */
 function failureLine(result: RunResult, timeout: number): string {
   if (result.timedOut) return `it did not answer within ${Math.round(timeout / 1000)} s (git and its helpers were stopped; FLEET_FORGE_TIMEOUT sets how long fleet waits, in seconds)`
   return firstLine(result.stderr)
@@ -48,7 +48,31 @@ function failureLine(result: RunResult, timeout: number): string {
 
 function firstLine(text: string): string {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('hint:'))
-  return lines.find((l) => l.startsWith('fatal:') || l.startsWith('ssh:') || l.startsWith('error:')) ?? lines[0] ?? 'no answer'
+  const ssh = lines.find((l) => /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|Permission denied \(/.test(l))
+  return ssh ?? lines.find((l) => l.startsWith('fatal:') || l.startsWith('ssh:') || l.startsWith('error:')) ?? lines[0] ?? 'no answer'
+}
+
+/**
+ * The forge did not answer, or ssh refused to talk to it: exit 3, with the fix for what ssh said. Fleet runs git
+ * without a terminal (in its own session, so a timeout ends its helpers too), so ssh cannot ask a person to accept a
+ * new host key or type a passphrase: both are done once by hand.
+ */
+function forgeFailure(url: string, result: RunResult, timeout: number): ForgeUnreachableError {
+  let fix: string | undefined
+  if (/Host key verification failed|HOST IDENTIFICATION HAS CHANGED/.test(result.stderr)) {
+    fix = `ssh does not know (or no longer trusts) the forge's host key, and fleet cannot ask you. Connect once by hand, check the fingerprint it shows and accept it: ${sshCommandFor(url)} — then run the command again.`
+  } else if (/Permission denied \(/.test(result.stderr)) {
+    fix = `The forge refused this machine's SSH key. Add its public key (~/.ssh/id_ed25519.pub, or the one \`${sshCommandFor(url)} -v\` offers) to your account on the forge; a key with a passphrase must be loaded with ssh-add first. Then run the command again.`
+  }
+  return new ForgeUnreachableError(url, failureLine(result, timeout), new ProcessError(result), fix)
+}
+
+/** The ssh command that reaches the forge's host as git does: `ssh://user@host:port/…` or `user@host:path`. */
+function sshCommandFor(url: string): string {
+  const full = /^ssh:\/\/(?:([^@/]+)@)?([^:/]+)(?::(\d+))?/.exec(url)
+  const short = /^(?:([^@/:]+)@)?([^:/]+):/.exec(url)
+  const [, user, host, port] = full ?? short ?? []
+  return `ssh ${port ? `-p ${port} ` : ''}-T ${user ? `${user}@` : ''}${host ?? '<forge host>'}`
 }
 
 interface GitOptions {
@@ -92,7 +116,7 @@ export type GitOperationKind = 'rebase' | 'merge' | 'cherry-pick' | 'revert'
 export async function lsRemote(url: string): Promise<Map<string, string>> {
   const timeout = Math.min(LS_REMOTE_TIMEOUT_MS, forgeTimeoutMs())
   const result = await gitWithForge(['ls-remote', '--', url], timeout)
-  if (result.exitCode !== 0) throw new ForgeUnreachableError(url, failureLine(result, timeout), new ProcessError(result))
+  if (result.exitCode !== 0) throw forgeFailure(url, result, timeout)
   const refs = new Map<string, string>()
   for (const line of result.stdout.split('\n')) {
     const [sha, ref] = line.split('\t')
@@ -115,7 +139,7 @@ export async function clone(url: string, dir: string, branch: string): Promise<G
   if (result.exitCode !== 0) {
     // A clone that was stopped had no time to clean up after itself; the directory was empty or absent before.
     if (result.timedOut) rmSync(dir, {recursive: true, force: true})
-    if (isNetworkFailure(result) && !existsSync(join(dir, '.git'))) throw new ForgeUnreachableError(url, failureLine(result, timeout), new ProcessError(result))
+    if (isNetworkFailure(result) && !existsSync(join(dir, '.git'))) throw forgeFailure(url, result, timeout)
     throw new ProcessError(result)
   }
   return new GitRepo(dir)
@@ -320,7 +344,7 @@ export class GitRepo {
     if (result.exitCode !== 0 && isLocalDiskFailure(result)) throw new ProcessError(result)
     if (result.exitCode !== 0) {
       const url = (await this.remoteUrl(remote)) ?? remote
-      throw new ForgeUnreachableError(url, failureLine(result, timeout), new ProcessError(result))
+      throw forgeFailure(url, result, timeout)
     }
   }
 
@@ -331,7 +355,7 @@ export class GitRepo {
     if (isLocalDiskFailure(result)) throw new ProcessError(result)
     if (!result.timedOut && (!isNetworkFailure(result) || /\[rejected\]|^!/m.test(result.stdout))) return 'rejected'
     const url = (await this.remoteUrl(remote)) ?? remote
-    throw new ForgeUnreachableError(url, failureLine(result, timeout), new ProcessError(result))
+    throw forgeFailure(url, result, timeout)
   }
 
   /** Commits on `a` that are not on `b`. */
