@@ -17,6 +17,7 @@ import {decodeSourcePath} from './names.ts'
 import {describeFindings} from '../secrets/detect.ts'
 import {plainTextConfirmation, secretsInFile} from '../sync/secret-check.ts'
 import {readSyncState} from '../sync/state.ts'
+import {reportableStatus} from '../chezmoi/entry-types.ts'
 
 /** Beyond these, a tree is large enough that adding it needs --force. */
 export const LARGE_TREE = {files: 1000, bytes: 50 * 1024 * 1024}
@@ -241,7 +242,7 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
   }
   const upstream = `origin/${fleet.settings.branch}`
   const incoming = (await local.repo.revParse(upstream)) ? (await local.repo.changedFiles('HEAD', upstream)).map((c) => decodeSourcePath(c.path)) : []
-  const status = await local.chezmoi.status()
+  const status = await reportableStatus(local.chezmoi, local.paths.home)
   const sources = await local.repo.listFiles()
   const active = findMachine(fleet, local.machine)?.state === 'active'
   const {conflicts, heldBack = []} = await readSyncState(local.paths)

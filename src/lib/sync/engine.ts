@@ -382,6 +382,7 @@ function commitMessage(machine: string, caught: CaptureResult): string {
   const parts: string[] = []
   const list = (paths: string[]) => (paths.length <= 5 ? paths.join(', ') : `${paths.slice(0, 5).join(', ')} and ${paths.length - 5} more`)
   if (caught.reAdded.length > 0) parts.push(`update ${list(caught.reAdded)}`)
+  if (caught.retyped.length > 0) parts.push(`change the type of ${list(caught.retyped)}`)
   if (caught.added.length > 0) parts.push(`add ${list(caught.added)}`)
   if (caught.deleted.length > 0) parts.push(`delete ${list(caught.deleted)}`)
   return `fleet: ${machine}: ${parts.join('; ') || 'changes'}`
