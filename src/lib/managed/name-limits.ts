@@ -5,7 +5,10 @@ import {Buffer} from 'node:buffer'
 
 /** The bytes a file name may have (NAME_MAX on Linux and macOS). */
 const NAME_MAX = 255
-/** The longest run of attribute prefixes chezmoi may give one source name (its mode can change later). */
+/**
+ * The longest run of attribute prefixes chezmoi may give one source name (its mode can change later); it also
+ * covers the 20 bytes chezmoi adds to a target's name for the temporary file it writes first.
+ */
 const ATTRIBUTES = 'private_readonly_executable_empty_'
 /** What an encrypted file's source name adds: `encrypted_` and `.age`. */
 const ENCRYPTION = 'encrypted_.age'
