@@ -9,9 +9,12 @@ import {cp, lstat, mkdir, readdir, readFile} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
+import {FleetError} from '../errors/index.ts'
 import {encryptTo} from '../keys/crypto.ts'
+import {sha256} from '../sync/moved-source.ts'
 import {ProcessError} from '../process/run.ts'
 import type {Chezmoi} from './chezmoi.ts'
+import {changedHere, describeType, type ManagedEntry, managedEntries, type Retyped, retypedTargets, statusTargetsOutside} from './entry-types.ts'
 
 export interface ApplyResult {
   /** Targets brought up to the source state, relative to $HOME (checked: chezmoi did write them). */
@@ -36,6 +39,8 @@ export interface ApplyOptions {
   recipient: () => Promise<string>
   /** Targets (relative) to leave alone whatever their state: unresolved conflicts. */
   exclude?: (path: string) => boolean
+  /** Links to directories that stand for the source's directory (stow-style managed paths): written through, kept. */
+  linked?: ReadonlySet<string>
 }
 
 export function backupStamp(now = new Date()): string {
@@ -57,7 +62,59 @@ async function backUp(source: string, destination: string, encrypt: boolean, rec
 }
 
 export async function applyWithBackup(chezmoi: Chezmoi, options: ApplyOptions): Promise<ApplyResult> {
-  const pending = (await chezmoi.status()).filter((e) => e.onApply !== ' ' && !(options.exclude?.(e.path) ?? false))
+  const entries = await managedEntries(chezmoi)
+  const retyped = await retypedTargets(chezmoi, options.home, entries, options.linked)
+  const replaced = await applyNewDirectories(chezmoi, options, entries, retyped)
+  // What chezmoi's status cannot look at (a directory that is a file here, a pipe): left as it is, and out of it.
+  const leftOut = retyped.filter((c) => !replaced.paths.includes(c.path) && (c.from === 'dir' || c.to === 'other')).map((c) => c.path)
+  const result = await applyPending(chezmoi, options, statusTargetsOutside(options.home, entries, leftOut))
+  if (replaced.applied.length === 0) return result
+  const backupDir = result.backupDir ?? replaced.backupDir
+  return {...result, applied: [...replaced.applied, ...result.applied], backedUp: [...replaced.backedUp, ...result.backedUp], backupDir}
+}
+
+/**
+ * A directory in the source whose target is a file or a symlink here (another machine turned a file into a
+ * directory): chezmoi's status cannot look below it, so it is applied first, on its own — what is here backed up
+ * first unless it is exactly what chezmoi last wrote.
+ */
+async function applyNewDirectories(
+  chezmoi: Chezmoi,
+  options: ApplyOptions,
+  entries: Map<string, ManagedEntry>,
+  found: Retyped[],
+): Promise<{paths: string[]; applied: string[]; backedUp: string[]; backupDir?: string}> {
+  const retyped = found.filter((c) => c.from === 'dir' && c.to !== 'other' && !changedHere(c) && !(options.exclude?.(c.path) ?? false))
+  if (retyped.length === 0) return {paths: [], applied: [], backedUp: []}
+  const written = await chezmoi.writtenTargets()
+  const backupDir = join(options.backupsDir, backupStamp())
+  const backedUp: string[] = []
+  for (const change of retyped) {
+    const target = join(options.home, change.path)
+    const sha = written.get(target)
+    const asWritten = change.written === change.to && (change.to !== 'file' || (sha !== undefined && sha256(await readFile(target)) === sha))
+    if (!asWritten) {
+      await backUp(target, join(backupDir, change.path), options.isEncrypted(change.path), options.recipient)
+      backedUp.push(change.path)
+    }
+    try {
+      await chezmoi.apply({force: true, targets: [target]})
+    } catch (error) {
+      if (!(error instanceof ProcessError)) throw error
+      throw new FleetError(`~/${change.path} is ${describeType(change.to)} here, and the fleet made it a directory; chezmoi could not replace it: ${error.result.stderr.trim().split('\n').slice(-1)[0]}`, {
+        code: 'APPLY_FAILED',
+        fix: `${backedUp.includes(change.path) ? `What was there is backed up in ${backupDir}. ` : ''}Run \`chezmoi apply --force ~/${change.path}\`, then \`fleet sync\`.`,
+      })
+    }
+  }
+  const paths = retyped.map((c) => c.path)
+  const applied = [...entries.keys()].filter((path) => paths.some((p) => path === p || path.startsWith(`${p}/`)))
+  return {paths, applied, backedUp, backupDir: backedUp.length > 0 ? backupDir : undefined}
+}
+
+/** Apply what the status (of everything, or of the given absolute targets) says is pending. */
+async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTargets: string[] | undefined): Promise<ApplyResult> {
+  const pending = (statusTargets === undefined ? await chezmoi.status() : statusTargets.length > 0 ? await chezmoi.status(statusTargets) : []).filter((e) => e.onApply !== ' ' && !(options.exclude?.(e.path) ?? false))
   const leftAlone = pending.filter((e) => e.sinceLastWrite !== ' ').map((e) => e.path)
   const toApply = pending.filter((e) => e.sinceLastWrite === ' ')
   if (toApply.length === 0) return {applied: [], waiting: [], leftAlone, backedUp: []}
@@ -70,15 +127,16 @@ export async function applyWithBackup(chezmoi: Chezmoi, options: ApplyOptions): 
     if (info) existing.push({path: entry.path, isDirectory: info.isDirectory(), removal: entry.onApply === 'D'})
   }
   const written = existing.length > 0 ? await chezmoi.writtenTargets() : new Map<string, string | undefined>()
-  // A directory chezmoi never wrote, about to change: lost only if the source makes it something else (a file).
-  const changedDirs = existing.filter((e) => e.isDirectory && !e.removal && !written.has(join(options.home, e.path)))
+  // A directory about to change: lost only if the source makes it something else (a file, a symlink), and then
+  // even when chezmoi wrote it (it may hold files that never synced).
+  const changedDirs = existing.filter((e) => e.isDirectory && !e.removal)
   const sources = await chezmoi.sourcePaths(changedDirs.map((e) => join(options.home, e.path))).catch(() => [] as string[])
   const becomesFile = new Set(changedDirs.filter((_, i) => sources[i] !== undefined && !lstatSync(sources[i], {throwIfNoEntry: false})?.isDirectory()).map((e) => e.path))
   const backupDir = join(options.backupsDir, backupStamp())
   const backedUp: string[] = []
   for (const {path, isDirectory, removal} of existing) {
     const target = join(options.home, path)
-    if (written.has(target) && !(isDirectory && removal)) continue
+    if (written.has(target) && !(isDirectory && (removal || becomesFile.has(path)))) continue
     if (isDirectory && !removal && !becomesFile.has(path)) continue // created or re-moded: nothing is lost
     if (backedUp.some((done) => path.startsWith(`${done}/`))) continue
     await backUp(target, join(backupDir, path), options.isEncrypted(path), options.recipient)

@@ -219,6 +219,24 @@ export class Chezmoi {
     return result.stdout.split('\0').filter(Boolean)
   }
 
+  /**
+   * Managed targets at or under the given absolute paths (all of them when none are given), relative to $HOME, with
+   * their source entries (absolute). Read from the source alone: it works whatever the targets are.
+   */
+  async managedSources(absolutePaths?: string[]): Promise<Map<string, string>> {
+    if (absolutePaths?.length === 0) return new Map()
+    const result = await this.run(['managed', '--path-style', 'all', '--format', 'json', ...(absolutePaths ? ['--', ...absolutePaths] : [])])
+    const entries = JSON.parse(result.stdout.trim() || '{}') as Record<string, {sourceAbsolute: string}>
+    return new Map(Object.entries(entries).map(([path, entry]) => [path, entry.sourceAbsolute]))
+  }
+
+  /** The type of what chezmoi last wrote at each absolute target ('file', 'dir', 'symlink'), from its persistent entry state. */
+  async writtenTypes(): Promise<Map<string, string | undefined>> {
+    const result = await this.run(['state', 'dump', '--format', 'json'])
+    const dump = JSON.parse(result.stdout) as {entryState?: Record<string, {type?: string}>}
+    return new Map(Object.entries(dump.entryState ?? {}).map(([path, entry]) => [path, entry.type]))
+  }
+
   /** Absolute targets chezmoi has written at some time (its persistent entry state), with the SHA-256 of the content it wrote to files. */
   async writtenTargets(): Promise<Map<string, string | undefined>> {
     const result = await this.run(['state', 'dump', '--format', 'json'])

@@ -98,5 +98,22 @@ export function explainSystemError(error: unknown, where: string): unknown {
       cause: error,
     })
   }
+  // A path in the way: a file where a directory was expected, a name too long, a loop of links (from node or chezmoi).
+  const inTheWay = PATH_FAULTS.find((f) => f.code === code || f.text.test(text))
+  if (inTheWay) {
+    const at = (error as NodeJS.ErrnoException | undefined)?.path ?? /(?:lstat|stat|open|mkdir|remove|rename) (\/[^:\n]+):/.exec(text)?.[1] ?? path
+    return new FleetError(`fleet could not use ${at}: ${inTheWay.what}.`, {
+      code: 'PATH_IN_THE_WAY',
+      fix: `Look at each part of it (ls -ld), rename or move what is in the way, then run the command again.`,
+      cause: error,
+    })
+  }
   return error
 }
+
+const PATH_FAULTS = [
+  {code: 'ENOTDIR', text: /: not a directory$/m, what: 'a part of it is a file where a directory was expected'},
+  {code: 'EISDIR', text: /: is a directory$/m, what: 'it is a directory where a file was expected'},
+  {code: 'ENAMETOOLONG', text: /: file name too long$/m, what: 'a name in it is longer than the file system allows'},
+  {code: 'ELOOP', text: /: too many levels of symbolic links$/m, what: 'its symlinks point at each other in a loop'},
+]

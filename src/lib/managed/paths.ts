@@ -18,6 +18,7 @@ import {decodeSourcePath} from './names.ts'
 import {describeFindings} from '../secrets/detect.ts'
 import {plainTextConfirmation, secretsInFile} from '../sync/secret-check.ts'
 import {readSyncState} from '../sync/state.ts'
+import {reportableStatus} from '../chezmoi/entry-types.ts'
 
 /** Beyond these, a tree is large enough that adding it needs --force. */
 export const LARGE_TREE = {files: 1000, bytes: 50 * 1024 * 1024}
@@ -266,7 +267,7 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
   const incoming = (await local.repo.revParse(upstream)) ? (await local.repo.changedFiles('HEAD', upstream)).map((c) => decodeSourcePath(c.path)) : []
   // A managed directory that is a link here is not "edited": its files are synced through it.
   const linked = linkedDirectories(local.paths.home, fleet.paths.map((p) => p.path))
-  const status = (await local.chezmoi.status()).filter((e) => !linked.has(e.path))
+  const status = (await reportableStatus(local.chezmoi, local.paths.home, linked)).filter((e) => !linked.has(e.path))
   const sources = await local.repo.listFiles()
   const active = findMachine(fleet, local.machine)?.state === 'active'
   const {conflicts, heldBack = []} = await readSyncState(local.paths)

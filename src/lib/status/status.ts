@@ -12,6 +12,7 @@ import {readManifest} from '../manifest/store.ts'
 import type {AgentListing} from '../agents/install.ts'
 import type {HeldBack} from '../sync/secret-check.ts'
 import {type ConflictRecord, readSyncLog, readSyncState, type SyncRecord, type SyncState} from '../sync/state.ts'
+import {reportableStatus} from '../chezmoi/entry-types.ts'
 
 export interface StatusReport {
   machine: string
@@ -51,7 +52,7 @@ export async function machineStatus(local: LocalFleet, agents: Array<AgentListin
   // A conflict or a file held back as a secret is not "captured at the next sync": each is reported as what it is.
   const conflicted = new Set([...state.conflicts.map((c) => c.path), ...(state.heldBack ?? []).map((h) => h.path), ...(state.skipped ?? []).map((s) => s.path)])
   const linked = linkedDirectories(local.paths.home, fleet.paths.map((p) => p.path))
-  const pending = (await local.chezmoi.status()).filter((e) => e.sinceLastWrite !== ' ' && !conflicted.has(e.path) && !linked.has(e.path)).map((e) => e.path)
+  const pending = (await reportableStatus(local.chezmoi, local.paths.home, linked)).filter((e) => e.sinceLastWrite !== ' ' && !conflicted.has(e.path) && !linked.has(e.path)).map((e) => e.path)
   return {
     machine: local.machine,
     state: findMachine(fleet, local.machine)?.state ?? 'unknown',

@@ -6,8 +6,10 @@ import {readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import type {Chezmoi} from '../chezmoi/chezmoi.ts'
+import {changedHere, describeType, diskType, managedEntries, type ManagedEntry, type Retyped, retypedTargets, statusTargetsOutside} from '../chezmoi/entry-types.ts'
 import type {GitRepo} from '../git/git.ts'
-import {listableRoots} from '../managed/linked.ts'
+import {linkedDirectories, listableRoots} from '../managed/linked.ts'
+import {unsyncableName} from '../managed/name-limits.ts'
 import {decodeSourcePath, encodeTargetName, escapeGlob, removeEntryName} from '../managed/names.ts'
 import {ProcessError} from '../process/run.ts'
 import {confirmedPlain, filesBelow, type HeldBack, parseChezmoiFinding, secretsInAddedLines, secretsInFile} from './secret-check.ts'
@@ -49,6 +51,8 @@ export interface CaptureResult {
   conflicts: CaptureConflict[]
   added: string[]
   deleted: string[]
+  /** Targets whose type changed here (a file that became a directory, …): their old source entry is gone, the new one added. */
+  retyped: string[]
   /** Templates edited here: reported, never re-added from their rendered output. */
   templates: string[]
   /** Looks like it holds a secret: not captured (nothing of it is committed), reported by path and kind. */
@@ -58,7 +62,7 @@ export interface CaptureResult {
 }
 
 export function captured(result: CaptureResult): string[] {
-  return [...result.reAdded, ...result.added, ...result.deleted]
+  return [...new Set([...result.reAdded, ...result.retyped, ...result.added, ...result.deleted])]
 }
 
 /** The managed path (from the manifest) a target lies in, if any. */
@@ -82,7 +86,7 @@ function tooLarge(file: string, fleet: Fleet): string | undefined {
 
 export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const {chezmoi, home, sourceDir, fleet} = options
-  const result: CaptureResult = {reAdded: [], merged: [], conflicts: [], added: [], deleted: [], templates: [], heldBack: [], skipped: [], warnings: []}
+  const result: CaptureResult = {reAdded: [], merged: [], conflicts: [], added: [], deleted: [], retyped: [], templates: [], heldBack: [], skipped: [], warnings: []}
   const abs = (path: string) => join(home, path)
 
   // M: edited here; D: deleted here; A: created here where the fleet had deleted it.
@@ -90,7 +94,14 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   // The managed paths as they are here: new files in the directories, and a managed file the source no longer has
   // (its source entry removed by hand) — still managed by the manifest, so captured again rather than never again.
   const roots = fleet.paths.filter((p) => (options.active || !p.encrypt) && lstatSync(abs(p.path), {throwIfNoEntry: false}) !== undefined)
-  const [status, unmanaged] = await Promise.all([chezmoi.status(), chezmoi.unmanaged(roots.flatMap((p) => listableRoots(home, p.path)))])
+  // A target whose type changed goes first: chezmoi's status cannot look past a directory that became a file.
+  const entries = await managedEntries(chezmoi, roots.map((p) => abs(p.path)))
+  const leftOut = await captureTypeChanges(options, entries, linkedDirectories(home, fleet.paths.map((p) => p.path)), result)
+  const statusTargets = statusTargetsOutside(home, entries, leftOut)
+  const [status, unmanaged] = await Promise.all([
+    statusTargets === undefined ? chezmoi.status() : statusTargets.length > 0 ? chezmoi.status(statusTargets) : [],
+    chezmoi.unmanaged(roots.flatMap((p) => listableRoots(home, p.path))),
+  ])
   const changed = status.filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !options.exclude(e.path))
   // What chezmoi last wrote is read beside the source paths: a merge needs it for every edited file.
   const [sources, written] = await Promise.all([
@@ -161,17 +172,27 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   result.reAdded.push(...reAdd)
 
   // New files in managed directories, each one (at any depth) checked by content before it may leave.
-  const fresh = [...new Set([...revived, ...unmanaged])].filter((path) => !options.exclude(path))
+  // What lies in a target whose type change is skipped or waits for the apply is not new: it stays out.
+  const untouched = leftOut.filter((path) => !result.retyped.includes(path))
+  const fresh = [...new Set([...revived, ...unmanaged])].filter((path) => !options.exclude(path) && !untouched.some((u) => path === u || path.startsWith(`${u}/`)))
   const plain: string[] = []
   const encrypted: string[] = []
   for (const path of fresh) {
     const managed = managedPathOf(fleet, path)
     if (!managed) continue
+    const badName = unsyncableName(path.slice(managed.path.length), managed.encrypt === true)
+    if (badName) {
+      result.skipped.push({path, reason: badName})
+      continue
+    }
     if (managed.encrypt) {
-      encrypted.push(path)
+      const files = filesBelow(home, [path])
+      const named = files.filter((file) => !skipBadName(file, managed.path, true, result) && !skipOddType(abs(file), file, result))
+      encrypted.push(...(named.length === files.length ? [path] : named))
       continue
     }
     for (const file of filesBelow(home, [path])) {
+      if (skipBadName(file, managed.path, false, result) || skipOddType(abs(file), file, result)) continue
       const large = tooLarge(abs(file), fleet)
       if (large) {
         result.skipped.push({path: file, reason: large})
@@ -197,6 +218,63 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     result.added.push(...encrypted)
   }
   return result
+}
+
+/** Skips a file whose name the fleet cannot carry, with the reason; whether it did. */
+function skipBadName(file: string, managedPath: string, encrypted: boolean, result: CaptureResult): boolean {
+  const reason = unsyncableName(file.slice(managedPath.length), encrypted)
+  if (reason) result.skipped.push({path: file, reason})
+  return reason !== undefined
+}
+
+/** Skips a named pipe, a socket or a device (chezmoi takes only files, directories and symlinks); whether it did. */
+function skipOddType(absolute: string, file: string, result: CaptureResult): boolean {
+  if (diskType(absolute) !== 'other') return false
+  result.skipped.push({path: file, reason: `it is ${describeType('other')}, which fleet cannot sync (only files, directories and symlinks): move it out of the managed path`})
+  return true
+}
+
+/**
+ * Targets whose type changed here (file, directory, symlink, in any direction) lose their old source entry, and
+ * what they are now is added with the new files (so checked like them). A change that cannot be expressed is
+ * skipped with its reason. Returns the targets `chezmoi status` must not be asked about: the source no longer has
+ * them, they are skipped, or they wait for the apply (a type change that came from the source).
+ */
+async function captureTypeChanges(options: CaptureOptions, entries: Map<string, ManagedEntry>, linked: Set<string>, result: CaptureResult): Promise<string[]> {
+  const leftOut: string[] = []
+  for (const change of await retypedTargets(options.chezmoi, options.home, entries, linked)) {
+    leftOut.push(change.path)
+    if (options.exclude(change.path) || !changedHere(change)) continue
+    const reason = inexpressible(change)
+    if (reason) {
+      result.skipped.push({path: change.path, reason})
+      continue
+    }
+    await rm(change.source, {recursive: true, force: true})
+    result.retyped.push(change.path)
+  }
+  return leftOut
+}
+
+/** Why a type change cannot be synced, with the fix; undefined when it can. */
+function inexpressible(change: Retyped): string | undefined {
+  const was = describeType(change.from)
+  const target = shellHomePath(change.path)
+  const fleets = `the fleet's ${change.from === 'dir' ? 'directory' : change.from}`
+  if (change.to === 'other') {
+    return `it was ${was} and is now ${describeType('other')}, which fleet cannot sync (only files, directories and symlinks): to get ${fleets} back, run \`rm ${target} && chezmoi apply --force ${target}\``
+  }
+  const name = basename(change.source)
+  if (name.endsWith('.tmpl') || name.startsWith('modify_')) {
+    const aside = shellHomePath(`${basename(change.path)}.aside`)
+    return `it was ${was} made by ${name.endsWith('.tmpl') ? 'a template' : 'a modify_ script'} in the source (${name}), which fleet does not replace with ${describeType(change.to)}: to keep yours aside and get ${fleets} back, run \`mv ${target} ${aside} && chezmoi apply --force ${target}\``
+  }
+  return undefined
+}
+
+/** A path under $HOME as a shell word, for a command a person runs. */
+function shellHomePath(path: string): string {
+  return /^[\w./-]+$/.test(path) ? `~/${path}` : `~/'${path.replace(/'/g, `'\\''`)}'`
 }
 
 /** A file the person said is not a secret (`fleet add-path --plain-text`), though it looks like one, as it is now. */

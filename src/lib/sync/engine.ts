@@ -328,6 +328,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
         // A conflicted file, what lies below it, and a directory holding it are all left as they are; so is a file
         // held back as a secret (another machine's file of the same name waits until the person acts; a directory
         // the fleet removes is still removed, this file backed up first).
+        linked,
         exclude: (path) =>
           linked.has(path) || [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`) || c.startsWith(`${path}/`)) || result.heldBack.some((h) => path === h.path || path.startsWith(`${h.path}/`)),
       })
@@ -400,6 +401,7 @@ function commitMessage(machine: string, caught: CaptureResult): string {
   const parts: string[] = []
   const list = (paths: string[]) => (paths.length <= 5 ? paths.join(', ') : `${paths.slice(0, 5).join(', ')} and ${paths.length - 5} more`)
   if (caught.reAdded.length > 0) parts.push(`update ${list(caught.reAdded)}`)
+  if (caught.retyped.length > 0) parts.push(`change the type of ${list(caught.retyped)}`)
   if (caught.added.length > 0) parts.push(`add ${list(caught.added)}`)
   if (caught.deleted.length > 0) parts.push(`delete ${list(caught.deleted)}`)
   return `fleet: ${machine}: ${parts.join('; ') || 'changes'}`
