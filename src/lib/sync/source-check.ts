@@ -3,7 +3,8 @@
 // it names, or two entries made at once on two machines, make chezmoi refuse the whole source), then read by chezmoi.
 // Two entries for one target are resolved the same way on every machine, so machines that repair at the same time
 // make the same change and converge.
-import {basename} from 'node:path'
+import {mkdir, readdir, rmdir} from 'node:fs/promises'
+import {basename, dirname, join} from 'node:path'
 
 import type {Chezmoi} from '../chezmoi/chezmoi.ts'
 import {errorMessage, FleetError} from '../errors/index.ts'
@@ -53,22 +54,37 @@ interface Resolution {
   dropped: string[]
 }
 
-const isMarker = (entry: string) => !entry.endsWith('/') && parseSourceFileName(basename(entry)).type === 'remove'
-const isPlainFile = (entry: string) => !entry.endsWith('/') && parseSourceFileName(basename(entry)).type === 'file'
+const isDir = (entry: string) => entry.endsWith('/')
+const isMarker = (entry: string) => !isDir(entry) && parseSourceFileName(basename(entry)).type === 'remove'
+const isPlainFile = (entry: string) => !isDir(entry) && parseSourceFileName(basename(entry)).type === 'file'
+const isPrivateDir = (entry: string) => /^(external_)?(exact_)?private_/.test(basename(entry))
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
 /**
  * Which entry a target keeps, decided from the names alone: what exists wins over a `remove_` marker (as for a
  * .chezmoiremove line, see dropContradictedRemovals); of two files, the encrypted one (the safe choice), else the
- * first by name. Undefined when it cannot be decided safely (directories, scripts, symlinks): a person decides.
+ * first by name; of two directories, the private one, else the first by name (the other's files move into it).
+ * Undefined when it cannot be decided safely (a file and a directory, scripts, symlinks): a person decides.
  */
 function resolve({target, entries}: TargetEntries): Resolution | undefined {
   const markers = entries.filter(isMarker)
   const rest = entries.filter((e) => !isMarker(e))
   if (rest.length === 0) return {target, kept: markers[0], dropped: markers.slice(1)}
   if (rest.length === 1) return {target, kept: rest[0], dropped: markers}
+  if (rest.every(isDir)) {
+    const [kept, ...others] = [...rest].sort((a, b) => Number(isPrivateDir(b)) - Number(isPrivateDir(a)) || byName(a, b))
+    return {target, kept, dropped: [...markers, ...others]}
+  }
   if (!rest.every(isPlainFile)) return undefined
-  const [kept, ...others] = [...rest].sort((a, b) => Number(isEncryptedSourceFile(b)) - Number(isEncryptedSourceFile(a)) || (a < b ? -1 : 1))
+  const [kept, ...others] = [...rest].sort((a, b) => Number(isEncryptedSourceFile(b)) - Number(isEncryptedSourceFile(a)) || byName(a, b))
   return {target, kept, dropped: [...markers, ...others]}
+}
+
+/** Remove a directory and the directories below it, if no file is left in them. */
+async function removeEmptyDirs(dir: string): Promise<void> {
+  const entries = await readdir(dir, {withFileTypes: true}).catch(() => [])
+  for (const entry of entries) if (entry.isDirectory()) await removeEmptyDirs(join(dir, entry.name))
+  await rmdir(dir).catch(() => undefined)
 }
 
 /**
@@ -76,7 +92,19 @@ function resolve({target, entries}: TargetEntries): Resolution | undefined {
  * Throws SOURCE_UNREADABLE when a target's entries cannot be told apart safely.
  */
 export async function repairSharedTargets(ctx: SourceCheckContext): Promise<string[]> {
-  const shared = sharedTargets(await ctx.repo.listFiles())
+  const notes: string[] = []
+  // Files moved out of a dropped directory may meet their twins in the kept one: look again, a bounded number of times.
+  for (let round = 0; round < 5; round++) {
+    const done = await repairOnce(ctx)
+    if (done.length === 0) break
+    notes.push(...done)
+  }
+  return notes
+}
+
+async function repairOnce(ctx: SourceCheckContext): Promise<string[]> {
+  const files = await ctx.repo.listFiles()
+  const shared = sharedTargets(files)
   if (shared.length === 0) return []
   const undecided = shared.filter((s) => resolve(s) === undefined)
   if (undecided.length > 0) {
@@ -96,17 +124,34 @@ export async function repairSharedTargets(ctx: SourceCheckContext): Promise<stri
       manifestChanged = true
     }
   }
-  for (const {dropped} of resolutions) {
-    for (const entry of dropped) await ctx.repo.git(['rm', '-r', '--quiet', '--', entry.replace(/\/$/, '')])
+  const before = await ctx.repo.revParse('HEAD')
+  for (const {kept, dropped} of resolutions) {
+    for (const entry of dropped) {
+      if (isDir(entry) && kept !== undefined && isDir(kept)) {
+        // A directory's files move into the directory kept; one the kept directory has already stays as it is there.
+        for (const file of files.filter((f) => f.startsWith(entry))) {
+          const destination = kept + file.slice(entry.length)
+          if (files.includes(destination)) await ctx.repo.git(['rm', '--quiet', '--', file])
+          else {
+            await mkdir(dirname(join(ctx.repo.dir, destination)), {recursive: true})
+            await ctx.repo.git(['mv', '--', file, destination])
+          }
+        }
+        await removeEmptyDirs(join(ctx.repo.dir, entry)) // chezmoi would read an empty one as an entry still
+      } else {
+        await ctx.repo.git(['rm', '-r', '--quiet', '--', entry.replace(/\/$/, '')])
+      }
+    }
   }
   if (manifestChanged) await writeManifest(ctx.repo.dir, fleet)
-  const before = await ctx.repo.revParse('HEAD')
   await ctx.repo.commitAll(`fleet: ${ctx.machine}: one source entry for each target: ${resolutions.map((r) => r.target).join(', ')}`)
   return resolutions.map(({target, kept, dropped}) => {
     const what = dropped.every(isMarker) && kept !== undefined && !isMarker(kept) ? 'its deletion elsewhere, undone by the file that exists' : dropped.join(', ')
     const encrypted = kept !== undefined && isEncryptedSourceFile(kept) && dropped.some((d) => !isMarker(d)) ? ' (the encrypted one, the safe choice)' : ''
-    const recover = dropped.some((d) => !isMarker(d)) && before ? `; the other's content: git -C "${ctx.repo.dir}" show ${before.slice(0, 12)}:${dropped.find((d) => !isMarker(d))}` : ''
-    return `~/${target} had more than one source entry: kept ${kept}${encrypted}, dropped ${what}${recover}`
+    const droppedFile = dropped.find((d) => !isMarker(d) && !isDir(d))
+    const moved = dropped.some(isDir) ? ` (its files moved into ${kept})` : ''
+    const recover = droppedFile && before ? `; the other's content: git -C "${ctx.repo.dir}" show ${before.slice(0, 12)}:${droppedFile}` : ''
+    return `~/${target} had more than one source entry: kept ${kept}${encrypted}, dropped ${what}${moved}${recover}`
   })
 }
 
