@@ -78,22 +78,32 @@ describe('never wedged by the source: a fleet whose forge already holds two entr
     root = makeTempDir('wedged-source-forge')
     ;({forge, machines: [alpha, beta]} = await activeFleet(root, ['alpha', 'beta']))
     alpha.write('.zshrc', 'export A=1\n')
+    alpha.write('.vim/vimrc', 'set nu\n')
     await alpha.ok(['add-path', alpha.path('.zshrc')])
+    await alpha.ok(['add-path', alpha.path('.vim')])
     await beta.ok(['sync'])
   })
   after(() => removeTempDir(root))
 
   it('every machine repairs it the same way and keeps syncing', async function () {
-    // Pushed by a fleet that did not check its source: a second entry for ~/.zshrc, and a remove_ marker for it.
+    // Pushed by a fleet that did not check its source: a second entry for ~/.zshrc, a remove_ marker for it, and a
+    // second directory for ~/.vim.
     await pushByHand(root, forge, 'two entries for one target', async (dir) => {
       await execa('cp', [join(dir, 'dot_zshrc'), join(dir, 'private_dot_zshrc')])
       await execa('touch', [join(dir, 'remove_dot_zshrc')])
+      await execa('mkdir', [join(dir, 'private_dot_vim')])
+      await execa('sh', ['-c', 'printf "colo x\n" > private_dot_vim/colors.vim', ''], {cwd: dir})
     })
     const runs = await Promise.all([alpha.fleet(['sync']), beta.fleet(['sync'])])
     for (const run of runs) assert.equal(run.exitCode, 0, run.stdout + run.stderr)
     for (const machine of [alpha, beta]) await machine.ok(['sync'])
     const entries = (await forge.files()).filter((f) => f.endsWith('dot_zshrc'))
     assert.deepEqual(entries, ['dot_zshrc'])
+    assert.deepEqual((await forge.files()).filter((f) => /dot_vim\//.test(f)).sort(), ['private_dot_vim/colors.vim', 'private_dot_vim/vimrc'])
+    for (const machine of [alpha, beta]) {
+      assert.equal(machine.read('.vim/vimrc'), 'set nu\n')
+      assert.equal(machine.read('.vim/colors.vim'), 'colo x\n')
+    }
     alpha.write('.zshrc', 'export A=2\n')
     await alpha.ok(['sync'])
     await beta.ok(['sync'])
@@ -169,6 +179,7 @@ describe('never wedged by the source: an entry chezmoi cannot apply, from the fo
     assert.doesNotMatch(output, /Applied[^\n]*bad\.json/)
     assert.equal(beta.read('.claude/keep.md'), 'v2\n', 'everything else applied')
     assert.equal(beta.exists('.claude/bad.json'), false)
+    assert.match((await beta.fleet(['status'])).stdout, /could not apply ~\/\.claude\/bad\.json/, 'status says what failed')
     // beta's own edits still travel.
     beta.write('.claude/from-beta.md', 'b\n')
     assert.equal((await beta.fleet(['sync'])).exitCode, 1)

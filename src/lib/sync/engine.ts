@@ -382,7 +382,8 @@ async function applyFailedError(local: LocalFleet, failed: TargetFailure[]): Pro
   const sources = await Promise.all(failed.map((f) => local.chezmoi.sourcePaths([join(local.paths.home, f.path)]).then(([s]) => s, () => undefined)))
   const lines = failed.map((f, i) => `  ~/${f.path}: ${f.reason}${sources[i] ? ` (source entry ${sources[i]})` : ''}`)
   const example = sources.find(Boolean)
-  return new FleetError(`chezmoi could not apply ${failed.length === 1 ? 'one of the fleet\'s files' : `${failed.length} of the fleet's files`} here; everything else was applied:\n${lines.join('\n')}`, {
+  const names = failed.map((f) => `~/${f.path}`).join(', ')
+  return new FleetError(`chezmoi could not apply ${names} here (everything else was applied):\n${lines.join('\n')}`, {
     code: 'APPLY_FAILED',
     fix:
       'Correct the entry on the machine that made it and run `fleet sync` there, or remove it from the fleet: ' +
