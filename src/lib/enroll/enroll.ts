@@ -371,7 +371,7 @@ async function publish(ctx: EnrollContext): Promise<string> {
     async () => {
       await applyRosterEntry(ctx)
     },
-    () => checkSourceForPush({repo: ctx.repo, chezmoi: ctx.chezmoi, machine: ctx.options.name}),
+    () => checkSourceForPush({repo: ctx.repo, chezmoi: ctx.chezmoi, machine: ctx.options.name, upstream: `origin/${ctx.branch}`}),
   )
   ctx.pushed = result.pushed
   if (result.parkedBranch) ctx.notes.push(`Local commits that conflicted with the forge are kept on branch ${result.parkedBranch} in ${ctx.paths.sourceDir}.`)

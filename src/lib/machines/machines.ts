@@ -111,7 +111,7 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
     }
 
     await derive()
-    const {pushed} = await pushWithRetry(repo, branch, derive, () => checkSourceForPush(local))
+    const {pushed} = await pushWithRetry(repo, branch, derive, () => checkSourceForPush({...local, upstream: `origin/${branch}`}))
     return {...outcome, pushed}
   })
 }

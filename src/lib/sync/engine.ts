@@ -217,6 +217,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   const baseline = takeSnapshot(paths.home, managedPaths)
 
   const contents = sourceContents(local, active)
+  const sourceCheck = {...local, upstream: `origin/${branch}`}
   const integrateFromForge = async () => {
     const integrated = await recordedStep(repo, branch, 'merge with the forge', (park) =>
       integrate(repo, {branch, machine, park, mergeEncrypted: active ? (path, versions) => mergeEncrypted(contents, path, versions) : undefined}),
@@ -226,7 +227,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     if (integrated.received > 0 && (await dropContradictedRemovals(paths.sourceDir, await repo.listFiles()))) {
       await repo.commitAll(`fleet: ${machine}: keep what was created again in a directory another machine deleted`)
     }
-    if (integrated.received > 0) result.notes.push(...(await repairSharedTargets(local)))
+    if (integrated.received > 0) result.notes.push(...(await repairSharedTargets(sourceCheck)))
     if (integrated.received > 0) {
       fleet = await readManifest(paths.sourceDir)
       await enforceRecipients(local, fleet, result)
@@ -239,7 +240,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   await commitSourceRepoChanges(local, contents, result)
   // A source that reached this machine with two entries for one target (pushed before such sources were checked):
   // repaired here the same way every machine repairs it.
-  result.notes.push(...(await repairSharedTargets(local)))
+  result.notes.push(...(await repairSharedTargets(sourceCheck)))
 
   // Capture and commit. A source chezmoi cannot read (another machine pushed a broken one) may have been fixed on
   // the forge since: bring the forge's commits in first, then capture.
@@ -278,7 +279,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     for (let attempt = 1; ; attempt++) {
       let ahead = await aheadOfForge()
       if (ahead > 0) {
-        result.notes.push(...(await checkSourceForPush(local)))
+        result.notes.push(...(await checkSourceForPush(sourceCheck)))
         ahead = await aheadOfForge()
       }
       if (ahead > 0 && (await repo.push(branch)) === 'pushed') {

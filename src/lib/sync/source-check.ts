@@ -3,6 +3,7 @@
 // it names, or two entries made at once on two machines, make chezmoi refuse the whole source), then read by chezmoi.
 // Two entries for one target are resolved the same way on every machine, so machines that repair at the same time
 // make the same change and converge.
+import {lstatSync} from 'node:fs'
 import {mkdir, readdir, rmdir} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
@@ -17,6 +18,8 @@ export interface SourceCheckContext {
   repo: GitRepo
   chezmoi: Chezmoi
   machine: string
+  /** The forge's branch as last fetched (origin/<branch>): its side wins where the names alone cannot decide. */
+  upstream?: string
 }
 
 interface TargetEntries {
@@ -106,14 +109,25 @@ async function repairOnce(ctx: SourceCheckContext): Promise<string[]> {
   const files = await ctx.repo.listFiles()
   const shared = sharedTargets(files)
   if (shared.length === 0) return []
-  const undecided = shared.filter((s) => resolve(s) === undefined)
+  // Where the names cannot decide (a file and a directory, scripts, symlinks), the forge's entry is kept when the
+  // forge has exactly one: this machine's is dropped (it stays in git history, see the note).
+  const forgeFiles = ctx.upstream && shared.some((s) => resolve(s) === undefined) ? await ctx.repo.filesAt(ctx.upstream).catch(() => [] as string[]) : []
+  const onForge = (entry: string) => (isDir(entry) ? forgeFiles.some((f) => f.startsWith(entry)) : forgeFiles.includes(entry))
+  const forgeSide = ({target, entries}: TargetEntries): Resolution | undefined => {
+    const kept = entries.filter(onForge)
+    return kept.length === 1 ? {target, kept: kept[0], dropped: entries.filter((e) => e !== kept[0])} : undefined
+  }
+  const undecided = shared.filter((s) => (resolve(s) ?? forgeSide(s)) === undefined)
   if (undecided.length > 0) {
+    // The example drops an entry of another type than the target has here, so that this machine's files stay as they are.
+    const here = lstatSync(join(ctx.chezmoi.home, undecided[0].target), {throwIfNoEntry: false})
+    const example = undecided[0].entries.find((e) => here !== undefined && isDir(e) !== here.isDirectory()) ?? undecided[0].entries[0]
     throw new FleetError(`The source repo has more than one entry for ${undecided.map((u) => `~/${u.target} (${u.entries.join(', ')})`).join('; ')}: chezmoi cannot read such a source.`, {
       code: 'SOURCE_UNREADABLE',
-      fix: `Nothing was pushed. Keep one entry for each: git -C "${ctx.repo.dir}" rm -r -- <the entry to drop>, then fleet sync.`,
+      fix: `Nothing was pushed. Keep one entry for each target and remove the others, e.g. git -C "${ctx.repo.dir}" rm -r --quiet -- "${example.replace(/\/$/, '')}", then fleet sync.`,
     })
   }
-  const resolutions = shared.map((s) => resolve(s)!)
+  const resolutions = shared.map((s) => (resolve(s) ?? forgeSide(s))!)
   const fleet = await readManifest(ctx.repo.dir)
   let manifestChanged = false
   for (const {target, kept} of resolutions) {
