@@ -111,6 +111,52 @@ describe('never wedged by the source: a fleet whose forge already holds two entr
   })
 })
 
+describe('never wedged by the source: a file and a directory for one target', function () {
+  let root: string
+  let forge: Forge
+  let alpha: Machine
+  let beta: Machine
+
+  before(async function () {
+    root = makeTempDir('wedged-source-type')
+    ;({forge, machines: [alpha, beta]} = await activeFleet(root, ['alpha', 'beta']))
+    alpha.write('.vim/vimrc', 'set nu\n')
+    alpha.write('.zshrc', 'export A=1\n')
+    await alpha.ok(['add-path', alpha.path('.vim')])
+    await alpha.ok(['add-path', alpha.path('.zshrc')])
+    await beta.ok(['sync'])
+  })
+  after(() => removeTempDir(root))
+
+  it('made in this machine\'s source only: the forge\'s entry is kept, and syncing goes on', async function () {
+    beta.write('.local/share/chezmoi/private_dot_vim', 'a file now\n')
+    const run = await beta.fleet(['sync'])
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    assert.match(run.stdout, /~\/\.vim had more than one source entry: kept dot_vim\//)
+    assert.deepEqual((await forge.files()).filter((f) => f.includes('dot_vim')), ['dot_vim/vimrc'])
+    assert.equal(beta.read('.vim/vimrc'), 'set nu\n')
+  })
+
+  it('on the forge itself: nothing is pushed over it, the message names both entries, and the fix it prints works', async function () {
+    await pushByHand(root, forge, 'a file beside a directory', async (dir) => {
+      await execa('sh', ['-c', 'printf "a file now\n" > private_dot_vim', ''], {cwd: dir})
+    })
+    const before = await forge.head()
+    alpha.write('.zshrc', 'export A=2\n')
+    const stopped = await alpha.fleet(['sync'])
+    assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+    assert.match(stopped.stderr, /more than one entry for ~\/\.vim \(dot_vim\/, private_dot_vim\)/)
+    assert.equal(await forge.head(), before, 'nothing pushed')
+    const fix = /git -C "([^"]+)" rm -r --quiet -- "([^"]+)"/.exec(stopped.stderr)
+    assert.ok(fix, stopped.stderr)
+    await execa('git', ['-C', fix[1], 'rm', '-r', '--quiet', '--', fix[2]])
+    await alpha.ok(['sync'])
+    await beta.ok(['sync'])
+    assert.equal(beta.read('.zshrc'), 'export A=2\n')
+    assert.equal((await forge.files()).filter((f) => f.includes('dot_vim')).length, 1)
+  })
+})
+
 describe('never wedged by the source: deleting files whose names chezmoi reads as attributes', function () {
   let root: string
   let alpha: Machine
@@ -192,5 +238,19 @@ describe('never wedged by the source: an entry chezmoi cannot apply, from the fo
     const fixed = await beta.fleet(['sync'])
     assert.equal(fixed.exitCode, 0, fixed.stdout + fixed.stderr)
     assert.equal(beta.read('.claude/bad.json'), '{}\n')
+
+    // Broken again: the fix the sync prints (remove the entry from the fleet) works.
+    await pushByHand(root, forge, 'break it again', async (dir) => {
+      await execa('sh', ['-c', 'printf "{{ .nope.y }\n" > dot_claude/bad.json.tmpl', ''], {cwd: dir})
+    })
+    const again = await beta.fleet(['sync'])
+    assert.equal(again.exitCode, 1, again.stdout + again.stderr)
+    const fix = /git -C "([^"]+)" rm -- "([^"]+)", then `fleet sync`/.exec(again.stderr)
+    assert.ok(fix, again.stderr)
+    await execa('git', ['-C', fix[1], 'rm', '--quiet', '--', fix[2]])
+    const removed = await beta.fleet(['sync'])
+    assert.equal(removed.exitCode, 0, removed.stdout + removed.stderr)
+    assert.equal(await forge.show('dot_claude/bad.json.tmpl'), undefined)
+    await alpha.ok(['sync'])
   })
 })
