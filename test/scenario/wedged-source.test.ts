@@ -235,6 +235,16 @@ describe('never wedged by the source: an entry chezmoi cannot apply, from the fo
     await pushByHand(root, forge, 'fix the template', async (dir) => {
       await execa('sh', ['-c', 'printf "{}\\n" > dot_claude/bad.json.tmpl', ''], {cwd: dir})
     })
+    // A name with a newline in it, from the forge: applied like any other, and reported truly.
+    await pushByHand(root, forge, 'a name with a newline', async (dir) => {
+      await execa('sh', ['-c', 'printf "nl\\n" > "dot_claude/two\nlines" && printf "v3\\n" > dot_claude/keep.md', ''], {cwd: dir})
+    })
+    const newline = await beta.fleet(['sync', '--json'])
+    assert.equal(newline.exitCode, 0, newline.stdout + newline.stderr)
+    assert.ok(newline.json().applied.includes('.claude/two\nlines'), newline.stdout)
+    assert.equal(beta.read('.claude/two\nlines'), 'nl\n')
+    assert.equal(beta.read('.claude/keep.md'), 'v3\n')
+
     const fixed = await beta.fleet(['sync'])
     assert.equal(fixed.exitCode, 0, fixed.stdout + fixed.stderr)
     assert.equal(beta.read('.claude/bad.json'), '{}\n')

@@ -35,11 +35,18 @@ export function parseTargetFailures(stderr: string, home: string): TargetFailure
   return failures
 }
 
+/**
+ * `chezmoi status` output. It has no NUL-separated form: a line that does not start with two status columns continues
+ * the path above it (a name with a newline in it).
+ */
 function parseStatus(stdout: string): ChezmoiStatusEntry[] {
-  return stdout
-    .split('\n')
-    .filter((line) => line.length > 3)
-    .map((line) => ({sinceLastWrite: line[0], onApply: line[1], path: line.slice(3)}))
+  const entries: ChezmoiStatusEntry[] = []
+  for (const line of stdout.replace(/\n$/, '').split('\n')) {
+    const previous = entries.at(-1)
+    if (/^[ ADMR]{2} ./.test(line) || previous === undefined) entries.push({sinceLastWrite: line[0], onApply: line[1], path: line.slice(3)})
+    else previous.path += `\n${line}`
+  }
+  return entries.filter((e) => e.path.length > 0)
 }
 
 export function parseVersion(text: string): [number, number, number] | undefined {
