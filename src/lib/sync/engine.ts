@@ -227,8 +227,8 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     if (integrated.received > 0 && (await dropContradictedRemovals(paths.sourceDir, await repo.listFiles()))) {
       await repo.commitAll(`fleet: ${machine}: keep what was created again in a directory another machine deleted`)
     }
-    if (integrated.received > 0) result.notes.push(...(await repairSharedTargets(sourceCheck)))
     if (integrated.received > 0) {
+      result.notes.push(...(await repairSharedTargets(sourceCheck)))
       fleet = await readManifest(paths.sourceDir)
       await enforceRecipients(local, fleet, result)
     }
@@ -331,7 +331,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   result.leftAlone = applied.leftAlone.filter((p) => !caught.templates.includes(p) && !heldBack.has(p))
   result.backedUp = applied.backedUp
   result.backupDir = applied.backupDir
-  if (applied.incomplete) result.warnings.push(applied.incomplete)
+  if (applied.incomplete && applied.failed.length === 0) result.warnings.push(applied.incomplete) // failures are the error, below
   const applyFailure = applied.incomplete === undefined ? undefined : explainSystemError(new Error(applied.incomplete), paths.home)
 
   // Record where everything stands: the quick path's baseline.
