@@ -13,7 +13,8 @@ import {FleetError} from '../errors/index.ts'
 import {encryptTo} from '../keys/crypto.ts'
 import {sha256} from '../sync/moved-source.ts'
 import {ProcessError} from '../process/run.ts'
-import type {Chezmoi} from './chezmoi.ts'
+import type {Chezmoi, TargetFailure} from './chezmoi.ts'
+import {parseTargetFailures} from './chezmoi.ts'
 import {changedHere, describeType, type ManagedEntry, managedEntries, type Retyped, retypedTargets, statusTargetsOutside} from './entry-types.ts'
 
 export interface ApplyResult {
@@ -28,6 +29,8 @@ export interface ApplyResult {
   backupDir?: string
   /** chezmoi's complaint when some targets were not applied. */
   incomplete?: string
+  /** Targets chezmoi could not read or write (not edits made here meanwhile), with its reason: never applied. */
+  failed: TargetFailure[]
 }
 
 export interface ApplyOptions {
@@ -114,10 +117,12 @@ async function applyNewDirectories(
 
 /** Apply what the status (of everything, or of the given absolute targets) says is pending. */
 async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTargets: string[] | undefined): Promise<ApplyResult> {
-  const pending = (statusTargets === undefined ? await chezmoi.status() : statusTargets.length > 0 ? await chezmoi.status(statusTargets) : []).filter((e) => e.onApply !== ' ' && !(options.exclude?.(e.path) ?? false))
+  const status = statusTargets === undefined || statusTargets.length > 0 ? await chezmoi.statusWithFailures(statusTargets) : {entries: [], failed: []}
+  const failed = status.failed.filter((f) => !(options.exclude?.(f.path) ?? false))
+  const pending = status.entries.filter((e) => e.onApply !== ' ' && !(options.exclude?.(e.path) ?? false))
   const leftAlone = pending.filter((e) => e.sinceLastWrite !== ' ').map((e) => e.path)
   const toApply = pending.filter((e) => e.sinceLastWrite === ' ')
-  if (toApply.length === 0) return {applied: [], waiting: [], leftAlone, backedUp: []}
+  if (toApply.length === 0) return {applied: [], waiting: [], leftAlone, backedUp: [], failed}
 
   // What would be lost: anything chezmoi never wrote (it was there before the fleet managed it), and every
   // directory about to be removed (it may hold files this machine never synced).
@@ -142,7 +147,7 @@ async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTarge
     await backUp(target, join(backupDir, path), options.isEncrypted(path), options.recipient)
     backedUp.push(path)
   }
-  const result: ApplyResult = {applied: toApply.map((e) => e.path), waiting: [], leftAlone, backedUp, backupDir: backedUp.length > 0 ? backupDir : undefined}
+  const result: ApplyResult = {applied: toApply.map((e) => e.path), waiting: [], leftAlone, backedUp, backupDir: backedUp.length > 0 ? backupDir : undefined, failed}
   const targets = toApply.map((e) => join(options.home, e.path))
   try {
     await chezmoi.apply({targets})
@@ -150,9 +155,16 @@ async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTarge
     if (!(error instanceof ProcessError)) throw error
     result.incomplete = error.result.stderr.trim() || error.message
     // Only what chezmoi really wrote counts as applied (a target edited during the apply is refused, say).
-    const notWritten = new Set((await chezmoi.status(targets)).filter((e) => e.onApply !== ' ').map((e) => e.path))
+    const after = await chezmoi.statusWithFailures(targets)
+    const notWritten = new Set([...after.entries.filter((e) => e.onApply !== ' ').map((e) => e.path), ...after.failed.map((f) => f.path)])
     result.applied = result.applied.filter((path) => !notWritten.has(path))
     result.waiting = toApply.map((e) => e.path).filter((path) => notWritten.has(path))
+    // A target chezmoi did not write, and not edited here meanwhile (that one the next sync captures): it failed.
+    const editedHere = new Set(after.entries.filter((e) => e.sinceLastWrite !== ' ').map((e) => e.path))
+    const reasons = parseTargetFailures(result.incomplete, options.home)
+    for (const path of result.waiting.filter((p) => !editedHere.has(p) && !failed.some((f) => f.path === p))) {
+      failed.push({path, reason: reasons.find((r) => r.path === path)?.reason ?? after.failed.find((f) => f.path === path)?.reason ?? 'chezmoi did not write it'})
+    }
   }
   return result
 }

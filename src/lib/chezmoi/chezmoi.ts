@@ -6,7 +6,7 @@ import {dirname, resolve} from 'node:path'
 
 import {FleetError} from '../errors/index.ts'
 import {writeCaptureConfig} from './config.ts'
-import {run} from '../process/run.ts'
+import {ProcessError, run} from '../process/run.ts'
 import {executablesOnPath} from '../process/which.ts'
 
 export const MIN_CHEZMOI_VERSION = '2.71.0'
@@ -18,6 +18,39 @@ export interface ChezmoiStatusEntry {
   onApply: string
   /** Target path relative to $HOME. */
   path: string
+}
+
+/** A target chezmoi could not read or apply, with chezmoi's reason. */
+export interface TargetFailure {
+  /** Relative to $HOME. */
+  path: string
+  reason: string
+}
+
+/** chezmoi's `chezmoi: <target>: <reason>` lines, with targets made relative to $HOME. */
+export function parseTargetFailures(stderr: string, home: string): TargetFailure[] {
+  const failures: TargetFailure[] = []
+  for (const line of stderr.split('\n')) {
+    const match = /^chezmoi: (.+?): (.+)$/.exec(line.trim())
+    if (!match) continue
+    const path = match[1].startsWith(`${home}/`) ? match[1].slice(home.length + 1) : match[1]
+    if (!path.startsWith('/') && !failures.some((f) => f.path === path)) failures.push({path, reason: match[2]})
+  }
+  return failures
+}
+
+/**
+ * `chezmoi status` output. It has no NUL-separated form: a line that does not start with two status columns continues
+ * the path above it (a name with a newline in it).
+ */
+function parseStatus(stdout: string): ChezmoiStatusEntry[] {
+  const entries: ChezmoiStatusEntry[] = []
+  for (const line of stdout.replace(/\n$/, '').split('\n')) {
+    const previous = entries.at(-1)
+    if (/^[ ADMR]{2} ./.test(line) || previous === undefined) entries.push({sinceLastWrite: line[0], onApply: line[1], path: line.slice(3)})
+    else previous.path += `\n${line}`
+  }
+  return entries.filter((e) => e.path.length > 0)
 }
 
 export function parseVersion(text: string): [number, number, number] | undefined {
@@ -147,13 +180,34 @@ export class Chezmoi {
     )
   }
 
-  /** Targets whose state differs from the source (`chezmoi status`). */
+  /** Targets whose state differs from the source (`chezmoi status`), leaving out any chezmoi cannot read (see statusWithFailures). */
   async status(targets: string[] = []): Promise<ChezmoiStatusEntry[]> {
-    const result = await this.run(['status', '--path-style', 'relative', ...(targets.length > 0 ? ['--', ...targets] : [])])
-    return result.stdout
-      .split('\n')
-      .filter((line) => line.length > 3)
-      .map((line) => ({sinceLastWrite: line[0], onApply: line[1], path: line.slice(3)}))
+    return (await this.statusWithFailures(targets)).entries
+  }
+
+  /**
+   * `chezmoi status`, and the targets it could not read (a template that fails, a file it cannot decrypt). chezmoi
+   * stops the whole listing at one such target: the others are then listed one by one (explicitly, not recursively),
+   * so that one bad entry never hides the rest.
+   */
+  async statusWithFailures(targets: string[] = []): Promise<{entries: ChezmoiStatusEntry[]; failed: TargetFailure[]}> {
+    const status = (args: string[]) => this.run(['status', '--path-style', 'relative', ...args], {allowFailure: true})
+    const first = await status(targets.length > 0 ? ['--', ...targets] : [])
+    if (first.exitCode === 0) return {entries: parseStatus(first.stdout), failed: []}
+    const failed = parseTargetFailures(first.stderr, this.home)
+    if (failed.length === 0) throw new ProcessError(first)
+    const candidates = targets.length > 0 ? targets : (await this.managed()).map((path) => `${this.home}/${path}`)
+    for (let round = 0; round < 5; round++) {
+      const failedTargets = new Set(failed.map((f) => `${this.home}/${f.path}`))
+      const rest = candidates.filter((target) => !failedTargets.has(target))
+      if (rest.length === 0) return {entries: [], failed}
+      const next = await status(['--recursive=false', '--', ...rest])
+      if (next.exitCode === 0) return {entries: parseStatus(next.stdout), failed}
+      const more = parseTargetFailures(next.stderr, this.home).filter((f) => !failedTargets.has(`${this.home}/${f.path}`))
+      if (more.length === 0) throw new ProcessError(next)
+      failed.push(...more)
+    }
+    throw new ProcessError(first)
   }
 
   /**

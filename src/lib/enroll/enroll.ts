@@ -12,6 +12,7 @@ import {configuredMachine, foreignConfigFiles, writeChezmoiConfig} from '../chez
 import {FleetError, UsageError} from '../errors/index.ts'
 import {chezmoiFor, openLocalFleet} from '../fleet/local.ts'
 import {pushWithRetry} from '../fleet/publish.ts'
+import {checkSourceForPush} from '../sync/source-check.ts'
 import {syncBeforeChange} from '../sync/engine.ts'
 import {ensureMachine, findMachine, nameTakenError} from '../fleet/roster.ts'
 import {SECRETS_PATH, template} from '../fleet/templates.ts'
@@ -364,9 +365,14 @@ async function roster(ctx: EnrollContext): Promise<string> {
 }
 
 async function publish(ctx: EnrollContext): Promise<string> {
-  const result = await pushWithRetry(ctx.repo, ctx.branch, async () => {
-    await applyRosterEntry(ctx)
-  })
+  const result = await pushWithRetry(
+    ctx.repo,
+    ctx.branch,
+    async () => {
+      await applyRosterEntry(ctx)
+    },
+    () => checkSourceForPush({repo: ctx.repo, chezmoi: ctx.chezmoi, machine: ctx.options.name, upstream: `origin/${ctx.branch}`}),
+  )
   ctx.pushed = result.pushed
   if (result.parkedBranch) ctx.notes.push(`Local commits that conflicted with the forge are kept on branch ${result.parkedBranch} in ${ctx.paths.sourceDir}.`)
   return result.pushed > 0 ? `pushed ${result.pushed} commit${result.pushed === 1 ? '' : 's'} to ${redactUrl(ctx.forge)}` : 'the forge already has everything'
@@ -381,7 +387,8 @@ async function apply(ctx: EnrollContext): Promise<string> {
     recipient: async () => ctx.identity!.recipient,
     isEncrypted: (path) => managedPathOf(fleet, path)?.encrypt === true,
   })
-  if (ctx.applied.incomplete) ctx.notes.push(`Some files were not applied: ${ctx.applied.incomplete}`)
+  if (ctx.applied.failed.length > 0) ctx.notes.push(`Not applied (chezmoi could not; \`fleet sync\` says more): ${ctx.applied.failed.map((f) => `~/${f.path}: ${f.reason}`).join('; ')}`)
+  else if (ctx.applied.incomplete) ctx.notes.push(`Some files were not applied: ${ctx.applied.incomplete}`)
   const waiting = ctx.state === 'active' ? '' : `; ${encrypted.length} encrypted path${encrypted.length === 1 ? '' : 's'} wait for approval`
   const backups = ctx.applied.backedUp.length > 0 ? `; ${ctx.applied.backedUp.length} existing file(s) backed up to ${ctx.applied.backupDir}` : ''
   return `applied the fleet's files${waiting}${backups}`

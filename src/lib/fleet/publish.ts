@@ -51,15 +51,18 @@ export async function catchUp(repo: GitRepo, branch: string): Promise<CatchUpRes
 
 /**
  * Push the local branch. When another machine pushed first: catch up and push again. `redo` re-derives this
- * machine's change on top of the forge when the catch-up had to park it (a roster edit, a re-encryption).
+ * machine's change on top of the forge when the catch-up had to park it (a roster edit, a re-encryption);
+ * `check` looks at the source before each push (see checkSourceForPush) and throws to stop it.
  */
-export async function pushWithRetry(repo: GitRepo, branch: string, redo?: () => Promise<void>): Promise<{pushed: number; parkedBranch?: string}> {
+export async function pushWithRetry(repo: GitRepo, branch: string, redo?: () => Promise<void>, check?: () => Promise<unknown>): Promise<{pushed: number; parkedBranch?: string}> {
   let parkedBranch: string | undefined
   for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
     const upstream = `origin/${branch}`
     // git updates origin/<branch> itself on a successful push (the remote's fetch refspec maps it).
-    const ahead = (await repo.revParse(upstream)) === undefined ? await repo.commitCount('HEAD') : await repo.countAhead('HEAD', upstream)
-    if (ahead === 0) return {pushed: 0, parkedBranch}
+    const countAhead = async () => ((await repo.revParse(upstream)) === undefined ? repo.commitCount('HEAD') : repo.countAhead('HEAD', upstream))
+    if ((await countAhead()) === 0) return {pushed: 0, parkedBranch}
+    await check?.()
+    const ahead = await countAhead()
     if ((await repo.push(branch)) === 'pushed') return {pushed: ahead, parkedBranch}
     const caught = await catchUp(repo, branch)
     if (caught.parkedBranch) {

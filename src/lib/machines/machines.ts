@@ -4,6 +4,7 @@ import {errorMessage, FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {pushWithRetry} from '../fleet/publish.ts'
 import {syncBeforeChange} from '../sync/engine.ts'
+import {checkSourceForPush} from '../sync/source-check.ts'
 import {findMachine} from '../fleet/roster.ts'
 import {reencryptSource} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
@@ -110,7 +111,7 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
     }
 
     await derive()
-    const {pushed} = await pushWithRetry(repo, branch, derive)
+    const {pushed} = await pushWithRetry(repo, branch, derive, () => checkSourceForPush({...local, upstream: `origin/${branch}`}))
     return {...outcome, pushed}
   })
 }

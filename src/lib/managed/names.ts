@@ -1,38 +1,109 @@
 // Facts about how chezmoi names source entries: attributes, `remove_` markers, private encrypted files.
-import {basename} from 'node:path'
+// chezmoi reads a source name's prefixes in a fixed order that depends on the entry's type, then `dot_` or
+// `literal_`, then (files only) the suffixes; a target whose own name could be read as an attribute is written with
+// `literal_` (and `.literal` after a name ending in `.literal` or `.tmpl`). These functions follow the same rules.
 
-const TYPE_PREFIXES = ['create_', 'modify_', 'remove_', 'run_', 'symlink_']
-const ATTRIBUTE_PREFIXES = ['encrypted_', 'private_', 'readonly_', 'empty_', 'executable_', 'once_', 'onchange_', 'before_', 'after_', 'exact_', 'external_']
+/** The kinds of file entry chezmoi knows, by their type prefix. */
+export type SourceFileType = 'file' | 'create' | 'modify' | 'remove' | 'script' | 'symlink'
 
-/** A source name without its type prefix and attribute prefixes; whether one of them was `encrypted_`. */
-function stripAttributes(name: string): {rest: string; encrypted: boolean} {
+export interface SourceFileName {
+  type: SourceFileType
+  encrypted: boolean
+  template: boolean
+  /** The target's base name. */
+  targetName: string
+}
+
+const ENCRYPTED_SUFFIX = '.age'
+/** A file target whose name starts with one of these is written with `literal_` before it. */
+const FILE_LITERAL_PREFIX = /^(after|before|create|dot|empty|encrypted|executable|literal|modify|once|private|readonly|remove|run|symlink)_/
+/** The same for a directory target. */
+const DIR_LITERAL_PREFIX = /^(dot|exact|literal|private|readonly)_/
+/** A file target whose name ends with one of these is written with `.literal` after it. */
+const FILE_LITERAL_SUFFIX = /\.(literal|tmpl)$/
+
+function cut(name: string, prefix: string): [string, boolean] {
+  return name.startsWith(prefix) ? [name.slice(prefix.length), true] : [name, false]
+}
+
+function cutAll(name: string, prefixes: string[]): {rest: string; found: Set<string>} {
+  const found = new Set<string>()
   let rest = name
-  let encrypted = false
-  const type = TYPE_PREFIXES.find((p) => rest.startsWith(p))
-  if (type) rest = rest.slice(type.length)
-  for (let stripped = true; stripped; ) {
-    stripped = false
-    for (const prefix of ATTRIBUTE_PREFIXES) {
-      if (rest.startsWith(prefix)) {
-        encrypted ||= prefix === 'encrypted_'
-        rest = rest.slice(prefix.length)
-        stripped = true
-      }
-    }
+  for (const prefix of prefixes) {
+    const [next, had] = cut(rest, prefix)
+    rest = next
+    if (had) found.add(prefix)
   }
-  return {rest, encrypted}
+  return {rest, found}
 }
 
-/** A file's source name without its `.tmpl` suffix, and without `.age` when it is encrypted. */
-function stripSuffixes(rest: string, encrypted: boolean): string {
-  const plain = rest.endsWith('.tmpl') ? rest.slice(0, -'.tmpl'.length) : rest
-  return encrypted && plain.endsWith('.age') ? plain.slice(0, -'.age'.length) : plain
+function cutSuffix(name: string, suffix: string): string {
+  return name.endsWith(suffix) ? name.slice(0, -suffix.length) : name
 }
 
-/** The name of the source entry that tells chezmoi to remove a file: `remove_` + the target name's encoding. */
+function dotOrLiteral(name: string): string {
+  if (name.startsWith('dot_')) return `.${name.slice('dot_'.length)}`
+  if (name.startsWith('literal_')) return name.slice('literal_'.length)
+  return name
+}
+
+/** Type prefixes, each with the attribute prefixes chezmoi reads after it (in this order). */
+const FILE_TYPES: Array<[string, SourceFileType, string[]]> = [
+  ['create_', 'create', ['encrypted_', 'private_', 'readonly_', 'empty_', 'executable_']],
+  ['remove_', 'remove', []],
+  ['run_', 'script', []],
+  ['symlink_', 'symlink', []],
+  ['modify_', 'modify', ['encrypted_', 'private_', 'readonly_', 'executable_']],
+]
+const FILE_ATTRIBUTES = ['encrypted_', 'private_', 'readonly_', 'empty_', 'executable_']
+
+/** How chezmoi reads a source file's name. */
+export function parseSourceFileName(sourceName: string): SourceFileName {
+  const [prefix, type, attributes] = FILE_TYPES.find(([p]) => sourceName.startsWith(p)) ?? ['', 'file' as const, FILE_ATTRIBUTES]
+  const {rest, found} = cutAll(sourceName.slice(prefix.length), attributes)
+  let name = rest
+  if (type === 'script') {
+    // One of once_ and onchange_, then one of before_ and after_.
+    name = name.startsWith('once_') ? name.slice('once_'.length) : cut(name, 'onchange_')[0]
+    name = name.startsWith('before_') ? name.slice('before_'.length) : cut(name, 'after_')[0]
+  }
+  name = dotOrLiteral(name)
+  const encrypted = found.has('encrypted_')
+  if (encrypted) name = cutSuffix(name, ENCRYPTED_SUFFIX)
+  let template = false
+  if (name.endsWith('.literal')) name = cutSuffix(name, '.literal')
+  else if (name.endsWith('.tmpl')) {
+    template = true
+    name = cutSuffix(cutSuffix(name, '.tmpl'), '.literal')
+  }
+  return {type, encrypted, template, targetName: name}
+}
+
+/** How chezmoi reads a source directory's name. */
+export function parseSourceDirName(sourceName: string): {remove: boolean; targetName: string} {
+  if (sourceName.startsWith('remove_')) return {remove: true, targetName: dotOrLiteral(sourceName.slice('remove_'.length))}
+  return {remove: false, targetName: dotOrLiteral(cutAll(sourceName, ['external_', 'exact_', 'private_', 'readonly_']).rest)}
+}
+
+/**
+ * How chezmoi writes a target's base name after the entry's attribute prefixes: `dot_` for a leading dot, `literal_`
+ * before a name it would otherwise read as an attribute, and (for a file) `.literal` after a name ending in a suffix
+ * it would otherwise strip.
+ */
+export function encodeTargetName(name: string, kind: 'file' | 'dir' = 'file'): string {
+  const literalPrefix = kind === 'file' ? FILE_LITERAL_PREFIX : DIR_LITERAL_PREFIX
+  const encoded = name.startsWith('.') ? `dot_${name.slice(1)}` : literalPrefix.test(name) ? `literal_${name}` : name
+  return kind === 'file' && FILE_LITERAL_SUFFIX.test(name) ? `${encoded}.literal` : encoded
+}
+
+/** The name of the `remove_` entry that tells chezmoi to remove the target with this base name. */
+export function removeMarkerName(targetName: string): string {
+  return `remove_${encodeTargetName(targetName)}`
+}
+
+/** The name of the `remove_` entry for the target of an existing source file. */
 export function removeEntryName(sourceName: string): string {
-  const {rest, encrypted} = stripAttributes(sourceName)
-  return `remove_${stripSuffixes(rest, encrypted)}`
+  return removeMarkerName(parseSourceFileName(sourceName).targetName)
 }
 
 /**
@@ -46,25 +117,18 @@ export function privateEncryptedName(name: string): string | undefined {
   return `${match[0]}private_${name.slice(match[0].length)}`
 }
 
-/** How chezmoi encodes a target's base name in the source (for the cases fleet writes itself). */
-export function encodeTargetName(name: string): string {
-  return name.startsWith('.') ? `dot_${name.slice(1)}` : name
-}
-
 /** A target path as a literal pattern for .chezmoiremove (its glob characters escaped). */
 export function escapeGlob(path: string): string {
   return path.replace(/[*?[\]{}\\]/g, (c) => `\\${c}`)
 }
 
-/** A source path's target path, read from its name alone (for a source file that no longer exists). */
+/**
+ * A source path's target path, read from its names alone (for a source file that no longer exists): every component
+ * but the last is a directory, the last a file.
+ */
 export function decodeSourcePath(sourcePath: string): string {
   const components = sourcePath.split('/')
   return components
-    .map((component, index) => {
-      if (component.startsWith('literal_')) return component.slice('literal_'.length)
-      const {rest, encrypted} = stripAttributes(component)
-      const name = rest.startsWith('dot_') ? `.${rest.slice('dot_'.length)}` : rest
-      return index === components.length - 1 ? stripSuffixes(name, encrypted) : name
-    })
+    .map((component, index) => (index === components.length - 1 ? parseSourceFileName(component).targetName : parseSourceDirName(component).targetName))
     .join('/')
 }

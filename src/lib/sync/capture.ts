@@ -10,7 +10,7 @@ import {changedHere, describeType, diskType, managedEntries, type ManagedEntry, 
 import type {GitRepo} from '../git/git.ts'
 import {linkedDirectories, listableRoots} from '../managed/linked.ts'
 import {unsyncableName} from '../managed/name-limits.ts'
-import {decodeSourcePath, encodeTargetName, escapeGlob, removeEntryName} from '../managed/names.ts'
+import {decodeSourcePath, escapeGlob, removeEntryName, removeMarkerName} from '../managed/names.ts'
 import {ProcessError} from '../process/run.ts'
 import {confirmedPlain, filesBelow, type HeldBack, parseChezmoiFinding, secretsInAddedLines, secretsInFile} from './secret-check.ts'
 import type {Fleet} from '../manifest/schema.ts'
@@ -384,7 +384,7 @@ export async function clearRemovals(chezmoi: Chezmoi, home: string, sourceDir: s
   const sourceOf = new Map(parents.map((p, i) => [p, parentSources[i]]))
   for (const target of targets) {
     const parentSource = dirname(target) === '.' ? sourceDir : sourceOf.get(dirname(target))
-    if (parentSource) await rm(join(parentSource, `remove_${encodeTargetName(basename(target))}`), {force: true})
+    if (parentSource) await rm(join(parentSource, removeMarkerName(basename(target))), {force: true})
   }
   const patterns = new Set(targets.flatMap((t) => t.split('/').map((_, i, parts) => escapeGlob(parts.slice(0, i + 1).join('/')))))
   await editChezmoiRemove(sourceDir, (lines) => lines.filter((line) => !patterns.has(line)))

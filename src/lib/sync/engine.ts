@@ -7,7 +7,7 @@ import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import {applyWithBackup, type ApplyResult} from '../chezmoi/apply.ts'
-import {requireChezmoi} from '../chezmoi/chezmoi.ts'
+import {requireChezmoi, type TargetFailure} from '../chezmoi/chezmoi.ts'
 import {errorMessage, ExitCode, type ExitCodeValue, explainSystemError, FleetError, ForgeUnreachableError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {PUSH_ATTEMPTS} from '../fleet/publish.ts'
@@ -28,6 +28,7 @@ import {ProcessError} from '../process/run.ts'
 import {recordedStep, recoverRepo} from './recover.ts'
 import type {HeldBack} from './secret-check.ts'
 import {sha256, type SourceContents} from './moved-source.ts'
+import {checkSourceForPush, repairSharedTargets} from './source-check.ts'
 import {mergeText} from './merge-text.ts'
 import {readManifestForSync} from './manifest-recovery.ts'
 import {refreshEntries, sameSnapshot, takeSnapshot} from './snapshot.ts'
@@ -231,6 +232,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   const baseline = takeSnapshot(paths.home, managedPaths)
 
   const contents = sourceContents(local, active)
+  const sourceCheck = {...local, upstream: `origin/${branch}`}
   const integrateFromForge = async () => {
     const integrated = await recordedStep(repo, branch, 'merge with the forge', (park) =>
       integrate(repo, {branch, machine, park, mergeEncrypted: active ? (path, versions) => mergeEncrypted(contents, path, versions) : undefined}),
@@ -240,8 +242,8 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     if (integrated.received > 0 && (await dropContradictedRemovals(paths.sourceDir, await repo.listFiles()))) {
       await repo.commitAll(`fleet: ${machine}: keep what was created again in a directory another machine deleted`)
     }
-    if (integrated.conflicts.length > 0) await checkSourceReadable(local)
     if (integrated.received > 0) {
+      result.notes.push(...(await repairSharedTargets(sourceCheck)))
       fleet = await readManifest(paths.sourceDir)
       await enforceRecipients(local, fleet, result)
     }
@@ -251,6 +253,9 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   // What a person did in the source repo (`chezmoi edit`, a file added or changed by hand) is theirs: committed as
   // it is, so that capture starts from a clean tree, adds only what came from targets, and can be undone alone.
   await commitSourceRepoChanges(local, contents, result)
+  // A source that reached this machine with two entries for one target (pushed before such sources were checked):
+  // repaired here the same way every machine repairs it.
+  result.notes.push(...(await repairSharedTargets(sourceCheck)))
 
   // Capture and commit. A source chezmoi cannot read (another machine pushed a broken one) may have been fixed on
   // the forge since: bring the forge's commits in first, then capture.
@@ -287,7 +292,11 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   const aheadOfForge = async () => ((await repo.revParse(upstream)) === undefined ? repo.commitCount('HEAD') : repo.countAhead('HEAD', upstream))
   try {
     for (let attempt = 1; ; attempt++) {
-      const ahead = await aheadOfForge()
+      let ahead = await aheadOfForge()
+      if (ahead > 0) {
+        result.notes.push(...(await checkSourceForPush(sourceCheck)))
+        ahead = await aheadOfForge()
+      }
       if (ahead > 0 && (await repo.push(branch)) === 'pushed') {
         result.pushed += ahead
         break
@@ -332,7 +341,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
         exclude: (path) =>
           linked.has(path) || [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`) || c.startsWith(`${path}/`)) || result.heldBack.some((h) => path === h.path || path.startsWith(`${h.path}/`)),
       })
-    : {applied: [], waiting: [], leftAlone: [], backedUp: []}
+    : {applied: [], waiting: [], leftAlone: [], backedUp: [], failed: []}
   result.applied = applied.applied
   result.waiting = applied.waiting
   // Templates and what was held back are reported as such, not as edits made during the sync.
@@ -340,7 +349,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   result.leftAlone = applied.leftAlone.filter((p) => !caught.templates.includes(p) && !heldBack.has(p))
   result.backedUp = applied.backedUp
   result.backupDir = applied.backupDir
-  if (applied.incomplete) result.warnings.push(applied.incomplete)
+  if (applied.incomplete && applied.failed.length === 0) result.warnings.push(applied.incomplete) // failures are the error, below
   const applyFailure = applied.incomplete === undefined ? undefined : explainSystemError(new Error(applied.incomplete), paths.home)
 
   // Record where everything stands: the quick path's baseline.
@@ -356,6 +365,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   }
   state.appliedHead = head
   state.settled =
+    applied.failed.length === 0 &&
     result.leftAlone.length === 0 && result.templates.length === 0 && result.skipped.length === 0 && result.heldBack.length === 0 && !applied.incomplete && (await unchangedSinceApply(local, applied.applied))
   // Paths that became managed in this sync may hold files here the fleet lacks: nothing is "in sync" that no capture
   // looked at, so one more round captures them.
@@ -365,6 +375,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     await writeFile(statePaths(paths).again, new Date().toISOString())
   }
   if (applyFailure instanceof FleetError) throw applyFailure // a full disk: an error, not a warning
+  if (applied.failed.length > 0) throw await applyFailedError(local, applied.failed)
   if (offline) throw offline
 }
 
@@ -385,16 +396,18 @@ async function unchangedSinceApply(local: LocalFleet, applied: string[]): Promis
   return true
 }
 
-/** Never push a source chezmoi cannot read: every machine would stop syncing. */
-async function checkSourceReadable(local: LocalFleet): Promise<void> {
-  try {
-    await local.chezmoi.managed()
-  } catch (error) {
-    throw new FleetError(`After merging with the forge, chezmoi cannot read the source repo: ${errorMessage(error).split('\n').slice(-1)[0]}`, {
-      code: 'SOURCE_UNREADABLE',
-      fix: `Nothing was pushed. Look at ${local.paths.sourceDir} (git status; git log --all) or resolve the conflicts shown by \`fleet status\`.`,
-    })
-  }
+/** Targets from the fleet that chezmoi could not apply here: each with chezmoi's reason and its source entry. */
+async function applyFailedError(local: LocalFleet, failed: TargetFailure[]): Promise<FleetError> {
+  const sources = await Promise.all(failed.map((f) => local.chezmoi.sourcePaths([join(local.paths.home, f.path)]).then(([s]) => s, () => undefined)))
+  const lines = failed.map((f, i) => `  ~/${f.path}: ${f.reason}${sources[i] ? ` (source entry ${sources[i]})` : ''}`)
+  const example = sources.find(Boolean)
+  const names = failed.map((f) => `~/${f.path}`).join(', ')
+  return new FleetError(`chezmoi could not apply ${names} here (everything else was applied):\n${lines.join('\n')}`, {
+    code: 'APPLY_FAILED',
+    fix:
+      'Correct the entry on the machine that made it and run `fleet sync` there, or remove it from the fleet: ' +
+      `git -C "${local.paths.sourceDir}" rm -- "${example ?? '<source entry>'}", then \`fleet sync\`. This machine applies it at its next sync once it can.`,
+  })
 }
 
 function commitMessage(machine: string, caught: CaptureResult): string {
