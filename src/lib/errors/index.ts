@@ -1,6 +1,7 @@
 import {statfsSync} from 'node:fs'
 
 import {redactUrl} from '../forge/redact.ts'
+import {shellCommand} from './shell-command.ts'
 
 // Every failure fleet reports carries an exit code from the documented set and, where there is one, the fix.
 
@@ -87,7 +88,7 @@ export function explainSystemError(error: unknown, where: string): unknown {
   if (code === 'ENOSPC' || code === 'EDQUOT' || /No space left on device|ENOSPC|Disk quota exceeded/i.test(text) || failedWrite) {
     return new FleetError(`The disk that holds ${path} is full: it could not be written (no space left on device).`, {
       code: 'DISK_FULL',
-      fix: `Free some space there (df -h "${where}" shows how much is left), then run \`fleet sync\` again. Nothing was lost: what this sync had half written was undone.`,
+      fix: `Free some space there (${shellCommand('df', '-h', where)} shows how much is left), then run \`fleet sync\` again. Nothing was lost: what this sync had half written was undone.`,
       cause: error,
     })
   }

@@ -2,6 +2,7 @@
 // a manifest it cannot read and the person learns where the bad version came from.
 import type {GitRepo} from '../git/git.ts'
 import {MANIFEST_RELATIVE_PATH, ManifestError, parseManifest} from './store.ts'
+import {shellCommand} from '../errors/shell-command.ts'
 
 export interface ManifestCommit {
   sha: string
@@ -49,7 +50,7 @@ export async function unreadableManifestAt(repo: GitRepo, ref: string, where: st
  * machine's source repo, without touching this machine's branch.
  */
 export function forgeManifestError(sourceDir: string, branch: string, bad: UnreadableManifest): ManifestError {
-  const git = `git -C "${sourceDir}"`
+  const git = shellCommand('git', '-C', sourceDir)
   const undo = bad.commit
     ? `Undo that commit on the forge from this machine: \`${git} fetch origin && ${git} switch --detach origin/${branch} && ${git} revert --no-edit ${bad.commit.short} && ${git} push origin HEAD:${branch} && ${git} switch ${branch}\`; or correct the file where that commit was made, commit and push it there. `
     : `Correct ${MANIFEST_RELATIVE_PATH} on the forge's branch ${branch} from any clone of it, commit and push. `

@@ -15,6 +15,7 @@ import {ProcessError} from '../process/run.ts'
 import {confirmedPlain, filesBelow, type HeldBack, parseChezmoiFinding, secretsInAddedLines, secretsInFile} from './secret-check.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {mergeMovedSource, type MovedSourceOutcome, parkConflicts, rememberContents, type SourceContents} from './moved-source.ts'
+import {homeShellPath} from '../errors/shell-command.ts'
 
 export interface CaptureOptions {
   chezmoi: Chezmoi
@@ -259,23 +260,19 @@ async function captureTypeChanges(options: CaptureOptions, entries: Map<string, 
 /** Why a type change cannot be synced, with the fix; undefined when it can. */
 function inexpressible(change: Retyped): string | undefined {
   const was = describeType(change.from)
-  const target = shellHomePath(change.path)
+  const target = homeShellPath(change.path)
   const fleets = `the fleet's ${change.from === 'dir' ? 'directory' : change.from}`
   if (change.to === 'other') {
     return `it was ${was} and is now ${describeType('other')}, which fleet cannot sync (only files, directories and symlinks): to get ${fleets} back, run \`rm ${target} && chezmoi apply --force ${target}\``
   }
   const name = basename(change.source)
   if (name.endsWith('.tmpl') || name.startsWith('modify_')) {
-    const aside = shellHomePath(`${basename(change.path)}.aside`)
+    const aside = homeShellPath(`${basename(change.path)}.aside`)
     return `it was ${was} made by ${name.endsWith('.tmpl') ? 'a template' : 'a modify_ script'} in the source (${name}), which fleet does not replace with ${describeType(change.to)}: to keep yours aside and get ${fleets} back, run \`mv ${target} ${aside} && chezmoi apply --force ${target}\``
   }
   return undefined
 }
 
-/** A path under $HOME as a shell word, for a command a person runs. */
-function shellHomePath(path: string): string {
-  return /^[\w./-]+$/.test(path) ? `~/${path}` : `~/'${path.replace(/'/g, `'\\''`)}'`
-}
 
 /** A file the person said is not a secret (`fleet add-path --plain-text`), though it looks like one, as it is now. */
 function isConfirmedPlain(fleet: Fleet, home: string, path: string): boolean {

@@ -33,6 +33,7 @@ import {mergeText} from './merge-text.ts'
 import {readManifestForSync} from './manifest-recovery.ts'
 import {refreshEntries, sameSnapshot, takeSnapshot} from './snapshot.ts'
 import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
+import {shellCommand} from '../errors/shell-command.ts'
 
 export interface SyncOptions {
   /** What started this sync: 'manual', 'watcher', 'timer', 'add-path', … (recorded in the log). */
@@ -406,7 +407,7 @@ async function applyFailedError(local: LocalFleet, failed: TargetFailure[]): Pro
     code: 'APPLY_FAILED',
     fix:
       'Correct the entry on the machine that made it and run `fleet sync` there, or remove it from the fleet: ' +
-      `git -C "${local.paths.sourceDir}" rm -- "${example ?? '<source entry>'}", then \`fleet sync\`. This machine applies it at its next sync once it can.`,
+      `${example ? shellCommand('git', '-C', local.paths.sourceDir, 'rm', '--', example) : `${shellCommand('git', '-C', local.paths.sourceDir, 'rm', '--')} <source entry>`}, then \`fleet sync\`. This machine applies it at its next sync once it can.`,
   })
 }
 

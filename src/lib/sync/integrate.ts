@@ -16,6 +16,7 @@ import {decodeSourcePath} from '../managed/names.ts'
 import {forgeManifestError, unreadableManifestAt} from '../manifest/history.ts'
 import {mergeFleets} from '../manifest/merge.ts'
 import {MANIFEST_RELATIVE_PATH, parseManifest, renderManifest} from '../manifest/store.ts'
+import {shellCommand} from '../errors/shell-command.ts'
 
 export interface IntegrateResult {
   /** Commits that came from the forge. */
@@ -145,7 +146,7 @@ async function anotherHistory(repo: GitRepo, branch: string): Promise<FleetError
   return new FleetError(`The forge ${url} holds a different history on ${branch}: it shares no commit with this machine's fleet (it was re-created, or holds another fleet). Nothing was merged or pushed.`, {
     code: 'FORGE_HOLDS_ANOTHER_FLEET',
     fix:
-      `To join the fleet the forge holds now: mv "${repo.dir}" "${repo.dir}.before-fleet", then fleet enroll --forge ${url}. ` +
-      `To put this machine's fleet back on the forge instead (the forge's current commits are then lost): git -C "${repo.dir}" push --force origin ${branch}.`,
+      `To join the fleet the forge holds now: ${shellCommand('mv', repo.dir, `${repo.dir}.before-fleet`)}, then ${shellCommand('fleet', 'enroll', '--forge', url)}. ` +
+      `To put this machine's fleet back on the forge instead (the forge's current commits are then lost): ${shellCommand('git', '-C', repo.dir, 'push', '--force', 'origin', branch)}.`,
   })
 }

@@ -7,6 +7,7 @@ import {describeCommit, lastManifestCommit, unreadableManifestAt} from '../manif
 import type {Fleet} from '../manifest/schema.ts'
 import {MANIFEST_RELATIVE_PATH, manifestPath, ManifestError, readManifest} from '../manifest/store.ts'
 import {recordedStep, undoOperation} from './recover.ts'
+import {shellCommand} from '../errors/shell-command.ts'
 
 async function readOrError(sourceDir: string): Promise<Fleet | ManifestError> {
   try {
@@ -30,7 +31,7 @@ export async function readManifestForSync(repo: GitRepo, notes: string[]): Promi
     if (!(read instanceof ManifestError)) return read
   }
 
-  const git = `git -C "${sourceDir}"`
+  const git = shellCommand('git', '-C', sourceDir)
   const file = manifestPath(sourceDir)
   // Changed by hand and not committed: the person's edit, never committed or overwritten by fleet.
   if ((await repo.status()).some((entry) => entry.path === MANIFEST_RELATIVE_PATH)) {

@@ -8,6 +8,7 @@ import {FleetError} from '../errors/index.ts'
 import type {FleetGitOperation, GitOperationKind, GitRepo} from '../git/git.ts'
 import {currentPlatform} from '../platform/paths.ts'
 import {run} from '../process/run.ts'
+import {shellCommand} from '../errors/shell-command.ts'
 
 /** Whether any live process has this file open. */
 export async function fileHeldOpen(file: string): Promise<boolean> {
@@ -69,7 +70,7 @@ export async function recoverRepo(repo: GitRepo, branch: string): Promise<string
   if (current !== branch) {
     throw new FleetError(`The source repo ${repo.dir} is on ${current ? `branch ${current}` : 'a detached HEAD'}, not ${branch}.`, {
       code: 'WRONG_BRANCH',
-      fix: `Switch it back: git -C "${repo.dir}" switch ${branch} (commit or stash anything you changed there first).`,
+      fix: `Switch it back: ${shellCommand('git', '-C', repo.dir, 'switch', branch)} (commit or stash anything you changed there first).`,
     })
   }
   return notes

@@ -13,6 +13,7 @@ import type {GitRepo} from '../git/git.ts'
 import {isEncryptedSourceFile} from '../keys/crypto.ts'
 import {parseSourceDirName, parseSourceFileName} from '../managed/names.ts'
 import {readManifest, writeManifest} from '../manifest/store.ts'
+import {shellCommand} from '../errors/shell-command.ts'
 
 export interface SourceCheckContext {
   repo: GitRepo
@@ -124,7 +125,7 @@ async function repairOnce(ctx: SourceCheckContext): Promise<string[]> {
     const example = undecided[0].entries.find((e) => here !== undefined && isDir(e) !== here.isDirectory()) ?? undecided[0].entries[0]
     throw new FleetError(`The source repo has more than one entry for ${undecided.map((u) => `~/${u.target} (${u.entries.join(', ')})`).join('; ')}: chezmoi cannot read such a source.`, {
       code: 'SOURCE_UNREADABLE',
-      fix: `Nothing was pushed. Keep one entry for each target and remove the others, e.g. git -C "${ctx.repo.dir}" rm -r --quiet -- "${example.replace(/\/$/, '')}", then fleet sync.`,
+      fix: `Nothing was pushed. Keep one entry for each target and remove the others, e.g. ${shellCommand('git', '-C', ctx.repo.dir, 'rm', '-r', '--quiet', '--', example.replace(/\/$/, ''))}, then fleet sync.`,
     })
   }
   const resolutions = shared.map((s) => (resolve(s) ?? forgeSide(s))!)
@@ -164,7 +165,7 @@ async function repairOnce(ctx: SourceCheckContext): Promise<string[]> {
     const encrypted = kept !== undefined && isEncryptedSourceFile(kept) && dropped.some((d) => !isMarker(d)) ? ' (the encrypted one, the safe choice)' : ''
     const droppedFile = dropped.find((d) => !isMarker(d) && !isDir(d))
     const moved = dropped.some(isDir) ? ` (its files moved into ${kept})` : ''
-    const recover = droppedFile && before ? `; the other's content: git -C "${ctx.repo.dir}" show ${before.slice(0, 12)}:${droppedFile}` : ''
+    const recover = droppedFile && before ? `; the other's content: ${shellCommand('git', '-C', ctx.repo.dir, 'show', `${before.slice(0, 12)}:${droppedFile}`)}` : ''
     return `~/${target} had more than one source entry: kept ${kept}${encrypted}, dropped ${what}${moved}${recover}`
   })
 }
@@ -180,7 +181,7 @@ export async function checkSourceForPush(ctx: SourceCheckContext): Promise<strin
   } catch (error) {
     throw new FleetError(`chezmoi cannot read the source repo as it would be pushed: ${errorMessage(error).trim().split('\n').slice(-1)[0]}`, {
       code: 'SOURCE_UNREADABLE',
-      fix: `Nothing was pushed. In ${ctx.repo.dir}, correct or remove the entry chezmoi names (git -C "${ctx.repo.dir}" rm -- <entry>), then fleet sync. Conflicts, if any, are shown by \`fleet status\`.`,
+      fix: `Nothing was pushed. In ${ctx.repo.dir}, correct or remove the entry chezmoi names (${shellCommand('git', '-C', ctx.repo.dir, 'rm', '--')} <entry>), then fleet sync. Conflicts, if any, are shown by \`fleet status\`.`,
     })
   }
   return notes

@@ -1,0 +1,22 @@
+// A command printed in a fix means, pasted into a shell, exactly the words fleet meant.
+import assert from 'node:assert/strict'
+
+import {execa} from 'execa'
+
+import {homeShellPath, shellCommand} from '../../src/lib/errors/shell-command.ts'
+
+const AWKWARD = ['plain', 'with space', "it's", 'a"b', '$(touch pwned)', '`id`', 'a&b<c>d|e;f', '*', '~x', 'new\nline', '', '-n']
+
+describe('shell commands printed in fixes', function () {
+  it('every word reaches the program as it was, whatever it holds', async function () {
+    const printed = shellCommand('printf', '%s\\0', ...AWKWARD)
+    const {stdout} = await execa('sh', ['-c', printed], {stripFinalNewline: false})
+    assert.deepEqual(stdout.split('\0').slice(0, -1), AWKWARD)
+  })
+
+  it('a path under $HOME keeps ~ outside the quotes, so the shell expands it', async function () {
+    const {stdout} = await execa('sh', ['-c', `printf '%s' ${homeShellPath("dir with 'quote'/f $(x)")}`], {env: {HOME: '/home/someone'}})
+    assert.equal(stdout, "/home/someone/dir with 'quote'/f $(x)")
+    assert.equal(homeShellPath('.config/nvim'), '~/.config/nvim')
+  })
+})
