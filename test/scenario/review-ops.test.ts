@@ -45,7 +45,7 @@ describe('joining a fleet whose forge manifest cannot be read', function () {
     ['an invalid field', /keyType: \w+/, 'keyType: rsa'],
     ['text that is not YAML', /^fleet:/m, 'fleet: [unclosed'],
   ] as const) {
-    it(`${what}: enroll --forge stops naming the commit, changes nothing here, and the fix it points to works`, async function () {
+    it(`${what}: enroll --forge stops naming the commit, leaves no source repo here, and the fix it points to works`, async function () {
       const sh = (script: string) => execa('sh', ['-c', script], {cwd: hand, env: handEnv(root)})
       await sh('git pull --quiet --ff-only origin main')
       const text = (await sh(`cat ${MANIFEST}`)).stdout

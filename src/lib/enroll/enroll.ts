@@ -257,7 +257,7 @@ async function joinableManifest(ctx: EnrollContext, staging: string, text: strin
     if (!(error instanceof ManifestError)) throw error
     const commit = await lastManifestCommit(new GitRepo(staging), 'HEAD')
     throw new ManifestError(
-      `${error.message}\nIt came with ${describeCommit(commit)}; this machine cannot join the fleet until the forge's manifest reads again. Nothing was changed here.`,
+      `${error.message}\nIt came with ${describeCommit(commit)}; this machine cannot join the fleet until the forge's manifest reads again.`,
       `On a machine already in the fleet, run \`fleet sync\`: it names that commit and prints the command that undoes it on the forge (or correct the file where that commit was made, commit and push it). Then run this \`fleet enroll\` again.`,
     )
   }
