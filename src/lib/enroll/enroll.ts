@@ -22,7 +22,8 @@ import {clone, GitRepo} from '../git/git.ts'
 import {type AgeIdentity, ensureIdentity, KEY_TYPE_LABELS, readIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
 import {processAlive} from '../lock/lock.ts'
-import {MANIFEST_RELATIVE_PATH, parseManifest, readManifest, writeManifest} from '../manifest/store.ts'
+import {describeCommit, lastManifestCommit} from '../manifest/history.ts'
+import {MANIFEST_RELATIVE_PATH, ManifestError, parseManifest, readManifest, writeManifest} from '../manifest/store.ts'
 import {type Fleet, type KeyType, MANIFEST_VERSION, type MachineState, settingsSchema} from '../manifest/schema.ts'
 import {type FleetPaths, fleetPaths} from '../platform/paths.ts'
 import {run} from '../process/run.ts'
@@ -210,7 +211,7 @@ async function sourceRepo(ctx: EnrollContext): Promise<string> {
           'NOT_A_FLEET',
         )
       }
-      const fleet = parseManifest(text, `${redactUrl(ctx.forge)}: ${MANIFEST_RELATIVE_PATH}`)
+      const fleet = await joinableManifest(ctx, staging, text)
       checkKeyType(ctx, fleet)
       const holder = findMachine(fleet, ctx.options.name)
       if (holder && holder.state !== 'revoked' && holder.recipient !== ctx.identity?.recipient) throw nameTakenError(fleet, ctx.options.name)
@@ -245,6 +246,23 @@ async function sourceRepo(ctx: EnrollContext): Promise<string> {
  * The forge's branch that holds the fleet: \`main\` (fleet's default), else the forge's only branch. Never the forge's
  * HEAD, which a plain \`git init --bare\` points at a branch that does not exist.
  */
+/**
+ * The forge's manifest, read before this machine joins. One no machine can read is named with the commit that
+ * brought it, and the fix is taken where it works: a machine already in the fleet undoes that commit on the forge.
+ */
+async function joinableManifest(ctx: EnrollContext, staging: string, text: string): Promise<Fleet> {
+  try {
+    return parseManifest(text, `${redactUrl(ctx.forge)}: ${MANIFEST_RELATIVE_PATH}`)
+  } catch (error) {
+    if (!(error instanceof ManifestError)) throw error
+    const commit = await lastManifestCommit(new GitRepo(staging), 'HEAD')
+    throw new ManifestError(
+      `${error.message}\nIt came with ${describeCommit(commit)}; this machine cannot join the fleet until the forge's manifest reads again.`,
+      `On a machine already in the fleet, run \`fleet sync\`: it names that commit and prints the command that undoes it on the forge (or correct the file where that commit was made, commit and push it). Then run this \`fleet enroll\` again.`,
+    )
+  }
+}
+
 function fleetBranchOf(ctx: EnrollContext): string {
   const branches = ctx.forgeBranches
   if (branches.includes('main')) return 'main'

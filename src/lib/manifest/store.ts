@@ -34,7 +34,7 @@ export function parseManifest(text: string, file: string): Fleet {
   const document = parseDocument(text, {prettyErrors: true, uniqueKeys: true})
   if (document.errors.length > 0) {
     const first = document.errors[0]
-    throw new ManifestError(`${file} is not valid YAML: ${first.message.split('\n')[0]}`, EDIT_FIX(file))
+    throw new ManifestError(`${file} is not valid YAML: ${first.message.split('\n')[0].replace(/:$/, '')}`, EDIT_FIX(file))
   }
   const raw: unknown = document.toJS()
   const version = (raw as {fleet?: {version?: unknown}} | null)?.fleet?.version
