@@ -6,6 +6,7 @@ import {dirname, resolve} from 'node:path'
 
 import {FleetError} from '../errors/index.ts'
 import {writeCaptureConfig} from './config.ts'
+import {hasMisreadDirName, literalizeMisreadDirs, misreadSourceDirs} from './dir-names.ts'
 import {ProcessError, run} from '../process/run.ts'
 import {executablesOnPath} from '../process/which.ts'
 
@@ -228,7 +229,11 @@ export class Chezmoi {
       // The directory a link points to, as a directory, without its contents.
       ...(options.directoryOnly ? ['--follow', '--recursive=false'] : []),
     ]
-    return (await this.run(['add', ...flags, '--', ...absolutePaths])).stderr
+    // A directory named external_… or remove_… is written as it is and read back as another target: renamed.
+    const misread = absolutePaths.some((path) => hasMisreadDirName(this.home, path)) ? new Set(misreadSourceDirs(this.sourceDir)) : undefined
+    const {stderr} = await this.run(['add', ...flags, '--', ...absolutePaths])
+    if (misread) await literalizeMisreadDirs(misread, this.sourceDir)
+    return stderr
   }
 
   /**
