@@ -21,7 +21,7 @@ describe('directories named like chezmoi attributes (external_, remove_)', funct
   let beta: Machine
 
   before(async function () {
-    root = makeTempDir('review-paths-dirs')
+    root = makeTempDir('wedged-dir-names')
     ;({forge, machines: [alpha, beta]} = await activeFleet(root, ['alpha', 'beta']))
     alpha.write('.claude/keep.md', 'kept\n')
     await alpha.ok(['add-path', alpha.path('.claude')])

@@ -30,7 +30,7 @@ describe('joining a fleet whose forge manifest cannot be read', function () {
   const handEnv = (root: string) => ({HOME: root, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'hand', GIT_AUTHOR_EMAIL: 'hand@example.invalid', GIT_COMMITTER_NAME: 'hand', GIT_COMMITTER_EMAIL: 'hand@example.invalid'})
 
   before(async function () {
-    root = makeTempDir('review-ops')
+    root = makeTempDir('wedged-join')
     const fleet = await activeFleet(root, ['alpha'])
     forge = fleet.forge
     ;[alpha] = fleet.machines
