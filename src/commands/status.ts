@@ -40,7 +40,7 @@ export default class Status extends FleetCommand {
     for (const line of describeHeldBack(report.heldBack)) this.log(line)
     for (const {path, reason} of report.notCaptured) this.log(`Not captured: ~/${path} (${reason}).`)
     if (report.conflicts.length > 0) {
-      this.log('Conflicts (this machine\'s version is in the file; both versions are kept):')
+      this.log('Conflicts (this machine\'s version stays on disk here; both versions are kept):')
       for (const c of report.conflicts) this.log(`  ${c.path}   (parked on ${c.parkedBranch}; since ${c.at})`)
       this.log('  Resolve with: fleet resolve <path> --mine | --theirs')
     }

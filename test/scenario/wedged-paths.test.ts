@@ -289,3 +289,67 @@ describe('never wedged: a name chezmoi cannot take', function () {
     await settled(alpha)
   })
 })
+
+describe('never wedged: a type change on one machine while another edits the same entry', function () {
+  let root: string
+  let alpha: Machine
+  let beta: Machine
+
+  before(async function () {
+    root = makeTempDir('wedged-type-edit')
+    ;[alpha, beta] = (await activeFleet(root, ['alpha', 'beta'])).machines
+    alpha.write('.claude/settings', '{"a": 1}\n')
+    alpha.write('.claude/dir/one.md', 'one\n')
+    alpha.write('.claude/other.md', 'other\n')
+    await alpha.ok(['add-path', alpha.path('.claude')])
+    await syncs(beta)
+  })
+  after(() => removeTempDir(root))
+
+  it('both versions are kept: a conflict under the real path, this machine keeps its own on disk, the other machine keeps its type', async function () {
+    alpha.remove('.claude/settings')
+    alpha.write('.claude/settings/main.json', '{"main": true}\n')
+    alpha.remove('.claude/dir')
+    alpha.write('.claude/dir', 'dir now file\n')
+    await syncs(alpha)
+
+    beta.write('.claude/settings', '{"beta": 2}\n')
+    beta.write('.claude/dir/one.md', 'one, edited on beta\n')
+    beta.write('.claude/dir/two.md', 'two, new on beta\n')
+    beta.write('.claude/other.md', 'other, edited on beta\n')
+    const run = await beta.fleet(['sync'])
+    assert.equal(run.exitCode, 4, run.stdout + run.stderr)
+    const status = (await beta.ok(['status', '--json'])).json()
+    assert.deepEqual(status.conflicts.map((c: {path: string}) => c.path).sort(), ['.claude/dir', '.claude/settings'])
+    // beta's versions are where beta's person left them.
+    assert.equal(beta.read('.claude/settings'), '{"beta": 2}\n')
+    assert.equal(beta.read('.claude/dir/one.md'), 'one, edited on beta\n')
+    assert.equal(beta.read('.claude/dir/two.md'), 'two, new on beta\n')
+
+    // alpha keeps its own: nothing of beta's replaced what alpha made; beta's other edit arrives.
+    await alpha.fleet(['sync'])
+    assert.equal(kind(alpha, '.claude/settings'), 'dir')
+    assert.equal(alpha.read('.claude/dir'), 'dir now file\n')
+    assert.equal(alpha.read('.claude/other.md'), 'other, edited on beta\n')
+  })
+
+  it('resolve --theirs takes the other type (this machine’s version backed up); --mine sends this machine’s type to everyone', async function () {
+    const theirs = await beta.fleet(['resolve', '.claude/settings', '--theirs'])
+    assert.equal(theirs.exitCode, 4, `one conflict is left: ${theirs.stdout}${theirs.stderr}`)
+    assert.match(theirs.stdout, /Resolved ~\/\.claude\/settings/)
+    assert.equal(beta.read('.claude/settings/main.json'), '{"main": true}\n')
+    const backups = (await execa('grep', ['-rl', '"beta": 2', beta.path('.local/state/fleet/backups')], {reject: false})).stdout
+    assert.match(backups, /settings/, 'beta’s version of settings is in a backup')
+
+    const mine = await beta.fleet(['resolve', '.claude/dir', '--mine'])
+    assert.equal(mine.exitCode, 0, mine.stdout + mine.stderr)
+    await syncs(beta)
+    await syncs(alpha)
+    assert.equal(kind(alpha, '.claude/dir'), 'dir')
+    assert.equal(alpha.read('.claude/dir/one.md'), 'one, edited on beta\n')
+    assert.equal(alpha.read('.claude/dir/two.md'), 'two, new on beta\n')
+    await syncs(beta)
+    await settled(alpha)
+    await settled(beta)
+  })
+})

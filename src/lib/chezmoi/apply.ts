@@ -51,7 +51,7 @@ export function backupStamp(now = new Date()): string {
 }
 
 /** Copy a file, a symlink or a whole directory aside; files of encrypted paths are stored encrypted. */
-async function backUp(source: string, destination: string, encrypt: boolean, recipient: () => Promise<string>): Promise<void> {
+export async function backUp(source: string, destination: string, encrypt: boolean, recipient: () => Promise<string>): Promise<void> {
   const info = await lstat(source)
   await mkdir(dirname(destination), {recursive: true, mode: 0o700})
   if (info.isDirectory()) {

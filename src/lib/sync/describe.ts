@@ -53,7 +53,7 @@ export function describeSync(result: SyncResult): string[] {
   if (result.outcome === 'offline') lines.push(`The forge did not answer (${result.error}). Local commits are kept and will be pushed by the next sync.`)
   if (result.conflicts.length > 0) {
     lines.push(`Conflict: ${count(result.conflicts.length, 'file')} changed here and on another machine in the same place:`)
-    for (const c of result.conflicts) lines.push(`  ${c.path} (this machine's version is in the file; the fleet's is in the source repo; both kept on ${c.parkedBranch})`)
+    for (const c of result.conflicts) lines.push(`  ${c.path} (this machine's version is where it was, on disk here; the fleet's is in the source repo; both kept on ${c.parkedBranch})`)
     lines.push(`Resolve each with: fleet resolve <path> --mine   (keep this machine's)   or   --theirs   (take the fleet's)`)
   }
   if (lines.length === 0) lines.push('Up to date.')

@@ -90,7 +90,14 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
 
   const mine = (await repo.revParse('HEAD'))!
   const base = await repo.mergeBase(mine, theirs)
-  const {tree, conflicted} = await repo.mergeTree(mine, theirs)
+  const merged = await repo.mergeTree(mine, theirs)
+  const {tree} = merged
+  // A file on one side where the other has a directory: git puts the file aside as `path~<commit>`. The conflict is
+  // the path's, whatever it holds on either side.
+  const asideSuffix = new RegExp(`~(${mine}|${theirs})$`)
+  const named = new Set(merged.conflicted.map((path) => path.replace(asideSuffix, '')))
+  // A file edited inside a directory the other side made a file is part of that conflict, not one of its own.
+  const conflicted = [...named].filter((path) => ![...named].some((other) => path.startsWith(`${other}/`)))
   const parkedBranch = parkedBranchName()
   park(parkedBranch)
   await repo.git(['branch', '--force', parkedBranch, mine])
@@ -118,13 +125,13 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
     }
     remaining.push(path)
   }
-  // What git could not merge takes the forge's version (file and counterpart alike): the source stays consistent.
+  // What git could not merge takes the forge's version (file and counterpart alike, a directory whole, with what git
+  // put aside removed): the source stays consistent.
   for (const path of await sameTargetEntries(repo, theirs, remaining)) {
+    const aside = [`${path}~${mine}`, `${path}~${theirs}`]
+    await repo.git(['rm', '-r', '--quiet', '--cached', '--ignore-unmatch', '--', path, ...aside])
+    for (const stale of [path, ...aside]) await rm(join(repo.dir, stale), {recursive: true, force: true})
     if (await repo.exists(theirs, path)) await repo.git(['checkout', theirs, '--', path])
-    else {
-      await repo.git(['rm', '--quiet', '--cached', '--ignore-unmatch', '--', path])
-      await rm(join(repo.dir, path), {force: true})
-    }
   }
   await repo.commitAll(
     `fleet: ${machine}: merge changes made here while the forge moved` + (remaining.length > 0 ? `\n\nLeft for a person (kept on ${parkedBranch}): ${remaining.join(', ')}` : ''),

@@ -1,14 +1,13 @@
 // Finishing a conflict: keep this machine's version (it becomes the fleet's) or take the fleet's (this machine's
 // is backed up first). Either way nothing is lost: the parked branch keeps this machine's commits.
-import {existsSync} from 'node:fs'
-import {mkdir, readFile, rm, writeFile, copyFile} from 'node:fs/promises'
+import {existsSync, lstatSync} from 'node:fs'
+import {rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
-import writeFileAtomic from 'write-file-atomic'
 
-import {backupStamp} from '../chezmoi/apply.ts'
+import {backUp as backUpTarget, backupStamp} from '../chezmoi/apply.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
-import {encryptTo, isEncryptedSourceFile} from '../keys/crypto.ts'
+import {isEncryptedSourceFile} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
 import {removeEntryName} from '../managed/names.ts'
@@ -16,7 +15,7 @@ import {readManifest} from '../manifest/store.ts'
 import {homeRelative} from '../platform/paths.ts'
 import {clearRemovals, managedPathOf} from './capture.ts'
 import {describeFindings} from '../secrets/detect.ts'
-import {confirmedPlain, secretsInAddedLines, secretsInFile} from './secret-check.ts'
+import {confirmedPlain, filesBelow, secretsInAddedLines, secretsInFile} from './secret-check.ts'
 import {type ConflictRecord, readSyncState, writeSyncState} from './state.ts'
 
 export type Side = 'mine' | 'theirs'
@@ -42,10 +41,13 @@ export async function resolveConflict(local: LocalFleet, given: string, side: Si
     const target = join(local.paths.home, conflict.path)
     if (side === 'mine') {
       await refuseSecrets(local, conflict)
-      if (existsSync(target) && existsSync(join(local.paths.sourceDir, conflict.sourcePath))) {
+      const source = join(local.paths.sourceDir, conflict.sourcePath)
+      if (existsSync(target) && existsSync(source) && sameType(target, source)) {
         await local.chezmoi.reAdd([target])
       } else if (existsSync(target)) {
-        // The other machine deleted the file: bring it back as this machine has it.
+        // The other machine deleted it, or made it another type (a file where this machine has a directory): this
+        // machine's comes back as it is here, in place of the fleet's entry.
+        await rm(source, {recursive: true, force: true})
         const encrypt = managedPathOf(await readManifest(local.paths.sourceDir), conflict.path)?.encrypt === true
         await clearRemovals(local.chezmoi, local.paths.home, local.paths.sourceDir, [conflict.path])
         await local.chezmoi.add([target], {encrypt, secrets: 'ignore'})
@@ -59,7 +61,6 @@ export async function resolveConflict(local: LocalFleet, given: string, side: Si
           })
         }
         // This machine deleted the file: the deletion is what it keeps.
-        const source = join(local.paths.sourceDir, conflict.sourcePath)
         await writeFile(join(dirname(source), removeEntryName(basename(source))), '')
         await rm(source, {force: true})
       }
@@ -74,18 +75,16 @@ export async function resolveConflict(local: LocalFleet, given: string, side: Si
   })
 }
 
-async function backUp(local: LocalFleet, path: string): Promise<string> {
+/** This machine's version, put aside before the fleet's replaces it (a file, a symlink or a whole directory). */
+async function backUp(local: LocalFleet, path: string): Promise<void> {
   const fleet = await readManifest(local.paths.sourceDir)
-  const destination = join(local.paths.backupsDir, backupStamp(), path)
-  await mkdir(dirname(destination), {recursive: true, mode: 0o700})
-  const target = join(local.paths.home, path)
-  if (managedPathOf(fleet, path)?.encrypt) {
-    const identity = await readIdentity(local.paths.identityFile)
-    await writeFileAtomic(`${destination}.age`, await encryptTo([identity.recipient], await readFile(target)), {mode: 0o600})
-    return `${destination}.age`
-  }
-  await copyFile(target, destination)
-  return destination
+  const recipient = async () => (await readIdentity(local.paths.identityFile)).recipient
+  await backUpTarget(join(local.paths.home, path), join(local.paths.backupsDir, backupStamp(), path), managedPathOf(fleet, path)?.encrypt === true, recipient)
+}
+
+/** A target and its source entry are of one kind (both directories, or both not): a re-add can carry the change. */
+function sameType(target: string, source: string): boolean {
+  return lstatSync(target).isDirectory() === lstatSync(source).isDirectory() && lstatSync(target).isSymbolicLink() === basename(source).startsWith('symlink_')
 }
 
 /** Keeping this machine's version never pushes what looks like a secret (the lines it adds to the fleet's, or a new file). */
@@ -95,7 +94,9 @@ async function refuseSecrets(local: LocalFleet, conflict: ConflictRecord): Promi
   const managed = managedPathOf(fleet, conflict.path)
   if (!existsSync(target) || managed?.encrypt || confirmedPlain(managed?.plainText, local.paths.home, conflict.path)) return
   const source = join(local.paths.sourceDir, conflict.sourcePath)
-  const findings = existsSync(source) && !isEncryptedSourceFile(source) ? await secretsInAddedLines(target, source) : await secretsInFile(target)
+  const findings = lstatSync(target).isDirectory()
+    ? (await Promise.all(filesBelow(local.paths.home, [conflict.path]).map((file) => secretsInFile(join(local.paths.home, file))))).flat()
+    : existsSync(source) && lstatSync(source).isFile() && !isEncryptedSourceFile(source) ? await secretsInAddedLines(target, source) : await secretsInFile(target)
   if (findings.length === 0) return
   throw new UsageError(
     `~/${conflict.path} looks like it holds a secret (${describeFindings(findings)}): keeping this machine's version would put it in the forge in plain text.`,
