@@ -1,7 +1,8 @@
 // The chezmoi adapter: locating a recent enough chezmoi, and the few commands fleet runs through it.
 // Every call names the config file and source directory explicitly, the same ones chezmoi finds by itself,
 // so a person running chezmoi by hand sees the same state.
-import {realpathSync} from 'node:fs'
+import {realpathSync, statSync} from 'node:fs'
+import {readFile, writeFile} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 
 import {FleetError} from '../errors/index.ts'
@@ -135,15 +136,38 @@ export async function checkChezmoi(binary: string, env: NodeJS.ProcessEnv = proc
 /** Checked chezmoi binaries of this process: a long-running watcher asks once, not before every sync. */
 const checked = new Map<string, Promise<string>>()
 
-/** checkChezmoi, once per binary per process (a failure is asked again next time: the person may have fixed it). */
-export function requireChezmoi(binary: string): Promise<string> {
+/** A chezmoi binary as it is on disk: a new or replaced one (an upgrade, a downgrade) is another. */
+function binaryIdentity(binary: string): {path: string; size: number; mtimeMs: number} | undefined {
+  const path = onPath(binary, process.env)
+  const info = path === undefined ? undefined : statSync(path, {throwIfNoEntry: false})
+  return info && path ? {path: realpathOr(path), size: info.size, mtimeMs: info.mtimeMs} : undefined
+}
+
+/**
+ * checkChezmoi, once per binary per process (a failure is asked again next time: the person may have fixed it).
+ * `rememberIn`: a file where a binary that passed is remembered by path, size and time of change, so that each
+ * `fleet sync` process does not start chezmoi once more only to ask its version.
+ */
+export function requireChezmoi(binary: string, rememberIn?: string): Promise<string> {
   let check = checked.get(binary)
   if (!check) {
-    check = checkChezmoi(binary)
+    check = rememberedCheck(binary, rememberIn)
     checked.set(binary, check)
     check.catch(() => checked.delete(binary))
   }
   return check
+}
+
+async function rememberedCheck(binary: string, rememberIn: string | undefined): Promise<string> {
+  const identity = binaryIdentity(binary)
+  const key = identity && JSON.stringify(identity)
+  if (rememberIn && key) {
+    const remembered = await readFile(rememberIn, 'utf8').then((text) => JSON.parse(text) as {binary?: string; version?: string}, () => undefined)
+    if (remembered?.binary === key && remembered.version) return remembered.version
+  }
+  const version = await checkChezmoi(binary)
+  if (rememberIn && key) await writeFile(rememberIn, JSON.stringify({binary: key, version})).catch(() => undefined)
+  return version
 }
 
 export interface ChezmoiFiles {

@@ -96,12 +96,14 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   // (its source entry removed by hand) — still managed by the manifest, so captured again rather than never again.
   const roots = fleet.paths.filter((p) => (options.active || !p.encrypt) && lstatSync(abs(p.path), {throwIfNoEntry: false}) !== undefined)
   // A target whose type changed goes first: chezmoi's status cannot look past a directory that became a file.
-  const entries = await managedEntries(chezmoi, roots.map((p) => abs(p.path)))
+  // What is new in the managed directories is asked beside it, and again only when a type change removed an entry.
+  const listUnmanaged = () => chezmoi.unmanaged(roots.flatMap((p) => listableRoots(home, p.path)))
+  const [entries, unmanagedBefore] = await Promise.all([managedEntries(chezmoi, roots.map((p) => abs(p.path))), listUnmanaged()])
   const leftOut = await captureTypeChanges(options, entries, linkedDirectories(home, fleet.paths.map((p) => p.path)), result)
   const statusTargets = statusTargetsOutside(home, entries, leftOut)
   const [status, unmanaged] = await Promise.all([
     statusTargets === undefined ? chezmoi.status() : statusTargets.length > 0 ? chezmoi.status(statusTargets) : [],
-    chezmoi.unmanaged(roots.flatMap((p) => listableRoots(home, p.path))),
+    result.retyped.length > 0 ? listUnmanaged() : unmanagedBefore,
   ])
   const changed = status.filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !options.exclude(e.path))
   // What chezmoi last wrote is read beside the source paths: a merge needs it for every edited file.
