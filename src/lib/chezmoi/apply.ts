@@ -44,6 +44,8 @@ export interface ApplyOptions {
   exclude?: (path: string) => boolean
   /** Links to directories that stand for the source's directory (stow-style managed paths): written through, kept. */
   linked?: ReadonlySet<string>
+  /** Every managed entry (managedEntries), when the caller has just read them from this same source. */
+  entries?: Map<string, ManagedEntry>
 }
 
 export function backupStamp(now = new Date()): string {
@@ -65,7 +67,7 @@ export async function backUp(source: string, destination: string, encrypt: boole
 }
 
 export async function applyWithBackup(chezmoi: Chezmoi, options: ApplyOptions): Promise<ApplyResult> {
-  const entries = await managedEntries(chezmoi)
+  const entries = options.entries ?? (await managedEntries(chezmoi))
   const retyped = await retypedTargets(chezmoi, options.home, entries, options.linked)
   const replaced = await applyNewDirectories(chezmoi, options, entries, retyped)
   // What chezmoi's status cannot look at (a directory that is a file here, a pipe): left as it is, and out of it.

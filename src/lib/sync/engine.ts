@@ -34,6 +34,7 @@ import {readManifestForSync} from './manifest-recovery.ts'
 import {refreshEntries, sameSnapshot, takeSnapshot} from './snapshot.ts'
 import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
 import {shellCommand} from '../errors/shell-command.ts'
+import type {ManagedEntry} from '../chezmoi/entry-types.ts'
 
 export interface SyncOptions {
   /** What started this sync: 'manual', 'watcher', 'timer', 'add-path', … (recorded in the log). */
@@ -289,13 +290,16 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   // Push, and integrate the forge's commits. With commits to push, the push goes first: a forge that accepts it
   // had nothing new (no fetch needed); one that rejects it had, and is integrated before the next try.
   let offline: ForgeUnreachableError | undefined
+  let checkedSource: {head: string | undefined; entries: Map<string, ManagedEntry>} | undefined
   const upstream = `origin/${branch}`
   const aheadOfForge = async () => ((await repo.revParse(upstream)) === undefined ? repo.commitCount('HEAD') : repo.countAhead('HEAD', upstream))
   try {
     for (let attempt = 1; ; attempt++) {
       let ahead = await aheadOfForge()
       if (ahead > 0) {
-        result.notes.push(...(await checkSourceForPush(sourceCheck)))
+        const checked = await checkSourceForPush(sourceCheck)
+        result.notes.push(...checked.notes)
+        checkedSource = {head: await repo.revParse('HEAD'), entries: checked.entries}
         ahead = await aheadOfForge()
       }
       if (ahead > 0 && (await repo.push(branch)) === 'pushed') {
@@ -331,6 +335,8 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   const linked = linkedDirectories(paths.home, fleet.paths.map((p) => p.path))
   const applied: ApplyResult = mustApply
     ? await applyWithBackup(chezmoi, {
+        // The entries read before the push, when nothing has changed the source since.
+        entries: checkedSource && checkedSource.head === head ? checkedSource.entries : undefined,
         home: paths.home,
         backupsDir: paths.backupsDir,
         recipient: async () => findMachine(fleet, machine)?.recipient ?? (await readIdentity(paths.identityFile)).recipient,

@@ -14,6 +14,7 @@ import {isEncryptedSourceFile} from '../keys/crypto.ts'
 import {parseSourceDirName, parseSourceFileName} from '../managed/names.ts'
 import {readManifest, writeManifest} from '../manifest/store.ts'
 import {shellCommand} from '../errors/shell-command.ts'
+import {type ManagedEntry, managedEntries} from '../chezmoi/entry-types.ts'
 
 export interface SourceCheckContext {
   repo: GitRepo
@@ -174,15 +175,16 @@ async function repairOnce(ctx: SourceCheckContext): Promise<string[]> {
  * The source as a receiving machine will see it: one entry per target (repaired, see repairSharedTargets), then read
  * by chezmoi without error. Throws SOURCE_UNREADABLE, before anything is pushed, when chezmoi cannot read it.
  */
-export async function checkSourceForPush(ctx: SourceCheckContext): Promise<string[]> {
+export async function checkSourceForPush(ctx: SourceCheckContext): Promise<{notes: string[]; entries: Map<string, ManagedEntry>}> {
   const notes = await repairSharedTargets(ctx)
   try {
-    await ctx.chezmoi.managed()
+    // Every managed entry, read as the apply reads them: proof that chezmoi can read the source, and what the apply
+    // needs when nothing changes the source after the push.
+    return {notes, entries: await managedEntries(ctx.chezmoi)}
   } catch (error) {
     throw new FleetError(`chezmoi cannot read the source repo as it would be pushed: ${errorMessage(error).trim().split('\n').slice(-1)[0]}`, {
       code: 'SOURCE_UNREADABLE',
       fix: `Nothing was pushed. In ${ctx.repo.dir}, correct or remove the entry chezmoi names (${shellCommand('git', '-C', ctx.repo.dir, 'rm', '--')} <entry>), then fleet sync. Conflicts, if any, are shown by \`fleet status\`.`,
     })
   }
-  return notes
 }
