@@ -97,12 +97,15 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const roots = fleet.paths.filter((p) => (options.active || !p.encrypt) && lstatSync(abs(p.path), {throwIfNoEntry: false}) !== undefined)
   // A target whose type changed goes first: chezmoi's status cannot look past a directory that became a file.
   // What is new in the managed directories is asked beside it, and again only when a type change removed an entry.
+  // The status of everything is asked beside them too: it is the answer whenever no type changed (nearly always).
   const listUnmanaged = () => chezmoi.unmanaged(roots.flatMap((p) => listableRoots(home, p.path)))
+  const statusOfAll = chezmoi.status().then((entries) => ({entries}), (error: unknown) => ({error}))
   const [entries, unmanagedBefore] = await Promise.all([managedEntries(chezmoi, roots.map((p) => abs(p.path))), listUnmanaged()])
   const leftOut = await captureTypeChanges(options, entries, linkedDirectories(home, fleet.paths.map((p) => p.path)), result)
   const statusTargets = statusTargetsOutside(home, entries, leftOut)
+  const asked = await statusOfAll // finished before anything writes
   const [status, unmanaged] = await Promise.all([
-    statusTargets === undefined ? chezmoi.status() : statusTargets.length > 0 ? chezmoi.status(statusTargets) : [],
+    statusTargets === undefined ? ('entries' in asked ? asked.entries : Promise.reject(asked.error)) : statusTargets.length > 0 ? chezmoi.status(statusTargets) : [],
     result.retyped.length > 0 ? listUnmanaged() : unmanagedBefore,
   ])
   const changed = status.filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !options.exclude(e.path))
