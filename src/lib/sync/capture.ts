@@ -60,6 +60,8 @@ export interface CaptureResult {
   heldBack: HeldBack[]
   skipped: Array<{path: string; reason: string}>
   warnings: string[]
+  /** Every managed entry of the source as capture found it (before its own changes): read by chezmoi, so readable. */
+  entries?: Map<string, ManagedEntry>
 }
 
 export function captured(result: CaptureResult): string[] {
@@ -100,7 +102,11 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   // The status of everything is asked beside them too: it is the answer whenever no type changed (nearly always).
   const listUnmanaged = () => chezmoi.unmanaged(roots.flatMap((p) => listableRoots(home, p.path)))
   const statusOfAll = chezmoi.status().then((entries) => ({entries}), (error: unknown) => ({error}))
-  const [entries, unmanagedBefore] = await Promise.all([managedEntries(chezmoi, roots.map((p) => abs(p.path))), listUnmanaged()])
+  // Every managed entry is read (the source as capture found it: see CaptureResult.entries); capture looks at those
+  // under the managed paths it may touch here.
+  const [allEntries, unmanagedBefore] = await Promise.all([managedEntries(chezmoi), listUnmanaged()])
+  result.entries = allEntries
+  const entries = new Map([...allEntries].filter(([path]) => roots.some((p) => path === p.path || path.startsWith(`${p.path}/`))))
   const leftOut = await captureTypeChanges(options, entries, linkedDirectories(home, fleet.paths.map((p) => p.path)), result)
   const statusTargets = statusTargetsOutside(home, entries, leftOut)
   const asked = await statusOfAll // finished before anything writes

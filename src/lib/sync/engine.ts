@@ -235,7 +235,11 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
 
   const contents = sourceContents(local, active)
   const sourceCheck = {...local, upstream: `origin/${branch}`}
+  // The managed entries as chezmoi last read them from the source as it is (kept while only file contents change):
+  // the check before a push and the apply need them, and each reading is a chezmoi start.
+  let readEntries: Map<string, ManagedEntry> | undefined
   const integrateFromForge = async () => {
+    readEntries = undefined
     const integrated = await recordedStep(repo, branch, 'merge with the forge', (park) =>
       integrate(repo, {branch, machine, park, mergeEncrypted: active ? (path, versions) => mergeEncrypted(contents, path, versions) : undefined}),
     )
@@ -276,7 +280,9 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
     await integrateFromForge()
     caught = await captureNow()
   }
-  await makeDecryptedFilesPrivate(local, result)
+  const renamed = await makeDecryptedFilesPrivate(local, result)
+  const contentsOnly = renamed === 0 && [caught.added, caught.deleted, caught.retyped, caught.conflicts].every((list) => list.length === 0)
+  readEntries = contentsOnly ? caught.entries : undefined
   result.captured = captured(caught)
   result.merged = caught.merged
   result.templates = caught.templates
@@ -290,17 +296,16 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   // Push, and integrate the forge's commits. With commits to push, the push goes first: a forge that accepts it
   // had nothing new (no fetch needed); one that rejects it had, and is integrated before the next try.
   let offline: ForgeUnreachableError | undefined
-  let checkedSource: {head: string | undefined; entries: Map<string, ManagedEntry>} | undefined
   const upstream = `origin/${branch}`
   const aheadOfForge = async () => ((await repo.revParse(upstream)) === undefined ? repo.commitCount('HEAD') : repo.countAhead('HEAD', upstream))
   try {
     for (let attempt = 1; ; attempt++) {
       let ahead = await aheadOfForge()
       if (ahead > 0) {
-        const checked = await checkSourceForPush(sourceCheck)
+        const checked = await checkSourceForPush(sourceCheck, readEntries)
         result.notes.push(...checked.notes)
-        checkedSource = {head: await repo.revParse('HEAD'), entries: checked.entries}
-        ahead = await aheadOfForge()
+        readEntries = checked.entries
+        if (checked.notes.length > 0) ahead = await aheadOfForge() // the check committed a repair
       }
       if (ahead > 0 && (await repo.push(branch)) === 'pushed') {
         result.pushed += ahead
@@ -336,7 +341,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   const applied: ApplyResult = mustApply
     ? await applyWithBackup(chezmoi, {
         // The entries read before the push, when nothing has changed the source since.
-        entries: checkedSource && checkedSource.head === head ? checkedSource.entries : undefined,
+        entries: readEntries,
         home: paths.home,
         backupsDir: paths.backupsDir,
         recipient: async () => findMachine(fleet, machine)?.recipient ?? (await readIdentity(paths.identityFile)).recipient,
@@ -539,12 +544,13 @@ async function commitSourceRepoChanges(local: LocalFleet, contents: SourceConten
  * Every encrypted file lands decrypted with mode 0600 on every machine: its source name carries `private_` (chezmoi
  * keeps the mode a file had where it was added, 0644 as often as not). Older entries without it are renamed.
  */
-async function makeDecryptedFilesPrivate(local: LocalFleet, result: SyncResult): Promise<void> {
+async function makeDecryptedFilesPrivate(local: LocalFleet, result: SyncResult): Promise<number> {
   const renames = (await local.repo.listFiles())
     .map((file) => ({file, renamed: privateEncryptedName(basename(file))}))
     .filter((r): r is {file: string; renamed: string} => r.renamed !== undefined)
-  if (renames.length === 0) return
+  if (renames.length === 0) return 0
   for (const {file, renamed} of renames) await local.repo.git(['mv', '--', file, join(dirname(file), renamed)])
   await local.repo.commitAll(`fleet: ${local.machine}: decrypted files are private (mode 0600): ${renames.map((r) => decodeSourcePath(r.file)).join(', ')}`)
   result.notes.push(`made ${renames.length} decrypted file(s) private (mode 0600)`)
+  return renames.length
 }

@@ -175,8 +175,11 @@ async function repairOnce(ctx: SourceCheckContext): Promise<string[]> {
  * The source as a receiving machine will see it: one entry per target (repaired, see repairSharedTargets), then read
  * by chezmoi without error. Throws SOURCE_UNREADABLE, before anything is pushed, when chezmoi cannot read it.
  */
-export async function checkSourceForPush(ctx: SourceCheckContext): Promise<{notes: string[]; entries: Map<string, ManagedEntry>}> {
+export async function checkSourceForPush(ctx: SourceCheckContext, unchangedSince?: Map<string, ManagedEntry>): Promise<{notes: string[]; entries: Map<string, ManagedEntry>}> {
   const notes = await repairSharedTargets(ctx)
+  // `unchangedSince`: the entries chezmoi read from this very source structure (only file contents changed since):
+  // it could read it then, so it can now.
+  if (unchangedSince && notes.length === 0) return {notes, entries: unchangedSince}
   try {
     // Every managed entry, read as the apply reads them: proof that chezmoi can read the source, and what the apply
     // needs when nothing changes the source after the push.
