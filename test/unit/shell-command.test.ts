@@ -20,3 +20,14 @@ describe('shell commands printed in fixes', function () {
     assert.equal(homeShellPath('.config/nvim'), '~/.config/nvim')
   })
 })
+
+describe('the ssh command a fix prints for a forge', function () {
+  it('reaches the host and port git would, IPv6 included', async function () {
+    const {sshCommandFor} = await import('../../src/lib/git/git.ts')
+    assert.equal(sshCommandFor('ssh://git@example.org:2222/me/dots.git'), 'ssh -p 2222 -T git@example.org')
+    assert.equal(sshCommandFor('ssh://git@[::1]:2222/me/dots.git'), 'ssh -p 2222 -T git@::1')
+    assert.equal(sshCommandFor('git@github.com:me/dots.git'), 'ssh -T git@github.com')
+    assert.equal(sshCommandFor('git@[fe80::1]:me/dots.git'), 'ssh -T git@fe80::1')
+    assert.equal(sshCommandFor('ssh://example.org/dots.git'), 'ssh -T example.org')
+  })
+})

@@ -5,6 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {ForgeUnreachableError, UsageError} from '../errors/index.ts'
+import {shellCommand} from '../errors/shell-command.ts'
 import {ProcessError, run, type RunResult} from '../process/run.ts'
 
 /** How long a fetch or push may take: a sync that meets a forge that never answers ends within about a minute. */
@@ -67,12 +68,14 @@ function forgeFailure(url: string, result: RunResult, timeout: number): ForgeUnr
   return new ForgeUnreachableError(url, failureLine(result, timeout), new ProcessError(result), fix)
 }
 
-/** The ssh command that reaches the forge's host as git does: `ssh://user@host:port/…` or `user@host:path`. */
-function sshCommandFor(url: string): string {
-  const full = /^ssh:\/\/(?:([^@/]+)@)?([^:/]+)(?::(\d+))?/.exec(url)
-  const short = /^(?:([^@/:]+)@)?([^:/]+):/.exec(url)
-  const [, user, host, port] = full ?? short ?? []
-  return `ssh ${port ? `-p ${port} ` : ''}-T ${user ? `${user}@` : ''}${host ?? '<forge host>'}`
+/** The ssh command that reaches the forge's host as git does: `ssh://user@host:port/…` or `user@host:path` (an IPv6 host in brackets). */
+export function sshCommandFor(url: string): string {
+  const host = String.raw`(\[[^\]]+\]|[^:/\[\]]+)`
+  const full = new RegExp(String.raw`^ssh://(?:([^@/]+)@)?${host}(?::(\d+))?`).exec(url)
+  const short = new RegExp(String.raw`^(?:([^@/:]+)@)?${host}:`).exec(url)
+  const [, user, bracketed, port] = full ?? short ?? []
+  const name = bracketed?.replace(/^\[(.*)\]$/, '$1')
+  return shellCommand('ssh', ...(port ? ['-p', port] : []), '-T', `${user ? `${user}@` : ''}${name ?? '<forge host>'}`)
 }
 
 interface GitOptions {
