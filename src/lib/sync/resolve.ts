@@ -6,6 +6,7 @@ import {basename, dirname, join, resolve} from 'node:path'
 
 import {backUp as backUpTarget, backupStamp} from '../chezmoi/apply.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
+import {shellCommand} from '../errors/shell-command.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {isEncryptedSourceFile} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
@@ -57,7 +58,7 @@ export async function resolveConflict(local: LocalFleet, given: string, side: Si
         if (!(await local.chezmoi.writtenTargets()).has(target)) {
           throw new FleetError(`~/${conflict.path} is not on this machine because fleet never wrote it here, not because it was deleted here.`, {
             code: 'NOTHING_TO_KEEP',
-            fix: `Take the fleet's version: fleet resolve "~/${conflict.path}" --theirs`,
+            fix: `Take the fleet's version: ${shellCommand('fleet', 'resolve', `~/${conflict.path}`, '--theirs')}`,
           })
         }
         // This machine deleted the file: the deletion is what it keeps.
@@ -100,7 +101,7 @@ async function refuseSecrets(local: LocalFleet, conflict: ConflictRecord): Promi
   if (findings.length === 0) return
   throw new UsageError(
     `~/${conflict.path} looks like it holds a secret (${describeFindings(findings)}): keeping this machine's version would put it in the forge in plain text.`,
-    `Take the secret out of the file (into ~/.config/fleet/secrets.env), or encrypt the path, then resolve again; or take the fleet's version: fleet resolve "~/${conflict.path}" --theirs`,
+    `Take the secret out of the file (into ~/.config/fleet/secrets.env), or encrypt the path, then resolve again; or take the fleet's version: ${shellCommand('fleet', 'resolve', `~/${conflict.path}`, '--theirs')}`,
     'LOOKS_SECRET',
   )
 }
