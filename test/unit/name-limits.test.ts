@@ -3,7 +3,7 @@ import {lstatSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {explainSystemError, FleetError} from '../../src/lib/errors/index.ts'
-import {unsyncableName} from '../../src/lib/managed/name-limits.ts'
+import {unsyncableName} from '../../src/lib/chezmoi/name-limits.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 describe('names the fleet cannot carry', function () {

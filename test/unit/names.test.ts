@@ -5,7 +5,7 @@ import {join, relative} from 'node:path'
 import {execa} from 'execa'
 
 import {chezmoiBinary} from '../../src/lib/chezmoi/chezmoi.ts'
-import {decodeSourcePath, encodeTargetName, escapeGlob, parseSourceFileName, privateEncryptedName, removeEntryName, removeMarkerName} from '../../src/lib/managed/names.ts'
+import {decodeSourcePath, encodeTargetName, escapeGlob, parseSourceFileName, privateEncryptedName, removeEntryName, removeMarkerName} from '../../src/lib/chezmoi/source-names.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 describe('managed path names', function () {

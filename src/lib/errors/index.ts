@@ -1,6 +1,6 @@
 import {statfsSync} from 'node:fs'
 
-import {redactUrl} from '../forge/redact.ts'
+import {redactUrl} from './redact.ts'
 import {shellCommand} from './shell-command.ts'
 
 // Every failure fleet reports carries an exit code from the documented set and, where there is one, the fix.

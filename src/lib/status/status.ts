@@ -1,9 +1,9 @@
 // `fleet status`: this machine's last sync, how it stands against the forge (as of the last fetch: status itself
 // never waits for the network), unresolved conflicts, edits not captured yet, and the roster.
 import type {LocalFleet} from '../fleet/local.ts'
-import {redactUrl} from '../forge/redact.ts'
+import {redactUrl} from '../errors/redact.ts'
 import {lockDirFor} from '../lock/fleet-lock.ts'
-import {linkedDirectories} from '../managed/linked.ts'
+import {linkedDirectories} from '../chezmoi/linked.ts'
 import {isStale, isStuck, type LockOwner, readOwner} from '../lock/lock.ts'
 import {existsSync} from 'node:fs'
 import {findMachine} from '../fleet/roster.ts'

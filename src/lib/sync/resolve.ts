@@ -4,14 +4,14 @@ import {existsSync, lstatSync} from 'node:fs'
 import {rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 
-import {backUp as backUpTarget, backupStamp} from '../chezmoi/apply.ts'
+import {backUp as backUpTarget, newBackupDir} from '../backups/backups.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import {shellCommand} from '../errors/shell-command.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {isEncryptedSourceFile} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
-import {removeEntryName} from '../managed/names.ts'
+import {removeEntryName} from '../chezmoi/source-names.ts'
 import {readManifest} from '../manifest/store.ts'
 import {homeRelative} from '../platform/paths.ts'
 import {clearRemovals, managedPathOf} from './capture.ts'
@@ -80,7 +80,7 @@ export async function resolveConflict(local: LocalFleet, given: string, side: Si
 async function backUp(local: LocalFleet, path: string): Promise<void> {
   const fleet = await readManifest(local.paths.sourceDir)
   const recipient = async () => (await readIdentity(local.paths.identityFile)).recipient
-  await backUpTarget(join(local.paths.home, path), join(local.paths.backupsDir, backupStamp(), path), managedPathOf(fleet, path)?.encrypt === true, recipient)
+  await backUpTarget(join(local.paths.home, path), join(newBackupDir(local.paths.backupsDir), path), managedPathOf(fleet, path)?.encrypt === true, recipient)
 }
 
 /** A target and its source entry are of one kind (both directories, or both not): a re-add can carry the change. */

@@ -3,7 +3,7 @@
 import {lstatSync, readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {isLinkToDirectory} from '../managed/linked.ts'
+import {isLinkToDirectory} from '../chezmoi/linked.ts'
 
 export type Snapshot = Record<string, string>
 

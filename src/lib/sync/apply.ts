@@ -5,17 +5,16 @@
 //   replaced by a file, and a symlink, are copied to a backup first (files of encrypted paths encrypted to this
 //   machine).
 import {lstatSync} from 'node:fs'
-import {cp, lstat, mkdir, readdir, readFile} from 'node:fs/promises'
-import {dirname, join} from 'node:path'
-import writeFileAtomic from 'write-file-atomic'
+import {lstat, readFile} from 'node:fs/promises'
+import {join} from 'node:path'
 
 import {FleetError} from '../errors/index.ts'
-import {encryptTo} from '../keys/crypto.ts'
-import {sha256} from '../sync/moved-source.ts'
+import {backUp, newBackupDir} from '../backups/backups.ts'
+import {sha256} from './moved-source.ts'
 import {ProcessError} from '../process/run.ts'
-import type {Chezmoi, TargetFailure} from './chezmoi.ts'
-import {parseTargetFailures} from './chezmoi.ts'
-import {changedHere, describeType, type ManagedEntry, managedEntries, type Retyped, retypedTargets, statusTargetsOutside} from './entry-types.ts'
+import type {Chezmoi, TargetFailure} from '../chezmoi/chezmoi.ts'
+import {parseTargetFailures} from '../chezmoi/chezmoi.ts'
+import {changedHere, describeType, type ManagedEntry, managedEntries, type Retyped, retypedTargets, statusTargetsOutside} from '../chezmoi/entry-types.ts'
 
 export interface ApplyResult {
   /** Targets brought up to the source state, relative to $HOME (checked: chezmoi did write them). */
@@ -48,24 +47,6 @@ export interface ApplyOptions {
   entries?: Map<string, ManagedEntry>
 }
 
-export function backupStamp(now = new Date()): string {
-  return now.toISOString().replace(/[:.]/g, '-')
-}
-
-/** Copy a file, a symlink or a whole directory aside; files of encrypted paths are stored encrypted. */
-export async function backUp(source: string, destination: string, encrypt: boolean, recipient: () => Promise<string>): Promise<void> {
-  const info = await lstat(source)
-  await mkdir(dirname(destination), {recursive: true, mode: 0o700})
-  if (info.isDirectory()) {
-    await mkdir(destination, {recursive: true, mode: 0o700})
-    for (const entry of await readdir(source)) await backUp(join(source, entry), join(destination, entry), encrypt, recipient)
-  } else if (info.isFile() && encrypt) {
-    await writeFileAtomic(`${destination}.age`, await encryptTo([await recipient()], await readFile(source)), {mode: 0o600})
-  } else {
-    await cp(source, destination, {verbatimSymlinks: true, preserveTimestamps: true})
-  }
-}
-
 export async function applyWithBackup(chezmoi: Chezmoi, options: ApplyOptions): Promise<ApplyResult> {
   const entries = options.entries ?? (await managedEntries(chezmoi))
   const retyped = await retypedTargets(chezmoi, options.home, entries, options.linked)
@@ -92,7 +73,7 @@ async function applyNewDirectories(
   const retyped = found.filter((c) => c.from === 'dir' && c.to !== 'other' && !changedHere(c) && !(options.exclude?.(c.path) ?? false))
   if (retyped.length === 0) return {paths: [], applied: [], backedUp: []}
   const written = await chezmoi.writtenTargets()
-  const backupDir = join(options.backupsDir, backupStamp())
+  const backupDir = newBackupDir(options.backupsDir)
   const backedUp: string[] = []
   for (const change of retyped) {
     const target = join(options.home, change.path)
@@ -139,7 +120,7 @@ async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTarge
   const changedDirs = existing.filter((e) => e.isDirectory && !e.removal)
   const sources = await chezmoi.sourcePaths(changedDirs.map((e) => join(options.home, e.path))).catch(() => [] as string[])
   const becomesFile = new Set(changedDirs.filter((_, i) => sources[i] !== undefined && !lstatSync(sources[i], {throwIfNoEntry: false})?.isDirectory()).map((e) => e.path))
-  const backupDir = join(options.backupsDir, backupStamp())
+  const backupDir = newBackupDir(options.backupsDir)
   const backedUp: string[] = []
   for (const {path, isDirectory, removal} of existing) {
     const target = join(options.home, path)
