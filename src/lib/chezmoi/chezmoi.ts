@@ -10,6 +10,7 @@ import {writeCaptureConfig} from './config.ts'
 import {hasMisreadDirName, literalizeMisreadDirs, misreadSourceDirs} from './dir-names.ts'
 import {ProcessError, run} from '../process/run.ts'
 import {executablesOnPath} from '../process/which.ts'
+import {relativeWithin} from '../platform/paths.ts'
 
 export const MIN_CHEZMOI_VERSION = '2.71.0'
 
@@ -35,7 +36,7 @@ export function parseTargetFailures(stderr: string, home: string): TargetFailure
   for (const line of stderr.split('\n')) {
     const match = /^chezmoi: (.+?): (.+)$/.exec(line.trim())
     if (!match) continue
-    const path = match[1].startsWith(`${home}/`) ? match[1].slice(home.length + 1) : match[1]
+    const path = relativeWithin(home, match[1]) ?? match[1]
     if (!path.startsWith('/') && !failures.some((f) => f.path === path)) failures.push({path, reason: match[2]})
   }
   return failures

@@ -6,6 +6,7 @@ import {lstatSync} from 'node:fs'
 import {basename, join} from 'node:path'
 
 import type {Chezmoi, ChezmoiStatusEntry} from './chezmoi.ts'
+import {isInside, isWithin} from '../platform/paths.ts'
 
 export type EntryType = 'file' | 'dir' | 'symlink'
 /** What a target is on disk: `other` is a named pipe, a socket or a device. */
@@ -66,7 +67,7 @@ export async function retypedTargets(chezmoi: Chezmoi, home: string, entries: Ma
   const found: Retyped[] = []
   for (const path of [...entries.keys()].sort()) {
     const entry = entries.get(path)!
-    if (entry.type === 'remove' || found.some((f) => path.startsWith(`${f.path}/`))) continue
+    if (entry.type === 'remove' || found.some((f) => isInside(path, f.path))) continue
     const now = diskType(join(home, path))
     if (now === undefined || now === entry.type || (entry.type === 'dir' && linked.has(path))) continue
     found.push({path, from: entry.type, to: now, source: entry.source})
@@ -89,7 +90,7 @@ export function changedHere(change: Retyped): boolean {
 export function statusTargetsOutside(home: string, entries: Map<string, ManagedEntry>, left: string[]): string[] | undefined {
   if (left.length === 0) return undefined
   // A directory is asked about whole only when nothing left out lies in it; otherwise what is in it, one by one.
-  const clean = (path: string) => !left.some((l) => path === l || path.startsWith(`${l}/`) || l.startsWith(`${path}/`))
+  const clean = (path: string) => !left.some((l) => isWithin(path, l) || isInside(l, path))
   const wholeDir = (path: string) => entries.get(path)?.type === 'dir' && clean(path)
   const parentOf = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf('/')))
   return [...entries.keys()]

@@ -7,7 +7,6 @@ import {basename, dirname, join} from 'node:path'
 
 import {backupStamp} from '../backups/backups.ts'
 import {type ApplyResult, applyWithBackup} from '../sync/apply.ts'
-import {managedPathOf} from '../sync/capture.ts'
 import {checkChezmoi, type Chezmoi} from '../chezmoi/chezmoi.ts'
 import {configuredMachine, foreignConfigFiles, writeChezmoiConfig} from '../chezmoi/config.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
@@ -15,7 +14,8 @@ import {chezmoiFor, openLocalFleet} from '../fleet/local.ts'
 import {pushWithRetry} from '../fleet/publish.ts'
 import {checkSourceForPush} from '../sync/source-check.ts'
 import {syncBeforeChange} from '../sync/engine.ts'
-import {ensureMachine, findMachine, nameTakenError} from '../fleet/roster.ts'
+import {ensureMachine, nameTakenError} from '../fleet/roster.ts'
+import {activeMachines, findMachine, managedPathOf} from '../manifest/lookup.ts'
 import {SECRETS_PATH, template} from '../fleet/templates.ts'
 import {redactUrl} from '../errors/redact.ts'
 import {ensureEmbeddedForge, isEmbeddedForge, normalizeForge, probeForge, sameForge} from '../forge/forge.ts'
@@ -221,7 +221,7 @@ async function sourceRepo(ctx: EnrollContext): Promise<string> {
     } finally {
       await rm(staging, {recursive: true, force: true})
     }
-    const active = ctx.fleet.machines.filter((m) => m.state === 'active').map((m) => m.name)
+    const active = activeMachines(ctx.fleet).map((m) => m.name)
     return `cloned the fleet (${ctx.fleet.machines.length} machine${ctx.fleet.machines.length === 1 ? '' : 's'}; active: ${active.join(', ') || 'none'})`
   }
   // start

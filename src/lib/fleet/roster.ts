@@ -2,12 +2,9 @@
 import {hostname} from 'node:os'
 
 import {UsageError} from '../errors/index.ts'
+import {activeMachines, findMachine} from '../manifest/lookup.ts'
 import {type Fleet, type Machine, type MachineState} from '../manifest/schema.ts'
 import {currentPlatform} from '../platform/paths.ts'
-
-export function findMachine(fleet: Fleet, name: string): Machine | undefined {
-  return fleet.machines.find((m) => m.name === name)
-}
 
 /** The name is held by a machine with another key: refuse, and say what to do. */
 export function nameTakenError(fleet: Fleet, name: string): UsageError {
@@ -36,7 +33,7 @@ export function ensureMachine(fleet: Fleet, name: string, recipient: string, ide
       'KEY_REVOKED',
     )
   }
-  const state: MachineState = fleet.machines.some((m) => m.state === 'active') ? 'pending' : 'active'
+  const state: MachineState = activeMachines(fleet).length > 0 ? 'pending' : 'active'
   const stamp = now.toISOString()
   const machine: Machine = {name, hostname: hostname(), os: currentPlatform(), recipient, state, enrolledAt: stamp, updatedAt: stamp}
   // A revoked name may be reused by a new key: the new machine replaces the old entry and starts pending.

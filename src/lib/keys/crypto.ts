@@ -10,10 +10,6 @@ import type {Fleet} from '../manifest/schema.ts'
 import type {AgeIdentity} from './identity.ts'
 
 /** The recipients every encrypted file is for: the active machines' public keys. */
-export function activeRecipients(fleet: Fleet): string[] {
-  return fleet.machines.filter((m) => m.state === 'active').map((m) => m.recipient)
-}
-
 /** chezmoi names an encrypted source file `encrypted_…` (after an optional `create_`) with the suffix `.age`. */
 export function isEncryptedSourceFile(path: string): boolean {
   return /^(create_)?encrypted_/.test(basename(path)) && path.endsWith('.age')

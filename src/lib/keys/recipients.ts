@@ -4,10 +4,10 @@ import {dirname} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
 import type {Fleet} from '../manifest/schema.ts'
-import {activeRecipients} from './crypto.ts'
+import {activeMachines, activeRecipients} from '../manifest/lookup.ts'
 
 export function renderRecipients(fleet: Fleet): string {
-  const lines = fleet.machines.filter((m) => m.state === 'active').map((m) => `# ${m.name}\n${m.recipient}`)
+  const lines = activeMachines(fleet).map((m) => `# ${m.name}\n${m.recipient}`)
   return `# Derived from the fleet manifest by fleet: the active machines' age recipients.\n${lines.join('\n')}\n`
 }
 

@@ -5,7 +5,7 @@ import type {LocalFleet} from '../fleet/local.ts'
 import {pushWithRetry} from '../fleet/publish.ts'
 import {syncBeforeChange} from '../sync/engine.ts'
 import {checkSourceForPush} from '../sync/source-check.ts'
-import {findMachine} from '../fleet/roster.ts'
+import {activeMachines, findMachine} from '../manifest/lookup.ts'
 import {reencryptSource} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
@@ -89,7 +89,7 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
       requireActive(fleet, local.machine, verb)
       const machine = requireMachine(fleet, name)
       if (machine.state === state) {
-        outcome = {machine: name, state, changed: false, reencrypted: [], recipients: fleet.machines.filter((m) => m.state === 'active').length}
+        outcome = {machine: name, state, changed: false, reencrypted: [], recipients: activeMachines(fleet).length}
         return
       }
       if (state === 'active' && machine.state === 'revoked') {
@@ -98,7 +98,7 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
       if (state === 'revoked' && name === local.machine) {
         throw new UsageError('A machine cannot revoke itself: it could not check the files it re-encrypts for the others.', `Run \`fleet machines revoke ${name}\` on another active machine.`, 'REVOKE_SELF')
       }
-      if (state === 'revoked' && fleet.machines.filter((m) => m.state === 'active' && m.name !== name).length === 0) {
+      if (state === 'revoked' && activeMachines(fleet).every((m) => m.name === name)) {
         throw new UsageError(`"${name}" is the fleet's last active machine; revoking it would leave nobody able to read the secrets.`, 'Approve another machine first.', 'LAST_ACTIVE')
       }
       const now = new Date().toISOString()

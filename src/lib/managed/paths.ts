@@ -4,14 +4,14 @@ import {existsSync, lstatSync, readdirSync, readlinkSync, realpathSync} from 'no
 import {readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 
-import {clearRemovals, managedPathOf} from '../sync/capture.ts'
+import {clearRemovals} from '../sync/capture.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
-import {findMachine} from '../fleet/roster.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
+import {findMachine, isActive, managedPathOf} from '../manifest/lookup.ts'
 import type {Fleet, ManagedPath} from '../manifest/schema.ts'
 import {MANIFEST_RELATIVE_PATH, manifestPath, readManifest, writeManifest} from '../manifest/store.ts'
-import {homeRelative} from '../platform/paths.ts'
+import {homeRelative, isWithin} from '../platform/paths.ts'
 import {ProcessError} from '../process/run.ts'
 import {absoluteLinksBelow, isLinkToDirectory, linkedDirectories, listableRoots} from '../chezmoi/linked.ts'
 import {decodeSourcePath} from '../chezmoi/source-names.ts'
@@ -86,8 +86,6 @@ async function measure(home: string, root: string): Promise<{files: number; byte
   return total
 }
 
-const within = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}/`)
-
 /** A link to a file (or to nothing): other machines would get a link to a path they may not have. */
 function linkedFileError(given: string, absolute: string, home: string): UsageError {
   const target = readlinkSync(absolute)
@@ -95,7 +93,7 @@ function linkedFileError(given: string, absolute: string, home: string): UsageEr
   if (!existsSync(absolute)) return new UsageError(`${given} is a link to ${target}, which does not exist.`, 'Add the file or directory itself, not a broken link.', 'BROKEN_LINK')
   return new UsageError(
     `${given} is a link to the file ${resolved}: fleet syncs the contents of a linked directory, but a linked file would travel as a link to a path other machines may not have.`,
-    within(resolved, home) ? `Add the file it points to instead: fleet add-path ${resolved}` : `Copy the file into your home directory (or link a directory that holds it), and add that.`,
+    isWithin(resolved, home) ? `Add the file it points to instead: fleet add-path ${resolved}` : `Copy the file into your home directory (or link a directory that holds it), and add that.`,
     'LINKED_FILE',
   )
 }
@@ -126,8 +124,8 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
       throw new UsageError(`${given} does not exist.`, 'Create it first, or check the spelling (quote a path with spaces).', 'NO_SUCH_PATH')
     }
     for (const {dir, what} of own) {
-      if (within(absolute, dir) || within(dir, absolute)) {
-        throw new UsageError(`${given} ${within(absolute, dir) ? 'is inside' : 'holds'} ${what} (${dir}); fleet does not sync it.`, 'Add the files or directories beside it that you want to share instead.', 'FLEET_OWN_PATH')
+      if (isWithin(absolute, dir) || isWithin(dir, absolute)) {
+        throw new UsageError(`${given} ${isWithin(absolute, dir) ? 'is inside' : 'holds'} ${what} (${dir}); fleet does not sync it.`, 'Add the files or directories beside it that you want to share instead.', 'FLEET_OWN_PATH')
       }
     }
     const existing = fleet.paths.find((p) => p.path === relative)
@@ -139,10 +137,10 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
     const kind = info.isSymbolicLink() || info.isDirectory() ? 'directory' : 'file'
     if (info.isSymbolicLink()) plan.warnings.push(`~/${relative} is a link to the directory ${realpathSync(absolute)}: its contents are synced (other machines get a real directory), and the link stays here.`)
     for (const link of absoluteLinksBelow(home, relative)) {
-      plan.warnings.push(`~/${link.path} is a link to ${link.target}, a path fixed on this machine: it travels as a link, to a path another machine ${within(link.target, home) ? 'has under another home directory, or not at all' : 'may not have'}. Make it relative, or add what it points to instead.`)
+      plan.warnings.push(`~/${link.path} is a link to ${link.target}, a path fixed on this machine: it travels as a link, to a path another machine ${isWithin(link.target, home) ? 'has under another home directory, or not at all' : 'may not have'}. Make it relative, or add what it points to instead.`)
     }
     const size = await measure(home, relative)
-    for (const inner of fleet.paths.filter((p) => within(p.path, relative))) {
+    for (const inner of fleet.paths.filter((p) => isWithin(p.path, relative))) {
       if (inner.encrypt && !options.encrypt) {
         throw new UsageError(`~/${relative} holds the encrypted path ~/${inner.path}; adding it unencrypted would put that in plain text.`, 'Add it with --encrypt, or add the other paths inside it one by one.', 'WOULD_DECRYPT')
       }
@@ -163,13 +161,13 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
         'LOOKS_SECRET',
       )
     }
-    if (PROTECTED_FOLDERS.some((folder) => within(relative, folder))) {
+    if (PROTECTED_FOLDERS.some((folder) => isWithin(relative, folder))) {
       plan.warnings.push(`~/${relative} is under a folder macOS protects: on a Mac, fleet's agents need Full Disk Access (System Settings › Privacy & Security) to see changes there.`)
     }
     plan.add.push({path: relative, absolute, kind, files: size.files, bytes: size.bytes, encrypt: options.encrypt, plainText: options.plainText ? size.secrets.map((s) => s.path) : []})
   }
   for (const a of plan.add) for (const b of plan.add) {
-    if (a !== b && within(a.path, b.path)) throw new UsageError(`~/${a.path} is inside ~/${b.path}, given in the same command.`, `Give only ~/${b.path}.`, 'OVERLAPPING_PATHS')
+    if (a !== b && isWithin(a.path, b.path)) throw new UsageError(`~/${a.path} is inside ~/${b.path}, given in the same command.`, `Give only ~/${b.path}.`, 'OVERLAPPING_PATHS')
   }
   return plan
 }
@@ -269,19 +267,19 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
   const linked = linkedDirectories(local.paths.home, fleet.paths.map((p) => p.path))
   const status = (await reportableStatus(local.chezmoi, local.paths.home, linked)).filter((e) => !linked.has(e.path))
   const sources = await local.repo.listFiles()
-  const active = findMachine(fleet, local.machine)?.state === 'active'
+  const active = isActive(fleet, local.machine)
   const {conflicts, heldBack = []} = await readSyncState(local.paths)
   return {
     forgeChecked,
     paths: fleet.paths.map((entry) => {
-      const mine = status.filter((e) => within(e.path, entry.path))
+      const mine = status.filter((e) => isWithin(e.path, entry.path))
       const edited = mine.filter((e) => e.sinceLastWrite !== ' ')
       const unapplied = mine.filter((e) => e.sinceLastWrite === ' ')
-      const upstreamChanges = incoming.filter((p) => within(p, entry.path) || within(p, `${entry.path}.tmpl`))
-      const template = sources.some((s) => s.endsWith('.tmpl') && within(decodeSourcePath(s), entry.path))
+      const upstreamChanges = incoming.filter((p) => isWithin(p, entry.path) || isWithin(p, `${entry.path}.tmpl`))
+      const template = sources.some((s) => s.endsWith('.tmpl') && isWithin(decodeSourcePath(s), entry.path))
       const exists = lstatSync(join(local.paths.home, entry.path), {throwIfNoEntry: false}) !== undefined
-      const conflicted = conflicts.filter((c) => within(c.path, entry.path))
-      const held = heldBack.filter((h) => within(h.path, entry.path))
+      const conflicted = conflicts.filter((c) => isWithin(c.path, entry.path))
+      const held = heldBack.filter((h) => isWithin(h.path, entry.path))
       let state: PathState = 'in sync'
       if (entry.encrypt && !active) state = 'waiting for approval'
       else if (conflicted.length > 0) state = 'in conflict'

@@ -72,6 +72,21 @@ export function shortHostname(): string {
 
 /** Path relative to $HOME, with forward slashes, as the manifest stores managed paths. */
 export function homeRelative(paths: Pick<FleetPaths, 'home'>, absolute: string): string | undefined {
-  const prefix = paths.home.endsWith('/') ? paths.home : paths.home + '/'
-  return absolute.startsWith(prefix) ? absolute.slice(prefix.length) : undefined
+  return relativeWithin(paths.home, absolute)
+}
+
+/** Whether `path` is `dir` itself or lies inside it. Both relative or both absolute, `/`-separated, normalised. */
+export function isWithin(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`)
+}
+
+/** Whether `path` lies inside `dir` (not `dir` itself). Both relative or both absolute, `/`-separated. */
+export function isInside(path: string, dir: string): boolean {
+  return relativeWithin(dir, path) !== undefined
+}
+
+/** `path` relative to `dir` when it lies inside it (not `dir` itself), else undefined. */
+export function relativeWithin(dir: string, path: string): string | undefined {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`
+  return path.startsWith(prefix) ? path.slice(prefix.length) : undefined
 }

@@ -15,6 +15,7 @@ import {ProcessError} from '../process/run.ts'
 import type {Chezmoi, TargetFailure} from '../chezmoi/chezmoi.ts'
 import {parseTargetFailures} from '../chezmoi/chezmoi.ts'
 import {changedHere, describeType, type ManagedEntry, managedEntries, type Retyped, retypedTargets, statusTargetsOutside} from '../chezmoi/entry-types.ts'
+import {isInside, isWithin} from '../platform/paths.ts'
 
 export interface ApplyResult {
   /** Targets brought up to the source state, relative to $HOME (checked: chezmoi did write them). */
@@ -94,7 +95,7 @@ async function applyNewDirectories(
     }
   }
   const paths = retyped.map((c) => c.path)
-  const applied = [...entries.keys()].filter((path) => paths.some((p) => path === p || path.startsWith(`${p}/`)))
+  const applied = [...entries.keys()].filter((path) => paths.some((p) => isWithin(path, p)))
   return {paths, applied, backedUp, backupDir: backedUp.length > 0 ? backupDir : undefined}
 }
 
@@ -126,7 +127,7 @@ async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTarge
     const target = join(options.home, path)
     if (written.has(target) && !(isDirectory && (removal || becomesFile.has(path)))) continue
     if (isDirectory && !removal && !becomesFile.has(path)) continue // created or re-moded: nothing is lost
-    if (backedUp.some((done) => path.startsWith(`${done}/`))) continue
+    if (backedUp.some((done) => isInside(path, done))) continue
     await backUp(target, join(backupDir, path), options.isEncrypted(path), options.recipient)
     backedUp.push(path)
   }

@@ -13,9 +13,11 @@ import {unsyncableName} from '../chezmoi/name-limits.ts'
 import {decodeSourcePath, escapeGlob, removeEntryName, removeMarkerName} from '../chezmoi/source-names.ts'
 import {ProcessError} from '../process/run.ts'
 import {confirmedPlain, filesBelow, type HeldBack, parseChezmoiFinding, secretsInAddedLines, secretsInFile} from './secret-check.ts'
+import {managedPathOf} from '../manifest/lookup.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {mergeMovedSource, type MovedSourceOutcome, parkConflicts, rememberContents, type SourceContents} from './moved-source.ts'
 import {homeShellPath} from '../errors/shell-command.ts'
+import {isInside, isWithin, relativeWithin} from '../platform/paths.ts'
 
 export interface CaptureOptions {
   chezmoi: Chezmoi
@@ -69,14 +71,6 @@ export function captured(result: CaptureResult): string[] {
 }
 
 /** The managed path (from the manifest) a target lies in, if any. */
-export function managedPathOf(fleet: Fleet, target: string) {
-  return fleet.paths.find((p) => target === p.path || target.startsWith(`${p.path}/`))
-}
-
-function under(path: string, dirs: string[]): boolean {
-  return dirs.some((dir) => path.startsWith(`${dir}/`))
-}
-
 const CHEZMOIREMOVE = '.chezmoiremove'
 const MIB = 1024 * 1024
 
@@ -106,7 +100,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   // under the managed paths it may touch here.
   const [allEntries, unmanagedBefore] = await Promise.all([managedEntries(chezmoi), listUnmanaged()])
   result.entries = allEntries
-  const entries = new Map([...allEntries].filter(([path]) => roots.some((p) => path === p.path || path.startsWith(`${p.path}/`))))
+  const entries = new Map([...allEntries].filter(([path]) => roots.some((p) => isWithin(path, p.path))))
   const leftOut = await captureTypeChanges(options, entries, linkedDirectories(home, fleet.paths.map((p) => p.path)), result)
   const statusTargets = statusTargetsOutside(home, entries, leftOut)
   const asked = await statusOfAll // finished before anything writes
@@ -133,7 +127,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     if (moved.held.has(entry.path)) continue
     const sourceIsDir = source !== undefined && existsSync(source) && lstatSync(source).isDirectory()
     if (entry.sinceLastWrite === 'D') {
-      if (under(entry.path, deletedDirs)) continue
+      if (deletedDirs.some((dir) => isInside(entry.path, dir))) continue
       if (sourceIsDir) deletedDirs.push(entry.path)
       else if (source) {
         // A `remove_` entry tells every other machine to delete the file at its next sync.
@@ -186,7 +180,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   // New files in managed directories, each one (at any depth) checked by content before it may leave.
   // What lies in a target whose type change is skipped or waits for the apply is not new: it stays out.
   const untouched = leftOut.filter((path) => !result.retyped.includes(path))
-  const fresh = [...new Set([...revived, ...unmanaged])].filter((path) => !options.exclude(path) && !untouched.some((u) => path === u || path.startsWith(`${u}/`)))
+  const fresh = [...new Set([...revived, ...unmanaged])].filter((path) => !options.exclude(path) && !untouched.some((u) => isWithin(path, u)))
   const plain: string[] = []
   const encrypted: string[] = []
   for (const path of fresh) {
@@ -302,7 +296,7 @@ async function addPlain(chezmoi: Chezmoi, home: string, files: string[], heldBac
       return remaining
     } catch (error) {
       const flagged = error instanceof ProcessError ? parseChezmoiFinding(error.result.stderr) : undefined
-      const path = flagged?.file.startsWith(`${home}/`) ? flagged.file.slice(home.length + 1) : undefined
+      const path = flagged === undefined ? undefined : relativeWithin(home, flagged.file)
       if (!flagged || path === undefined || !remaining.includes(path)) throw error
       heldBack.push({path, findings: [flagged.finding]})
       remaining = remaining.filter((f) => f !== path)
@@ -365,7 +359,7 @@ export async function dropContradictedRemovals(sourceDir: string, sourceFiles: s
   await editChezmoiRemove(sourceDir, (lines) => {
     const kept = lines.filter((line) => {
       const path = line.replace(/\\(.)/g, '$1')
-      return !targets.some((target) => target === path || target.startsWith(`${path}/`))
+      return !targets.some((target) => isWithin(target, path))
     })
     changed = kept.length !== lines.length
     return kept

@@ -11,18 +11,18 @@ import {requireChezmoi, type TargetFailure} from '../chezmoi/chezmoi.ts'
 import {errorMessage, ExitCode, type ExitCodeValue, explainSystemError, FleetError, ForgeUnreachableError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {PUSH_ATTEMPTS} from '../fleet/publish.ts'
-import {findMachine} from '../fleet/roster.ts'
 import {forgeBranchHead} from '../forge/forge.ts'
-import {activeRecipients, decryptWith, encryptTo, isEncryptedSourceFile, recipientStanzaCount, reencryptSource} from '../keys/crypto.ts'
+import {decryptWith, encryptTo, isEncryptedSourceFile, recipientStanzaCount, reencryptSource} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
 import {lockDirFor, stuckLockError} from '../lock/fleet-lock.ts'
 import {isStuck, type LockOwner, readOwner, tryLock} from '../lock/lock.ts'
 import {linkedDirectories} from '../chezmoi/linked.ts'
 import {decodeSourcePath, privateEncryptedName} from '../chezmoi/source-names.ts'
+import {activeRecipients, findMachine, isActive, managedPathOf} from '../manifest/lookup.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
-import {capture, type CaptureConflict, type CaptureResult, captured, dropContradictedRemovals, managedPathOf} from './capture.ts'
+import {capture, type CaptureConflict, type CaptureResult, captured, dropContradictedRemovals} from './capture.ts'
 import {integrate, type IntegrateResult} from './integrate.ts'
 import {ProcessError} from '../process/run.ts'
 import {recordedStep, recoverRepo} from './recover.ts'
@@ -228,7 +228,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
 
   const conflictPaths = new Set(state.conflicts.map((c) => c.path))
   const excluded = (path: string) => [...conflictPaths].some((c) => path === c || path.startsWith(`${c}/`))
-  const active = findMachine(fleet, machine)?.state === 'active'
+  const active = isActive(fleet, machine)
 
   // The disk as capture is about to see it: the quick path's next baseline (see below).
   const baseline = takeSnapshot(paths.home, managedPaths)
