@@ -1,6 +1,7 @@
 import {FleetCommand} from '../../lib/cli/base-command.ts'
 import {renderTable} from '../../lib/cli/table.ts'
 import {openLocalFleet} from '../../lib/fleet/local.ts'
+import {keyTypeOfRecipient} from '../../lib/keys/identity.ts'
 import {listMachines, type RosterView} from '../../lib/machines/machines.ts'
 
 export default class MachinesList extends FleetCommand {
@@ -17,7 +18,7 @@ export default class MachinesList extends FleetCommand {
     const view = await listMachines(await openLocalFleet())
     if (this.jsonEnabled()) return view
     if (view.source === 'local') this.warn(`Showing this machine's local copy of the roster: ${view.forgeError}`)
-    const rows = view.machines.map((m) => [`${m.name}${m.name === view.thisMachine ? ' (this machine)' : ''}`, m.state, m.hostname, m.os, m.recipient.startsWith('age1pq1') ? 'pq' : 'x25519', m.enrolledAt.slice(0, 10)])
+    const rows = view.machines.map((m) => [`${m.name}${m.name === view.thisMachine ? ' (this machine)' : ''}`, m.state, m.hostname, m.os, keyTypeOfRecipient(m.recipient), m.enrolledAt.slice(0, 10)])
     for (const line of renderTable(['NAME', 'STATE', 'HOSTNAME', 'OS', 'KEY', 'ENROLLED'], rows)) this.log(line)
     const pending = view.machines.filter((m) => m.state === 'pending')
     if (pending.length > 0) this.log(`\nPending machines wait for approval: fleet machines approve ${pending[0].name}`)

@@ -25,7 +25,7 @@ import {writeRecipientsFile} from '../keys/recipients.ts'
 import {processAlive} from '../lock/lock.ts'
 import {describeCommit, lastManifestCommit} from '../manifest/history.ts'
 import {MANIFEST_RELATIVE_PATH, ManifestError, parseManifest, readManifest, writeManifest} from '../manifest/store.ts'
-import {type Fleet, type KeyType, MANIFEST_VERSION, type MachineState, settingsSchema} from '../manifest/schema.ts'
+import {DEFAULT_KEY_TYPE, type Fleet, type KeyType, MANIFEST_VERSION, type MachineState, settingsSchema} from '../manifest/schema.ts'
 import {type FleetPaths, fleetPaths} from '../platform/paths.ts'
 import {run} from '../process/run.ts'
 import {readFile} from 'node:fs/promises'
@@ -298,7 +298,7 @@ function checkKeyType(ctx: EnrollContext, fleet: Fleet): void {
 }
 
 async function key(ctx: EnrollContext): Promise<string> {
-  const keyType = ctx.fleet?.settings.keyType ?? ctx.options.keyType ?? 'pq'
+  const keyType = ctx.fleet?.settings.keyType ?? ctx.options.keyType ?? DEFAULT_KEY_TYPE
   const {identity, created, modeFixed} = await ensureIdentity(ctx.paths.identityFile, keyType)
   if (identity.keyType !== keyType) {
     throw new FleetError(`This machine's age identity ${identity.file} is ${KEY_TYPE_LABELS[identity.keyType]}, but the fleet uses ${KEY_TYPE_LABELS[keyType]} keys.`, {

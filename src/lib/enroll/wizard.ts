@@ -6,7 +6,7 @@ import {configuredMachine, foreignConfigFiles} from '../chezmoi/config.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import {probeForge} from '../forge/forge.ts'
 import {KEY_TYPE_LABELS} from '../keys/identity.ts'
-import {type KeyType, MACHINE_NAME_PATTERN, machineNameRule} from '../manifest/schema.ts'
+import {DEFAULT_KEY_TYPE, type KeyType, MACHINE_NAME_PATTERN, machineNameRule} from '../manifest/schema.ts'
 import {type FleetPaths, shortHostname} from '../platform/paths.ts'
 import {type EnrollOptions, inspectSource} from './enroll.ts'
 
@@ -140,7 +140,7 @@ async function askEverything(flags: EnrollFlags, paths: FleetPaths, log: (line: 
   log('Summary')
   log(`  fleet:      ${forge === undefined ? `start a new fleet on a bare repository on this machine (${paths.defaultForge})` : `${starting ? 'start a new fleet on' : 'join'} ${forge}`}`)
   log(`  machine:    ${name}`)
-  if (starting) log(`  key type:   ${KEY_TYPE_LABELS[keyType ?? 'pq']}`)
+  if (starting) log(`  key type:   ${KEY_TYPE_LABELS[keyType ?? DEFAULT_KEY_TYPE]}`)
   log(`  agents:     ${agents ? 'install' : 'do not install'}`)
   if (adopt) log(`  existing:   adopt ${foreign.join(', ')}`)
   log(`  key file:   ${paths.identityFile}${existsSync(paths.identityFile) ? ' (exists; reused)' : ' (created, mode 0600)'}`)

@@ -3,7 +3,7 @@ import {existsSync, readFileSync, realpathSync} from 'node:fs'
 import {mkdir} from 'node:fs/promises'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 
-import {initBare, lsRemote} from '../git/git.ts'
+import {initBare, lsRemote, readBranchRef} from '../git/git.ts'
 import type {FleetPaths} from '../platform/paths.ts'
 
 export interface ForgeProbe {
@@ -67,13 +67,8 @@ function localForgeDir(url: string): string | undefined {
 export async function forgeBranchHead(url: string, branch: string): Promise<string | undefined> {
   const dir = localForgeDir(url)
   if (dir !== undefined && existsSync(join(dir, 'HEAD'))) {
-    try {
-      return readFileSync(join(dir, 'refs', 'heads', branch), 'utf8').trim()
-    } catch {
-      const packed = existsSync(join(dir, 'packed-refs')) ? readFileSync(join(dir, 'packed-refs'), 'utf8') : ''
-      const line = packed.split('\n').find((l) => l.endsWith(` refs/heads/${branch}`))
-      if (line) return line.split(' ')[0]
-    }
+    const head = readBranchRef(dir, branch)
+    if (head !== undefined) return head
   }
   return (await lsRemote(url)).get(`refs/heads/${branch}`)
 }

@@ -154,6 +154,23 @@ export interface StatusEntry {
   path: string
 }
 
+/**
+ * The commit a branch of the repository at `gitDir` (a `.git` directory or a bare repository) points at, read from
+ * its ref files without starting git: the loose ref, else packed-refs. Undefined when neither holds the branch.
+ */
+export function readBranchRef(gitDir: string, branch: string): string | undefined {
+  try {
+    return readFileSync(join(gitDir, 'refs', 'heads', branch), 'utf8').trim()
+  } catch {
+    try {
+      const packed = readFileSync(join(gitDir, 'packed-refs'), 'utf8')
+      return packed.split('\n').find((line) => line.endsWith(` refs/heads/${branch}`))?.split(' ')[0]
+    } catch {
+      return undefined
+    }
+  }
+}
+
 export class GitRepo {
   readonly dir: string
   constructor(dir: string) {
@@ -248,17 +265,7 @@ export class GitRepo {
    * undefined when it cannot be read that way.
    */
   readBranchHead(branch: string): string | undefined {
-    const loose = join(this.dir, '.git', 'refs', 'heads', branch)
-    try {
-      return readFileSync(loose, 'utf8').trim()
-    } catch {
-      try {
-        const packed = readFileSync(join(this.dir, '.git', 'packed-refs'), 'utf8')
-        return packed.split('\n').find((line) => line.endsWith(` refs/heads/${branch}`))?.split(' ')[0]
-      } catch {
-        return undefined
-      }
-    }
+    return readBranchRef(join(this.dir, '.git'), branch)
   }
 
   async hasCommits(): Promise<boolean> {

@@ -1,11 +1,17 @@
 // What the managed paths look like on disk (size, mtime, mode of every file), compared with the last sync's to
 // tell, without running chezmoi, that nothing changed here.
-import {lstatSync, readdirSync, statSync} from 'node:fs'
+import {lstatSync, readdirSync, type Stats, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {isLinkToDirectory} from '../chezmoi/linked.ts'
 
+/** Target path (relative to $HOME) → its entry signature (see entrySignature), or 'absent'. */
 export type Snapshot = Record<string, string>
+
+/** What a snapshot records of one entry: `dir:<mode>` for a directory, else `<size>:<mtime ms>:<mode>`. */
+export function entrySignature(info: Stats): string {
+  return info.isDirectory() ? `dir:${info.mode}` : `${info.size}:${info.mtimeMs}:${info.mode}`
+}
 
 export function takeSnapshot(home: string, managedPaths: string[]): Snapshot {
   const snapshot: Snapshot = {}
@@ -19,12 +25,10 @@ export function takeSnapshot(home: string, managedPaths: string[]): Snapshot {
       snapshot[relative] = 'absent'
       return
     }
+    snapshot[relative] = entrySignature(info)
     if (info.isDirectory()) {
-      snapshot[relative] = `dir:${info.mode}`
       for (const entry of readdirSync(join(home, relative))) visit(`${relative}/${entry}`)
-      return
     }
-    snapshot[relative] = `${info.size}:${info.mtimeMs}:${info.mode}`
   }
   for (const path of managedPaths) visit(path)
   return snapshot
@@ -50,6 +54,6 @@ export function refreshEntries(snapshot: Snapshot, home: string, paths: string[]
       else delete snapshot[relative]
       continue
     }
-    snapshot[relative] = info.isDirectory() ? `dir:${info.mode}` : `${info.size}:${info.mtimeMs}:${info.mode}`
+    snapshot[relative] = entrySignature(info)
   }
 }
