@@ -25,7 +25,7 @@ import {writeRecipientsFile} from '../keys/recipients.ts'
 import {processAlive} from '../lock/lock.ts'
 import {describeCommit, lastManifestCommit} from '../manifest/history.ts'
 import {MANIFEST_RELATIVE_PATH, ManifestError, parseManifest, readManifest, writeManifest} from '../manifest/store.ts'
-import {DEFAULT_KEY_TYPE, type Fleet, type KeyType, MANIFEST_VERSION, type MachineState, settingsSchema} from '../manifest/schema.ts'
+import {DEFAULT_BRANCH, DEFAULT_KEY_TYPE, type Fleet, type KeyType, MANIFEST_VERSION, type MachineState, settingsSchema} from '../manifest/schema.ts'
 import {type FleetPaths, fleetPaths} from '../platform/paths.ts'
 import {run} from '../process/run.ts'
 import {readFile} from 'node:fs/promises'
@@ -113,7 +113,7 @@ export class EnrollContext {
   }
 
   get branch(): string {
-    return this.fleet?.settings.branch ?? 'main'
+    return this.fleet?.settings.branch ?? DEFAULT_BRANCH
   }
 }
 
@@ -160,7 +160,7 @@ async function preflight(ctx: EnrollContext): Promise<string> {
     throw new UsageError(`chezmoi is already configured here (${foreignConfigs.join(', ')}), not by fleet.`, ADOPT_FIX, 'FOREIGN_CONFIG')
   }
 
-  if (isEmbeddedForge(paths, ctx.forge) && (await ensureEmbeddedForge(paths, 'main'))) {
+  if (isEmbeddedForge(paths, ctx.forge) && (await ensureEmbeddedForge(paths, ctx.branch))) {
     ctx.notes.push(`Created the fleet's forge: a bare git repository at ${paths.defaultForge}.`)
   }
   const probe = await probeForge(ctx.forge)
@@ -227,17 +227,17 @@ async function sourceRepo(ctx: EnrollContext): Promise<string> {
   // start
   const repo = ctx.repo
   if (ctx.source.kind === 'foreign') {
-    if (!repo.isRepo()) await repo.init('main')
+    if (!repo.isRepo()) await repo.init(ctx.branch)
     const origin = await repo.remoteUrl()
     if (origin !== undefined && !sameForge(origin, ctx.forge)) {
       await repo.renameRemote('origin', 'before-fleet')
       ctx.notes.push(`The adopted source repo's remote "origin" (${origin}) is now called "before-fleet".`)
     }
     const branch = await repo.currentBranch()
-    if (branch !== undefined && branch !== 'main') await repo.git(['branch', '--move', branch, 'main'])
+    if (branch !== undefined && branch !== ctx.branch) await repo.git(['branch', '--move', branch, ctx.branch])
   } else {
     await mkdir(paths.sourceDir, {recursive: true})
-    await repo.init('main')
+    await repo.init(ctx.branch)
   }
   await repo.setRemote(ctx.forge)
   return ctx.source.kind === 'foreign' ? `adopted ${paths.sourceDir} as the new fleet's source repo` : `created the source repo at ${paths.sourceDir}`
@@ -266,11 +266,11 @@ async function joinableManifest(ctx: EnrollContext, staging: string, text: strin
 
 function fleetBranchOf(ctx: EnrollContext): string {
   const branches = ctx.forgeBranches
-  if (branches.includes('main')) return 'main'
+  if (branches.includes(DEFAULT_BRANCH)) return DEFAULT_BRANCH
   if (branches.length === 1) return branches[0]
   throw new UsageError(
-    `The forge ${redactUrl(ctx.forge)} has several branches (${branches.join(', ')}) and none is called main: fleet cannot tell which one holds the fleet.`,
-    'Give --forge the address of a repository whose fleet is on main, or of an empty repository to start a new fleet there.',
+    `The forge ${redactUrl(ctx.forge)} has several branches (${branches.join(', ')}) and none is called ${DEFAULT_BRANCH}: fleet cannot tell which one holds the fleet.`,
+    `Give --forge the address of a repository whose fleet is on ${DEFAULT_BRANCH}, or of an empty repository to start a new fleet there.`,
     'NOT_A_FLEET',
   )
 }

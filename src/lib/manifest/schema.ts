@@ -10,6 +10,8 @@ export const machineNameRule = 'lowercase letters, digits and dashes, starting w
 
 export const KEY_TYPES = ['pq', 'x25519'] as const
 export type KeyType = (typeof KEY_TYPES)[number]
+/** The branch of the forge that holds a new fleet (the manifest's `branch` setting names it afterwards). */
+export const DEFAULT_BRANCH = 'main'
 /** The key type of a new fleet unless the person chooses: hybrid post-quantum. */
 export const DEFAULT_KEY_TYPE: KeyType = 'pq'
 
@@ -65,7 +67,7 @@ export type AgentSettings = z.infer<typeof agentSettingsSchema>
 export const settingsSchema = z.strictObject({
   /** All machines of a fleet share one key type: age refuses to mix post-quantum and classic recipients in one file. */
   keyType: z.enum(KEY_TYPES).default(DEFAULT_KEY_TYPE),
-  branch: z.string().min(1).default('main'),
+  branch: z.string().min(1).default(DEFAULT_BRANCH),
   /** A file larger than this (MiB) is not captured: it is reported and skipped, and every other file keeps syncing. */
   maxFileMiB: z.number().positive().default(20),
   agents: agentSettingsSchema.default(() => agentSettingsSchema.parse({})),

@@ -4,7 +4,7 @@
 import {ForgeUnreachableError} from '../errors/index.ts'
 import type {GitRepo} from '../git/git.ts'
 import {describeCommit, lastManifestCommit, unreadableManifestAt} from '../manifest/history.ts'
-import type {Fleet} from '../manifest/schema.ts'
+import {DEFAULT_BRANCH, type Fleet} from '../manifest/schema.ts'
 import {MANIFEST_RELATIVE_PATH, manifestPath, ManifestError, readManifest} from '../manifest/store.ts'
 import {recordedStep, undoOperation} from './recover.ts'
 import {shellCommand} from '../errors/shell-command.ts'
@@ -45,7 +45,7 @@ export async function readManifestForSync(repo: GitRepo, notes: string[]): Promi
   }
 
   // Committed here (by hand, or merged by an older fleet): the forge may hold the repair.
-  const branch = (await repo.currentBranch()) ?? 'main'
+  const branch = (await repo.currentBranch()) ?? DEFAULT_BRANCH
   let forgeNote = ''
   try {
     await repo.fetch()
