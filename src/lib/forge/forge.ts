@@ -1,5 +1,5 @@
 // The forge: any git remote, or by default a bare repository in fleet's data directory.
-import {existsSync, readFileSync, realpathSync} from 'node:fs'
+import {existsSync, realpathSync} from 'node:fs'
 import {mkdir} from 'node:fs/promises'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 

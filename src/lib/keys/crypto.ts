@@ -6,7 +6,6 @@ import {basename, join} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
 import {FleetError} from '../errors/index.ts'
-import type {Fleet} from '../manifest/schema.ts'
 import type {AgeIdentity} from './identity.ts'
 
 /** The recipients every encrypted file is for: the active machines' public keys. */

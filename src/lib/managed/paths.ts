@@ -2,9 +2,9 @@
 // listing them with their state here.
 import {existsSync, lstatSync, readdirSync, readlinkSync, realpathSync} from 'node:fs'
 import {readFile, rm, writeFile} from 'node:fs/promises'
-import {basename, dirname, join, resolve} from 'node:path'
+import {dirname, join, resolve} from 'node:path'
 
-import {clearRemovals} from '../sync/capture.ts'
+import {clearRemovals} from '../chezmoi/removals.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'

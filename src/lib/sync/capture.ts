@@ -2,7 +2,7 @@
 // with as few chezmoi invocations as possible (each one scans for secrets): one re-add for every edited file,
 // one add for new plain files, one for new encrypted files. Templates are never re-added from their output.
 import {existsSync, lstatSync} from 'node:fs'
-import {readFile, rm, writeFile} from 'node:fs/promises'
+import {rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import type {Chezmoi} from '../chezmoi/chezmoi.ts'
@@ -10,7 +10,7 @@ import {changedHere, describeType, diskType, managedEntries, type ManagedEntry, 
 import type {GitRepo} from '../git/git.ts'
 import {linkedDirectories, listableRoots} from '../chezmoi/linked.ts'
 import {unsyncableName} from '../chezmoi/name-limits.ts'
-import {decodeSourcePath, escapeGlob, removeEntryName, removeMarkerName} from '../chezmoi/source-names.ts'
+import {removeEntryName} from '../chezmoi/source-names.ts'
 import {ProcessError} from '../process/run.ts'
 import {confirmedPlain, filesBelow, type HeldBack, parseChezmoiFinding, secretsInAddedLines, secretsInFile} from './secret-check.ts'
 import {managedPathOf} from '../manifest/lookup.ts'
@@ -18,6 +18,7 @@ import type {Fleet} from '../manifest/schema.ts'
 import {mergeMovedSource, type MovedSourceOutcome, parkConflicts, rememberContents, type SourceContents} from './moved-source.ts'
 import {homeShellPath} from '../errors/shell-command.ts'
 import {isInside, isWithin, relativeWithin} from '../platform/paths.ts'
+import {addRemovals, clearRemovals} from '../chezmoi/removals.ts'
 
 export interface CaptureOptions {
   chezmoi: Chezmoi
@@ -70,8 +71,6 @@ export function captured(result: CaptureResult): string[] {
   return [...new Set([...result.reAdded, ...result.retyped, ...result.added, ...result.deleted])]
 }
 
-/** The managed path (from the manifest) a target lies in, if any. */
-const CHEZMOIREMOVE = '.chezmoiremove'
 const MIB = 1024 * 1024
 
 /** Why a file is too large to capture (the fleet's `maxFileMiB`), or undefined when it is not. */
@@ -149,7 +148,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   if (deletedDirs.length > 0) {
     // chezmoi has no remove_ for directories: forget them here and list them in .chezmoiremove for the others.
     await chezmoi.forget(deletedDirs.map(abs))
-    await editChezmoiRemove(sourceDir, (lines) => [...lines, ...deletedDirs.map(escapeGlob).filter((l) => !lines.includes(l))])
+    await addRemovals(sourceDir, deletedDirs)
     result.deleted.push(...deletedDirs)
   }
   if (result.deleted.length > 0) {
@@ -344,50 +343,4 @@ async function mergeMovedSources(
   const conflicts = conflicted.map((c) => ({path: c.targetPath, sourcePath: c.sourceRelative, ...parked}))
   for (const c of conflicts) held.add(c.path)
   return {merged, conflicts, heldBack, held}
-}
-
-/**
- * A .chezmoiremove line for a path the source manages again (another machine created a file in a directory this
- * one deleted, at the same time) contradicts it, and chezmoi would refuse the whole source: the line goes, and
- * what exists is kept. Returns whether the file changed.
- */
-export async function dropContradictedRemovals(sourceDir: string, sourceFiles: string[]): Promise<boolean> {
-  const targets = sourceFiles
-    .filter((file) => !file.startsWith('.') && !basename(file).startsWith('remove_'))
-    .map((file) => decodeSourcePath(file))
-  let changed = false
-  await editChezmoiRemove(sourceDir, (lines) => {
-    const kept = lines.filter((line) => {
-      const path = line.replace(/\\(.)/g, '$1')
-      return !targets.some((target) => isWithin(target, path))
-    })
-    changed = kept.length !== lines.length
-    return kept
-  })
-  return changed
-}
-
-async function editChezmoiRemove(sourceDir: string, edit: (lines: string[]) => string[]): Promise<void> {
-  const file = join(sourceDir, CHEZMOIREMOVE)
-  const lines = existsSync(file) ? (await readFile(file, 'utf8')).split('\n').filter(Boolean) : []
-  const next = edit(lines)
-  if (next.join('\n') === lines.join('\n')) return
-  if (next.length === 0) await rm(file, {force: true})
-  else await writeFile(file, `${next.join('\n')}\n`)
-}
-
-/**
- * A target that comes back after it was deleted: drop the `remove_` entry beside it and any .chezmoiremove line
- * for it or a directory above it, which would otherwise contradict the new entry.
- */
-export async function clearRemovals(chezmoi: Chezmoi, home: string, sourceDir: string, targets: string[]): Promise<void> {
-  const parents = [...new Set(targets.map((t) => dirname(t)).filter((d) => d !== '.'))]
-  const parentSources = await chezmoi.sourcePaths(parents.map((p) => join(home, p))).catch(() => [] as string[])
-  const sourceOf = new Map(parents.map((p, i) => [p, parentSources[i]]))
-  for (const target of targets) {
-    const parentSource = dirname(target) === '.' ? sourceDir : sourceOf.get(dirname(target))
-    if (parentSource) await rm(join(parentSource, removeMarkerName(basename(target))), {force: true})
-  }
-  const patterns = new Set(targets.flatMap((t) => t.split('/').map((_, i, parts) => escapeGlob(parts.slice(0, i + 1).join('/')))))
-  await editChezmoiRemove(sourceDir, (lines) => lines.filter((line) => !patterns.has(line)))
 }
