@@ -2,6 +2,7 @@
 // (a debounce that waits for quiet, with a ceiling so a file written continuously still syncs), and asks the
 // forge cheaply (git ls-remote) every few seconds, syncing when it moved. Writes made by its own sync's apply
 // are recognised and ignored. On SIGTERM or SIGINT it stops watching and lets a running sync finish.
+// Its parts are the modules beside this one (debouncer, forge-poller, watch-set, own-writes); this one wires them.
 import {errorMessage} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {forgeBranchHead} from '../forge/forge.ts'
