@@ -59,15 +59,18 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
   void debouncer.runNow('watcher-start') // whatever changed while no watcher ran
   const {promise: stopped, resolve: resolveStopped} = Promise.withResolvers<void>()
   const stop = async () => {
-    if (debouncer.stopped) return stopped
-    const finished = debouncer.stop()
-    poller.stop()
-    await watchSet.close()
-    await finished
-    resolveStopped()
+    if (!debouncer.stopped) await stopParts(debouncer, poller, watchSet).then(resolveStopped)
     return stopped
   }
   return {stopped, stop}
+}
+
+/** No sync starts and no forge check any more, nothing is watched; then a sync that runs is waited for. */
+async function stopParts(debouncer: Debouncer, poller: ForgePoller, watchSet: WatchSet): Promise<void> {
+  const finished = debouncer.stop()
+  poller.stop()
+  await watchSet.close()
+  await finished
 }
 
 /** The heads the forge check compares: the forge's, and the source repo's read without starting git. */
