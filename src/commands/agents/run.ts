@@ -1,11 +1,11 @@
 import {Flags} from '@oclif/core'
 
-import {runAgentsInForeground} from '../../lib/agents/foreground.ts'
 import {renderContext} from '../../lib/agents/install.ts'
 import {claimRunner} from '../../lib/agents/runner-record.ts'
 import {FleetCommand} from '../../lib/cli/base-command.ts'
 import {UsageError} from '../../lib/errors/index.ts'
 import {openLocalFleet} from '../../lib/fleet/local.ts'
+import {runAgentsInForeground} from '../../lib/runners/foreground.ts'
 
 export default class AgentsRun extends FleetCommand {
   static override summary = "Run this machine's agents in the foreground (containers, machines without a service manager)."

@@ -1,6 +1,6 @@
-import {startWatcher} from '../../lib/agents/watcher.ts'
 import {FleetCommand} from '../../lib/cli/base-command.ts'
 import {openLocalFleet} from '../../lib/fleet/local.ts'
+import {startWatcher} from '../../lib/runners/watcher.ts'
 
 export default class AgentsWatch extends FleetCommand {
   static override summary = 'The watcher agent in the foreground: sync seconds after a save, or after the forge moved.'

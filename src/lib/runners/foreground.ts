@@ -6,11 +6,10 @@ import {createInterface} from 'node:readline'
 
 import {execa} from 'execa'
 
-import type {RenderContext} from './render.ts'
-import {programArguments} from './render.ts'
+import {programArguments, type RenderContext} from '../agents/render.ts'
+import {type RecordedProcess, RUNNER_PID_ENV} from '../agents/runner-record.ts'
+import type {ContributedAgent} from '../agents/spec.ts'
 import {processStart} from '../lock/lock.ts'
-import {type RecordedProcess, RUNNER_PID_ENV} from './runner-record.ts'
-import type {ContributedAgent} from './spec.ts'
 
 /** Like launchd's ThrottleInterval and the units' RestartSec. */
 export const RESTART_DELAY_MS = 10_000

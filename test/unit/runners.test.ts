@@ -1,0 +1,267 @@
+// The watcher's debounce and its forge check, on fake timers and fake heads: no real waiting, no forge.
+import assert from 'node:assert/strict'
+
+import {Debouncer, type Timers} from '../../src/lib/runners/debouncer.ts'
+import {type BranchHeads, ForgePoller} from '../../src/lib/runners/forge-poller.ts'
+
+/** Timers on a clock that moves only when told to (advance), firing what falls due on the way, in order. */
+class FakeTimers implements Timers {
+  now = 0
+  #nextId = 1
+  readonly #due = new Map<number, {at: number; callback: () => void}>()
+
+  setTimeout(callback: () => void, ms: number): number {
+    const id = this.#nextId++
+    this.#due.set(id, {at: this.now + ms, callback})
+    return id
+  }
+
+  clearTimeout(timer: unknown): void {
+    this.#due.delete(timer as number)
+  }
+
+  /** Move the clock on by `ms`; after each timer fired, let the promises it started settle. */
+  async advance(ms: number): Promise<void> {
+    const end = this.now + ms
+    for (;;) {
+      const next = [...this.#due].filter(([, timer]) => timer.at <= end).sort(([a, x], [b, y]) => x.at - y.at || a - b)[0]
+      if (next === undefined) break
+      this.#due.delete(next[0])
+      this.now = next[1].at
+      next[1].callback()
+      await settle()
+    }
+    this.now = end
+  }
+}
+
+/** Let every promise that can settle now do so (one turn of the event loop). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** A job that records when it ran and why; while `hold` is set, each run waits until release() is called. */
+class RecordingJob {
+  readonly runs: Array<{reason: string; at: number}> = []
+  hold = false
+  #release: (() => void) | undefined
+  readonly #timers: FakeTimers
+
+  constructor(timers: FakeTimers) {
+    this.#timers = timers
+  }
+
+  readonly run = async (reason: string): Promise<void> => {
+    this.runs.push({reason, at: this.#timers.now})
+    if (this.hold) await new Promise<void>((resolve) => (this.#release = resolve))
+  }
+
+  async release(): Promise<void> {
+    this.#release?.()
+    this.#release = undefined
+    await settle()
+  }
+}
+
+describe('runners: the debouncer (quiet period and ceiling)', function () {
+  const timings = {quietMs: 300, ceilingMs: 1000}
+  let timers: FakeTimers
+  let job: RecordingJob
+  let debouncer: Debouncer
+
+  beforeEach(() => {
+    timers = new FakeTimers()
+    job = new RecordingJob(timers)
+    debouncer = new Debouncer(job.run, () => timings, timers)
+  })
+
+  it('runs once for a single event, quietMs after it, and not again', async function () {
+    debouncer.event('watcher')
+    assert.ok(debouncer.waiting)
+    await timers.advance(299)
+    assert.deepEqual(job.runs, [])
+    await timers.advance(1)
+    assert.deepEqual(job.runs, [{reason: 'watcher', at: 300}])
+    assert.ok(!debouncer.waiting && !debouncer.running)
+    await timers.advance(5000)
+    assert.equal(job.runs.length, 1, 'the ceiling of a burst that has run does not run it again')
+  })
+
+  it('runs a burst once, quietMs after its last event', async function () {
+    for (let i = 0; i < 5; i++) {
+      debouncer.event('watcher')
+      await timers.advance(100)
+    }
+    await timers.advance(5000)
+    assert.deepEqual(job.runs, [{reason: 'watcher', at: 400 + 300}])
+  })
+
+  it('runs a steady stream of events at the ceiling, counted from the first event of each burst', async function () {
+    // An event every 100 ms, for 2.5 s: never quiet for 300 ms.
+    for (let t = 0; t < 2500; t += 100) {
+      debouncer.event('watcher')
+      await timers.advance(100)
+    }
+    // The first burst starts at 0 and runs at its ceiling; the next starts with the next event (1000) and so on.
+    assert.deepEqual(
+      job.runs.map((r) => r.at),
+      [1000, 2000],
+    )
+    await timers.advance(5000)
+    assert.deepEqual(
+      job.runs.map((r) => r.at),
+      [1000, 2000, 2400 + 300],
+      'the last burst runs quietMs after the stream ended',
+    )
+  })
+
+  it('runs exactly once more after a run during which events and requests came, with the first reason', async function () {
+    job.hold = true
+    debouncer.event('watcher')
+    await timers.advance(300)
+    assert.ok(debouncer.running)
+    debouncer.event('watcher')
+    void debouncer.runNow('watcher-forge')
+    debouncer.event('watcher')
+    await timers.advance(5000)
+    assert.equal(job.runs.length, 1, 'nothing runs beside a running run, nor waits on a timer')
+    job.hold = false
+    await job.release()
+    assert.deepEqual(job.runs, [
+      {reason: 'watcher', at: 300},
+      {reason: 'watcher', at: 5300},
+    ])
+    await timers.advance(5000)
+    assert.equal(job.runs.length, 2)
+  })
+
+  it('runNow runs at once, and a request during its run runs once more with the first reason asked', async function () {
+    job.hold = true
+    const first = debouncer.runNow('watcher-start')
+    assert.deepEqual(job.runs, [{reason: 'watcher-start', at: 0}])
+    void debouncer.runNow('watcher-forge')
+    void debouncer.runNow('watcher')
+    job.hold = false
+    await job.release()
+    await first
+    assert.deepEqual(
+      job.runs.map((r) => r.reason),
+      ['watcher-start', 'watcher-forge'],
+    )
+  })
+
+  it('stop() cancels a waiting run and takes no more events or requests', async function () {
+    debouncer.event('watcher')
+    await debouncer.stop()
+    assert.ok(!debouncer.waiting, 'the waiting run is cancelled')
+    await timers.advance(5000)
+    debouncer.event('watcher')
+    await debouncer.runNow('watcher-forge')
+    await timers.advance(5000)
+    assert.equal(job.runs.length, 0)
+  })
+
+  it('stop() resolves once a running run has finished, and drops the run that would have come after it', async function () {
+    job.hold = true
+    void debouncer.runNow('watcher-start')
+    debouncer.event('watcher')
+    let stopped = false
+    const stopping = debouncer.stop().then(() => (stopped = true))
+    await settle()
+    assert.ok(!stopped, 'stop() waits for the running run')
+    await job.release()
+    await stopping
+    await timers.advance(5000)
+    assert.deepEqual(
+      job.runs.map((r) => r.reason),
+      ['watcher-start'],
+    )
+  })
+
+  it('a run that throws leaves the debouncer working', async function () {
+    let calls = 0
+    const failing = new Debouncer(
+      async () => {
+        calls++
+        if (calls === 1) throw new Error('the sync broke')
+      },
+      () => timings,
+      timers,
+    )
+    await assert.rejects(failing.runNow('watcher-start'), /the sync broke/)
+    assert.ok(!failing.running)
+    failing.event('watcher')
+    await timers.advance(300)
+    assert.equal(calls, 2)
+  })
+})
+
+describe('runners: the forge poller decides when the forge moved', function () {
+  let forgeHead: string | undefined | Error
+  let hereHead: string | undefined
+  let busy: boolean
+  let moved: number
+  let asked: Array<{url: string; branch: string}>
+  let poller: ForgePoller
+
+  beforeEach(() => {
+    forgeHead = 'aaa'
+    hereHead = 'aaa'
+    busy = false
+    moved = 0
+    asked = []
+    const heads: BranchHeads = {
+      forge: async (url, branch) => {
+        asked.push({url, branch})
+        if (forgeHead instanceof Error) throw forgeHead
+        return forgeHead
+      },
+      here: async () => hereHead,
+    }
+    poller = new ForgePoller(
+      heads,
+      () => busy,
+      async () => {
+        moved++
+      },
+    )
+    poller.follow('file:///forge.git', 'main')
+  })
+  afterEach(() => poller.stop())
+
+  it('syncs only when the branch head on the forge is not the one here', async function () {
+    await poller.check()
+    assert.equal(moved, 0, 'same head: nothing to do')
+    forgeHead = 'bbb'
+    await poller.check()
+    assert.equal(moved, 1, 'the forge moved')
+    hereHead = undefined
+    await poller.check()
+    assert.equal(moved, 2, 'no branch here yet: the forge has work')
+    hereHead = 'aaa'
+    forgeHead = undefined
+    await poller.check()
+    assert.equal(moved, 2, 'no branch on the forge: nothing to fetch')
+    assert.deepEqual(asked.at(-1), {url: 'file:///forge.git', branch: 'main'})
+  })
+
+  it('does not ask the forge while busy or stopped, and takes a forge that fails for no news', async function () {
+    forgeHead = 'bbb'
+    busy = true
+    await poller.check()
+    assert.deepEqual(asked, [])
+    busy = false
+    forgeHead = new Error('could not resolve host')
+    await poller.check()
+    assert.equal(moved, 0)
+    forgeHead = 'bbb'
+    poller.stop()
+    await poller.check()
+    assert.equal(moved, 0)
+    assert.equal(asked.length, 1)
+  })
+
+  it('keeps the last forge address when the remote has none, and follows the branch', async function () {
+    poller.follow(undefined, 'trunk')
+    await poller.check()
+    assert.deepEqual(asked, [{url: 'file:///forge.git', branch: 'trunk'}])
+  })
+})
