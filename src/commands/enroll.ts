@@ -18,6 +18,7 @@ Running enroll again checks and repairs this machine's enrollment: it never dupl
   static override examples = [
     {description: 'Start a new fleet on a bare repository on this machine, taking every default', command: '<%= config.bin %> <%= command.id %> --yes'},
     {description: 'Join a fleet over SSH, unattended', command: '<%= config.bin %> <%= command.id %> --forge ssh://git@forge.example.com/me/dotfiles.git --name laptop --no-agents'},
+    {description: 'Join a fleet kept on GitHub, without the background agents', command: '<%= config.bin %> <%= command.id %> --forge git@github.com:me/fleet.git --name laptop --no-agents'},
     {description: 'Start a fleet on an empty hosted repository with classic X25519 keys', command: '<%= config.bin %> <%= command.id %> --forge git@github.com:me/fleet.git --name studio --key-type x25519 --agents'},
     {description: 'Check and repair this machine (after an interruption, or once it was approved)', command: '<%= config.bin %> <%= command.id %>'},
   ]
