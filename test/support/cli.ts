@@ -13,7 +13,7 @@ export interface FleetRun {
   stdout: string
   stderr: string
   /** stdout parsed as JSON, for commands run with --json. */
-  json<T = any>(): T
+  json<T = unknown>(): T
 }
 
 export async function runFleet(args: string[], options: {env: NodeJS.ProcessEnv; cwd?: string; timeout?: number; input?: string}): Promise<FleetRun> {
