@@ -13,6 +13,7 @@ import {coreAgents} from '../../src/lib/agents/spec.ts'
 import {agentSettingsSchema} from '../../src/lib/manifest/schema.ts'
 import {recordingShim, setAgentSettings} from '../support/agents.ts'
 import {FLEET_BIN} from '../support/cli.ts'
+import {TestFleet} from '../support/fleet.ts'
 import {Forge} from '../support/forge.ts'
 import {Machine, NODE_BIN_DIR} from '../support/machine.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
@@ -30,19 +31,18 @@ async function systemdVerify(files: string[]): Promise<{exitCode: number; output
 }
 
 describe('agents: rendered definitions', function () {
+  let fleet: TestFleet
   let root: string
   let alpha: Machine
   before(async function () {
-    root = makeTempDir('agentdefs')
-    const forge = await Forge.create(root)
-    alpha = new Machine(root, 'alpha')
-    await alpha.enroll(forge.url)
+    fleet = await TestFleet.start('agentdefs', {machines: ['alpha']})
+    ;({root, machines: [alpha]} = fleet)
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('launchd plists parse back with the plist package and with plistlib, carrying the spec', async function () {
     const out = join(root, 'plists')
-    await alpha.ok(['agents', 'render', '--manager', 'launchd', '--out', out])
+    await alpha.renderAgents('launchd', out)
     const watcherFile = join(out, 'dev.dotfleet.watcher.plist')
     const pullerFile = join(out, 'dev.dotfleet.puller.plist')
     for (const read of [async (f: string) => parse(readFileSync(f, 'utf8')) as any, plistlib]) {
@@ -67,7 +67,7 @@ describe('agents: rendered definitions', function () {
 
   it('systemd units pass systemd-analyze verify: a resident service, a oneshot service with a timer', async function () {
     const out = join(root, 'units')
-    await alpha.ok(['agents', 'render', '--manager', 'systemd', '--out', out])
+    await alpha.renderAgents('systemd', out)
     assert.deepEqual(readdirSync(out).sort(), ['dev.dotfleet.puller.service', 'dev.dotfleet.puller.timer', 'dev.dotfleet.watcher.service'])
     const verify = await systemdVerify(readdirSync(out).map((f) => join(out, f)))
     assert.equal(verify.exitCode, 0, verify.output)
@@ -129,7 +129,7 @@ describe('agents: install and uninstall call the service manager only for what c
   it('systemd: first install enables and starts each unit; a second install calls nothing; a changed agent is reloaded alone', async function () {
     const systemctl = recordingShim(shims, 'systemctl')
     const unitDir = join(alpha.home, '.config/systemd/user')
-    const first = (await alpha.ok(['agents', 'install', '--json'])).json()
+    const first = (await alpha.installAgents()).result
     assert.equal(first.manager, 'systemd')
     assert.deepEqual(first.changed.sort(), ['puller', 'watcher'])
     const mutating = () => systemctl.calls().filter((c) => !['show-environment', 'is-active'].includes(c[1]))
@@ -143,12 +143,12 @@ describe('agents: install and uninstall call the service manager only for what c
     assert.ok(existsSync(join(unitDir, 'dev.dotfleet.watcher.service')))
 
     const before = mutating().length
-    const second = (await alpha.ok(['agents', 'install', '--json'])).json()
+    const second = (await alpha.installAgents()).result
     assert.deepEqual(second.changed, [])
     assert.equal(mutating().length, before, 'nothing changed, nothing called')
 
     await setAgentSettings(alpha, {pullIntervalSeconds: 600})
-    const third = (await alpha.ok(['agents', 'install', '--json'])).json()
+    const third = (await alpha.installAgents()).result
     assert.deepEqual(third.changed, ['puller'])
     assert.deepEqual(mutating().slice(before), [
       ['--user', 'daemon-reload'],
@@ -157,13 +157,13 @@ describe('agents: install and uninstall call the service manager only for what c
     ])
     assert.match(readFileSync(join(unitDir, 'dev.dotfleet.puller.timer'), 'utf8'), /OnUnitActiveSec=600s/)
 
-    const listed = (await alpha.ok(['agents', 'list', '--json'])).json()
-    assert.deepEqual(listed.agents.map((a: any) => [a.id, a.installed, a.current, a.source]), [
+    const listed = (await alpha.listAgents()).result
+    assert.deepEqual(listed.agents.map((a) => [a.id, a.installed, a.current, a.source]), [
       ['watcher', true, true, '@dotfleet/fleet'],
       ['puller', true, true, '@dotfleet/fleet'],
     ])
 
-    const gone = (await alpha.ok(['agents', 'uninstall', '--json'])).json()
+    const gone = (await alpha.uninstallAgents()).result
     assert.deepEqual(gone.removed.sort(), ['puller', 'watcher'])
     assert.deepEqual(readdirSync(unitDir), [])
     assert.deepEqual(mutating().slice(-3), [
@@ -176,7 +176,7 @@ describe('agents: install and uninstall call the service manager only for what c
   it('launchd: bootout then bootstrap for each changed agent, and nothing the second time', async function () {
     const launchctl = recordingShim(shims, 'launchctl')
     const uid = process.getuid!()
-    await alpha.ok(['agents', 'install', '--manager', 'launchd'])
+    await alpha.installAgents({manager: 'launchd'})
     const dir = join(alpha.home, 'Library/LaunchAgents')
     assert.deepEqual(launchctl.calls(), [
       ['bootout', `gui/${uid}/dev.dotfleet.watcher`],
@@ -184,24 +184,24 @@ describe('agents: install and uninstall call the service manager only for what c
       ['bootout', `gui/${uid}/dev.dotfleet.puller`],
       ['bootstrap', `gui/${uid}`, join(dir, 'dev.dotfleet.puller.plist')],
     ])
-    await alpha.ok(['agents', 'install', '--manager', 'launchd'])
+    await alpha.installAgents({manager: 'launchd'})
     assert.equal(launchctl.calls().length, 4)
-    await alpha.ok(['agents', 'uninstall'])
+    await alpha.uninstallAgents()
     assert.deepEqual(readdirSync(dir), [])
   })
 
   it('enroll installs the agents where a service manager answers', async function () {
     const systemctl = recordingShim(shims, 'systemctl')
     const beta = new Machine(root, 'beta', {PATH: `${shims}:${NODE_BIN_DIR}:${process.env.PATH}`})
-    const result = await beta.ok(['enroll', '--forge', `file://${join(root, 'forge.git')}`, '--name', 'beta', '--agents'])
+    const result = await beta.enroll(`file://${join(root, 'forge.git')}`, {agents: true, json: false})
     assert.match(result.stdout, /watcher and puller installed into systemd/)
     assert.ok(systemctl.calls().some((c) => c[1] === 'enable' && c[2] === 'dev.dotfleet.watcher.service'))
 
     // Another machine changes the puller's period: beta's next sync rewrites and reloads that agent alone.
     const before = systemctl.calls().length
     await setAgentSettings(alpha, {pullIntervalSeconds: 900})
-    const synced = (await beta.ok(['sync', '--json'])).json()
-    assert.ok(synced.notes.some((n: string) => /updated the agents.*puller/.test(n)), JSON.stringify(synced.notes))
+    const synced = (await beta.sync()).result
+    assert.ok(synced.notes.some((n) => /updated the agents.*puller/.test(n)), JSON.stringify(synced.notes))
     assert.match(readFileSync(join(beta.home, '.config/systemd/user/dev.dotfleet.puller.timer'), 'utf8'), /OnUnitActiveSec=900s/)
     const calls = systemctl.calls().slice(before).filter((c) => !['show-environment', 'is-active'].includes(c[1]))
     assert.deepEqual(calls, [

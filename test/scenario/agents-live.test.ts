@@ -6,9 +6,9 @@ import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {FAST_AGENTS, readOr, RunningAgents, setAgentSettings, waitFor} from '../support/agents.ts'
-import {Forge} from '../support/forge.ts'
-import {Machine} from '../support/machine.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
+import {TestFleet} from '../support/fleet.ts'
+import type {Forge} from '../support/forge.ts'
+import type {Machine} from '../support/machine.ts'
 
 const APP = '.config/app'
 
@@ -29,7 +29,7 @@ function watcherPid(machine: Machine): number | undefined {
 
 describe('agents: real watchers and pullers on three machines', function () {
   this.timeout(180_000)
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   let machines: Machine[]
   let running: RunningAgents[] = []
@@ -41,21 +41,13 @@ describe('agents: real watchers and pullers on three machines', function () {
   const forgeCommits = async () => Number((await forge.git(['rev-list', '--count', 'main'])).trim())
 
   before(async function () {
-    root = makeTempDir('agents')
-    forge = await Forge.create(root)
-    alpha = new Machine(root, 'alpha')
-    beta = new Machine(root, 'beta')
-    gamma = new Machine(root, 'gamma')
-    machines = [alpha, beta, gamma]
-    await alpha.enroll(forge.url)
-    for (const m of [beta, gamma]) {
-      await m.enroll(forge.url)
-      await alpha.ok(['machines', 'approve', m.name])
-    }
+    fleet = await TestFleet.start('agents', {machines: ['alpha', 'beta', 'gamma']})
+    ;({forge, machines} = fleet)
+    ;[alpha, beta, gamma] = machines
     alpha.write(`${APP}/settings.conf`, 'v0\n')
-    await alpha.ok(['add-path', alpha.path(APP)])
+    await alpha.addPath(APP)
     await setAgentSettings(alpha, FAST_AGENTS)
-    for (const m of [beta, gamma]) await m.ok(['sync'])
+    for (const m of [beta, gamma]) await m.sync()
     running = machines.map((m) => new RunningAgents(m))
     await waitFor('every watcher to start', () => running.every((r) => /watching \d+ managed path/.test(r.output)), 20_000)
   })
@@ -63,7 +55,7 @@ describe('agents: real watchers and pullers on three machines', function () {
   after(async function () {
     await Promise.all(running.map((r) => r.stop()))
     if (this.currentTest?.state === 'failed') for (const r of running) console.log(`--- ${r.machine.name}\n${r.output}`)
-    removeTempDir(root)
+    await fleet?.remove()
   })
 
   afterEach(function () {
@@ -87,7 +79,7 @@ describe('agents: real watchers and pullers on three machines', function () {
 
   it('a path added while the agents run is watched from then on, everywhere', async function () {
     beta.write('.vimrc', 'set number\n')
-    await beta.ok(['add-path', beta.path('.vimrc')])
+    await beta.addPath('.vimrc')
     await waitFor('.vimrc everywhere', everywhere('.vimrc', 'set number\n'), 30_000)
     // Watchers follow the manifest: an edit to the new path on another machine travels too.
     await waitFor('gamma to watch the new path', () => /watching 3 managed path/.test(running[2].output), 30_000)
@@ -130,11 +122,11 @@ describe('agents: real watchers and pullers on three machines', function () {
   })
 
   it('status shows each agent and the last sync it started', async function () {
-    const status = (await gamma.ok(['status', '--json'])).json()
-    const byId = Object.fromEntries(status.agents.map((a: any) => [a.id, a]))
-    assert.match(byId.watcher.lastTrigger.reason, /^watcher/)
-    assert.equal(byId.puller.lastTrigger.reason, 'timer')
-    const text = await gamma.ok(['status'])
+    const status = (await gamma.status()).result
+    const byId = Object.fromEntries(status.agents.map((a) => [a.id, a]))
+    assert.match(byId.watcher.lastTrigger!.reason, /^watcher/)
+    assert.equal(byId.puller.lastTrigger!.reason, 'timer')
+    const text = await gamma.status({json: false})
     assert.match(text.stdout, /watcher .*last sync .*\(watcher/)
   })
 
@@ -150,8 +142,8 @@ describe('agents: real watchers and pullers on three machines', function () {
       assert.equal(watcherPid(m), undefined, `${m.name}'s watcher stopped`)
     }
     // Whatever alpha had not pushed yet is captured by its next sync.
-    await alpha.ok(['sync'])
-    await beta.ok(['sync'])
+    await alpha.sync()
+    await beta.sync()
     assert.equal(beta.read(`${APP}/settings.conf`), 'v4 just before stopping\n')
   })
 })

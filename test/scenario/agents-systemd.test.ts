@@ -55,7 +55,7 @@ describe('agents: a real systemd user manager', function () {
       return this.skip()
     }
     alpha.write('.config/app/settings.conf', 'v0\n')
-    const enrolled = await alpha.ok(['enroll', '--forge', forge.url, '--name', 'alpha', '--agents'])
+    const enrolled = await alpha.enroll(forge.url, {agents: true, json: false})
     assert.match(enrolled.stdout, /watcher and puller installed into systemd/)
   })
 
@@ -73,20 +73,20 @@ describe('agents: a real systemd user manager', function () {
     assert.equal(String((await systemctl(['is-active', 'dev.dotfleet.watcher.service'])).stdout).trim(), 'active')
     assert.equal(String((await systemctl(['is-active', 'dev.dotfleet.puller.timer'])).stdout).trim(), 'active')
     assert.equal(String((await systemctl(['is-enabled', 'dev.dotfleet.watcher.service'])).stdout).trim(), 'enabled')
-    const listed = (await alpha.ok(['agents', 'list', '--json'])).json()
+    const listed = (await alpha.listAgents()).result
     assert.equal(listed.manager, 'systemd')
-    assert.ok(listed.agents.every((a: any) => a.installed && a.running && a.current))
+    assert.ok(listed.agents.every((a) => a.installed && a.running && a.current))
   })
 
   it('the watcher unit syncs a save within seconds', async function () {
-    await alpha.ok(['add-path', alpha.path('.config/app')])
+    await alpha.addPath('.config/app')
     const forge = new Forge(join(root, 'forge.git'))
     alpha.write('.config/app/settings.conf', 'saved under systemd\n')
     await waitFor('the save on the forge', async () => /saved under systemd/.test((await forge.show('dot_config/app/settings.conf')) ?? ''), 30_000, 250)
   })
 
   it('uninstall stops and removes the units', async function () {
-    await alpha.ok(['agents', 'uninstall'])
+    await alpha.uninstallAgents()
     assert.notEqual(String((await systemctl(['is-active', 'dev.dotfleet.watcher.service'])).stdout).trim(), 'active')
     assert.equal(existsSync(alpha.path('.config/systemd/user/dev.dotfleet.watcher.service')), false)
   })

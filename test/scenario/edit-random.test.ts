@@ -16,9 +16,10 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
-import {FLEET_BIN, type FleetRun, NODE} from '../support/cli.ts'
-import {Forge} from '../support/forge.ts'
-import {Machine} from '../support/machine.ts'
+import {FLEET_BIN, NODE} from '../support/cli.ts'
+import {TestFleet} from '../support/fleet.ts'
+import type {Forge} from '../support/forge.ts'
+import type {Machine} from '../support/machine.ts'
 import {
   diffSlots,
   fileHistoryViolations,
@@ -28,7 +29,6 @@ import {
   setSlot,
   slotHistoryViolations,
 } from '../support/random-model.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 const NAMES = ['alpha', 'beta', 'gamma'] as const
 type Name = (typeof NAMES)[number]
@@ -46,6 +46,7 @@ const long = Boolean(process.env.FLEET_RANDOM_LONG)
 const SEED = process.env.FLEET_RANDOM_SEED ? Number(process.env.FLEET_RANDOM_SEED) >>> 0 : long ? Date.now() % 2_147_483_647 : 1
 const STEPS = process.env.FLEET_RANDOM_STEPS ? Number(process.env.FLEET_RANDOM_STEPS) : long ? 300 : 30
 
+type SyncRun = Awaited<ReturnType<Machine['sync']>>
 type Op = 'edit-shared' | 'edit-secret' | 'source-edit' | 'hand-commit' | 'file-write' | 'file-delete' | 'sync' | 'sync-killed' | 'sync-forge-down'
 const WITHOUT = new Set((process.env.FLEET_RANDOM_WITHOUT ?? '').split(',').map((o) => o.trim()).filter(Boolean))
 const ALL_WEIGHTS: Array<[Op, number]> = [
@@ -100,7 +101,7 @@ function tail(text: string, lines = 25): string {
 }
 
 describe(`edit-random: seeded random edits, syncs and faults on three machines (seed ${SEED}, ${STEPS} steps${WITHOUT.size > 0 ? `, without ${[...WITHOUT].join(', ')}` : ''})`, function () {
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   const machines = {} as Record<Name, Machine>
 
@@ -127,28 +128,23 @@ describe(`edit-random: seeded random edits, syncs and faults on three machines (
 
   before(async function () {
     this.timeout(240_000)
-    root = makeTempDir('random')
-    forge = await Forge.create(root)
-    for (const name of NAMES) machines[name] = new Machine(root, name)
+    fleet = await TestFleet.start('random', {machines: [...NAMES]})
+    forge = fleet.forge
+    for (const machine of fleet.machines) machines[machine.name as Name] = machine
     const {alpha, beta, gamma} = machines
-    await alpha.enroll(forge.url)
-    await beta.enroll(forge.url)
-    await gamma.enroll(forge.url)
-    await alpha.ok(['machines', 'approve', 'beta'])
-    await alpha.ok(['machines', 'approve', 'gamma'])
     alpha.write(SHARED, renderSlots(SLOTS, 'shared, plain'))
     alpha.write(SECRET, renderSlots(SLOTS, 'shared, encrypted'))
     alpha.write(`${RND}/README`, RND_README)
-    await alpha.ok(['add-path', alpha.path(SHARED), alpha.path(RND)])
-    await alpha.ok(['add-path', '--encrypt', alpha.path(SECRET)])
-    for (const m of [beta, gamma, alpha]) await m.ok(['sync'])
+    await alpha.addPath([SHARED, RND])
+    await alpha.addPath(SECRET, {encrypt: true})
+    for (const m of [beta, gamma, alpha]) await m.sync()
     for (const m of [alpha, beta, gamma]) {
       assert.equal(m.read(SHARED), renderSlots(SLOTS, 'shared, plain'), `${m.name} has the shared file`)
       assert.equal(m.read(SECRET), renderSlots(SLOTS, 'shared, encrypted'), `${m.name} has the secret file`)
       assert.equal(m.read(`${RND}/README`), RND_README)
     }
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('every edit survives: after settling, every machine holds what each owner wrote last, and the forge never goes back', async function () {
     this.timeout(240_000 + STEPS * 8000)
@@ -172,17 +168,17 @@ describe(`edit-random: seeded random edits, syncs and faults on three machines (
       return undefined
     }
 
-    const describeSync = (run: FleetRun): string => {
+    const describeSync = (run: SyncRun): string => {
       try {
-        const r = run.json()
-        const parts = [r.outcome]
+        const r = run.result
+        const parts: string[] = [r.outcome]
         if (r.captured?.length) parts.push(`cap=[${r.captured.join(',')}]`)
         if (r.received) parts.push(`recv=${r.received}`)
         if (r.pushed) parts.push(`push=${r.pushed}`)
         if (r.applied?.length) parts.push(`app=[${r.applied.join(',')}]`)
         if (r.leftAlone?.length) parts.push(`leftAlone=[${r.leftAlone.join(',')}]`)
-        if (r.skipped?.length) parts.push(`skipped=[${r.skipped.map((s: any) => s.path).join(',')}]`)
-        if (r.conflicts?.length) parts.push(`CONFLICTS=[${r.conflicts.map((c: any) => c.path).join(',')}]`)
+        if (r.skipped?.length) parts.push(`skipped=[${r.skipped.map((s) => s.path).join(',')}]`)
+        if (r.conflicts?.length) parts.push(`CONFLICTS=[${r.conflicts.map((c) => c.path).join(',')}]`)
         if (r.notes?.length) parts.push(`notes=${JSON.stringify(r.notes)}`)
         if (r.error) parts.push(`error=${JSON.stringify(String(r.error).split('\n')[0])}`)
         return parts.join(' ')
@@ -195,7 +191,7 @@ describe(`edit-random: seeded random edits, syncs and faults on three machines (
 
     /** A sync with the forge up; exit 0 (or 3) is all the model allows. */
     const runSync = async (m: Machine, prefix: string): Promise<number> => {
-      const run = await m.fleet(['sync', '--json'])
+      const run = await m.sync({exit: 'any'})
       syncs++
       log.push(`${prefix} sync -> exit ${run.exitCode} ${describeSync(run)} forge=${await forgeHead()}`)
       if (run.exitCode === 0) {
@@ -392,9 +388,9 @@ describe(`edit-random: seeded random edits, syncs and faults on three machines (
 
         case 'sync-forge-down': {
           renameSync(forge.path, `${forge.path}.down`)
-          let run: FleetRun
+          let run: SyncRun
           try {
-            run = await m.fleet(['sync', '--json'])
+            run = await m.sync({exit: 'any'})
           } finally {
             renameSync(`${forge.path}.down`, forge.path)
           }
@@ -421,7 +417,7 @@ describe(`edit-random: seeded random edits, syncs and faults on three machines (
     log.push('--- settle')
     for (let round = 1; round <= SETTLE_ROUNDS; round++) {
       for (const name of NAMES) {
-        const run = await machines[name].fleet(['sync', '--json'])
+        const run = await machines[name].sync({exit: 'any'})
         syncs++
         log.push(`settle ${round} ${name.padEnd(5)} sync -> exit ${run.exitCode} ${describeSync(run)} forge=${await forgeHead()}`)
         const allowed = round === SETTLE_ROUNDS ? [0] : [0, 3]
@@ -448,10 +444,10 @@ describe(`edit-random: seeded random edits, syncs and faults on three machines (
       }
       const onDisk = m.exists(RND) ? readdirSync(m.path(RND)) : []
       for (const entry of onDisk) if (entry !== 'README' && !files.has(entry)) diffs.push(`${name} ~/${RND}/${entry}: not in the model`)
-      const status = await m.fleet(['status', '--json'])
+      const status = await m.status({exit: 'any'})
       try {
-        const report = status.json()
-        if (report.conflicts.length > 0) diffs.push(`${name} fleet status: conflicts ${report.conflicts.map((c: any) => c.path).join(', ')}`)
+        const report = status.result
+        if (report.conflicts.length > 0) diffs.push(`${name} fleet status: conflicts ${report.conflicts.map((c) => c.path).join(', ')}`)
         if (report.pendingCaptures.length > 0) diffs.push(`${name} fleet status: edits waiting ${report.pendingCaptures.join(', ')}`)
       } catch {
         diffs.push(`${name} fleet status --json exited ${status.exitCode}: ${tail(status.stdout + status.stderr, 3)}`)

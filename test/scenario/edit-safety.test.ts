@@ -11,10 +11,9 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
-import {Forge} from '../support/forge.ts'
-import {activeFleet} from '../support/fleet.ts'
+import {TestFleet} from '../support/fleet.ts'
+import type {Forge} from '../support/forge.ts'
 import {Machine} from '../support/machine.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 const CASES = ['1', '1b', '1c', '1d', '1e', '2', '3', '4a', '4b', '4c', '6', '6b'] as const
 type Case = (typeof CASES)[number]
@@ -37,13 +36,14 @@ function editLine(text: string, i: number, newText: string): string {
 }
 
 function appendLine(machine: Machine, relative: string, line: string): void {
-  machine.write(relative, `${machine.read(relative)}${line}\n`)
+  machine.edit(relative, (text) => `${text}${line}\n`)
 }
 
 const NETRC = Array.from({length: 15}, (_, i) => `machine host${i + 1}.example.com login user${i + 1} password pw-${i + 1}`).join('\n') + '\n'
 const NETRC_LINE = (i: number) => NETRC.split('\n')[i - 1]
 
 describe('edit safety: never lose an edit', function () {
+  let fleet: TestFleet
   let root: string
   let forge: Forge
   let alpha: Machine
@@ -53,12 +53,12 @@ describe('edit safety: never lose an edit', function () {
 
   /** A sync that may fail: its result, and its conflicts when it printed JSON. */
   async function trySync(machine: Machine) {
-    const result = await machine.fleet(['sync', '--json'])
+    const result = await machine.sync({exit: 'any'})
     let conflicts: Array<{path: string}> = []
     try {
-      conflicts = result.json().conflicts ?? []
+      conflicts = result.result.conflicts ?? []
     } catch {
-      // not JSON: an error, reported on stderr
+      // not its result: an error
     }
     return {result, conflicts}
   }
@@ -73,9 +73,9 @@ describe('edit safety: never lose an edit', function () {
     }
     for (const machine of [alpha, beta]) {
       const {conflicts} = await trySync(machine)
-      for (const conflict of conflicts) await machine.fleet(['resolve', conflict.path, '--theirs'])
+      for (const conflict of conflicts) await machine.resolve(conflict.path, 'theirs', {exit: 'any'})
     }
-    await alpha.fleet(['sync'])
+    await alpha.sync({exit: 'any'})
   }
 
   /** Every commit on the forge's branch, as a diff: no line of it may take `text` away. */
@@ -114,15 +114,13 @@ exec "${real}" "$@"
   }
 
   before(async function () {
-    root = makeTempDir('edit-safety')
-    const fleet = await activeFleet(root, ['alpha', 'beta'])
-    forge = fleet.forge
-    ;[alpha, beta] = fleet.machines
+    fleet = await TestFleet.start('edit-safety')
+    ;({root, forge, machines: [alpha, beta]} = fleet)
     for (const c of CASES) alpha.write(rc(c), lines(15))
     alpha.write('.netrc', NETRC, 0o600)
-    await alpha.ok(['add-path', ...CASES.map((c) => alpha.path(rc(c)))])
-    await alpha.ok(['add-path', '--encrypt', alpha.path('.netrc')])
-    await beta.ok(['sync'])
+    await alpha.addPath(CASES.map(rc))
+    await alpha.addPath('.netrc', {encrypt: true})
+    await beta.sync()
     for (const c of CASES) assert.equal(beta.read(rc(c)), lines(15))
     assert.equal(beta.read('.netrc'), NETRC)
   })
@@ -133,7 +131,7 @@ exec "${real}" "$@"
 
   after(async function () {
     for (const dir of mounted) await execa('umount', ['-l', dir], {reject: false})
-    removeTempDir(root)
+    await fleet?.remove()
   })
 
   it('1. `chezmoi edit` saved to the source, then a tool appends to the file: both edits are kept everywhere', async function () {
@@ -146,14 +144,13 @@ exec "${real}" "$@"
     // Then an installer appends to the file itself.
     appendLine(alpha, file, appended)
 
-    const synced = await alpha.fleet(['sync'])
-    assert.equal(synced.exitCode, 0, synced.stdout + synced.stderr)
+    await alpha.sync()
     const onForge = (await forge.show(source('1')))!
     assert.ok(onForge.includes(viaChezmoiEdit), `the forge keeps the edit made with chezmoi edit:\n${onForge}`)
     assert.ok(onForge.includes(appended), `the forge has the appended line:\n${onForge}`)
     assert.ok(alpha.read(file).includes(viaChezmoiEdit), `alpha's ~/${file} has the chezmoi edit:\n${alpha.read(file)}`)
     assert.ok(alpha.read(file).includes(appended), `alpha's ~/${file} keeps the appended line:\n${alpha.read(file)}`)
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.ok(beta.read(file).includes(viaChezmoiEdit) && beta.read(file).includes(appended), `beta's ~/${file} has both edits:\n${beta.read(file)}`)
     await assertNeverRemoved(viaChezmoiEdit, 'the chezmoi edit')
   })
@@ -162,7 +159,7 @@ exec "${real}" "$@"
     const file = rc('1b')
     const sourceFile = join(alpha.sourceDir, source('1b'))
     writeFileSync(sourceFile, editLine(readFileSync(sourceFile, 'utf8'), 4, 'line 4 from chezmoi edit'))
-    alpha.write(file, editLine(alpha.read(file), 4, 'line 4 edited in the file'))
+    alpha.edit(file, (text) => editLine(text, 4, 'line 4 edited in the file'))
 
     const synced = await trySync(alpha)
     assert.equal(synced.result.exitCode, 4, synced.result.stdout + synced.result.stderr)
@@ -171,19 +168,19 @@ exec "${real}" "$@"
     assert.match((await forge.show(source('1b')))!, /line 4 from chezmoi edit/, 'the forge has the source\'s version')
     const parked = (synced.conflicts[0] as unknown as {parkedBranch: string}).parkedBranch
     assert.match(await alpha.git(['show', `${parked}:${source('1b')}`]), /line 4 edited in the file/, 'the parked branch holds this machine\'s version')
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.match(beta.read(file), /line 4 from chezmoi edit/)
 
-    await alpha.ok(['resolve', file, '--mine'])
-    await alpha.ok(['sync'])
-    await beta.ok(['sync'])
+    await alpha.resolve(file, 'mine')
+    await alpha.sync()
+    await beta.sync()
     assert.match(beta.read(file), /line 4 edited in the file/, 'resolve --mine carries this machine\'s version')
   })
 
   it('1c. a file deleted here while its source changed: a conflict, not a deletion of the other change', async function () {
     const file = rc('1c')
-    beta.write(file, editLine(beta.read(file), 9, 'line 9 by beta'))
-    await beta.ok(['sync'])
+    beta.edit(file, (text) => editLine(text, 9, 'line 9 by beta'))
+    await beta.sync()
     await alpha.git(['pull', '-q', 'origin', 'main'])
     alpha.remove(file)
 
@@ -191,18 +188,18 @@ exec "${real}" "$@"
     assert.equal(synced.result.exitCode, 4, synced.result.stdout + synced.result.stderr)
     assert.deepEqual(synced.conflicts.map((c) => c.path), [file])
     assert.match((await forge.show(source('1c')))!, /line 9 by beta/, 'beta\'s edit stays on the forge')
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.match(beta.read(file), /line 9 by beta/, 'beta keeps its file')
     assert.equal(alpha.exists(file), false, 'alpha keeps its deletion until it chooses')
 
-    await alpha.ok(['resolve', file, '--theirs'])
+    await alpha.resolve(file, 'theirs')
     assert.match(alpha.read(file), /line 9 by beta/)
   })
 
   it('1d. a file made executable on one machine while the same line changed on the other: a conflict that keeps the file in the fleet', async function () {
     const file = rc('1d')
-    beta.write(file, editLine(beta.read(file), 3, 'line 3 by beta'))
-    await beta.ok(['sync'])
+    beta.edit(file, (text) => editLine(text, 3, 'line 3 by beta'))
+    await beta.sync()
     alpha.write(file, editLine(alpha.read(file), 3, 'line 3 by alpha'), 0o755)
 
     const synced = await trySync(alpha)
@@ -211,10 +208,10 @@ exec "${real}" "$@"
     const entries = (await forge.files()).filter((f) => f.endsWith(source('1d')))
     assert.deepEqual(entries, [source('1d')], 'the forge still has exactly one entry for the file, the fleet\'s')
     assert.match(alpha.read(file), /line 3 by alpha/)
-    await alpha.ok(['resolve', file, '--theirs'])
+    await alpha.resolve(file, 'theirs')
     assert.match(alpha.read(file), /line 3 by beta/)
-    await alpha.ok(['sync'])
-    await beta.ok(['sync'])
+    await alpha.sync()
+    await beta.sync()
     assert.match(beta.read(file), /line 3 by beta/)
   })
 
@@ -223,10 +220,9 @@ exec "${real}" "$@"
     await alpha.git(['rm', '--quiet', source('1e')])
     await alpha.git(['commit', '--quiet', '-m', 'my own: drop the source'])
     appendLine(alpha, file, 'edited after the source went')
-    const synced = await alpha.fleet(['sync'])
-    assert.equal(synced.exitCode, 0, synced.stdout + synced.stderr)
+    await alpha.sync()
     assert.match((await forge.show(source('1e'))) ?? '(absent)', /edited after the source went/, 'the file and its edit are on the forge')
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.match(beta.read(file), /edited after the source went/)
   })
 
@@ -241,14 +237,13 @@ exec "${real}" "$@"
     await alpha.git(['commit', '--quiet', '-m', message])
     appendLine(alpha, file, appended)
 
-    const synced = await alpha.fleet(['sync'])
-    assert.equal(synced.exitCode, 0, synced.stdout + synced.stderr)
+    await alpha.sync()
     const onForge = (await forge.show(source('2')))!
     assert.ok(onForge.includes(committed), `the forge still has the person's committed line 5:\n${onForge}`)
     assert.ok(onForge.includes(appended), `the forge has the appended line:\n${onForge}`)
     assert.ok((await forge.git(['log', '--format=%s', 'main'])).split('\n').includes(message), 'the person\'s commit is in the forge\'s history')
     assert.ok(alpha.read(file).includes(committed) && alpha.read(file).includes(appended), `alpha's ~/${file} has both edits:\n${alpha.read(file)}`)
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.ok(beta.read(file).includes(committed) && beta.read(file).includes(appended), `beta's ~/${file} has both edits:\n${beta.read(file)}`)
     await assertNeverRemoved(committed, 'the person\'s committed line 5')
   })
@@ -257,15 +252,14 @@ exec "${real}" "$@"
     const file = rc('3')
     const fromBeta = 'line 1 edited on beta'
     const appended = 'setopt autocd # appended on alpha'
-    beta.write(file, editLine(beta.read(file), 1, fromBeta))
-    await beta.ok(['sync'])
+    beta.edit(file, (text) => editLine(text, 1, fromBeta))
+    await beta.sync()
     // alpha's person pulls the forge into the source repo by hand (no apply), then the file is appended to.
     await alpha.git(['pull', '--quiet', '--no-rebase', 'origin', 'main'])
     appendLine(alpha, file, appended)
 
-    const synced = await alpha.fleet(['sync'])
-    assert.equal(synced.exitCode, 0, synced.stdout + synced.stderr)
-    await beta.ok(['sync'])
+    await alpha.sync()
+    await beta.sync()
     assert.ok(beta.read(file).includes(fromBeta), `beta's ~/${file} still has beta's own line-1 edit:\n${beta.read(file)}`)
     assert.ok(beta.read(file).includes(appended), `beta's ~/${file} has alpha's appended line:\n${beta.read(file)}`)
     assert.ok(alpha.read(file).includes(fromBeta) && alpha.read(file).includes(appended), `alpha's ~/${file} has both edits:\n${alpha.read(file)}`)
@@ -276,33 +270,32 @@ exec "${real}" "$@"
     const file = rc('4a')
     const fromBeta = 'line 1 edited on beta (while alpha applies)'
     const appended = 'export LESS=-R # appended on alpha during the apply'
-    beta.write(file, editLine(beta.read(file), 1, fromBeta))
-    await beta.ok(['sync'])
+    beta.edit(file, (text) => editLine(text, 1, fromBeta))
+    await beta.sync()
     // alpha's sync receives beta's edit; the file is appended to just as chezmoi starts applying it.
     const wrapper = await chezmoiWrapper('chezmoi-append-on-apply', `printf '%s\\n' '${appended}' >> "$HOME/${file}"`)
-    const racing = await alpha.fleet(['sync', '--json'], {env: {FLEET_CHEZMOI: wrapper}})
+    const racing = await alpha.sync({exit: 'any', env: {FLEET_CHEZMOI: wrapper}})
     assert.ok(existsSync(`${wrapper}.done`), 'the sync ran an apply (the stand-in appended to the file)')
     assert.ok(alpha.read(file).includes(appended), `the apply did not overwrite the line appended meanwhile:\n${alpha.read(file)}`)
 
-    const second = await alpha.fleet(['sync'])
-    assert.equal(second.exitCode, 0, second.stdout + second.stderr)
-    await beta.ok(['sync'])
+    await alpha.sync()
+    await beta.sync()
     await assertNeverRemoved(fromBeta, 'beta\'s line-1 edit')
     for (const machine of [alpha, beta]) {
       const text = machine.read(file)
       assert.ok(text.includes(fromBeta) && text.includes(appended), `${machine.name}'s ~/${file} has beta's line-1 edit and alpha's appended line:\n${text}`)
     }
     // The racing sync did not claim to have applied a file chezmoi refused to write.
-    const applied: string[] = racing.json().applied
-    assert.ok(!applied.includes(file), `the sync during which ~/${file} was edited does not list it as applied: ${JSON.stringify(racing.json())}`)
+    const applied: string[] = racing.result.applied
+    assert.ok(!applied.includes(file), `the sync during which ~/${file} was edited does not list it as applied: ${JSON.stringify(racing.result)}`)
   })
 
   it('4b. a sync killed (kill -9) as it starts to apply, then an append: the edit it received is not taken back', async function () {
     const file = rc('4b')
     const fromBeta = 'line 1 edited on beta (before alpha\'s sync was killed)'
     const appended = 'export PAGER=less # appended on alpha after the kill'
-    beta.write(file, editLine(beta.read(file), 1, fromBeta))
-    await beta.ok(['sync'])
+    beta.edit(file, (text) => editLine(text, 1, fromBeta))
+    await beta.sync()
     // alpha's sync receives beta's edit and is killed just before chezmoi applies it.
     const wrapper = await chezmoiWrapper('chezmoi-kill-on-apply', 'kill -9 $PPID; exit 137')
     const killed = await alpha.fleet(['sync'], {env: {FLEET_CHEZMOI: wrapper}})
@@ -311,10 +304,9 @@ exec "${real}" "$@"
     appendLine(alpha, file, appended)
 
     for (let i = 0; i < 2; i++) {
-      const again = await alpha.fleet(['sync'])
-      assert.equal(again.exitCode, 0, again.stdout + again.stderr)
+      await alpha.sync()
     }
-    await beta.ok(['sync'])
+    await beta.sync()
     await assertNeverRemoved(fromBeta, 'beta\'s line-1 edit')
     for (const machine of [alpha, beta]) {
       const text = machine.read(file)
@@ -334,9 +326,8 @@ exec "${real}" "$@"
       this.skip()
     }
     mounted.push(delta.home)
-    await delta.enroll(forge.url)
-    await alpha.ok(['machines', 'approve', 'delta'])
-    await delta.ok(['sync'])
+    await fleet.join(delta)
+    await delta.sync()
     const filler = join(delta.home, 'filler')
     const stats = statfsSync(delta.home)
     const leave = leaveKiB * 1024
@@ -346,8 +337,8 @@ exec "${real}" "$@"
     const big = (randomBytes(1.5 * 1024 * 1024 * 0.75).toString('base64').match(/.{1,76}/g) ?? []).join('\n') + '\n'
     const bigFile = `.config/big-${name}.bin`
     alpha.write(bigFile, big)
-    await alpha.ok(['add-path', '--force', alpha.path(bigFile)])
-    await alpha.ok(['sync'])
+    await alpha.addPath(bigFile, {force: true})
+    await alpha.sync()
     const bigSource = (await forge.files()).find((f) => f.endsWith(`big-${name}.bin`))
     assert.ok(bigSource, 'the big file reached the forge')
 
@@ -357,12 +348,11 @@ exec "${real}" "$@"
     assert.match(full.stderr, /space|full/i, `the error says the disk is full:\n${full.stderr}`)
     assert.ok(full.stderr.trim().split('\n').some((l) => l.trim() !== '' && !/ENOSPC/.test(l)), `more than a raw ENOSPC:\n${full.stderr}`)
     assert.match(full.stderr, /fix|free/i, `the error says how to fix it:\n${full.stderr}`)
-    const status = (await delta.ok(['status', '--json'])).json()
+    const status = (await delta.status()).result
     assert.equal(status.lastSync?.outcome, 'error', `the last sync is recorded as failed: ${JSON.stringify(status.lastSync)}`)
 
     rmSync(filler)
-    const freed = await delta.fleet(['sync', '--json'])
-    assert.equal(freed.exitCode, 0, freed.stdout + freed.stderr)
+    await delta.sync()
     assert.ok(delta.exists(bigFile) && readFileSync(delta.path(bigFile)).equals(Buffer.from(big)), 'delta has the big file, byte for byte')
     const forgeLog = (await forge.git(['log', '--format=%an|%s', 'main'])).split('\n')
     assert.deepEqual(forgeLog.filter((l) => l.split('|')[0].includes(name) && /big/.test(l)), [], 'no commit of delta\'s touches the big file on the forge')
@@ -370,13 +360,13 @@ exec "${real}" "$@"
     assert.equal(await forge.show(bigSource), big, 'the forge holds the big file as alpha added it')
     const deltaLog = (await delta.git(['log', '--all', '--format=%an', '--', bigSource])).split('\n').filter((a) => a.includes(name))
     assert.deepEqual(deltaLog, [], 'nothing truncated was committed in delta\'s source repo either')
-    assert.deepEqual((await delta.ok(['status', '--json'])).json().conflicts, [], 'no conflict recorded')
+    assert.deepEqual((await delta.status()).result.conflicts, [], 'no conflict recorded')
   })
   }
 
   it('5b. resolve --mine never turns a file that is absent because a sync never wrote it into a deletion', async function () {
     alpha.write('.case5b', 'from alpha\n')
-    await alpha.ok(['add-path', alpha.path('.case5b')])
+    await alpha.addPath('.case5b')
     // beta's source has the file (pulled by hand), but no sync has written it to beta's HOME yet: it is absent there
     // because of fleet, not because of the person. A conflict recorded for it must not push a deletion.
     await beta.git(['pull', '-q', 'origin', 'main'])
@@ -385,33 +375,31 @@ exec "${real}" "$@"
     const state = JSON.parse(readFileSync(stateFile, 'utf8'))
     state.conflicts = [{path: '.case5b', sourcePath: 'dot_case5b', parkedBranch: 'fleet/parked/test', mine: head, theirs: head, at: new Date().toISOString()}]
     writeFileSync(stateFile, JSON.stringify(state))
-    const refused = await beta.fleet(['resolve', '.case5b', '--mine'])
-    assert.equal(refused.exitCode, 1, refused.stdout + refused.stderr)
+    const refused = await beta.resolve('.case5b', 'mine', {exit: 1, json: false})
     assert.match(refused.stderr, /never wrote it here/)
     assert.match(refused.stderr, /--theirs/, 'the fix is named')
     assert.ok(!(await beta.git(['ls-files'])).split('\n').includes('remove_dot_case5b'), 'no delete marker was written')
-    await beta.ok(['resolve', '.case5b', '--theirs'])
+    await beta.resolve('.case5b', 'theirs')
     assert.equal(beta.read('.case5b'), 'from alpha\n')
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.equal(await forge.show('dot_case5b'), 'from alpha\n', 'the forge still has the file')
   })
 
   it('4c. a file saved while a sync that had to merge with the forge applies: the next sync merges, no conflict', async function () {
     const file = rc('4c')
-    beta.write(file, editLine(beta.read(file), 1, 'line 1 by beta'))
-    beta.write('.netrc', beta.read('.netrc').replace(NETRC_LINE(1), 'machine one.example.com login beta password by-beta'))
-    await beta.ok(['sync'])
+    beta.edit(file, (text) => editLine(text, 1, 'line 1 by beta'))
+    beta.edit('.netrc', (text) => text.replace(NETRC_LINE(1), 'machine one.example.com login beta password by-beta'))
+    await beta.sync()
     // alpha edits both, syncs (its commit is rebased onto beta's), and both files are saved again during its apply.
     appendLine(alpha, file, 'alpha first')
-    alpha.write('.netrc', `${alpha.read('.netrc')}machine first.example.com login alpha password first\n`)
+    alpha.edit('.netrc', (text) => `${text}machine first.example.com login alpha password first\n`)
     const wrapper = await chezmoiWrapper('chezmoi-append-after-rebase', `printf 'alpha second\\n' >> "$HOME/${file}"; printf 'machine second.example.com login alpha password second\\n' >> "$HOME/.netrc"`)
-    const racing = await alpha.fleet(['sync', '--json'], {env: {FLEET_CHEZMOI: wrapper}})
-    assert.equal(racing.exitCode, 0, racing.stdout + racing.stderr)
-    assert.deepEqual([...racing.json().waiting].sort(), ['.netrc', file].sort(), 'what chezmoi refused to write is said to be waiting')
+    const racing = await alpha.sync({env: {FLEET_CHEZMOI: wrapper}})
+    assert.deepEqual([...racing.result.waiting].sort(), ['.netrc', file].sort(), 'what chezmoi refused to write is said to be waiting')
 
     const next = await alpha.fleet(['sync'])
     assert.equal(next.exitCode, 0, `the next sync merges, no conflict:\n${next.stdout}${next.stderr}`)
-    await beta.ok(['sync'])
+    await beta.sync()
     for (const machine of [alpha, beta]) {
       assert.match(machine.read(file), /line 1 by beta[\s\S]*alpha first\nalpha second/, `${machine.name}: ${machine.read(file)}`)
       assert.match(machine.read('.netrc'), /by-beta[\s\S]*password first\n.*password second/, `${machine.name}: .netrc has every edit`)
@@ -423,8 +411,8 @@ exec "${real}" "$@"
     const fromBeta = 'line 7 edited on beta'
     const byHand = 'line 7 committed by hand on alpha'
     const resolution = 'line 7 as resolved by hand'
-    beta.write(file, editLine(beta.read(file), 7, fromBeta))
-    await beta.ok(['sync'])
+    beta.edit(file, (text) => editLine(text, 7, fromBeta))
+    await beta.sync()
     const sourceFile = join(alpha.sourceDir, source('6'))
     writeFileSync(sourceFile, editLine(readFileSync(sourceFile, 'utf8'), 7, byHand))
     await alpha.git(['add', source('6')])
@@ -449,11 +437,10 @@ exec "${real}" "$@"
     assert.equal(readFileSync(sourceFile, 'utf8'), resolved, 'the hand resolution is still in the source')
 
     await alpha.git(['commit', '--quiet', '--no-edit'])
-    const after = await alpha.fleet(['sync'])
-    assert.equal(after.exitCode, 0, after.stdout + after.stderr)
+    await alpha.sync()
     assert.equal(await forge.show(source('6')), resolved, 'the forge has the person\'s resolution')
     assert.equal(alpha.read(file), resolved, `alpha's ~/${file} is the resolution`)
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.equal(beta.read(file), resolved, `beta's ~/${file} is the resolution`)
   })
 
@@ -462,14 +449,13 @@ exec "${real}" "$@"
     const sourceFile = join(alpha.sourceDir, source('6b'))
     writeFileSync(sourceFile, editLine(readFileSync(sourceFile, 'utf8'), 10, 'line 10 stashed on alpha'))
     await alpha.git(['stash', '--quiet'])
-    beta.write(file, editLine(beta.read(file), 10, 'line 10 by beta'))
-    await beta.ok(['sync'])
-    await alpha.ok(['sync'])
+    beta.edit(file, (text) => editLine(text, 10, 'line 10 by beta'))
+    await beta.sync()
+    await alpha.sync()
     const popped = await execa('git', ['-C', alpha.sourceDir, 'stash', 'pop'], {env: alpha.env, extendEnv: false, reject: false})
     assert.notEqual(popped.exitCode, 0, 'the stash pop conflicts')
 
-    const during = await alpha.fleet(['sync'])
-    assert.equal(during.exitCode, 1, during.stdout + during.stderr)
+    const during = await alpha.sync({exit: 1, json: false})
     assert.match(during.stderr, /unresolved conflicts/)
     assert.match(during.stderr, /Fix: /)
     assert.doesNotMatch((await forge.show(source('6b')))!, /<<<<<<<|>>>>>>>/, 'no conflict markers on the forge')
@@ -477,20 +463,20 @@ exec "${real}" "$@"
     writeFileSync(sourceFile, editLine(lines(15), 10, 'line 10 resolved by hand'))
     await alpha.git(['add', source('6b')])
     await alpha.git(['stash', 'drop', '--quiet'])
-    await alpha.ok(['sync'])
-    await beta.ok(['sync'])
+    await alpha.sync()
+    await beta.sync()
     assert.match(beta.read(file), /line 10 resolved by hand/)
   })
 
   it('7a. an encrypted file edited on two machines in different places merges on its decrypted content', async function () {
     const fromAlpha = `${NETRC_LINE(1)} # alpha`
     const fromBeta = `${NETRC_LINE(13)} # beta`
-    alpha.write('.netrc', editLine(alpha.read('.netrc'), 1, fromAlpha))
-    await alpha.ok(['sync'])
-    beta.write('.netrc', editLine(beta.read('.netrc'), 13, fromBeta))
+    alpha.edit('.netrc', (text) => editLine(text, 1, fromAlpha))
+    await alpha.sync()
+    beta.edit('.netrc', (text) => editLine(text, 13, fromBeta))
     const merged = await beta.fleet(['sync'])
     assert.equal(merged.exitCode, 0, `beta's sync merges the two edits (no conflict):\n${merged.stdout}${merged.stderr}`)
-    await alpha.ok(['sync'])
+    await alpha.sync()
     for (const machine of [alpha, beta]) {
       const text = machine.read('.netrc')
       assert.ok(text.includes(fromAlpha) && text.includes(fromBeta), `${machine.name}'s ~/.netrc has both edits:\n${text}`)
@@ -504,42 +490,38 @@ exec "${real}" "$@"
 
   it('7b. an encrypted file edited offline while another machine is approved (everything re-encrypted): the edit is kept', async function () {
     const fromBeta = `${NETRC_LINE(2)} # beta, offline`
-    beta.write('.netrc', editLine(beta.read('.netrc'), 2, fromBeta))
+    beta.edit('.netrc', (text) => editLine(text, 2, fromBeta))
     renameSync(forge.path, `${forge.path}.down`)
     try {
-      const offline = await beta.fleet(['sync'])
-      assert.equal(offline.exitCode, 3, offline.stdout + offline.stderr)
+      await beta.sync({exit: 3})
     } finally {
       renameSync(`${forge.path}.down`, forge.path)
     }
     // Meanwhile a machine joins, and alpha approves it: every encrypted file is re-encrypted, none is edited.
-    const gamma = new Machine(root, 'gamma')
-    await gamma.enroll(forge.url)
-    await alpha.ok(['machines', 'approve', 'gamma'])
+    const gamma = await fleet.join(new Machine(root, 'gamma'))
 
     const back = await beta.fleet(['sync'])
     assert.equal(back.exitCode, 0, `beta's sync after the re-encryption carries its edit (no conflict):\n${back.stdout}${back.stderr}`)
     assert.ok(beta.read('.netrc').includes(fromBeta), `beta's ~/.netrc keeps its edit:\n${beta.read('.netrc')}`)
-    await alpha.ok(['sync'])
+    await alpha.sync()
     assert.ok(alpha.read('.netrc').includes(fromBeta), `alpha's ~/.netrc has beta's line-2 edit:\n${alpha.read('.netrc')}`)
-    await gamma.ok(['sync'])
+    await gamma.sync()
     assert.ok(gamma.read('.netrc').includes(fromBeta), `gamma, approved meanwhile, reads beta's edit:\n${gamma.read('.netrc')}`)
   })
 
   it('8. a directory newly managed: files another machine already has in it reach the forge at its first sync', async function () {
     beta.write('bin/b-only', '#!/bin/sh\necho only on beta\n', 0o755)
     alpha.write('bin/a-tool', '#!/bin/sh\necho from alpha\n', 0o755)
-    await alpha.ok(['add-path', alpha.path('bin')])
+    await alpha.addPath('bin')
 
-    const first = await beta.fleet(['sync', '--json'])
-    assert.equal(first.exitCode, 0, first.stdout + first.stderr)
+    const first = await beta.sync()
     const files = await forge.files()
     assert.ok(files.some((f) => /^bin\/(executable_)?b-only$/.test(f)), `after beta's one sync the forge holds bin/b-only: ${files.filter((f) => f.startsWith('bin/')).join(', ')}`)
-    assert.ok(first.json().captured.includes('bin/b-only'), `beta's sync says it captured bin/b-only: captured ${JSON.stringify(first.json().captured)}`)
+    assert.ok(first.result.captured.includes('bin/b-only'), `beta's sync says it captured bin/b-only: captured ${JSON.stringify(first.result.captured)}`)
     assert.equal(beta.read('bin/a-tool'), '#!/bin/sh\necho from alpha\n', 'beta has alpha\'s tool')
     assert.equal(beta.read('bin/b-only'), '#!/bin/sh\necho only on beta\n', 'beta keeps its own')
 
-    await alpha.ok(['sync'])
+    await alpha.sync()
     assert.ok(alpha.exists('bin/b-only'), 'alpha has beta\'s bin/b-only')
     assert.equal(alpha.read('bin/b-only'), '#!/bin/sh\necho only on beta\n')
   })

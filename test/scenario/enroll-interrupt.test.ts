@@ -7,22 +7,21 @@ import {dirname, join} from 'node:path'
 import {execa} from 'execa'
 
 import {FLEET_BIN, NODE} from '../support/cli.ts'
-import {Forge} from '../support/forge.ts'
+import {TestFleet} from '../support/fleet.ts'
+import type {Forge} from '../support/forge.ts'
 import {Machine} from '../support/machine.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 describe('enroll: interrupted and run again', function () {
+  let fleet: TestFleet
   let root: string
   let forge: Forge
   let alpha: Machine
 
   before(async function () {
-    root = makeTempDir('interrupt')
-    forge = await Forge.create(root)
-    alpha = new Machine(root, 'alpha')
-    await alpha.enroll(forge.url)
+    fleet = await TestFleet.start('interrupt', {machines: ['alpha']})
+    ;({root, forge, machines: [alpha]} = fleet)
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   // Delays spread over the whole run of a join (about a second here), so the kill lands in different steps.
   const delays = [80, 200, 350, 500, 650, 800, 1000]
@@ -38,8 +37,8 @@ describe('enroll: interrupted and run again', function () {
       const again = await machine.fleet(args)
       assert.equal(again.exitCode, 0, `${again.stdout}\n${again.stderr}`)
 
-      const roster = (await machine.ok(['machines', 'list', '--json'])).json()
-      const entries = roster.machines.filter((m: any) => m.name === machine.name)
+      const roster = (await machine.listMachines()).result
+      const entries = roster.machines.filter((m) => m.name === machine.name)
       assert.equal(entries.length, 1)
       assert.equal(entries[0].state, 'pending')
       const key = readFileSync(machine.identityFile, 'utf8')
@@ -55,8 +54,8 @@ describe('enroll: interrupted and run again', function () {
   }
 
   it('the forge holds every machine exactly once', async function () {
-    const roster = (await alpha.ok(['machines', 'list', '--json'])).json()
-    const names = roster.machines.map((m: any) => m.name)
+    const roster = (await alpha.listMachines()).result
+    const names = roster.machines.map((m) => m.name)
     assert.deepEqual(names, ['alpha', ...delays.map((_, i) => `m${i}`)])
   })
 })

@@ -5,14 +5,15 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
-import {Forge} from '../support/forge.ts'
+import {TestFleet} from '../support/fleet.ts'
+import type {Forge} from '../support/forge.ts'
 import {Machine} from '../support/machine.ts'
 import {Sshd} from '../support/sshd.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 const SECRETS = '.config/fleet/secrets.env'
 
 describe('enroll over ssh://: join, approve, and a forge that is down', function () {
+  let fleet: TestFleet
   let root: string
   let sshd: Sshd
   let forge: Forge
@@ -21,50 +22,44 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
   let beta: Machine
 
   before(async function () {
-    root = makeTempDir('enroll-ssh')
-    sshd = await Sshd.start(join(root, 'sshd'))
-    forge = await Forge.create(root)
-    url = sshd.url(forge.path)
-    alpha = new Machine(root, 'alpha', sshd.env)
-    beta = new Machine(root, 'beta', sshd.env)
+    fleet = await TestFleet.start('enroll-ssh', {ssh: true, joined: 0})
+    ;({root, forge, url, machines: [alpha, beta]} = fleet)
+    sshd = fleet.sshd!
   })
-  after(async function () {
-    await sshd?.stop()
-    if (root) removeTempDir(root)
-  })
+  after(() => fleet?.remove())
 
   it('starts a fleet on the forge over ssh://', async function () {
-    const result = await alpha.enroll(url)
+    const result = await alpha.enroll(url, {json: false})
     assert.match(result.stdout, /alpha is active/)
     assert.equal(await alpha.git(['remote', 'get-url', 'origin']), url)
     assert.notEqual(await forge.head(), '', 'the first push went through sshd to the bare repo')
   })
 
   it('joins beta over ssh:// as pending, and the roster fetched over ssh says so', async function () {
-    const result = await beta.enroll(url)
+    const result = await beta.enroll(url, {json: false})
     assert.match(result.stdout, /beta is pending/)
     assert.match(result.stdout, /fleet machines approve beta/)
     assert.equal(await beta.git(['remote', 'get-url', 'origin']), url)
     assert.equal(beta.exists(SECRETS), false, 'a pending machine must not get encrypted files')
 
-    const roster = (await beta.ok(['machines', 'list', '--json'])).json()
+    const roster = (await beta.listMachines()).result
     assert.equal(roster.source, 'forge', `the roster should come from the forge over ssh: ${JSON.stringify(roster)}\n--- sshd\n${sshd.output}`)
-    assert.deepEqual(roster.machines.map((m: any) => [m.name, m.state]), [['alpha', 'active'], ['beta', 'pending']])
+    assert.deepEqual(roster.machines.map((m) => [m.name, m.state]), [['alpha', 'active'], ['beta', 'pending']])
   })
 
   it('alpha approves beta; beta enrolls again and gets the decrypted secrets file (0600)', async function () {
-    const approve = (await alpha.ok(['machines', 'approve', 'beta', '--json'])).json()
+    const approve = (await alpha.approve('beta')).result
     assert.equal(approve.state, 'active')
     assert.equal(approve.recipients, 2)
 
-    await beta.enroll(undefined)
+    await beta.enroll()
     assert.equal(beta.read(SECRETS), alpha.read(SECRETS))
     assert.equal(beta.mode(SECRETS), 0o600)
     assert.equal(beta.mode('.config/fleet/identity.txt'), 0o600)
 
-    const roster = (await beta.ok(['machines', 'list', '--json'])).json()
+    const roster = (await beta.listMachines()).result
     assert.equal(roster.source, 'forge')
-    assert.deepEqual(roster.machines.map((m: any) => [m.name, m.state]), [['alpha', 'active'], ['beta', 'active']])
+    assert.deepEqual(roster.machines.map((m) => [m.name, m.state]), [['alpha', 'active'], ['beta', 'active']])
   })
 
   it('an ssh forge that is down: exit 3, "cannot be reached", nothing created', async function () {
@@ -72,8 +67,7 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
     const downUrl = down.url(forge.path)
     await down.stop()
     const gamma = new Machine(root, 'gamma', down.env)
-    const result = await gamma.fleet(['enroll', '--forge', downUrl, '--name', 'gamma', '--no-agents'])
-    assert.equal(result.exitCode, 3, `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`)
+    const result = await gamma.enroll(downUrl, {exit: 3, json: false})
     assert.match(result.stderr, /cannot be reached/)
     assert.equal(gamma.exists('.config/fleet/identity.txt'), false)
   })
@@ -85,8 +79,7 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
     writeFileSync(unknownHosts, '')
     const command = strict(sshd.clientKey).replace(sshd.knownHosts, unknownHosts)
     const delta = new Machine(root, 'delta', {GIT_SSH_COMMAND: command})
-    const first = await delta.fleet(['enroll', '--forge', url, '--name', 'delta', '--no-agents'])
-    assert.equal(first.exitCode, 3, first.stdout + first.stderr)
+    const first = await delta.enroll(url, {exit: 3, json: false})
     assert.match(first.stderr, /Host key verification failed/)
     const printed = /accept it: (ssh .*?) — then/.exec(first.stderr)?.[1]
     assert.equal(printed, `ssh -p ${sshd.port} -T ${sshd.user}@127.0.0.1`)
@@ -97,15 +90,13 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
     const accept = ['-F', '/dev/null', '-i', sshd.clientKey, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${unknownHosts}`, '-o', 'StrictHostKeyChecking=accept-new', '-o', 'BatchMode=yes', ...args, 'true']
     await execa('ssh', accept, {reject: false})
     assert.match(readFileSync(unknownHosts, 'utf8'), /ssh-ed25519/, 'the host key is now known')
-    const joined = await delta.fleet(['enroll', '--forge', url, '--name', 'delta', '--no-agents'])
-    assert.equal(joined.exitCode, 0, joined.stdout + joined.stderr)
+    await delta.enroll(url)
 
     // A key the forge does not know.
     const stranger = join(root, 'stranger_ed25519')
     await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger])
     const epsilon = new Machine(root, 'epsilon', {GIT_SSH_COMMAND: strict(stranger)})
-    const refused = await epsilon.fleet(['enroll', '--forge', url, '--name', 'epsilon', '--no-agents'])
-    assert.equal(refused.exitCode, 3, refused.stdout + refused.stderr)
+    const refused = await epsilon.enroll(url, {exit: 3, json: false})
     assert.match(refused.stderr, /Permission denied \(publickey/)
     assert.match(refused.stderr, /Fix: The forge refused this machine's SSH key\. Add its public key/)
   })

@@ -5,9 +5,9 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
-import {Forge} from '../support/forge.ts'
+import {TestFleet} from '../support/fleet.ts'
+import type {Forge} from '../support/forge.ts'
 import {Machine} from '../support/machine.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 const SECRETS = '.config/fleet/secrets.env'
 
@@ -16,27 +16,26 @@ async function ageDecrypt(identityFile: string, ciphertext: Buffer): Promise<str
 }
 
 describe('enroll: start a fleet, join, approve', function () {
+  let fleet: TestFleet
   let root: string
   let forge: Forge
   let alpha: Machine
   let beta: Machine
 
   before(async function () {
-    root = makeTempDir('enroll')
-    forge = await Forge.create(root)
-    alpha = new Machine(root, 'alpha')
-    beta = new Machine(root, 'beta')
+    fleet = await TestFleet.start('enroll', {joined: 0})
+    ;({root, forge, machines: [alpha, beta]} = fleet)
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('starts a fleet: the first machine is active and its secrets file is encrypted in the forge', async function () {
-    const result = await alpha.enroll(forge.url)
+    const result = await alpha.enroll(forge.url, {json: false})
     assert.match(result.stdout, /alpha is active/)
     assert.match(result.stdout, /Next:/)
 
-    const roster = (await alpha.ok(['machines', 'list', '--json'])).json()
+    const roster = (await alpha.listMachines()).result
     assert.equal(roster.source, 'forge')
-    assert.deepEqual(roster.machines.map((m: any) => [m.name, m.state]), [['alpha', 'active']])
+    assert.deepEqual(roster.machines.map((m) => [m.name, m.state]), [['alpha', 'active']])
 
     assert.equal(alpha.mode('.config/fleet/identity.txt'), 0o600)
     assert.equal(alpha.mode(SECRETS), 0o600)
@@ -58,7 +57,7 @@ describe('enroll: start a fleet, join, approve', function () {
     await alpha.git(['push', '-q', 'origin', 'HEAD:main'])
     beta.write('.vimrc', "beta's own settings\n")
 
-    const result = await beta.enroll(forge.url)
+    const result = await beta.enroll(forge.url, {json: false})
     assert.match(result.stdout, /beta is pending/)
     assert.match(result.stdout, /fleet machines approve beta/)
     assert.equal(beta.read('.vimrc'), alpha.read('.vimrc'))
@@ -68,22 +67,22 @@ describe('enroll: start a fleet, join, approve', function () {
     const backupDir = /backed up to (\S+)/.exec(result.stdout)![1]
     assert.equal(readFileSync(join(backupDir, '.vimrc'), 'utf8'), "beta's own settings\n")
 
-    const roster = (await alpha.ok(['machines', 'list', '--json'])).json()
-    assert.deepEqual(roster.machines.map((m: any) => [m.name, m.state]), [['alpha', 'active'], ['beta', 'pending']])
+    const roster = (await alpha.listMachines()).result
+    assert.deepEqual(roster.machines.map((m) => [m.name, m.state]), [['alpha', 'active'], ['beta', 'pending']])
   })
 
   it('approval re-encrypts for both machines; beta then has the decrypted secrets file', async function () {
-    const pendingBeta = await beta.fleet(['machines', 'approve', 'alpha'])
+    const pendingBeta = await beta.approve('alpha', {exit: 'any', json: false})
     assert.equal(pendingBeta.exitCode, 2, 'a pending machine cannot approve')
     assert.match(pendingBeta.stderr, /Only an active machine/)
 
-    alpha.write(SECRETS, `${alpha.read(SECRETS)}API_TOKEN=from-alpha\n`)
+    alpha.edit(SECRETS, (text) => `${text}API_TOKEN=from-alpha\n`)
     await alpha.chezmoi(['re-add'])
     await alpha.git(['commit', '-qam', 'secret value'])
     await alpha.git(['pull', '-q', '--rebase', 'origin', 'main'])
     await alpha.git(['push', '-q', 'origin', 'HEAD:main'])
 
-    const approve = (await alpha.ok(['machines', 'approve', 'beta', '--json'])).json()
+    const approve = (await alpha.approve('beta')).result
     assert.equal(approve.state, 'active')
     assert.equal(approve.recipients, 2)
     assert.equal(approve.reencrypted.length, 1)
@@ -93,7 +92,7 @@ describe('enroll: start a fleet, join, approve', function () {
       for (const machine of [alpha, beta]) assert.match(await ageDecrypt(machine.identityFile, ciphertext), /API_TOKEN=from-alpha/)
     }
 
-    await beta.enroll(undefined)
+    await beta.enroll()
     assert.match(beta.read(SECRETS), /API_TOKEN=from-alpha/)
     assert.equal(beta.mode(SECRETS), 0o600)
     assert.equal(beta.mode('.config/fleet/identity.txt'), 0o600)
@@ -103,15 +102,16 @@ describe('enroll: start a fleet, join, approve', function () {
     const head = await forge.head()
     const keys = [alpha, beta].map((m) => readFileSync(m.identityFile, 'utf8'))
     for (const machine of [alpha, beta]) {
+      // As a person types it again: no name, no forge.
       const again = await machine.ok(['enroll', '--no-agents', '--json'])
-      const result = again.json()
+      const result = again.json<{rosterChanged: boolean; keyCreated: boolean; pushed: number}>()
       assert.equal(result.rosterChanged, false)
       assert.equal(result.keyCreated, false)
       assert.equal(result.pushed, 0)
     }
     assert.equal(await forge.head(), head)
     assert.deepEqual([alpha, beta].map((m) => readFileSync(m.identityFile, 'utf8')), keys)
-    const roster = (await alpha.ok(['machines', 'list', '--json'])).json()
+    const roster = (await alpha.listMachines()).result
     assert.equal(roster.machines.length, 2)
   })
 
@@ -130,12 +130,11 @@ describe('enroll: start a fleet, join, approve', function () {
     const {renameSync} = await import('node:fs')
     renameSync(forge.path, `${forge.path}.away`)
     try {
-      const result = await alpha.ok(['machines', 'list', '--json'])
-      const view = result.json()
+      const view = (await alpha.listMachines()).result
       assert.equal(view.source, 'local')
-      assert.match(view.forgeError, /cannot be reached/)
+      assert.match(view.forgeError ?? '', /cannot be reached/)
       assert.equal(view.machines.length, 2)
-      const text = await alpha.ok(['machines', 'list'])
+      const text = await alpha.listMachines({json: false})
       assert.match(text.stderr, /local copy/)
     } finally {
       renameSync(`${forge.path}.away`, forge.path)
@@ -144,17 +143,16 @@ describe('enroll: start a fleet, join, approve', function () {
 })
 
 describe('enroll: refusals and bad input', function () {
+  let fleet: TestFleet
   let root: string
   let forge: Forge
   let alpha: Machine
 
   before(async function () {
-    root = makeTempDir('refuse')
-    forge = await Forge.create(root)
-    alpha = new Machine(root, 'alpha')
-    await alpha.enroll(forge.url)
+    fleet = await TestFleet.start('refuse', {machines: ['alpha']})
+    ;({root, forge, machines: [alpha]} = fleet)
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('an unreachable forge: exit 3, nothing created', async function () {
     const delta = new Machine(root, 'delta')
@@ -192,18 +190,17 @@ describe('enroll: refusals and bad input', function () {
   it('an existing chezmoi source that is not the fleet\'s: stop without --adopt; --adopt moves it aside, never deletes it', async function () {
     const echo = new Machine(root, 'echo')
     echo.write('.local/share/chezmoi/dot_vimrc', 'set number\n')
-    const refused = await echo.fleet(['enroll', '--forge', forge.url, '--name', 'echo', '--no-agents'])
-    assert.equal(refused.exitCode, 2)
+    const refused = await echo.enroll(forge.url, {exit: 2, json: false})
     assert.match(refused.stderr, /not this fleet's/)
     assert.match(refused.stderr, /--adopt/)
     assert.equal(echo.read('.local/share/chezmoi/dot_vimrc'), 'set number\n')
 
-    const adopted = await echo.ok(['enroll', '--forge', forge.url, '--name', 'echo', '--no-agents', '--adopt'])
+    const adopted = await echo.enroll(forge.url, {adopt: true, json: false})
     const aside = /moved to (\S+?) \(nothing was deleted/.exec(adopted.stdout)?.[1]
     assert.ok(aside, adopted.stdout)
     assert.equal(readFileSync(join(aside, 'dot_vimrc'), 'utf8'), 'set number\n')
-    const roster = (await echo.ok(['machines', 'list', '--json'])).json()
-    assert.ok(roster.machines.some((m: any) => m.name === 'echo' && m.state === 'pending'))
+    const roster = (await echo.listMachines()).result
+    assert.ok(roster.machines.some((m) => m.name === 'echo' && m.state === 'pending'))
   })
 
   it('a joining machine whose key type differs from the fleet\'s is refused (exit 2)', async function () {

@@ -9,48 +9,42 @@ import {join} from 'node:path'
 import {execa} from 'execa'
 
 import {FLEET_BIN, NODE} from '../support/cli.ts'
-import {Forge} from '../support/forge.ts'
-import {Machine} from '../support/machine.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
+import {TestFleet} from '../support/fleet.ts'
+import type {Forge} from '../support/forge.ts'
+import type {Machine} from '../support/machine.ts'
 
 const APP = '.config/app'
 
 describe('sync faults', function () {
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   let alpha: Machine
   let beta: Machine
 
   before(async function () {
-    root = makeTempDir('faults')
-    forge = await Forge.create(root)
-    alpha = new Machine(root, 'alpha')
-    beta = new Machine(root, 'beta')
-    await alpha.enroll(forge.url)
-    await beta.enroll(forge.url)
-    await alpha.ok(['machines', 'approve', 'beta'])
+    fleet = await TestFleet.start('faults')
+    ;({forge, machines: [alpha, beta]} = fleet)
     alpha.write(`${APP}/a.conf`, 'a = 0\n')
     alpha.write(`${APP}/b.conf`, 'b = 0\n')
-    await alpha.ok(['add-path', alpha.path(APP)])
-    await beta.ok(['sync'])
+    await alpha.addPath(APP)
+    await beta.sync()
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('forge down: exit 3 and the commit stays local; forge back: the next sync pushes it', async function () {
     alpha.write(`${APP}/a.conf`, 'a = offline edit\n')
     renameSync(forge.path, `${forge.path}.down`)
     try {
-      const down = await alpha.fleet(['sync'])
-      assert.equal(down.exitCode, 3)
+      const down = await alpha.sync({exit: 3, json: false})
       assert.match(down.stdout, /did not answer/)
       assert.match(await alpha.git(['log', '-1', '--format=%s']), /update \.config\/app\/a\.conf/)
       assert.match(await alpha.git(['show', 'HEAD:dot_config/app/a.conf']), /offline edit/)
     } finally {
       renameSync(`${forge.path}.down`, forge.path)
     }
-    const up = (await alpha.ok(['sync', '--json'])).json()
+    const up = (await alpha.sync()).result
     assert.equal(up.pushed, 1)
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.equal(beta.read(`${APP}/a.conf`), 'a = offline edit\n')
   })
 
@@ -60,7 +54,7 @@ describe('sync faults', function () {
     it(`killed (kill -9) after ${delay} ms: the next sync recovers and loses nothing`, async function () {
       // Work on both sides, so alpha's sync has something to capture, to rebase onto, to push and to apply.
       beta.write(`${APP}/b.conf`, `b = ${round}\n`)
-      await beta.ok(['sync'])
+      await beta.sync()
       alpha.write(`${APP}/a.conf`, `a = ${round}\n`)
       alpha.write(`${APP}/new-${round}.conf`, `new ${round}\n`)
 
@@ -69,16 +63,15 @@ describe('sync faults', function () {
       child.kill('SIGKILL')
       await child
 
-      const recovered = await alpha.fleet(['sync', '--json'])
-      assert.equal(recovered.exitCode, 0, recovered.stdout + recovered.stderr)
-      if (recovered.json().outcome === 'deferred') {
+      const recovered = await alpha.sync()
+      if (recovered.result.outcome === 'deferred') {
         // Say who holds the lock, and whether it lives, so that a failure here can be understood.
         const ownerFile = alpha.path('.local/state/fleet/lock/owner.json')
         const holder = existsSync(ownerFile) ? readFileSync(ownerFile, 'utf8') : '{"pid": 0}'
         const pid = JSON.parse(holder).pid as number
         assert.fail(`a dead holder's lock does not block: held by ${holder}; /proc/${pid}: ${existsSync(`/proc/${pid}`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : 'gone'}`)
       }
-      await beta.ok(['sync'])
+      await beta.sync()
       assert.equal(beta.read(`${APP}/a.conf`), `a = ${round}\n`)
       assert.equal(beta.read(`${APP}/new-${round}.conf`), `new ${round}\n`)
       assert.equal(alpha.read(`${APP}/b.conf`), `b = ${round}\n`)
@@ -96,25 +89,23 @@ describe('sync faults', function () {
     closeSync(fd)
     try {
       alpha.write(`${APP}/a.conf`, 'a = while git is busy\n')
-      const busy = await alpha.fleet(['sync'])
-      assert.equal(busy.exitCode, 1)
+      const busy = await alpha.sync({exit: 1, json: false})
       assert.match(busy.stdout + busy.stderr, /still working/)
       assert.ok(existsSync(indexLock), 'a lock a live process holds is left alone')
     } finally {
       holder.kill('SIGKILL')
       await new Promise((resolve) => holder.once('exit', resolve))
     }
-    const recovered = (await alpha.ok(['sync', '--json'])).json()
-    assert.ok(recovered.notes.some((n: string) => /stale \.git\/index\.lock/.test(n)))
-    await beta.ok(['sync'])
+    const recovered = (await alpha.sync()).result
+    assert.ok(recovered.notes.some((n) => /stale \.git\/index\.lock/.test(n)))
+    await beta.sync()
     assert.equal(beta.read(`${APP}/a.conf`), 'a = while git is busy\n')
   })
 
   it('several syncs at once: one runs, the others leave a mark and exit 0; the mark is honoured', async function () {
     alpha.write(`${APP}/a.conf`, 'a = concurrent\n')
-    const runs = await Promise.all([0, 1, 2].map(() => alpha.fleet(['sync', '--json'])))
-    for (const run of runs) assert.equal(run.exitCode, 0, run.stdout + run.stderr)
-    const outcomes = runs.map((r) => r.json())
+    const runs = await Promise.all([0, 1, 2].map(() => alpha.sync()))
+    const outcomes = runs.map((r) => r.result)
     const deferred = outcomes.filter((o) => o.outcome === 'deferred')
     const ran = outcomes.filter((o) => o.outcome !== 'deferred')
     assert.ok(ran.length >= 1)
@@ -122,11 +113,10 @@ describe('sync faults', function () {
     assert.match((await forge.show('dot_config/app/a.conf'))!, /concurrent/)
 
     // An edit made while a sync runs, with a sync started for it, reaches the forge without a further sync.
-    const first = alpha.fleet(['sync', '--full'])
+    const first = alpha.sync({full: true, exit: 'any'})
     await new Promise((resolve) => setTimeout(resolve, 250))
     alpha.write(`${APP}/a.conf`, 'a = during\n')
-    const second = await alpha.fleet(['sync'])
-    assert.equal(second.exitCode, 0)
+    await alpha.sync()
     assert.equal((await first).exitCode, 0)
     assert.match((await forge.show('dot_config/app/a.conf'))!, /during/)
   })
@@ -138,7 +128,7 @@ describe('sync faults', function () {
     await new Promise((resolve) => dead.once('exit', resolve))
     writeFileSync(join(lock, 'owner.json'), JSON.stringify({pid: dead.pid, host: hostname(), startedAt: new Date().toISOString(), purpose: 'sync'}))
     alpha.write(`${APP}/a.conf`, 'a = after stale lock\n')
-    const result = (await alpha.ok(['sync', '--json'])).json()
+    const result = (await alpha.sync()).result
     assert.equal(result.outcome, 'ok')
     assert.match((await forge.show('dot_config/app/a.conf'))!, /after stale lock/)
   })

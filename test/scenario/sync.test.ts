@@ -4,94 +4,89 @@ import assert from 'node:assert/strict'
 import {existsSync, readFileSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {Forge} from '../support/forge.ts'
-import {Machine} from '../support/machine.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
+import {TestFleet} from '../support/fleet.ts'
+import type {Forge} from '../support/forge.ts'
+import type {Machine} from '../support/machine.ts'
 
 const APP = '.config/app'
 
 /** Two active machines on one forge, with ~/.config/app managed. */
 async function twoMachines(prefix: string) {
-  const root = makeTempDir(prefix)
-  const forge = await Forge.create(root)
-  const alpha = new Machine(root, 'alpha')
-  const beta = new Machine(root, 'beta')
-  await alpha.enroll(forge.url)
-  await beta.enroll(forge.url)
-  await alpha.ok(['machines', 'approve', 'beta'])
+  const fleet = await TestFleet.start(prefix)
+  const [alpha, beta] = fleet.machines
   alpha.write(`${APP}/settings.conf`, 'colour = blue\nsize = 12\n\n\n\nfont = mono\n')
-  await alpha.ok(['add-path', alpha.path(APP)])
-  await beta.ok(['sync'])
-  return {root, forge, alpha, beta}
+  await alpha.addPath(APP)
+  await beta.sync()
+  return {fleet, forge: fleet.forge, alpha, beta}
 }
 
 describe('sync: edits travel both ways', function () {
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   let alpha: Machine
   let beta: Machine
   before(async function () {
-    ;({root, forge, alpha, beta} = await twoMachines('sync'))
+    ;({fleet, forge, alpha, beta} = await twoMachines('sync'))
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('a path added on one machine arrives on the other', async function () {
     assert.equal(beta.read(`${APP}/settings.conf`), alpha.read(`${APP}/settings.conf`))
-    const paths = (await beta.ok(['paths', '--json'])).json()
-    assert.ok(paths.paths.some((p: any) => p.path === APP && p.state === 'in sync'))
+    const paths = (await beta.paths()).result
+    assert.ok(paths.paths.some((p) => p.path === APP && p.state === 'in sync'))
   })
 
   it('an edit on beta travels back to alpha', async function () {
-    beta.write(`${APP}/settings.conf`, beta.read(`${APP}/settings.conf`).replace('size = 12', 'size = 14'))
-    const result = (await beta.ok(['sync', '--json'])).json()
+    beta.edit(`${APP}/settings.conf`, (text) => text.replace('size = 12', 'size = 14'))
+    const result = (await beta.sync()).result
     assert.deepEqual(result.captured, [`${APP}/settings.conf`])
     assert.equal(result.pushed, 1)
-    await alpha.ok(['sync'])
+    await alpha.sync()
     assert.match(alpha.read(`${APP}/settings.conf`), /size = 14/)
   })
 
   it('a new file inside a managed directory travels, and so does a delete', async function () {
     alpha.write(`${APP}/themes/dark.conf`, 'background = black\n')
-    await alpha.ok(['sync'])
-    await beta.ok(['sync'])
+    await alpha.sync()
+    await beta.sync()
     assert.equal(beta.read(`${APP}/themes/dark.conf`), 'background = black\n')
 
     beta.remove(`${APP}/themes/dark.conf`)
-    const deleted = (await beta.ok(['sync', '--json'])).json()
+    const deleted = (await beta.sync()).result
     assert.deepEqual(deleted.captured, [`${APP}/themes/dark.conf`])
-    await alpha.ok(['sync'])
+    await alpha.sync()
     assert.equal(alpha.exists(`${APP}/themes/dark.conf`), false)
 
     // Created again later: it comes back everywhere.
     alpha.write(`${APP}/themes/dark.conf`, 'background = navy\n')
-    await alpha.ok(['sync'])
-    await beta.ok(['sync'])
+    await alpha.sync()
+    await beta.sync()
     assert.equal(beta.read(`${APP}/themes/dark.conf`), 'background = navy\n')
   })
 
   it('an edit not synced yet survives an incoming change to another part of the same file', async function () {
-    alpha.write(`${APP}/settings.conf`, alpha.read(`${APP}/settings.conf`).replace('colour = blue', 'colour = green'))
-    await alpha.ok(['sync'])
+    alpha.edit(`${APP}/settings.conf`, (text) => text.replace('colour = blue', 'colour = green'))
+    await alpha.sync()
     // beta edits the other end of the file before it has synced.
-    beta.write(`${APP}/settings.conf`, beta.read(`${APP}/settings.conf`).replace('font = mono', 'font = serif'))
-    await beta.ok(['sync'])
+    beta.edit(`${APP}/settings.conf`, (text) => text.replace('font = mono', 'font = serif'))
+    await beta.sync()
     const merged = beta.read(`${APP}/settings.conf`)
     assert.match(merged, /colour = green/)
     assert.match(merged, /font = serif/)
-    await alpha.ok(['sync'])
+    await alpha.sync()
     assert.equal(alpha.read(`${APP}/settings.conf`), merged)
   })
 
   it('paths added on two machines at once both end up managed (the manifest merges by meaning)', async function () {
     alpha.write('.config/one/a.conf', 'one\n')
     beta.write('.config/two/b.conf', 'two\n')
-    await alpha.ok(['add-path', alpha.path('.config/one')])
+    await alpha.addPath('.config/one')
     // beta has not synced since: its add-path commit and alpha's touch the same lines of the manifest.
-    const added = (await beta.ok(['add-path', beta.path('.config/two'), '--json'])).json()
-    assert.equal(added.sync.outcome, 'ok')
-    await alpha.ok(['sync'])
+    const added = (await beta.addPath('.config/two')).result
+    assert.equal(added.sync?.outcome, 'ok')
+    await alpha.sync()
     for (const machine of [alpha, beta]) {
-      const paths = (await machine.ok(['paths', '--json'])).json().paths.map((p: any) => p.path)
+      const paths = (await machine.paths()).result.paths.map((p) => p.path)
       assert.ok(paths.includes('.config/one') && paths.includes('.config/two'), `${machine.name}: ${paths}`)
       assert.equal(machine.read('.config/one/a.conf'), 'one\n')
       assert.equal(machine.read('.config/two/b.conf'), 'two\n')
@@ -99,19 +94,19 @@ describe('sync: edits travel both ways', function () {
   })
 
   it('the quick path: nothing changed anywhere, one round trip, nothing committed', async function () {
-    await alpha.ok(['sync'])
+    await alpha.sync()
     const head = await forge.head()
-    const result = (await alpha.ok(['sync', '--json'])).json()
+    const result = (await alpha.sync()).result
     assert.equal(result.outcome, 'quick')
     assert.equal(await forge.head(), head)
   })
 
   it('status and the sync log report the last sync', async function () {
-    const status = (await alpha.ok(['status', '--json'])).json()
+    const status = (await alpha.status()).result
     assert.equal(status.machine, 'alpha')
     assert.equal(status.ahead, 0)
     assert.deepEqual(status.conflicts, [])
-    assert.ok(['ok', 'quick'].includes(status.lastSync.outcome))
+    assert.ok(['ok', 'quick'].includes(status.lastSync!.outcome))
     const log = readFileSync(alpha.path('.local/state/fleet/log/sync.jsonl'), 'utf8').trim().split('\n')
     assert.ok(log.length >= 3)
     for (const line of log) assert.ok(JSON.parse(line).machine === 'alpha')
@@ -119,45 +114,45 @@ describe('sync: edits travel both ways', function () {
 
   it('remove-path stops syncing fleet-wide and leaves the files on every machine', async function () {
     alpha.write('.vimrc', 'set number\n')
-    await alpha.ok(['add-path', alpha.path('.vimrc')])
-    await beta.ok(['sync'])
+    await alpha.addPath('.vimrc')
+    await beta.sync()
     assert.equal(beta.read('.vimrc'), 'set number\n')
-    await beta.ok(['remove-path', beta.path('.vimrc')])
-    await alpha.ok(['sync'])
+    await beta.removePath('.vimrc')
+    await alpha.sync()
     assert.equal(alpha.read('.vimrc'), 'set number\n')
     assert.equal(beta.read('.vimrc'), 'set number\n')
     alpha.write('.vimrc', 'set nonumber\n')
-    await alpha.ok(['sync'])
-    await beta.ok(['sync'])
+    await alpha.sync()
+    await beta.sync()
     assert.equal(beta.read('.vimrc'), 'set number\n', 'no longer synced')
-    const paths = (await alpha.ok(['paths', '--json'])).json().paths.map((p: any) => p.path)
+    const paths = (await alpha.paths()).result.paths.map((p) => p.path)
     assert.ok(!paths.includes('.vimrc'))
   })
 })
 
 describe('sync: conflicts keep both versions until a person resolves them', function () {
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   let alpha: Machine
   let beta: Machine
   before(async function () {
-    ;({root, forge, alpha, beta} = await twoMachines('conflict'))
+    ;({fleet, forge, alpha, beta} = await twoMachines('conflict'))
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   async function sameLineConflict(alphaValue: string, betaValue: string) {
-    alpha.write(`${APP}/settings.conf`, alpha.read(`${APP}/settings.conf`).replace(/size = \d+/, `size = ${alphaValue}`))
-    await alpha.ok(['sync'])
-    beta.write(`${APP}/settings.conf`, beta.read(`${APP}/settings.conf`).replace(/size = \d+/, `size = ${betaValue}`))
-    return beta.fleet(['sync', '--json'])
+    alpha.edit(`${APP}/settings.conf`, (text) => text.replace(/size = \d+/, `size = ${alphaValue}`))
+    await alpha.sync()
+    beta.edit(`${APP}/settings.conf`, (text) => text.replace(/size = \d+/, `size = ${betaValue}`))
+    return beta.sync({exit: 'any'})
   }
 
   it('the same line changed on two machines: exit 4, beta keeps its version, both are reachable', async function () {
     const result = await sameLineConflict('20', '30')
     assert.equal(result.exitCode, 4)
-    const report = result.json()
+    const report = result.result
     assert.equal(report.outcome, 'conflict')
-    assert.deepEqual(report.conflicts.map((c: any) => c.path), [`${APP}/settings.conf`])
+    assert.deepEqual(report.conflicts.map((c) => c.path), [`${APP}/settings.conf`])
     assert.match(beta.read(`${APP}/settings.conf`), /size = 30/, "beta's own version stays in its file")
     assert.match((await forge.show('dot_config/app/settings.conf'))!, /size = 20/, "the forge keeps alpha's")
     const parked = report.conflicts[0].parkedBranch
@@ -165,31 +160,29 @@ describe('sync: conflicts keep both versions until a person resolves them', func
     assert.equal(existsSync(join(beta.sourceDir, '.git/rebase-merge')), false, 'never left mid-rebase')
 
     // Still in conflict: another sync neither overwrites nor captures the file, and exits 4 again.
-    const again = await beta.fleet(['sync'])
-    assert.equal(again.exitCode, 4)
+    await beta.sync({exit: 4})
     assert.match(beta.read(`${APP}/settings.conf`), /size = 30/)
-    const status = (await beta.ok(['status', '--json'])).json()
-    assert.deepEqual(status.conflicts.map((c: any) => c.path), [`${APP}/settings.conf`])
+    const status = (await beta.status()).result
+    assert.deepEqual(status.conflicts.map((c) => c.path), [`${APP}/settings.conf`])
   })
 
   it('resolve --mine: beta\'s version becomes the fleet\'s', async function () {
-    await beta.ok(['resolve', `~/${APP}/settings.conf`, '--mine'])
-    await alpha.ok(['sync'])
+    await beta.resolve(`~/${APP}/settings.conf`, 'mine')
+    await alpha.sync()
     assert.match(alpha.read(`${APP}/settings.conf`), /size = 30/)
-    assert.deepEqual((await beta.ok(['status', '--json'])).json().conflicts, [])
+    assert.deepEqual((await beta.status()).result.conflicts, [])
   })
 
   it('resolve --theirs: beta takes the fleet\'s version and its own is backed up', async function () {
     const result = await sameLineConflict('40', '50')
     assert.equal(result.exitCode, 4)
-    const resolved = await beta.ok(['resolve', beta.path(`${APP}/settings.conf`), '--theirs', '--json'])
-    assert.equal(resolved.json().side, 'theirs')
+    const resolved = await beta.resolve(beta.path(`${APP}/settings.conf`), 'theirs')
+    assert.equal(resolved.result.side, 'theirs')
     assert.match(beta.read(`${APP}/settings.conf`), /size = 40/)
     const backups = join(beta.home, '.local/state/fleet/backups')
     const saved = readdirSync(backups).map((d) => join(backups, d, APP, 'settings.conf')).filter((f) => existsSync(f))
     assert.ok(saved.some((f) => /size = 50/.test(readFileSync(f, 'utf8'))), 'beta\'s version was backed up')
-    const next = await beta.fleet(['sync'])
-    assert.equal(next.exitCode, 0)
+    await beta.sync()
   })
 
   it('resolve without --mine/--theirs and without a terminal names the flags (exit 2)', async function () {
@@ -200,14 +193,14 @@ describe('sync: conflicts keep both versions until a person resolves them', func
 })
 
 describe('sync: file names and encrypted paths', function () {
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   let alpha: Machine
   let beta: Machine
   before(async function () {
-    ;({root, forge, alpha, beta} = await twoMachines('names'))
+    ;({fleet, forge, alpha, beta} = await twoMachines('names'))
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   const strange = `we"ird 'quo\`ted' $(touch PWNED) &<>|; é ü 日本.txt`
   const content = Buffer.from(`$(touch PWNED_CONTENT)\n\`touch PWNED_TICK\`\nbytes: \u00e9\u65e5\r\n\u0000end`, 'utf8')
@@ -216,14 +209,14 @@ describe('sync: file names and encrypted paths', function () {
     alpha.write(`${APP}/${strange}`, content)
     const dir = `.config/dir with space & $(id)`
     alpha.write(`${dir}/ä.conf`, 'x\n')
-    await alpha.ok(['add-path', alpha.path(dir)])
-    await beta.ok(['sync'])
+    await alpha.addPath(dir)
+    await beta.sync()
     assert.deepEqual(readFileSync(beta.path(`${APP}/${strange}`)), content)
     assert.equal(beta.read(`${dir}/ä.conf`), 'x\n')
 
     beta.write(`${APP}/${strange}`, Buffer.concat([content, Buffer.from('\nmore')]))
-    await beta.ok(['sync'])
-    await alpha.ok(['sync'])
+    await beta.sync()
+    await alpha.sync()
     assert.deepEqual(readFileSync(alpha.path(`${APP}/${strange}`)), Buffer.concat([content, Buffer.from('\nmore')]))
     for (const machine of [alpha, beta]) {
       for (const dirToCheck of [machine.home, machine.sourceDir, join(machine.home, APP)]) {
@@ -235,15 +228,14 @@ describe('sync: file names and encrypted paths', function () {
   it('an encrypted path is ciphertext in every commit of the forge and plain text on the machines', async function () {
     const secret = 'TOKEN=sk-live-4f9a8b7c6d5e'
     alpha.write('.netrc', `machine example.com login me password ${secret}\n`, 0o600)
-    const refused = await alpha.fleet(['add-path', alpha.path('.netrc')])
-    assert.equal(refused.exitCode, 2)
+    const refused = await alpha.addPath('.netrc', {exit: 2, json: false})
     assert.match(refused.stderr, /--encrypt/)
-    await alpha.ok(['add-path', '--encrypt', alpha.path('.netrc')])
-    await beta.ok(['sync'])
+    await alpha.addPath('.netrc', {encrypt: true})
+    await beta.sync()
     assert.match(beta.read('.netrc'), new RegExp(secret))
-    beta.write('.netrc', `${beta.read('.netrc')}machine other.example login you password ${secret}-2\n`)
-    await beta.ok(['sync'])
-    await alpha.ok(['sync'])
+    beta.edit('.netrc', (text) => `${text}machine other.example login you password ${secret}-2\n`)
+    await beta.sync()
+    await alpha.sync()
     assert.match(alpha.read('.netrc'), /other\.example/)
 
     const blobs = await forge.allBlobs()
@@ -257,33 +249,31 @@ describe('sync: file names and encrypted paths', function () {
 
   it('an encrypted file added with mode 0644 lands decrypted with mode 0600 on every machine', async function () {
     alpha.write('.config/app-token', 'token for the app\n', 0o644)
-    await alpha.ok(['add-path', '--encrypt', alpha.path('.config/app-token')])
-    await alpha.ok(['sync'])
-    await beta.ok(['sync'])
+    await alpha.addPath('.config/app-token', {encrypt: true})
+    await alpha.sync()
+    await beta.sync()
     assert.equal(beta.read('.config/app-token'), 'token for the app\n')
     assert.equal(beta.mode('.config/app-token'), 0o600, 'private on the machine that receives it')
     assert.equal(alpha.mode('.config/app-token'), 0o600, 'and on the machine that added it')
     assert.ok((await forge.files()).includes('dot_config/encrypted_private_app-token.age'), (await forge.files()).join(', '))
     // An edit keeps it private and travels.
     beta.write('.config/app-token', 'token for the app, rotated\n')
-    await beta.ok(['sync'])
-    await alpha.ok(['sync'])
+    await beta.sync()
+    await alpha.sync()
     assert.equal(alpha.read('.config/app-token'), 'token for the app, rotated\n')
     assert.equal(alpha.mode('.config/app-token'), 0o600)
   })
 })
 
 describe('add-path: refusals, merges and --dry-run', function () {
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   let alpha: Machine
   before(async function () {
-    root = makeTempDir('addpath')
-    forge = await Forge.create(root)
-    alpha = new Machine(root, 'alpha')
-    await alpha.enroll(forge.url)
+    fleet = await TestFleet.start('addpath', {machines: ['alpha']})
+    ;({forge, machines: [alpha]} = fleet)
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   async function refused(args: string[], pattern: RegExp) {
     const result = await alpha.fleet(['add-path', ...args])
@@ -297,7 +287,7 @@ describe('add-path: refusals, merges and --dry-run', function () {
     const head = await forge.head()
     const manifest = readFileSync(join(alpha.sourceDir, '.chezmoidata/fleet.yaml'), 'utf8')
     const sourceFiles = await alpha.git(['ls-files'])
-    const result = await alpha.ok(['add-path', '--dry-run', alpha.path('.config/editor')])
+    const result = await alpha.addPath('.config/editor', {dryRun: true, json: false})
     assert.match(result.stdout, /Would add ~\/\.config\/editor/)
     assert.equal(await forge.head(), head)
     assert.equal(readFileSync(join(alpha.sourceDir, '.chezmoidata/fleet.yaml'), 'utf8'), manifest)
@@ -319,20 +309,20 @@ describe('add-path: refusals, merges and --dry-run', function () {
   })
 
   it('a path inside a managed one is refused; a directory around one is merged', async function () {
-    await alpha.ok(['add-path', alpha.path('.config/editor/init.lua')])
+    await alpha.addPath('.config/editor/init.lua')
     alpha.write('.config/editor/lua/plugins.lua', 'return {}\n')
     await refused([alpha.path('.config/editor/init.lua')], /already managed/)
-    const merged = await alpha.ok(['add-path', alpha.path('.config/editor')])
+    const merged = await alpha.addPath('.config/editor', {json: false})
     assert.match(merged.stdout, /was managed on its own: it is now part of ~\/\.config\/editor/)
     await refused([alpha.path('.config/editor/lua')], /already synced as part of/)
-    const paths = (await alpha.ok(['paths', '--json'])).json().paths.map((p: any) => p.path)
+    const paths = (await alpha.paths()).result.paths.map((p) => p.path)
     assert.ok(paths.includes('.config/editor') && !paths.includes('.config/editor/init.lua'))
     assert.ok((await forge.files()).includes('dot_config/editor/lua/plugins.lua'))
   })
 
   it('warns about macOS protected folders', async function () {
     alpha.write('Documents/notes.md', '# notes\n')
-    const result = await alpha.ok(['add-path', alpha.path('Documents/notes.md')])
+    const result = await alpha.addPath('Documents/notes.md', {json: false})
     assert.match(result.stderr, /Full Disk Access/)
   })
 })

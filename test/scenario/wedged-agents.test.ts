@@ -77,7 +77,7 @@ describe('never wedged: agents run the tools that installed them', function () {
     alpha = new Machine(root, 'alpha', {PATH: personalPath})
     await alpha.enroll(forge.url)
     alpha.write('.zshrc', 'export EDITOR=vi\n')
-    await alpha.ok(['add-path', alpha.path('.zshrc')])
+    await alpha.addPath('.zshrc')
   })
   after(() => removeTempDir(root))
 
@@ -88,13 +88,13 @@ describe('never wedged: agents run the tools that installed them', function () {
     assert.equal(mine.git, join(oldBin, 'git'))
 
     const plists = join(root, 'plists')
-    await alpha.ok(['agents', 'render', '--manager', 'launchd', '--out', plists])
+    await alpha.renderAgents('launchd', plists)
     for (const file of ['dev.dotfleet.watcher.plist', 'dev.dotfleet.puller.plist']) {
       const plist = parse(readFileSync(join(plists, file), 'utf8')) as any
       assert.deepEqual(await resolved(plist.EnvironmentVariables.PATH, tools), mine, file)
     }
     const units = join(root, 'units')
-    await alpha.ok(['agents', 'render', '--manager', 'systemd', '--out', units])
+    await alpha.renderAgents('systemd', units)
     const service = readFileSync(join(units, 'dev.dotfleet.puller.service'), 'utf8')
     const path = /^Environment="PATH=([^"]*)"$/m.exec(service)?.[1]
     assert.ok(path, service)
@@ -102,7 +102,7 @@ describe('never wedged: agents run the tools that installed them', function () {
 
     // An agent's sync renders its definition again after a manifest change: from the agent's own PATH, the same.
     const again = join(root, 'units-again')
-    await alpha.ok(['agents', 'render', '--manager', 'systemd', '--out', again], {env: {PATH: path}})
+    await alpha.renderAgents('systemd', again, {env: {PATH: path}})
     assert.equal(readFileSync(join(again, 'dev.dotfleet.puller.service'), 'utf8'), service)
   })
 
@@ -113,7 +113,7 @@ describe('never wedged: agents run the tools that installed them', function () {
     writeFileSync(join(pinnedDir, 'git'), '#!/bin/sh\necho not the git you use >&2\nexit 1\n', {mode: 0o755})
     const out = join(root, 'plists-pinned')
     // Machine.fleet runs in HOME: ../pinned/chezmoi is root/pinned/chezmoi.
-    await alpha.ok(['agents', 'render', '--manager', 'launchd', '--out', out], {env: {FLEET_CHEZMOI: '../pinned/chezmoi'}})
+    await alpha.renderAgents('launchd', out, {env: {FLEET_CHEZMOI: '../pinned/chezmoi'}})
     const plist = parse(readFileSync(join(out, 'dev.dotfleet.watcher.plist'), 'utf8')) as any
     assert.equal(plist.EnvironmentVariables.FLEET_CHEZMOI, join(pinnedDir, 'chezmoi'))
     const tools = ['git', 'age', 'ssh']
@@ -122,7 +122,7 @@ describe('never wedged: agents run the tools that installed them', function () {
 
   it('the puller, run exactly as launchd would run it, syncs with the newer chezmoi', async function () {
     const plists = join(root, 'plists-puller')
-    await alpha.ok(['agents', 'render', '--manager', 'launchd', '--out', plists])
+    await alpha.renderAgents('launchd', plists)
     const plist = parse(readFileSync(join(plists, 'dev.dotfleet.puller.plist'), 'utf8')) as any
     const [program, ...args] = plist.ProgramArguments as string[]
     writeFileSync(usedMarker, '')
@@ -140,8 +140,7 @@ describe('never wedged: agents run the tools that installed them', function () {
     alpha.write('.zshrc', 'export EDITOR=hx\n')
     const head = await forge.head()
     const oldFirst = {PATH: `${oldBin}:${personalPath}`}
-    const refused = await alpha.fleet(['sync'], {env: oldFirst})
-    assert.equal(refused.exitCode, 1, refused.stdout + refused.stderr)
+    const refused = await alpha.sync({exit: 1, json: false, env: oldFirst})
     assert.ok(
       refused.stderr.includes(`chezmoi 2.60.1 is too old: fleet needs 2.71.0 or later (this one is ${join(oldBin, 'chezmoi')})`),
       refused.stderr,
@@ -152,14 +151,14 @@ describe('never wedged: agents run the tools that installed them', function () {
     // The fix, as printed: point fleet at the newer chezmoi it found.
     const pinned = /export FLEET_CHEZMOI=(\S+)`/.exec(refused.stderr)?.[1]
     assert.equal(pinned, join(localBin, 'chezmoi'), refused.stderr)
-    await alpha.ok(['sync'], {env: {...oldFirst, FLEET_CHEZMOI: pinned}})
+    await alpha.sync({env: {...oldFirst, FLEET_CHEZMOI: pinned}})
     assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=hx\n')
     assert.equal(alpha.read('.zshrc'), 'export EDITOR=hx\n', 'nothing lost')
 
     // The other fix it prints: the newer chezmoi's directory first on PATH.
     assert.ok(refused.stderr.includes(`put ${localBin} before ${oldBin} on PATH`), refused.stderr)
     alpha.write('.zshrc', 'export EDITOR=micro\n')
-    await alpha.ok(['sync'], {env: {PATH: `${localBin}:${oldBin}:${personalPath}`}})
+    await alpha.sync({env: {PATH: `${localBin}:${oldBin}:${personalPath}`}})
     assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=micro\n')
   })
 

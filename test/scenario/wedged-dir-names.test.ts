@@ -3,10 +3,9 @@
 import assert from 'node:assert/strict'
 import {lstatSync} from 'node:fs'
 
-import {activeFleet} from '../support/fleet.ts'
+import {TestFleet} from '../support/fleet.ts'
 import type {Forge} from '../support/forge.ts'
 import type {Machine} from '../support/machine.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 async function syncs(machine: Machine): Promise<string> {
   const run = await machine.fleet(['sync'])
@@ -15,19 +14,19 @@ async function syncs(machine: Machine): Promise<string> {
 }
 
 describe('directories named like chezmoi attributes (external_, remove_)', function () {
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   let alpha: Machine
   let beta: Machine
 
   before(async function () {
-    root = makeTempDir('wedged-dir-names')
-    ;({forge, machines: [alpha, beta]} = await activeFleet(root, ['alpha', 'beta']))
+    fleet = await TestFleet.start('wedged-dir-names')
+    ;({forge, machines: [alpha, beta]} = fleet)
     alpha.write('.claude/keep.md', 'kept\n')
-    await alpha.ok(['add-path', alpha.path('.claude')])
+    await alpha.addPath('.claude')
     await syncs(beta)
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('new in a managed directory: they reach the other machine under their own names; its own x and y are untouched', async function () {
     beta.write('.claude/x/f.md', 'beta\'s own x\n')
@@ -66,11 +65,11 @@ describe('directories named like chezmoi attributes (external_, remove_)', funct
 
   it('a managed path itself named remove_…: add-path takes it, and it reaches the other machine', async function () {
     alpha.write('remove_tools/run.sh', 'echo tools\n')
-    await alpha.ok(['add-path', alpha.path('remove_tools')])
+    await alpha.addPath('remove_tools')
     await syncs(alpha)
     await syncs(beta)
     assert.equal(beta.read('remove_tools/run.sh'), 'echo tools\n')
-    const paths = await beta.ok(['paths'])
+    const paths = await beta.paths({json: false})
     assert.match(paths.stdout, /~\/remove_tools\s+in sync/)
   })
 })

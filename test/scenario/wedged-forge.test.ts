@@ -8,9 +8,8 @@ import {createServer as createHttpServer, type Server as HttpServer} from 'node:
 import {createServer, type Server, type Socket} from 'node:net'
 import {hostname} from 'node:os'
 
-import {activeFleet} from '../support/fleet.ts'
+import {TestFleet} from '../support/fleet.ts'
 import {Machine} from '../support/machine.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 /** A forge that takes the connection and never says a word: not the ssh banner, not an HTTP response. */
 class SilentForge {
@@ -71,25 +70,26 @@ function onSilentForge(root: string, name: string, env: NodeJS.ProcessEnv = {}):
 }
 
 describe('never wedged: a forge that never answers', function () {
+  let fleet: TestFleet
   let root: string
   let ssh: SilentForge
   let http: SilentForge
 
   before(async function () {
-    root = makeTempDir('wedged-forge')
-    const fleet = await activeFleet(root, ['alpha', 'beta'])
+    fleet = await TestFleet.start('wedged-forge')
+    root = fleet.root
     for (const machine of fleet.machines) {
       machine.write('.zshrc', `# ${machine.name}\n`)
     }
-    await fleet.machines[0].ok(['add-path', fleet.machines[0].path('.zshrc')])
-    await fleet.machines[1].ok(['sync'])
+    await fleet.machines[0].addPath('.zshrc')
+    await fleet.machines[1].sync()
     ssh = await SilentForge.start('tcp')
     http = await SilentForge.start('http')
   })
   after(async () => {
     await ssh?.stop()
     await http?.stop()
-    removeTempDir(root)
+    await fleet?.remove()
   })
 
   for (const kind of ['ssh', 'http'] as const) {
@@ -99,7 +99,7 @@ describe('never wedged: a forge that never answers', function () {
       const url = kind === 'ssh' ? `ssh://git@127.0.0.1:${forge.port}/fleet.git` : `http://127.0.0.1:${forge.port}/fleet.git`
       const machine = onSilentForge(root, name, {FLEET_FORGE_TIMEOUT: '3'})
       // The quick path's look at the forge needs a settled machine whose forge has not moved: sync once first.
-      await machine.ok(['sync'])
+      await machine.sync()
       await machine.git(['remote', 'set-url', 'origin', url])
 
       const runs: Array<[string, string[]]> = [
@@ -119,8 +119,7 @@ describe('never wedged: a forge that never answers', function () {
 
       machine.write('.zshrc', `# ${name}, edited while the forge is silent\n`)
       const started = Date.now()
-      const push = await machine.fleet(['sync'])
-      assert.equal(push.exitCode, 3, push.stdout + push.stderr)
+      const push = await machine.sync({exit: 3, json: false})
       assert.ok(Date.now() - started < 20_000, 'a push ends within the bound')
       assert.match(push.stdout, /Captured 1 change: \.zshrc/)
       assert.match(push.stdout, /did not answer within 3 s.*Local commits are kept/s)
@@ -129,9 +128,9 @@ describe('never wedged: a forge that never answers', function () {
 
       // The forge answers again: the kept commit travels.
       await machine.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
-      await machine.ok(['sync'])
+      await machine.sync()
       const other = new Machine(root, name === 'alpha' ? 'beta' : 'alpha')
-      await other.ok(['sync'])
+      await other.sync()
       assert.equal(other.read('.zshrc'), `# ${name}, edited while the forge is silent\n`)
     })
   }
@@ -142,22 +141,20 @@ describe('never wedged: a forge that never answers', function () {
     await alpha.git(['remote', 'set-url', 'origin', `ssh://git@127.0.0.1:${ssh.port}/fleet.git`])
     alpha.write('.zshrc', '# alpha, edited again\n')
     const started = Date.now()
-    const run = await alpha.fleet(['sync'], {timeout: 85_000})
+    const run = await alpha.sync({exit: 3, json: false, timeout: 85_000})
     const seconds = (Date.now() - started) / 1000
-    assert.equal(run.exitCode, 3, run.stdout + run.stderr)
     assert.ok(seconds < 60, `it ended ${seconds} s after it started`)
     assert.match(run.stdout, /did not answer within 45 s/)
     assert.deepEqual(processesOf(alpha), [])
     assert.equal(existsSync(lockDir(alpha)), false)
     await alpha.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
-    await alpha.ok(['sync'])
+    await alpha.sync()
   })
 
   it('enroll --forge with a forge that never answers: exit 3 within the bound, no half clone left, nothing running', async function () {
     const gamma = onSilentForge(root, 'gamma', {FLEET_FORGE_TIMEOUT: '3'})
     const started = Date.now()
-    const run = await gamma.fleet(['enroll', '--forge', `http://127.0.0.1:${http.port}/fleet.git`, '--name', 'gamma', '--no-agents'])
-    assert.equal(run.exitCode, 3, run.stdout + run.stderr)
+    const run = await gamma.enroll(`http://127.0.0.1:${http.port}/fleet.git`, {exit: 3, json: false})
     assert.ok(Date.now() - started < 30_000)
     assert.match(run.stderr, /did not answer within 3 s/)
     assert.deepEqual(processesOf(gamma), [])
@@ -168,30 +165,30 @@ describe('never wedged: a forge that never answers', function () {
 
   it('a bad FLEET_FORGE_TIMEOUT is refused with exit 2 and says what it takes', async function () {
     const alpha = onSilentForge(root, 'alpha', {FLEET_FORGE_TIMEOUT: 'soon'})
-    const run = await alpha.fleet(['sync', '--full'])
-    assert.equal(run.exitCode, 2, run.stdout + run.stderr)
+    const run = await alpha.sync({full: true, exit: 2, json: false})
     assert.match(run.stderr, /FLEET_FORGE_TIMEOUT must be a number of seconds, not "soon"/)
     assert.match(run.stderr, /Fix: Set it to how many seconds/)
   })
 })
 
 describe('never wedged: a sync that defers to another', function () {
+  let fleet: TestFleet
   let root: string
   let ssh: SilentForge
   let alpha: Machine
   const sleepers: ChildProcess[] = []
 
   before(async function () {
-    root = makeTempDir('wedged-lock')
-    ;[alpha] = (await activeFleet(root, ['alpha'])).machines
+    fleet = await TestFleet.start('wedged-lock', {machines: ['alpha']})
+    ;({root, machines: [alpha]} = fleet)
     alpha.write('.zshrc', '# alpha\n')
-    await alpha.ok(['add-path', alpha.path('.zshrc')])
+    await alpha.addPath('.zshrc')
     ssh = await SilentForge.start('tcp')
   })
   after(async () => {
     for (const sleeper of sleepers) sleeper.kill('SIGKILL')
     await ssh?.stop()
-    removeTempDir(root)
+    await fleet?.remove()
   })
 
   it('while a sync waits on a silent forge, a second one says who holds the lock and that it runs again; the first ends with exit 3', async function () {
@@ -203,8 +200,7 @@ describe('never wedged: a sync that defers to another', function () {
     while (ssh.connections === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
     assert.ok(ssh.connections > 0, 'the first sync is waiting on the forge')
 
-    const second = await machine.fleet(['sync'])
-    assert.equal(second.exitCode, 0, second.stdout + second.stderr)
+    const second = await machine.sync({json: false})
     assert.match(second.stdout, /Another sync is running on this machine \(pid \d+: sync \(manual\), since \S+ \(\d+ s ago\)\); it will run once more for this one\./)
 
     const ended = await first
@@ -212,7 +208,7 @@ describe('never wedged: a sync that defers to another', function () {
     assert.equal(existsSync(lockDir(machine)), false, 'the lock is released')
     assert.deepEqual(processesOf(machine), [])
     await machine.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
-    await machine.ok(['sync'])
+    await machine.sync()
   })
 
   it('a lock held past the bound by a live process: sync exits 1 naming it and the fix, status says so, add-path does not wait; the fix works', async function () {
@@ -229,30 +225,28 @@ describe('never wedged: a sync that defers to another', function () {
     }))
     alpha.write('.zshrc', '# alpha, edited while the lock is stuck\n')
 
-    const run = await alpha.fleet(['sync'])
-    assert.equal(run.exitCode, 1, run.stdout + run.stderr)
+    const run = await alpha.sync({exit: 1, json: false})
     assert.match(run.stderr, new RegExp(`pid ${pid}: sync \\(watcher\\), since ${since.replace(/[.]/g, '\\.')} \\(20 min ago\\)`))
     assert.match(run.stderr, /looks stuck/)
     assert.match(run.stderr, new RegExp(`Fix: Stop it: kill ${pid} \\(then kill -9 ${pid}`))
-    assert.equal((await alpha.fleet(['sync', '--json'])).json().outcome, 'error')
+    assert.equal((await alpha.sync({exit: 'any'})).result.outcome, 'error')
 
-    const status = await alpha.ok(['status'])
+    const status = await alpha.status({json: false})
     assert.match(status.stdout, new RegExp(`Stuck: Another fleet process \\(pid ${pid}: sync \\(watcher\\)`))
     assert.match(status.stdout, new RegExp(`Fix: Stop it: kill ${pid}`))
-    assert.equal((await alpha.ok(['status', '--json'])).json().lock.stuck, true)
+    assert.equal((await alpha.status()).result.lock?.stuck, true)
 
     const started = Date.now()
     alpha.write('.vimrc', 'set nu\n')
-    const add = await alpha.fleet(['add-path', alpha.path('.vimrc')])
-    assert.equal(add.exitCode, 1, add.stdout + add.stderr)
+    const add = await alpha.addPath('.vimrc', {exit: 1, json: false})
     assert.match(add.stderr, /looks stuck/)
     assert.ok(Date.now() - started < 20_000, 'a stuck holder is reported at once, not after the wait')
 
     // The fix, as printed.
     process.kill(pid, 'SIGTERM')
     await new Promise((resolve) => sleeper.once('exit', resolve))
-    const recovered = await alpha.ok(['sync'])
+    const recovered = await alpha.sync({json: false})
     assert.match(recovered.stdout, /Captured 1 change: \.zshrc/)
-    assert.doesNotMatch((await alpha.ok(['status'])).stdout, /Stuck|Running now/)
+    assert.doesNotMatch((await alpha.status({json: false})).stdout, /Stuck|Running now/)
   })
 })

@@ -6,10 +6,9 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
-import {Forge} from '../support/forge.ts'
-import {activeFleet} from '../support/fleet.ts'
+import {TestFleet} from '../support/fleet.ts'
+import type {Forge} from '../support/forge.ts'
 import {Machine} from '../support/machine.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 const MANIFEST = '.chezmoidata/fleet.yaml'
 
@@ -23,6 +22,7 @@ function printedGitCommand(stderr: string): string {
 }
 
 describe('joining a fleet whose forge manifest cannot be read', function () {
+  let fleet: TestFleet
   let root: string
   let forge: Forge
   let alpha: Machine
@@ -30,16 +30,14 @@ describe('joining a fleet whose forge manifest cannot be read', function () {
   const handEnv = (root: string) => ({HOME: root, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'hand', GIT_AUTHOR_EMAIL: 'hand@example.invalid', GIT_COMMITTER_NAME: 'hand', GIT_COMMITTER_EMAIL: 'hand@example.invalid'})
 
   before(async function () {
-    root = makeTempDir('wedged-join')
-    const fleet = await activeFleet(root, ['alpha'])
-    forge = fleet.forge
-    ;[alpha] = fleet.machines
+    fleet = await TestFleet.start('wedged-join', {machines: ['alpha']})
+    ;({root, forge, machines: [alpha]} = fleet)
     alpha.write('.zshrc', 'export EDITOR=vi\n')
-    await alpha.ok(['add-path', alpha.path('.zshrc')])
+    await alpha.addPath('.zshrc')
     hand = join(root, 'hand')
     await execa('git', ['clone', '--quiet', '--branch', 'main', forge.url, hand], {env: handEnv(root)})
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   for (const [what, from, to] of [
     ['an invalid field', /keyType: \w+/, 'keyType: rsa'],
@@ -55,8 +53,7 @@ describe('joining a fleet whose forge manifest cannot be read', function () {
 
       const name = what === 'an invalid field' ? 'delta' : 'gamma'
       const newcomer = new Machine(root, name)
-      const joined = await newcomer.fleet(['enroll', '--name', name, '--no-agents', '--forge', forge.url])
-      assert.equal(joined.exitCode, 1, joined.stdout + joined.stderr)
+      const joined = await newcomer.enroll(forge.url, {exit: 1, json: false})
       assert.match(joined.stderr, new RegExp(`commit ${bad} by hand, "Hand edit of the manifest"`))
       assert.match(joined.stderr, /this machine cannot join the fleet until the forge's manifest reads again/)
       assert.match(joined.stderr, /Fix: On a machine already in the fleet, run `fleet sync`/)
@@ -68,14 +65,12 @@ describe('joining a fleet whose forge manifest cannot be read', function () {
       assert.deepEqual(existsSync(share) ? readdirSync(share).filter((name) => name.includes('enrolling')) : [], [], 'no staging clone left')
 
       // The fix, as the message says: a machine of the fleet runs `fleet sync`, then the command it prints.
-      const stopped = await alpha.fleet(['sync'])
-      assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+      const stopped = await alpha.sync({exit: 1, json: false})
       assert.match(stopped.stderr, new RegExp(`commit ${bad}`))
       await execa('sh', ['-c', printedGitCommand(stopped.stderr)], {env: alpha.env, extendEnv: false})
-      await alpha.ok(['sync'])
+      await alpha.sync()
 
-      await newcomer.ok(['enroll', '--name', name, '--no-agents', '--forge', forge.url])
-      await alpha.ok(['machines', 'approve', name])
+      await fleet.join(newcomer)
     })
   }
 })

@@ -6,10 +6,9 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
-import {Forge} from '../support/forge.ts'
-import {activeFleet} from '../support/fleet.ts'
-import {Machine} from '../support/machine.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
+import {TestFleet} from '../support/fleet.ts'
+import type {Forge} from '../support/forge.ts'
+import type {Machine} from '../support/machine.ts'
 
 const MANIFEST = '.chezmoidata/fleet.yaml'
 
@@ -64,31 +63,28 @@ async function contains(machine: Machine, commit: string): Promise<boolean> {
 }
 
 describe('never wedged: a manifest no machine can read', function () {
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   let alpha: Machine
   let beta: Machine
   let hand: HandClone
 
   before(async function () {
-    root = makeTempDir('wedged-manifest')
-    const fleet = await activeFleet(root, ['alpha', 'beta'])
-    forge = fleet.forge
-    ;[alpha, beta] = fleet.machines
+    fleet = await TestFleet.start('wedged-manifest')
+    ;({forge, machines: [alpha, beta]} = fleet)
     alpha.write('.zshrc', 'export EDITOR=vi\n')
-    await alpha.ok(['add-path', alpha.path('.zshrc')])
-    await beta.ok(['sync'])
-    hand = await HandClone.make(root, forge)
+    await alpha.addPath('.zshrc')
+    await beta.sync()
+    hand = await HandClone.make(fleet.root, forge)
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('a manifest with an invalid field pushed by hand: beta commits and pushes nothing on top, names the commit, and the printed fix repairs the fleet; beta\'s edit then travels', async function () {
     const bad = await hand.pushManifest((text) => text.replace(/keyType: \w+/, 'keyType: rsa'), 'Use RSA keys')
     beta.write('.zshrc', 'export EDITOR=hx\n')
 
     for (let run = 0; run < 2; run++) {
-      const stopped = await beta.fleet(['sync'])
-      assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+      const stopped = await beta.sync({exit: 1, json: false})
       assert.match(stopped.stderr, /fleet\.yaml on the forge is not a valid fleet manifest/)
       assert.match(stopped.stderr, /settings\.keyType/)
       assert.match(stopped.stderr, new RegExp(`commit ${bad.slice(0, 7)} by hand, "Use RSA keys"`))
@@ -102,9 +98,9 @@ describe('never wedged: a manifest no machine can read', function () {
     await runAsPerson(beta, printedCommand((await beta.fleet(['sync'])).stderr))
     assert.match((await forge.show(MANIFEST))!, /keyType: pq/, 'the forge reads again')
 
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=hx\n', "beta's edit reached the forge")
-    await alpha.ok(['sync'])
+    await alpha.sync()
     assert.equal(alpha.read('.zshrc'), 'export EDITOR=hx\n', "beta's edit reached alpha")
   })
 
@@ -112,8 +108,7 @@ describe('never wedged: a manifest no machine can read', function () {
     const before = await forge.head()
     await hand.pushManifest((text) => text.replace('fleet:', 'fleet: [unclosed'), 'Hand edit')
     alpha.write('.zshrc', 'export EDITOR=emacs\n')
-    const stopped = await alpha.fleet(['sync'])
-    assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+    const stopped = await alpha.sync({exit: 1, json: false})
     assert.match(stopped.stderr, /fleet\.yaml on the forge is not valid YAML/)
     assert.match(stopped.stderr, /by hand, "Hand edit"/)
 
@@ -122,9 +117,9 @@ describe('never wedged: a manifest no machine can read', function () {
     await hand.git(['commit', '--quiet', '-am', 'Repair the manifest'])
     await hand.git(['push', '--quiet', 'origin', 'HEAD:main'])
 
-    await alpha.ok(['sync'])
+    await alpha.sync()
     assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=emacs\n')
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.equal(beta.read('.zshrc'), 'export EDITOR=emacs\n')
   })
 
@@ -137,15 +132,14 @@ describe('never wedged: a manifest no machine can read', function () {
     await beta.chezmoi(['re-add', beta.path('.zshrc')])
     await beta.git(['commit', '--quiet', '-am', 'fleet: beta: update .zshrc'])
 
-    const stopped = await beta.fleet(['sync'])
-    assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+    const stopped = await beta.sync({exit: 1, json: false})
     assert.match(stopped.stderr, new RegExp(`commit ${bad.slice(0, 7)} by hand.*which the forge has too`))
     assert.equal(await forge.head(), bad, 'nothing was pushed')
 
     await hand.pushManifest((text) => text.replace('keyType: rsa', 'keyType: pq'), 'Back to pq')
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=nano\n', "beta's work reached the forge")
-    await alpha.ok(['sync'])
+    await alpha.sync()
     assert.equal(alpha.read('.zshrc'), 'export EDITOR=nano\n')
   })
 
@@ -157,8 +151,7 @@ describe('never wedged: a manifest no machine can read', function () {
     await beta.git(['commit', '--quiet', '-am', 'Poll every second'])
     beta.write('.zshrc', 'export EDITOR=micro\n')
 
-    const stopped = await beta.fleet(['sync'])
-    assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+    const stopped = await beta.sync({exit: 1, json: false})
     assert.match(stopped.stderr, /pullIntervalSeconds/)
     assert.match(stopped.stderr, /"Poll every second", made on this machine/)
     assert.equal(await forge.head(), start, 'nothing was pushed')
@@ -166,7 +159,7 @@ describe('never wedged: a manifest no machine can read', function () {
     const revert = printedCommand(stopped.stderr)
     assert.match(revert, /revert/)
     await runAsPerson(beta, revert)
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=micro\n')
     assert.doesNotMatch((await forge.show(MANIFEST))!, /pullIntervalSeconds: 1\n/)
   })
@@ -174,11 +167,10 @@ describe('never wedged: a manifest no machine can read', function () {
   it('a manifest edited by hand and not committed: the sync says so, commits nothing, and the printed checkout restores it', async function () {
     const start = await forge.head()
     const file = `.local/share/chezmoi/${MANIFEST}`
-    beta.write(file, beta.read(file).replace(/^(\s+)keyType:/m, '$1colour: blue\n$1keyType:'))
+    beta.edit(file, (text) => text.replace(/^(\s+)keyType:/m, '$1colour: blue\n$1keyType:'))
     beta.write('.zshrc', 'export EDITOR=ed\n')
 
-    const stopped = await beta.fleet(['sync'])
-    assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+    const stopped = await beta.sync({exit: 1, json: false})
     assert.match(stopped.stderr, /changed in the source repo and not committed/)
     assert.match(stopped.stderr, /colour/)
     assert.equal(await forge.head(), start, 'nothing was pushed')
@@ -187,7 +179,7 @@ describe('never wedged: a manifest no machine can read', function () {
     const checkout = printedCommand(stopped.stderr)
     assert.match(checkout, /checkout HEAD --/)
     await runAsPerson(beta, checkout)
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=ed\n')
   })
 })

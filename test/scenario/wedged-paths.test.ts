@@ -7,9 +7,8 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
-import {activeFleet} from '../support/fleet.ts'
+import {TestFleet} from '../support/fleet.ts'
 import type {Machine} from '../support/machine.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 function kind(machine: Machine, relative: string): 'file' | 'dir' | 'symlink' | 'absent' {
   const info = lstatSync(machine.path(relative), {throwIfNoEntry: false})
@@ -33,13 +32,13 @@ async function settled(machine: Machine): Promise<void> {
 }
 
 describe('never wedged: a managed entry whose type changed', function () {
-  let root: string
+  let fleet: TestFleet
   let alpha: Machine
   let beta: Machine
 
   before(async function () {
-    root = makeTempDir('wedged-types')
-    ;[alpha, beta] = (await activeFleet(root, ['alpha', 'beta'])).machines
+    fleet = await TestFleet.start('wedged-types')
+    ;[alpha, beta] = fleet.machines
     alpha.write('.claude/settings', '{"a": 1}\n')
     alpha.write('.claude/agents/one.md', 'one\n')
     alpha.write('.claude/target.md', 'what links point to\n')
@@ -47,12 +46,12 @@ describe('never wedged: a managed entry whose type changed', function () {
     symlinkSync('target.md', alpha.path('.claude/link2'))
     alpha.write('.claude/tools/run.sh', 'echo run\n')
     alpha.write('.zshrc', 'export A=1\n')
-    await alpha.ok(['add-path', alpha.path('.claude'), alpha.path('.zshrc')])
+    await alpha.addPath(['.claude', '.zshrc'])
     await syncs(beta)
     assert.equal(beta.read('.claude/settings'), '{"a": 1}\n')
     assert.equal(kind(beta, '.claude/link'), 'symlink')
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('file → directory: the directory and its files reach the other machine; the old file is gone there', async function () {
     alpha.remove('.claude/settings')
@@ -160,8 +159,8 @@ describe('never wedged: a managed entry whose type changed', function () {
     const out = await syncs(alpha)
     assert.match(out, /Not captured: \.claude\/fresh\/new\.pipe \(it is a named pipe, socket or device, which fleet cannot sync/)
     assert.match(out, /Not captured: \.claude\/target\.md \(it was a file and is now a named pipe, socket or device, which fleet cannot sync/)
-    assert.match((await alpha.ok(['status'])).stdout, /Not captured: ~\/\.claude\/target\.md/)
-    await alpha.ok(['paths'])
+    assert.match((await alpha.status({json: false})).stdout, /Not captured: ~\/\.claude\/target\.md/)
+    await alpha.paths({json: false})
     await syncs(beta)
     assert.equal(beta.read('.claude/beside.md'), 'beside the pipe\n')
     assert.equal(beta.read('.claude/fresh/ok.md'), 'beside a new pipe\n')
@@ -173,7 +172,7 @@ describe('never wedged: a managed entry whose type changed', function () {
     await execa('sh', ['-c', fix[1]], {env: alpha.env, extendEnv: false, cwd: alpha.home})
     alpha.remove('.claude/fresh/new.pipe')
     await syncs(alpha)
-    assert.doesNotMatch((await alpha.ok(['status'])).stdout, /Not captured/)
+    assert.doesNotMatch((await alpha.status({json: false})).stdout, /Not captured/)
     assert.equal(alpha.read('.claude/target.md'), 'what links point to\n')
   })
   it('a file made by a template that becomes a directory is skipped with its reason; the printed fix brings the template back', async function () {
@@ -195,25 +194,25 @@ describe('never wedged: a managed entry whose type changed', function () {
     assert.ok(fix, out)
     await execa('sh', ['-c', fix[1]], {env: alpha.env, extendEnv: false, cwd: alpha.home})
     await syncs(alpha)
-    assert.doesNotMatch((await alpha.ok(['status'])).stdout, /Not captured/)
+    assert.doesNotMatch((await alpha.status({json: false})).stdout, /Not captured/)
     assert.match(alpha.read('.claude/host.md'), /^made on /)
     assert.equal(alpha.read('host.md.aside/mine.md'), 'mine\n', 'what was there is kept aside')
   })
 })
 
 describe('never wedged: a name chezmoi cannot take', function () {
-  let root: string
+  let fleet: TestFleet
   let alpha: Machine
   let beta: Machine
 
   before(async function () {
-    root = makeTempDir('wedged-names')
-    ;[alpha, beta] = (await activeFleet(root, ['alpha', 'beta'])).machines
+    fleet = await TestFleet.start('wedged-names')
+    ;[alpha, beta] = fleet.machines
     alpha.write('.claude/settings.json', '{}\n')
-    await alpha.ok(['add-path', alpha.path('.claude')])
+    await alpha.addPath('.claude')
     await syncs(beta)
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('a 250-character name is skipped with its reason and fix, shown by status; other edits travel; renamed, it travels', async function () {
     const long = `${'x'.repeat(247)}.md`
@@ -221,7 +220,7 @@ describe('never wedged: a name chezmoi cannot take', function () {
     alpha.write('.claude/settings.json', '{"edited": true}\n')
     const out = await syncs(alpha)
     assert.match(out, /Not captured: \.claude\/x{247}\.md \(the name x+… is 250 bytes long; .*rename it to at most \d+ bytes\)/)
-    assert.match((await alpha.ok(['status'])).stdout, /Not captured: ~\/\.claude\/x{247}\.md/)
+    assert.match((await alpha.status({json: false})).stdout, /Not captured: ~\/\.claude\/x{247}\.md/)
     assert.match(await syncs(alpha), /Not captured/, 'still skipped, every sync, without an error')
     await syncs(beta)
     assert.equal(beta.read('.claude/settings.json'), '{"edited": true}\n')
@@ -230,7 +229,7 @@ describe('never wedged: a name chezmoi cannot take', function () {
 
     renameSync(alpha.path(`.claude/${long}`), alpha.path('.claude/short.md'))
     await syncs(alpha)
-    assert.doesNotMatch((await alpha.ok(['status'])).stdout, /Not captured/)
+    assert.doesNotMatch((await alpha.status({json: false})).stdout, /Not captured/)
     await syncs(beta)
     assert.equal(beta.read('.claude/short.md'), 'long\n')
   })
@@ -244,7 +243,7 @@ describe('never wedged: a name chezmoi cannot take', function () {
     assert.equal(beta.exists(`.claude/${long}`), false)
     alpha.remove(`.claude/${long}`)
     await syncs(alpha)
-    assert.doesNotMatch((await alpha.ok(['status'])).stdout, /Not captured/)
+    assert.doesNotMatch((await alpha.status({json: false})).stdout, /Not captured/)
   })
 
   it('a name with a line break is skipped; the other machine keeps applying; renamed, it travels', async function () {
@@ -262,7 +261,7 @@ describe('never wedged: a name chezmoi cannot take', function () {
 
     renameSync(alpha.path('.claude/two\nlines.md'), alpha.path('.claude/two-lines.md'))
     await syncs(alpha)
-    assert.doesNotMatch((await alpha.ok(['status'])).stdout, /Not captured/)
+    assert.doesNotMatch((await alpha.status({json: false})).stdout, /Not captured/)
     await syncs(beta)
     assert.equal(beta.read('.claude/two-lines.md'), 'two lines\n')
   })
@@ -291,20 +290,20 @@ describe('never wedged: a name chezmoi cannot take', function () {
 })
 
 describe('never wedged: a type change on one machine while another edits the same entry', function () {
-  let root: string
+  let fleet: TestFleet
   let alpha: Machine
   let beta: Machine
 
   before(async function () {
-    root = makeTempDir('wedged-type-edit')
-    ;[alpha, beta] = (await activeFleet(root, ['alpha', 'beta'])).machines
+    fleet = await TestFleet.start('wedged-type-edit')
+    ;[alpha, beta] = fleet.machines
     alpha.write('.claude/settings', '{"a": 1}\n')
     alpha.write('.claude/dir/one.md', 'one\n')
     alpha.write('.claude/other.md', 'other\n')
-    await alpha.ok(['add-path', alpha.path('.claude')])
+    await alpha.addPath('.claude')
     await syncs(beta)
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('both versions are kept: a conflict under the real path, this machine keeps its own on disk, the other machine keeps its type', async function () {
     alpha.remove('.claude/settings')
@@ -317,9 +316,8 @@ describe('never wedged: a type change on one machine while another edits the sam
     beta.write('.claude/dir/one.md', 'one, edited on beta\n')
     beta.write('.claude/dir/two.md', 'two, new on beta\n')
     beta.write('.claude/other.md', 'other, edited on beta\n')
-    const run = await beta.fleet(['sync'])
-    assert.equal(run.exitCode, 4, run.stdout + run.stderr)
-    const status = (await beta.ok(['status', '--json'])).json()
+    await beta.sync({exit: 4})
+    const status = (await beta.status()).result
     assert.deepEqual(status.conflicts.map((c: {path: string}) => c.path).sort(), ['.claude/dir', '.claude/settings'])
     // beta's versions are where beta's person left them.
     assert.equal(beta.read('.claude/settings'), '{"beta": 2}\n')
@@ -341,8 +339,7 @@ describe('never wedged: a type change on one machine while another edits the sam
     const backups = (await execa('grep', ['-rl', '"beta": 2', beta.path('.local/state/fleet/backups')], {reject: false})).stdout
     assert.match(backups, /settings/, 'beta’s version of settings is in a backup')
 
-    const mine = await beta.fleet(['resolve', '.claude/dir', '--mine'])
-    assert.equal(mine.exitCode, 0, mine.stdout + mine.stderr)
+    await beta.resolve('.claude/dir', 'mine')
     await syncs(beta)
     await syncs(alpha)
     assert.equal(kind(alpha, '.claude/dir'), 'dir')

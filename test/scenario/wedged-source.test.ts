@@ -6,7 +6,7 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
-import {activeFleet} from '../support/fleet.ts'
+import {TestFleet} from '../support/fleet.ts'
 import type {Forge} from '../support/forge.ts'
 import type {Machine} from '../support/machine.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
@@ -14,7 +14,7 @@ import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 const gitEnv = {GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'hand', GIT_AUTHOR_EMAIL: 'hand@example.org', GIT_COMMITTER_NAME: 'hand', GIT_COMMITTER_EMAIL: 'hand@example.org'}
 
 /** A clone of the forge made by hand (a third machine, a person at a terminal): `change` edits it, then it is pushed. */
-async function pushByHand(root: string, forge: Forge, message: string, change: (dir: string) => Promise<void>): Promise<void> {
+async function pushByHand(forge: Forge, message: string, change: (dir: string) => Promise<void>): Promise<void> {
   const dir = makeTempDir('hand-clone')
   try {
     await execa('git', ['clone', '--quiet', '--branch', 'main', forge.url, dir], {env: gitEnv})
@@ -31,32 +31,27 @@ const gitconfigEntries = async (forge: Forge) => (await forge.files()).filter((f
 
 for (const order of ['plain first', 'encrypted first'] as const) {
   describe(`never wedged by the source: one path added at once on two machines, ${order}`, function () {
-    let root: string
+    let fleet: TestFleet
     let forge: Forge
     let alpha: Machine
     let beta: Machine
 
     before(async function () {
-      root = makeTempDir('wedged-source-add')
-      ;({forge, machines: [alpha, beta]} = await activeFleet(root, ['alpha', 'beta']))
-      await beta.ok(['sync']) // beta learns that it was approved
+      fleet = await TestFleet.start('wedged-source-add')
+      ;({forge, machines: [alpha, beta]} = fleet)
+      await beta.sync() // beta learns that it was approved
     })
-    after(() => removeTempDir(root))
+    after(() => fleet?.remove())
 
     it('both machines keep syncing, the source keeps one entry (the encrypted one), and both have the same content', async function () {
       alpha.write('.gitconfig', '[user]\n\tname = alpha\n')
       beta.write('.gitconfig', '[user]\n\tname = beta\n')
       const [first, second] = order === 'plain first' ? [alpha, beta] : [beta, alpha]
       // beta adds it encrypted, alpha plainly; the second, not synced since the first, adds it the other way.
-      const encrypt = (machine: Machine) => (machine === beta ? ['--encrypt'] : [])
-      await first.ok(['add-path', ...encrypt(first), first.path('.gitconfig')])
-      const added = await second.fleet(['add-path', ...encrypt(second), second.path('.gitconfig')])
-      assert.equal(added.exitCode, 0, added.stdout + added.stderr)
+      await first.addPath('.gitconfig', {encrypt: first === beta})
+      await second.addPath('.gitconfig', {encrypt: second === beta})
 
-      for (const machine of [alpha, beta, alpha, beta]) {
-        const run = await machine.fleet(['sync'])
-        assert.equal(run.exitCode, 0, `${machine.name}: ${run.stdout}${run.stderr}`)
-      }
+      for (const machine of [alpha, beta, alpha, beta]) await machine.sync()
       const entries = await gitconfigEntries(forge)
       assert.equal(entries.length, 1, entries.join(', '))
       assert.match(entries[0], /^encrypted_/, 'the encrypted entry is kept')
@@ -69,34 +64,33 @@ for (const order of ['plain first', 'encrypted first'] as const) {
 }
 
 describe('never wedged by the source: a fleet whose forge already holds two entries for one target', function () {
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   let alpha: Machine
   let beta: Machine
 
   before(async function () {
-    root = makeTempDir('wedged-source-forge')
-    ;({forge, machines: [alpha, beta]} = await activeFleet(root, ['alpha', 'beta']))
+    fleet = await TestFleet.start('wedged-source-forge')
+    ;({forge, machines: [alpha, beta]} = fleet)
     alpha.write('.zshrc', 'export A=1\n')
     alpha.write('.vim/vimrc', 'set nu\n')
-    await alpha.ok(['add-path', alpha.path('.zshrc')])
-    await alpha.ok(['add-path', alpha.path('.vim')])
-    await beta.ok(['sync'])
+    await alpha.addPath('.zshrc')
+    await alpha.addPath('.vim')
+    await beta.sync()
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('every machine repairs it the same way and keeps syncing', async function () {
     // Pushed by a fleet that did not check its source: a second entry for ~/.zshrc, a remove_ marker for it, and a
     // second directory for ~/.vim.
-    await pushByHand(root, forge, 'two entries for one target', async (dir) => {
+    await pushByHand(forge, 'two entries for one target', async (dir) => {
       await execa('cp', [join(dir, 'dot_zshrc'), join(dir, 'private_dot_zshrc')])
       await execa('touch', [join(dir, 'remove_dot_zshrc')])
       await execa('mkdir', [join(dir, 'private_dot_vim')])
       await execa('sh', ['-c', 'printf "colo x\n" > private_dot_vim/colors.vim', ''], {cwd: dir})
     })
-    const runs = await Promise.all([alpha.fleet(['sync']), beta.fleet(['sync'])])
-    for (const run of runs) assert.equal(run.exitCode, 0, run.stdout + run.stderr)
-    for (const machine of [alpha, beta]) await machine.ok(['sync'])
+    await Promise.all([alpha.sync(), beta.sync()])
+    for (const machine of [alpha, beta]) await machine.sync()
     const entries = (await forge.files()).filter((f) => f.endsWith('dot_zshrc'))
     assert.deepEqual(entries, ['dot_zshrc'])
     assert.deepEqual((await forge.files()).filter((f) => /dot_vim\//.test(f)).sort(), ['private_dot_vim/colors.vim', 'private_dot_vim/vimrc'])
@@ -105,86 +99,82 @@ describe('never wedged by the source: a fleet whose forge already holds two entr
       assert.equal(machine.read('.vim/colors.vim'), 'colo x\n')
     }
     alpha.write('.zshrc', 'export A=2\n')
-    await alpha.ok(['sync'])
-    await beta.ok(['sync'])
+    await alpha.sync()
+    await beta.sync()
     assert.equal(beta.read('.zshrc'), 'export A=2\n')
   })
 })
 
 describe('never wedged by the source: a file and a directory for one target', function () {
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   let alpha: Machine
   let beta: Machine
 
   before(async function () {
-    root = makeTempDir('wedged-source-type')
-    ;({forge, machines: [alpha, beta]} = await activeFleet(root, ['alpha', 'beta']))
+    fleet = await TestFleet.start('wedged-source-type')
+    ;({forge, machines: [alpha, beta]} = fleet)
     alpha.write('.vim/vimrc', 'set nu\n')
     alpha.write('.zshrc', 'export A=1\n')
-    await alpha.ok(['add-path', alpha.path('.vim')])
-    await alpha.ok(['add-path', alpha.path('.zshrc')])
-    await beta.ok(['sync'])
+    await alpha.addPath('.vim')
+    await alpha.addPath('.zshrc')
+    await beta.sync()
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('made in this machine\'s source only: the forge\'s entry is kept, and syncing goes on', async function () {
     beta.write('.local/share/chezmoi/private_dot_vim', 'a file now\n')
-    const run = await beta.fleet(['sync'])
-    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    const run = await beta.sync({json: false})
     assert.match(run.stdout, /~\/\.vim had more than one source entry: kept dot_vim\//)
     assert.deepEqual((await forge.files()).filter((f) => f.includes('dot_vim')), ['dot_vim/vimrc'])
     assert.equal(beta.read('.vim/vimrc'), 'set nu\n')
   })
 
   it('on the forge itself: nothing is pushed over it, the message names both entries, and the fix it prints works', async function () {
-    await pushByHand(root, forge, 'a file beside a directory', async (dir) => {
+    await pushByHand(forge, 'a file beside a directory', async (dir) => {
       await execa('sh', ['-c', 'printf "a file now\n" > private_dot_vim', ''], {cwd: dir})
     })
     const before = await forge.head()
     alpha.write('.zshrc', 'export A=2\n')
-    const stopped = await alpha.fleet(['sync'])
-    assert.equal(stopped.exitCode, 1, stopped.stdout + stopped.stderr)
+    const stopped = await alpha.sync({exit: 1, json: false})
     assert.match(stopped.stderr, /more than one entry for ~\/\.vim \(dot_vim\/, private_dot_vim\)/)
     assert.equal(await forge.head(), before, 'nothing pushed')
     // The printed command, run as a person pastes it.
     const fix = /e\.g\. (git -C .* rm -r --quiet -- .*), then fleet sync/.exec(stopped.stderr)
     assert.ok(fix, stopped.stderr)
     await execa('sh', ['-c', fix[1]], {env: alpha.env, extendEnv: false})
-    await alpha.ok(['sync'])
-    await beta.ok(['sync'])
+    await alpha.sync()
+    await beta.sync()
     assert.equal(beta.read('.zshrc'), 'export A=2\n')
     assert.equal((await forge.files()).filter((f) => f.includes('dot_vim')).length, 1)
   })
 })
 
 describe('never wedged by the source: deleting files whose names chezmoi reads as attributes', function () {
-  let root: string
+  let fleet: TestFleet
   let alpha: Machine
   let beta: Machine
   const tricky = ['exact_notes', 'external_tools.json', 'onchange_hook', 'literal_x', 'dot_y', 'run_z', 'x.tmpl']
 
   before(async function () {
-    root = makeTempDir('wedged-source-names')
-    ;[alpha, beta] = (await activeFleet(root, ['alpha', 'beta'])).machines
+    fleet = await TestFleet.start('wedged-source-names')
+    ;[alpha, beta] = fleet.machines
     for (const name of tricky) alpha.write(`.claude/${name}`, `${name}\n`)
     alpha.write('.claude/keep.md', 'kept\n')
-    await alpha.ok(['add-path', alpha.path('.claude')])
+    await alpha.addPath('.claude')
     beta.write('.claude/notes', 'beta notes\n')
     beta.write('.claude/y', 'beta y\n')
-    await beta.ok(['sync'])
-    await alpha.ok(['sync'])
+    await beta.sync()
+    await alpha.sync()
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('each deletion reaches the other machine, and files of the names without the prefix are untouched', async function () {
     for (const name of tricky) assert.equal(beta.read(`.claude/${name}`), `${name}\n`)
     assert.equal(alpha.read('.claude/notes'), 'beta notes\n')
     for (const name of tricky) alpha.remove(`.claude/${name}`)
-    const deleted = await alpha.fleet(['sync'])
-    assert.equal(deleted.exitCode, 0, deleted.stdout + deleted.stderr)
-    const received = await beta.fleet(['sync'])
-    assert.equal(received.exitCode, 0, received.stdout + received.stderr)
+    await alpha.sync()
+    await beta.sync()
     for (const name of tricky) assert.equal(beta.exists(`.claude/${name}`), false, `${name} deleted on beta`)
     for (const machine of [alpha, beta]) {
       assert.equal(machine.read('.claude/notes'), 'beta notes\n', machine.name)
@@ -193,33 +183,32 @@ describe('never wedged by the source: deleting files whose names chezmoi reads a
     }
     // Still syncing both ways.
     beta.write('.claude/keep.md', 'kept 2\n')
-    await beta.ok(['sync'])
-    await alpha.ok(['sync'])
+    await beta.sync()
+    await alpha.sync()
     assert.equal(alpha.read('.claude/keep.md'), 'kept 2\n')
   })
 })
 
 describe('never wedged by the source: an entry chezmoi cannot apply, from the forge', function () {
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   let alpha: Machine
   let beta: Machine
 
   before(async function () {
-    root = makeTempDir('wedged-source-apply')
-    ;({forge, machines: [alpha, beta]} = await activeFleet(root, ['alpha', 'beta']))
+    fleet = await TestFleet.start('wedged-source-apply')
+    ;({forge, machines: [alpha, beta]} = fleet)
     alpha.write('.claude/keep.md', 'v1\n')
-    await alpha.ok(['add-path', alpha.path('.claude')])
-    await beta.ok(['sync'])
+    await alpha.addPath('.claude')
+    await beta.sync()
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('the rest is applied, the failing one is named with its reason and never reported as applied; fixed on the forge, it recovers', async function () {
-    await pushByHand(root, forge, 'a broken template and an edit', async (dir) => {
+    await pushByHand(forge, 'a broken template and an edit', async (dir) => {
       await execa('sh', ['-c', 'printf "{{ .nope.x }\\n" > dot_claude/bad.json.tmpl && printf "v2\\n" > dot_claude/keep.md', ''], {cwd: dir})
     })
-    const run = await beta.fleet(['sync'])
-    assert.equal(run.exitCode, 1, run.stdout + run.stderr)
+    const run = await beta.sync({exit: 1, json: false})
     const output = run.stdout + run.stderr
     assert.match(output, /~\/\.claude\/bad\.json: template: /)
     assert.match(output, /Fix: /)
@@ -229,39 +218,35 @@ describe('never wedged by the source: an entry chezmoi cannot apply, from the fo
     assert.match((await beta.fleet(['status'])).stdout, /could not apply ~\/\.claude\/bad\.json/, 'status says what failed')
     // beta's own edits still travel.
     beta.write('.claude/from-beta.md', 'b\n')
-    assert.equal((await beta.fleet(['sync'])).exitCode, 1)
+    await beta.sync({exit: 1})
     await alpha.fleet(['sync'])
     assert.equal(alpha.read('.claude/from-beta.md'), 'b\n')
 
-    await pushByHand(root, forge, 'fix the template', async (dir) => {
+    await pushByHand(forge, 'fix the template', async (dir) => {
       await execa('sh', ['-c', 'printf "{}\\n" > dot_claude/bad.json.tmpl', ''], {cwd: dir})
     })
     // A name with a newline in it, from the forge: applied like any other, and reported truly.
-    await pushByHand(root, forge, 'a name with a newline', async (dir) => {
+    await pushByHand(forge, 'a name with a newline', async (dir) => {
       await execa('sh', ['-c', 'printf "nl\\n" > "dot_claude/two\nlines" && printf "v3\\n" > dot_claude/keep.md', ''], {cwd: dir})
     })
-    const newline = await beta.fleet(['sync', '--json'])
-    assert.equal(newline.exitCode, 0, newline.stdout + newline.stderr)
-    assert.ok(newline.json().applied.includes('.claude/two\nlines'), newline.stdout)
+    const newline = await beta.sync()
+    assert.ok(newline.result.applied.includes('.claude/two\nlines'), newline.stdout)
     assert.equal(beta.read('.claude/two\nlines'), 'nl\n')
     assert.equal(beta.read('.claude/keep.md'), 'v3\n')
 
-    const fixed = await beta.fleet(['sync'])
-    assert.equal(fixed.exitCode, 0, fixed.stdout + fixed.stderr)
+    await beta.sync()
     assert.equal(beta.read('.claude/bad.json'), '{}\n')
 
     // Broken again: the fix the sync prints (remove the entry from the fleet) works.
-    await pushByHand(root, forge, 'break it again', async (dir) => {
+    await pushByHand(forge, 'break it again', async (dir) => {
       await execa('sh', ['-c', 'printf "{{ .nope.y }\n" > dot_claude/bad.json.tmpl', ''], {cwd: dir})
     })
-    const again = await beta.fleet(['sync'])
-    assert.equal(again.exitCode, 1, again.stdout + again.stderr)
+    const again = await beta.sync({exit: 1, json: false})
     const fix = /(git -C .* rm -- .*), then `fleet sync`/.exec(again.stderr)
     assert.ok(fix, again.stderr)
     await execa('sh', ['-c', fix[1]], {env: beta.env, extendEnv: false})
-    const removed = await beta.fleet(['sync'])
-    assert.equal(removed.exitCode, 0, removed.stdout + removed.stderr)
+    await beta.sync()
     assert.equal(await forge.show('dot_claude/bad.json.tmpl'), undefined)
-    await alpha.ok(['sync'])
+    await alpha.sync()
   })
 })

@@ -5,10 +5,9 @@ import assert from 'node:assert/strict'
 import {lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {Forge} from '../support/forge.ts'
-import {activeFleet} from '../support/fleet.ts'
-import {Machine} from '../support/machine.ts'
-import {makeTempDir, removeTempDir} from '../support/tmp.ts'
+import {TestFleet} from '../support/fleet.ts'
+import type {Forge} from '../support/forge.ts'
+import type {Machine} from '../support/machine.ts'
 
 /** What a command printed, with oclif's wrapping of warnings undone. */
 const printed = (run: {stdout: string; stderr: string}) => (run.stdout + run.stderr).replace(/\s*\n\s*›\s*/g, ' ').replace(/\s+/g, ' ')
@@ -28,16 +27,14 @@ function filesIn(dir: string): Record<string, string> {
 }
 
 describe('never wedged: a managed directory that is a link', function () {
-  let root: string
+  let fleet: TestFleet
   let forge: Forge
   let alpha: Machine
   let beta: Machine
 
   before(async function () {
-    root = makeTempDir('wedged-symlink')
-    const fleet = await activeFleet(root, ['alpha', 'beta'])
-    forge = fleet.forge
-    ;[alpha, beta] = fleet.machines
+    fleet = await TestFleet.start('wedged-symlink')
+    ;({forge, machines: [alpha, beta]} = fleet)
     alpha.write('dotfiles/nvim/init.lua', 'vim.o.number = true\n')
     alpha.write('dotfiles/nvim/lua/plugins.lua', 'return {}\n')
     mkdirSync(alpha.path('.config'), {recursive: true})
@@ -46,16 +43,16 @@ describe('never wedged: a managed directory that is a link', function () {
     beta.write('.config/nvim/init.lua', '-- beta before the fleet\n')
     beta.write('.config/nvim/lua/beta-only.lua', 'return "beta"\n')
   })
-  after(() => removeTempDir(root))
+  after(() => fleet?.remove())
 
   it('add-path syncs the linked directory as its contents: beta gets real files, keeps its own, alpha keeps its link', async function () {
-    const added = await alpha.ok(['add-path', alpha.path('.config/nvim')])
+    const added = await alpha.addPath('.config/nvim', {json: false})
     assert.match(printed(added), /link to the directory .*dotfiles\/nvim: its contents are synced/)
     assert.equal(await forge.show('dot_config/nvim/init.lua'), 'vim.o.number = true\n')
     assert.equal(await forge.show('dot_config/nvim/lua/plugins.lua'), 'return {}\n')
     assert.ok(!(await forge.files()).some((f) => f.includes('symlink_')), 'no link travels')
 
-    await beta.ok(['sync'])
+    await beta.sync()
     assert.ok(lstatSync(beta.path('.config/nvim')).isDirectory(), 'a real directory on beta')
     assert.equal(beta.read('.config/nvim/init.lua'), 'vim.o.number = true\n')
     assert.equal(beta.read('.config/nvim/lua/plugins.lua'), 'return {}\n')
@@ -66,52 +63,50 @@ describe('never wedged: a managed directory that is a link', function () {
     assert.deepEqual(kept, ['-- beta before the fleet\n'])
 
     // beta's own file travels to alpha, into the directory the link points to; the link stays.
-    await beta.ok(['sync'])
-    await alpha.ok(['sync'])
+    await beta.sync()
+    await alpha.sync()
     assert.ok(lstatSync(alpha.path('.config/nvim')).isSymbolicLink(), 'alpha keeps its link')
     assert.equal(alpha.read('dotfiles/nvim/lua/beta-only.lua'), 'return "beta"\n')
-    const status = await alpha.ok(['status'])
+    const status = await alpha.status({json: false})
     assert.doesNotMatch(status.stdout, /\.config\/nvim\b(?!\/)/, 'the link is not reported as an edit')
   })
 
   it('an edit in alpha\'s ~/dotfiles/nvim travels to beta, and an edit on beta travels back through the link; both settle', async function () {
     alpha.write('dotfiles/nvim/init.lua', 'vim.o.number = true\nvim.o.relativenumber = true\n')
     alpha.write('dotfiles/nvim/after/ftplugin/lua.lua', 'vim.bo.shiftwidth = 2\n')
-    await alpha.ok(['sync'])
-    await beta.ok(['sync'])
+    await alpha.sync()
+    await beta.sync()
     assert.equal(beta.read('.config/nvim/init.lua'), 'vim.o.number = true\nvim.o.relativenumber = true\n')
     assert.equal(beta.read('.config/nvim/after/ftplugin/lua.lua'), 'vim.bo.shiftwidth = 2\n')
 
     beta.write('.config/nvim/lua/plugins.lua', 'return {"telescope"}\n')
     beta.remove('.config/nvim/after/ftplugin/lua.lua')
-    await beta.ok(['sync'])
-    await alpha.ok(['sync'])
+    await beta.sync()
+    await alpha.sync()
     assert.equal(alpha.read('dotfiles/nvim/lua/plugins.lua'), 'return {"telescope"}\n')
     assert.equal(alpha.exists('dotfiles/nvim/after/ftplugin/lua.lua'), false, 'a deletion travels through the link')
     assert.ok(lstatSync(alpha.path('.config/nvim')).isSymbolicLink())
 
     // Nothing left over: the next sync on each machine takes the quick path.
-    const again = (await alpha.ok(['sync', '--json'])).json()
+    const again = (await alpha.sync()).result
     assert.equal(again.outcome, 'quick', JSON.stringify(again))
   })
 
   it('a link to a file, or to nothing, is refused with what to add instead; a link inside a managed directory to a fixed path is warned about', async function () {
     alpha.write('dotfiles/zshrc', 'export EDITOR=nvim\n')
     symlinkSync(alpha.path('dotfiles/zshrc'), alpha.path('.zshrc'))
-    const file = await alpha.fleet(['add-path', alpha.path('.zshrc')])
-    assert.equal(file.exitCode, 2, file.stdout + file.stderr)
+    const file = await alpha.addPath('.zshrc', {exit: 2, json: false})
     assert.match(file.stderr, /link to the file .*dotfiles\/zshrc/)
     assert.match(file.stderr, /Fix: Add the file it points to instead: fleet add-path .*dotfiles\/zshrc/)
-    await alpha.ok(['add-path', alpha.path('dotfiles/zshrc')]) // the printed fix works
+    await alpha.addPath('dotfiles/zshrc') // the printed fix works
 
     symlinkSync(alpha.path('nowhere'), alpha.path('.broken'))
-    const broken = await alpha.fleet(['add-path', alpha.path('.broken')])
-    assert.equal(broken.exitCode, 2, broken.stdout + broken.stderr)
+    const broken = await alpha.addPath('.broken', {exit: 2, json: false})
     assert.match(broken.stderr, /does not exist/)
 
     alpha.write('.tool/config', 'x\n')
     symlinkSync('/usr/share', alpha.path('.tool/share'))
-    const inner = await alpha.ok(['add-path', alpha.path('.tool')])
+    const inner = await alpha.addPath('.tool', {json: false})
     assert.match(printed(inner), /\.tool\/share is a link to \/usr\/share, a path fixed on this machine/)
   })
 })

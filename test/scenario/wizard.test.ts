@@ -24,7 +24,7 @@ async function enrollInTerminal(machine: Machine): Promise<Terminal> {
 
 /** The roster as a machine sees it: [name, state, recipient] for each machine. */
 async function roster(machine: Machine): Promise<Array<{name: string; state: string; recipient: string}>> {
-  return (await machine.ok(['machines', 'list', '--json'])).json().machines
+  return (await machine.listMachines()).result.machines
 }
 
 describe('enroll wizard: in a real terminal', function () {

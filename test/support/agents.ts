@@ -54,7 +54,7 @@ export async function setAgentSettings(machine: Machine, settings: Record<string
   const document = parseDocument(readFileSync(file, 'utf8'))
   for (const [key, value] of Object.entries(settings)) document.setIn(['fleet', 'settings', 'agents', key], value)
   writeFileSync(file, document.toString())
-  await machine.ok(['sync'])
+  await machine.sync()
 }
 
 /** Fast settings for tests: the same code paths, shorter waits. */

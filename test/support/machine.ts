@@ -5,9 +5,38 @@ import {dirname, join} from 'node:path'
 
 import {execa} from 'execa'
 
-import {type FleetRun, runFleet} from './cli.ts'
+import type AddPath from '../../src/commands/add-path.ts'
+import type AgentsInstall from '../../src/commands/agents/install.ts'
+import type AgentsList from '../../src/commands/agents/list.ts'
+import type AgentsRender from '../../src/commands/agents/render.ts'
+import type AgentsUninstall from '../../src/commands/agents/uninstall.ts'
+import type Enroll from '../../src/commands/enroll.ts'
+import type MachinesApprove from '../../src/commands/machines/approve.ts'
+import type MachinesList from '../../src/commands/machines/list.ts'
+import type MachinesRevoke from '../../src/commands/machines/revoke.ts'
+import type Paths from '../../src/commands/paths.ts'
+import type RemovePath from '../../src/commands/remove-path.ts'
+import type Resolve from '../../src/commands/resolve.ts'
+import type Status from '../../src/commands/status.ts'
+import type Sync from '../../src/commands/sync.ts'
+import {CommandRun, type FleetRun, printed, type ResultOf, runFleet} from './cli.ts'
 
 export const NODE_BIN_DIR = join(dirname(process.execPath))
+
+/** How a verb runs: by default with --json, expecting exit 0. */
+export interface VerbOptions {
+  /** The exit code the story expects (0 unless told), or 'any' when the test looks at it itself; another fails, showing what fleet printed. */
+  exit?: number | 'any'
+  /** false: without --json, as a person reads it (`stdout` holds the text; there is no `result`). */
+  json?: boolean
+  env?: NodeJS.ProcessEnv
+  timeout?: number
+}
+
+/** Fail, showing what fleet printed, unless the run exited as expected. */
+function expectExit(run: {exitCode: number; stdout: string; stderr: string}, command: string, expected: number): void {
+  if (run.exitCode !== expected) throw new Error(`${command} exited ${run.exitCode}${expected === 0 ? '' : `, not ${expected}`}\n${printed(run)}`)
+}
 
 export class Machine {
   readonly name: string
@@ -54,13 +83,89 @@ export class Machine {
 
   /** fleet, expecting exit 0; the failure message shows what fleet printed. */
   async ok(args: string[], options: {timeout?: number; env?: NodeJS.ProcessEnv} = {}): Promise<FleetRun> {
-    const result = await this.fleet(args, options)
-    if (result.exitCode !== 0) throw new Error(`fleet ${args.join(' ')} on ${this.name} exited ${result.exitCode}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`)
-    return result
+    const run = await this.fleet(args, options)
+    expectExit(run, `fleet ${args.join(' ')} on ${this.name}`, 0)
+    return run
   }
 
-  enroll(forge: string | undefined, extra: string[] = []): Promise<FleetRun> {
-    return this.ok(['enroll', '--name', this.name, '--no-agents', ...(forge ? ['--forge', forge] : ['--yes']), ...extra])
+  // fleet's verbs: each runs the real command (with --json unless told) and returns its run, whose `result` is what
+  // the command's run() returned. Paths given to addPath and removePath are relative to this machine's HOME.
+
+  /** fleet enroll: start a fleet or join it (forge), or enroll again (no forge: --yes); without agents unless told. */
+  enroll(forge?: string, options: VerbOptions & {agents?: boolean; adopt?: boolean} = {}): Promise<CommandRun<ResultOf<typeof Enroll>>> {
+    const {agents, adopt, ...verb} = options
+    const flags = [agents ? '--agents' : '--no-agents', ...(forge ? ['--forge', forge] : ['--yes']), ...(adopt ? ['--adopt'] : [])]
+    return this.verb(['enroll', '--name', this.name, ...flags], verb)
+  }
+
+  sync(options: VerbOptions & {full?: boolean} = {}): Promise<CommandRun<ResultOf<typeof Sync>>> {
+    const {full, ...verb} = options
+    return this.verb(['sync', ...(full ? ['--full'] : [])], verb)
+  }
+
+  status(options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof Status>>> {
+    return this.verb(['status'], options)
+  }
+
+  paths(options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof Paths>>> {
+    return this.verb(['paths'], options)
+  }
+
+  addPath(paths: string | string[], options: VerbOptions & {encrypt?: boolean; plainText?: boolean; force?: boolean; dryRun?: boolean} = {}): Promise<CommandRun<ResultOf<typeof AddPath>>> {
+    const {encrypt, plainText, force, dryRun, ...verb} = options
+    const flags = [...(encrypt ? ['--encrypt'] : []), ...(plainText ? ['--plain-text'] : []), ...(force ? ['--force'] : []), ...(dryRun ? ['--dry-run'] : [])]
+    return this.verb(['add-path', ...flags, ...this.absolute(paths)], verb)
+  }
+
+  removePath(paths: string | string[], options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof RemovePath>>> {
+    return this.verb(['remove-path', ...this.absolute(paths)], options)
+  }
+
+  /** fleet resolve, the path as a person types it (relative, ~/…, or absolute). */
+  resolve(path: string, side: 'mine' | 'theirs', options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof Resolve>>> {
+    return this.verb(['resolve', path, `--${side}`], options)
+  }
+
+  approve(name: string, options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof MachinesApprove>>> {
+    return this.verb(['machines', 'approve', name], options)
+  }
+
+  revoke(name: string, options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof MachinesRevoke>>> {
+    return this.verb(['machines', 'revoke', name], options)
+  }
+
+  /** fleet machines list: the roster. */
+  listMachines(options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof MachinesList>>> {
+    return this.verb(['machines', 'list'], options)
+  }
+
+  installAgents(options: VerbOptions & {manager?: 'launchd' | 'systemd'} = {}): Promise<CommandRun<ResultOf<typeof AgentsInstall>>> {
+    const {manager, ...verb} = options
+    return this.verb(['agents', 'install', ...(manager ? ['--manager', manager] : [])], verb)
+  }
+
+  uninstallAgents(options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof AgentsUninstall>>> {
+    return this.verb(['agents', 'uninstall'], options)
+  }
+
+  listAgents(options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof AgentsList>>> {
+    return this.verb(['agents', 'list'], options)
+  }
+
+  renderAgents(manager: 'launchd' | 'systemd', out: string, options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof AgentsRender>>> {
+    return this.verb(['agents', 'render', '--manager', manager, '--out', out], options)
+  }
+
+  private async verb<T>(args: string[], options: VerbOptions): Promise<CommandRun<T>> {
+    const {exit = 0, json = true, ...fleetOptions} = options
+    const argv = json ? [...args, '--json'] : args
+    const run = new CommandRun<T>(`fleet ${argv.join(' ')} on ${this.name}`, await this.fleet(argv, fleetOptions))
+    if (exit !== 'any') expectExit(run, run.command, exit)
+    return run
+  }
+
+  private absolute(paths: string | string[]): string[] {
+    return (Array.isArray(paths) ? paths : [paths]).map((relative) => this.path(relative))
   }
 
   path(relative: string): string {
@@ -76,6 +181,11 @@ export class Machine {
 
   read(relative: string): string {
     return readFileSync(this.path(relative), 'utf8')
+  }
+
+  /** Change a file the way an editor does: read it, change the text, write it back. */
+  edit(relative: string, change: (text: string) => string): void {
+    this.write(relative, change(this.read(relative)))
   }
 
   exists(relative: string): boolean {
