@@ -37,8 +37,7 @@ Running enroll again checks and repairs this machine's enrollment: it never dupl
     const {flags} = await this.parse(Enroll)
     const paths = fleetPaths()
     const given = {forge: flags.forge, name: flags.name, keyType: flags['key-type'], agents: flags.agents, adopt: flags.adopt || undefined, yes: flags.yes}
-    const interactive = !flags.yes && !this.jsonEnabled() && Boolean(process.stdin.isTTY && process.stdout.isTTY)
-    const options = interactive ? await answersFromWizard(given, paths, (line) => this.log(line)) : await answersWithoutPrompts(given, paths)
+    const options = !flags.yes && this.interactive ? await answersFromWizard(given, paths, (line) => this.log(line)) : await answersWithoutPrompts(given, paths)
 
     const ctx = new EnrollContext({...options, installAgents: () => this.installAgents()})
     await withFleetLock(ctx.paths, 'enroll', async () => {

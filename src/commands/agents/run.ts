@@ -28,13 +28,10 @@ export default class AgentsRun extends FleetCommand {
     const log = (line: string) => this.log(line)
     const claim = await claimRunner(local.paths, log) // one runner per machine; what a dead one left is stopped
     const handle = runAgentsInForeground(chosen, renderContext(local.paths), log, (running) => claim.agents(running))
-    const stop = () => {
+    this.onStopSignal(() => {
       this.log('stopping the agents (a sync in progress finishes first)…')
       void handle.stop()
-    }
-    // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener is left to handle.
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
+    })
     await handle.stopped
     await claim.release()
   }
