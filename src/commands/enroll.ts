@@ -39,7 +39,9 @@ Running enroll again checks and repairs this machine's enrollment: it never dupl
     const given = {forge: flags.forge, name: flags.name, keyType: flags['key-type'], agents: flags.agents, adopt: flags.adopt || undefined, yes: flags.yes}
     const options = !flags.yes && this.interactive ? await answersFromWizard(given, paths, (line) => this.log(line)) : await answersWithoutPrompts(given, paths)
 
-    const ctx = new EnrollContext({...options, installAgents: () => this.installAgents()})
+    // Quiet: a warning would break into the steps' progress; the summary says which agents were installed.
+    const contributedAgents = async () => (await this.contributedAgents({quiet: true})).agents
+    const ctx = new EnrollContext({...options, contributedAgents})
     await withFleetLock(ctx.paths, 'enroll', async () => {
       const {runSteps} = await import('../lib/cli/progress.ts')
       await runSteps(ENROLL_STEPS, ctx, {json: this.jsonEnabled()})
@@ -47,20 +49,6 @@ Running enroll again checks and repairs this machine's enrollment: it never dupl
     const result = enrollResult(ctx)
     if (!this.jsonEnabled()) this.renderSummary(result)
     return result
-  }
-
-  /** Install the agents where a service manager exists; otherwise say how to run them. */
-  private async installAgents(): Promise<{installed: string[]; message: string}> {
-    const {collectAgents} = await import('../lib/agents/collect.ts')
-    const {detectManager, installAgents} = await import('../lib/agents/install.ts')
-    const manager = await detectManager()
-    const {agents} = await collectAgents(this.config)
-    if (!manager) {
-      return {installed: [], message: `not installed: this machine has no service manager (launchd or a systemd user session); run them with \`fleet agents run\` (${agents.map((a) => a.id).join(', ')})`}
-    }
-    const report = await installAgents(fleetPaths(), agents, manager)
-    const ids = agents.map((a) => a.id)
-    return {installed: ids, message: `${ids.join(' and ')} installed into ${manager}${manager === 'systemd' ? ' (on a headless machine: loginctl enable-linger $USER)' : ''}${report.changed.length === 0 ? ' (already current)' : ''}`}
   }
 
   private renderSummary(result: EnrollResult): void {

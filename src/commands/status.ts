@@ -1,3 +1,4 @@
+import {listMachineAgents} from '../lib/agents/machine-agents.ts'
 import {FleetCommand} from '../lib/cli/base-command.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
 import {describeHolder, stuckLockError} from '../lib/lock/fleet-lock.ts'
@@ -15,11 +16,9 @@ export default class Status extends FleetCommand {
   async run(): Promise<StatusReport> {
     await this.parse(Status)
     const local = await openLocalFleet()
-    const {detectManager, listAgents} = await import('../lib/agents/install.ts')
     const {agents} = await this.contributedAgents()
-    const manager = await detectManager()
-    const listings = await listAgents(local.paths, agents, manager)
-    const report = await machineStatus(local, listings.map((l, i) => ({...l, argv: agents[i].argv})))
+    const {manager, agents: listed} = await listMachineAgents(local.paths, agents)
+    const report = await machineStatus(local, listed)
     if (this.jsonEnabled()) return report
     const last = report.lastSync
     this.log(`${report.machine} (${report.state}) — forge ${report.forge ?? '(none)'}`)

@@ -2,9 +2,9 @@ import {Flags} from '@oclif/core'
 
 import {runAgentsInForeground} from '../../lib/agents/foreground.ts'
 import {renderContext} from '../../lib/agents/install.ts'
+import {chooseAgents} from '../../lib/agents/machine-agents.ts'
 import {claimRunner} from '../../lib/agents/runner-record.ts'
 import {FleetCommand} from '../../lib/cli/base-command.ts'
-import {UsageError} from '../../lib/errors/index.ts'
 import {openLocalFleet} from '../../lib/fleet/local.ts'
 
 export default class AgentsRun extends FleetCommand {
@@ -22,9 +22,7 @@ export default class AgentsRun extends FleetCommand {
     const {flags} = await this.parse(AgentsRun)
     const local = await openLocalFleet() // fails clearly when this machine is not enrolled
     const {agents} = await this.contributedAgents()
-    const chosen = flags.agent ? agents.filter((a) => flags.agent!.includes(a.id)) : agents
-    const unknown = (flags.agent ?? []).filter((id) => !agents.some((a) => a.id === id))
-    if (unknown.length > 0) throw new UsageError(`No agent named ${unknown.join(', ')}.`, `Agents: ${agents.map((a) => a.id).join(', ')}`, 'NO_SUCH_AGENT')
+    const chosen = chooseAgents(agents, flags.agent)
     const log = (line: string) => this.log(line)
     const claim = await claimRunner(local.paths, log) // one runner per machine; what a dead one left is stopped
     const handle = runAgentsInForeground(chosen, renderContext(local.paths), log, (running) => claim.agents(running))

@@ -30,11 +30,11 @@ export abstract class FleetCommand extends Command {
     this.interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !this.jsonEnabled() && !process.env.CI
   }
 
-  /** This machine's agents (the core's and the plugins'); a plugin that could not contribute is reported. */
-  protected async contributedAgents(): Promise<CollectedAgents> {
+  /** This machine's agents (the core's and the plugins'); a plugin that could not contribute is reported, unless `quiet`. */
+  protected async contributedAgents(options: {quiet?: boolean} = {}): Promise<CollectedAgents> {
     const {collectAgents} = await import('../agents/collect.ts')
     const collected = await collectAgents(this.config)
-    for (const failure of collected.failures) this.warn(`Plugin ${failure.source} could not contribute agents: ${failure.error}`)
+    if (!options.quiet) for (const failure of collected.failures) this.warn(`Plugin ${failure.source} could not contribute agents: ${failure.error}`)
     return collected
   }
 
