@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
+import {describeEnrollment} from '../lib/enroll/describe.ts'
 import {ENROLL_STEPS, EnrollContext, enrollResult, type EnrollResult} from '../lib/enroll/enroll.ts'
 import {answersFromWizard, answersWithoutPrompts} from '../lib/enroll/wizard.ts'
 import {withFleetLock} from '../lib/lock/fleet-lock.ts'
@@ -38,7 +39,6 @@ Running enroll again checks and repairs this machine's enrollment: it never dupl
     const paths = fleetPaths()
     const given = {forge: flags.forge, name: flags.name, keyType: flags['key-type'], agents: flags.agents, adopt: flags.adopt || undefined, yes: flags.yes}
     const options = !flags.yes && this.interactive ? await answersFromWizard(given, paths, (line) => this.log(line)) : await answersWithoutPrompts(given, paths)
-
     // Quiet: a warning would break into the steps' progress; the summary says which agents were installed.
     const contributedAgents = async () => (await this.contributedAgents({quiet: true})).agents
     const ctx = new EnrollContext({...options, contributedAgents})
@@ -47,20 +47,7 @@ Running enroll again checks and repairs this machine's enrollment: it never dupl
       await runSteps(ENROLL_STEPS, ctx, {json: this.jsonEnabled()})
     })
     const result = enrollResult(ctx)
-    if (!this.jsonEnabled()) this.renderSummary(result)
+    this.render({lines: describeEnrollment(result)})
     return result
-  }
-
-  private renderSummary(result: EnrollResult): void {
-    this.log('')
-    this.log(`${result.machine} is ${result.state} in the fleet at ${result.forge}${result.embeddedForge ? ' (a bare repository on this machine)' : ''}.`)
-    this.log(`  key:    ${result.identityFile} (${result.keyType}${result.keyCreated ? ', new' : ''})`)
-    this.log(`  source: ${result.sourceDir}`)
-    this.log(`  agents: ${result.agents.message}`)
-    if (result.backedUp.length > 0) this.log(`  files this machine had before, replaced by the fleet's: backed up to ${result.backupDir}`)
-    for (const note of result.notes) this.log(`  note: ${note}`)
-    this.log('')
-    this.log('Next:')
-    for (const step of result.next) this.log(`  - ${step}`)
   }
 }
