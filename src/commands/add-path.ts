@@ -2,10 +2,10 @@ import {Args, Flags} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
+import {describeAddPlan} from '../lib/managed/describe.ts'
 import {type AddPathPlan, addPaths, confirmPlainText, insideManagedPaths, planAddPaths} from '../lib/managed/paths.ts'
 import {readManifest} from '../lib/manifest/store.ts'
-import {reportSync} from '../lib/sync/describe.ts'
-import {sync, type SyncResult} from '../lib/sync/engine.ts'
+import type {SyncResult} from '../lib/sync/engine.ts'
 
 export default class AddPath extends FleetCommand {
   static override summary = 'Sync files or directories under your home across the fleet.'
@@ -32,31 +32,24 @@ Encrypted paths are stored in the forge as age ciphertext for the active machine
 
   async run(): Promise<{plan?: AddPathPlan; plainText?: string[]; dryRun: boolean; sync?: SyncResult}> {
     const {argv, flags} = await this.parse(AddPath)
+    const paths = argv as string[]
     const local = await openLocalFleet()
-    if (flags['plain-text'] && !flags['dry-run'] && (await insideManagedPaths(local, argv as string[]))) {
-      const plainText = await confirmPlainText(local, argv as string[])
-      for (const path of plainText) this.log(`~/${path} is synced in plain text from now on.`)
-      const result = await sync(local, {reason: 'add-path'})
-      reportSync(result, {json: this.jsonEnabled(), log: (line) => this.log(line)})
+    if (flags['plain-text'] && !flags['dry-run'] && (await insideManagedPaths(local, paths))) {
+      const plainText = await confirmPlainText(local, paths)
+      this.render({lines: plainText.map((path) => `~/${path} is synced in plain text from now on.`)})
+      const result = await this.syncAndReport(local, {reason: 'add-path'})
       return {plainText, dryRun: false, sync: result}
     }
-    const options = {paths: argv as string[], encrypt: flags.encrypt, force: flags.force, plainText: flags['plain-text']}
+    const options = {paths, encrypt: flags.encrypt, force: flags.force, plainText: flags['plain-text']}
     if (flags['dry-run']) {
       const plan = await planAddPaths(local, await readManifest(local.paths.sourceDir), options)
-      this.describePlan(plan, 'Would add')
+      this.render(describeAddPlan(plan, 'Would add'))
       return {plan, dryRun: true}
     }
     const plan = await addPaths(local, options)
-    this.describePlan(plan, 'Added')
-    const result = await sync(local, {reason: 'add-path'})
-    reportSync(result, {json: this.jsonEnabled(), log: (line) => this.log(line)})
+    this.render(describeAddPlan(plan, 'Added'))
+    const result = await this.syncAndReport(local, {reason: 'add-path'})
     if (result.outcome === 'offline') this.warn('The forge did not answer: the paths are committed here and will reach the other machines at the next sync.')
     return {plan, dryRun: false, sync: result}
-  }
-
-  private describePlan(plan: AddPathPlan, verb: string): void {
-    for (const p of plan.add) this.log(`${verb} ~/${p.path} (${p.kind}, ${p.files} file${p.files === 1 ? '' : 's'}, ${(p.bytes / 1024).toFixed(1)} KiB${p.encrypt ? ', encrypted' : ''})`)
-    for (const m of plan.merged) this.log(`  ~/${m.inner} was managed on its own: it is now part of ~/${m.outer}`)
-    for (const w of plan.warnings) this.warn(w)
   }
 }

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
+import {describeEnrollment} from '../lib/enroll/describe.ts'
 import {ENROLL_STEPS, EnrollContext, enrollResult, type EnrollResult} from '../lib/enroll/enroll.ts'
 import {answersFromWizard, answersWithoutPrompts} from '../lib/enroll/wizard.ts'
 import {withFleetLock} from '../lib/lock/fleet-lock.ts'
@@ -38,43 +39,16 @@ Running enroll again checks and repairs this machine's enrollment: it never dupl
     const {flags} = await this.parse(Enroll)
     const paths = fleetPaths()
     const given = {forge: flags.forge, name: flags.name, keyType: flags['key-type'], agents: flags.agents, adopt: flags.adopt || undefined, yes: flags.yes}
-    const interactive = !flags.yes && !this.jsonEnabled() && Boolean(process.stdin.isTTY && process.stdout.isTTY)
-    const options = interactive ? await answersFromWizard(given, paths, (line) => this.log(line)) : await answersWithoutPrompts(given, paths)
-
-    const ctx = new EnrollContext({...options, installAgents: () => this.installAgents()})
+    const options = !flags.yes && this.interactive ? await answersFromWizard(given, paths, (line) => this.log(line)) : await answersWithoutPrompts(given, paths)
+    // Quiet: a warning would break into the steps' progress; the summary says which agents were installed.
+    const contributedAgents = async () => (await this.contributedAgents({quiet: true})).agents
+    const ctx = new EnrollContext({...options, contributedAgents})
     await withFleetLock(ctx.paths, 'enroll', async () => {
       const {runSteps} = await import('../lib/cli/progress.ts')
       await runSteps(ENROLL_STEPS, ctx, {json: this.jsonEnabled()})
     })
     const result = enrollResult(ctx)
-    if (!this.jsonEnabled()) this.renderSummary(result)
+    this.render({lines: describeEnrollment(result)})
     return result
-  }
-
-  /** Install the agents where a service manager exists; otherwise say how to run them. */
-  private async installAgents(): Promise<{installed: string[]; message: string}> {
-    const {collectAgents} = await import('../lib/agents/collect.ts')
-    const {detectManager, installAgents} = await import('../lib/agents/install.ts')
-    const manager = await detectManager()
-    const {agents} = await collectAgents(this.config)
-    if (!manager) {
-      return {installed: [], message: `not installed: this machine has no service manager (launchd or a systemd user session); run them with \`fleet agents run\` (${agents.map((a) => a.id).join(', ')})`}
-    }
-    const report = await installAgents(fleetPaths(), agents, manager)
-    const ids = agents.map((a) => a.id)
-    return {installed: ids, message: `${ids.join(' and ')} installed into ${manager}${manager === 'systemd' ? ' (on a headless machine: loginctl enable-linger $USER)' : ''}${report.changed.length === 0 ? ' (already current)' : ''}`}
-  }
-
-  private renderSummary(result: EnrollResult): void {
-    this.log('')
-    this.log(`${result.machine} is ${result.state} in the fleet at ${result.forge}${result.embeddedForge ? ' (a bare repository on this machine)' : ''}.`)
-    this.log(`  key:    ${result.identityFile} (${result.keyType}${result.keyCreated ? ', new' : ''})`)
-    this.log(`  source: ${result.sourceDir}`)
-    this.log(`  agents: ${result.agents.message}`)
-    if (result.backedUp.length > 0) this.log(`  files this machine had before, replaced by the fleet's: backed up to ${result.backupDir}`)
-    for (const note of result.notes) this.log(`  note: ${note}`)
-    this.log('')
-    this.log('Next:')
-    for (const step of result.next) this.log(`  - ${step}`)
   }
 }

@@ -3,8 +3,7 @@ import {Args} from '@oclif/core'
 import {FleetCommand} from '../lib/cli/base-command.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
 import {removePaths} from '../lib/managed/paths.ts'
-import {reportSync} from '../lib/sync/describe.ts'
-import {sync, type SyncResult} from '../lib/sync/engine.ts'
+import type {SyncResult} from '../lib/sync/engine.ts'
 
 export default class RemovePath extends FleetCommand {
   static override summary = 'Stop syncing paths, fleet-wide. The files stay where they are on every machine.'
@@ -20,8 +19,7 @@ export default class RemovePath extends FleetCommand {
     const local = await openLocalFleet()
     const removed = await removePaths(local, argv as string[])
     for (const path of removed) this.log(`No longer synced: ~/${path} (the files stay on every machine)`)
-    const result = await sync(local, {reason: 'remove-path'})
-    reportSync(result, {json: this.jsonEnabled(), log: (line) => this.log(line)})
+    const result = await this.syncAndReport(local, {reason: 'remove-path'})
     return {removed, sync: result}
   }
 }

@@ -1,12 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
+import {askWhichSide} from '../lib/cli/prompts.ts'
 import {UsageError} from '../lib/errors/index.ts'
-import {openLocalFleet} from '../lib/fleet/local.ts'
-import {reportSync} from '../lib/sync/describe.ts'
-import {sync, type SyncResult} from '../lib/sync/engine.ts'
-import {findConflict, resolveConflict, type Side} from '../lib/sync/resolve.ts'
-import {readSyncState} from '../lib/sync/state.ts'
+import {type LocalFleet, openLocalFleet} from '../lib/fleet/local.ts'
+import type {SyncResult} from '../lib/sync/engine.ts'
+import {resolveConflict, type Side} from '../lib/sync/resolve.ts'
 
 export default class Resolve extends FleetCommand {
   static override summary = 'Finish a conflict: keep this machine\'s version, or take the fleet\'s.'
@@ -25,25 +24,16 @@ export default class Resolve extends FleetCommand {
   async run(): Promise<{path: string; side: Side; sync: SyncResult}> {
     const {args, flags} = await this.parse(Resolve)
     const local = await openLocalFleet()
-    let side: Side | undefined = flags.mine ? 'mine' : flags.theirs ? 'theirs' : undefined
-    if (side === undefined) {
-      if (!process.stdin.isTTY || !process.stdout.isTTY || this.jsonEnabled()) {
-        throw new UsageError('fleet resolve needs --mine or --theirs when it cannot ask (no terminal).', `fleet resolve ${args.path} --mine   or   fleet resolve ${args.path} --theirs`, 'MISSING_ANSWER')
-      }
-      const conflict = findConflict(local, (await readSyncState(local.paths)).conflicts, args.path)
-      const {select} = await import('@inquirer/prompts')
-      side = await select<Side>({
-        message: `~/${conflict.path} changed here and on another machine. Which version should the fleet keep?`,
-        choices: [
-          {name: "This machine's (what is in the file now)", value: 'mine'},
-          {name: "The fleet's (this machine's is backed up first)", value: 'theirs'},
-        ],
-      })
-    }
+    const side: Side = flags.mine ? 'mine' : flags.theirs ? 'theirs' : await this.askWhichSide(local, args.path)
     const conflict = await resolveConflict(local, args.path, side)
     this.log(`Resolved ~/${conflict.path}: kept ${side === 'mine' ? "this machine's" : "the fleet's"} version.`)
-    const result = await sync(local, {reason: 'resolve', full: true})
-    reportSync(result, {json: this.jsonEnabled(), log: (line) => this.log(line)})
+    const result = await this.syncAndReport(local, {reason: 'resolve', full: true})
     return {path: conflict.path, side, sync: result}
+  }
+
+  /** Ask in the terminal; where it cannot ask, the flags are needed. */
+  private async askWhichSide(local: LocalFleet, path: string): Promise<Side> {
+    if (!this.interactive) throw new UsageError('fleet resolve needs --mine or --theirs when it cannot ask (no terminal).', `fleet resolve ${path} --mine   or   fleet resolve ${path} --theirs`, 'MISSING_ANSWER')
+    return askWhichSide(local, path)
   }
 }

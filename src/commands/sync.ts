@@ -2,8 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
-import {sync, type SyncResult} from '../lib/sync/engine.ts'
-import {reportSync} from '../lib/sync/describe.ts'
+import type {SyncResult} from '../lib/sync/engine.ts'
 
 export default class Sync extends FleetCommand {
   static override summary = 'Capture local edits, exchange them with the forge, and apply what other machines changed.'
@@ -27,11 +26,8 @@ Exit codes: 0 synced (or another sync was running and will run again for this on
     const {flags} = await this.parse(Sync)
     // A service manager or `fleet agents run` may ask this process to stop: the sync finishes its work first
     // (never stopping mid-commit), then the process exits.
-    const finishFirst = () => process.stderr.write('fleet sync: finishing the sync in progress before stopping\n')
-    process.on('SIGTERM', finishFirst)
-    process.on('SIGINT', finishFirst)
-    const result = await sync(await openLocalFleet(), {reason: flags.reason, full: flags.full})
-    reportSync(result, {json: this.jsonEnabled(), log: (line) => this.log(line)})
+    this.onStopSignal(() => this.toStderr('fleet sync: finishing the sync in progress before stopping\n'))
+    const result = await this.syncAndReport(await openLocalFleet(), {reason: flags.reason, full: flags.full})
     return result
   }
 }

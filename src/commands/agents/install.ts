@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 
-import {detectManager, type InstallReport, installAgents} from '../../lib/agents/install.ts'
+import {type InstallReport} from '../../lib/agents/install.ts'
+import {installMachineAgents} from '../../lib/agents/machine-agents.ts'
 import {MANAGER_KINDS} from '../../lib/agents/render.ts'
 import {FleetCommand} from '../../lib/cli/base-command.ts'
-import {FleetError} from '../../lib/errors/index.ts'
 import {fleetPaths} from '../../lib/platform/paths.ts'
 
 export default class AgentsInstall extends FleetCommand {
@@ -19,17 +19,9 @@ export default class AgentsInstall extends FleetCommand {
 
   async run(): Promise<InstallReport> {
     const {flags} = await this.parse(AgentsInstall)
-    const manager = flags.manager ?? (await detectManager())
-    if (!manager) {
-      throw new FleetError('There is no service manager here (no launchd, and no systemd user session).', {
-        code: 'NO_SERVICE_MANAGER',
-        fix: 'Run the agents in the foreground instead: fleet agents run (for example under your container\'s process manager).',
-      })
-    }
-    const {agents} = await this.contributedAgents()
-    const report = await installAgents(fleetPaths(), agents, manager)
-    this.log(`${manager}: ${report.changed.length > 0 ? `installed or updated ${report.changed.join(', ')}` : 'every agent was already current'}${report.removed.length > 0 ? `; removed ${report.removed.join(', ')}` : ''} (${report.dir})`)
-    if (manager === 'systemd' && report.changed.length > 0) this.log('On a machine without a login session (a server), run once: loginctl enable-linger $USER')
-    return report
+    const collect = async () => (await this.contributedAgents()).agents
+    const installation = await installMachineAgents(fleetPaths(), collect, {manager: flags.manager, required: true})
+    this.log(installation.message)
+    return installation.report!
   }
 }

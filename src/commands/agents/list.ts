@@ -1,4 +1,5 @@
-import {type AgentListing, detectManager, listAgents} from '../../lib/agents/install.ts'
+import {type AgentListing} from '../../lib/agents/install.ts'
+import {describeListing, listMachineAgents} from '../../lib/agents/machine-agents.ts'
 import {FleetCommand} from '../../lib/cli/base-command.ts'
 import {fleetPaths} from '../../lib/platform/paths.ts'
 
@@ -13,16 +14,9 @@ export default class AgentsList extends FleetCommand {
   async run(): Promise<{manager?: string; agents: AgentListing[]; failures: Array<{source: string; error: string}>}> {
     await this.parse(AgentsList)
     const {agents, failures} = await this.contributedAgents()
-    const manager = await detectManager()
-    const listings = await listAgents(fleetPaths(), agents, manager)
-    if (!this.jsonEnabled()) {
-      this.log(manager ? `Service manager: ${manager}` : 'No service manager here: run the agents with `fleet agents run`.')
-      for (const a of listings) {
-        const how = a.kind === 'resident' ? 'resident' : `every ${a.intervalSeconds} s`
-        const state = !manager ? '' : !a.installed ? 'not installed' : `${a.running ? (manager === 'launchd' ? 'loaded' : 'active') : 'not running'}${a.current ? '' : ', definition out of date (fleet agents install)'}`
-        this.log(`  ${a.id.padEnd(12)} ${how.padEnd(16)} ${state.padEnd(24)} from ${a.source}`)
-      }
-    }
+    const {manager, agents: listed} = await listMachineAgents(fleetPaths(), agents)
+    const listings = listed.map((a) => a.listing)
+    this.render({lines: describeListing(manager, listings)})
     return {manager, agents: listings, failures}
   }
 }

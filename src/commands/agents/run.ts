@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 
 import {renderContext} from '../../lib/agents/install.ts'
+import {chooseAgents} from '../../lib/agents/machine-agents.ts'
 import {claimRunner} from '../../lib/agents/runner-record.ts'
 import {FleetCommand} from '../../lib/cli/base-command.ts'
-import {UsageError} from '../../lib/errors/index.ts'
 import {openLocalFleet} from '../../lib/fleet/local.ts'
 import {runAgentsInForeground} from '../../lib/runners/foreground.ts'
 
@@ -22,19 +22,14 @@ export default class AgentsRun extends FleetCommand {
     const {flags} = await this.parse(AgentsRun)
     const local = await openLocalFleet() // fails clearly when this machine is not enrolled
     const {agents} = await this.contributedAgents()
-    const chosen = flags.agent ? agents.filter((a) => flags.agent!.includes(a.id)) : agents
-    const unknown = (flags.agent ?? []).filter((id) => !agents.some((a) => a.id === id))
-    if (unknown.length > 0) throw new UsageError(`No agent named ${unknown.join(', ')}.`, `Agents: ${agents.map((a) => a.id).join(', ')}`, 'NO_SUCH_AGENT')
+    const chosen = chooseAgents(agents, flags.agent)
     const log = (line: string) => this.log(line)
     const claim = await claimRunner(local.paths, log) // one runner per machine; what a dead one left is stopped
     const handle = runAgentsInForeground(chosen, renderContext(local.paths), log, (running) => claim.agents(running))
-    const stop = () => {
+    this.onStopSignal(() => {
       this.log('stopping the agents (a sync in progress finishes first)…')
       void handle.stop()
-    }
-    // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener is left to handle.
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
+    })
     await handle.stopped
     await claim.release()
   }

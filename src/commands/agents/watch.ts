@@ -10,10 +10,7 @@ export default class AgentsWatch extends FleetCommand {
   async run(): Promise<void> {
     await this.parse(AgentsWatch)
     const handle = await startWatcher(await openLocalFleet(), (line) => this.log(line))
-    const stop = () => void handle.stop()
-    // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener is left to handle.
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
+    this.onStopSignal(() => void handle.stop())
     await handle.stopped
   }
 }

@@ -255,31 +255,27 @@ export interface AgentListing {
   current?: boolean
 }
 
-export async function listAgents(paths: FleetPaths, agents: ContributedAgent[], kind: ManagerKind | undefined, control?: ServiceControl, ctx = renderContext(paths)): Promise<AgentListing[]> {
-  const listings: AgentListing[] = []
-  for (const agent of agents) {
-    const listing: AgentListing = {
-      id: agent.id,
-      label: agent.label,
-      source: agent.source,
-      description: agent.description,
-      kind: agent.resident ? 'resident' : 'interval',
-      intervalSeconds: agent.intervalSeconds,
-      installed: false,
-    }
-    if (kind) {
-      const dir = managerDir(kind, paths)
-      const files = render(kind, agent, ctx)
-      const present = await Promise.all(files.map(async (f) => (existsSync(join(dir, f.name)) ? readFile(join(dir, f.name), 'utf8') : undefined)))
-      listing.installed = present.every((c) => c !== undefined)
-      listing.current = listing.installed && present.every((c, i) => c === files[i].content)
-      const ctl = control ?? serviceControl(kind)
-      if (kind === 'launchd') listing.running = (await ctl.run(['print', `gui/${await uid()}/${agent.label}`])).exitCode === 0
-      else listing.running = (await ctl.run(['is-active', '--quiet', agent.resident ? `${agent.label}.service` : `${agent.label}.timer`])).exitCode === 0
-    }
-    listings.push(listing)
+/** One agent's state in the service manager `kind` (none: only what the agent is). */
+export async function listAgent(paths: FleetPaths, agent: ContributedAgent, kind: ManagerKind | undefined, control?: ServiceControl, ctx = renderContext(paths)): Promise<AgentListing> {
+  const listing: AgentListing = {
+    id: agent.id,
+    label: agent.label,
+    source: agent.source,
+    description: agent.description,
+    kind: agent.resident ? 'resident' : 'interval',
+    intervalSeconds: agent.intervalSeconds,
+    installed: false,
   }
-  return listings
+  if (!kind) return listing
+  const dir = managerDir(kind, paths)
+  const files = render(kind, agent, ctx)
+  const present = await Promise.all(files.map(async (f) => (existsSync(join(dir, f.name)) ? readFile(join(dir, f.name), 'utf8') : undefined)))
+  listing.installed = present.every((c) => c !== undefined)
+  listing.current = listing.installed && present.every((c, i) => c === files[i].content)
+  const ctl = control ?? serviceControl(kind)
+  if (kind === 'launchd') listing.running = (await ctl.run(['print', `gui/${await uid()}/${agent.label}`])).exitCode === 0
+  else listing.running = (await ctl.run(['is-active', '--quiet', agent.resident ? `${agent.label}.service` : `${agent.label}.timer`])).exitCode === 0
+  return listing
 }
 
 /** Write the definitions without installing them (for reading them, and for tests). */

@@ -5,6 +5,7 @@ import {existsSync, readdirSync} from 'node:fs'
 import {chmod, mkdir, rename, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
+import type {ContributedAgent} from '../agents/spec.ts'
 import {backupStamp} from '../backups/backups.ts'
 import {type ApplyResult, applyWithBackup} from '../sync/apply.ts'
 import {checkChezmoi, type Chezmoi} from '../chezmoi/chezmoi.ts'
@@ -39,8 +40,8 @@ export interface EnrollOptions {
   agents: boolean
   /** Take over an existing chezmoi setup that is not this fleet's (never deleting it). */
   adopt: boolean
-  /** Installs this machine's agents into its service manager, if it has one (given by the command: it needs oclif's plugins). */
-  installAgents?: () => Promise<{installed: string[]; message: string}>
+  /** This machine's agents, the core's and the plugins' (given by the command: it needs oclif's plugins). */
+  contributedAgents?: () => Promise<ContributedAgent[]>
   env?: NodeJS.ProcessEnv
 }
 
@@ -418,11 +419,13 @@ async function agents(ctx: EnrollContext): Promise<string> {
     ctx.agents.message = 'not installed (as asked)'
     return ctx.agents.message
   }
-  if (!ctx.options.installAgents) {
+  if (!ctx.options.contributedAgents) {
     ctx.agents.message = 'not installed; run `fleet agents install`'
     return ctx.agents.message
   }
-  const {installed, message} = await ctx.options.installAgents()
+  // Where a service manager exists; otherwise the message says how to run them.
+  const {installMachineAgents} = await import('../agents/machine-agents.ts')
+  const {installed, message} = await installMachineAgents(ctx.paths, ctx.options.contributedAgents)
   ctx.agents.installed = installed
   ctx.agents.message = message
   return message

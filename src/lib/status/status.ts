@@ -10,6 +10,8 @@ import {findMachine} from '../manifest/lookup.ts'
 import type {Machine} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
 import type {AgentListing} from '../agents/install.ts'
+import type {ListedAgent} from '../agents/machine-agents.ts'
+import type {AgentSpec} from '../agents/spec.ts'
 import type {HeldBack} from '../sync/secret-check.ts'
 import {type ConflictRecord, readSyncLog, readSyncState, type SyncRecord, type SyncState} from '../sync/state.ts'
 import {reportableStatus} from '../chezmoi/entry-types.ts'
@@ -37,14 +39,15 @@ export interface StatusReport {
 }
 
 /** The sync-log reason an agent's syncs carry: its `--reason` argument, else its id (the watcher's are watcher…). */
-function reasonOf(agent: AgentListing & {argv?: string[]}): string {
-  const index = agent.argv?.indexOf('--reason') ?? -1
-  return index >= 0 ? agent.argv![index + 1] : agent.id
+function reasonOf(agent: AgentSpec): string {
+  const index = agent.argv.indexOf('--reason')
+  return index >= 0 ? agent.argv[index + 1] : agent.id
 }
 
 const redactOptional = (url: string | undefined) => (url === undefined ? undefined : redactUrl(url))
 
-export async function machineStatus(local: LocalFleet, agents: Array<AgentListing & {argv?: string[]}> = []): Promise<StatusReport> {
+/** This machine's status, with each of `agents` and the last sync it started. */
+export async function machineStatus(local: LocalFleet, agents: ListedAgent[] = []): Promise<StatusReport> {
   const fleet = await readManifest(local.paths.sourceDir)
   const state = await readSyncState(local.paths)
   const upstream = `origin/${fleet.settings.branch}`
@@ -89,12 +92,12 @@ function lockHolder(local: LocalFleet): StatusReport['lock'] {
   return {...owner, stale, stuck: !stale && isStuck(dir, owner)}
 }
 
-async function withLastTriggers(local: LocalFleet, agents: Array<AgentListing & {argv?: string[]}>): Promise<StatusReport['agents']> {
+async function withLastTriggers(local: LocalFleet, agents: ListedAgent[]): Promise<StatusReport['agents']> {
   if (agents.length === 0) return []
   const log = await readSyncLog(local.paths, 500)
-  return agents.map(({argv: _argv, ...agent}) => {
-    const reason = reasonOf({...agent, argv: _argv})
+  return agents.map(({agent, listing}) => {
+    const reason = reasonOf(agent)
     const last = log.findLast((entry) => entry.reason === reason || entry.reason.startsWith(`${reason}-`) || entry.reason.startsWith(`${reason} (`))
-    return {...agent, lastTrigger: last ? {at: last.at, reason: last.reason, outcome: last.outcome} : undefined}
+    return {...listing, lastTrigger: last ? {at: last.at, reason: last.reason, outcome: last.outcome} : undefined}
   })
 }

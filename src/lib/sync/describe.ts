@@ -68,15 +68,16 @@ function describeDeferral(result: SyncResult): string {
   return `Another fleet command is working on this machine (${describeHolder(holder)}); nothing was synced now: run \`fleet sync\` again once it is done (the agents' next sync does it too).`
 }
 
-/** Report a sync the way every command that runs one does: its lines, the error and fix on stderr, the exit code. */
-export function reportSync(result: SyncResult, out: {json: boolean; log: (line: string) => void}): void {
-  if (!out.json) {
-    for (const line of describeSync(result)) out.log(line)
-    const failure = describeFailure(result)
-    if (failure) process.stderr.write(failure)
-  }
-  // The report is complete (text or JSON): the exit code says what it means.
-  process.exitCode = syncExitCode(result)
+/** How every command that runs a sync reports it: its lines, the error and fix (for stderr), and the exit code. */
+export interface SyncReport {
+  lines: string[]
+  failure?: string
+  exitCode: number
+}
+
+/** A sync's report, for the command to print: this says what to print and the exit code, and prints nothing. */
+export function reportSync(result: SyncResult): SyncReport {
+  return {lines: describeSync(result), failure: describeFailure(result), exitCode: syncExitCode(result)}
 }
 
 /** What was held back because it looks like a secret, and the three ways out. Paths and kinds only, never values. */

@@ -1,0 +1,41 @@
+// `fleet status` in a person's words.
+import type {ManagerKind} from '../agents/render.ts'
+import {describeHolder, stuckLockError} from '../lock/fleet-lock.ts'
+import {describeHeldBack} from '../sync/describe.ts'
+import type {StatusReport} from './status.ts'
+
+/** The status report as lines: the machine, its last sync and the lock, where it stands, the agents (as `manager` runs them), the roster. */
+export function describeStatus(report: StatusReport, manager: ManagerKind | undefined): string[] {
+  const lines: string[] = []
+  const last = report.lastSync
+  lines.push(`${report.machine} (${report.state}) — forge ${report.forge ?? '(none)'}`)
+  lines.push(last ? `Last sync: ${last.at} (${last.reason}): ${last.outcome}${last.error ? ` — ${last.error.split('\n')[0]}` : ''}` : 'Last sync: never')
+  if (report.lock) {
+    const {lock} = report
+    if (lock.stuck) {
+      const stuck = stuckLockError(lock)
+      lines.push(`Stuck: ${stuck.message}`, `  Fix: ${stuck.fix}`)
+    } else {
+      lines.push(lock.stale ? `A stale lock from pid ${lock.pid} (${lock.purpose}, ${lock.startedAt}) is cleared by the next sync.` : `Running now: ${describeHolder(lock)}.`)
+    }
+  }
+  lines.push(`Ahead of the forge by ${report.ahead} commit(s), behind by ${report.behind} (as of the last fetch).`)
+  if (last?.waiting?.length) lines.push(`Not applied yet (the next sync tries again): ${last.waiting.join(', ')}`)
+  if (report.pendingCaptures.length > 0) lines.push(`Edited here, captured at the next sync: ${report.pendingCaptures.join(', ')}`)
+  lines.push(...describeHeldBack(report.heldBack))
+  for (const {path, reason} of report.notCaptured) lines.push(`Not captured: ~/${path} (${reason}).`)
+  if (report.conflicts.length > 0) {
+    lines.push('Conflicts (this machine\'s version stays on disk here; both versions are kept):')
+    for (const c of report.conflicts) lines.push(`  ${c.path}   (parked on ${c.parkedBranch}; since ${c.at})`)
+    lines.push('  Resolve with: fleet resolve <path> --mine | --theirs')
+  }
+  lines.push(manager ? `Agents (${manager}):` : 'Agents (no service manager here: `fleet agents run` runs them in the foreground):')
+  for (const a of report.agents) {
+    const state = manager ? (a.installed ? (a.running ? 'running' : 'installed, not running') : 'not installed') : ''
+    const trigger = a.lastTrigger ? `last sync ${a.lastTrigger.at} (${a.lastTrigger.reason}): ${a.lastTrigger.outcome}` : 'no sync yet'
+    lines.push(`  ${a.id.padEnd(12)} ${state.padEnd(24)} ${trigger}`)
+  }
+  lines.push('Roster:')
+  for (const m of report.roster) lines.push(`  ${m.name.padEnd(16)} ${m.state.padEnd(8)} ${m.hostname} (${m.os})${m.name === report.machine ? '  ← this machine' : ''}`)
+  return lines
+}
