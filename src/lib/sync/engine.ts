@@ -6,10 +6,11 @@
 // 4. capture and commit: first what a person changed in the source repo, as it is; then the targets' edits, new files
 //    and deletions, merged with a source that moved. Capture comes before any exchange so that an edit is committed
 //    (and can be merged) before anything from the forge touches the source.
-// 5. exchange with the forge: push first, and only when the forge rejects the push (it moved) integrate its commits
-//    and push again — a push the forge accepts proves it had nothing new, so the common case costs no fetch; with
-//    nothing to push, integrate what the forge has. An unreachable forge is kept: the sync goes on with what it has,
-//    and ends with exit 3 after the record.
+// 5. exchange with the forge (pushToForge with the integrate strategy; approve, revoke and enroll push the same way,
+//    re-deriving their change instead): push first, and only when the forge rejects the push (it moved) integrate its
+//    commits and push again — a push the forge accepts proves it had nothing new, so the common case costs no fetch;
+//    with nothing to push, integrate what the forge has. An unreachable forge is kept: the sync goes on with what it
+//    has, and ends with exit 3 after the record.
 // 6. reload what derives from the manifest (the recipients file, the agents): before the apply, so that an apply that
 //    throws still leaves them matching the manifest received.
 // 7. apply, checked: only what chezmoi really wrote counts as applied, a target it did not write waits for the next
@@ -24,7 +25,6 @@ import {applyWithBackup, type ApplyResult} from '../chezmoi/apply.ts'
 import {requireChezmoi, type TargetFailure} from '../chezmoi/chezmoi.ts'
 import {errorMessage, ExitCode, type ExitCodeValue, explainSystemError, FleetError, ForgeUnreachableError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
-import {PUSH_ATTEMPTS} from '../fleet/publish.ts'
 import {findMachine} from '../fleet/roster.ts'
 import {forgeBranchHead} from '../forge/forge.ts'
 import {activeRecipients, decryptWith, encryptTo, isEncryptedSourceFile, recipientStanzaCount, reencryptSource} from '../keys/crypto.ts'
@@ -42,6 +42,7 @@ import {ProcessError} from '../process/run.ts'
 import {recordedStep, recoverRepo} from './recover.ts'
 import type {HeldBack} from './secret-check.ts'
 import {sha256, type SourceContents} from './moved-source.ts'
+import {pushToForge} from './push.ts'
 import {checkSourceForPush, repairSharedTargets, type SourceCheckContext} from './source-check.ts'
 import {mergeText} from './merge-text.ts'
 import {readManifestForSync} from './manifest-recovery.ts'
@@ -359,26 +360,17 @@ class SyncRun {
   }
 
   /**
-   * Exchange with the forge: with commits to push, the push goes first — a forge that accepts it had nothing new (no
-   * fetch needed); one that rejects it had, and is integrated before the next try. An unreachable forge is returned,
-   * not thrown: the work is kept locally, what came before is applied and recorded, and the sync then ends with exit 3.
+   * Exchange with the forge, as one push with the integrate strategy (see pushToForge): with commits to push, the
+   * push goes first — a forge that accepts it had nothing new (no fetch needed); one that rejects it had, and is
+   * integrated before the next try. An unreachable forge is returned, not thrown: the work is kept locally, what
+   * came before is applied and recorded, and the sync then ends with exit 3.
    */
   async exchange(): Promise<ForgeUnreachableError | undefined> {
-    const {repo} = this.local
-    const aheadOfForge = async () => ((await repo.revParse(this.upstream)) === undefined ? repo.commitCount('HEAD') : repo.countAhead('HEAD', this.upstream))
+    const strategy = {kind: 'integrate' as const, integrate: () => this.integrateFromForge()}
     try {
-      for (let attempt = 1; ; attempt++) {
-        let ahead = await aheadOfForge()
-        if (ahead > 0 && (await this.checkBeforePush()).notes.length > 0) ahead = await aheadOfForge() // the check committed a repair
-        if (ahead > 0 && (await repo.push(this.branch)) === 'pushed') {
-          this.result.pushed += ahead
-          return undefined
-        }
-        if (attempt > 1 && ahead === 0) return undefined
-        if (attempt > PUSH_ATTEMPTS) throw new FleetError(`The forge rejected this machine's push ${PUSH_ATTEMPTS} times: other machines keep pushing.`, {code: 'PUSH_REJECTED', fix: 'Nothing is lost: the next sync pushes again.'})
-        await this.integrateFromForge()
-        if (ahead === 0 && (await aheadOfForge()) === 0) return undefined
-      }
+      const {pushed} = await pushToForge(this.local.repo, this.branch, {strategy, check: () => this.checkBeforePush()})
+      this.result.pushed += pushed
+      return undefined
     } catch (error) {
       if (!(error instanceof ForgeUnreachableError)) throw error
       return error

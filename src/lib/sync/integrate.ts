@@ -7,7 +7,7 @@
 import {rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {parkedBranchName} from '../fleet/publish.ts'
+import {parkedBranchName} from './push.ts'
 import {isEncryptedSourceFile} from '../keys/crypto.ts'
 import {FleetError} from '../errors/index.ts'
 import {redactUrl} from '../forge/redact.ts'
