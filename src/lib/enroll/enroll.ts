@@ -12,7 +12,7 @@ import {checkChezmoi, type Chezmoi} from '../chezmoi/chezmoi.ts'
 import {configuredMachine, foreignConfigFiles, writeChezmoiConfig} from '../chezmoi/config.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import {chezmoiFor, openLocalFleet} from '../fleet/local.ts'
-import {pushWithRetry} from '../fleet/publish.ts'
+import {pushToForge} from '../sync/push.ts'
 import {checkSourceForPush} from '../sync/source-check.ts'
 import {syncBeforeChange} from '../sync/engine.ts'
 import {ensureMachine, nameTakenError} from '../fleet/roster.ts'
@@ -385,14 +385,15 @@ async function roster(ctx: EnrollContext): Promise<string> {
 }
 
 async function publish(ctx: EnrollContext): Promise<string> {
-  const result = await pushWithRetry(
-    ctx.repo,
-    ctx.branch,
-    async () => {
-      await applyRosterEntry(ctx)
+  const result = await pushToForge(ctx.repo, ctx.branch, {
+    strategy: {
+      kind: 're-derive',
+      derive: async () => {
+        await applyRosterEntry(ctx)
+      },
     },
-    () => checkSourceForPush({repo: ctx.repo, chezmoi: ctx.chezmoi, machine: ctx.options.name, upstream: `origin/${ctx.branch}`}),
-  )
+    check: () => checkSourceForPush({repo: ctx.repo, chezmoi: ctx.chezmoi, machine: ctx.options.name, upstream: `origin/${ctx.branch}`}),
+  })
   ctx.pushed = result.pushed
   if (result.parkedBranch) ctx.notes.push(`Local commits that conflicted with the forge are kept on branch ${result.parkedBranch} in ${ctx.paths.sourceDir}.`)
   return result.pushed > 0 ? `pushed ${result.pushed} commit${result.pushed === 1 ? '' : 's'} to ${redactUrl(ctx.forge)}` : 'the forge already has everything'

@@ -2,7 +2,7 @@
 // encrypted file in the source repo for the new set of active machines).
 import {errorMessage, FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
-import {pushWithRetry} from '../fleet/publish.ts'
+import {pushToForge} from '../sync/push.ts'
 import {syncBeforeChange} from '../sync/engine.ts'
 import {checkSourceForPush} from '../sync/source-check.ts'
 import {activeMachines, findMachine} from '../manifest/lookup.ts'
@@ -111,7 +111,7 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
     }
 
     await derive()
-    const {pushed} = await pushWithRetry(repo, branch, derive, () => checkSourceForPush({...local, upstream: `origin/${branch}`}))
+    const {pushed} = await pushToForge(repo, branch, {strategy: {kind: 're-derive', derive}, check: () => checkSourceForPush({...local, upstream: `origin/${branch}`})})
     return {...outcome, pushed}
   })
 }

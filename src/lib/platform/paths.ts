@@ -85,8 +85,8 @@ export function isInside(path: string, dir: string): boolean {
   return relativeWithin(dir, path) !== undefined
 }
 
-/** `path` relative to `dir` when it lies inside it (not `dir` itself), else undefined. */
-export function relativeWithin(dir: string, path: string): string | undefined {
+/** `path` relative to `dir` when it lies inside it (not `dir` itself), else undefined (also for no path). */
+export function relativeWithin(dir: string, path: string | undefined): string | undefined {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`
-  return path.startsWith(prefix) ? path.slice(prefix.length) : undefined
+  return path?.startsWith(prefix) ? path.slice(prefix.length) : undefined
 }

@@ -295,7 +295,7 @@ async function addPlain(chezmoi: Chezmoi, home: string, files: string[], heldBac
       return remaining
     } catch (error) {
       const flagged = error instanceof ProcessError ? parseChezmoiFinding(error.result.stderr) : undefined
-      const path = flagged === undefined ? undefined : relativeWithin(home, flagged.file)
+      const path = relativeWithin(home, flagged?.file)
       if (!flagged || path === undefined || !remaining.includes(path)) throw error
       heldBack.push({path, findings: [flagged.finding]})
       remaining = remaining.filter((f) => f !== path)

@@ -1,7 +1,22 @@
-// One sync: the convergent operation every trigger runs (the watcher, the puller, a person, add-path).
-// lock → recover (undo fleet's unfinished git steps; stop on a person's) → (quick path) → commit what a person changed
-// in the source → capture (merging with a source that moved) → commit → push, integrating when rejected → reload →
-// apply (checked) → record.
+// One sync: the convergent operation every trigger runs (the watcher, the puller, a person, add-path). Its steps, in
+// the order they run (runSync; each a method of SyncRun):
+// 1. lock (sync): one sync at a time per machine; a trigger that finds it held leaves a mark, and the holder runs again.
+// 2. recover: undo what a killed or failed fleet step left in the source repo; stop on a person's own rebase or merge.
+// 3. quick path: nothing changed here and the forge is where the last sync left it: stop after one look at the forge.
+// 4. capture and commit: first what a person changed in the source repo, as it is; then the targets' edits, new files
+//    and deletions, merged with a source that moved. Capture comes before any exchange so that an edit is committed
+//    (and can be merged) before anything from the forge touches the source.
+// 5. exchange with the forge (pushToForge with the integrate strategy; approve, revoke and enroll push the same way,
+//    re-deriving their change instead): push first, and only when the forge rejects the push (it moved) integrate its
+//    commits and push again — a push the forge accepts proves it had nothing new, so the common case costs no fetch;
+//    with nothing to push, integrate what the forge has. An unreachable forge is kept: the sync goes on with what it
+//    has, and ends with exit 3 after the record.
+// 6. reload what derives from the manifest (the recipients file, the agents): before the apply, so that an apply that
+//    throws still leaves them matching the manifest received.
+// 7. apply, checked: only what chezmoi really wrote counts as applied, a target it did not write waits for the next
+//    sync, and an edit made during the sync is never written over (chezmoi's --error-on-conflict) — so the record
+//    below never calls a machine settled that is not.
+// 8. record where everything stands (the quick path's baseline), then throw what failed, if anything did.
 import {existsSync} from 'node:fs'
 import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
@@ -10,7 +25,6 @@ import {applyWithBackup, type ApplyResult} from './apply.ts'
 import {requireChezmoi, type TargetFailure} from '../chezmoi/chezmoi.ts'
 import {errorMessage, ExitCode, type ExitCodeValue, explainSystemError, FleetError, ForgeUnreachableError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
-import {PUSH_ATTEMPTS} from '../fleet/publish.ts'
 import {forgeBranchHead} from '../forge/forge.ts'
 import {decryptWith, encryptTo, isEncryptedSourceFile, recipientStanzaCount, reencryptSource} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
@@ -20,6 +34,7 @@ import {isStuck, type LockOwner, readOwner, tryLock} from '../lock/lock.ts'
 import {linkedDirectories} from '../chezmoi/linked.ts'
 import {decodeSourcePath, privateEncryptedName} from '../chezmoi/source-names.ts'
 import {activeRecipients, findMachine, isActive, managedPathOf} from '../manifest/lookup.ts'
+import {isInside, isWithin, relativeWithin} from '../platform/paths.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
 import {capture, type CaptureConflict, type CaptureResult, captured} from './capture.ts'
@@ -29,10 +44,11 @@ import {ProcessError} from '../process/run.ts'
 import {recordedStep, recoverRepo} from './recover.ts'
 import type {HeldBack} from './secret-check.ts'
 import {sha256, type SourceContents} from './moved-source.ts'
-import {checkSourceForPush, repairSharedTargets} from './source-check.ts'
+import {pushToForge} from './push.ts'
+import {checkSourceForPush, repairSharedTargets, type SourceCheckContext} from './source-check.ts'
 import {mergeText} from './merge-text.ts'
 import {readManifestForSync} from './manifest-recovery.ts'
-import {refreshEntries, sameSnapshot, takeSnapshot} from './snapshot.ts'
+import {refreshEntries, sameSnapshot, type Snapshot, takeSnapshot} from './snapshot.ts'
 import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
 import {shellCommand} from '../errors/shell-command.ts'
 import type {ManagedEntry} from '../chezmoi/entry-types.ts'
@@ -199,197 +215,281 @@ function isEncryptedTarget(fleet: Fleet) {
   return (path: string) => managedPathOf(fleet, path)?.encrypt === true
 }
 
+/** One sync's steps, in the order they run (see the header); a failure of the apply or an unreachable forge last. */
 async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState, result: SyncResult): Promise<void> {
-  const {repo, chezmoi, paths, machine} = local
+  const run = new SyncRun(local, options, state, result, await recover(local, result))
+  if (await run.quickPath()) return
+  await run.captureAndCommit()
+  const offline = await run.exchange()
+  await run.reload()
+  const applied = await run.apply()
+  await run.record(applied)
+  // Thrown only now: what this sync did is recorded either way.
+  if (applied.failure instanceof FleetError) throw applied.failure // a full disk: an error, not a warning
+  if (applied.failed.length > 0) throw await applyFailedError(local, applied.failed)
+  if (offline) throw offline
+}
+
+/**
+ * Recover: undo what a killed or failed fleet step left in the source repo, and stop on a person's own rebase or
+ * merge (see recoverRepo). Returns the manifest, read again when something was undone, and the fleet's branch.
+ */
+async function recover(local: LocalFleet, result: SyncResult): Promise<{fleet: Fleet; branch: string}> {
   // Never built on when it cannot be read: see readManifestForSync.
-  let fleet = await readManifestForSync(repo, result.notes)
+  const fleet = await readManifestForSync(local.repo, result.notes)
   const branch = fleet.settings.branch
-  const recovered = await recoverRepo(repo, branch)
-  if (recovered.length > 0) {
-    result.notes.push(...recovered)
-    fleet = await readManifest(paths.sourceDir)
-  }
-  const managedPaths = fleet.paths.map((p) => p.path)
+  const recovered = await recoverRepo(local.repo, branch)
+  if (recovered.length === 0) return {fleet, branch}
+  result.notes.push(...recovered)
+  return {fleet: await readManifest(local.paths.sourceDir), branch}
+}
 
-  // Quick path: nothing changed on disk here, nothing waiting locally, and the forge is where we left it.
-  const lastOk = state.lastSync?.outcome === 'ok' || state.lastSync?.outcome === 'quick'
-  const wasSettled = lastOk && state.settled === true && state.conflicts.length === 0
-  if (!options.full && wasSettled && JSON.stringify(state.managedPaths) === JSON.stringify(managedPaths)) {
+/** What the apply did, with the commit it applied and what its failure means (a full disk, say). */
+interface AppliedSource extends ApplyResult {
+  head: string | undefined
+  failure: unknown
+}
+
+/** One run of the sync's steps after recovery (see the header): what they share, and a method for each. */
+class SyncRun {
+  readonly local: LocalFleet
+  readonly options: SyncOptions
+  readonly state: SyncState
+  readonly result: SyncResult
+  readonly branch: string
+  readonly upstream: string
+  /** The managed paths as this sync found them: what capture looks at, and what the record compares with. */
+  readonly managedPaths: string[]
+  /** Whether this machine was active as the sync began: only an active machine decrypts and merges encrypted files. */
+  readonly active: boolean
+  readonly contents: SourceContents
+  readonly sourceCheck: SourceCheckContext
+  /** The last sync ended well and left nothing behind: the quick path may be taken, and the apply may be skipped. */
+  readonly wasSettled: boolean
+  /** The manifest as the source has it now: read again whenever the forge's commits come in. */
+  fleet: Fleet
+  /** The disk as capture was about to see it: the quick path's next baseline (see record). */
+  baseline: Snapshot = {}
+  /**
+   * The managed entries as chezmoi last read them from the source as it is (kept while only file contents change):
+   * the check before a push and the apply need them, and each reading is a chezmoi start.
+   */
+  readEntries: Map<string, ManagedEntry> | undefined
+
+  constructor(local: LocalFleet, options: SyncOptions, state: SyncState, result: SyncResult, recovered: {fleet: Fleet; branch: string}) {
+    this.local = local
+    this.options = options
+    this.state = state
+    this.result = result
+    this.fleet = recovered.fleet
+    this.branch = recovered.branch
+    this.upstream = `origin/${recovered.branch}`
+    this.managedPaths = recovered.fleet.paths.map((p) => p.path)
+    this.active = isActive(recovered.fleet, local.machine)
+    this.contents = sourceContents(local, this.active)
+    this.sourceCheck = {...local, upstream: this.upstream}
+    const lastOk = state.lastSync?.outcome === 'ok' || state.lastSync?.outcome === 'quick'
+    this.wasSettled = lastOk && state.settled === true && state.conflicts.length === 0
+  }
+
+  /** Quick path: nothing changed on disk here, nothing waiting locally, and the forge is where we left it. */
+  async quickPath(): Promise<boolean> {
+    const {repo, paths} = this.local
+    const {state} = this
+    if (this.options.full || !this.wasSettled || JSON.stringify(state.managedPaths) !== JSON.stringify(this.managedPaths)) return false
     // The source repo clean too: an edit made there by hand (`chezmoi edit`) is committed by a full sync.
-    if (sameSnapshot(state.snapshot, takeSnapshot(paths.home, managedPaths)) && (await repo.status()).length === 0) {
-      const url = (await repo.remoteUrl()) ?? 'origin'
-      const remote = await forgeBranchHead(url, branch)
-      const head = await repo.revParse('HEAD')
-      if (remote !== undefined && remote === state.lastRemoteHead && head === remote && head === state.appliedHead) {
-        result.outcome = 'quick'
-        return
-      }
+    if (!sameSnapshot(state.snapshot, takeSnapshot(paths.home, this.managedPaths)) || (await repo.status()).length > 0) return false
+    const url = (await repo.remoteUrl()) ?? 'origin'
+    const remote = await forgeBranchHead(url, this.branch)
+    const head = await repo.revParse('HEAD')
+    if (remote === undefined || remote !== state.lastRemoteHead || head !== remote || head !== state.appliedHead) return false
+    this.result.outcome = 'quick'
+    return true
+  }
+
+  /**
+   * Capture and commit: first what a person did in the source repo, as it is; then the edits, new files and deletions
+   * under the managed paths (merging with a source that moved), in one commit.
+   */
+  async captureAndCommit(): Promise<void> {
+    const {local, result} = this
+    const conflictPaths = new Set(this.state.conflicts.map((c) => c.path))
+    const excluded = (path: string) => [...conflictPaths].some((c) => isWithin(path, c))
+    this.baseline = takeSnapshot(local.paths.home, this.managedPaths)
+    // What a person did in the source repo (`chezmoi edit`, a file added or changed by hand) is theirs: committed as
+    // it is, so that capture starts from a clean tree, adds only what came from targets, and can be undone alone.
+    await commitSourceRepoChanges(local, this.contents, result)
+    // A source that reached this machine with two entries for one target (pushed before such sources were checked):
+    // repaired here the same way every machine repairs it.
+    result.notes.push(...(await repairSharedTargets(this.sourceCheck)))
+    const caught = await this.captureTargets(excluded)
+    const renamed = await makeDecryptedFilesPrivate(local, result)
+    const contentsOnly = renamed === 0 && [caught.added, caught.deleted, caught.retyped, caught.conflicts].every((list) => list.length === 0)
+    this.readEntries = contentsOnly ? caught.entries : undefined
+    result.captured = captured(caught)
+    result.merged = caught.merged
+    result.templates = caught.templates
+    result.heldBack = caught.heldBack
+    this.state.heldBack = caught.heldBack
+    result.skipped = caught.skipped
+    this.state.skipped = caught.skipped
+    result.warnings = caught.warnings
+    recordCaptureConflicts(caught.conflicts, this.state)
+  }
+
+  /**
+   * Capture the targets and commit. A source chezmoi cannot read (another machine pushed a broken one) may have been
+   * fixed on the forge since: then the forge's commits come in first, and capture runs again.
+   * Not a recorded step: chezmoi writes source files atomically and records each target it re-adds as written, so
+   * what a killed capture left is real work from targets (committed by the next sync), never to be undone.
+   */
+  private async captureTargets(exclude: (path: string) => boolean): Promise<CaptureResult> {
+    try {
+      return await this.captureOnce(exclude)
+    } catch (error) {
+      if (!(error instanceof ProcessError && /inconsistent state/.test(error.result.stderr))) throw error
+      await this.integrateFromForge()
+      return this.captureOnce(exclude)
     }
   }
 
-  const conflictPaths = new Set(state.conflicts.map((c) => c.path))
-  const excluded = (path: string) => [...conflictPaths].some((c) => path === c || path.startsWith(`${c}/`))
-  const active = isActive(fleet, machine)
-
-  // The disk as capture is about to see it: the quick path's next baseline (see below).
-  const baseline = takeSnapshot(paths.home, managedPaths)
-
-  const contents = sourceContents(local, active)
-  const sourceCheck = {...local, upstream: `origin/${branch}`}
-  // The managed entries as chezmoi last read them from the source as it is (kept while only file contents change):
-  // the check before a push and the apply need them, and each reading is a chezmoi start.
-  let readEntries: Map<string, ManagedEntry> | undefined
-  const integrateFromForge = async () => {
-    readEntries = undefined
-    const integrated = await recordedStep(repo, branch, 'merge with the forge', (park) =>
-      integrate(repo, {branch, machine, park, mergeEncrypted: active ? (path, versions) => mergeEncrypted(contents, path, versions) : undefined}),
-    )
-    result.received += integrated.received
-    await recordConflicts(local, integrated, state)
-    if (integrated.received > 0 && (await dropContradictedRemovals(paths.sourceDir, await repo.listFiles()))) {
-      await repo.commitAll(`fleet: ${machine}: keep what was created again in a directory another machine deleted`)
-    }
-    if (integrated.received > 0) {
-      result.notes.push(...(await repairSharedTargets(sourceCheck)))
-      fleet = await readManifest(paths.sourceDir)
-      await enforceRecipients(local, fleet, result)
-    }
-    return integrated
-  }
-
-  // What a person did in the source repo (`chezmoi edit`, a file added or changed by hand) is theirs: committed as
-  // it is, so that capture starts from a clean tree, adds only what came from targets, and can be undone alone.
-  await commitSourceRepoChanges(local, contents, result)
-  // A source that reached this machine with two entries for one target (pushed before such sources were checked):
-  // repaired here the same way every machine repairs it.
-  result.notes.push(...(await repairSharedTargets(sourceCheck)))
-
-  // Capture and commit. A source chezmoi cannot read (another machine pushed a broken one) may have been fixed on
-  // the forge since: bring the forge's commits in first, then capture.
-  // Not a recorded step: chezmoi writes source files atomically and records each target it re-adds as written, so
-  // what a killed capture left is real work from targets (committed by the next sync, above), never to be undone.
-  const captureNow = async () => {
-    const caught = await capture({chezmoi, repo, machine, contents, home: paths.home, sourceDir: paths.sourceDir, fleet, active, exclude: excluded, heldBefore: state.heldBack?.map((h) => h.path)})
+  private async captureOnce(exclude: (path: string) => boolean): Promise<CaptureResult> {
+    const {chezmoi, repo, machine, paths} = this.local
+    const heldBefore = this.state.heldBack?.map((h) => h.path)
+    const caught = await capture({chezmoi, repo, machine, contents: this.contents, home: paths.home, sourceDir: paths.sourceDir, fleet: this.fleet, active: this.active, exclude, heldBefore})
     await repo.commitAll(commitMessage(machine, caught))
     return caught
   }
-  let caught: CaptureResult
-  try {
-    caught = await captureNow()
-  } catch (error) {
-    if (!(error instanceof ProcessError && /inconsistent state/.test(error.result.stderr))) throw error
-    await integrateFromForge()
-    caught = await captureNow()
-  }
-  const renamed = await makeDecryptedFilesPrivate(local, result)
-  const contentsOnly = renamed === 0 && [caught.added, caught.deleted, caught.retyped, caught.conflicts].every((list) => list.length === 0)
-  readEntries = contentsOnly ? caught.entries : undefined
-  result.captured = captured(caught)
-  result.merged = caught.merged
-  result.templates = caught.templates
-  result.heldBack = caught.heldBack
-  state.heldBack = caught.heldBack
-  result.skipped = caught.skipped
-  state.skipped = caught.skipped
-  result.warnings = caught.warnings
-  recordCaptureConflicts(caught.conflicts, state)
 
-  // Push, and integrate the forge's commits. With commits to push, the push goes first: a forge that accepts it
-  // had nothing new (no fetch needed); one that rejects it had, and is integrated before the next try.
-  let offline: ForgeUnreachableError | undefined
-  const upstream = `origin/${branch}`
-  const aheadOfForge = async () => ((await repo.revParse(upstream)) === undefined ? repo.commitCount('HEAD') : repo.countAhead('HEAD', upstream))
-  try {
-    for (let attempt = 1; ; attempt++) {
-      let ahead = await aheadOfForge()
-      if (ahead > 0) {
-        const checked = await checkSourceForPush(sourceCheck, readEntries)
-        result.notes.push(...checked.notes)
-        readEntries = checked.entries
-        if (checked.notes.length > 0) ahead = await aheadOfForge() // the check committed a repair
-      }
-      if (ahead > 0 && (await repo.push(branch)) === 'pushed') {
-        result.pushed += ahead
-        break
-      }
-      if (attempt > 1 && ahead === 0) break
-      if (attempt > PUSH_ATTEMPTS) throw new FleetError(`The forge rejected this machine's push ${PUSH_ATTEMPTS} times: other machines keep pushing.`, {code: 'PUSH_REJECTED', fix: 'Nothing is lost: the next sync pushes again.'})
-      await integrateFromForge()
-      if (ahead === 0 && (await aheadOfForge()) === 0) break
+  /**
+   * Exchange with the forge, as one push with the integrate strategy (see pushToForge): with commits to push, the
+   * push goes first — a forge that accepts it had nothing new (no fetch needed); one that rejects it had, and is
+   * integrated before the next try. An unreachable forge is returned, not thrown: the work is kept locally, what
+   * came before is applied and recorded, and the sync then ends with exit 3.
+   */
+  async exchange(): Promise<ForgeUnreachableError | undefined> {
+    const strategy = {kind: 'integrate' as const, integrate: () => this.integrateFromForge()}
+    try {
+      const {pushed} = await pushToForge(this.local.repo, this.branch, {strategy, check: () => this.checkBeforePush()})
+      this.result.pushed += pushed
+      return undefined
+    } catch (error) {
+      if (!(error instanceof ForgeUnreachableError)) throw error
+      return error
     }
-  } catch (error) {
-    if (!(error instanceof ForgeUnreachableError)) throw error
-    offline = error
   }
 
-  // Reload what derives from the manifest, then apply what came from the forge.
-  await writeRecipientsFile(paths.recipientsFile, fleet)
-  if (result.received > 0) {
+  /** The source as a receiving machine will see it, checked before each push (see checkSourceForPush). */
+  private async checkBeforePush(): Promise<{notes: string[]}> {
+    const checked = await checkSourceForPush(this.sourceCheck, this.readEntries)
+    this.result.notes.push(...checked.notes)
+    this.readEntries = checked.entries
+    return checked
+  }
+
+  /** Bring the forge's commits in (see integrate), and put right here what they call for. */
+  private async integrateFromForge(): Promise<void> {
+    const {repo, paths, machine} = this.local
+    const {branch, contents} = this
+    this.readEntries = undefined
+    const integrated = await recordedStep(repo, branch, 'merge with the forge', (park) =>
+      integrate(repo, {branch, machine, park, mergeEncrypted: this.active ? (path, versions) => mergeEncrypted(contents, path, versions) : undefined}),
+    )
+    this.result.received += integrated.received
+    await recordConflicts(this.local, integrated, this.state)
+    if (integrated.received === 0) return
+    if (await dropContradictedRemovals(paths.sourceDir, await repo.listFiles())) {
+      await repo.commitAll(`fleet: ${machine}: keep what was created again in a directory another machine deleted`)
+    }
+    this.result.notes.push(...(await repairSharedTargets(this.sourceCheck)))
+    this.fleet = await readManifest(paths.sourceDir)
+    await enforceRecipients(this.local, this.fleet, this.result)
+  }
+
+  /** Reload what derives from the manifest: the recipients file, and the agents whose definition changed. */
+  async reload(): Promise<void> {
+    const {paths} = this.local
+    await writeRecipientsFile(paths.recipientsFile, this.fleet)
+    if (this.result.received === 0) return
     const {refreshInstalledAgents} = await import('../agents/install.ts')
-    const refreshed = await refreshInstalledAgents(paths, fleet.settings.agents).catch((error: unknown) => {
-      result.warnings.push(`could not update the agents: ${errorMessage(error)}`)
+    const refreshed = await refreshInstalledAgents(paths, this.fleet.settings.agents).catch((error: unknown) => {
+      this.result.warnings.push(`could not update the agents: ${errorMessage(error)}`)
       return undefined
     })
-    if (refreshed) result.notes.push(`updated the agents whose definition changed: ${refreshed.changed.join(', ')}`)
+    if (refreshed) this.result.notes.push(`updated the agents whose definition changed: ${refreshed.changed.join(', ')}`)
   }
-  // Nothing came from the forge, the source is what was applied last, and the last sync left nothing behind:
-  // there is nothing to apply.
-  const head = await repo.revParse('HEAD')
-  const mustApply = options.full || result.received > 0 || !wasSettled || state.conflicts.length > 0 || head !== state.appliedHead
-  const nowConflicted = new Set(state.conflicts.map((c) => c.path))
-  // A managed directory that is a link here stays a link: its files are applied through it.
-  const linked = linkedDirectories(paths.home, fleet.paths.map((p) => p.path))
-  const applied: ApplyResult = mustApply
-    ? await applyWithBackup(chezmoi, {
-        // The entries read before the push, when nothing has changed the source since.
-        entries: readEntries,
-        home: paths.home,
-        backupsDir: paths.backupsDir,
-        recipient: async () => findMachine(fleet, machine)?.recipient ?? (await readIdentity(paths.identityFile)).recipient,
-        isEncrypted: isEncryptedTarget(fleet),
-        // A conflicted file, what lies below it, and a directory holding it are all left as they are; so is a file
-        // held back as a secret (another machine's file of the same name waits until the person acts; a directory
-        // the fleet removes is still removed, this file backed up first).
-        linked,
-        exclude: (path) =>
-          linked.has(path) || [...nowConflicted].some((c) => path === c || path.startsWith(`${c}/`) || c.startsWith(`${path}/`)) || result.heldBack.some((h) => path === h.path || path.startsWith(`${h.path}/`)),
-      })
-    : {applied: [], waiting: [], leftAlone: [], backedUp: [], failed: []}
-  result.applied = applied.applied
-  result.waiting = applied.waiting
-  // Templates and what was held back are reported as such, not as edits made during the sync.
-  const heldBack = new Set(caught.heldBack.map((h) => h.path))
-  result.leftAlone = applied.leftAlone.filter((p) => !caught.templates.includes(p) && !heldBack.has(p))
-  result.backedUp = applied.backedUp
-  result.backupDir = applied.backupDir
-  if (applied.incomplete && applied.failed.length === 0) result.warnings.push(applied.incomplete) // failures are the error, below
-  const applyFailure = applied.incomplete === undefined ? undefined : explainSystemError(new Error(applied.incomplete), paths.home)
 
-  // Record where everything stands: the quick path's baseline.
-  state.lastRemoteHead = await repo.revParse(upstream)
-  state.managedPaths = fleet.paths.map((p) => p.path)
-  // The baseline was taken before capture, so an edit made during this sync differs from it and the next sync
-  // looks; only what the apply itself wrote is brought up to date.
-  if (JSON.stringify(state.managedPaths) === JSON.stringify(managedPaths)) {
-    refreshEntries(baseline, paths.home, applied.applied, state.managedPaths)
-    state.snapshot = baseline
-  } else {
-    state.snapshot = takeSnapshot(paths.home, state.managedPaths)
+  /**
+   * Apply what came from the forge, checked: only what chezmoi really wrote counts as applied, and a target it did
+   * not write waits for the next sync (see applyWithBackup).
+   */
+  async apply(): Promise<AppliedSource> {
+    const {result, state} = this
+    // Nothing came from the forge, the source is what was applied last, and the last sync left nothing behind:
+    // there is nothing to apply.
+    const head = await this.local.repo.revParse('HEAD')
+    const mustApply = this.options.full || result.received > 0 || !this.wasSettled || state.conflicts.length > 0 || head !== state.appliedHead
+    const applied: ApplyResult = mustApply ? await this.applySource() : {applied: [], waiting: [], leftAlone: [], backedUp: [], failed: []}
+    result.applied = applied.applied
+    result.waiting = applied.waiting
+    // Templates and what was held back are reported as such, not as edits made during the sync.
+    const heldBack = new Set(result.heldBack.map((h) => h.path))
+    result.leftAlone = applied.leftAlone.filter((p) => !result.templates.includes(p) && !heldBack.has(p))
+    result.backedUp = applied.backedUp
+    result.backupDir = applied.backupDir
+    if (applied.incomplete && applied.failed.length === 0) result.warnings.push(applied.incomplete) // failures are the error, below
+    const failure = applied.incomplete === undefined ? undefined : explainSystemError(new Error(applied.incomplete), this.local.paths.home)
+    return {...applied, head, failure}
   }
-  state.appliedHead = head
-  state.settled =
-    applied.failed.length === 0 &&
-    result.leftAlone.length === 0 && result.templates.length === 0 && result.skipped.length === 0 && result.heldBack.length === 0 && !applied.incomplete && (await unchangedSinceApply(local, applied.applied))
-  // Paths that became managed in this sync may hold files here the fleet lacks: nothing is "in sync" that no capture
-  // looked at, so one more round captures them.
-  const newlyManaged = state.managedPaths.filter((p) => !managedPaths.includes(p))
-  if (newlyManaged.length > 0) {
-    state.settled = false
-    await writeFile(statePaths(paths).again, new Date().toISOString())
+
+  private async applySource(): Promise<ApplyResult> {
+    const {chezmoi, paths, machine} = this.local
+    const {fleet, result} = this
+    const nowConflicted = new Set(this.state.conflicts.map((c) => c.path))
+    // A managed directory that is a link here stays a link: its files are applied through it.
+    const linked = linkedDirectories(paths.home, fleet.paths.map((p) => p.path))
+    return applyWithBackup(chezmoi, {
+      // The entries read before the push, when nothing has changed the source since.
+      entries: this.readEntries,
+      home: paths.home,
+      backupsDir: paths.backupsDir,
+      recipient: async () => findMachine(fleet, machine)?.recipient ?? (await readIdentity(paths.identityFile)).recipient,
+      isEncrypted: isEncryptedTarget(fleet),
+      // A conflicted file, what lies below it, and a directory holding it are all left as they are; so is a file
+      // held back as a secret (another machine's file of the same name waits until the person acts; a directory
+      // the fleet removes is still removed, this file backed up first).
+      linked,
+      exclude: (path) =>
+        linked.has(path) || [...nowConflicted].some((c) => isWithin(path, c) || isInside(c, path)) || result.heldBack.some((h) => isWithin(path, h.path)),
+    })
   }
-  if (applyFailure instanceof FleetError) throw applyFailure // a full disk: an error, not a warning
-  if (applied.failed.length > 0) throw await applyFailedError(local, applied.failed)
-  if (offline) throw offline
+
+  /** Record where everything stands: the quick path's baseline, and whether nothing was left behind. */
+  async record(applied: AppliedSource): Promise<void> {
+    const {local, state, result} = this
+    const {paths} = local
+    state.lastRemoteHead = await local.repo.revParse(this.upstream)
+    state.managedPaths = this.fleet.paths.map((p) => p.path)
+    // The baseline was taken before capture, so an edit made during this sync differs from it and the next sync
+    // looks; only what the apply itself wrote is brought up to date.
+    if (JSON.stringify(state.managedPaths) === JSON.stringify(this.managedPaths)) {
+      refreshEntries(this.baseline, paths.home, applied.applied, state.managedPaths)
+      state.snapshot = this.baseline
+    } else {
+      state.snapshot = takeSnapshot(paths.home, state.managedPaths)
+    }
+    state.appliedHead = applied.head
+    state.settled =
+      applied.failed.length === 0 &&
+      result.leftAlone.length === 0 && result.templates.length === 0 && result.skipped.length === 0 && result.heldBack.length === 0 && !applied.incomplete && (await unchangedSinceApply(local, applied.applied))
+    // Paths that became managed in this sync may hold files here the fleet lacks: nothing is "in sync" that no capture
+    // looked at, so one more round captures them.
+    const newlyManaged = state.managedPaths.filter((p) => !this.managedPaths.includes(p))
+    if (newlyManaged.length > 0) {
+      state.settled = false
+      await writeFile(statePaths(paths).again, new Date().toISOString())
+    }
+  }
 }
 
 /**
@@ -439,10 +539,10 @@ async function recordConflicts(local: LocalFleet, integrated: IntegrateResult, s
   for (const sourcePath of integrated.conflicts) {
     const absolute = join(local.paths.sourceDir, sourcePath)
     const target = existsSync(absolute) ? await local.chezmoi.targetPath(absolute) : undefined
-    const path = target?.startsWith(`${local.paths.home}/`) ? target.slice(local.paths.home.length + 1) : decodeSourcePath(sourcePath)
+    const path = relativeWithin(local.paths.home, target) ?? decodeSourcePath(sourcePath)
     // The entry the source has for the target now (the forge's: after a mode change it has another name).
     const [current] = await local.chezmoi.sourcePaths([join(local.paths.home, path)]).catch(() => [] as string[])
-    const recorded = current?.startsWith(`${local.paths.sourceDir}/`) ? current.slice(local.paths.sourceDir.length + 1) : sourcePath
+    const recorded = relativeWithin(local.paths.sourceDir, current) ?? sourcePath
     state.conflicts = state.conflicts.filter((c) => c.path !== path)
     state.conflicts.push({path, sourcePath: recorded, parkedBranch: integrated.parkedBranch!, mine: integrated.mine!, theirs: integrated.theirs!, at: new Date().toISOString()})
   }
@@ -454,7 +554,7 @@ async function recordConflicts(local: LocalFleet, integrated: IntegrateResult, s
  */
 async function enforceRecipients(local: LocalFleet, fleet: Fleet, result: SyncResult): Promise<void> {
   const recipients = activeRecipients(fleet)
-  if (findMachine(fleet, local.machine)?.state !== 'active' || recipients.length === 0) return
+  if (!isActive(fleet, local.machine) || recipients.length === 0) return
   const stale: string[] = []
   for (const file of (await local.repo.listFiles()).filter(isEncryptedSourceFile)) {
     const content = await readFile(join(local.paths.sourceDir, file)).catch(() => undefined)

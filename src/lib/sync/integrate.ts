@@ -7,7 +7,7 @@
 import {rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {parkedBranchName} from '../fleet/publish.ts'
+import {parkedBranchName} from './push.ts'
 import {isEncryptedSourceFile} from '../keys/crypto.ts'
 import {FleetError} from '../errors/index.ts'
 import {redactUrl} from '../errors/redact.ts'
@@ -17,6 +17,7 @@ import {forgeManifestError, unreadableManifestAt} from '../manifest/history.ts'
 import {mergeFleets} from '../manifest/merge.ts'
 import {MANIFEST_RELATIVE_PATH, parseManifest, renderManifest} from '../manifest/store.ts'
 import {shellCommand} from '../errors/shell-command.ts'
+import {isInside} from '../platform/paths.ts'
 
 export interface IntegrateResult {
   /** Commits that came from the forge. */
@@ -97,7 +98,7 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
   const asideSuffix = new RegExp(`~(${mine}|${theirs})$`)
   const named = new Set(merged.conflicted.map((path) => path.replace(asideSuffix, '')))
   // A file edited inside a directory the other side made a file is part of that conflict, not one of its own.
-  const conflicted = [...named].filter((path) => ![...named].some((other) => path.startsWith(`${other}/`)))
+  const conflicted = [...named].filter((path) => ![...named].some((other) => isInside(path, other)))
   const parkedBranch = parkedBranchName()
   park(parkedBranch)
   await repo.git(['branch', '--force', parkedBranch, mine])

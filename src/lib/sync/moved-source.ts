@@ -8,7 +8,7 @@ import {lstatSync, readFileSync, writeFileSync} from 'node:fs'
 import {join, relative} from 'node:path'
 
 import type {GitRepo} from '../git/git.ts'
-import {parkedBranchName} from '../fleet/publish.ts'
+import {parkedBranchName} from './push.ts'
 import {mergeText} from './merge-text.ts'
 
 export function sha256(content: Uint8Array): string {
