@@ -86,7 +86,7 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
     assert.equal(delta.exists('.config/fleet/identity.txt'), false)
 
     // The printed command, answered "yes" as a person would (with this test's key and files), then enroll again.
-    const [, ...args] = printed!.split(' ')
+    const [, ...args] = printed.split(' ')
     const accept = ['-F', '/dev/null', '-i', sshd.clientKey, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${unknownHosts}`, '-o', 'StrictHostKeyChecking=accept-new', '-o', 'BatchMode=yes', ...args, 'true']
     await execa('ssh', accept, {reject: false})
     assert.match(readFileSync(unknownHosts, 'utf8'), /ssh-ed25519/, 'the host key is now known')

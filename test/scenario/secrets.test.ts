@@ -113,7 +113,7 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     const run = await alpha.sync()
     outputs.push(run.stdout, run.stderr)
     const held = run.result.heldBack.map((h) => h.path)
-    for (const path of ['.claude/bin.dat', '.claude/big.jsonl', '.claude/tool/profile.ps1', '.claude/link']) assert.ok(held.includes(path), `${path} held back: ${held}`)
+    for (const path of ['.claude/bin.dat', '.claude/big.jsonl', '.claude/tool/profile.ps1', '.claude/link']) assert.ok(held.includes(path), `${path} held back: ${held.join(', ')}`)
   })
 
   it('resolve --mine never pushes a secret; a file held back is not replaced by another machine\'s of the same name', async function () {

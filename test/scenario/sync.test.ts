@@ -87,7 +87,7 @@ describe('sync: edits travel both ways', function () {
     await alpha.sync()
     for (const machine of [alpha, beta]) {
       const paths = (await machine.paths()).result.paths.map((p) => p.path)
-      assert.ok(paths.includes('.config/one') && paths.includes('.config/two'), `${machine.name}: ${paths}`)
+      assert.ok(paths.includes('.config/one') && paths.includes('.config/two'), `${machine.name}: ${paths.join(', ')}`)
       assert.equal(machine.read('.config/one/a.conf'), 'one\n')
       assert.equal(machine.read('.config/two/b.conf'), 'two\n')
     }

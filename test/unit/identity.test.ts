@@ -87,7 +87,7 @@ describe('identity: ensureIdentity, parseIdentityFile', function () {
     it(`20 concurrent ensureIdentity calls (${keyType}) on one path yield exactly one key`, async function () {
       const file = join(root, 'fleet', 'identity.txt')
       const results = await Promise.allSettled(Array.from({length: 20}, () => ensureIdentity(file, keyType)))
-      const failures = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))
+      const failures = results.filter((r) => r.status === 'rejected').map((r) => String((r).reason))
       assert.deepEqual(failures, [], 'no call fails')
       const fulfilled = results.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof ensureIdentity>>>).value)
       const recipients = new Set(fulfilled.map((r) => r.identity.recipient))

@@ -600,7 +600,7 @@ function sourceContents(local: LocalFleet, active: boolean): SourceContents {
  * approval) changes no content, so the other side's edit simply wins. Undefined: a conflict for a person.
  */
 async function mergeEncrypted(contents: SourceContents, file: string, versions: Array<Uint8Array | undefined>): Promise<Uint8Array | string | undefined> {
-  const [base, mine, theirs] = await Promise.all(versions.map((v) => (v === undefined ? undefined : contents.targetContents(file, v)))).catch(() => [])
+  const [base, mine, theirs] = await Promise.all(versions.map(async (v) => (v === undefined ? undefined : contents.targetContents(file, v)))).catch(() => [])
   if (mine === undefined || theirs === undefined) return undefined
   const merged = mergeText(base ?? new Uint8Array(), mine, theirs)
   if (merged === undefined) return undefined

@@ -113,11 +113,11 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
     if (merge) {
       const versions = await Promise.all([base ?? theirs, mine, theirs].map((ref) => repo.show(ref, path)))
       if (versions.every((v) => v !== undefined)) {
-        await writeFile(join(repo.dir, path), merge(versions[0]!, versions[1]!, versions[2]!))
+        await writeFile(join(repo.dir, path), merge(versions[0], versions[1], versions[2]))
         continue
       }
     } else if (mergeEncrypted && isEncryptedSourceFile(path)) {
-      const versions = await Promise.all([base, mine, theirs].map((ref) => (ref === undefined ? undefined : repo.blobBytes(`${ref}:${path}`))))
+      const versions = await Promise.all([base, mine, theirs].map(async (ref) => (ref === undefined ? undefined : repo.blobBytes(`${ref}:${path}`))))
       const merged = await mergeEncrypted(path, versions)
       if (merged !== undefined) {
         await writeFile(join(repo.dir, path), merged)

@@ -91,7 +91,7 @@ export async function appendSyncLog(paths: FleetPaths, record: SyncRecord & {mac
 export async function readSyncLog(paths: FleetPaths, limit = 20): Promise<Array<SyncRecord & {machine: string}>> {
   try {
     const lines = (await readFile(statePaths(paths).log, 'utf8')).trim().split('\n')
-    return lines.slice(-limit).map((line) => JSON.parse(line))
+    return lines.slice(-limit).map((line) => JSON.parse(line) as SyncRecord & {machine: string})
   } catch {
     return []
   }
