@@ -178,8 +178,8 @@ async function sshRoute(root: string, forgePath: string, homes: string[]): Promi
       '# fleet bench: sshd runs this for every login with a counted key (a forced command in authorized_keys):',
       '# count the request under the label it is given, then be what the client asked for.',
       'case "$SSH_ORIGINAL_COMMAND" in',
-      "  git-upload-pack\\ *|git\\ upload-pack\\ *) kind=upload-pack ;;",
-      "  git-receive-pack\\ *|git\\ receive-pack\\ *) kind=receive-pack ;;",
+      '  git-upload-pack\\ *|git\\ upload-pack\\ *) kind=upload-pack ;;',
+      '  git-receive-pack\\ *|git\\ receive-pack\\ *) kind=receive-pack ;;',
       '  *) kind=other ;;',
       'esac',
       `echo "$kind $1" >> ${shQuote(log)}`,
@@ -294,7 +294,11 @@ function treeCpu(root: number): TreeCpu {
     const first = subtree(processTable(), root)
     const at = performance.now()
     const second = subtree(processTable(), root)
-    const ids = (tree: ProcStat[]) => tree.map((p) => `${p.pid}:${p.start}`).sort().join(',')
+    const ids = (tree: ProcStat[]) =>
+      tree
+        .map((p) => `${p.pid}:${p.start}`)
+        .sort()
+        .join(',')
     if (ids(first) !== ids(second) && attempt < 20) continue
     const supervisor = second.find((p) => p.pid === root)
     const watcher = second.find((p) => p.ppid === root && cmdline(p.pid).includes('watch'))
@@ -320,7 +324,10 @@ type SyncLogEntry = SyncRecord & {machine: string}
 
 function syncLog(machine: Machine): SyncLogEntry[] {
   const text = readOr(machine, SYNC_LOG) ?? ''
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as SyncLogEntry)
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as SyncLogEntry)
 }
 
 /** Syncs by "reason → outcome", from a machine's log, between two Date.now() moments. */
@@ -380,7 +387,14 @@ class BenchFleet {
     let route: ForgeRoute | undefined
     try {
       const forge = await Forge.create(join(root, 'forge'))
-      route = transport === 'ssh' ? await sshRoute(root, forge.path, NAMES.map((name) => join(root, name))) : await fileRoute(root, forge.url)
+      route =
+        transport === 'ssh'
+          ? await sshRoute(
+              root,
+              forge.path,
+              NAMES.map((name) => join(root, name)),
+            )
+          : await fileRoute(root, forge.url)
       const fleet = new BenchFleet(root, forge, route)
       await fleet.setUp(overrides)
       return fleet
@@ -420,7 +434,8 @@ class BenchFleet {
     const expected = agentSettingsSchema.parse(overrides)
     for (const m of this.machines) {
       const settings = (await readManifest(m.sourceDir)).settings.agents
-      if (JSON.stringify(settings) !== JSON.stringify(expected)) throw new Error(`${m.name} has agent settings ${JSON.stringify(settings)}, not ${JSON.stringify(expected)}`)
+      if (JSON.stringify(settings) !== JSON.stringify(expected))
+        throw new Error(`${m.name} has agent settings ${JSON.stringify(settings)}, not ${JSON.stringify(expected)}`)
     }
     this.settings = expected
   }
@@ -527,7 +542,10 @@ class BenchFleet {
 }
 
 async function versions(): Promise<{node: string; git: string; chezmoi: string}> {
-  const first = async (file: string) => String((await execa(file, ['--version'])).stdout).split('\n')[0].trim()
+  const first = async (file: string) =>
+    String((await execa(file, ['--version'])).stdout)
+      .split('\n')[0]
+      .trim()
   return {node: process.version, git: await first('git'), chezmoi: await first('chezmoi')}
 }
 
@@ -626,7 +644,9 @@ export async function benchPropagation(options: {saves?: number; pollMs?: number
         if (bMs === undefined && readOr(b, FILE) === content) bMs = now
         if (cMs === undefined && readOr(c, FILE) === content) cMs = now
         if (now > PROPAGATION_TIMEOUT_MS) {
-          throw new Error(`save ${i} did not reach ${bMs === undefined ? 'B' : ''}${cMs === undefined ? ' C' : ''} in ${PROPAGATION_TIMEOUT_MS / 1000} s\n${fleet.running.map((r) => `--- ${label(r.machine)}\n${r.output.slice(-3000)}`).join('\n')}`)
+          throw new Error(
+            `save ${i} did not reach ${bMs === undefined ? 'B' : ''}${cMs === undefined ? ' C' : ''} in ${PROPAGATION_TIMEOUT_MS / 1000} s\n${fleet.running.map((r) => `--- ${label(r.machine)}\n${r.output.slice(-3000)}`).join('\n')}`,
+          )
         }
         await sleep(pollMs)
       }
@@ -704,30 +724,49 @@ export async function benchPropagation(options: {saves?: number; pollMs?: number
 }
 
 export function printPropagation(report: PropagationReport): void {
-  console.log(`\nPropagation: a save on A until it is on B and on C (${report.saves.length} saves, one at a time, unique content; polled every ${report.pollMs} ms; then a random pause of ${report.pauseMs[0] / 1000}–${report.pauseMs[1] / 1000} s (one forge-check period wide, so saves fall at every phase of the receivers' checks); Node ${report.node}; ${report.git}; ${report.chezmoi})`)
+  console.log(
+    `\nPropagation: a save on A until it is on B and on C (${report.saves.length} saves, one at a time, unique content; polled every ${report.pollMs} ms; then a random pause of ${report.pauseMs[0] / 1000}–${report.pauseMs[1] / 1000} s (one forge-check period wide, so saves fall at every phase of the receivers' checks); Node ${report.node}; ${report.git}; ${report.chezmoi})`,
+  )
   console.log(`  three machines, real agents (fleet agents run), ${settingsText(report.settings)}`)
   console.log(`  ${''.padEnd(22)} ${'n'.padStart(3)} ${'p50'.padStart(8)} ${'p95'.padStart(8)} ${'max'.padStart(8)} ${'min'.padStart(8)}`)
   for (const [name, d] of Object.entries(report.distributions)) {
-    console.log(`  ${name.padEnd(22)} ${String(d.n).padStart(3)} ${fmt(d.p50Ms).padStart(8)} ${fmt(d.p95Ms).padStart(8)} ${fmt(d.maxMs).padStart(8)} ${fmt(d.minMs).padStart(8)}`)
+    console.log(
+      `  ${name.padEnd(22)} ${String(d.n).padStart(3)} ${fmt(d.p50Ms).padStart(8)} ${fmt(d.p95Ms).padStart(8)} ${fmt(d.maxMs).padStart(8)} ${fmt(d.minMs).padStart(8)}`,
+    )
   }
   console.log(`  baseline: ${report.baseline}`)
   const templateP50 = 150_000
   const both = report.distributions['both (later of B, C)']
   console.log(`  template p50 / fleet p50 (both): ${(templateP50 / both.p50Ms).toFixed(0)}× (against the template's design figure)`)
-  console.log(`  delivered by (the receiver's sync that applied it): ${Object.entries(report.deliveredBy).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+  console.log(
+    `  delivered by (the receiver's sync that applied it): ${Object.entries(report.deliveredBy)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  )
   console.log(`  forge commits during the saves: ${report.commits} for ${report.saves.length} saves`)
   for (const [name, counts] of Object.entries(report.syncs)) {
-    console.log(`  syncs on ${name}: ${Object.entries(counts).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}`)
+    console.log(
+      `  syncs on ${name}: ${
+        Object.entries(counts)
+          .map(([k, v]) => `${k} ×${v}`)
+          .join(', ') || 'none'
+      }`,
+    )
   }
   for (const [name, counts] of Object.entries(report.forgeRequests)) {
-    console.log(`  forge requests by ${name} during the saves: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+    console.log(
+      `  forge requests by ${name} during the saves: ${Object.entries(counts)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    )
   }
   if (report.trouble.length > 0) {
     console.log(`  agents' output worth a look (${report.trouble.length} line(s)):`)
     for (const line of report.trouble.slice(0, 12)) console.log(`    ${line}`)
   }
   console.log('  Targets')
-  for (const t of report.targets) console.log(`    ${t.met ? 'met   ' : 'MISSED'} ${t.name.padEnd(28)} ${t.value.toFixed(2).padStart(7)} ${t.unit}  (target ${t.target})`)
+  for (const t of report.targets)
+    console.log(`    ${t.met ? 'met   ' : 'MISSED'} ${t.name.padEnd(28)} ${t.value.toFixed(2).padStart(7)} ${t.unit}  (target ${t.target})`)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -824,7 +863,7 @@ export interface IdleReport {
 }
 
 const CPU_METHOD =
-  '/proc/<pid>/stat of the supervisor and every living descendant: Σ utime+stime+cutime+cstime at the end minus at the start (reaped children live on in their parent\'s cutime/cstime, so short-lived git and puller runs count)'
+  "/proc/<pid>/stat of the supervisor and every living descendant: Σ utime+stime+cutime+cstime at the end minus at the start (reaped children live on in their parent's cutime/cstime, so short-lived git and puller runs count)"
 const REQUEST_METHOD: Record<Transport, string> = {
   file: 'GIT_EXEC_PATH → a copy of git\'s exec-path whose git-upload-pack / git-receive-pack append "<kind> $HOME" to a log, then exec the real one: one line per ls-remote, fetch or push',
   ssh: 'sshd forced command: each machine logs in with a key of its own, listed in authorized_keys with command="<wrapper> <its HOME>"; the wrapper appends "<kind> <HOME>" to a log (kind from $SSH_ORIGINAL_COMMAND), then eval-execs the original command: one line per ls-remote, fetch or push (a GIT_EXEC_PATH wrapper is never reached through sshd: no client env gets there, and it starts git-upload-pack by PATH)',
@@ -860,7 +899,10 @@ async function unitCost(file: string, args: string[], options: {env: NodeJS.Proc
   const own = process.cpuUsage()
   for (let i = 0; i < options.runs; i++) await execa(file, args, {env: options.env, extendEnv: false, cwd: options.cwd, stdin: 'ignore'})
   const spent = process.cpuUsage(own)
-  const cost: UnitCost = {childMs: (seconds(readStat(process.pid)!.reaped - ticks) * 1000) / options.runs, spawnerMs: (spent.user + spent.system) / 1000 / options.runs}
+  const cost: UnitCost = {
+    childMs: (seconds(readStat(process.pid)!.reaped - ticks) * 1000) / options.runs,
+    spawnerMs: (spent.user + spent.system) / 1000 / options.runs,
+  }
   if (options.server !== undefined) cost.serverMs = (seconds(treeCpu(options.server).total - serverBefore) * 1000) / options.runs
   return cost
 }
@@ -871,13 +913,27 @@ async function unitCost(file: string, args: string[], options: {env: NodeJS.Proc
  * checks through it. The master detaches (a child of init then), so its CPU is read from its own /proc entry.
  * Always ends it (ssh -O exit, then SIGTERM if it is still there).
  */
-async function muxWhatIf(sshd: Sshd, dir: string, url: string, env: NodeJS.ProcessEnv, cwd: string, runs: number, server: number): Promise<Omit<MuxWhatIf, 'estimatedCpuSecondsPerHour'>> {
+async function muxWhatIf(
+  sshd: Sshd,
+  dir: string,
+  url: string,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  runs: number,
+  server: number,
+): Promise<Omit<MuxWhatIf, 'estimatedCpuSecondsPerHour'>> {
   mkdirSync(dir, {recursive: true})
   const controlPath = join(dir, 'cm-%C')
   const options = `-o ControlMaster=auto -o ControlPersist=120 -o ControlPath=${shQuote(controlPath)}`
   const muxEnv = {...env, GIT_SSH_COMMAND: `${sshd.gitSshCommand} ${options}`}
   const {hostname} = new URL(url)
-  const control = (op: string) => execa('ssh', ['-F', '/dev/null', '-o', `ControlPath=${controlPath}`, '-O', op, '-p', String(sshd.port), '-l', sshd.user, hostname], {env, extendEnv: false, reject: false, stdin: 'ignore'})
+  const control = (op: string) =>
+    execa('ssh', ['-F', '/dev/null', '-o', `ControlPath=${controlPath}`, '-O', op, '-p', String(sshd.port), '-l', sshd.user, hostname], {
+      env,
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+    })
   let master: ProcStat | undefined
   try {
     const ticks = readStat(process.pid)!.reaped
@@ -967,7 +1023,8 @@ async function measureIdle(transport: Transport, options: IdleOptions): Promise<
     const to = Date.now()
     const windowMs = end[0].at - start[0].at
     const inWindow = requests(fleet.counter).slice(requestsBefore)
-    const forgeCommitsInWindow = forgeHead(fleet.forge) === headBefore ? 0 : Number((await fleet.forge.git(['rev-list', '--count', `${headBefore}..main`])).trim())
+    const forgeCommitsInWindow =
+      forgeHead(fleet.forge) === headBefore ? 0 : Number((await fleet.forge.git(['rev-list', '--count', `${headBefore}..main`])).trim())
 
     // One puller run's cost on each machine, as the puller runs it (quick path), its requests counted apart.
     const probe = fleet.route.probe
@@ -1004,7 +1061,9 @@ async function measureIdle(transport: Transport, options: IdleOptions): Promise<
       for (const r of inWindow.filter((r) => r.home === m.home)) counts[r.kind] = (counts[r.kind] ?? 0) + 1
       const all = Object.values(counts).reduce((x, y) => x + y, 0)
       const syncsInWindow = syncsBetween(m, from, to)
-      const pullerInWindow = Object.entries(syncsInWindow).filter(([key]) => key.startsWith('timer')).reduce((x, [, v]) => x + v, 0)
+      const pullerInWindow = Object.entries(syncsInWindow)
+        .filter(([key]) => key.startsWith('timer'))
+        .reduce((x, [, v]) => x + v, 0)
       const puller = await pullerCost(m)
       const perHour = 3600 / fleet.settings.pullIntervalSeconds
       const windowH = windowMs / 3_600_000
@@ -1015,7 +1074,14 @@ async function measureIdle(transport: Transport, options: IdleOptions): Promise<
       const steadyRequests = (all - pullerInWindow * puller.requests) / windowMin + (puller.requests * perHour) / 60
       machines.push({
         machine: label(m),
-        cpuSeconds: {total, supervisorSelf, supervisorReaped, watcherSelf, watcherReaped, other: total - supervisorSelf - supervisorReaped - watcherSelf - watcherReaped},
+        cpuSeconds: {
+          total,
+          supervisorSelf,
+          supervisorReaped,
+          watcherSelf,
+          watcherReaped,
+          other: total - supervisorSelf - supervisorReaped - watcherSelf - watcherReaped,
+        },
         watcherRestarted,
         cpuSecondsPerHourWindow: total / windowH,
         cpuSecondsPerHourSteady: steadyCpu,
@@ -1035,9 +1101,12 @@ async function measureIdle(transport: Transport, options: IdleOptions): Promise<
     await fleet.stopAgents()
     const a = fleet.machines[0]
     const plainEnv = {...a.env, GIT_EXEC_PATH: execPath, LC_ALL: 'C'}
-    const unit = (file: string, args: string[], env: NodeJS.ProcessEnv, runs = unitRuns, serverPid?: number) => unitCost(file, args, {env, cwd: a.sourceDir, runs, server: serverPid})
+    const unit = (file: string, args: string[], env: NodeJS.ProcessEnv, runs = unitRuns, serverPid?: number) =>
+      unitCost(file, args, {env, cwd: a.sourceDir, runs, server: serverPid})
     const costs: Record<string, UnitCost> = {}
-    const lsRemote: IdleReport['unitCosts']['lsRemote'] = {file: transport === 'ssh' ? 'git ls-remote file:// (+ upload-pack)' : 'git ls-remote (+ upload-pack)'}
+    const lsRemote: IdleReport['unitCosts']['lsRemote'] = {
+      file: transport === 'ssh' ? 'git ls-remote file:// (+ upload-pack)' : 'git ls-remote (+ upload-pack)',
+    }
     let wrapperMs = 0
     let serverWrapperMs: number | undefined
     let mux: MuxWhatIf | undefined
@@ -1084,7 +1153,7 @@ async function measureIdle(transport: Transport, options: IdleOptions): Promise<
         serverSeconds === undefined
           ? undefined
           : {
-              what: 'the listening sshd\'s tree (/proc, as for the agents): its own CPU and every connection\'s processes, the counting wrapper included',
+              what: "the listening sshd's tree (/proc, as for the agents): its own CPU and every connection's processes, the counting wrapper included",
               cpuSeconds: serverSeconds,
               requests: inWindow.length,
               msPerRequest: inWindow.length > 0 ? (serverSeconds * 1000) / inWindow.length : Number.NaN,
@@ -1111,53 +1180,90 @@ async function measureIdle(transport: Transport, options: IdleOptions): Promise<
 
 export function printIdle(report: IdleReport): void {
   const ssh = report.transport === 'ssh'
-  const title = ssh ? 'Idle over ssh://: three machines running their agents, the forge behind an sshd of our own on 127.0.0.1, nothing changing' : 'Idle: three machines running their agents, nothing changing'
+  const title = ssh
+    ? 'Idle over ssh://: three machines running their agents, the forge behind an sshd of our own on 127.0.0.1, nothing changing'
+    : 'Idle: three machines running their agents, nothing changing'
   console.log(`\n${title}, ${report.windowSeconds.toFixed(0)} s window (BENCH_IDLE_SECONDS; Node ${report.node}; ${report.git}; ${report.chezmoi})`)
   console.log(`  ${settingsText(report.settings)}`)
   console.log(`  forge: ${report.forgeUrl}`)
-  console.log(`  CPU = ${report.cpuMethod}${ssh ? ' (the machines\' side: the agents with their git, sh and ssh client processes; the sshd side separately below)' : ''}`)
+  console.log(
+    `  CPU = ${report.cpuMethod}${ssh ? " (the machines' side: the agents with their git, sh and ssh client processes; the sshd side separately below)" : ''}`,
+  )
   console.log(`  requests = ${report.requestMethod}`)
-  console.log(`  "steady" = the window without puller runs + one puller run (measured: fleet sync --reason bench-puller, median of ${report.machines[0]?.puller.runs}) × ${3600 / report.settings.pullIntervalSeconds}/h`)
-  console.log(`  ${'machine'.padEnd(8)} ${'cpu s'.padStart(7)} ${'s/h win'.padStart(8)} ${'s/h steady'.padStart(10)} ${'less wrapper'.padStart(12)} ${'×idle node'.padStart(10)}   ${'req/min win'.padStart(11)} ${'steady'.padStart(7)}`)
+  console.log(
+    `  "steady" = the window without puller runs + one puller run (measured: fleet sync --reason bench-puller, median of ${report.machines[0]?.puller.runs}) × ${3600 / report.settings.pullIntervalSeconds}/h`,
+  )
+  console.log(
+    `  ${'machine'.padEnd(8)} ${'cpu s'.padStart(7)} ${'s/h win'.padStart(8)} ${'s/h steady'.padStart(10)} ${'less wrapper'.padStart(12)} ${'×idle node'.padStart(10)}   ${'req/min win'.padStart(11)} ${'steady'.padStart(7)}`,
+  )
   for (const m of report.machines) {
-    console.log(`  ${m.machine.padEnd(8)} ${m.cpuSeconds.total.toFixed(2).padStart(7)} ${m.cpuSecondsPerHourWindow.toFixed(1).padStart(8)} ${m.cpuSecondsPerHourSteady.toFixed(1).padStart(10)} ${m.cpuSecondsPerHourSteadyUncounted.toFixed(1).padStart(12)} ${report.ratio[m.machine].toFixed(0).padStart(9)}×   ${m.requestsPerMinuteWindow.toFixed(1).padStart(11)} ${m.requestsPerMinuteSteady.toFixed(1).padStart(7)}`)
+    console.log(
+      `  ${m.machine.padEnd(8)} ${m.cpuSeconds.total.toFixed(2).padStart(7)} ${m.cpuSecondsPerHourWindow.toFixed(1).padStart(8)} ${m.cpuSecondsPerHourSteady.toFixed(1).padStart(10)} ${m.cpuSecondsPerHourSteadyUncounted.toFixed(1).padStart(12)} ${report.ratio[m.machine].toFixed(0).padStart(9)}×   ${m.requestsPerMinuteWindow.toFixed(1).padStart(11)} ${m.requestsPerMinuteSteady.toFixed(1).padStart(7)}`,
+    )
   }
   const fleetWide = report.machines.reduce((sum, m) => sum + m.requestsPerMinuteSteady, 0)
   console.log(`  the forge itself sees ${fleetWide.toFixed(1)} requests/min from these ${report.machines.length} machines (steady)`)
   console.log(`  idle node over the same window: ${report.baseline.cpuSeconds.toFixed(2)} s (${report.baseline.cpuSecondsPerHour.toFixed(2)} s/h)`)
   if (report.server) {
     const s = report.server
-    console.log(`  sshd side over the window: ${s.cpuSeconds.toFixed(2)} s for ${s.requests} requests = ${s.msPerRequest.toFixed(1)} ms per request (${s.cpuSecondsPerHour.toFixed(1)} s/h for the ${report.machines.length} machines; ${s.what})`)
+    console.log(
+      `  sshd side over the window: ${s.cpuSeconds.toFixed(2)} s for ${s.requests} requests = ${s.msPerRequest.toFixed(1)} ms per request (${s.cpuSecondsPerHour.toFixed(1)} s/h for the ${report.machines.length} machines; ${s.what})`,
+    )
   }
   console.log(`  where the CPU went (s in the window): supervisor itself / puller runs ended / watcher itself / watcher's children / other`)
   for (const m of report.machines) {
     const c = m.cpuSeconds
     const f = (x: number) => (Math.abs(x) < 0.005 ? 0 : x).toFixed(2)
-    console.log(`    ${m.machine}: ${f(c.supervisorSelf)} / ${f(c.supervisorReaped)} / ${f(c.watcherSelf)} / ${f(c.watcherReaped)} / ${f(c.other)}${m.watcherRestarted ? '  (the watcher restarted in the window)' : ''}`)
+    console.log(
+      `    ${m.machine}: ${f(c.supervisorSelf)} / ${f(c.supervisorReaped)} / ${f(c.watcherSelf)} / ${f(c.watcherReaped)} / ${f(c.other)}${m.watcherRestarted ? '  (the watcher restarted in the window)' : ''}`,
+    )
   }
   for (const m of report.machines) {
-    const syncs = Object.entries(m.syncsInWindow).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'
-    console.log(`    ${m.machine}: requests ${Object.entries(m.requests).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}; watcher CPU per request ${m.watcherCpuMsPerRequest.toFixed(1)} ms; syncs in the window: ${syncs}`)
-    console.log(`       one puller run: ${fmt(m.puller.cpuMs)} CPU, ${fmt(m.puller.wallMs)} wall, ${m.puller.requests} request(s), outcome ${[...new Set(m.puller.outcomes)].join('/')}`)
+    const syncs =
+      Object.entries(m.syncsInWindow)
+        .map(([k, v]) => `${k} ×${v}`)
+        .join(', ') || 'none'
+    console.log(
+      `    ${m.machine}: requests ${
+        Object.entries(m.requests)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || 'none'
+      }; watcher CPU per request ${m.watcherCpuMsPerRequest.toFixed(1)} ms; syncs in the window: ${syncs}`,
+    )
+    console.log(
+      `       one puller run: ${fmt(m.puller.cpuMs)} CPU, ${fmt(m.puller.wallMs)} wall, ${m.puller.requests} request(s), outcome ${[...new Set(m.puller.outcomes)].join('/')}`,
+    )
   }
   const u = report.unitCosts
-  console.log(`  unit costs (mean of ${u.runs} back to back; the process with its children / the node that spawns it through execa${ssh ? ' / the sshd side' : ''}):`)
+  console.log(
+    `  unit costs (mean of ${u.runs} back to back; the process with its children / the node that spawns it through execa${ssh ? ' / the sshd side' : ''}):`,
+  )
   for (const [name, c] of Object.entries(u.costs)) {
-    console.log(`    ${name.padEnd(38)} ${c.childMs.toFixed(1).padStart(6)} ms / ${c.spawnerMs.toFixed(1).padStart(5)} ms${c.serverMs === undefined ? '' : ` / ${c.serverMs.toFixed(1).padStart(6)} ms`}`)
+    console.log(
+      `    ${name.padEnd(38)} ${c.childMs.toFixed(1).padStart(6)} ms / ${c.spawnerMs.toFixed(1).padStart(5)} ms${c.serverMs === undefined ? '' : ` / ${c.serverMs.toFixed(1).padStart(6)} ms`}`,
+    )
   }
   if (ssh && u.lsRemote.ssh) {
     const viaSsh = u.costs[u.lsRemote.ssh]
     const viaFile = u.costs[u.lsRemote.file]
-    console.log(`    one forge check, git ls-remote with its children: ssh:// ${viaSsh.childMs.toFixed(1)} ms vs file:// ${viaFile.childMs.toFixed(1)} ms (${(viaSsh.childMs / viaFile.childMs).toFixed(1)}×) on the machine, + ${viaSsh.serverMs!.toFixed(1)} ms in sshd`)
-    console.log(`    the counting wrapper runs in sshd: ${(u.serverWrapperMs ?? 0).toFixed(1)} ms there per request, nothing on the machine ("less wrapper" = steady)`)
+    console.log(
+      `    one forge check, git ls-remote with its children: ssh:// ${viaSsh.childMs.toFixed(1)} ms vs file:// ${viaFile.childMs.toFixed(1)} ms (${(viaSsh.childMs / viaFile.childMs).toFixed(1)}×) on the machine, + ${viaSsh.serverMs!.toFixed(1)} ms in sshd`,
+    )
+    console.log(
+      `    the counting wrapper runs in sshd: ${(u.serverWrapperMs ?? 0).toFixed(1)} ms there per request, nothing on the machine ("less wrapper" = steady)`,
+    )
   } else {
     console.log(`    the counting wrapper adds ${u.wrapperMs.toFixed(1)} ms per request; "less wrapper" below takes that out of the steady figure`)
   }
   if (report.mux) {
     const x = report.mux
     console.log(`  what-if (not what fleet does): ssh connection multiplexing, GIT_SSH_COMMAND + ${x.options}`)
-    console.log(`    first connection (starts the master) ${x.firstMs.toFixed(1)} ms; then per check (mean of ${x.runs}): git ls-remote + sh + ssh mux client ${x.clientMs.toFixed(1)} ms + the master ${x.masterMs.toFixed(1)} ms = ${x.perCheckMs.toFixed(1)} ms on the machine (spawner ${x.spawnerMs.toFixed(1)} ms; sshd side ${x.serverMs.toFixed(1)} ms)`)
-    console.log(`    → worst machine's steady CPU with every request at that cost instead: ≈ ${x.estimatedCpuSecondsPerHour.toFixed(1)} s/h (estimate; target ≤ 10)`)
+    console.log(
+      `    first connection (starts the master) ${x.firstMs.toFixed(1)} ms; then per check (mean of ${x.runs}): git ls-remote + sh + ssh mux client ${x.clientMs.toFixed(1)} ms + the master ${x.masterMs.toFixed(1)} ms = ${x.perCheckMs.toFixed(1)} ms on the machine (spawner ${x.spawnerMs.toFixed(1)} ms; sshd side ${x.serverMs.toFixed(1)} ms)`,
+    )
+    console.log(
+      `    → worst machine's steady CPU with every request at that cost instead: ≈ ${x.estimatedCpuSecondsPerHour.toFixed(1)} s/h (estimate; target ≤ 10)`,
+    )
   }
   console.log(`  forge commits in the window: ${report.forgeCommitsInWindow}`)
   if (report.trouble.length > 0) {
@@ -1165,5 +1271,6 @@ export function printIdle(report: IdleReport): void {
     for (const line of report.trouble.slice(0, 12)) console.log(`    ${line}`)
   }
   console.log('  Targets')
-  for (const t of report.targets) console.log(`    ${t.met ? 'met   ' : 'MISSED'} ${t.name.padEnd(46)} ${t.value.toFixed(2).padStart(7)} ${t.unit}  (target ${t.target})`)
+  for (const t of report.targets)
+    console.log(`    ${t.met ? 'met   ' : 'MISSED'} ${t.name.padEnd(46)} ${t.value.toFixed(2).padStart(7)} ${t.unit}  (target ${t.target})`)
 }

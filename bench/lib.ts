@@ -39,7 +39,11 @@ export interface ProcessTimes {
  * Wall and CPU time of one run of `file args`. Node cannot read a child's rusage, so the run goes through GNU time
  * (/usr/bin/time; Debian: apt-get install time), which reports it with 10 ms resolution to a file of its own.
  */
-export async function timeProcessCpu(file: string, args: string[], options: {env?: NodeJS.ProcessEnv; cwd?: string; extendEnv?: boolean} = {}): Promise<ProcessTimes> {
+export async function timeProcessCpu(
+  file: string,
+  args: string[],
+  options: {env?: NodeJS.ProcessEnv; cwd?: string; extendEnv?: boolean} = {},
+): Promise<ProcessTimes> {
   const report = join(tmpdir(), `bench-time-${randomUUID()}`)
   try {
     const start = process.hrtime.bigint()

@@ -128,7 +128,8 @@ async function timeTemplateCycle(machine: Machine, targets: string[]): Promise<n
   await templateCycle(machine, targets)
   const ms = Number(process.hrtime.bigint() - start) / 1e6
   const [after, files] = [(await machine.git(['rev-parse', 'HEAD'])).trim(), await machine.git(['diff', '--name-only', before, 'HEAD'])]
-  if (after === before || files.split('\n').filter(Boolean).length !== 1) throw new Error(`the template cycle on ${machine.name} committed ${files || 'nothing'}`)
+  if (after === before || files.split('\n').filter(Boolean).length !== 1)
+    throw new Error(`the template cycle on ${machine.name} committed ${files || 'nothing'}`)
   return ms
 }
 
@@ -191,7 +192,11 @@ export async function benchSync(options: SyncBenchOptions = {}): Promise<SyncRep
     const first = cycle[0]
     const last = cycle[cycle.length - 1]
     const scale = {from: first.files, to: last.files, ratio: last.fleet.medianMs / first.fleet.medianMs}
-    const slowestQuick = Math.max(...Object.entries(wallMs).filter(([k]) => k !== 'node -e 0').map(([, v]) => v))
+    const slowestQuick = Math.max(
+      ...Object.entries(wallMs)
+        .filter(([k]) => k !== 'node -e 0')
+        .map(([, v]) => v),
+    )
     const targets = [
       {name: `template/fleet at ${first.files} files`, target: '≥ 15×', value: first.ratio, met: first.ratio >= 15},
       {name: `fleet ${last.files} / fleet ${first.files} files`, target: '≤ 1.5×', value: scale.ratio, met: scale.ratio <= 1.5},
@@ -220,21 +225,30 @@ export async function benchSync(options: SyncBenchOptions = {}): Promise<SyncRep
 }
 
 export function printSync(report: SyncReport): void {
-  console.log(`\nSync cycle: one file edited, then synced (medians; ${report.warmup} warm-up each; fleet and template interleaved; Node ${report.node}; ${report.chezmoi}; ${report.git})`)
+  console.log(
+    `\nSync cycle: one file edited, then synced (medians; ${report.warmup} warm-up each; fleet and template interleaved; Node ${report.node}; ${report.chezmoi}; ${report.git})`,
+  )
   console.log(`  template = git pull --rebase; one chezmoi add per managed file; git add -A; git commit; git push (no 2 s sleep)`)
   console.log(`  ${'files'.padStart(5)}  ${'fleet sync'.padStart(10)} ${'(n)'.padEnd(5)} ${'template'.padStart(10)} ${'(n)'.padEnd(5)}  template/fleet`)
   for (const c of report.cycle) {
-    console.log(`  ${String(c.files).padStart(5)}  ${fmt(c.fleet.medianMs).padStart(10)} ${`(${c.fleet.runs})`.padEnd(5)} ${fmt(c.template.medianMs).padStart(10)} ${`(${c.template.runs})`.padEnd(5)}  ${c.ratio.toFixed(1)}×`)
+    console.log(
+      `  ${String(c.files).padStart(5)}  ${fmt(c.fleet.medianMs).padStart(10)} ${`(${c.fleet.runs})`.padEnd(5)} ${fmt(c.template.medianMs).padStart(10)} ${`(${c.template.runs})`.padEnd(5)}  ${c.ratio.toFixed(1)}×`,
+    )
   }
   const fewer = report.cycle.filter((c) => c.template.runs < c.fleet.runs)
-  for (const c of fewer) console.log(`  (template at ${c.files} files: ${c.template.runs} sample${c.template.runs === 1 ? '' : 's'} only, ~${fmt(c.template.medianMs)} each; fleet's last ${c.fleet.runs - c.template.runs} ran alone)`)
+  for (const c of fewer)
+    console.log(
+      `  (template at ${c.files} files: ${c.template.runs} sample${c.template.runs === 1 ? '' : 's'} only, ~${fmt(c.template.medianMs)} each; fleet's last ${c.fleet.runs - c.template.runs} ran alone)`,
+    )
   console.log(`  fleet ${report.scale.to} / fleet ${report.scale.from}: ${report.scale.ratio.toFixed(2)}×`)
 
   console.log(`\nQuick path: nothing changed, forge unchanged (median of ${report.quick.runs} runs each, interleaved with node -e 0)`)
   console.log(`  CPU = ${report.quick.cpuMethod}; node -e 0 is only 1–2 ticks of it, so the CPU ratio is coarse`)
   console.log(`  ${''.padEnd(22)} ${'wall'.padStart(8)} ${'×node'.padStart(7)} ${'cpu'.padStart(8)} ${'×node'.padStart(7)}`)
   for (const name of Object.keys(report.quick.wallMs)) {
-    console.log(`  ${name.padEnd(22)} ${fmt(report.quick.wallMs[name]).padStart(8)} ${report.quick.wallRatio[name].toFixed(1).padStart(6)}× ${fmt(report.quick.cpuMs[name]).padStart(8)} ${report.quick.cpuRatio[name].toFixed(1).padStart(6)}×`)
+    console.log(
+      `  ${name.padEnd(22)} ${fmt(report.quick.wallMs[name]).padStart(8)} ${report.quick.wallRatio[name].toFixed(1).padStart(6)}× ${fmt(report.quick.cpuMs[name]).padStart(8)} ${report.quick.cpuRatio[name].toFixed(1).padStart(6)}×`,
+    )
   }
 
   console.log('\nTargets')

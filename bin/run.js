@@ -9,7 +9,9 @@ const major = Number(process.versions.node.split('.')[0])
 if (major < 22) {
   const bundled = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url))
   if (!existsSync(bundled)) {
-    process.stderr.write(`Error: fleet needs Node.js 22 or later; this is ${process.version}.\nFix: install a newer Node.js (brew install node, or https://nodejs.org).\n`)
+    process.stderr.write(
+      `Error: fleet needs Node.js 22 or later; this is ${process.version}.\nFix: install a newer Node.js (brew install node, or https://nodejs.org).\n`,
+    )
     process.exit(1)
   }
   const child = spawnSync(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {stdio: 'inherit'})

@@ -16,8 +16,14 @@ Encrypted paths are stored in the forge as age ciphertext for the active machine
   static override examples = [
     {description: 'Sync your shell and editor settings', command: '<%= config.bin %> <%= command.id %> ~/.zshrc ~/.config/nvim'},
     {description: 'Sync a file that holds secrets, encrypted', command: '<%= config.bin %> <%= command.id %> --encrypt ~/.netrc'},
-    {description: 'A file the sync held back is not a secret after all: sync it in plain text', command: '<%= config.bin %> <%= command.id %> --plain-text ~/.claude/project/.env'},
-    {description: 'See what would happen, changing nothing', command: '<%= config.bin %> <%= command.id %> --dry-run "~/Library/Application Support/Code/User/settings.json"'},
+    {
+      description: 'A file the sync held back is not a secret after all: sync it in plain text',
+      command: '<%= config.bin %> <%= command.id %> --plain-text ~/.claude/project/.env',
+    },
+    {
+      description: 'See what would happen, changing nothing',
+      command: '<%= config.bin %> <%= command.id %> --dry-run "~/Library/Application Support/Code/User/settings.json"',
+    },
   ]
 
   static override strict = false
@@ -27,7 +33,10 @@ Encrypted paths are stored in the forge as age ciphertext for the active machine
     encrypt: Flags.boolean({summary: 'Store the paths encrypted (age) in the forge.'}),
     force: Flags.boolean({summary: 'Add a large tree (more than 1,000 files or 50 MiB).'}),
     'dry-run': Flags.boolean({summary: 'Print the plan and change nothing.'}),
-    'plain-text': Flags.boolean({summary: 'You checked that what looks like a secret in these files is not one: sync them in plain text (a file the sync held back, or a new path).', exclusive: ['encrypt']}),
+    'plain-text': Flags.boolean({
+      summary: 'You checked that what looks like a secret in these files is not one: sync them in plain text (a file the sync held back, or a new path).',
+      exclusive: ['encrypt'],
+    }),
   }
 
   async run(): Promise<{plan?: AddPathPlan; plainText?: string[]; dryRun: boolean; sync?: SyncResult}> {

@@ -18,9 +18,18 @@ Running enroll again checks and repairs this machine's enrollment: it never dupl
 
   static override examples = [
     {description: 'Start a new fleet on a bare repository on this machine, taking every default', command: '<%= config.bin %> <%= command.id %> --yes'},
-    {description: 'Join a fleet over SSH, unattended', command: '<%= config.bin %> <%= command.id %> --forge ssh://git@forge.example.com/me/dotfiles.git --name laptop --no-agents'},
-    {description: 'Join a fleet kept on GitHub, without the background agents', command: '<%= config.bin %> <%= command.id %> --forge git@github.com:me/fleet.git --name laptop --no-agents'},
-    {description: 'Start a fleet on an empty hosted repository with classic X25519 keys', command: '<%= config.bin %> <%= command.id %> --forge git@github.com:me/fleet.git --name studio --key-type x25519 --agents'},
+    {
+      description: 'Join a fleet over SSH, unattended',
+      command: '<%= config.bin %> <%= command.id %> --forge ssh://git@forge.example.com/me/dotfiles.git --name laptop --no-agents',
+    },
+    {
+      description: 'Join a fleet kept on GitHub, without the background agents',
+      command: '<%= config.bin %> <%= command.id %> --forge git@github.com:me/fleet.git --name laptop --no-agents',
+    },
+    {
+      description: 'Start a fleet on an empty hosted repository with classic X25519 keys',
+      command: '<%= config.bin %> <%= command.id %> --forge git@github.com:me/fleet.git --name studio --key-type x25519 --agents',
+    },
     {description: 'Check and repair this machine (after an interruption, or once it was approved)', command: '<%= config.bin %> <%= command.id %>'},
   ]
 
@@ -29,9 +38,12 @@ Running enroll again checks and repairs this machine's enrollment: it never dupl
   static override flags = {
     forge: Flags.string({summary: 'Git URL (or path) of the fleet to join, or of an empty repository to start one in.', helpValue: '<url>'}),
     name: Flags.string({summary: 'Name of this machine in the fleet (default: the short host name).', helpValue: '<name>'}),
-    'key-type': Flags.option({options: KEY_TYPES, summary: 'age key type for a new fleet: pq (hybrid post-quantum, default) or x25519. A joined fleet decides its own.'})(),
+    'key-type': Flags.option({
+      options: KEY_TYPES,
+      summary: 'age key type for a new fleet: pq (hybrid post-quantum, default) or x25519. A joined fleet decides its own.',
+    })(),
     agents: Flags.boolean({allowNo: true, summary: 'Install the background agents (--no-agents: do not).'}),
-    adopt: Flags.boolean({summary: 'Take over an existing chezmoi setup that is not this fleet\'s (nothing is deleted).'}),
+    adopt: Flags.boolean({summary: "Take over an existing chezmoi setup that is not this fleet's (nothing is deleted)."}),
     yes: Flags.boolean({char: 'y', summary: 'Take the defaults for every answer the flags leave open; ask nothing.'}),
   }
 

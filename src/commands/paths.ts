@@ -5,7 +5,8 @@ import {listPaths, type PathReport} from '../lib/managed/paths.ts'
 
 export default class Paths extends FleetCommand {
   static override summary = 'List the managed paths and their state on this machine.'
-  static override description = 'States: in sync; in conflict (see fleet resolve); held back (a file in it looks like a secret: see fleet status); edited here (captured at the next sync); changed upstream (another machine changed it; applied at the next sync); missing here; waiting for approval (encrypted, and this machine is pending).'
+  static override description =
+    'States: in sync; in conflict (see fleet resolve); held back (a file in it looks like a secret: see fleet status); edited here (captured at the next sync); changed upstream (another machine changed it; applied at the next sync); missing here; waiting for approval (encrypted, and this machine is pending).'
   static override examples = [
     {description: 'The managed paths', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'As JSON', command: '<%= config.bin %> <%= command.id %> --json'},

@@ -7,9 +7,7 @@ import type {SyncResult} from '../lib/sync/engine.ts'
 
 export default class RemovePath extends FleetCommand {
   static override summary = 'Stop syncing paths, fleet-wide. The files stay where they are on every machine.'
-  static override examples = [
-    {description: 'Stop syncing a directory', command: '<%= config.bin %> <%= command.id %> ~/.config/nvim'},
-  ]
+  static override examples = [{description: 'Stop syncing a directory', command: '<%= config.bin %> <%= command.id %> ~/.config/nvim'}]
   static override strict = false
   static override enableJsonFlag = true
   static override args = {path: Args.string({required: true, description: 'Managed paths to stop syncing (see `fleet paths`).'})}

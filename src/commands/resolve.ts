@@ -8,10 +8,11 @@ import type {SyncResult} from '../lib/sync/engine.ts'
 import {resolveConflict, type Side} from '../lib/sync/resolve.ts'
 
 export default class Resolve extends FleetCommand {
-  static override summary = 'Finish a conflict: keep this machine\'s version, or take the fleet\'s.'
-  static override description = 'In a terminal without --mine or --theirs, fleet asks. --mine makes this machine\'s version the fleet\'s; --theirs applies the fleet\'s version here (this machine\'s is backed up first). Then fleet syncs.'
+  static override summary = "Finish a conflict: keep this machine's version, or take the fleet's."
+  static override description =
+    "In a terminal without --mine or --theirs, fleet asks. --mine makes this machine's version the fleet's; --theirs applies the fleet's version here (this machine's is backed up first). Then fleet syncs."
   static override examples = [
-    {description: 'Keep this machine\'s version of a file', command: '<%= config.bin %> <%= command.id %> ~/.zshrc --mine'},
+    {description: "Keep this machine's version of a file", command: '<%= config.bin %> <%= command.id %> ~/.zshrc --mine'},
     {description: 'Take the version the other machines have', command: '<%= config.bin %> <%= command.id %> ~/.config/nvim/init.lua --theirs'},
   ]
   static override enableJsonFlag = true
@@ -33,7 +34,12 @@ export default class Resolve extends FleetCommand {
 
   /** Ask in the terminal; where it cannot ask, the flags are needed. */
   private async askWhichSide(local: LocalFleet, path: string): Promise<Side> {
-    if (!this.interactive) throw new UsageError('fleet resolve needs --mine or --theirs when it cannot ask (no terminal).', `fleet resolve ${path} --mine   or   fleet resolve ${path} --theirs`, 'MISSING_ANSWER')
+    if (!this.interactive)
+      throw new UsageError(
+        'fleet resolve needs --mine or --theirs when it cannot ask (no terminal).',
+        `fleet resolve ${path} --mine   or   fleet resolve ${path} --theirs`,
+        'MISSING_ANSWER',
+      )
     return askWhichSide(local, path)
   }
 }

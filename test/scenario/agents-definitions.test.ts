@@ -36,7 +36,10 @@ describe('agents: rendered definitions', function () {
   let alpha: Machine
   before(async function () {
     fleet = await TestFleet.start('agentdefs', {machines: ['alpha']})
-    ;({root, machines: [alpha]} = fleet)
+    ;({
+      root,
+      machines: [alpha],
+    } = fleet)
   })
   after(() => fleet?.remove())
 
@@ -158,10 +161,13 @@ describe('agents: install and uninstall call the service manager only for what c
     assert.match(readFileSync(join(unitDir, 'dev.dotfleet.puller.timer'), 'utf8'), /OnUnitActiveSec=600s/)
 
     const listed = (await alpha.listAgents()).result
-    assert.deepEqual(listed.agents.map((a) => [a.id, a.installed, a.current, a.source]), [
-      ['watcher', true, true, '@dotfleet/fleet'],
-      ['puller', true, true, '@dotfleet/fleet'],
-    ])
+    assert.deepEqual(
+      listed.agents.map((a) => [a.id, a.installed, a.current, a.source]),
+      [
+        ['watcher', true, true, '@dotfleet/fleet'],
+        ['puller', true, true, '@dotfleet/fleet'],
+      ],
+    )
 
     const gone = (await alpha.uninstallAgents()).result
     assert.deepEqual(gone.removed.sort(), ['puller', 'watcher'])
@@ -201,9 +207,15 @@ describe('agents: install and uninstall call the service manager only for what c
     const before = systemctl.calls().length
     await setAgentSettings(alpha, {pullIntervalSeconds: 900})
     const synced = (await beta.sync()).result
-    assert.ok(synced.notes.some((n) => /updated the agents.*puller/.test(n)), JSON.stringify(synced.notes))
+    assert.ok(
+      synced.notes.some((n) => /updated the agents.*puller/.test(n)),
+      JSON.stringify(synced.notes),
+    )
     assert.match(readFileSync(join(beta.home, '.config/systemd/user/dev.dotfleet.puller.timer'), 'utf8'), /OnUnitActiveSec=900s/)
-    const calls = systemctl.calls().slice(before).filter((c) => !['show-environment', 'is-active'].includes(c[1]))
+    const calls = systemctl
+      .calls()
+      .slice(before)
+      .filter((c) => !['show-environment', 'is-active'].includes(c[1]))
     assert.deepEqual(calls, [
       ['--user', 'daemon-reload'],
       ['--user', 'enable', 'dev.dotfleet.puller.timer'],

@@ -106,7 +106,7 @@ describe('agents: real watchers and pullers on three machines', function () {
     assert.equal(await forge.head(), head)
   })
 
-  it('a killed watcher: the puller\'s next run catches the change', async function () {
+  it("a killed watcher: the puller's next run catches the change", async function () {
     const pid = watcherPid(gamma)
     assert.ok(pid, 'gamma runs a watcher')
     process.kill(pid, 'SIGKILL')
@@ -115,7 +115,10 @@ describe('agents: real watchers and pullers on three machines', function () {
     // The supervisor waits 10 s before it restarts a resident agent; the puller (every 10 s here) gets there first
     // or at the same time: either way the change travels, and the log shows the timer found it.
     await waitFor('v3 everywhere', everywhere(`${APP}/settings.conf`, 'v3 while the watcher was dead\n'), 40_000)
-    const log = readFileSync(gamma.path('.local/state/fleet/log/sync.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    const log = readFileSync(gamma.path('.local/state/fleet/log/sync.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     const caught = log.find((entry) => entry.captured.includes(`${APP}/settings.conf`) && Date.parse(entry.at) > Date.now() - 40_000)
     assert.ok(caught, 'a sync on gamma captured the change')
     assert.ok(['timer', 'watcher-start'].includes(caught.reason), `caught by ${caught.reason}`)

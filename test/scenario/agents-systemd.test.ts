@@ -69,7 +69,7 @@ describe('agents: a real systemd user manager', function () {
     if (root) removeTempDir(root)
   })
 
-  it('enroll installed running units: the watcher is active, the puller\'s timer is armed', async function () {
+  it("enroll installed running units: the watcher is active, the puller's timer is armed", async function () {
     assert.equal(String((await systemctl(['is-active', 'dev.dotfleet.watcher.service'])).stdout).trim(), 'active')
     assert.equal(String((await systemctl(['is-active', 'dev.dotfleet.puller.timer'])).stdout).trim(), 'active')
     assert.equal(String((await systemctl(['is-enabled', 'dev.dotfleet.watcher.service'])).stdout).trim(), 'enabled')

@@ -11,7 +11,9 @@ import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 describe('the fleet CLI', function () {
   let root: string
   let machine: Machine
-  const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {examples?: unknown[]; flags: Record<string, unknown>}>}
+  const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'oclif.manifest.json'), 'utf8')) as {
+    commands: Record<string, {examples?: unknown[]; flags: Record<string, unknown>}>
+  }
   const ids = Object.keys(manifest.commands)
 
   before(() => {
@@ -21,7 +23,20 @@ describe('the fleet CLI', function () {
   after(() => removeTempDir(root))
 
   it('ships a manifest listing every command', function () {
-    for (const id of ['enroll', 'sync', 'status', 'paths', 'add-path', 'remove-path', 'resolve', 'machines:list', 'machines:approve', 'machines:revoke', 'agents:install', 'agents:run']) {
+    for (const id of [
+      'enroll',
+      'sync',
+      'status',
+      'paths',
+      'add-path',
+      'remove-path',
+      'resolve',
+      'machines:list',
+      'machines:approve',
+      'machines:revoke',
+      'agents:install',
+      'agents:run',
+    ]) {
       assert.ok(ids.includes(id), `${id} in oclif.manifest.json`)
     }
   })
@@ -54,7 +69,12 @@ describe('the fleet CLI', function () {
   })
 
   it('bad usage exits 2', async function () {
-    for (const args of [['sync', '--bogus'], ['machines', 'approve'], ['agents', 'render', '--manager', 'upstart', '--out', root], ['resolve', 'x', '--mine', '--theirs']]) {
+    for (const args of [
+      ['sync', '--bogus'],
+      ['machines', 'approve'],
+      ['agents', 'render', '--manager', 'upstart', '--out', root],
+      ['resolve', 'x', '--mine', '--theirs'],
+    ]) {
       const result = await runFleet(args, {env: machine.env})
       assert.equal(result.exitCode, 2, `${args.join(' ')}: ${result.stderr}`)
     }

@@ -20,15 +20,7 @@ import {FLEET_BIN, NODE} from '../support/cli.ts'
 import {TestFleet} from '../support/fleet.ts'
 import type {Forge} from '../support/forge.ts'
 import type {Machine} from '../support/machine.ts'
-import {
-  diffSlots,
-  fileHistoryViolations,
-  INITIAL_TOKEN,
-  mulberry32,
-  renderSlots,
-  setSlot,
-  slotHistoryViolations,
-} from '../support/random-model.ts'
+import {diffSlots, fileHistoryViolations, INITIAL_TOKEN, mulberry32, renderSlots, setSlot, slotHistoryViolations} from '../support/random-model.ts'
 
 const NAMES = ['alpha', 'beta', 'gamma'] as const
 type Name = (typeof NAMES)[number]
@@ -48,7 +40,12 @@ const STEPS = process.env.FLEET_RANDOM_STEPS ? Number(process.env.FLEET_RANDOM_S
 
 type SyncRun = Awaited<ReturnType<Machine['sync']>>
 type Op = 'edit-shared' | 'edit-secret' | 'source-edit' | 'hand-commit' | 'file-write' | 'file-delete' | 'sync' | 'sync-killed' | 'sync-forge-down'
-const WITHOUT = new Set((process.env.FLEET_RANDOM_WITHOUT ?? '').split(',').map((o) => o.trim()).filter(Boolean))
+const WITHOUT = new Set(
+  (process.env.FLEET_RANDOM_WITHOUT ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean),
+)
 const ALL_WEIGHTS: Array<[Op, number]> = [
   ['edit-shared', 17],
   ['edit-secret', 10],
@@ -355,7 +352,15 @@ describe(`edit-random: seeded random edits, syncs and faults on three machines (
           const delay = 50 + Math.floor(rDelay * 850)
           const tree = rVariant < 0.5
           // Its own process group, so that what it started (git, chezmoi) can be waited for or killed with it.
-          const child = execa(NODE, [FLEET_BIN, 'sync'], {env: m.env, extendEnv: false, reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true})
+          const child = execa(NODE, [FLEET_BIN, 'sync'], {
+            env: m.env,
+            extendEnv: false,
+            reject: false,
+            stdin: 'ignore',
+            stdout: 'ignore',
+            stderr: 'ignore',
+            detached: true,
+          })
           const pid = child.pid!
           let finished = false
           void child.then(() => (finished = true))
@@ -375,7 +380,7 @@ describe(`edit-random: seeded random edits, syncs and faults on three machines (
             what = 'killed (kill -9 of fleet; its git/chezmoi children run on)'
           }
           await child
-          for (const deadline = Date.now() + 60_000; groupAlive(pid) && Date.now() < deadline; ) await sleep(50)
+          for (const deadline = Date.now() + 60_000; groupAlive(pid) && Date.now() < deadline;) await sleep(50)
           if (groupAlive(pid)) {
             try {
               process.kill(-pid, 'SIGKILL')
@@ -440,7 +445,8 @@ describe(`edit-random: seeded random edits, syncs and faults on three machines (
         const relative = `${RND}/${key}`
         const have = m.exists(relative) ? m.read(relative) : undefined
         if (token === 'deleted' && have !== undefined) diffs.push(`${name} ~/${relative}: want deleted, have ${JSON.stringify(have)}`)
-        if (token !== 'deleted' && have !== `v = ${token}\n`) diffs.push(`${name} ~/${relative}: want ${token}, have ${have === undefined ? '(missing)' : JSON.stringify(have)}`)
+        if (token !== 'deleted' && have !== `v = ${token}\n`)
+          diffs.push(`${name} ~/${relative}: want ${token}, have ${have === undefined ? '(missing)' : JSON.stringify(have)}`)
       }
       const onDisk = m.exists(RND) ? readdirSync(m.path(RND)) : []
       for (const entry of onDisk) if (entry !== 'README' && !files.has(entry)) diffs.push(`${name} ~/${RND}/${entry}: not in the model`)

@@ -115,7 +115,11 @@ exec "${real}" "$@"
 
   before(async function () {
     fleet = await TestFleet.start('edit-safety')
-    ;({root, forge, machines: [alpha, beta]} = fleet)
+    ;({
+      root,
+      forge,
+      machines: [alpha, beta],
+    } = fleet)
     for (const c of CASES) alpha.write(rc(c), lines(15))
     alpha.write('.netrc', NETRC, 0o600)
     await alpha.addPath(CASES.map(rc))
@@ -163,18 +167,21 @@ exec "${real}" "$@"
 
     const synced = await trySync(alpha)
     assert.equal(synced.result.exitCode, 4, synced.result.stdout + synced.result.stderr)
-    assert.deepEqual(synced.conflicts.map((c) => c.path), [file])
-    assert.match(alpha.read(file), /line 4 edited in the file/, 'the file keeps this machine\'s version')
-    assert.match((await forge.show(source('1b')))!, /line 4 from chezmoi edit/, 'the forge has the source\'s version')
+    assert.deepEqual(
+      synced.conflicts.map((c) => c.path),
+      [file],
+    )
+    assert.match(alpha.read(file), /line 4 edited in the file/, "the file keeps this machine's version")
+    assert.match((await forge.show(source('1b')))!, /line 4 from chezmoi edit/, "the forge has the source's version")
     const parked = (synced.conflicts[0] as unknown as {parkedBranch: string}).parkedBranch
-    assert.match(await alpha.git(['show', `${parked}:${source('1b')}`]), /line 4 edited in the file/, 'the parked branch holds this machine\'s version')
+    assert.match(await alpha.git(['show', `${parked}:${source('1b')}`]), /line 4 edited in the file/, "the parked branch holds this machine's version")
     await beta.sync()
     assert.match(beta.read(file), /line 4 from chezmoi edit/)
 
     await alpha.resolve(file, 'mine')
     await alpha.sync()
     await beta.sync()
-    assert.match(beta.read(file), /line 4 edited in the file/, 'resolve --mine carries this machine\'s version')
+    assert.match(beta.read(file), /line 4 edited in the file/, "resolve --mine carries this machine's version")
   })
 
   it('1c. a file deleted here while its source changed: a conflict, not a deletion of the other change', async function () {
@@ -186,8 +193,11 @@ exec "${real}" "$@"
 
     const synced = await trySync(alpha)
     assert.equal(synced.result.exitCode, 4, synced.result.stdout + synced.result.stderr)
-    assert.deepEqual(synced.conflicts.map((c) => c.path), [file])
-    assert.match((await forge.show(source('1c')))!, /line 9 by beta/, 'beta\'s edit stays on the forge')
+    assert.deepEqual(
+      synced.conflicts.map((c) => c.path),
+      [file],
+    )
+    assert.match((await forge.show(source('1c')))!, /line 9 by beta/, "beta's edit stays on the forge")
     await beta.sync()
     assert.match(beta.read(file), /line 9 by beta/, 'beta keeps its file')
     assert.equal(alpha.exists(file), false, 'alpha keeps its deletion until it chooses')
@@ -204,9 +214,12 @@ exec "${real}" "$@"
 
     const synced = await trySync(alpha)
     assert.equal(synced.result.exitCode, 4, synced.result.stdout + synced.result.stderr)
-    assert.deepEqual(synced.conflicts.map((c) => c.path), [file])
+    assert.deepEqual(
+      synced.conflicts.map((c) => c.path),
+      [file],
+    )
     const entries = (await forge.files()).filter((f) => f.endsWith(source('1d')))
-    assert.deepEqual(entries, [source('1d')], 'the forge still has exactly one entry for the file, the fleet\'s')
+    assert.deepEqual(entries, [source('1d')], "the forge still has exactly one entry for the file, the fleet's")
     assert.match(alpha.read(file), /line 3 by alpha/)
     await alpha.resolve(file, 'theirs')
     assert.match(alpha.read(file), /line 3 by beta/)
@@ -215,7 +228,7 @@ exec "${real}" "$@"
     assert.match(beta.read(file), /line 3 by beta/)
   })
 
-  it('1e. the source of a managed file removed by a commit of the person\'s own: later edits are still captured', async function () {
+  it("1e. the source of a managed file removed by a commit of the person's own: later edits are still captured", async function () {
     const file = rc('1e')
     await alpha.git(['rm', '--quiet', source('1e')])
     await alpha.git(['commit', '--quiet', '-m', 'my own: drop the source'])
@@ -226,7 +239,7 @@ exec "${real}" "$@"
     assert.match(beta.read(file), /edited after the source went/)
   })
 
-  it('2. a commit of the person\'s own in the source repo, and an append to the file: both travel, the commit stays in history', async function () {
+  it("2. a commit of the person's own in the source repo, and an append to the file: both travel, the commit stays in history", async function () {
     const file = rc('2')
     const committed = 'line 5 committed by hand'
     const message = 'my own edit: line 5 of .zshrc-case2'
@@ -241,14 +254,14 @@ exec "${real}" "$@"
     const onForge = (await forge.show(source('2')))!
     assert.ok(onForge.includes(committed), `the forge still has the person's committed line 5:\n${onForge}`)
     assert.ok(onForge.includes(appended), `the forge has the appended line:\n${onForge}`)
-    assert.ok((await forge.git(['log', '--format=%s', 'main'])).split('\n').includes(message), 'the person\'s commit is in the forge\'s history')
+    assert.ok((await forge.git(['log', '--format=%s', 'main'])).split('\n').includes(message), "the person's commit is in the forge's history")
     assert.ok(alpha.read(file).includes(committed) && alpha.read(file).includes(appended), `alpha's ~/${file} has both edits:\n${alpha.read(file)}`)
     await beta.sync()
     assert.ok(beta.read(file).includes(committed) && beta.read(file).includes(appended), `beta's ~/${file} has both edits:\n${beta.read(file)}`)
-    await assertNeverRemoved(committed, 'the person\'s committed line 5')
+    await assertNeverRemoved(committed, "the person's committed line 5")
   })
 
-  it('3. a change pulled into the source by hand, then an append: the other machine\'s edit is not taken back', async function () {
+  it("3. a change pulled into the source by hand, then an append: the other machine's edit is not taken back", async function () {
     const file = rc('3')
     const fromBeta = 'line 1 edited on beta'
     const appended = 'setopt autocd # appended on alpha'
@@ -263,10 +276,10 @@ exec "${real}" "$@"
     assert.ok(beta.read(file).includes(fromBeta), `beta's ~/${file} still has beta's own line-1 edit:\n${beta.read(file)}`)
     assert.ok(beta.read(file).includes(appended), `beta's ~/${file} has alpha's appended line:\n${beta.read(file)}`)
     assert.ok(alpha.read(file).includes(fromBeta) && alpha.read(file).includes(appended), `alpha's ~/${file} has both edits:\n${alpha.read(file)}`)
-    await assertNeverRemoved(fromBeta, 'beta\'s line-1 edit')
+    await assertNeverRemoved(fromBeta, "beta's line-1 edit")
   })
 
-  it('4a. an edit made while chezmoi applies the other machine\'s edit: neither is lost', async function () {
+  it("4a. an edit made while chezmoi applies the other machine's edit: neither is lost", async function () {
     const file = rc('4a')
     const fromBeta = 'line 1 edited on beta (while alpha applies)'
     const appended = 'export LESS=-R # appended on alpha during the apply'
@@ -280,7 +293,7 @@ exec "${real}" "$@"
 
     await alpha.sync()
     await beta.sync()
-    await assertNeverRemoved(fromBeta, 'beta\'s line-1 edit')
+    await assertNeverRemoved(fromBeta, "beta's line-1 edit")
     for (const machine of [alpha, beta]) {
       const text = machine.read(file)
       assert.ok(text.includes(fromBeta) && text.includes(appended), `${machine.name}'s ~/${file} has beta's line-1 edit and alpha's appended line:\n${text}`)
@@ -292,7 +305,7 @@ exec "${real}" "$@"
 
   it('4b. a sync killed (kill -9) as it starts to apply, then an append: the edit it received is not taken back', async function () {
     const file = rc('4b')
-    const fromBeta = 'line 1 edited on beta (before alpha\'s sync was killed)'
+    const fromBeta = "line 1 edited on beta (before alpha's sync was killed)"
     const appended = 'export PAGER=less # appended on alpha after the kill'
     beta.edit(file, (text) => editLine(text, 1, fromBeta))
     await beta.sync()
@@ -307,7 +320,7 @@ exec "${real}" "$@"
       await alpha.sync()
     }
     await beta.sync()
-    await assertNeverRemoved(fromBeta, 'beta\'s line-1 edit')
+    await assertNeverRemoved(fromBeta, "beta's line-1 edit")
     for (const machine of [alpha, beta]) {
       const text = machine.read(file)
       assert.ok(text.includes(fromBeta) && text.includes(appended), `${machine.name}'s ~/${file} has beta's line-1 edit and alpha's appended line:\n${text}`)
@@ -317,51 +330,74 @@ exec "${real}" "$@"
   // delta's HOME is a small tmpfs, nearly full once delta has enrolled and synced. How much is left decides where
   // the sync runs out of space: with ~300 KB the fetch fails; with ~2 MB the fetched objects of the big file below
   // (~1.2 MB packed) fit but writing it out in the source repo does not; with ~3.5 MB only the apply fails.
-  for (const [name, leaveKiB, where] of [['delta', 300, 'fetch'], ['epsilon', 2000, 'checkout'], ['zeta', 3500, 'apply']] as const) {
-  it(`5. a disk that fills up during a sync (in the ${where}): an error that says so, nothing truncated committed, and the next sync finishes`, async function () {
-    const delta = new Machine(root, name)
-    const mount = await execa('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0755', 'tmpfs', delta.home], {reject: false})
-    if (mount.exitCode !== 0) {
-      this.test!.title += ` (skipped: cannot mount a tmpfs here: ${String(mount.stderr).trim() || `exit ${mount.exitCode}`})`
-      this.skip()
-    }
-    mounted.push(delta.home)
-    await fleet.join(delta)
-    await delta.sync()
-    const filler = join(delta.home, 'filler')
-    const stats = statfsSync(delta.home)
-    const leave = leaveKiB * 1024
-    writeFileSync(filler, Buffer.alloc(Math.max(0, stats.bavail * stats.bsize - leave)))
+  for (const [name, leaveKiB, where] of [
+    ['delta', 300, 'fetch'],
+    ['epsilon', 2000, 'checkout'],
+    ['zeta', 3500, 'apply'],
+  ] as const) {
+    it(`5. a disk that fills up during a sync (in the ${where}): an error that says so, nothing truncated committed, and the next sync finishes`, async function () {
+      const delta = new Machine(root, name)
+      const mount = await execa('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0755', 'tmpfs', delta.home], {reject: false})
+      if (mount.exitCode !== 0) {
+        this.test!.title += ` (skipped: cannot mount a tmpfs here: ${String(mount.stderr).trim() || `exit ${mount.exitCode}`})`
+        this.skip()
+      }
+      mounted.push(delta.home)
+      await fleet.join(delta)
+      await delta.sync()
+      const filler = join(delta.home, 'filler')
+      const stats = statfsSync(delta.home)
+      const leave = leaveKiB * 1024
+      writeFileSync(filler, Buffer.alloc(Math.max(0, stats.bavail * stats.bsize - leave)))
 
-    // alpha adds a 1.5 MB file (text) under a managed path.
-    const big = (randomBytes(1.5 * 1024 * 1024 * 0.75).toString('base64').match(/.{1,76}/g) ?? []).join('\n') + '\n'
-    const bigFile = `.config/big-${name}.bin`
-    alpha.write(bigFile, big)
-    await alpha.addPath(bigFile, {force: true})
-    await alpha.sync()
-    const bigSource = (await forge.files()).find((f) => f.endsWith(`big-${name}.bin`))
-    assert.ok(bigSource, 'the big file reached the forge')
+      // alpha adds a 1.5 MB file (text) under a managed path.
+      const big =
+        (
+          randomBytes(1.5 * 1024 * 1024 * 0.75)
+            .toString('base64')
+            .match(/.{1,76}/g) ?? []
+        ).join('\n') + '\n'
+      const bigFile = `.config/big-${name}.bin`
+      alpha.write(bigFile, big)
+      await alpha.addPath(bigFile, {force: true})
+      await alpha.sync()
+      const bigSource = (await forge.files()).find((f) => f.endsWith(`big-${name}.bin`))
+      assert.ok(bigSource, 'the big file reached the forge')
 
-    const full = await delta.fleet(['sync'])
-    const said = full.stdout + full.stderr
-    assert.equal(full.exitCode, 1, `delta's sync on a full disk fails with exit 1:\n${said}`)
-    assert.match(full.stderr, /space|full/i, `the error says the disk is full:\n${full.stderr}`)
-    assert.ok(full.stderr.trim().split('\n').some((l) => l.trim() !== '' && !/ENOSPC/.test(l)), `more than a raw ENOSPC:\n${full.stderr}`)
-    assert.match(full.stderr, /fix|free/i, `the error says how to fix it:\n${full.stderr}`)
-    const status = (await delta.status()).result
-    assert.equal(status.lastSync?.outcome, 'error', `the last sync is recorded as failed: ${JSON.stringify(status.lastSync)}`)
+      const full = await delta.fleet(['sync'])
+      const said = full.stdout + full.stderr
+      assert.equal(full.exitCode, 1, `delta's sync on a full disk fails with exit 1:\n${said}`)
+      assert.match(full.stderr, /space|full/i, `the error says the disk is full:\n${full.stderr}`)
+      assert.ok(
+        full.stderr
+          .trim()
+          .split('\n')
+          .some((l) => l.trim() !== '' && !/ENOSPC/.test(l)),
+        `more than a raw ENOSPC:\n${full.stderr}`,
+      )
+      assert.match(full.stderr, /fix|free/i, `the error says how to fix it:\n${full.stderr}`)
+      const status = (await delta.status()).result
+      assert.equal(status.lastSync?.outcome, 'error', `the last sync is recorded as failed: ${JSON.stringify(status.lastSync)}`)
 
-    rmSync(filler)
-    await delta.sync()
-    assert.ok(delta.exists(bigFile) && readFileSync(delta.path(bigFile)).equals(Buffer.from(big)), 'delta has the big file, byte for byte')
-    const forgeLog = (await forge.git(['log', '--format=%an|%s', 'main'])).split('\n')
-    assert.deepEqual(forgeLog.filter((l) => l.split('|')[0].includes(name) && /big/.test(l)), [], 'no commit of delta\'s touches the big file on the forge')
-    assert.deepEqual((await forge.git(['log', '--format=%an', 'main', '--', bigSource])).split('\n').filter((a) => a.includes(name)), [], 'delta never committed the big file')
-    assert.equal(await forge.show(bigSource), big, 'the forge holds the big file as alpha added it')
-    const deltaLog = (await delta.git(['log', '--all', '--format=%an', '--', bigSource])).split('\n').filter((a) => a.includes(name))
-    assert.deepEqual(deltaLog, [], 'nothing truncated was committed in delta\'s source repo either')
-    assert.deepEqual((await delta.status()).result.conflicts, [], 'no conflict recorded')
-  })
+      rmSync(filler)
+      await delta.sync()
+      assert.ok(delta.exists(bigFile) && readFileSync(delta.path(bigFile)).equals(Buffer.from(big)), 'delta has the big file, byte for byte')
+      const forgeLog = (await forge.git(['log', '--format=%an|%s', 'main'])).split('\n')
+      assert.deepEqual(
+        forgeLog.filter((l) => l.split('|')[0].includes(name) && /big/.test(l)),
+        [],
+        "no commit of delta's touches the big file on the forge",
+      )
+      assert.deepEqual(
+        (await forge.git(['log', '--format=%an', 'main', '--', bigSource])).split('\n').filter((a) => a.includes(name)),
+        [],
+        'delta never committed the big file',
+      )
+      assert.equal(await forge.show(bigSource), big, 'the forge holds the big file as alpha added it')
+      const deltaLog = (await delta.git(['log', '--all', '--format=%an', '--', bigSource])).split('\n').filter((a) => a.includes(name))
+      assert.deepEqual(deltaLog, [], "nothing truncated was committed in delta's source repo either")
+      assert.deepEqual((await delta.status()).result.conflicts, [], 'no conflict recorded')
+    })
   }
 
   it('5b. resolve --mine never turns a file that is absent because a sync never wrote it into a deletion', async function () {
@@ -393,7 +429,10 @@ exec "${real}" "$@"
     // alpha edits both, syncs (its commit is rebased onto beta's), and both files are saved again during its apply.
     appendLine(alpha, file, 'alpha first')
     alpha.edit('.netrc', (text) => `${text}machine first.example.com login alpha password first\n`)
-    const wrapper = await chezmoiWrapper('chezmoi-append-after-rebase', `printf 'alpha second\\n' >> "$HOME/${file}"; printf 'machine second.example.com login alpha password second\\n' >> "$HOME/.netrc"`)
+    const wrapper = await chezmoiWrapper(
+      'chezmoi-append-after-rebase',
+      `printf 'alpha second\\n' >> "$HOME/${file}"; printf 'machine second.example.com login alpha password second\\n' >> "$HOME/.netrc"`,
+    )
     const racing = await alpha.sync({env: {FLEET_CHEZMOI: wrapper}})
     assert.deepEqual([...racing.result.waiting].sort(), ['.netrc', file].sort(), 'what chezmoi refused to write is said to be waiting')
 
@@ -438,7 +477,7 @@ exec "${real}" "$@"
 
     await alpha.git(['commit', '--quiet', '--no-edit'])
     await alpha.sync()
-    assert.equal(await forge.show(source('6')), resolved, 'the forge has the person\'s resolution')
+    assert.equal(await forge.show(source('6')), resolved, "the forge has the person's resolution")
     assert.equal(alpha.read(file), resolved, `alpha's ~/${file} is the resolution`)
     await beta.sync()
     assert.equal(beta.read(file), resolved, `beta's ~/${file} is the resolution`)
@@ -516,13 +555,16 @@ exec "${real}" "$@"
 
     const first = await beta.sync()
     const files = await forge.files()
-    assert.ok(files.some((f) => /^bin\/(executable_)?b-only$/.test(f)), `after beta's one sync the forge holds bin/b-only: ${files.filter((f) => f.startsWith('bin/')).join(', ')}`)
+    assert.ok(
+      files.some((f) => /^bin\/(executable_)?b-only$/.test(f)),
+      `after beta's one sync the forge holds bin/b-only: ${files.filter((f) => f.startsWith('bin/')).join(', ')}`,
+    )
     assert.ok(first.result.captured.includes('bin/b-only'), `beta's sync says it captured bin/b-only: captured ${JSON.stringify(first.result.captured)}`)
-    assert.equal(beta.read('bin/a-tool'), '#!/bin/sh\necho from alpha\n', 'beta has alpha\'s tool')
+    assert.equal(beta.read('bin/a-tool'), '#!/bin/sh\necho from alpha\n', "beta has alpha's tool")
     assert.equal(beta.read('bin/b-only'), '#!/bin/sh\necho only on beta\n', 'beta keeps its own')
 
     await alpha.sync()
-    assert.ok(alpha.exists('bin/b-only'), 'alpha has beta\'s bin/b-only')
+    assert.ok(alpha.exists('bin/b-only'), "alpha has beta's bin/b-only")
     assert.equal(alpha.read('bin/b-only'), '#!/bin/sh\necho only on beta\n')
   })
 })

@@ -19,7 +19,11 @@ describe('enroll: interrupted and run again', function () {
 
   before(async function () {
     fleet = await TestFleet.start('interrupt', {machines: ['alpha']})
-    ;({root, forge, machines: [alpha]} = fleet)
+    ;({
+      root,
+      forge,
+      machines: [alpha],
+    } = fleet)
   })
   after(() => fleet?.remove())
 
@@ -42,11 +46,14 @@ describe('enroll: interrupted and run again', function () {
       assert.equal(entries.length, 1)
       assert.equal(entries[0].state, 'pending')
       const key = readFileSync(machine.identityFile, 'utf8')
-      assert.ok(key.includes(entries[0].recipient), 'the roster holds this machine\'s own key')
+      assert.ok(key.includes(entries[0].recipient), "the roster holds this machine's own key")
       assert.equal(machine.mode('.config/fleet/identity.txt'), 0o600)
 
       const parent = dirname(machine.sourceDir)
-      assert.deepEqual(readdirSync(parent).filter((e) => e.includes('.enrolling-')), [])
+      assert.deepEqual(
+        readdirSync(parent).filter((e) => e.includes('.enrolling-')),
+        [],
+      )
       assert.equal(existsSync(join(machine.home, '.local/state/fleet/lock')), false)
       assert.equal(existsSync(join(machine.sourceDir, '.git/rebase-merge')), false)
       assert.equal((await machine.git(['status', '--porcelain'])).trim(), '')

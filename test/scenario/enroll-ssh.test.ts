@@ -23,7 +23,12 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
 
   before(async function () {
     fleet = await TestFleet.start('enroll-ssh', {ssh: true, joined: 0})
-    ;({root, forge, url, machines: [alpha, beta]} = fleet)
+    ;({
+      root,
+      forge,
+      url,
+      machines: [alpha, beta],
+    } = fleet)
     sshd = fleet.sshd!
   })
   after(() => fleet?.remove())
@@ -44,7 +49,13 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
 
     const roster = (await beta.listMachines()).result
     assert.equal(roster.source, 'forge', `the roster should come from the forge over ssh: ${JSON.stringify(roster)}\n--- sshd\n${sshd.output}`)
-    assert.deepEqual(roster.machines.map((m) => [m.name, m.state]), [['alpha', 'active'], ['beta', 'pending']])
+    assert.deepEqual(
+      roster.machines.map((m) => [m.name, m.state]),
+      [
+        ['alpha', 'active'],
+        ['beta', 'pending'],
+      ],
+    )
   })
 
   it('alpha approves beta; beta enrolls again and gets the decrypted secrets file (0600)', async function () {
@@ -59,7 +70,13 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
 
     const roster = (await beta.listMachines()).result
     assert.equal(roster.source, 'forge')
-    assert.deepEqual(roster.machines.map((m) => [m.name, m.state]), [['alpha', 'active'], ['beta', 'active']])
+    assert.deepEqual(
+      roster.machines.map((m) => [m.name, m.state]),
+      [
+        ['alpha', 'active'],
+        ['beta', 'active'],
+      ],
+    )
   })
 
   it('an ssh forge that is down: exit 3, "cannot be reached", nothing created', async function () {
@@ -87,7 +104,22 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
 
     // The printed command, answered "yes" as a person would (with this test's key and files), then enroll again.
     const [, ...args] = printed.split(' ')
-    const accept = ['-F', '/dev/null', '-i', sshd.clientKey, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${unknownHosts}`, '-o', 'StrictHostKeyChecking=accept-new', '-o', 'BatchMode=yes', ...args, 'true']
+    const accept = [
+      '-F',
+      '/dev/null',
+      '-i',
+      sshd.clientKey,
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      `UserKnownHostsFile=${unknownHosts}`,
+      '-o',
+      'StrictHostKeyChecking=accept-new',
+      '-o',
+      'BatchMode=yes',
+      ...args,
+      'true',
+    ]
     await execa('ssh', accept, {reject: false})
     assert.match(readFileSync(unknownHosts, 'utf8'), /ssh-ed25519/, 'the host key is now known')
     await delta.enroll(url)

@@ -24,7 +24,11 @@ describe('enroll: start a fleet, join, approve', function () {
 
   before(async function () {
     fleet = await TestFleet.start('enroll', {joined: 0})
-    ;({root, forge, machines: [alpha, beta]} = fleet)
+    ;({
+      root,
+      forge,
+      machines: [alpha, beta],
+    } = fleet)
   })
   after(() => fleet?.remove())
 
@@ -35,7 +39,10 @@ describe('enroll: start a fleet, join, approve', function () {
 
     const roster = (await alpha.listMachines()).result
     assert.equal(roster.source, 'forge')
-    assert.deepEqual(roster.machines.map((m) => [m.name, m.state]), [['alpha', 'active']])
+    assert.deepEqual(
+      roster.machines.map((m) => [m.name, m.state]),
+      [['alpha', 'active']],
+    )
 
     assert.equal(alpha.mode('.config/fleet/identity.txt'), 0o600)
     assert.equal(alpha.mode(SECRETS), 0o600)
@@ -68,7 +75,13 @@ describe('enroll: start a fleet, join, approve', function () {
     assert.equal(readFileSync(join(backupDir, '.vimrc'), 'utf8'), "beta's own settings\n")
 
     const roster = (await alpha.listMachines()).result
-    assert.deepEqual(roster.machines.map((m) => [m.name, m.state]), [['alpha', 'active'], ['beta', 'pending']])
+    assert.deepEqual(
+      roster.machines.map((m) => [m.name, m.state]),
+      [
+        ['alpha', 'active'],
+        ['beta', 'pending'],
+      ],
+    )
   })
 
   it('approval re-encrypts for both machines; beta then has the decrypted secrets file', async function () {
@@ -110,7 +123,10 @@ describe('enroll: start a fleet, join, approve', function () {
       assert.equal(result.pushed, 0)
     }
     assert.equal(await forge.head(), head)
-    assert.deepEqual([alpha, beta].map((m) => readFileSync(m.identityFile, 'utf8')), keys)
+    assert.deepEqual(
+      [alpha, beta].map((m) => readFileSync(m.identityFile, 'utf8')),
+      keys,
+    )
     const roster = (await alpha.listMachines()).result
     assert.equal(roster.machines.length, 2)
   })
@@ -150,7 +166,11 @@ describe('enroll: refusals and bad input', function () {
 
   before(async function () {
     fleet = await TestFleet.start('refuse', {machines: ['alpha']})
-    ;({root, forge, machines: [alpha]} = fleet)
+    ;({
+      root,
+      forge,
+      machines: [alpha],
+    } = fleet)
   })
   after(() => fleet?.remove())
 
@@ -187,7 +207,7 @@ describe('enroll: refusals and bad input', function () {
     assert.equal(unknownFlag.exitCode, 2)
   })
 
-  it('an existing chezmoi source that is not the fleet\'s: stop without --adopt; --adopt moves it aside, never deletes it', async function () {
+  it("an existing chezmoi source that is not the fleet's: stop without --adopt; --adopt moves it aside, never deletes it", async function () {
     const echo = new Machine(root, 'echo')
     echo.write('.local/share/chezmoi/dot_vimrc', 'set number\n')
     const refused = await echo.enroll(forge.url, {exit: 2, json: false})
@@ -203,7 +223,7 @@ describe('enroll: refusals and bad input', function () {
     assert.ok(roster.machines.some((m) => m.name === 'echo' && m.state === 'pending'))
   })
 
-  it('a joining machine whose key type differs from the fleet\'s is refused (exit 2)', async function () {
+  it("a joining machine whose key type differs from the fleet's is refused (exit 2)", async function () {
     const fox = new Machine(root, 'fox')
     const result = await fox.fleet(['enroll', '--forge', forge.url, '--name', 'fox', '--no-agents', '--key-type', 'x25519'])
     assert.equal(result.exitCode, 2)

@@ -34,7 +34,10 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
 
   before(async function () {
     fleet = await TestFleet.start('secrets')
-    ;({forge, machines: [alpha, beta]} = fleet)
+    ;({
+      forge,
+      machines: [alpha, beta],
+    } = fleet)
     alpha.write('.claude/settings.json', '{"theme": "dark"}\n')
     for (const [i] of SECRETS.entries()) alpha.write(`.claude/notes/existing-${i}.txt`, `notes ${i}\n`)
     await alpha.addPath('.claude')
@@ -57,9 +60,11 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     const result = run.result
     const held = new Set<string>(result.heldBack.map((h: {path: string}) => h.path))
     for (const [i, {name}] of SECRETS.entries()) {
-      for (const path of [`.claude/${name}`, `.claude/project/deep/${name}`, `.claude/notes/existing-${i}.txt`]) assert.ok(held.has(path), `${path} is held back: ${[...held].join(', ')}`)
+      for (const path of [`.claude/${name}`, `.claude/project/deep/${name}`, `.claude/notes/existing-${i}.txt`])
+        assert.ok(held.has(path), `${path} is held back: ${[...held].join(', ')}`)
     }
-    for (const h of result.heldBack) assert.ok(h.findings.length > 0 && h.findings.every((f: {kind: string; line: number}) => f.kind && f.line > 0), JSON.stringify(h))
+    for (const h of result.heldBack)
+      assert.ok(h.findings.length > 0 && h.findings.every((f: {kind: string; line: number}) => f.kind && f.line > 0), JSON.stringify(h))
     for (const {name} of LOOK_ALIKES) {
       for (const path of [`.claude/alike/${name}`, `.claude/alike/x/y/${name}`]) assert.ok(result.captured.includes(path), `${path} is captured`)
     }
@@ -102,7 +107,7 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     assert.ok(later.result.heldBack.some((h) => h.path === '.claude/fixtures/login.conf'))
   })
 
-  it('held back whatever shape it takes: an edit to a binary, a UTF-16 or a very large file, a symlink\'s target', async function () {
+  it("held back whatever shape it takes: an edit to a binary, a UTF-16 or a very large file, a symlink's target", async function () {
     alpha.write('.claude/bin.dat', Buffer.from('\0\u0001HDR\0\n'))
     alpha.write('.claude/big.jsonl', '{"x":1}\n'.repeat(800_000))
     await alpha.sync()
@@ -113,10 +118,11 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     const run = await alpha.sync()
     outputs.push(run.stdout, run.stderr)
     const held = run.result.heldBack.map((h) => h.path)
-    for (const path of ['.claude/bin.dat', '.claude/big.jsonl', '.claude/tool/profile.ps1', '.claude/link']) assert.ok(held.includes(path), `${path} held back: ${held.join(', ')}`)
+    for (const path of ['.claude/bin.dat', '.claude/big.jsonl', '.claude/tool/profile.ps1', '.claude/link'])
+      assert.ok(held.includes(path), `${path} held back: ${held.join(', ')}`)
   })
 
-  it('resolve --mine never pushes a secret; a file held back is not replaced by another machine\'s of the same name', async function () {
+  it("resolve --mine never pushes a secret; a file held back is not replaced by another machine's of the same name", async function () {
     alpha.write('.claude/r.txt', 'one\ntwo\nthree\n')
     await alpha.sync()
     await beta.sync()
@@ -136,7 +142,7 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     const run = await alpha.sync({exit: 'any'})
     outputs.push(run.stdout)
     assert.ok(run.result.heldBack.some((h) => h.path === '.claude/c/npmrc'))
-    assert.equal(alpha.read('.claude/c/npmrc'), SECRETS.find((e) => e.name === 'npmrc')!.content, 'alpha\'s file is left as it is')
+    assert.equal(alpha.read('.claude/c/npmrc'), SECRETS.find((e) => e.name === 'npmrc')!.content, "alpha's file is left as it is")
   })
 
   it('add-path --force adds a large tree, and still holds what looks like a secret back', async function () {
@@ -162,11 +168,15 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     assert.match(beta.read('.ssh/authorized_keys'), /ssh-ed25519/)
   })
 
-  it('no secret value is in the forge\'s history, the source repos, the sync logs and state, or any output', async function () {
+  it("no secret value is in the forge's history, the source repos, the sync logs and state, or any output", async function () {
     const history = await forge.git(['log', '--all', '-p', '--format=%H %an %s%n%b'])
     // Everything fleet writes but the backups, which are this machine's own files kept on this machine (a directory
     // only its owner can read), as `resolve --theirs` promises.
-    const written = [alpha, beta].map((m) => allTextUnder(m.path('.local/state/fleet/log')) + readFileSync(m.path('.local/state/fleet/sync-state.json'), 'utf8') + allTextUnder(m.sourceDir)).join('\n')
+    const written = [alpha, beta]
+      .map(
+        (m) => allTextUnder(m.path('.local/state/fleet/log')) + readFileSync(m.path('.local/state/fleet/sync-state.json'), 'utf8') + allTextUnder(m.sourceDir),
+      )
+      .join('\n')
     for (const m of [alpha, beta]) assert.equal(statSync(m.path('.local/state/fleet/backups'), {throwIfNoEntry: false})?.mode ?? 0o40700, 0o40700)
     const said = outputs.join('\n')
     for (const {name, value} of [...SECRETS, {name: 'a GitHub token', value: GH}, {name: 'a Slack token', value: SLACK}]) {

@@ -23,7 +23,10 @@ describe('sync faults', function () {
 
   before(async function () {
     fleet = await TestFleet.start('faults')
-    ;({forge, machines: [alpha, beta]} = fleet)
+    ;({
+      forge,
+      machines: [alpha, beta],
+    } = fleet)
     alpha.write(`${APP}/a.conf`, 'a = 0\n')
     alpha.write(`${APP}/b.conf`, 'b = 0\n')
     await alpha.addPath(APP)
@@ -69,7 +72,9 @@ describe('sync faults', function () {
         const ownerFile = alpha.path('.local/state/fleet/lock/owner.json')
         const holder = existsSync(ownerFile) ? readFileSync(ownerFile, 'utf8') : '{"pid": 0}'
         const pid = JSON.parse(holder).pid as number
-        assert.fail(`a dead holder's lock does not block: held by ${holder}; /proc/${pid}: ${existsSync(`/proc/${pid}`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : 'gone'}`)
+        assert.fail(
+          `a dead holder's lock does not block: held by ${holder}; /proc/${pid}: ${existsSync(`/proc/${pid}`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : 'gone'}`,
+        )
       }
       await beta.sync()
       assert.equal(beta.read(`${APP}/a.conf`), `a = ${round}\n`)
@@ -109,7 +114,11 @@ describe('sync faults', function () {
     const deferred = outcomes.filter((o) => o.outcome === 'deferred')
     const ran = outcomes.filter((o) => o.outcome !== 'deferred')
     assert.ok(ran.length >= 1)
-    if (deferred.length > 0) assert.ok(ran.some((o) => o.rounds >= 1), 'the holder ran again for the deferred triggers')
+    if (deferred.length > 0)
+      assert.ok(
+        ran.some((o) => o.rounds >= 1),
+        'the holder ran again for the deferred triggers',
+      )
     assert.match((await forge.show('dot_config/app/a.conf'))!, /concurrent/)
 
     // An edit made while a sync runs, with a sync started for it, reaches the forge without a further sync.

@@ -16,7 +16,10 @@ const TEN_LINES = Array.from({length: 10}, (_, i) => `line ${i}`).join('\n') + '
 function backups(machine: Machine, relative: string): string[] {
   const dir = machine.path('.local/state/fleet/backups')
   if (!existsSync(dir)) return []
-  return readdirSync(dir).map((stamp) => join(dir, stamp, relative)).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8'))
+  return readdirSync(dir)
+    .map((stamp) => join(dir, stamp, relative))
+    .filter((f) => existsSync(f))
+    .map((f) => readFileSync(f, 'utf8'))
 }
 
 describe('sync safety: nothing is lost', function () {
@@ -28,7 +31,10 @@ describe('sync safety: nothing is lost', function () {
 
   before(async function () {
     fleet = await TestFleet.start('safety', {machines: ['alpha', 'beta', 'gamma'], joined: 2})
-    ;({forge, machines: [alpha, beta, gamma]} = fleet)
+    ;({
+      forge,
+      machines: [alpha, beta, gamma],
+    } = fleet)
     alpha.write(`${APP}/x.conf`, TEN_LINES)
     alpha.write(`${APP}/y.conf`, TEN_LINES)
     alpha.write('.zshrc', 'export EDITOR=vi\n')
@@ -42,7 +48,10 @@ describe('sync safety: nothing is lost', function () {
     await alpha.sync()
     beta.remove('.zshrc')
     const conflicted = await beta.sync({exit: 4})
-    assert.deepEqual(conflicted.result.conflicts.map((c) => c.path), ['.zshrc'])
+    assert.deepEqual(
+      conflicted.result.conflicts.map((c) => c.path),
+      ['.zshrc'],
+    )
     // The forge holds a source chezmoi can read: alpha goes on syncing.
     alpha.write(`${APP}/x.conf`, TEN_LINES.replace('line 9', 'line 9 from alpha'))
     await alpha.sync()
@@ -54,7 +63,7 @@ describe('sync safety: nothing is lost', function () {
     assert.match(beta.read(`${APP}/x.conf`), /line 9 from alpha/)
   })
 
-  it('a conflict in one file does not drop the other machine\'s edits to another file', async function () {
+  it("a conflict in one file does not drop the other machine's edits to another file", async function () {
     await alpha.sync()
     alpha.edit(`${APP}/x.conf`, (text) => text.replace('line 0', 'line 0 by alpha'))
     alpha.edit(`${APP}/y.conf`, (text) => text.replace('line 5', 'line 5 by alpha'))
@@ -62,7 +71,10 @@ describe('sync safety: nothing is lost', function () {
     beta.edit(`${APP}/x.conf`, (text) => text.replace('line 3', 'line 3 by beta'))
     beta.edit(`${APP}/y.conf`, (text) => text.replace('line 5', 'line 5 by beta'))
     const result = await beta.sync({exit: 4})
-    assert.deepEqual(result.result.conflicts.map((c) => c.path), [`${APP}/y.conf`])
+    assert.deepEqual(
+      result.result.conflicts.map((c) => c.path),
+      [`${APP}/y.conf`],
+    )
     // x.conf merged: both edits, in the forge and on both machines.
     const x = (await forge.show('dot_config/app/x.conf'))!
     assert.match(x, /line 0 by alpha/)
@@ -94,7 +106,10 @@ describe('sync safety: nothing is lost', function () {
     // alpha's edit is still in its file, and recorded as a conflict rather than overwritten.
     assert.match(alpha.read(`${APP}/x.conf`), /line 7 offline on alpha/)
     const status = (await alpha.status()).result
-    assert.deepEqual(status.conflicts.map((c) => c.path), [`${APP}/x.conf`])
+    assert.deepEqual(
+      status.conflicts.map((c) => c.path),
+      [`${APP}/x.conf`],
+    )
     await alpha.sync({exit: 'any'})
     assert.match(alpha.read(`${APP}/x.conf`), /line 7 offline on alpha/, 'a later sync does not overwrite it either')
     await alpha.resolve(`${APP}/x.conf`, 'mine')
@@ -143,7 +158,9 @@ describe('sync safety: nothing is lost', function () {
 
     // chezmoi failing halfway through an add (a stand-in that fails on `add` and runs the real chezmoi otherwise).
     const failing = join(fleet.root, 'chezmoi-failing-add')
-    writeFileSync(failing, '#!/bin/sh\nfor a in "$@"; do [ "$a" = add ] && { echo "chezmoi: simulated failure" >&2; exit 1; }; done\nexec chezmoi "$@"\n', {mode: 0o755})
+    writeFileSync(failing, '#!/bin/sh\nfor a in "$@"; do [ "$a" = add ] && { echo "chezmoi: simulated failure" >&2; exit 1; }; done\nexec chezmoi "$@"\n', {
+      mode: 0o755,
+    })
     alpha.write('.inputrc', 'set editing-mode vi\n')
     const manifest = readFileSync(join(alpha.sourceDir, '.chezmoidata/fleet.yaml'), 'utf8')
     const failed = await alpha.addPath('.inputrc', {exit: 1, json: false, env: {FLEET_CHEZMOI: failing}})

@@ -152,7 +152,10 @@ describe('sync: conflicts keep both versions until a person resolves them', func
     assert.equal(result.exitCode, 4)
     const report = result.result
     assert.equal(report.outcome, 'conflict')
-    assert.deepEqual(report.conflicts.map((c) => c.path), [`${APP}/settings.conf`])
+    assert.deepEqual(
+      report.conflicts.map((c) => c.path),
+      [`${APP}/settings.conf`],
+    )
     assert.match(beta.read(`${APP}/settings.conf`), /size = 30/, "beta's own version stays in its file")
     assert.match((await forge.show('dot_config/app/settings.conf'))!, /size = 20/, "the forge keeps alpha's")
     const parked = report.conflicts[0].parkedBranch
@@ -163,25 +166,33 @@ describe('sync: conflicts keep both versions until a person resolves them', func
     await beta.sync({exit: 4})
     assert.match(beta.read(`${APP}/settings.conf`), /size = 30/)
     const status = (await beta.status()).result
-    assert.deepEqual(status.conflicts.map((c) => c.path), [`${APP}/settings.conf`])
+    assert.deepEqual(
+      status.conflicts.map((c) => c.path),
+      [`${APP}/settings.conf`],
+    )
   })
 
-  it('resolve --mine: beta\'s version becomes the fleet\'s', async function () {
+  it("resolve --mine: beta's version becomes the fleet's", async function () {
     await beta.resolve(`~/${APP}/settings.conf`, 'mine')
     await alpha.sync()
     assert.match(alpha.read(`${APP}/settings.conf`), /size = 30/)
     assert.deepEqual((await beta.status()).result.conflicts, [])
   })
 
-  it('resolve --theirs: beta takes the fleet\'s version and its own is backed up', async function () {
+  it("resolve --theirs: beta takes the fleet's version and its own is backed up", async function () {
     const result = await sameLineConflict('40', '50')
     assert.equal(result.exitCode, 4)
     const resolved = await beta.resolve(beta.path(`${APP}/settings.conf`), 'theirs')
     assert.equal(resolved.result.side, 'theirs')
     assert.match(beta.read(`${APP}/settings.conf`), /size = 40/)
     const backups = join(beta.home, '.local/state/fleet/backups')
-    const saved = readdirSync(backups).map((d) => join(backups, d, APP, 'settings.conf')).filter((f) => existsSync(f))
-    assert.ok(saved.some((f) => /size = 50/.test(readFileSync(f, 'utf8'))), 'beta\'s version was backed up')
+    const saved = readdirSync(backups)
+      .map((d) => join(backups, d, APP, 'settings.conf'))
+      .filter((f) => existsSync(f))
+    assert.ok(
+      saved.some((f) => /size = 50/.test(readFileSync(f, 'utf8'))),
+      "beta's version was backed up",
+    )
     await beta.sync()
   })
 
@@ -220,7 +231,11 @@ describe('sync: file names and encrypted paths', function () {
     assert.deepEqual(readFileSync(alpha.path(`${APP}/${strange}`)), Buffer.concat([content, Buffer.from('\nmore')]))
     for (const machine of [alpha, beta]) {
       for (const dirToCheck of [machine.home, machine.sourceDir, join(machine.home, APP)]) {
-        assert.deepEqual(readdirSync(dirToCheck).filter((f) => f.startsWith('PWNED')), [], `nothing ran in ${dirToCheck}`)
+        assert.deepEqual(
+          readdirSync(dirToCheck).filter((f) => f.startsWith('PWNED')),
+          [],
+          `nothing ran in ${dirToCheck}`,
+        )
       }
     }
   })
@@ -271,7 +286,10 @@ describe('add-path: refusals, merges and --dry-run', function () {
   let alpha: Machine
   before(async function () {
     fleet = await TestFleet.start('addpath', {machines: ['alpha']})
-    ;({forge, machines: [alpha]} = fleet)
+    ;({
+      forge,
+      machines: [alpha],
+    } = fleet)
   })
   after(() => fleet?.remove())
 

@@ -81,7 +81,7 @@ describe('never wedged: agents run the tools that installed them', function () {
   })
   after(() => removeTempDir(root))
 
-  it('the rendered agents find git, chezmoi, age and ssh where the person\'s PATH finds them (launchd and systemd)', async function () {
+  it("the rendered agents find git, chezmoi, age and ssh where the person's PATH finds them (launchd and systemd)", async function () {
     const tools = ['git', 'chezmoi', 'age', 'ssh']
     const mine = await resolved(personalPath, tools)
     assert.equal(mine.chezmoi, join(localBin, 'chezmoi'))
@@ -106,7 +106,7 @@ describe('never wedged: agents run the tools that installed them', function () {
     assert.equal(readFileSync(join(again, 'dev.dotfleet.puller.service'), 'utf8'), service)
   })
 
-  it('FLEET_CHEZMOI given relative to where fleet ran is rendered absolute, and its directory shadows no tool of the person\'s', async function () {
+  it("FLEET_CHEZMOI given relative to where fleet ran is rendered absolute, and its directory shadows no tool of the person's", async function () {
     const pinnedDir = join(root, 'pinned')
     mkdirSync(pinnedDir)
     symlinkSync(join(localBin, 'chezmoi'), join(pinnedDir, 'chezmoi'))
@@ -141,10 +141,7 @@ describe('never wedged: agents run the tools that installed them', function () {
     const head = await forge.head()
     const oldFirst = {PATH: `${oldBin}:${personalPath}`}
     const refused = await alpha.sync({exit: 1, json: false, env: oldFirst})
-    assert.ok(
-      refused.stderr.includes(`chezmoi 2.60.1 is too old: fleet needs 2.71.0 or later (this one is ${join(oldBin, 'chezmoi')})`),
-      refused.stderr,
-    )
+    assert.ok(refused.stderr.includes(`chezmoi 2.60.1 is too old: fleet needs 2.71.0 or later (this one is ${join(oldBin, 'chezmoi')})`), refused.stderr)
     assert.doesNotMatch(refused.stderr, /unknown flag/, 'the old chezmoi was never asked to sync')
     assert.equal(await forge.head(), head, 'nothing was pushed')
 
@@ -171,7 +168,7 @@ describe('never wedged: agents run the tools that installed them', function () {
     await waitFor('the orphaned watcher to stop', () => watcherPids(alpha).length === 0, 15_000)
   })
 
-  it('kill -9 of the runner, then a restart: exactly one watcher, the new runner\'s, even when the old one cannot follow', async function () {
+  it("kill -9 of the runner, then a restart: exactly one watcher, the new runner's, even when the old one cannot follow", async function () {
     const first = new RunningAgents(alpha, ['--agent', 'watcher'])
     await waitFor('the first watcher to start', () => /watching \d+ managed path/.test(first.output), 30_000)
     const [old] = watcherPids(alpha)

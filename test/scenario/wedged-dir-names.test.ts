@@ -21,7 +21,10 @@ describe('directories named like chezmoi attributes (external_, remove_)', funct
 
   before(async function () {
     fleet = await TestFleet.start('wedged-dir-names')
-    ;({forge, machines: [alpha, beta]} = fleet)
+    ;({
+      forge,
+      machines: [alpha, beta],
+    } = fleet)
     alpha.write('.claude/keep.md', 'kept\n')
     await alpha.addPath('.claude')
     await syncs(beta)
@@ -29,8 +32,8 @@ describe('directories named like chezmoi attributes (external_, remove_)', funct
   after(() => fleet?.remove())
 
   it('new in a managed directory: they reach the other machine under their own names; its own x and y are untouched', async function () {
-    beta.write('.claude/x/f.md', 'beta\'s own x\n')
-    beta.write('.claude/y/f.md', 'beta\'s own y\n')
+    beta.write('.claude/x/f.md', "beta's own x\n")
+    beta.write('.claude/y/f.md', "beta's own y\n")
     alpha.write('.claude/external_x/f.md', 'in external_x\n')
     alpha.write('.claude/remove_y/f.md', 'in remove_y\n')
     alpha.write('.claude/remove_y/external_z/g.md', 'nested\n')
@@ -44,8 +47,8 @@ describe('directories named like chezmoi attributes (external_, remove_)', funct
     assert.equal(beta.read('.claude/external_x/f.md'), 'in external_x\n')
     assert.equal(beta.read('.claude/remove_y/f.md'), 'in remove_y\n')
     assert.equal(beta.read('.claude/remove_y/external_z/g.md'), 'nested\n')
-    assert.equal(beta.read('.claude/x/f.md'), 'beta\'s own x\n')
-    assert.equal(beta.read('.claude/y/f.md'), 'beta\'s own y\n')
+    assert.equal(beta.read('.claude/x/f.md'), "beta's own x\n")
+    assert.equal(beta.read('.claude/y/f.md'), "beta's own y\n")
 
     // Edited and added to on beta, deleted on alpha: each travels under the same names.
     beta.write('.claude/external_x/f.md', 'edited on beta\n')
@@ -58,7 +61,7 @@ describe('directories named like chezmoi attributes (external_, remove_)', funct
     await syncs(alpha)
     await syncs(beta)
     assert.equal(beta.exists('.claude/remove_y'), false)
-    assert.equal(beta.read('.claude/y/f.md'), 'beta\'s own y\n')
+    assert.equal(beta.read('.claude/y/f.md'), "beta's own y\n")
     for (const machine of [alpha, beta]) assert.equal((await machine.chezmoi(['status'])).trim(), '', machine.name)
     assert.equal(lstatSync(beta.path('.claude/x')).isDirectory(), true)
   })

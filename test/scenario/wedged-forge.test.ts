@@ -180,7 +180,10 @@ describe('never wedged: a sync that defers to another', function () {
 
   before(async function () {
     fleet = await TestFleet.start('wedged-lock', {machines: ['alpha']})
-    ;({root, machines: [alpha]} = fleet)
+    ;({
+      root,
+      machines: [alpha],
+    } = fleet)
     alpha.write('.zshrc', '# alpha\n')
     await alpha.addPath('.zshrc')
     ssh = await SilentForge.start('tcp')
@@ -201,7 +204,10 @@ describe('never wedged: a sync that defers to another', function () {
     assert.ok(ssh.connections > 0, 'the first sync is waiting on the forge')
 
     const second = await machine.sync({json: false})
-    assert.match(second.stdout, /Another sync is running on this machine \(pid \d+: sync \(manual\), since \S+ \(\d+ s ago\)\); it will run once more for this one\./)
+    assert.match(
+      second.stdout,
+      /Another sync is running on this machine \(pid \d+: sync \(manual\), since \S+ \(\d+ s ago\)\); it will run once more for this one\./,
+    )
 
     const ended = await first
     assert.equal(ended.exitCode, 3, ended.stdout + ended.stderr)
@@ -219,10 +225,17 @@ describe('never wedged: a sync that defers to another', function () {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const since = new Date(Date.now() - 20 * 60_000).toISOString()
     mkdirSync(lockDir(alpha), {recursive: true})
-    writeFileSync(`${lockDir(alpha)}/owner.json`, JSON.stringify({
-      pid, host: hostname(), startedAt: since, purpose: 'sync (watcher)',
-      boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), pidStart: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19],
-    }))
+    writeFileSync(
+      `${lockDir(alpha)}/owner.json`,
+      JSON.stringify({
+        pid,
+        host: hostname(),
+        startedAt: since,
+        purpose: 'sync (watcher)',
+        boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+        pidStart: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19],
+      }),
+    )
     alpha.write('.zshrc', '# alpha, edited while the lock is stuck\n')
 
     const run = await alpha.sync({exit: 1, json: false})

@@ -27,11 +27,22 @@ describe('joining a fleet whose forge manifest cannot be read', function () {
   let forge: Forge
   let alpha: Machine
   let hand: string
-  const handEnv = (root: string) => ({HOME: root, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'hand', GIT_AUTHOR_EMAIL: 'hand@example.invalid', GIT_COMMITTER_NAME: 'hand', GIT_COMMITTER_EMAIL: 'hand@example.invalid'})
+  const handEnv = (root: string) => ({
+    HOME: root,
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_AUTHOR_NAME: 'hand',
+    GIT_AUTHOR_EMAIL: 'hand@example.invalid',
+    GIT_COMMITTER_NAME: 'hand',
+    GIT_COMMITTER_EMAIL: 'hand@example.invalid',
+  })
 
   before(async function () {
     fleet = await TestFleet.start('wedged-join', {machines: ['alpha']})
-    ;({root, forge, machines: [alpha]} = fleet)
+    ;({
+      root,
+      forge,
+      machines: [alpha],
+    } = fleet)
     alpha.write('.zshrc', 'export EDITOR=vi\n')
     await alpha.addPath('.zshrc')
     hand = join(root, 'hand')

@@ -24,7 +24,14 @@ class HandClone {
 
   static async make(root: string, forge: Forge): Promise<HandClone> {
     const dir = join(root, 'hand')
-    const env = {HOME: root, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'hand', GIT_AUTHOR_EMAIL: 'hand@example.invalid', GIT_COMMITTER_NAME: 'hand', GIT_COMMITTER_EMAIL: 'hand@example.invalid'}
+    const env = {
+      HOME: root,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_AUTHOR_NAME: 'hand',
+      GIT_AUTHOR_EMAIL: 'hand@example.invalid',
+      GIT_COMMITTER_NAME: 'hand',
+      GIT_COMMITTER_EMAIL: 'hand@example.invalid',
+    }
     await execa('git', ['clone', '--quiet', '--branch', 'main', forge.url, dir], {env})
     return new HandClone(dir, env)
   }
@@ -71,7 +78,10 @@ describe('never wedged: a manifest no machine can read', function () {
 
   before(async function () {
     fleet = await TestFleet.start('wedged-manifest')
-    ;({forge, machines: [alpha, beta]} = fleet)
+    ;({
+      forge,
+      machines: [alpha, beta],
+    } = fleet)
     alpha.write('.zshrc', 'export EDITOR=vi\n')
     await alpha.addPath('.zshrc')
     await beta.sync()
@@ -79,7 +89,7 @@ describe('never wedged: a manifest no machine can read', function () {
   })
   after(() => fleet?.remove())
 
-  it('a manifest with an invalid field pushed by hand: beta commits and pushes nothing on top, names the commit, and the printed fix repairs the fleet; beta\'s edit then travels', async function () {
+  it("a manifest with an invalid field pushed by hand: beta commits and pushes nothing on top, names the commit, and the printed fix repairs the fleet; beta's edit then travels", async function () {
     const bad = await hand.pushManifest((text) => text.replace(/keyType: \w+/, 'keyType: rsa'), 'Use RSA keys')
     beta.write('.zshrc', 'export EDITOR=hx\n')
 

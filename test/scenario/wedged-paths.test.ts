@@ -188,7 +188,7 @@ describe('never wedged: a managed entry whose type changed', function () {
     assert.match(out, /Not captured: \.claude\/host\.md \(it was a file made by a template in the source \(host\.md\.tmpl\)/)
     await syncs(beta)
     assert.equal(beta.read('.claude/beside-template.md'), 'travels\n')
-    assert.match(beta.read('.claude/host.md'), /^made on /, 'the template stays the fleet\'s')
+    assert.match(beta.read('.claude/host.md'), /^made on /, "the template stays the fleet's")
 
     const fix = /run `(mv ~\/\.claude\/host\.md ~\/host\.md\.aside && chezmoi apply --force ~\/\.claude\/host\.md)`/.exec(out)
     assert.ok(fix, out)
@@ -267,7 +267,23 @@ describe('never wedged: a name chezmoi cannot take', function () {
   })
 
   it('names chezmoi reads as attributes or as its own files travel as they are', async function () {
-    const names = ['run_x.sh', 'dot_x', 'create_y', 'remove_z', 'symlink_s', 'literal_l', 'exact_e', 'x.tmpl', '.chezmoiignore', '.chezmoiremove', '.chezmoi.toml.tmpl', '.git', '...', 'back\\slash', 'tab\there']
+    const names = [
+      'run_x.sh',
+      'dot_x',
+      'create_y',
+      'remove_z',
+      'symlink_s',
+      'literal_l',
+      'exact_e',
+      'x.tmpl',
+      '.chezmoiignore',
+      '.chezmoiremove',
+      '.chezmoi.toml.tmpl',
+      '.git',
+      '...',
+      'back\\slash',
+      'tab\there',
+    ]
     for (const name of names) alpha.write(`.claude/odd/${name}`, `content of ${name}\n`)
     mkdirSync(alpha.path('.claude/odd/.chezmoiscripts'), {recursive: true})
     alpha.write('.claude/odd/.chezmoiscripts/s.sh', 'echo never run\n')

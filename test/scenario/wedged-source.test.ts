@@ -11,7 +11,13 @@ import type {Forge} from '../support/forge.ts'
 import type {Machine} from '../support/machine.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
-const gitEnv = {GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'hand', GIT_AUTHOR_EMAIL: 'hand@example.org', GIT_COMMITTER_NAME: 'hand', GIT_COMMITTER_EMAIL: 'hand@example.org'}
+const gitEnv = {
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 'hand',
+  GIT_AUTHOR_EMAIL: 'hand@example.org',
+  GIT_COMMITTER_NAME: 'hand',
+  GIT_COMMITTER_EMAIL: 'hand@example.org',
+}
 
 /** A clone of the forge made by hand (a third machine, a person at a terminal): `change` edits it, then it is pushed. */
 async function pushByHand(forge: Forge, message: string, change: (dir: string) => Promise<void>): Promise<void> {
@@ -38,7 +44,10 @@ for (const order of ['plain first', 'encrypted first'] as const) {
 
     before(async function () {
       fleet = await TestFleet.start('wedged-source-add')
-      ;({forge, machines: [alpha, beta]} = fleet)
+      ;({
+        forge,
+        machines: [alpha, beta],
+      } = fleet)
       await beta.sync() // beta learns that it was approved
     })
     after(() => fleet?.remove())
@@ -71,7 +80,10 @@ describe('never wedged by the source: a fleet whose forge already holds two entr
 
   before(async function () {
     fleet = await TestFleet.start('wedged-source-forge')
-    ;({forge, machines: [alpha, beta]} = fleet)
+    ;({
+      forge,
+      machines: [alpha, beta],
+    } = fleet)
     alpha.write('.zshrc', 'export A=1\n')
     alpha.write('.vim/vimrc', 'set nu\n')
     await alpha.addPath('.zshrc')
@@ -113,7 +125,10 @@ describe('never wedged by the source: a file and a directory for one target', fu
 
   before(async function () {
     fleet = await TestFleet.start('wedged-source-type')
-    ;({forge, machines: [alpha, beta]} = fleet)
+    ;({
+      forge,
+      machines: [alpha, beta],
+    } = fleet)
     alpha.write('.vim/vimrc', 'set nu\n')
     alpha.write('.zshrc', 'export A=1\n')
     await alpha.addPath('.vim')
@@ -122,11 +137,14 @@ describe('never wedged by the source: a file and a directory for one target', fu
   })
   after(() => fleet?.remove())
 
-  it('made in this machine\'s source only: the forge\'s entry is kept, and syncing goes on', async function () {
+  it("made in this machine's source only: the forge's entry is kept, and syncing goes on", async function () {
     beta.write('.local/share/chezmoi/private_dot_vim', 'a file now\n')
     const run = await beta.sync({json: false})
     assert.match(run.stdout, /~\/\.vim had more than one source entry: kept dot_vim\//)
-    assert.deepEqual((await forge.files()).filter((f) => f.includes('dot_vim')), ['dot_vim/vimrc'])
+    assert.deepEqual(
+      (await forge.files()).filter((f) => f.includes('dot_vim')),
+      ['dot_vim/vimrc'],
+    )
     assert.equal(beta.read('.vim/vimrc'), 'set nu\n')
   })
 
@@ -197,7 +215,10 @@ describe('never wedged by the source: an entry chezmoi cannot apply, from the fo
 
   before(async function () {
     fleet = await TestFleet.start('wedged-source-apply')
-    ;({forge, machines: [alpha, beta]} = fleet)
+    ;({
+      forge,
+      machines: [alpha, beta],
+    } = fleet)
     alpha.write('.claude/keep.md', 'v1\n')
     await alpha.addPath('.claude')
     await beta.sync()

@@ -34,7 +34,10 @@ describe('never wedged: a managed directory that is a link', function () {
 
   before(async function () {
     fleet = await TestFleet.start('wedged-symlink')
-    ;({forge, machines: [alpha, beta]} = fleet)
+    ;({
+      forge,
+      machines: [alpha, beta],
+    } = fleet)
     alpha.write('dotfiles/nvim/init.lua', 'vim.o.number = true\n')
     alpha.write('dotfiles/nvim/lua/plugins.lua', 'return {}\n')
     mkdirSync(alpha.path('.config'), {recursive: true})
@@ -59,7 +62,9 @@ describe('never wedged: a managed directory that is a link', function () {
     assert.equal(beta.read('.config/nvim/lua/beta-only.lua'), 'return "beta"\n', "beta's own file is still there")
     // beta's own init.lua was replaced by the fleet's: it is in the backup, nothing lost.
     const backups = join(beta.home, '.local/state/fleet/backups')
-    const kept = readdirSync(backups).map((stamp) => filesIn(join(backups, stamp))['.config/nvim/init.lua']).filter(Boolean)
+    const kept = readdirSync(backups)
+      .map((stamp) => filesIn(join(backups, stamp))['.config/nvim/init.lua'])
+      .filter(Boolean)
     assert.deepEqual(kept, ['-- beta before the fleet\n'])
 
     // beta's own file travels to alpha, into the directory the link points to; the link stays.
@@ -71,7 +76,7 @@ describe('never wedged: a managed directory that is a link', function () {
     assert.doesNotMatch(status.stdout, /\.config\/nvim\b(?!\/)/, 'the link is not reported as an edit')
   })
 
-  it('an edit in alpha\'s ~/dotfiles/nvim travels to beta, and an edit on beta travels back through the link; both settle', async function () {
+  it("an edit in alpha's ~/dotfiles/nvim travels to beta, and an edit on beta travels back through the link; both settle", async function () {
     alpha.write('dotfiles/nvim/init.lua', 'vim.o.number = true\nvim.o.relativenumber = true\n')
     alpha.write('dotfiles/nvim/after/ftplugin/lua.lua', 'vim.bo.shiftwidth = 2\n')
     await alpha.sync()

@@ -15,7 +15,11 @@ describe('never wedged: a forge that changed under the fleet', function () {
 
   before(async function () {
     fleet = await TestFleet.start('wedged')
-    ;({root, forge, machines: [alpha]} = fleet)
+    ;({
+      root,
+      forge,
+      machines: [alpha],
+    } = fleet)
     alpha.write('.zshrc', 'export EDITOR=vi\n')
     await alpha.addPath('.zshrc')
   })

@@ -93,7 +93,10 @@ describe('enroll wizard: in a real terminal', function () {
     assert.match(screen, /^alpha is active in the fleet at /m)
 
     const machines = await roster(alpha)
-    assert.deepEqual(machines.map((m) => [m.name, m.state]), [['alpha', 'active']])
+    assert.deepEqual(
+      machines.map((m) => [m.name, m.state]),
+      [['alpha', 'active']],
+    )
     assert.match(machines[0].recipient, /^age1/)
     assert.doesNotMatch(machines[0].recipient, /^age1pq1/, 'an X25519 key, not a post-quantum one')
     assert.equal(alpha.mode('.config/fleet/identity.txt'), 0o600)
@@ -146,7 +149,13 @@ describe('enroll wizard: in a real terminal', function () {
     assert.match(screen, /fleet machines approve beta/)
 
     const machines = await roster(beta)
-    assert.deepEqual(machines.map((m) => [m.name, m.state]), [['alpha', 'active'], ['beta', 'pending']])
+    assert.deepEqual(
+      machines.map((m) => [m.name, m.state]),
+      [
+        ['alpha', 'active'],
+        ['beta', 'pending'],
+      ],
+    )
   })
 
   it('"no" at the confirmation changes nothing', async function () {
@@ -178,6 +187,9 @@ describe('enroll wizard: in a real terminal', function () {
     assert.equal(gamma.exists('.local/share/chezmoi'), false)
     assert.equal(gamma.exists('.config/chezmoi'), false)
     assert.equal(await forge.head(), head, 'nothing was pushed')
-    assert.deepEqual((await roster(new Machine(root, 'alpha'))).map((m) => m.name), ['alpha', 'beta'])
+    assert.deepEqual(
+      (await roster(new Machine(root, 'alpha'))).map((m) => m.name),
+      ['alpha', 'beta'],
+    )
   })
 })

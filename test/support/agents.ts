@@ -69,7 +69,10 @@ export function recordingShim(dir: string, command: 'launchctl' | 'systemctl'): 
     log,
     calls: () => {
       try {
-        return readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => line.split('\u001f').filter(Boolean))
+        return readFileSync(log, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => line.split('\u001f').filter(Boolean))
       } catch {
         return []
       }

@@ -111,7 +111,10 @@ export class Machine {
     return this.verb(['paths'], options)
   }
 
-  addPath(paths: string | string[], options: VerbOptions & {encrypt?: boolean; plainText?: boolean; force?: boolean; dryRun?: boolean} = {}): Promise<CommandRun<ResultOf<typeof AddPath>>> {
+  addPath(
+    paths: string | string[],
+    options: VerbOptions & {encrypt?: boolean; plainText?: boolean; force?: boolean; dryRun?: boolean} = {},
+  ): Promise<CommandRun<ResultOf<typeof AddPath>>> {
     const {encrypt, plainText, force, dryRun, ...verb} = options
     const flags = [...(encrypt ? ['--encrypt'] : []), ...(plainText ? ['--plain-text'] : []), ...(force ? ['--force'] : []), ...(dryRun ? ['--dry-run'] : [])]
     return this.verb(['add-path', ...flags, ...this.absolute(paths)], verb)

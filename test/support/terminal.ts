@@ -79,7 +79,21 @@ export class Terminal {
     // The server reads this before it creates the session: the pane stays on screen after the command exits.
     const config = join(this.dir, 'tmux.conf')
     writeFileSync(config, ['set -g remain-on-exit on', 'set -g status off', 'set -g history-limit 10000', ''].join('\n'))
-    await this.tmux(['-f', config, 'new-session', '-d', '-s', this.target, '-x', String(this.columns), '-y', String(this.rows), '-c', cwd, shellQuote(launcher)])
+    await this.tmux([
+      '-f',
+      config,
+      'new-session',
+      '-d',
+      '-s',
+      this.target,
+      '-x',
+      String(this.columns),
+      '-y',
+      String(this.rows),
+      '-c',
+      cwd,
+      shellQuote(launcher),
+    ])
     this.started = true
   }
 
@@ -108,7 +122,8 @@ export class Terminal {
       const exited = this.exitCode !== undefined
       const screen = await this.screen({history: options.history})
       if (pattern.test(screen)) return screen
-      if (exited) throw new Error(`the command exited (status ${this.exitCode}) before the screen showed ${pattern}\n--- screen\n${await this.screen({history: true})}`)
+      if (exited)
+        throw new Error(`the command exited (status ${this.exitCode}) before the screen showed ${pattern}\n--- screen\n${await this.screen({history: true})}`)
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}\n--- screen\n${screen}`)
       await sleep(50)
     }

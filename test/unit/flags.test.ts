@@ -99,7 +99,7 @@ function differences(before: Record<string, CommandSurface>, now: Record<string,
   return lines
 }
 
-describe('every command\'s flags and args', function () {
+describe("every command's flags and args", function () {
   it('are those of the committed snapshot', function () {
     if (!existsSync(MANIFEST)) assert.fail(`${MANIFEST} is missing: run \`npm run build\` first`)
     const now = surface((JSON.parse(readFileSync(MANIFEST, 'utf8')) as {commands: Record<string, ManifestCommand>}).commands)
@@ -111,12 +111,14 @@ describe('every command\'s flags and args', function () {
     if (!existsSync(SNAPSHOT)) assert.fail(`${snapshot} is missing: run \`${UPDATE}\` and commit it`)
     const changed = differences(JSON.parse(readFileSync(SNAPSHOT, 'utf8')), now)
     if (changed.length > 0) {
-      assert.fail([
-        `The commands' flags and args are not those of ${snapshot} (built from the source by \`npm run build\`):`,
-        ...changed.map((line) => `  ${line}`),
-        'People and their scripts type these: a renamed or retyped flag breaks them.',
-        `If the change is deliberate, run \`${UPDATE}\` and commit ${snapshot} with it.`,
-      ].join('\n'))
+      assert.fail(
+        [
+          `The commands' flags and args are not those of ${snapshot} (built from the source by \`npm run build\`):`,
+          ...changed.map((line) => `  ${line}`),
+          'People and their scripts type these: a renamed or retyped flag breaks them.',
+          `If the change is deliberate, run \`${UPDATE}\` and commit ${snapshot} with it.`,
+        ].join('\n'),
+      )
     }
   })
 })

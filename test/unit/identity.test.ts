@@ -87,7 +87,7 @@ describe('identity: ensureIdentity, parseIdentityFile', function () {
     it(`20 concurrent ensureIdentity calls (${keyType}) on one path yield exactly one key`, async function () {
       const file = join(root, 'fleet', 'identity.txt')
       const results = await Promise.allSettled(Array.from({length: 20}, () => ensureIdentity(file, keyType)))
-      const failures = results.filter((r) => r.status === 'rejected').map((r) => String((r).reason))
+      const failures = results.filter((r) => r.status === 'rejected').map((r) => String(r.reason))
       assert.deepEqual(failures, [], 'no call fails')
       const fulfilled = results.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof ensureIdentity>>>).value)
       const recipients = new Set(fulfilled.map((r) => r.identity.recipient))
@@ -115,7 +115,10 @@ describe('identity: ensureIdentity, parseIdentityFile', function () {
     assert.deepEqual(readFileSync(file), bytes, 'only the mode changes, never the key')
   })
 
-  for (const [label, args] of [['age-keygen', []], ['age-keygen -pq', ['-pq']]] as const) {
+  for (const [label, args] of [
+    ['age-keygen', []],
+    ['age-keygen -pq', ['-pq']],
+  ] as const) {
     it(`reads ${label} output (comments, blank lines) to the recipient age-keygen -y gives`, async function () {
       const file = join(root, 'key.txt')
       await ageKeygen([...args], file)

@@ -109,6 +109,12 @@ describe('layers of src/', () => {
   it('finds an import against the order, so the checks above can fail', () => {
     // A self-check of the reader: the commands import services, which sit lower.
     assert.ok(edges.some((e) => e.from === 'commands' && layerOf(e.to) < layerOf('commands')))
-    assert.equal(cycles([{from: 'a', to: 'b', file: 'a.ts', specifier: ''}, {from: 'b', to: 'a', file: 'b.ts', specifier: ''}]).length, 1)
+    assert.equal(
+      cycles([
+        {from: 'a', to: 'b', file: 'a.ts', specifier: ''},
+        {from: 'b', to: 'a', file: 'b.ts', specifier: ''},
+      ]).length,
+      1,
+    )
   })
 })

@@ -7,15 +7,7 @@ import {join} from 'node:path'
 import {FleetError} from '../../src/lib/errors/index.ts'
 import type {Fleet} from '../../src/lib/manifest/schema.ts'
 import {MANIFEST_VERSION} from '../../src/lib/manifest/schema.ts'
-import {
-  MANIFEST_RELATIVE_PATH,
-  ManifestError,
-  manifestPath,
-  parseManifest,
-  readManifest,
-  renderManifest,
-  writeManifest,
-} from '../../src/lib/manifest/store.ts'
+import {MANIFEST_RELATIVE_PATH, ManifestError, manifestPath, parseManifest, readManifest, renderManifest, writeManifest} from '../../src/lib/manifest/store.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 const FILE = '/home/someone/.local/share/chezmoi/.chezmoidata/fleet.yaml'
@@ -26,7 +18,12 @@ function validFleet(): Fleet {
     version: MANIFEST_VERSION,
     id: 'f1e2d3c4-b5a6-4789-8abc-def012345678',
     createdAt: '2026-01-02T03:04:05.000Z',
-    settings: {keyType: 'x25519', branch: 'trunk', maxFileMiB: 20, agents: {pullIntervalSeconds: 120, remoteCheckSeconds: 5, debounceMs: 1000, maxDelayMs: 8000}},
+    settings: {
+      keyType: 'x25519',
+      branch: 'trunk',
+      maxFileMiB: 20,
+      agents: {pullIntervalSeconds: 120, remoteCheckSeconds: 5, debounceMs: 1000, maxDelayMs: 8000},
+    },
     paths: [
       {path: '.vimrc', encrypt: false, addedAt: '2026-01-02T03:04:05.000Z', addedBy: 'alpha'},
       {path: '.config/fleet/secrets.env', encrypt: true},
@@ -88,7 +85,12 @@ describe('manifest: parse, render, write', function () {
     it('fills in the defaults for a minimal manifest', function () {
       const text = `fleet:\n  version: 1\n  id: abcdefgh-1234\n  createdAt: 2026-01-02T03:04:05Z\n`
       const fleet = parseManifest(text, FILE)
-      assert.deepEqual(fleet.settings, {keyType: 'pq', branch: 'main', maxFileMiB: 20, agents: {pullIntervalSeconds: 300, remoteCheckSeconds: 10, debounceMs: 1500, maxDelayMs: 10_000}})
+      assert.deepEqual(fleet.settings, {
+        keyType: 'pq',
+        branch: 'main',
+        maxFileMiB: 20,
+        agents: {pullIntervalSeconds: 300, remoteCheckSeconds: 10, debounceMs: 1500, maxDelayMs: 10_000},
+      })
       assert.deepEqual(fleet.paths, [])
       assert.deepEqual(fleet.machines, [])
       assert.deepEqual(fleet.plugins, [])
@@ -271,9 +273,12 @@ describe('manifest: parse, render, write', function () {
 
     it('readManifest names the real file path in a validation error', async function () {
       mkdirSync(join(dir, '.chezmoidata'))
-      writeFileSync(manifestPath(dir), manifestText((raw) => {
-        raw.fleet.machines[0].os = 'windows'
-      }))
+      writeFileSync(
+        manifestPath(dir),
+        manifestText((raw) => {
+          raw.fleet.machines[0].os = 'windows'
+        }),
+      )
       await assert.rejects(readManifest(dir), (error: unknown) => {
         assert.ok(error instanceof ManifestError)
         assert.ok(error.message.includes(manifestPath(dir)))

@@ -6,7 +6,7 @@ const text = (...lines: string[]) => Buffer.from(lines.join('\n') + '\n')
 const BASE = text('a', 'b', 'c', 'd', 'e', 'f', 'g')
 
 describe('three-way merge of one file, in memory', function () {
-  it('keeps both sides\' edits to different lines, and appends beside an edit', function () {
+  it("keeps both sides' edits to different lines, and appends beside an edit", function () {
     const merged = mergeText(BASE, text('A', 'b', 'c', 'd', 'e', 'f', 'g', 'appended'), text('a', 'b', 'c', 'd', 'E', 'f', 'g'))
     assert.equal(merged?.toString(), text('A', 'b', 'c', 'd', 'E', 'f', 'g', 'appended').toString())
   })

@@ -48,11 +48,17 @@ describe('a path in the way, explained', function () {
   }
 
   it('names the path, what is wrong and the fix, for node errors and for chezmoi saying the same', function () {
-    const notDir = explainSystemError(caught(() => lstatSync(join(root, 'file/below'))), root)
+    const notDir = explainSystemError(
+      caught(() => lstatSync(join(root, 'file/below'))),
+      root,
+    )
     assert.ok(notDir instanceof FleetError)
     assert.equal(notDir.message, `fleet could not use ${join(root, 'file/below')}: a part of it is a file where a directory was expected.`)
     assert.match(notDir.fix!, /ls -ld/)
-    const tooLong = explainSystemError(caught(() => mkdirSync(join(root, 'x'.repeat(300)))), root)
+    const tooLong = explainSystemError(
+      caught(() => mkdirSync(join(root, 'x'.repeat(300)))),
+      root,
+    )
     assert.ok(tooLong instanceof FleetError)
     assert.match(tooLong.message, /a name in it is longer than the file system allows/)
     const fromChezmoi = explainSystemError(new Error('chezmoi: .claude/d/f: lstat /home/me/.claude/d/f: not a directory'), root)

@@ -5,7 +5,15 @@ import {join, relative} from 'node:path'
 import {execa} from 'execa'
 
 import {chezmoiBinary} from '../../src/lib/chezmoi/chezmoi.ts'
-import {decodeSourcePath, encodeTargetName, escapeGlob, parseSourceFileName, privateEncryptedName, removeEntryName, removeMarkerName} from '../../src/lib/chezmoi/source-names.ts'
+import {
+  decodeSourcePath,
+  encodeTargetName,
+  escapeGlob,
+  parseSourceFileName,
+  privateEncryptedName,
+  removeEntryName,
+  removeMarkerName,
+} from '../../src/lib/chezmoi/source-names.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 describe('managed path names', function () {
@@ -41,8 +49,39 @@ describe('managed path names', function () {
 })
 
 /** Target names chezmoi could read as attributes or suffixes, for files and directories alike. */
-const PREFIXES = ['after', 'before', 'create', 'dot', 'empty', 'encrypted', 'exact', 'executable', 'external', 'literal', 'modify', 'once', 'onchange', 'private', 'readonly', 'remove', 'run', 'symlink']
-const TRICKY_FILES = [...PREFIXES.map((p) => `${p}_x`), 'notes', '.hidden', '.dot_w', 'x.tmpl', 'y.age', 'z.literal', 'w.tmpl.literal', 'literal_dot_v', 'run_once_before_s.sh', 'a b.txt']
+const PREFIXES = [
+  'after',
+  'before',
+  'create',
+  'dot',
+  'empty',
+  'encrypted',
+  'exact',
+  'executable',
+  'external',
+  'literal',
+  'modify',
+  'once',
+  'onchange',
+  'private',
+  'readonly',
+  'remove',
+  'run',
+  'symlink',
+]
+const TRICKY_FILES = [
+  ...PREFIXES.map((p) => `${p}_x`),
+  'notes',
+  '.hidden',
+  '.dot_w',
+  'x.tmpl',
+  'y.age',
+  'z.literal',
+  'w.tmpl.literal',
+  'literal_dot_v',
+  'run_once_before_s.sh',
+  'a b.txt',
+]
 // chezmoi itself writes directories named external_… and remove_… verbatim, and then reads them back as attributes.
 const TRICKY_DIRS = [...PREFIXES.filter((p) => p !== 'external' && p !== 'remove').map((p) => `${p}_d`), '.hidden_d', 'd.tmpl', 'd.literal']
 
@@ -51,7 +90,17 @@ describe('managed path names, as real chezmoi reads and writes them', function (
   let home: string
   let sourceDir: string
   const chezmoi = (...args: string[]) =>
-    execa(chezmoiBinary(), ['--source', sourceDir, '--destination', home, '--config', join(root, 'config', 'chezmoi.toml'), '--persistent-state', join(root, 'config', 'state.boltdb'), ...args])
+    execa(chezmoiBinary(), [
+      '--source',
+      sourceDir,
+      '--destination',
+      home,
+      '--config',
+      join(root, 'config', 'chezmoi.toml'),
+      '--persistent-state',
+      join(root, 'config', 'state.boltdb'),
+      ...args,
+    ])
 
   before(async function () {
     root = makeTempDir('names')

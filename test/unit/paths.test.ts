@@ -37,10 +37,7 @@ describe('paths: fleetPaths', function () {
   })
 
   it('honours absolute XDG_CONFIG_HOME, XDG_DATA_HOME and XDG_STATE_HOME', function () {
-    const paths = fleetPaths(
-      {HOME: '/home/ann', XDG_CONFIG_HOME: '/cfg', XDG_DATA_HOME: '/data', XDG_STATE_HOME: '/state'},
-      'linux',
-    )
+    const paths = fleetPaths({HOME: '/home/ann', XDG_CONFIG_HOME: '/cfg', XDG_DATA_HOME: '/data', XDG_STATE_HOME: '/state'}, 'linux')
     assert.equal(paths.chezmoiConfigFile, '/cfg/chezmoi/chezmoi.yaml')
     assert.equal(paths.identityFile, '/cfg/fleet/identity.txt')
     assert.equal(paths.sourceDir, '/data/chezmoi')
@@ -51,10 +48,7 @@ describe('paths: fleetPaths', function () {
   })
 
   it('ignores relative XDG values, as the XDG spec requires', function () {
-    const relative = fleetPaths(
-      {HOME: '/home/ann', XDG_CONFIG_HOME: 'cfg', XDG_DATA_HOME: './data', XDG_STATE_HOME: '~/state'},
-      'linux',
-    )
+    const relative = fleetPaths({HOME: '/home/ann', XDG_CONFIG_HOME: 'cfg', XDG_DATA_HOME: './data', XDG_STATE_HOME: '~/state'}, 'linux')
     assert.deepEqual(relative, fleetPaths({HOME: '/home/ann'}, 'linux'))
   })
 

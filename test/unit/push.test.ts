@@ -47,7 +47,12 @@ describe('push: one way onto the forge, two strategies for a rejected push', fun
       version: MANIFEST_VERSION,
       id: 'f1e2d3c4-b5a6-4789-8abc-def012345678',
       createdAt: '2026-01-02T03:04:05.000Z',
-      settings: {keyType: 'x25519', branch: BRANCH, maxFileMiB: 20, agents: {pullIntervalSeconds: 120, remoteCheckSeconds: 5, debounceMs: 1000, maxDelayMs: 8000}},
+      settings: {
+        keyType: 'x25519',
+        branch: BRANCH,
+        maxFileMiB: 20,
+        agents: {pullIntervalSeconds: 120, remoteCheckSeconds: 5, debounceMs: 1000, maxDelayMs: 8000},
+      },
       paths: [],
       machines: [],
       plugins: [],
@@ -73,7 +78,7 @@ describe('push: one way onto the forge, two strategies for a rejected push', fun
   const noRepairs = async () => ({notes: []})
 
   describe('integrate (a sync)', function () {
-    it('a rejected push: the forge\'s commits are merged, both versions kept where they conflict, and pushed', async function () {
+    it("a rejected push: the forge's commits are merged, both versions kept where they conflict, and pushed", async function () {
       const [alpha, beta] = [await machine('alpha'), await machine('beta')]
       await addToRoster(alpha, 'alpha')
       assert.equal(await alpha.push(BRANCH), 'pushed')
@@ -102,7 +107,7 @@ describe('push: one way onto the forge, two strategies for a rejected push', fun
       assert.equal(await forge.head(), await beta.revParse('HEAD'))
     })
 
-    it('nothing to push: the forge\'s commits are brought in all the same', async function () {
+    it("nothing to push: the forge's commits are brought in all the same", async function () {
       const [alpha, beta] = [await machine('alpha'), await machine('beta')]
       await addToRoster(alpha, 'alpha')
       assert.equal(await alpha.push(BRANCH), 'pushed')
@@ -125,7 +130,7 @@ describe('push: one way onto the forge, two strategies for a rejected push', fun
 
       assert.equal(pushed, 1)
       assert.equal(derived, 1)
-      assert.equal(await forge.show('roster'), 'seed\nalpha\nbeta\n', 'the change made again from the forge\'s roster')
+      assert.equal(await forge.show('roster'), 'seed\nalpha\nbeta\n', "the change made again from the forge's roster")
       assert.equal(await beta.revParse(parkedBranch!), before, 'the first attempt is kept on the parked branch')
       assert.equal(beta.recordedOperation(), undefined, 'nothing is left for recovery to undo')
     })

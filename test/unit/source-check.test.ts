@@ -11,7 +11,9 @@ describe('source check: one entry per target', function () {
   })
 
   it('finds a remove_ marker beside the entry it names, and leaves one for another target alone', function () {
-    assert.deepEqual(sharedTargets(['dot_claude/notes', 'dot_claude/remove_notes']), [{target: '.claude/notes', entries: ['dot_claude/notes', 'dot_claude/remove_notes']}])
+    assert.deepEqual(sharedTargets(['dot_claude/notes', 'dot_claude/remove_notes']), [
+      {target: '.claude/notes', entries: ['dot_claude/notes', 'dot_claude/remove_notes']},
+    ])
     assert.deepEqual(sharedTargets(['dot_claude/notes', 'dot_claude/remove_exact_notes']), [])
     assert.deepEqual(sharedTargets(['dot_claude/literal_dot_y', 'dot_claude/remove_dot_y']), [])
   })

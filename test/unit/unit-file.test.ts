@@ -12,7 +12,7 @@ describe('systemd unit serializer', function () {
 
   it('leaves the executable without variable escapes, and routes one systemd refuses through /usr/bin/env', function () {
     assert.equal(commandLine(['/opt/my $dir/node', 'x$y']), '"/opt/my $dir/node" "x$$y"')
-    assert.equal(commandLine(['/opt/it\'s/node', 'run.js']), '"/usr/bin/env" "/opt/it\'s/node" "run.js"')
+    assert.equal(commandLine(["/opt/it's/node", 'run.js']), '"/usr/bin/env" "/opt/it\'s/node" "run.js"')
     assert.equal(commandLine(['/opt/a"b/node']), '"/usr/bin/env" "/opt/a\\"b/node"')
   })
 
@@ -30,7 +30,13 @@ describe('systemd unit serializer', function () {
     const text = serializeUnit(
       [
         ['Unit', [['Description', 'd']]],
-        ['Service', [['Environment', ['"A=1"', '"B=2"']], ['RemainAfterExit', true]]],
+        [
+          'Service',
+          [
+            ['Environment', ['"A=1"', '"B=2"']],
+            ['RemainAfterExit', true],
+          ],
+        ],
       ],
       'header',
     )

@@ -8,10 +8,9 @@ import {fleetPaths} from '../../lib/platform/paths.ts'
 
 export default class AgentsInstall extends FleetCommand {
   static override summary = "Install this machine's agents into launchd (macOS) or systemd --user (Linux)."
-  static override description = 'Idempotent: only agents whose definition changed are written and reloaded; running it again with nothing changed touches nothing. On a Linux machine without a login session, run `loginctl enable-linger $USER` once so the agents keep running.'
-  static override examples = [
-    {description: 'Install or update the agents', command: '<%= config.bin %> <%= command.id %>'},
-  ]
+  static override description =
+    'Idempotent: only agents whose definition changed are written and reloaded; running it again with nothing changed touches nothing. On a Linux machine without a login session, run `loginctl enable-linger $USER` once so the agents keep running.'
+  static override examples = [{description: 'Install or update the agents', command: '<%= config.bin %> <%= command.id %>'}]
   static override enableJsonFlag = true
   static override flags = {
     manager: Flags.option({options: MANAGER_KINDS, summary: 'The service manager to use (default: the one this machine has).'})(),

@@ -9,7 +9,8 @@ import {runAgentsInForeground} from '../../lib/runners/foreground.ts'
 
 export default class AgentsRun extends FleetCommand {
   static override summary = "Run this machine's agents in the foreground (containers, machines without a service manager)."
-  static override description = 'Resident agents are restarted when they exit; interval agents run at start and then on their interval. Ctrl-C or SIGTERM stops them cleanly: a sync in progress finishes first.'
+  static override description =
+    'Resident agents are restarted when they exit; interval agents run at start and then on their interval. Ctrl-C or SIGTERM stops them cleanly: a sync in progress finishes first.'
   static override examples = [
     {description: 'Run every agent', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Run only the watcher', command: '<%= config.bin %> <%= command.id %> --agent watcher'},

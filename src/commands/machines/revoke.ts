@@ -6,7 +6,8 @@ import {changeMachineState, type RosterChange} from '../../lib/machines/machines
 
 export default class MachinesRevoke extends FleetCommand {
   static override summary = 'Revoke a machine (a lost laptop): its key can no longer read new versions of the encrypted files.'
-  static override description = 'Run on an active machine. Marks the machine revoked, re-encrypts every encrypted file for the remaining active machines, checks each one, and pushes. Older versions stay readable to the revoked key in the forge\'s history: change the secret values themselves afterwards.'
+  static override description =
+    "Run on an active machine. Marks the machine revoked, re-encrypts every encrypted file for the remaining active machines, checks each one, and pushes. Older versions stay readable to the revoked key in the forge's history: change the secret values themselves afterwards."
   static override examples = [{description: 'Revoke the machine named old-laptop', command: '<%= config.bin %> <%= command.id %> old-laptop'}]
   static override enableJsonFlag = true
   static override args = {name: Args.string({required: true, description: 'Name of the machine to revoke.'})}
@@ -17,7 +18,9 @@ export default class MachinesRevoke extends FleetCommand {
     if (!result.changed) this.log(`${result.machine} is already revoked; nothing to do.`)
     else {
       this.log(`${result.machine} is revoked. Re-encrypted ${result.reencrypted.length} file(s) for ${result.recipients} active machine(s) and pushed.`)
-      this.log('Its key can still read the versions in the forge\'s history: change the secret values themselves now (edit ~/.config/fleet/secrets.env and rotate each token at its issuer).')
+      this.log(
+        "Its key can still read the versions in the forge's history: change the secret values themselves now (edit ~/.config/fleet/secrets.env and rotate each token at its issuer).",
+      )
     }
     return result
   }

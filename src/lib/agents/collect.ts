@@ -14,7 +14,10 @@ export async function collectAgents(config: Config): Promise<CollectedAgents> {
   const agents: ContributedAgent[] = []
   for (const {source, value} of contributions) {
     if (agents.some((a) => a.id === value.id || a.label === value.label)) {
-      failures.push({source, error: `agent "${value.id}" (${value.label}) is already contributed by ${agents.find((a) => a.id === value.id || a.label === value.label)!.source}`})
+      failures.push({
+        source,
+        error: `agent "${value.id}" (${value.label}) is already contributed by ${agents.find((a) => a.id === value.id || a.label === value.label)!.source}`,
+      })
       continue
     }
     agents.push({...value, source})

@@ -108,7 +108,9 @@ async function readRecord(paths: FleetPaths): Promise<InstalledRecord | undefine
 }
 
 function hashFiles(files: RenderedFile[]): string {
-  return createHash('sha256').update(files.map((f) => `${f.name}\0${f.content}`).join('\0')).digest('hex')
+  return createHash('sha256')
+    .update(files.map((f) => `${f.name}\0${f.content}`).join('\0'))
+    .digest('hex')
 }
 
 export interface InstallReport {
@@ -127,14 +129,23 @@ async function uid(): Promise<number> {
 }
 
 /** Tell the manager about changed agents (and only those). */
-async function activate(kind: ManagerKind, control: ServiceControl, dir: string, changed: Array<{agent: ContributedAgent; files: RenderedFile[]}>, calls: string[][]): Promise<void> {
+async function activate(
+  kind: ManagerKind,
+  control: ServiceControl,
+  dir: string,
+  changed: Array<{agent: ContributedAgent; files: RenderedFile[]}>,
+  calls: string[][],
+): Promise<void> {
   const call = async (args: string[], mustSucceed: boolean) => {
     calls.push(args)
     const result = await control.run(args)
     if (mustSucceed && result.exitCode !== 0) {
       throw new FleetError(`${kind === 'launchd' ? 'launchctl' : 'systemctl --user'} ${args.join(' ')} failed: ${(result.stderr || result.stdout).trim()}`, {
         code: 'SERVICE_MANAGER',
-        fix: kind === 'systemd' ? 'Check `systemctl --user status` (on a machine without a login session: loginctl enable-linger $USER).' : 'Check `launchctl print gui/$(id -u)`.',
+        fix:
+          kind === 'systemd'
+            ? 'Check `systemctl --user status` (on a machine without a login session: loginctl enable-linger $USER).'
+            : 'Check `launchctl print gui/$(id -u)`.',
       })
     }
   }
@@ -161,13 +172,23 @@ async function deactivate(kind: ManagerKind, control: ServiceControl, label: str
   await control.run(args)
 }
 
-export async function installAgents(paths: FleetPaths, agents: ContributedAgent[], kind: ManagerKind, control = serviceControl(kind), ctx = renderContext(paths)): Promise<InstallReport> {
+export async function installAgents(
+  paths: FleetPaths,
+  agents: ContributedAgent[],
+  kind: ManagerKind,
+  control = serviceControl(kind),
+  ctx = renderContext(paths),
+): Promise<InstallReport> {
   const dir = managerDir(kind, paths)
   await mkdir(dir, {recursive: true})
   if (kind === 'launchd') await mkdir(ctx.launchdLogDir, {recursive: true, mode: 0o700})
   const previous = await readRecord(paths)
   if (previous && previous.manager !== kind) {
-    throw new UsageError(`Agents are installed with ${previous.manager} here; uninstall them first.`, 'fleet agents uninstall, then fleet agents install.', 'OTHER_MANAGER')
+    throw new UsageError(
+      `Agents are installed with ${previous.manager} here; uninstall them first.`,
+      'fleet agents uninstall, then fleet agents install.',
+      'OTHER_MANAGER',
+    )
   }
   const report: InstallReport = {manager: kind, dir, changed: [], unchanged: [], removed: [], calls: []}
   const record: InstalledRecord = {manager: kind, agents: {}}
@@ -256,7 +277,13 @@ export interface AgentListing {
 }
 
 /** One agent's state in the service manager `kind` (none: only what the agent is). */
-export async function listAgent(paths: FleetPaths, agent: ContributedAgent, kind: ManagerKind | undefined, control?: ServiceControl, ctx = renderContext(paths)): Promise<AgentListing> {
+export async function listAgent(
+  paths: FleetPaths,
+  agent: ContributedAgent,
+  kind: ManagerKind | undefined,
+  control?: ServiceControl,
+  ctx = renderContext(paths),
+): Promise<AgentListing> {
   const listing: AgentListing = {
     id: agent.id,
     label: agent.label,

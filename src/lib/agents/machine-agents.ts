@@ -21,18 +21,25 @@ export interface AgentsInstallation {
  * one line. The agents are collected once a manager is known. Without a manager: an error when one is
  * `required`, else nothing is installed and the message says how to run the agents.
  */
-export async function installMachineAgents(paths: FleetPaths, collect: () => Promise<ContributedAgent[]>, options: {manager?: ManagerKind; required?: boolean} = {}): Promise<AgentsInstallation> {
+export async function installMachineAgents(
+  paths: FleetPaths,
+  collect: () => Promise<ContributedAgent[]>,
+  options: {manager?: ManagerKind; required?: boolean} = {},
+): Promise<AgentsInstallation> {
   const manager = options.manager ?? (await detectManager())
   if (!manager && options.required) {
     throw new FleetError('There is no service manager here (no launchd, and no systemd user session).', {
       code: 'NO_SERVICE_MANAGER',
-      fix: 'Run the agents in the foreground instead: fleet agents run (for example under your container\'s process manager).',
+      fix: "Run the agents in the foreground instead: fleet agents run (for example under your container's process manager).",
     })
   }
   const agents = await collect()
   const ids = agents.map((a) => a.id)
   if (!manager) {
-    return {installed: [], message: `not installed: this machine has no service manager (launchd or a systemd user session); run them with \`fleet agents run\` (${ids.join(', ')})`}
+    return {
+      installed: [],
+      message: `not installed: this machine has no service manager (launchd or a systemd user session); run them with \`fleet agents run\` (${ids.join(', ')})`,
+    }
   }
   const report = await installAgents(paths, agents, manager)
   return {manager, report, installed: ids, message: describeInstall(report, ids)}
@@ -76,7 +83,11 @@ export function describeListing(manager: ManagerKind | undefined, listings: Agen
   const lines = [manager ? `Service manager: ${manager}` : 'No service manager here: run the agents with `fleet agents run`.']
   for (const a of listings) {
     const how = a.kind === 'resident' ? 'resident' : `every ${a.intervalSeconds} s`
-    const state = !manager ? '' : !a.installed ? 'not installed' : `${a.running ? (manager === 'launchd' ? 'loaded' : 'active') : 'not running'}${a.current ? '' : ', definition out of date (fleet agents install)'}`
+    const state = !manager
+      ? ''
+      : !a.installed
+        ? 'not installed'
+        : `${a.running ? (manager === 'launchd' ? 'loaded' : 'active') : 'not running'}${a.current ? '' : ', definition out of date (fleet agents install)'}`
     lines.push(`  ${a.id.padEnd(12)} ${how.padEnd(16)} ${state.padEnd(24)} from ${a.source}`)
   }
   return lines

@@ -61,7 +61,12 @@ export function renderSystemd(spec: AgentSpec, ctx: RenderContext): RenderedFile
           ['Type', spec.resident ? 'simple' : 'oneshot'],
           ['ExecStart', commandLine(programArguments(spec, ctx))],
           ['Environment', environment],
-          ...(spec.resident ? ([['Restart', 'always'], ['RestartSec', 10]] as Array<[string, string | number]>) : []),
+          ...(spec.resident
+            ? ([
+                ['Restart', 'always'],
+                ['RestartSec', 10],
+              ] as Array<[string, string | number]>)
+            : []),
           // SIGTERM lets a sync finish its step; give it time before systemd escalates.
           ['TimeoutStopSec', 120],
         ],

@@ -50,7 +50,8 @@ export function validateSpec(value: unknown): AgentSpec {
   if (typeof spec.label !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(spec.label)) problems.push('label must be letters, digits, dots and dashes')
   if (!Array.isArray(spec.argv) || spec.argv.some((a) => typeof a !== 'string')) problems.push('argv must be a list of strings')
   if (Boolean(spec.resident) === (spec.intervalSeconds !== undefined)) problems.push('exactly one of resident or intervalSeconds')
-  if (spec.intervalSeconds !== undefined && !(Number.isInteger(spec.intervalSeconds) && spec.intervalSeconds >= 10)) problems.push('intervalSeconds must be a whole number ≥ 10')
+  if (spec.intervalSeconds !== undefined && !(Number.isInteger(spec.intervalSeconds) && spec.intervalSeconds >= 10))
+    problems.push('intervalSeconds must be a whole number ≥ 10')
   if (problems.length > 0) throw new Error(problems.join('; '))
   return spec
 }

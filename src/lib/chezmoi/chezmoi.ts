@@ -71,7 +71,8 @@ export function chezmoiBinary(env: NodeJS.ProcessEnv = process.env): string {
   return env.FLEET_CHEZMOI || 'chezmoi'
 }
 
-const INSTALL_FIX = 'Install chezmoi 2.71 or later: brew install chezmoi (macOS), or see https://www.chezmoi.io/install/ (the README shows the Debian way). Set FLEET_CHEZMOI to use a chezmoi that is not on PATH.'
+const INSTALL_FIX =
+  'Install chezmoi 2.71 or later: brew install chezmoi (macOS), or see https://www.chezmoi.io/install/ (the README shows the Debian way). Set FLEET_CHEZMOI to use a chezmoi that is not on PATH.'
 /** After the person points fleet at another chezmoi, installed agents must be rendered again to follow. */
 const AGENTS_FOLLOW = 'then run `fleet agents install` (if this machine runs agents) so they use it too'
 
@@ -163,7 +164,10 @@ async function rememberedCheck(binary: string, rememberIn: string | undefined): 
   const identity = binaryIdentity(binary)
   const key = identity && JSON.stringify(identity)
   if (rememberIn && key) {
-    const remembered = await readFile(rememberIn, 'utf8').then((text) => JSON.parse(text) as {binary?: string; version?: string}, () => undefined)
+    const remembered = await readFile(rememberIn, 'utf8').then(
+      (text) => JSON.parse(text) as {binary?: string; version?: string},
+      () => undefined,
+    )
     if (remembered?.binary === key && remembered.version) return remembered.version
   }
   const version = await checkChezmoi(binary)
@@ -199,8 +203,19 @@ export class Chezmoi {
     return run(
       this.binary,
       [
-        '--config', options.config ?? this.configFile, '--persistent-state', this.files.stateFile, '--source', this.sourceDir, '--destination', this.home,
-        '--no-tty', '--no-pager', '--color=false', '--progress=false', ...args,
+        '--config',
+        options.config ?? this.configFile,
+        '--persistent-state',
+        this.files.stateFile,
+        '--source',
+        this.sourceDir,
+        '--destination',
+        this.home,
+        '--no-tty',
+        '--no-pager',
+        '--color=false',
+        '--progress=false',
+        ...args,
       ],
       {timeout: options.timeout ?? 300_000, allowFailure: options.allowFailure},
     )

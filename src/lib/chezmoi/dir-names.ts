@@ -19,9 +19,12 @@ function entries(dir: string): Dirent[] {
 
 /** Whether a target below home has a directory with such a name: on its way there, itself, or below it. */
 export function hasMisreadDirName(home: string, absolutePath: string): boolean {
-  const walk = (dir: string): boolean =>
-    entries(dir).some((entry) => entry.isDirectory() && (MISREAD_DIR.test(entry.name) || walk(join(dir, entry.name))))
-  return relative(home, absolutePath).split(sep).some((name) => MISREAD_DIR.test(name)) || walk(absolutePath)
+  const walk = (dir: string): boolean => entries(dir).some((entry) => entry.isDirectory() && (MISREAD_DIR.test(entry.name) || walk(join(dir, entry.name))))
+  return (
+    relative(home, absolutePath)
+      .split(sep)
+      .some((name) => MISREAD_DIR.test(name)) || walk(absolutePath)
+  )
 }
 
 /** Source directories with such a name (chezmoi's own files and .git left out), deepest first. */

@@ -63,7 +63,12 @@ export function diskType(file: string): DiskType | undefined {
  * `linked`: targets (relative to $HOME) that are links to directories standing for the source's directory (a
  * stow-style managed directory, synced as its contents through the link): not a change of type.
  */
-export async function retypedTargets(chezmoi: Chezmoi, home: string, entries: Map<string, ManagedEntry>, linked: ReadonlySet<string> = new Set()): Promise<Retyped[]> {
+export async function retypedTargets(
+  chezmoi: Chezmoi,
+  home: string,
+  entries: Map<string, ManagedEntry>,
+  linked: ReadonlySet<string> = new Set(),
+): Promise<Retyped[]> {
   const found: Retyped[] = []
   for (const path of [...entries.keys()].sort()) {
     const entry = entries.get(path)!
@@ -93,9 +98,7 @@ export function statusTargetsOutside(home: string, entries: Map<string, ManagedE
   const clean = (path: string) => !left.some((l) => isWithin(path, l) || isInside(l, path))
   const wholeDir = (path: string) => entries.get(path)?.type === 'dir' && clean(path)
   const parentOf = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf('/')))
-  return [...entries.keys()]
-    .filter((path) => clean(path) && !ancestors(path, parentOf).some(wholeDir))
-    .map((path) => join(home, path))
+  return [...entries.keys()].filter((path) => clean(path) && !ancestors(path, parentOf).some(wholeDir)).map((path) => join(home, path))
 }
 
 function ancestors(path: string, parentOf: (path: string) => string): string[] {
@@ -116,7 +119,11 @@ export function describeType(type: DiskType): string {
 export async function reportableStatus(chezmoi: Chezmoi, home: string, linked?: ReadonlySet<string>): Promise<ChezmoiStatusEntry[]> {
   const entries = await managedEntries(chezmoi)
   const blocking = (await retypedTargets(chezmoi, home, entries, linked)).filter((c) => c.from === 'dir' || c.to === 'other')
-  const targets = statusTargetsOutside(home, entries, blocking.map((c) => c.path))
+  const targets = statusTargetsOutside(
+    home,
+    entries,
+    blocking.map((c) => c.path),
+  )
   const status = targets === undefined ? await chezmoi.status() : targets.length > 0 ? await chezmoi.status(targets) : []
   return [...status, ...blocking.map((c) => ({sinceLastWrite: changedHere(c) ? 'M' : ' ', onApply: 'M', path: c.path}))]
 }

@@ -13,7 +13,8 @@ const ATTRIBUTES = 'private_readonly_executable_empty_'
 /** What an encrypted file's source name adds: `encrypted_` and `.age`. */
 const ENCRYPTION = 'encrypted_.age'
 /** Names chezmoi would read as attributes: it keeps them as they are with `literal_` in front. */
-const PREFIX_LIKE = /^(after_|before_|create_|dot_|empty_|encrypted_|exact_|executable_|external_|literal_|modify_|once_|onchange_|private_|readonly_|remove_|run_|symlink_)/
+const PREFIX_LIKE =
+  /^(after_|before_|create_|dot_|empty_|encrypted_|exact_|executable_|external_|literal_|modify_|once_|onchange_|private_|readonly_|remove_|run_|symlink_)/
 
 /** The bytes chezmoi's source name for a target name takes, before attribute prefixes. */
 function encodedBytes(name: string): number {

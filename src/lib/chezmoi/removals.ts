@@ -22,9 +22,7 @@ export async function addRemovals(sourceDir: string, dirs: string[]): Promise<vo
  * what exists is kept. Returns whether the file changed.
  */
 export async function dropContradictedRemovals(sourceDir: string, sourceFiles: string[]): Promise<boolean> {
-  const targets = sourceFiles
-    .filter((file) => !file.startsWith('.') && !basename(file).startsWith('remove_'))
-    .map((file) => decodeSourcePath(file))
+  const targets = sourceFiles.filter((file) => !file.startsWith('.') && !basename(file).startsWith('remove_')).map((file) => decodeSourcePath(file))
   let changed = false
   await editChezmoiRemove(sourceDir, (lines) => {
     const kept = lines.filter((line) => {

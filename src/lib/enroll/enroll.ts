@@ -132,7 +132,8 @@ async function preflight(ctx: EnrollContext): Promise<string> {
   const gitVersion = (await run('git', ['--version'], {timeout: 15_000})).stdout.trim().replace(/^git version /, '')
   const chezmoiVersion = await checkChezmoi(ctx.chezmoi.binary)
   const age = await run('age', ['--version'], {timeout: 15_000, allowFailure: true}).catch(() => undefined)
-  if (!age || age.exitCode !== 0) ctx.notes.push('The age command is not installed: fleet and chezmoi encrypt in-process, but you will want `age` to read an encrypted file by hand.')
+  if (!age || age.exitCode !== 0)
+    ctx.notes.push('The age command is not installed: fleet and chezmoi encrypt in-process, but you will want `age` to read an encrypted file by hand.')
 
   ctx.source = await inspectSource(paths)
   const configured = await configuredMachine(paths)
@@ -302,10 +303,13 @@ async function key(ctx: EnrollContext): Promise<string> {
   const keyType = ctx.fleet?.settings.keyType ?? ctx.options.keyType ?? DEFAULT_KEY_TYPE
   const {identity, created, modeFixed} = await ensureIdentity(ctx.paths.identityFile, keyType)
   if (identity.keyType !== keyType) {
-    throw new FleetError(`This machine's age identity ${identity.file} is ${KEY_TYPE_LABELS[identity.keyType]}, but the fleet uses ${KEY_TYPE_LABELS[keyType]} keys.`, {
-      code: 'KEY_TYPE_MISMATCH',
-      fix: `Move ${identity.file} aside (keep it if other data is encrypted to it) and run \`fleet enroll\` again to create a ${keyType} key.`,
-    })
+    throw new FleetError(
+      `This machine's age identity ${identity.file} is ${KEY_TYPE_LABELS[identity.keyType]}, but the fleet uses ${KEY_TYPE_LABELS[keyType]} keys.`,
+      {
+        code: 'KEY_TYPE_MISMATCH',
+        fix: `Move ${identity.file} aside (keep it if other data is encrypted to it) and run \`fleet enroll\` again to create a ${keyType} key.`,
+      },
+    )
   }
   if (modeFixed) ctx.notes.push(`${identity.file} was readable by others; its mode is now 0600.`)
   ctx.identity = identity
@@ -408,7 +412,8 @@ async function apply(ctx: EnrollContext): Promise<string> {
     recipient: async () => ctx.identity!.recipient,
     isEncrypted: (path) => managedPathOf(fleet, path)?.encrypt === true,
   })
-  if (ctx.applied.failed.length > 0) ctx.notes.push(`Not applied (chezmoi could not; \`fleet sync\` says more): ${ctx.applied.failed.map((f) => `~/${f.path}: ${f.reason}`).join('; ')}`)
+  if (ctx.applied.failed.length > 0)
+    ctx.notes.push(`Not applied (chezmoi could not; \`fleet sync\` says more): ${ctx.applied.failed.map((f) => `~/${f.path}: ${f.reason}`).join('; ')}`)
   else if (ctx.applied.incomplete) ctx.notes.push(`Some files were not applied: ${ctx.applied.incomplete}`)
   const waiting = ctx.state === 'active' ? '' : `; ${encrypted.length} encrypted path${encrypted.length === 1 ? '' : 's'} wait for approval`
   const backups = ctx.applied.backedUp.length > 0 ? `; ${ctx.applied.backedUp.length} existing file(s) backed up to ${ctx.applied.backupDir}` : ''

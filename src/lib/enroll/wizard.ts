@@ -20,7 +20,10 @@ export interface EnrollFlags {
 }
 
 export function defaultMachineName(): string {
-  const name = shortHostname().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 63)
+  const name = shortHostname()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/^-+/, '')
+    .slice(0, 63)
   return MACHINE_NAME_PATTERN.test(name) ? name : 'machine'
 }
 
@@ -93,11 +96,18 @@ async function askEverything(flags: EnrollFlags, paths: FleetPaths, log: (line: 
       }
     }
     forge = starting
-      ? (await input({
-          message: 'Forge URL (an empty git repository; leave empty for a bare repository on this machine):',
-          validate: async (value) => (value.trim() === '' ? true : reachable(value)),
-        })).trim() || undefined
-      : (await input({message: 'Forge URL of the fleet to join:', validate: async (value) => (value.trim() === '' ? 'A forge URL is needed to join.' : reachable(value))})).trim()
+      ? (
+          await input({
+            message: 'Forge URL (an empty git repository; leave empty for a bare repository on this machine):',
+            validate: async (value) => (value.trim() === '' ? true : reachable(value)),
+          })
+        ).trim() || undefined
+      : (
+          await input({
+            message: 'Forge URL of the fleet to join:',
+            validate: async (value) => (value.trim() === '' ? 'A forge URL is needed to join.' : reachable(value)),
+          })
+        ).trim()
   }
 
   const name =
@@ -138,7 +148,9 @@ async function askEverything(flags: EnrollFlags, paths: FleetPaths, log: (line: 
 
   log('')
   log('Summary')
-  log(`  fleet:      ${forge === undefined ? `start a new fleet on a bare repository on this machine (${paths.defaultForge})` : `${starting ? 'start a new fleet on' : 'join'} ${forge}`}`)
+  log(
+    `  fleet:      ${forge === undefined ? `start a new fleet on a bare repository on this machine (${paths.defaultForge})` : `${starting ? 'start a new fleet on' : 'join'} ${forge}`}`,
+  )
   log(`  machine:    ${name}`)
   if (starting) log(`  key type:   ${KEY_TYPE_LABELS[keyType ?? DEFAULT_KEY_TYPE]}`)
   log(`  agents:     ${agents ? 'install' : 'do not install'}`)

@@ -42,7 +42,9 @@ export class ForgeUnreachableError extends FleetError {
   constructor(forge: string, detail: string, cause?: unknown, fix?: string) {
     super(redactUrl(`The forge ${forge} cannot be reached: ${detail}`), {
       exitCode: ExitCode.forgeUnreachable,
-      fix: fix ?? 'Check the network and the forge address (git ls-remote <forge> must work), then run the command again. Nothing was lost: local work stays here until the forge answers.',
+      fix:
+        fix ??
+        'Check the network and the forge address (git ls-remote <forge> must work), then run the command again. Nothing was lost: local work stays here until the forge answers.',
       code: 'FORGE_UNREACHABLE',
       cause,
     })

@@ -22,7 +22,11 @@ export function forgeTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   if (given === undefined || given === '') return FORGE_TIMEOUT_MS
   const seconds = Number(given)
   if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw new UsageError(`FLEET_FORGE_TIMEOUT must be a number of seconds, not "${given}".`, 'Set it to how many seconds fleet waits for the forge (e.g. FLEET_FORGE_TIMEOUT=90), or unset it for the default of 45.', 'BAD_FORGE_TIMEOUT')
+    throw new UsageError(
+      `FLEET_FORGE_TIMEOUT must be a number of seconds, not "${given}".`,
+      'Set it to how many seconds fleet waits for the forge (e.g. FLEET_FORGE_TIMEOUT=90), or unset it for the default of 45.',
+      'BAD_FORGE_TIMEOUT',
+    )
   }
   return Math.round(seconds * 1000)
 }
@@ -43,12 +47,16 @@ function isLocalDiskFailure(result: RunResult): boolean {
 
 /** What the forge did wrong, in a line: git's own words (ssh's, when ssh refused), or that it did not answer in time. */
 function failureLine(result: RunResult, timeout: number): string {
-  if (result.timedOut) return `it did not answer within ${Math.round(timeout / 1000)} s (git and its helpers were stopped; FLEET_FORGE_TIMEOUT sets how long fleet waits, in seconds)`
+  if (result.timedOut)
+    return `it did not answer within ${Math.round(timeout / 1000)} s (git and its helpers were stopped; FLEET_FORGE_TIMEOUT sets how long fleet waits, in seconds)`
   return firstLine(result.stderr)
 }
 
 function firstLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('hint:'))
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('hint:'))
   const ssh = lines.find((l) => /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|Permission denied \(/.test(l))
   return ssh ?? lines.find((l) => l.startsWith('fatal:') || l.startsWith('ssh:') || l.startsWith('error:')) ?? lines[0] ?? 'no answer'
 }
@@ -164,7 +172,10 @@ export function readBranchRef(gitDir: string, branch: string): string | undefine
   } catch {
     try {
       const packed = readFileSync(join(gitDir, 'packed-refs'), 'utf8')
-      return packed.split('\n').find((line) => line.endsWith(` refs/heads/${branch}`))?.split(' ')[0]
+      return packed
+        .split('\n')
+        .find((line) => line.endsWith(` refs/heads/${branch}`))
+        ?.split(' ')[0]
     } catch {
       return undefined
     }
@@ -297,7 +308,10 @@ export class GitRepo {
    */
   async versionsOf(path: string, limit = 100): Promise<string[]> {
     const result = await this.git(['log', '--all', '--reflog', '--no-renames', '--format=', '--raw', '--no-abbrev', `--max-count=${limit}`, '--', path])
-    const blobs = result.stdout.split('\n').filter((line) => line.startsWith(':')).map((line) => line.split(' ')[3])
+    const blobs = result.stdout
+      .split('\n')
+      .filter((line) => line.startsWith(':'))
+      .map((line) => line.split(' ')[3])
     return [...new Set(blobs.filter((sha) => sha && !/^0+$/.test(sha)))]
   }
 

@@ -148,7 +148,14 @@ export function tryLock(lockDir: string, purpose: string): Lock | undefined {
       breakStaleLock(lockDir, owner)
       continue
     }
-    const owner: LockOwner = {pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), purpose, boot: currentBoot(), pidStart: processStart(process.pid)}
+    const owner: LockOwner = {
+      pid: process.pid,
+      host: hostname(),
+      startedAt: new Date().toISOString(),
+      purpose,
+      boot: currentBoot(),
+      pidStart: processStart(process.pid),
+    }
     writeFileSync(join(lockDir, 'owner.json'), JSON.stringify(owner))
     let released = false
     return {

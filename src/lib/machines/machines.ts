@@ -65,7 +65,11 @@ function requireActive(fleet: Fleet, self: string, verb: string): void {
 function requireMachine(fleet: Fleet, name: string): Machine {
   const machine = findMachine(fleet, name)
   if (!machine) {
-    throw new UsageError(`There is no machine named "${name}" in this fleet.`, `Known machines: ${fleet.machines.map((m) => m.name).join(', ')}. See \`fleet machines list\`.`, 'NO_SUCH_MACHINE')
+    throw new UsageError(
+      `There is no machine named "${name}" in this fleet.`,
+      `Known machines: ${fleet.machines.map((m) => m.name).join(', ')}. See \`fleet machines list\`.`,
+      'NO_SUCH_MACHINE',
+    )
   }
   return machine
 }
@@ -93,13 +97,25 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
         return
       }
       if (state === 'active' && machine.state === 'revoked') {
-        throw new UsageError(`"${name}" was revoked; a revoked machine cannot be approved again.`, `On that machine, move its identity file aside and run \`fleet enroll\` to join with a new key.`, 'REVOKED')
+        throw new UsageError(
+          `"${name}" was revoked; a revoked machine cannot be approved again.`,
+          `On that machine, move its identity file aside and run \`fleet enroll\` to join with a new key.`,
+          'REVOKED',
+        )
       }
       if (state === 'revoked' && name === local.machine) {
-        throw new UsageError('A machine cannot revoke itself: it could not check the files it re-encrypts for the others.', `Run \`fleet machines revoke ${name}\` on another active machine.`, 'REVOKE_SELF')
+        throw new UsageError(
+          'A machine cannot revoke itself: it could not check the files it re-encrypts for the others.',
+          `Run \`fleet machines revoke ${name}\` on another active machine.`,
+          'REVOKE_SELF',
+        )
       }
       if (state === 'revoked' && activeMachines(fleet).every((m) => m.name === name)) {
-        throw new UsageError(`"${name}" is the fleet's last active machine; revoking it would leave nobody able to read the secrets.`, 'Approve another machine first.', 'LAST_ACTIVE')
+        throw new UsageError(
+          `"${name}" is the fleet's last active machine; revoking it would leave nobody able to read the secrets.`,
+          'Approve another machine first.',
+          'LAST_ACTIVE',
+        )
       }
       const now = new Date().toISOString()
       Object.assign(machine, {state, updatedAt: now}, state === 'active' ? {approvedAt: now, approvedBy: local.machine} : {})
@@ -111,7 +127,10 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
     }
 
     await derive()
-    const {pushed} = await pushToForge(repo, branch, {strategy: {kind: 're-derive', derive}, check: () => checkSourceForPush({...local, upstream: `origin/${branch}`})})
+    const {pushed} = await pushToForge(repo, branch, {
+      strategy: {kind: 're-derive', derive},
+      check: () => checkSourceForPush({...local, upstream: `origin/${branch}`}),
+    })
     return {...outcome, pushed}
   })
 }

@@ -90,10 +90,13 @@ async function measure(home: string, root: string): Promise<{files: number; byte
 function linkedFileError(given: string, absolute: string, home: string): UsageError {
   const target = readlinkSync(absolute)
   const resolved = resolve(dirname(absolute), target)
-  if (!existsSync(absolute)) return new UsageError(`${given} is a link to ${target}, which does not exist.`, 'Add the file or directory itself, not a broken link.', 'BROKEN_LINK')
+  if (!existsSync(absolute))
+    return new UsageError(`${given} is a link to ${target}, which does not exist.`, 'Add the file or directory itself, not a broken link.', 'BROKEN_LINK')
   return new UsageError(
     `${given} is a link to the file ${resolved}: fleet syncs the contents of a linked directory, but a linked file would travel as a link to a path other machines may not have.`,
-    isWithin(resolved, home) ? `Add the file it points to instead: fleet add-path ${resolved}` : `Copy the file into your home directory (or link a directory that holds it), and add that.`,
+    isWithin(resolved, home)
+      ? `Add the file it points to instead: fleet add-path ${resolved}`
+      : `Copy the file into your home directory (or link a directory that holds it), and add that.`,
     'LINKED_FILE',
   )
 }
@@ -111,10 +114,15 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
     {dir: paths.dataDir, what: "fleet's data (the embedded forge)"},
   ]
   if (options.encrypt && findMachine(fleet, local.machine)?.state !== 'active') {
-    throw new UsageError('This machine is pending: it cannot add encrypted paths until an active machine approves it.', `On an active machine: fleet machines approve ${local.machine}`, 'NOT_ACTIVE')
+    throw new UsageError(
+      'This machine is pending: it cannot add encrypted paths until an active machine approves it.',
+      `On an active machine: fleet machines approve ${local.machine}`,
+      'NOT_ACTIVE',
+    )
   }
   for (const given of options.paths) {
-    if (given.includes('\n')) throw new UsageError(`A path with a line break cannot be managed: ${JSON.stringify(given)}.`, 'Rename the file first.', 'BAD_PATH')
+    if (given.includes('\n'))
+      throw new UsageError(`A path with a line break cannot be managed: ${JSON.stringify(given)}.`, 'Rename the file first.', 'BAD_PATH')
     const absolute = resolve(options.cwd ?? process.cwd(), expandHome(given, home))
     const relative = homeRelative(paths, absolute)
     if (relative === undefined || relative === '') {
@@ -125,7 +133,11 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
     }
     for (const {dir, what} of own) {
       if (isWithin(absolute, dir) || isWithin(dir, absolute)) {
-        throw new UsageError(`${given} ${isWithin(absolute, dir) ? 'is inside' : 'holds'} ${what} (${dir}); fleet does not sync it.`, 'Add the files or directories beside it that you want to share instead.', 'FLEET_OWN_PATH')
+        throw new UsageError(
+          `${given} ${isWithin(absolute, dir) ? 'is inside' : 'holds'} ${what} (${dir}); fleet does not sync it.`,
+          'Add the files or directories beside it that you want to share instead.',
+          'FLEET_OWN_PATH',
+        )
       }
     }
     const existing = fleet.paths.find((p) => p.path === relative)
@@ -135,14 +147,23 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
     const info = lstatSync(absolute)
     if (info.isSymbolicLink() && !isLinkToDirectory(absolute)) throw linkedFileError(given, absolute, home)
     const kind = info.isSymbolicLink() || info.isDirectory() ? 'directory' : 'file'
-    if (info.isSymbolicLink()) plan.warnings.push(`~/${relative} is a link to the directory ${realpathSync(absolute)}: its contents are synced (other machines get a real directory), and the link stays here.`)
+    if (info.isSymbolicLink())
+      plan.warnings.push(
+        `~/${relative} is a link to the directory ${realpathSync(absolute)}: its contents are synced (other machines get a real directory), and the link stays here.`,
+      )
     for (const link of absoluteLinksBelow(home, relative)) {
-      plan.warnings.push(`~/${link.path} is a link to ${link.target}, a path fixed on this machine: it travels as a link, to a path another machine ${isWithin(link.target, home) ? 'has under another home directory, or not at all' : 'may not have'}. Make it relative, or add what it points to instead.`)
+      plan.warnings.push(
+        `~/${link.path} is a link to ${link.target}, a path fixed on this machine: it travels as a link, to a path another machine ${isWithin(link.target, home) ? 'has under another home directory, or not at all' : 'may not have'}. Make it relative, or add what it points to instead.`,
+      )
     }
     const size = await measure(home, relative)
     for (const inner of fleet.paths.filter((p) => isWithin(p.path, relative))) {
       if (inner.encrypt && !options.encrypt) {
-        throw new UsageError(`~/${relative} holds the encrypted path ~/${inner.path}; adding it unencrypted would put that in plain text.`, 'Add it with --encrypt, or add the other paths inside it one by one.', 'WOULD_DECRYPT')
+        throw new UsageError(
+          `~/${relative} holds the encrypted path ~/${inner.path}; adding it unencrypted would put that in plain text.`,
+          'Add it with --encrypt, or add the other paths inside it one by one.',
+          'WOULD_DECRYPT',
+        )
       }
       plan.merged.push({inner: inner.path, outer: relative})
     }
@@ -162,13 +183,25 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
       )
     }
     if (PROTECTED_FOLDERS.some((folder) => isWithin(relative, folder))) {
-      plan.warnings.push(`~/${relative} is under a folder macOS protects: on a Mac, fleet's agents need Full Disk Access (System Settings › Privacy & Security) to see changes there.`)
+      plan.warnings.push(
+        `~/${relative} is under a folder macOS protects: on a Mac, fleet's agents need Full Disk Access (System Settings › Privacy & Security) to see changes there.`,
+      )
     }
-    plan.add.push({path: relative, absolute, kind, files: size.files, bytes: size.bytes, encrypt: options.encrypt, plainText: options.plainText ? size.secrets.map((s) => s.path) : []})
+    plan.add.push({
+      path: relative,
+      absolute,
+      kind,
+      files: size.files,
+      bytes: size.bytes,
+      encrypt: options.encrypt,
+      plainText: options.plainText ? size.secrets.map((s) => s.path) : [],
+    })
   }
-  for (const a of plan.add) for (const b of plan.add) {
-    if (a !== b && isWithin(a.path, b.path)) throw new UsageError(`~/${a.path} is inside ~/${b.path}, given in the same command.`, `Give only ~/${b.path}.`, 'OVERLAPPING_PATHS')
-  }
+  for (const a of plan.add)
+    for (const b of plan.add) {
+      if (a !== b && isWithin(a.path, b.path))
+        throw new UsageError(`~/${a.path} is inside ~/${b.path}, given in the same command.`, `Give only ~/${b.path}.`, 'OVERLAPPING_PATHS')
+    }
   return plan
 }
 
@@ -183,17 +216,34 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
     const now = new Date().toISOString()
     const mergedInner = new Set(plan.merged.map((m) => m.inner))
     const entries: ManagedPath[] = plan.add.map((p) => ({
-      path: p.path, encrypt: p.encrypt, addedAt: now, addedBy: local.machine, ...(p.plainText.length > 0 ? {plainText: p.plainText.map((path) => plainTextConfirmation(local.paths.home, path))} : {}),
+      path: p.path,
+      encrypt: p.encrypt,
+      addedAt: now,
+      addedBy: local.machine,
+      ...(p.plainText.length > 0 ? {plainText: p.plainText.map((path) => plainTextConfirmation(local.paths.home, path))} : {}),
     }))
     const updated: Fleet = {...fleet, paths: [...fleet.paths.filter((p) => !mergedInner.has(p.path)), ...entries]}
     await writeManifest(local.paths.sourceDir, updated)
     try {
-      await clearRemovals(local.chezmoi, local.paths.home, local.paths.sourceDir, plan.add.map((p) => p.path))
+      await clearRemovals(
+        local.chezmoi,
+        local.paths.home,
+        local.paths.sourceDir,
+        plan.add.map((p) => p.path),
+      )
       // A linked directory (or one above a path) becomes a real directory in the source first; its contents are
       // then added through the link, as chezmoi adds a link itself as a link.
-      const linked = [...linkedDirectories(local.paths.home, plan.add.map((p) => p.path))].sort()
+      const linked = [
+        ...linkedDirectories(
+          local.paths.home,
+          plan.add.map((p) => p.path),
+        ),
+      ].sort()
       for (const dir of linked) await local.chezmoi.add([join(local.paths.home, dir)], {directoryOnly: true})
-      await local.chezmoi.add(plan.add.flatMap((p) => listableRoots(local.paths.home, p.path)), {encrypt: options.encrypt, secrets: options.plainText ? 'ignore' : 'error'})
+      await local.chezmoi.add(
+        plan.add.flatMap((p) => listableRoots(local.paths.home, p.path)),
+        {encrypt: options.encrypt, secrets: options.plainText ? 'ignore' : 'error'},
+      )
     } catch (error) {
       // Leave nothing half-added: undo what this command changed in the source repo, and only that.
       await writeFile(manifestPath(local.paths.sourceDir), manifestBefore)
@@ -203,7 +253,11 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
         else await local.repo.git(['checkout', '--', entry.path], {allowFailure: true})
       }
       if (error instanceof ProcessError && /secret/i.test(error.result.stderr)) {
-        throw new UsageError(`chezmoi found what looks like a secret in the files to add:\n${error.result.stderr.trim()}`, 'Add it with --encrypt, or with --plain-text if you checked that it is not a secret.', 'LOOKS_SECRET')
+        throw new UsageError(
+          `chezmoi found what looks like a secret in the files to add:\n${error.result.stderr.trim()}`,
+          'Add it with --encrypt, or with --plain-text if you checked that it is not a secret.',
+          'LOOKS_SECRET',
+        )
       }
       throw error
     }
@@ -238,7 +292,8 @@ export async function removePaths(local: LocalFleet, given: string[], cwd = proc
   })
 }
 
-export type PathState = 'in sync' | 'in conflict' | 'held back (looks like a secret)' | 'edited here' | 'changed upstream' | 'missing here' | 'waiting for approval'
+export type PathState =
+  'in sync' | 'in conflict' | 'held back (looks like a secret)' | 'edited here' | 'changed upstream' | 'missing here' | 'waiting for approval'
 
 export interface PathReport {
   path: string
@@ -264,7 +319,10 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
   const upstream = `origin/${fleet.settings.branch}`
   const incoming = (await local.repo.revParse(upstream)) ? (await local.repo.changedFiles('HEAD', upstream)).map((c) => decodeSourcePath(c.path)) : []
   // A managed directory that is a link here is not "edited": its files are synced through it.
-  const linked = linkedDirectories(local.paths.home, fleet.paths.map((p) => p.path))
+  const linked = linkedDirectories(
+    local.paths.home,
+    fleet.paths.map((p) => p.path),
+  )
   const status = (await reportableStatus(local.chezmoi, local.paths.home, linked)).filter((e) => !linked.has(e.path))
   const sources = await local.repo.listFiles()
   const active = isActive(fleet, local.machine)
@@ -295,7 +353,10 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
         details: [
           ...conflicted.map((c) => `${c.path}: in conflict (fleet resolve)`),
           ...held.map((h) => `${h.path}: held back, ${describeFindings(h.findings)}`),
-          ...edited.filter((e) => !conflicted.some((c) => c.path === e.path) && !held.some((h) => h.path === e.path)).map((e) => `${e.path}: edited here`), ...unapplied.map((e) => `${e.path}: not applied yet`), ...upstreamChanges.map((p) => `${p}: changed on the forge`)],
+          ...edited.filter((e) => !conflicted.some((c) => c.path === e.path) && !held.some((h) => h.path === e.path)).map((e) => `${e.path}: edited here`),
+          ...unapplied.map((e) => `${e.path}: not applied yet`),
+          ...upstreamChanges.map((p) => `${p}: changed on the forge`),
+        ],
         addedBy: entry.addedBy,
         addedAt: entry.addedAt,
       }
@@ -325,7 +386,11 @@ export async function confirmPlainText(local: LocalFleet, given: string[], cwd =
       const relative = givenRelative(local, path, cwd)
       const managed = relative === undefined ? undefined : managedPathOf(fleet, relative)
       if (relative === undefined || !managed || !lstatSync(join(local.paths.home, relative), {throwIfNoEntry: false})?.isFile()) {
-        throw new UsageError(`${path} is not a file inside a managed path.`, 'Give a file that `fleet sync` held back (see `fleet status`); to add a new path, use fleet add-path without --plain-text.', 'NOT_MANAGED')
+        throw new UsageError(
+          `${path} is not a file inside a managed path.`,
+          'Give a file that `fleet sync` held back (see `fleet status`); to add a new path, use fleet add-path without --plain-text.',
+          'NOT_MANAGED',
+        )
       }
       if (managed.encrypt) throw new UsageError(`~/${relative} is encrypted already.`, 'Nothing to do.', 'ENCRYPTED')
       managed.plainText = [...(managed.plainText ?? []).filter((c) => c.path !== relative), plainTextConfirmation(local.paths.home, relative)]

@@ -33,7 +33,10 @@ export interface UnreadableManifest {
 export async function unreadableManifestAt(repo: GitRepo, ref: string, where: string): Promise<UnreadableManifest | undefined> {
   const text = await repo.show(ref, MANIFEST_RELATIVE_PATH)
   if (text === undefined) {
-    return {problem: `${MANIFEST_RELATIVE_PATH} ${where} does not exist: the fleet's manifest was deleted`, commit: await lastManifestCommit(repo, ref, ['--diff-filter=D'])}
+    return {
+      problem: `${MANIFEST_RELATIVE_PATH} ${where} does not exist: the fleet's manifest was deleted`,
+      commit: await lastManifestCommit(repo, ref, ['--diff-filter=D']),
+    }
   }
   try {
     parseManifest(text, `${MANIFEST_RELATIVE_PATH} ${where}`)

@@ -25,7 +25,10 @@ export const machineSchema = z.strictObject({
   hostname: z.string().min(1),
   os: z.enum(['darwin', 'linux']),
   recipient: z.string().regex(/^age1[0-9a-z]+$/, 'must be an age recipient (age1…)'),
-  sshPublicKey: z.string().regex(/^(ssh-|ecdsa-|sk-)\S+ \S+/, 'must be an OpenSSH public key line').optional(),
+  sshPublicKey: z
+    .string()
+    .regex(/^(ssh-|ecdsa-|sk-)\S+ \S+/, 'must be an OpenSSH public key line')
+    .optional(),
   sshAddress: z.string().min(1).optional(),
   state: z.enum(MACHINE_STATES),
   enrolledAt: isoTime,
@@ -40,7 +43,10 @@ export const managedPathSchema = z.strictObject({
   path: z
     .string()
     .min(1)
-    .refine((p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.split('/').includes(''), 'must be a path inside $HOME, relative to it, without `..`'),
+    .refine(
+      (p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.split('/').includes(''),
+      'must be a path inside $HOME, relative to it, without `..`',
+    ),
   encrypt: z.boolean().default(false),
   /**
    * Files in it the person confirmed hold no secret though they look like it (`fleet add-path --plain-text`): synced

@@ -39,13 +39,10 @@ export function parseManifest(text: string, file: string): Fleet {
   const raw: unknown = document.toJS()
   const version = (raw as {fleet?: {version?: unknown}} | null)?.fleet?.version
   if (typeof version === 'number' && version > MANIFEST_VERSION) {
-    throw new FleetError(
-      `${file} uses manifest schema version ${version}; this fleet understands versions up to ${MANIFEST_VERSION}.`,
-      {
-        code: 'MANIFEST_TOO_NEW',
-        fix: 'Another machine runs a newer fleet. Upgrade fleet here (npm install -g @dotfleet/fleet@latest), then run the command again. Nothing was changed.',
-      },
-    )
+    throw new FleetError(`${file} uses manifest schema version ${version}; this fleet understands versions up to ${MANIFEST_VERSION}.`, {
+      code: 'MANIFEST_TOO_NEW',
+      fix: 'Another machine runs a newer fleet. Upgrade fleet here (npm install -g @dotfleet/fleet@latest), then run the command again. Nothing was changed.',
+    })
   }
   const result = manifestFileSchema.safeParse(raw)
   if (!result.success) throw new ManifestError(describeIssues(file, result.error.issues), EDIT_FIX(file))

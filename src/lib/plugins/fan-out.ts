@@ -17,7 +17,14 @@ export interface FleetHooks {
 
 export async function fanOut<T>(config: Config, event: keyof FleetHooks, validate: (value: unknown) => T): Promise<FanOutResult<T>> {
   // oclif runs each plugin's hook and, with captureErrors, collects a failure instead of throwing.
-  const result = await (config.runHook as (e: string, o: object, t: number, c: boolean) => Promise<{successes: Array<{plugin: {name: string}; result: unknown}>; failures: Array<{plugin: {name: string}; error: unknown}>}>)(event, {}, HOOK_TIMEOUT_MS, true)
+  const result = await (
+    config.runHook as (
+      e: string,
+      o: object,
+      t: number,
+      c: boolean,
+    ) => Promise<{successes: Array<{plugin: {name: string}; result: unknown}>; failures: Array<{plugin: {name: string}; error: unknown}>}>
+  )(event, {}, HOOK_TIMEOUT_MS, true)
   const out: FanOutResult<T> = {contributions: [], failures: result.failures.map((f) => ({source: f.plugin.name, error: errorMessage(f.error)}))}
   for (const success of result.successes) {
     const values = Array.isArray(success.result) ? success.result : success.result === undefined ? [] : [success.result]

@@ -88,10 +88,13 @@ export function runAgentsInForeground(
       }
       // Like the systemd timer (OnActiveSec): the first run comes a little after start, not on top of the watcher's.
       timers.push(
-        setTimeout(() => {
-          tick()
-          timers.push(setInterval(tick, agent.intervalSeconds! * 1000))
-        }, Math.min(FIRST_INTERVAL_RUN_MS, agent.intervalSeconds! * 1000)),
+        setTimeout(
+          () => {
+            tick()
+            timers.push(setInterval(tick, agent.intervalSeconds! * 1000))
+          },
+          Math.min(FIRST_INTERVAL_RUN_MS, agent.intervalSeconds! * 1000),
+        ),
       )
     }
   }

@@ -50,10 +50,19 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
     if (!debouncer.stopped && !ownWrites.held(path, debouncer.running)) debouncer.event('watcher')
   }
   const ownWrites = new OwnWrites(local.paths, changed)
-  const poller = new ForgePoller(branchHeads(local), () => debouncer.running || debouncer.waiting, () => debouncer.runNow('watcher-forge'))
+  const poller = new ForgePoller(
+    branchHeads(local),
+    () => debouncer.running || debouncer.waiting,
+    () => debouncer.runNow('watcher-forge'),
+  )
   // Read once (and again after each sync): the forge check runs every few seconds and should spawn only git ls-remote.
   poller.follow(await local.repo.remoteUrl(), fleet.settings.branch)
-  const watchSet = await WatchSet.open(local.paths, fleet.paths.map((p) => p.path), changed, note)
+  const watchSet = await WatchSet.open(
+    local.paths,
+    fleet.paths.map((p) => p.path),
+    changed,
+    note,
+  )
   note(`watching ${watchSet.size} managed path(s); asking the forge every ${agents().remoteCheckSeconds} s`)
   poller.every(agents().remoteCheckSeconds)
   void debouncer.runNow('watcher-start') // whatever changed while no watcher ran
@@ -88,13 +97,7 @@ async function syncAndTell(local: LocalFleet, reason: string, note: (line: strin
 }
 
 /** The manifest may have changed with the sync: follow its managed paths, forge address and settings. */
-async function followManifest(
-  local: LocalFleet,
-  fleet: Fleet,
-  watchSet: WatchSet,
-  poller: ForgePoller,
-  note: (line: string) => void,
-): Promise<Fleet> {
+async function followManifest(local: LocalFleet, fleet: Fleet, watchSet: WatchSet, poller: ForgePoller, note: (line: string) => void): Promise<Fleet> {
   let next: Fleet
   try {
     next = await readManifest(local.paths.sourceDir)

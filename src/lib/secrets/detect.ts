@@ -21,7 +21,8 @@ interface Rule {
 }
 
 /** A value that stands for a secret kept elsewhere: `$VAR`, `${VAR}`, `$(cmd)`, `<token>`, `{{ … }}`, `%VAR%`, `***`. */
-const PLACEHOLDER = /^(\$[A-Za-z_][A-Za-z0-9_]*|\$\{.*\}?|\$\(.*\)?|<[^>]*>|\{\{.*|%[A-Za-z_][A-Za-z0-9_]*%|\*{3,}|x{4,}|\.{3}|changeme|your[-_].*|example|null|none|nil|true|false|yes|no|on|off|prompt|keychain|keyring)$/i
+const PLACEHOLDER =
+  /^(\$[A-Za-z_][A-Za-z0-9_]*|\$\{.*\}?|\$\(.*\)?|<[^>]*>|\{\{.*|%[A-Za-z_][A-Za-z0-9_]*%|\*{3,}|x{4,}|\.{3}|changeme|your[-_].*|example|null|none|nil|true|false|yes|no|on|off|prompt|keychain|keyring)$/i
 
 /** A value that is a path or an address without credentials: a setting that points at a secret, not the secret. */
 const REFERENCE = /^(\/|~\/|\.\.?\/|[A-Za-z]:\\)|^[a-z][a-z0-9+.-]*:\/\/[^@]*$/i
@@ -38,9 +39,11 @@ function looksRandom(value: string): boolean {
 /** Names whose value is a password, whatever it looks like. */
 const PASSWORD_NAME = /(?:^|[^a-z])(?:password|passwd|passphrase|pwd|pass)$|password|passwd|passphrase/i
 /** Names whose value is a credential when it looks random: tokens, keys, secrets. */
-const CREDENTIAL_NAME = /password|passwd|passphrase|(?:^|[^a-z])(?:pwd|pass)$|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|(?:^|[^a-z])auth$/i
+const CREDENTIAL_NAME =
+  /password|passwd|passphrase|(?:^|[^a-z])(?:pwd|pass)$|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|(?:^|[^a-z])auth$/i
 /** Names that only point at or describe a credential (a file, an address, a setting), or merely contain the word. */
-const NOT_A_CREDENTIAL = /(uri|url|endpoint|dir|directory|path|file|sock|socket|helper|view|manager|store|program|command|cmd|method|type|mode|prompt|ttl|timeout|expiry|expires|lifetime|provider|format|style|colou?rs?|customizations?|length|size|count|limit|enabled|required|policy|env|name|id|header|ization|izer|ring)$|^author|passthrough|bypass|compass/i
+const NOT_A_CREDENTIAL =
+  /(uri|url|endpoint|dir|directory|path|file|sock|socket|helper|view|manager|store|program|command|cmd|method|type|mode|prompt|ttl|timeout|expiry|expires|lifetime|provider|format|style|colou?rs?|customizations?|length|size|count|limit|enabled|required|policy|env|name|id|header|ization|izer|ring)$|^author|passthrough|bypass|compass/i
 
 /** A credential assignment on one line: `NAME=value`, `name = value`, `"name": "value"`, `name: value`. */
 const ASSIGNMENT = /(?:^|[\s{,;"'(])([A-Za-z][A-Za-z0-9_.-]*)["']?\s*[:=]\s*(?:"([^"]*)"|'([^']*)'|([^\s]+))/g
@@ -105,7 +108,13 @@ function loadSecretlint(): Promise<SecretlintRunner> {
         options: {config, maskSecrets: true, noPhysicFilePath: true},
       })
       // The message without its (masked) value: "found npm access token".
-      return result.messages.map((m) => ({kind: m.message.split(':')[0].replace(/^found /i, '').trim(), line: m.loc.start.line}))
+      return result.messages.map((m) => ({
+        kind: m.message
+          .split(':')[0]
+          .replace(/^found /i, '')
+          .trim(),
+        line: m.loc.start.line,
+      }))
     }
   })()
   return secretlint

@@ -16,7 +16,11 @@ export function describeStatus(report: StatusReport, manager: ManagerKind | unde
       const stuck = stuckLockError(lock)
       lines.push(`Stuck: ${stuck.message}`, `  Fix: ${stuck.fix}`)
     } else {
-      lines.push(lock.stale ? `A stale lock from pid ${lock.pid} (${lock.purpose}, ${lock.startedAt}) is cleared by the next sync.` : `Running now: ${describeHolder(lock)}.`)
+      lines.push(
+        lock.stale
+          ? `A stale lock from pid ${lock.pid} (${lock.purpose}, ${lock.startedAt}) is cleared by the next sync.`
+          : `Running now: ${describeHolder(lock)}.`,
+      )
     }
   }
   lines.push(`Ahead of the forge by ${report.ahead} commit(s), behind by ${report.behind} (as of the last fetch).`)
@@ -25,7 +29,7 @@ export function describeStatus(report: StatusReport, manager: ManagerKind | unde
   lines.push(...describeHeldBack(report.heldBack))
   for (const {path, reason} of report.notCaptured) lines.push(`Not captured: ~/${path} (${reason}).`)
   if (report.conflicts.length > 0) {
-    lines.push('Conflicts (this machine\'s version stays on disk here; both versions are kept):')
+    lines.push("Conflicts (this machine's version stays on disk here; both versions are kept):")
     for (const c of report.conflicts) lines.push(`  ${c.path}   (parked on ${c.parkedBranch}; since ${c.at})`)
     lines.push('  Resolve with: fleet resolve <path> --mine | --theirs')
   }
@@ -36,6 +40,7 @@ export function describeStatus(report: StatusReport, manager: ManagerKind | unde
     lines.push(`  ${a.id.padEnd(12)} ${state.padEnd(24)} ${trigger}`)
   }
   lines.push('Roster:')
-  for (const m of report.roster) lines.push(`  ${m.name.padEnd(16)} ${m.state.padEnd(8)} ${m.hostname} (${m.os})${m.name === report.machine ? '  ← this machine' : ''}`)
+  for (const m of report.roster)
+    lines.push(`  ${m.name.padEnd(16)} ${m.state.padEnd(8)} ${m.hostname} (${m.os})${m.name === report.machine ? '  ← this machine' : ''}`)
   return lines
 }

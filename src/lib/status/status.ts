@@ -54,8 +54,13 @@ export async function machineStatus(local: LocalFleet, agents: ListedAgent[] = [
   const tracked = (await local.repo.revParse(upstream)) !== undefined
   // A conflict or a file held back as a secret is not "captured at the next sync": each is reported as what it is.
   const conflicted = new Set([...state.conflicts.map((c) => c.path), ...(state.heldBack ?? []).map((h) => h.path), ...(state.skipped ?? []).map((s) => s.path)])
-  const linked = linkedDirectories(local.paths.home, fleet.paths.map((p) => p.path))
-  const pending = (await reportableStatus(local.chezmoi, local.paths.home, linked)).filter((e) => e.sinceLastWrite !== ' ' && !conflicted.has(e.path) && !linked.has(e.path)).map((e) => e.path)
+  const linked = linkedDirectories(
+    local.paths.home,
+    fleet.paths.map((p) => p.path),
+  )
+  const pending = (await reportableStatus(local.chezmoi, local.paths.home, linked))
+    .filter((e) => e.sinceLastWrite !== ' ' && !conflicted.has(e.path) && !linked.has(e.path))
+    .map((e) => e.path)
   return {
     machine: local.machine,
     state: findMachine(fleet, local.machine)?.state ?? 'unknown',
@@ -79,7 +84,14 @@ function lastSyncOf(state: SyncState, local: LocalFleet): SyncRecord | undefined
   const holder = lockHolder(local)
   if (!running || (holder && !holder.stale && holder.pid === running.pid)) return state.lastSync
   return {
-    at: running.at, reason: running.reason, outcome: 'error', durationMs: 0, captured: [], received: 0, pushed: 0, applied: [],
+    at: running.at,
+    reason: running.reason,
+    outcome: 'error',
+    durationMs: 0,
+    captured: [],
+    received: 0,
+    pushed: 0,
+    applied: [],
     error: 'This sync did not finish: it was stopped, or it could not write its record (a full disk?). The next sync recovers.',
   }
 }

@@ -88,10 +88,13 @@ async function applyNewDirectories(
       await chezmoi.apply({force: true, targets: [target]})
     } catch (error) {
       if (!(error instanceof ProcessError)) throw error
-      throw new FleetError(`~/${change.path} is ${describeType(change.to)} here, and the fleet made it a directory; chezmoi could not replace it: ${error.result.stderr.trim().split('\n').slice(-1)[0]}`, {
-        code: 'APPLY_FAILED',
-        fix: `${backedUp.includes(change.path) ? `What was there is backed up in ${backupDir}. ` : ''}Run \`chezmoi apply --force ~/${change.path}\`, then \`fleet sync\`.`,
-      })
+      throw new FleetError(
+        `~/${change.path} is ${describeType(change.to)} here, and the fleet made it a directory; chezmoi could not replace it: ${error.result.stderr.trim().split('\n').slice(-1)[0]}`,
+        {
+          code: 'APPLY_FAILED',
+          fix: `${backedUp.includes(change.path) ? `What was there is backed up in ${backupDir}. ` : ''}Run \`chezmoi apply --force ~/${change.path}\`, then \`fleet sync\`.`,
+        },
+      )
     }
   }
   const paths = retyped.map((c) => c.path)
@@ -120,7 +123,9 @@ async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTarge
   // even when chezmoi wrote it (it may hold files that never synced).
   const changedDirs = existing.filter((e) => e.isDirectory && !e.removal)
   const sources = await chezmoi.sourcePaths(changedDirs.map((e) => join(options.home, e.path))).catch(() => [] as string[])
-  const becomesFile = new Set(changedDirs.filter((_, i) => sources[i] !== undefined && !lstatSync(sources[i], {throwIfNoEntry: false})?.isDirectory()).map((e) => e.path))
+  const becomesFile = new Set(
+    changedDirs.filter((_, i) => sources[i] !== undefined && !lstatSync(sources[i], {throwIfNoEntry: false})?.isDirectory()).map((e) => e.path),
+  )
   const backupDir = newBackupDir(options.backupsDir)
   const backedUp: string[] = []
   for (const {path, isDirectory, removal} of existing) {
@@ -131,7 +136,14 @@ async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTarge
     await backUp(target, join(backupDir, path), options.isEncrypted(path), options.recipient)
     backedUp.push(path)
   }
-  const result: ApplyResult = {applied: toApply.map((e) => e.path), waiting: [], leftAlone, backedUp, backupDir: backedUp.length > 0 ? backupDir : undefined, failed}
+  const result: ApplyResult = {
+    applied: toApply.map((e) => e.path),
+    waiting: [],
+    leftAlone,
+    backedUp,
+    backupDir: backedUp.length > 0 ? backupDir : undefined,
+    failed,
+  }
   const targets = toApply.map((e) => join(options.home, e.path))
   try {
     await chezmoi.apply({targets})
@@ -147,7 +159,10 @@ async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTarge
     const editedHere = new Set(after.entries.filter((e) => e.sinceLastWrite !== ' ').map((e) => e.path))
     const reasons = parseTargetFailures(result.incomplete, options.home)
     for (const path of result.waiting.filter((p) => !editedHere.has(p) && !failed.some((f) => f.path === p))) {
-      failed.push({path, reason: reasons.find((r) => r.path === path)?.reason ?? after.failed.find((f) => f.path === path)?.reason ?? 'chezmoi did not write it'})
+      failed.push({
+        path,
+        reason: reasons.find((r) => r.path === path)?.reason ?? after.failed.find((f) => f.path === path)?.reason ?? 'chezmoi did not write it',
+      })
     }
   }
   return result

@@ -6,7 +6,16 @@ import {rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import type {Chezmoi} from '../chezmoi/chezmoi.ts'
-import {changedHere, describeType, diskType, managedEntries, type ManagedEntry, type Retyped, retypedTargets, statusTargetsOutside} from '../chezmoi/entry-types.ts'
+import {
+  changedHere,
+  describeType,
+  diskType,
+  managedEntries,
+  type ManagedEntry,
+  type Retyped,
+  retypedTargets,
+  statusTargetsOutside,
+} from '../chezmoi/entry-types.ts'
 import type {GitRepo} from '../git/git.ts'
 import {linkedDirectories, listableRoots} from '../chezmoi/linked.ts'
 import {unsyncableName} from '../chezmoi/name-limits.ts'
@@ -82,7 +91,18 @@ function tooLarge(file: string, fleet: Fleet): string | undefined {
 
 export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   const {chezmoi, home, sourceDir, fleet} = options
-  const result: CaptureResult = {reAdded: [], merged: [], conflicts: [], added: [], deleted: [], retyped: [], templates: [], heldBack: [], skipped: [], warnings: []}
+  const result: CaptureResult = {
+    reAdded: [],
+    merged: [],
+    conflicts: [],
+    added: [],
+    deleted: [],
+    retyped: [],
+    templates: [],
+    heldBack: [],
+    skipped: [],
+    warnings: [],
+  }
   const abs = (path: string) => join(home, path)
 
   // M: edited here; D: deleted here; A: created here where the fleet had deleted it.
@@ -94,17 +114,34 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   // What is new in the managed directories is asked beside it, and again only when a type change removed an entry.
   // The status of everything is asked beside them too: it is the answer whenever no type changed (nearly always).
   const listUnmanaged = () => chezmoi.unmanaged(roots.flatMap((p) => listableRoots(home, p.path)))
-  const statusOfAll = chezmoi.status().then((entries) => ({entries}), (error: unknown) => ({error}))
+  const statusOfAll = chezmoi.status().then(
+    (entries) => ({entries}),
+    (error: unknown) => ({error}),
+  )
   // Every managed entry is read (the source as capture found it: see CaptureResult.entries); capture looks at those
   // under the managed paths it may touch here.
   const [allEntries, unmanagedBefore] = await Promise.all([managedEntries(chezmoi), listUnmanaged()])
   result.entries = allEntries
   const entries = new Map([...allEntries].filter(([path]) => roots.some((p) => isWithin(path, p.path))))
-  const leftOut = await captureTypeChanges(options, entries, linkedDirectories(home, fleet.paths.map((p) => p.path)), result)
+  const leftOut = await captureTypeChanges(
+    options,
+    entries,
+    linkedDirectories(
+      home,
+      fleet.paths.map((p) => p.path),
+    ),
+    result,
+  )
   const statusTargets = statusTargetsOutside(home, entries, leftOut)
   const asked = await statusOfAll // finished before anything writes
   const [status, unmanaged] = await Promise.all([
-    statusTargets === undefined ? ('entries' in asked ? asked.entries : Promise.reject(asked.error)) : statusTargets.length > 0 ? chezmoi.status(statusTargets) : [],
+    statusTargets === undefined
+      ? 'entries' in asked
+        ? asked.entries
+        : Promise.reject(asked.error)
+      : statusTargets.length > 0
+        ? chezmoi.status(statusTargets)
+        : [],
     result.retyped.length > 0 ? listUnmanaged() : unmanagedBefore,
   ])
   const changed = status.filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !options.exclude(e.path))
@@ -113,7 +150,11 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     chezmoi.sourcePaths(changed.map((e) => abs(e.path))),
     changed.length > 0 ? chezmoi.writtenTargets() : new Map<string, string | undefined>(),
   ])
-  const moved = await mergeMovedSources(options, written, changed.map((entry, i) => ({path: entry.path, source: sources[i]})))
+  const moved = await mergeMovedSources(
+    options,
+    written,
+    changed.map((entry, i) => ({path: entry.path, source: sources[i]})),
+  )
   result.merged = moved.merged
   result.conflicts = moved.conflicts
   result.heldBack.push(...moved.heldBack)
@@ -137,7 +178,8 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       continue
     }
     if (sourceIsDir) continue // a directory's mode changed: nothing to carry
-    if (source && basename(source).startsWith('remove_')) revived.push(entry.path) // deleted elsewhere, present here
+    if (source && basename(source).startsWith('remove_'))
+      revived.push(entry.path) // deleted elsewhere, present here
     else if (source?.endsWith('.tmpl')) result.templates.push(entry.path)
     else if (source && basename(source).startsWith('modify_')) result.skipped.push({path: entry.path, reason: 'managed by a modify_ script'})
     else {
@@ -172,7 +214,11 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     result.heldBack.push({path, findings})
   }
   result.merged = result.merged.filter((path) => !result.heldBack.some((h) => h.path === path))
-  await rememberContents(options.repo, home, reAdd.filter((path) => !managedPathOf(fleet, path)?.encrypt))
+  await rememberContents(
+    options.repo,
+    home,
+    reAdd.filter((path) => !managedPathOf(fleet, path)?.encrypt),
+  )
   await chezmoi.reAdd(reAdd.map(abs))
   result.reAdded.push(...reAdd)
 
@@ -235,7 +281,10 @@ function skipBadName(file: string, managedPath: string, encrypted: boolean, resu
 /** Skips a named pipe, a socket or a device (chezmoi takes only files, directories and symlinks); whether it did. */
 function skipOddType(absolute: string, file: string, result: CaptureResult): boolean {
   if (diskType(absolute) !== 'other') return false
-  result.skipped.push({path: file, reason: `it is ${describeType('other')}, which fleet cannot sync (only files, directories and symlinks): move it out of the managed path`})
+  result.skipped.push({
+    path: file,
+    reason: `it is ${describeType('other')}, which fleet cannot sync (only files, directories and symlinks): move it out of the managed path`,
+  })
   return true
 }
 
@@ -277,7 +326,6 @@ function inexpressible(change: Retyped): string | undefined {
   return undefined
 }
 
-
 /** A file the person said is not a secret (`fleet add-path --plain-text`), though it looks like one, as it is now. */
 function isConfirmedPlain(fleet: Fleet, home: string, path: string): boolean {
   return confirmedPlain(managedPathOf(fleet, path)?.plainText, home, path)
@@ -291,7 +339,10 @@ async function addPlain(chezmoi: Chezmoi, home: string, files: string[], heldBac
   let remaining = [...files]
   while (remaining.length > 0) {
     try {
-      await chezmoi.add(remaining.map((f) => join(home, f)), {secrets: 'error'})
+      await chezmoi.add(
+        remaining.map((f) => join(home, f)),
+        {secrets: 'error'},
+      )
       return remaining
     } catch (error) {
       const flagged = error instanceof ProcessError ? parseChezmoiFinding(error.result.stderr) : undefined
@@ -328,7 +379,14 @@ async function mergeMovedSources(
   const conflicted: Array<Extract<MovedSourceOutcome, {kind: 'conflict'}>> = []
   for (const {path, source} of candidates) {
     const target = join(options.home, path)
-    const outcome = await mergeMovedSource({repo: options.repo, target, targetPath: path, sourceFile: source!, writtenSha: written.get(target), contents: options.contents})
+    const outcome = await mergeMovedSource({
+      repo: options.repo,
+      target,
+      targetPath: path,
+      sourceFile: source!,
+      writtenSha: written.get(target),
+      contents: options.contents,
+    })
     if (outcome.kind === 'merged') merged.push(path)
     if (outcome.kind !== 'conflict') continue
     // This machine's version is kept on a parked branch: not one that looks like it holds a secret.

@@ -38,12 +38,15 @@ export function describeSync(result: SyncResult): string[] {
   }
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`
   if (result.captured.length > 0) lines.push(`Captured ${count(result.captured.length, 'change')}: ${result.captured.join(', ')}`)
-  if (result.merged.length > 0) lines.push(`Merged ${count(result.merged.length, 'file')} edited here with the fleet's changes to it: ${result.merged.join(', ')}`)
+  if (result.merged.length > 0)
+    lines.push(`Merged ${count(result.merged.length, 'file')} edited here with the fleet's changes to it: ${result.merged.join(', ')}`)
   if (result.pushed > 0) lines.push(`Pushed ${count(result.pushed, 'commit')}.`)
   if (result.received > 0) lines.push(`Received ${count(result.received, 'commit')} from the forge.`)
   if (result.applied.length > 0) lines.push(`Applied ${count(result.applied.length, 'file')}: ${result.applied.join(', ')}`)
-  if (result.backedUp.length > 0) lines.push(`Backed up ${count(result.backedUp.length, 'file')} this machine had before the fleet's version replaced it: ${result.backupDir}`)
-  for (const path of result.templates) lines.push(`${path} was edited here, but it is a template: edit its source with \`chezmoi edit ~/${path}\` instead (your edit was not overwritten).`)
+  if (result.backedUp.length > 0)
+    lines.push(`Backed up ${count(result.backedUp.length, 'file')} this machine had before the fleet's version replaced it: ${result.backupDir}`)
+  for (const path of result.templates)
+    lines.push(`${path} was edited here, but it is a template: edit its source with \`chezmoi edit ~/${path}\` instead (your edit was not overwritten).`)
   for (const {path, reason} of result.skipped) lines.push(`Not captured: ${path} (${reason}).`)
   lines.push(...describeHeldBack(result.heldBack))
   if (result.waiting.length > 0) lines.push(`Not applied yet (chezmoi did not write them; the next sync tries again): ${result.waiting.join(', ')}`)
@@ -53,7 +56,8 @@ export function describeSync(result: SyncResult): string[] {
   if (result.outcome === 'offline') lines.push(`The forge did not answer (${result.error}). Local commits are kept and will be pushed by the next sync.`)
   if (result.conflicts.length > 0) {
     lines.push(`Conflict: ${count(result.conflicts.length, 'file')} changed here and on another machine in the same place:`)
-    for (const c of result.conflicts) lines.push(`  ${c.path} (this machine's version is where it was, on disk here; the fleet's is in the source repo; both kept on ${c.parkedBranch})`)
+    for (const c of result.conflicts)
+      lines.push(`  ${c.path} (this machine's version is where it was, on disk here; the fleet's is in the source repo; both kept on ${c.parkedBranch})`)
     lines.push(`Resolve each with: fleet resolve <path> --mine   (keep this machine's)   or   --theirs   (take the fleet's)`)
   }
   if (lines.length === 0) lines.push('Up to date.')

@@ -91,8 +91,26 @@ const MAX_ROUNDS = 4
 
 function emptyResult(machine: string, reason: string, outcome: SyncResult['outcome']): SyncResult {
   return {
-    machine, at: new Date().toISOString(), reason, outcome, durationMs: 0, captured: [], received: 0, pushed: 0, applied: [],
-    conflicts: [], templates: [], heldBack: [], skipped: [], warnings: [], merged: [], leftAlone: [], waiting: [], backedUp: [], notes: [], rounds: 0,
+    machine,
+    at: new Date().toISOString(),
+    reason,
+    outcome,
+    durationMs: 0,
+    captured: [],
+    received: 0,
+    pushed: 0,
+    applied: [],
+    conflicts: [],
+    templates: [],
+    heldBack: [],
+    skipped: [],
+    warnings: [],
+    merged: [],
+    leftAlone: [],
+    waiting: [],
+    backedUp: [],
+    notes: [],
+    rounds: 0,
   }
 }
 
@@ -107,7 +125,7 @@ export async function sync(local: LocalFleet, options: SyncOptions): Promise<Syn
   const marks = statePaths(local.paths)
   await mkdir(local.paths.stateDir, {recursive: true, mode: 0o700})
   let result: SyncResult | undefined
-  for (let round = 0; round < MAX_ROUNDS; ) {
+  for (let round = 0; round < MAX_ROUNDS;) {
     const lockDir = lockDirFor(local.paths)
     const lock = tryLock(lockDir, `sync (${options.reason})`)
     if (!lock) {
@@ -165,7 +183,7 @@ export async function syncBeforeChange(local: LocalFleet, reason: string): Promi
   const result = await syncLocked(local, {reason, full: true})
   if (result.outcome === 'offline' || result.outcome === 'error') {
     throw new FleetError(`${reason}: the sync before it did not finish: ${result.error}`, {
-      exitCode: result.outcome === 'offline' ? ExitCode.forgeUnreachable : (result.failure?.exitCode as ExitCodeValue | undefined) ?? ExitCode.error,
+      exitCode: result.outcome === 'offline' ? ExitCode.forgeUnreachable : ((result.failure?.exitCode as ExitCodeValue | undefined) ?? ExitCode.error),
       code: result.outcome === 'offline' ? 'FORGE_UNREACHABLE' : (result.failure?.code ?? 'SYNC_FAILED'),
       fix: result.failure?.fix ?? 'Check the forge (git ls-remote), then run the command again. Nothing was changed.',
     })
@@ -191,8 +209,16 @@ export async function syncLocked(local: LocalFleet, options: SyncOptions): Promi
   if (result.outcome === 'ok' && state.conflicts.length > 0) result.outcome = 'conflict'
   state.running = undefined
   state.lastSync = {
-    at: result.at, reason: result.reason, outcome: result.outcome, durationMs: result.durationMs,
-    captured: result.captured, received: result.received, pushed: result.pushed, applied: result.applied, waiting: result.waiting, error: result.error,
+    at: result.at,
+    reason: result.reason,
+    outcome: result.outcome,
+    durationMs: result.durationMs,
+    captured: result.captured,
+    received: result.received,
+    pushed: result.pushed,
+    applied: result.applied,
+    waiting: result.waiting,
+    error: result.error,
   }
   try {
     await writeSyncState(local.paths, state)
@@ -356,7 +382,18 @@ class SyncRun {
   private async captureOnce(exclude: (path: string) => boolean): Promise<CaptureResult> {
     const {chezmoi, repo, machine, paths} = this.local
     const heldBefore = this.state.heldBack?.map((h) => h.path)
-    const caught = await capture({chezmoi, repo, machine, contents: this.contents, home: paths.home, sourceDir: paths.sourceDir, fleet: this.fleet, active: this.active, exclude, heldBefore})
+    const caught = await capture({
+      chezmoi,
+      repo,
+      machine,
+      contents: this.contents,
+      home: paths.home,
+      sourceDir: paths.sourceDir,
+      fleet: this.fleet,
+      active: this.active,
+      exclude,
+      heldBefore,
+    })
     await repo.commitAll(commitMessage(machine, caught))
     return caught
   }
@@ -447,7 +484,10 @@ class SyncRun {
     const {fleet, result} = this
     const nowConflicted = new Set(this.state.conflicts.map((c) => c.path))
     // A managed directory that is a link here stays a link: its files are applied through it.
-    const linked = linkedDirectories(paths.home, fleet.paths.map((p) => p.path))
+    const linked = linkedDirectories(
+      paths.home,
+      fleet.paths.map((p) => p.path),
+    )
     return applyWithBackup(chezmoi, {
       // The entries read before the push, when nothing has changed the source since.
       entries: this.readEntries,
@@ -481,7 +521,12 @@ class SyncRun {
     state.appliedHead = applied.head
     state.settled =
       applied.failed.length === 0 &&
-      result.leftAlone.length === 0 && result.templates.length === 0 && result.skipped.length === 0 && result.heldBack.length === 0 && !applied.incomplete && (await unchangedSinceApply(local, applied.applied))
+      result.leftAlone.length === 0 &&
+      result.templates.length === 0 &&
+      result.skipped.length === 0 &&
+      result.heldBack.length === 0 &&
+      !applied.incomplete &&
+      (await unchangedSinceApply(local, applied.applied))
     // Paths that became managed in this sync may hold files here the fleet lacks: nothing is "in sync" that no capture
     // looked at, so one more round captures them.
     const newlyManaged = state.managedPaths.filter((p) => !this.managedPaths.includes(p))
@@ -511,7 +556,14 @@ async function unchangedSinceApply(local: LocalFleet, applied: string[]): Promis
 
 /** Targets from the fleet that chezmoi could not apply here: each with chezmoi's reason and its source entry. */
 async function applyFailedError(local: LocalFleet, failed: TargetFailure[]): Promise<FleetError> {
-  const sources = await Promise.all(failed.map((f) => local.chezmoi.sourcePaths([join(local.paths.home, f.path)]).then(([s]) => s, () => undefined)))
+  const sources = await Promise.all(
+    failed.map((f) =>
+      local.chezmoi.sourcePaths([join(local.paths.home, f.path)]).then(
+        ([s]) => s,
+        () => undefined,
+      ),
+    ),
+  )
   const lines = failed.map((f, i) => `  ~/${f.path}: ${f.reason}${sources[i] ? ` (source entry ${sources[i]})` : ''}`)
   const example = sources.find(Boolean)
   const names = failed.map((f) => `~/${f.path}`).join(', ')
@@ -544,7 +596,14 @@ async function recordConflicts(local: LocalFleet, integrated: IntegrateResult, s
     const [current] = await local.chezmoi.sourcePaths([join(local.paths.home, path)]).catch(() => [] as string[])
     const recorded = relativeWithin(local.paths.sourceDir, current) ?? sourcePath
     state.conflicts = state.conflicts.filter((c) => c.path !== path)
-    state.conflicts.push({path, sourcePath: recorded, parkedBranch: integrated.parkedBranch!, mine: integrated.mine!, theirs: integrated.theirs!, at: new Date().toISOString()})
+    state.conflicts.push({
+      path,
+      sourcePath: recorded,
+      parkedBranch: integrated.parkedBranch!,
+      mine: integrated.mine!,
+      theirs: integrated.theirs!,
+      at: new Date().toISOString(),
+    })
   }
 }
 
@@ -618,14 +677,21 @@ async function commitSourceRepoChanges(local: LocalFleet, contents: SourceConten
   if (changes.length === 0) return
   const unmerged = changes.filter((c) => /U|AA|DD/.test(c.code)).map((c) => c.path)
   if (unmerged.length > 0) {
-    throw new FleetError(`The source repo ${local.paths.sourceDir} has files with unresolved conflicts (${unmerged.join(', ')}), left by a git command of yours (git stash pop, say): fleet leaves them to you.`, {
-      code: 'GIT_OPERATION_IN_PROGRESS',
-      fix: `In ${local.paths.sourceDir}, resolve them (edit, then git add) or undo it (git checkout HEAD -- <file>, and git stash list for a stash that was not dropped); then run \`fleet sync\` again. Nothing was changed.`,
-    })
+    throw new FleetError(
+      `The source repo ${local.paths.sourceDir} has files with unresolved conflicts (${unmerged.join(', ')}), left by a git command of yours (git stash pop, say): fleet leaves them to you.`,
+      {
+        code: 'GIT_OPERATION_IN_PROGRESS',
+        fix: `In ${local.paths.sourceDir}, resolve them (edit, then git add) or undo it (git checkout HEAD -- <file>, and git stash list for a stash that was not dropped); then run \`fleet sync\` again. Nothing was changed.`,
+      },
+    )
   }
-  const added = changes.filter((c) => c.code === '??' || c.code.includes('A')).map((c) => c.path).filter((p) => !p.startsWith('.'))
+  const added = changes
+    .filter((c) => c.code === '??' || c.code.includes('A'))
+    .map((c) => c.path)
+    .filter((p) => !p.startsWith('.'))
   await local.repo.ensureIdentity(local.machine) // an enroll killed early may not have set it yet
-  if (await local.repo.commitAll(`fleet: ${local.machine}: changes made in the source repo`)) result.notes.push('committed what was left uncommitted in the source repo (changes made by hand, or by a sync that was stopped)')
+  if (await local.repo.commitAll(`fleet: ${local.machine}: changes made in the source repo`))
+    result.notes.push('committed what was left uncommitted in the source repo (changes made by hand, or by a sync that was stopped)')
   if (added.length === 0) return
   const written = await local.chezmoi.writtenTargets()
   const unrecorded: string[] = []
@@ -634,7 +700,9 @@ async function commitSourceRepoChanges(local: LocalFleet, contents: SourceConten
     if (written.has(target)) continue
     const [onDisk, fromSource] = await Promise.all([
       readFile(target).catch(() => undefined),
-      readFile(join(local.paths.sourceDir, sourceFile)).then((bytes) => contents.targetContents(sourceFile, bytes)).catch(() => undefined),
+      readFile(join(local.paths.sourceDir, sourceFile))
+        .then((bytes) => contents.targetContents(sourceFile, bytes))
+        .catch(() => undefined),
     ])
     if (onDisk !== undefined && fromSource !== undefined && onDisk.equals(Buffer.from(fromSource))) unrecorded.push(target)
   }

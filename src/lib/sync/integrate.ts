@@ -135,7 +135,8 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
     if (await repo.exists(theirs, path)) await repo.git(['checkout', theirs, '--', path])
   }
   await repo.commitAll(
-    `fleet: ${machine}: merge changes made here while the forge moved` + (remaining.length > 0 ? `\n\nLeft for a person (kept on ${parkedBranch}): ${remaining.join(', ')}` : ''),
+    `fleet: ${machine}: merge changes made here while the forge moved` +
+      (remaining.length > 0 ? `\n\nLeft for a person (kept on ${parkedBranch}): ${remaining.join(', ')}` : ''),
   )
   if (remaining.length === 0) {
     // Everything merged: the parked branch holds nothing that is not on the branch now.
@@ -151,10 +152,13 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
  */
 async function anotherHistory(repo: GitRepo, branch: string): Promise<FleetError> {
   const url = redactUrl((await repo.remoteUrl()) ?? 'origin')
-  return new FleetError(`The forge ${url} holds a different history on ${branch}: it shares no commit with this machine's fleet (it was re-created, or holds another fleet). Nothing was merged or pushed.`, {
-    code: 'FORGE_HOLDS_ANOTHER_FLEET',
-    fix:
-      `To join the fleet the forge holds now: ${shellCommand('mv', repo.dir, `${repo.dir}.before-fleet`)}, then ${shellCommand('fleet', 'enroll', '--forge', url)}. ` +
-      `To put this machine's fleet back on the forge instead (the forge's current commits are then lost): ${shellCommand('git', '-C', repo.dir, 'push', '--force', 'origin', branch)}.`,
-  })
+  return new FleetError(
+    `The forge ${url} holds a different history on ${branch}: it shares no commit with this machine's fleet (it was re-created, or holds another fleet). Nothing was merged or pushed.`,
+    {
+      code: 'FORGE_HOLDS_ANOTHER_FLEET',
+      fix:
+        `To join the fleet the forge holds now: ${shellCommand('mv', repo.dir, `${repo.dir}.before-fleet`)}, then ${shellCommand('fleet', 'enroll', '--forge', url)}. ` +
+        `To put this machine's fleet back on the forge instead (the forge's current commits are then lost): ${shellCommand('git', '-C', repo.dir, 'push', '--force', 'origin', branch)}.`,
+    },
+  )
 }

@@ -53,7 +53,7 @@ export async function readManifestForSync(repo: GitRepo, notes: string[]): Promi
     const theirs = await repo.revParse(upstream)
     if (theirs !== undefined && (await repo.countAhead(upstream, 'HEAD')) > 0 && (await unreadableManifestAt(repo, theirs, 'on the forge')) === undefined) {
       const ahead = await repo.countAhead('HEAD', upstream)
-      const taken = await recordedStep(repo, branch, 'take the forge\'s manifest', async () => {
+      const taken = await recordedStep(repo, branch, "take the forge's manifest", async () => {
         if (ahead === 0) await repo.git(['merge', '--quiet', '--ff-only', upstream])
         else if ((await repo.rebase(upstream)) === 'conflict') return false
         if ((await unreadableManifestAt(repo, 'HEAD', '')) !== undefined) throw new ManifestError('still unreadable', '')

@@ -52,7 +52,13 @@ export async function rememberContents(repo: GitRepo, home: string, targets: str
  * What was last written to a target: the version of its source (any branch) whose contents have that SHA-256, or
  * what was remembered for it before a capture.
  */
-export async function lastWrittenContents(repo: GitRepo, targetPath: string, sourceRelative: string, writtenSha: string, contents: SourceContents): Promise<Buffer | undefined> {
+export async function lastWrittenContents(
+  repo: GitRepo,
+  targetPath: string,
+  sourceRelative: string,
+  writtenSha: string,
+  contents: SourceContents,
+): Promise<Buffer | undefined> {
   const remembered = readRemembered(repo)[targetPath]
   if (remembered) {
     const candidate = await repo.blobBytes(remembered)
@@ -122,7 +128,11 @@ export async function parkConflicts(
   const files = await Promise.all(
     conflicts.map(async (c) => ({path: c.sourceRelative, content: c.mine === undefined ? undefined : await contents.sourceBytes(c.sourceRelative, c.mine)})),
   )
-  const mine = await repo.commitFiles(theirs, files, `fleet: ${machine}: keep ${conflicts.map((c) => c.targetPath).join(', ')} as ${machine} has them (in conflict)`)
+  const mine = await repo.commitFiles(
+    theirs,
+    files,
+    `fleet: ${machine}: keep ${conflicts.map((c) => c.targetPath).join(', ')} as ${machine} has them (in conflict)`,
+  )
   const parkedBranch = parkedBranchName()
   await repo.git(['branch', '--force', parkedBranch, mine])
   return {parkedBranch, mine, theirs}

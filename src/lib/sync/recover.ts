@@ -51,7 +51,10 @@ export async function recoverRepo(repo: GitRepo, branch: string): Promise<string
   const indexLock = join(repo.dir, '.git', 'index.lock')
   if (existsSync(indexLock)) {
     if (await fileHeldOpen(indexLock)) {
-      throw new FleetError(`A git process is still working in ${repo.dir} (it holds .git/index.lock).`, {code: 'GIT_BUSY', fix: 'Let it finish, then sync again.'})
+      throw new FleetError(`A git process is still working in ${repo.dir} (it holds .git/index.lock).`, {
+        code: 'GIT_BUSY',
+        fix: 'Let it finish, then sync again.',
+      })
     }
     await rm(indexLock, {force: true})
     notes.push('removed a stale .git/index.lock left by a killed process')
@@ -97,7 +100,12 @@ export async function undoOperation(repo: GitRepo, recorded: FleetGitOperation, 
  * by the next sync), and the error goes on; when it is killed, the next sync undoes it. The step starts from a
  * clean, committed tree, so undoing it loses nothing.
  */
-export async function recordedStep<T>(repo: GitRepo, branch: string, operation: string, step: (park: (parkedBranch: string) => void) => Promise<T>): Promise<T> {
+export async function recordedStep<T>(
+  repo: GitRepo,
+  branch: string,
+  operation: string,
+  step: (park: (parkedBranch: string) => void) => Promise<T>,
+): Promise<T> {
   const head = await repo.revParse('HEAD')
   if (head === undefined) return step(() => {})
   const record = {operation, branch, head}

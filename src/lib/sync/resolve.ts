@@ -98,7 +98,9 @@ async function refuseSecrets(local: LocalFleet, conflict: ConflictRecord): Promi
   const source = join(local.paths.sourceDir, conflict.sourcePath)
   const findings = lstatSync(target).isDirectory()
     ? (await Promise.all(filesBelow(local.paths.home, [conflict.path]).map((file) => secretsInFile(join(local.paths.home, file))))).flat()
-    : existsSync(source) && lstatSync(source).isFile() && !isEncryptedSourceFile(source) ? await secretsInAddedLines(target, source) : await secretsInFile(target)
+    : existsSync(source) && lstatSync(source).isFile() && !isEncryptedSourceFile(source)
+      ? await secretsInAddedLines(target, source)
+      : await secretsInFile(target)
   if (findings.length === 0) return
   throw new UsageError(
     `~/${conflict.path} looks like it holds a secret (${describeFindings(findings)}): keeping this machine's version would put it in the forge in plain text.`,

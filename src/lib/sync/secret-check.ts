@@ -26,7 +26,10 @@ const MAX_EDITED_FILE_BYTES = 256 * 1024 * 1024
 /** Text as a person would read it: UTF-16 (with a byte-order mark, or NULs in every other byte) decoded, else byte for byte. */
 function decode(bytes: Buffer): string {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le')
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2, 2 + ((bytes.length - 2) & ~1))).swap16().toString('utf16le')
+  if (bytes[0] === 0xfe && bytes[1] === 0xff)
+    return Buffer.from(bytes.subarray(2, 2 + ((bytes.length - 2) & ~1)))
+      .swap16()
+      .toString('utf16le')
   // UTF-16 without a mark: ASCII text has a NUL in every other byte.
   const head = bytes.subarray(0, Math.min(64, bytes.length) & ~1)
   if (head.length >= 8 && head.every((byte, i) => (i % 2 === 1) === (byte === 0))) return bytes.subarray(0, bytes.length & ~1).toString('utf16le')

@@ -48,9 +48,7 @@ export function sharedTargets(files: string[]): TargetEntries[] {
       add(targets.join('/'), components.slice(0, i + 1).join('/') + (last ? '' : '/'))
     }
   }
-  return [...byTarget]
-    .filter(([, entries]) => entries.size > 1)
-    .map(([target, entries]) => ({target, entries: [...entries].sort()}))
+  return [...byTarget].filter(([, entries]) => entries.size > 1).map(([target, entries]) => ({target, entries: [...entries].sort()}))
 }
 
 interface Resolution {
@@ -124,10 +122,13 @@ async function repairOnce(ctx: SourceCheckContext): Promise<string[]> {
     // The example drops an entry of another type than the target has here, so that this machine's files stay as they are.
     const here = lstatSync(join(ctx.chezmoi.home, undecided[0].target), {throwIfNoEntry: false})
     const example = undecided[0].entries.find((e) => here !== undefined && isDir(e) !== here.isDirectory()) ?? undecided[0].entries[0]
-    throw new FleetError(`The source repo has more than one entry for ${undecided.map((u) => `~/${u.target} (${u.entries.join(', ')})`).join('; ')}: chezmoi cannot read such a source.`, {
-      code: 'SOURCE_UNREADABLE',
-      fix: `Nothing was pushed. Keep one entry for each target and remove the others, e.g. ${shellCommand('git', '-C', ctx.repo.dir, 'rm', '-r', '--quiet', '--', example.replace(/\/$/, ''))}, then fleet sync.`,
-    })
+    throw new FleetError(
+      `The source repo has more than one entry for ${undecided.map((u) => `~/${u.target} (${u.entries.join(', ')})`).join('; ')}: chezmoi cannot read such a source.`,
+      {
+        code: 'SOURCE_UNREADABLE',
+        fix: `Nothing was pushed. Keep one entry for each target and remove the others, e.g. ${shellCommand('git', '-C', ctx.repo.dir, 'rm', '-r', '--quiet', '--', example.replace(/\/$/, ''))}, then fleet sync.`,
+      },
+    )
   }
   const resolutions = shared.map((s) => (resolve(s) ?? forgeSide(s))!)
   const fleet = await readManifest(ctx.repo.dir)
@@ -162,11 +163,13 @@ async function repairOnce(ctx: SourceCheckContext): Promise<string[]> {
   if (manifestChanged) await writeManifest(ctx.repo.dir, fleet)
   await ctx.repo.commitAll(`fleet: ${ctx.machine}: one source entry for each target: ${resolutions.map((r) => r.target).join(', ')}`)
   return resolutions.map(({target, kept, dropped}) => {
-    const what = dropped.every(isMarker) && kept !== undefined && !isMarker(kept) ? 'its deletion elsewhere, undone by the file that exists' : dropped.join(', ')
+    const what =
+      dropped.every(isMarker) && kept !== undefined && !isMarker(kept) ? 'its deletion elsewhere, undone by the file that exists' : dropped.join(', ')
     const encrypted = kept !== undefined && isEncryptedSourceFile(kept) && dropped.some((d) => !isMarker(d)) ? ' (the encrypted one, the safe choice)' : ''
     const droppedFile = dropped.find((d) => !isMarker(d) && !isDir(d))
     const moved = dropped.some(isDir) ? ` (its files moved into ${kept})` : ''
-    const recover = droppedFile && before ? `; the other's content: ${shellCommand('git', '-C', ctx.repo.dir, 'show', `${before.slice(0, 12)}:${droppedFile}`)}` : ''
+    const recover =
+      droppedFile && before ? `; the other's content: ${shellCommand('git', '-C', ctx.repo.dir, 'show', `${before.slice(0, 12)}:${droppedFile}`)}` : ''
     return `~/${target} had more than one source entry: kept ${kept}${encrypted}, dropped ${what}${moved}${recover}`
   })
 }
@@ -175,7 +178,10 @@ async function repairOnce(ctx: SourceCheckContext): Promise<string[]> {
  * The source as a receiving machine will see it: one entry per target (repaired, see repairSharedTargets), then read
  * by chezmoi without error. Throws SOURCE_UNREADABLE, before anything is pushed, when chezmoi cannot read it.
  */
-export async function checkSourceForPush(ctx: SourceCheckContext, unchangedSince?: Map<string, ManagedEntry>): Promise<{notes: string[]; entries: Map<string, ManagedEntry>}> {
+export async function checkSourceForPush(
+  ctx: SourceCheckContext,
+  unchangedSince?: Map<string, ManagedEntry>,
+): Promise<{notes: string[]; entries: Map<string, ManagedEntry>}> {
   const notes = await repairSharedTargets(ctx)
   // `unchangedSince`: the entries chezmoi read from this very source structure (only file contents changed since):
   // it could read it then, so it can now.
