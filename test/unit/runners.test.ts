@@ -66,11 +66,18 @@ describe('runners: the debouncer (quiet period and ceiling)', function () {
   let timers: FakeTimers
   let job: RecordingJob
   let debouncer: Debouncer
+  let failures: unknown[]
 
   beforeEach(() => {
+    failures = []
     timers = new FakeTimers()
     job = new RecordingJob(timers)
-    debouncer = new Debouncer(job.run, () => timings, timers)
+    debouncer = new Debouncer(
+      job.run,
+      () => timings,
+      (error) => failures.push(error),
+      timers,
+    )
   })
 
   it('runs once for a single event, quietMs after it, and not again', async function () {
@@ -184,6 +191,7 @@ describe('runners: the debouncer (quiet period and ceiling)', function () {
         if (calls === 1) throw new Error('the sync broke')
       },
       () => timings,
+      (error) => failures.push(error),
       timers,
     )
     await assert.rejects(failing.runNow('watcher-start'), /the sync broke/)
@@ -191,6 +199,30 @@ describe('runners: the debouncer (quiet period and ceiling)', function () {
     failing.event('watcher')
     await timers.advance(300)
     assert.equal(calls, 2)
+  })
+
+  it('a run a burst started that throws is handed to `failed`, and the next burst runs again', async function () {
+    let calls = 0
+    const failing = new Debouncer(
+      async () => {
+        calls++
+        if (calls === 1) throw new Error('the sync broke')
+      },
+      () => timings,
+      (error) => failures.push(error),
+      timers,
+    )
+    failing.event('watcher')
+    await timers.advance(300)
+    assert.equal(calls, 1)
+    assert.deepEqual(
+      failures.map((e) => (e as Error).message),
+      ['the sync broke'],
+    )
+    failing.event('watcher')
+    await timers.advance(300)
+    assert.equal(calls, 2)
+    assert.equal(failures.length, 1)
   })
 })
 
@@ -257,6 +289,34 @@ describe('runners: the forge poller decides when the forge moved', function () {
     await poller.check()
     assert.equal(moved, 0)
     assert.equal(asked.length, 1)
+  })
+
+  it('asks a slow forge one question at a time: a check while one waits for the forge does not ask again', async function () {
+    const answer = Promise.withResolvers<string>()
+    let questions = 0
+    const slow = new ForgePoller(
+      {
+        forge: async () => {
+          questions++
+          return answer.promise
+        },
+        here: async () => 'aaa',
+      },
+      () => false,
+      async () => {
+        moved++
+      },
+    )
+    slow.follow('file:///forge.git', 'main')
+    const first = slow.check()
+    await slow.check()
+    assert.equal(questions, 1)
+    answer.resolve('bbb')
+    await first
+    assert.equal(moved, 1)
+    await slow.check()
+    assert.equal(questions, 2, 'the next check asks again')
+    slow.stop()
   })
 
   it('keeps the last forge address when the remote has none, and follows the branch', async function () {

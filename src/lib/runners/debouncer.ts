@@ -18,22 +18,24 @@ export interface Timers {
  * Runs `run` for bursts of events and for requests to run now, never two at once. A burst runs it once, `quietMs`
  * after its last event but no later than `ceilingMs` after its first. An event or a request that comes while it
  * runs makes it run once more right after (however many came, with the reason of the first). A run that throws
- * rejects the runNow() that started it, and the next event or request runs again. stop() cancels a burst that
- * waits, and takes no more events or requests.
+ * rejects the runNow() that started it, or, when a burst started it, is handed to `failed`; either way the next
+ * event or request runs again. stop() cancels a burst that waits, and takes no more events or requests.
  */
 export class Debouncer {
   readonly #run: (reason: string) => Promise<void>
   readonly #timings: () => DebounceTimings
   readonly #timers: Timers
+  readonly #failed: (error: unknown) => void
   #quietTimer: unknown
   #ceilingTimer: unknown
   #running: Promise<void> | undefined
   #again: string | undefined
   #stopped = false
 
-  constructor(run: (reason: string) => Promise<void>, timings: () => DebounceTimings, timers: Timers = globalThis) {
+  constructor(run: (reason: string) => Promise<void>, timings: () => DebounceTimings, failed: (error: unknown) => void, timers: Timers = globalThis) {
     this.#run = run
     this.#timings = timings
+    this.#failed = failed
     this.#timers = timers
   }
 
@@ -91,7 +93,7 @@ export class Debouncer {
 
   #fire(reason: string): void {
     this.#cancelBurst()
-    void this.runNow(reason)
+    this.runNow(reason).catch(this.#failed)
   }
 
   #cancelBurst(): void {

@@ -22,6 +22,7 @@ export class ForgePoller {
   #branch = ''
   #interval: NodeJS.Timeout | undefined
   #stopped = false
+  #checking = false
 
   constructor(heads: BranchHeads, busy: () => boolean, moved: () => Promise<void>) {
     this.#heads = heads
@@ -43,7 +44,9 @@ export class ForgePoller {
 
   /** One check: resolves once it is done, with the sync it started, if any. */
   async check(): Promise<void> {
-    if (this.#stopped || this.#busy()) return
+    // A forge that answers slowly (ls-remote may take longer than the interval) gets one question at a time.
+    if (this.#stopped || this.#checking || this.#busy()) return
+    this.#checking = true
     const branch = this.#branch
     try {
       const remote = await this.#heads.forge(this.#url, branch)
@@ -51,6 +54,8 @@ export class ForgePoller {
       if (remote !== undefined && remote !== here) await this.#moved()
     } catch {
       // The forge is down: the next check, or the puller, tries again.
+    } finally {
+      this.#checking = false
     }
   }
 

@@ -37,6 +37,7 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
   const note = (line: string) => log(`${new Date().toISOString()} ${line}`)
   let fleet = await readManifest(local.paths.sourceDir)
   const agents = () => fleet.settings.agents
+  const failed = (error: unknown) => note(`sync failed: ${errorMessage(error)}`)
   const debouncer = new Debouncer(
     async (reason) => {
       await syncAndTell(local, reason, note)
@@ -44,6 +45,7 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
       ownWrites.syncEnded()
     },
     () => ({quietMs: agents().debounceMs, ceilingMs: agents().maxDelayMs}),
+    failed,
   )
   // An event during a sync, or just after it, counts only if it is not the sync's own write (see OwnWrites).
   const changed = (path: string) => {
@@ -65,7 +67,7 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
   )
   note(`watching ${watchSet.size} managed path(s); asking the forge every ${agents().remoteCheckSeconds} s`)
   poller.every(agents().remoteCheckSeconds)
-  void debouncer.runNow('watcher-start') // whatever changed while no watcher ran
+  debouncer.runNow('watcher-start').catch(failed) // whatever changed while no watcher ran
   const {promise: stopped, resolve: resolveStopped} = Promise.withResolvers<void>()
   const stop = async () => {
     if (!debouncer.stopped) await stopParts(debouncer, poller, watchSet).then(resolveStopped)
@@ -105,7 +107,11 @@ async function followManifest(local: LocalFleet, fleet: Fleet, watchSet: WatchSe
     note(`cannot read the manifest: ${errorMessage(error)}`)
     return fleet
   }
-  poller.follow(await local.repo.remoteUrl(), next.settings.branch)
+  try {
+    poller.follow(await local.repo.remoteUrl(), next.settings.branch)
+  } catch (error) {
+    note(`cannot read the forge's address: ${errorMessage(error)}`)
+  }
   watchSet.follow(next.paths.map((p) => p.path))
   if (JSON.stringify(fleet.settings.agents) !== JSON.stringify(next.settings.agents)) poller.every(next.settings.agents.remoteCheckSeconds)
   return next
