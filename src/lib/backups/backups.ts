@@ -6,11 +6,7 @@ import {dirname, join} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
 import {encryptTo} from '../keys/crypto.ts'
-
-/** A time stamp usable in a file name (ISO 8601, `:` and `.` as `-`), for backups and files moved aside. */
-export function backupStamp(now = new Date()): string {
-  return now.toISOString().replace(/[:.]/g, '-')
-}
+import {fileNameStamp} from '../platform/paths.ts'
 
 /** Copy a file, a symlink or a whole directory aside; files of encrypted paths are stored encrypted. */
 export async function backUp(source: string, destination: string, encrypt: boolean, recipient: () => Promise<string>): Promise<void> {
@@ -28,5 +24,5 @@ export async function backUp(source: string, destination: string, encrypt: boole
 
 /** A new backup directory (not created until something is copied into it): `<backupsDir>/<stamp>`. */
 export function newBackupDir(backupsDir: string, now = new Date()): string {
-  return join(backupsDir, backupStamp(now))
+  return join(backupsDir, fileNameStamp(now))
 }

@@ -6,7 +6,6 @@ import {chmod, mkdir, rename, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import type {ContributedAgent} from '../agents/spec.ts'
-import {backupStamp} from '../backups/backups.ts'
 import {type ApplyResult, applyWithBackup} from '../sync/apply.ts'
 import {checkChezmoi, type Chezmoi} from '../chezmoi/chezmoi.ts'
 import {configuredMachine, foreignConfigFiles, writeChezmoiConfig} from '../chezmoi/config.ts'
@@ -16,18 +15,18 @@ import {pushToForge} from '../sync/push.ts'
 import {checkSourceForPush} from '../sync/source-check.ts'
 import {syncBeforeChange} from '../sync/engine.ts'
 import {ensureMachine, nameTakenError} from '../fleet/roster.ts'
-import {activeMachines, findMachine, managedPathOf} from '../manifest/lookup.ts'
+import {activeMachines, findMachine, isEncryptedPath} from '../manifest/lookup.ts'
 import {SECRETS_PATH, template} from '../fleet/templates.ts'
 import {redactUrl} from '../errors/redact.ts'
 import {ensureEmbeddedForge, isEmbeddedForge, normalizeForge, probeForge, sameForge} from '../forge/forge.ts'
-import {clone, GitRepo} from '../git/git.ts'
+import {clone, GitRepo, upstreamRef} from '../git/git.ts'
 import {type AgeIdentity, ensureIdentity, KEY_TYPE_LABELS, readIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
 import {processAlive} from '../lock/lock.ts'
 import {describeCommit, lastManifestCommit} from '../manifest/history.ts'
 import {MANIFEST_RELATIVE_PATH, ManifestError, parseManifest, readManifest, writeManifest} from '../manifest/store.ts'
 import {DEFAULT_BRANCH, DEFAULT_KEY_TYPE, type Fleet, type KeyType, MANIFEST_VERSION, type MachineState, settingsSchema} from '../manifest/schema.ts'
-import {type FleetPaths, fleetPaths} from '../platform/paths.ts'
+import {fileNameStamp, type FleetPaths, fleetPaths} from '../platform/paths.ts'
 import {run} from '../process/run.ts'
 import {readFile} from 'node:fs/promises'
 
@@ -178,7 +177,7 @@ async function preflight(ctx: EnrollContext): Promise<string> {
 
 /** Move an existing path aside with a timestamp; never delete it. */
 async function moveAside(path: string): Promise<string> {
-  const aside = `${path}.before-fleet-${backupStamp()}`
+  const aside = `${path}.before-fleet-${fileNameStamp()}`
   await rename(path, aside)
   return aside
 }
@@ -396,7 +395,7 @@ async function publish(ctx: EnrollContext): Promise<string> {
         await applyRosterEntry(ctx)
       },
     },
-    check: () => checkSourceForPush({repo: ctx.repo, chezmoi: ctx.chezmoi, machine: ctx.options.name, upstream: `origin/${ctx.branch}`}),
+    check: () => checkSourceForPush({repo: ctx.repo, chezmoi: ctx.chezmoi, machine: ctx.options.name, upstream: upstreamRef(ctx.branch)}),
   })
   ctx.pushed = result.pushed
   if (result.parkedBranch) ctx.notes.push(`Local commits that conflicted with the forge are kept on branch ${result.parkedBranch} in ${ctx.paths.sourceDir}.`)
@@ -410,7 +409,7 @@ async function apply(ctx: EnrollContext): Promise<string> {
     home: ctx.paths.home,
     backupsDir: ctx.paths.backupsDir,
     recipient: async () => ctx.identity!.recipient,
-    isEncrypted: (path) => managedPathOf(fleet, path)?.encrypt === true,
+    isEncrypted: (path) => isEncryptedPath(fleet, path),
   })
   if (ctx.applied.failed.length > 0)
     ctx.notes.push(`Not applied (chezmoi could not; \`fleet sync\` says more): ${ctx.applied.failed.map((f) => `~/${f.path}: ${f.reason}`).join('; ')}`)

@@ -162,6 +162,14 @@ export interface StatusEntry {
   path: string
 }
 
+/** The source repo's name for the forge: every fetch and push goes to this remote. */
+export const FORGE_REMOTE = 'origin'
+
+/** The remote-tracking ref of the forge's `branch` (`origin/<branch>`): where the last fetch or push left it. */
+export function upstreamRef(branch: string): string {
+  return `${FORGE_REMOTE}/${branch}`
+}
+
 /**
  * The commit a branch of the repository at `gitDir` (a `.git` directory or a bare repository) points at, read from
  * its ref files without starting git: the loose ref, else packed-refs. Undefined when neither holds the branch.
@@ -238,12 +246,12 @@ export class GitRepo {
     await git(['init', '--quiet', `--initial-branch=${branch}`, '--', this.dir])
   }
 
-  async remoteUrl(remote = 'origin'): Promise<string | undefined> {
+  async remoteUrl(remote = FORGE_REMOTE): Promise<string | undefined> {
     const result = await this.git(['remote', 'get-url', remote], {allowFailure: true})
     return result.exitCode === 0 ? result.stdout.trim() : undefined
   }
 
-  async setRemote(url: string, remote = 'origin'): Promise<void> {
+  async setRemote(url: string, remote = FORGE_REMOTE): Promise<void> {
     const current = await this.remoteUrl(remote)
     if (current === url) return
     await this.git(current === undefined ? ['remote', 'add', remote, url] : ['remote', 'set-url', remote, url])
@@ -362,7 +370,7 @@ export class GitRepo {
     return true
   }
 
-  async fetch(remote = 'origin'): Promise<void> {
+  async fetch(remote = FORGE_REMOTE): Promise<void> {
     const timeout = forgeTimeoutMs()
     const result = await gitWithForge(['fetch', '--quiet', '--prune', remote], timeout, {cwd: this.dir})
     if (result.exitCode !== 0 && isLocalDiskFailure(result)) throw new ProcessError(result)
@@ -372,7 +380,7 @@ export class GitRepo {
     }
   }
 
-  async push(branch: string, remote = 'origin'): Promise<PushOutcome> {
+  async push(branch: string, remote = FORGE_REMOTE): Promise<PushOutcome> {
     const timeout = forgeTimeoutMs()
     const result = await gitWithForge(['push', '--quiet', '--porcelain', remote, `HEAD:refs/heads/${branch}`], timeout, {cwd: this.dir})
     if (result.exitCode === 0) return 'pushed'

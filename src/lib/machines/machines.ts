@@ -12,6 +12,7 @@ import {writeRecipientsFile} from '../keys/recipients.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
 import type {Fleet, Machine, MachineState} from '../manifest/schema.ts'
 import {MANIFEST_RELATIVE_PATH, parseManifest, readManifest, writeManifest} from '../manifest/store.ts'
+import {upstreamRef} from '../git/git.ts'
 
 export interface RosterView {
   /** Where the roster was read: the forge (just fetched), or this machine's copy when the forge did not answer. */
@@ -27,7 +28,7 @@ export async function listMachines(local: LocalFleet): Promise<RosterView> {
   const branch = localFleet.settings.branch
   try {
     await local.repo.fetch()
-    const text = await local.repo.show(`origin/${branch}`, MANIFEST_RELATIVE_PATH)
+    const text = await local.repo.show(upstreamRef(branch), MANIFEST_RELATIVE_PATH)
     if (text !== undefined) {
       const fleet = parseManifest(text, `the forge's ${MANIFEST_RELATIVE_PATH}`)
       return {source: 'forge', fleetId: fleet.id, thisMachine: local.machine, machines: fleet.machines}
@@ -129,7 +130,7 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
     await derive()
     const {pushed} = await pushToForge(repo, branch, {
       strategy: {kind: 're-derive', derive},
-      check: () => checkSourceForPush({...local, upstream: `origin/${branch}`}),
+      check: () => checkSourceForPush({...local, upstream: upstreamRef(branch)}),
     })
     return {...outcome, pushed}
   })

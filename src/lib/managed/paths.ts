@@ -8,7 +8,7 @@ import {clearRemovals} from '../chezmoi/removals.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
-import {findMachine, isActive, managedPathOf} from '../manifest/lookup.ts'
+import {isActive, managedPathNamed, managedPathOf} from '../manifest/lookup.ts'
 import type {Fleet, ManagedPath} from '../manifest/schema.ts'
 import {MANIFEST_RELATIVE_PATH, manifestPath, readManifest, writeManifest} from '../manifest/store.ts'
 import {homeRelative, isWithin} from '../platform/paths.ts'
@@ -19,6 +19,7 @@ import {describeFindings} from '../secrets/detect.ts'
 import {plainTextConfirmation, secretsInFile} from '../sync/secret-check.ts'
 import {readSyncState} from '../sync/state.ts'
 import {reportableStatus} from '../chezmoi/entry-types.ts'
+import {upstreamRef} from '../git/git.ts'
 
 /** Beyond these, a tree is large enough that adding it needs --force. */
 export const LARGE_TREE = {files: 1000, bytes: 50 * 1024 * 1024}
@@ -113,7 +114,7 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
     {dir: paths.stateDir, what: "fleet's state"},
     {dir: paths.dataDir, what: "fleet's data (the embedded forge)"},
   ]
-  if (options.encrypt && findMachine(fleet, local.machine)?.state !== 'active') {
+  if (options.encrypt && !isActive(fleet, local.machine)) {
     throw new UsageError(
       'This machine is pending: it cannot add encrypted paths until an active machine approves it.',
       `On an active machine: fleet machines approve ${local.machine}`,
@@ -140,7 +141,7 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
         )
       }
     }
-    const existing = fleet.paths.find((p) => p.path === relative)
+    const existing = managedPathNamed(fleet, relative)
     if (existing) throw new UsageError(`~/${relative} is already managed.`, 'See `fleet paths`.', 'ALREADY_MANAGED')
     const outer = managedPathOf(fleet, relative)
     if (outer) throw new UsageError(`~/${relative} is already synced as part of ~/${outer.path}.`, 'Nothing to do; see `fleet paths`.', 'INSIDE_MANAGED')
@@ -273,7 +274,7 @@ export async function removePaths(local: LocalFleet, given: string[], cwd = proc
     const removed: string[] = []
     for (const path of given) {
       const relative = givenRelative(local, path, cwd)
-      const entry = relative === undefined ? undefined : fleet.paths.find((p) => p.path === relative)
+      const entry = relative === undefined ? undefined : managedPathNamed(fleet, relative)
       if (!entry) {
         const outer = relative === undefined ? undefined : managedPathOf(fleet, relative)
         throw new UsageError(
@@ -316,7 +317,7 @@ export async function listPaths(local: LocalFleet): Promise<{paths: PathReport[]
     if (!(error instanceof FleetError)) throw error
     forgeChecked = false
   }
-  const upstream = `origin/${fleet.settings.branch}`
+  const upstream = upstreamRef(fleet.settings.branch)
   const incoming = (await local.repo.revParse(upstream)) ? (await local.repo.changedFiles('HEAD', upstream)).map((c) => decodeSourcePath(c.path)) : []
   // A managed directory that is a link here is not "edited": its files are synced through it.
   const linked = linkedDirectories(

@@ -8,6 +8,16 @@ export function managedPathOf(fleet: Fleet, target: string): ManagedPath | undef
   return fleet.paths.find((p) => isWithin(target, p.path))
 }
 
+/** Whether `target` lies in a managed path the fleet keeps encrypted. */
+export function isEncryptedPath(fleet: Fleet, target: string): boolean {
+  return managedPathOf(fleet, target)?.encrypt === true
+}
+
+/** The managed path given exactly as `path` (relative to $HOME), not one above it. */
+export function managedPathNamed(fleet: Fleet, path: string): ManagedPath | undefined {
+  return fleet.paths.find((p) => p.path === path)
+}
+
 /** The roster entry named `name`, whatever its state. */
 export function findMachine(fleet: Fleet, name: string): Machine | undefined {
   return fleet.machines.find((m) => m.name === name)

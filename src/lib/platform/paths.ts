@@ -65,6 +65,11 @@ export function fleetPaths(env: NodeJS.ProcessEnv = process.env, os: Platform = 
   }
 }
 
+/** A time stamp usable in a file or branch name (ISO 8601 in UTC, `:` and `.` as `-`): backups, files moved aside, parked branches. */
+export function fileNameStamp(now = new Date()): string {
+  return now.toISOString().replace(/[:.]/g, '-')
+}
+
 /** The short host name, the default machine name. */
 export function shortHostname(): string {
   return hostname().split('.')[0].toLowerCase()

@@ -15,6 +15,7 @@ import type {AgentSpec} from '../agents/spec.ts'
 import type {HeldBack} from '../sync/secret-check.ts'
 import {type ConflictRecord, readSyncLog, readSyncState, type SyncRecord, type SyncState} from '../sync/state.ts'
 import {reportableStatus} from '../chezmoi/entry-types.ts'
+import {upstreamRef} from '../git/git.ts'
 
 export interface StatusReport {
   machine: string
@@ -50,7 +51,7 @@ const redactOptional = (url: string | undefined) => (url === undefined ? undefin
 export async function machineStatus(local: LocalFleet, agents: ListedAgent[] = []): Promise<StatusReport> {
   const fleet = await readManifest(local.paths.sourceDir)
   const state = await readSyncState(local.paths)
-  const upstream = `origin/${fleet.settings.branch}`
+  const upstream = upstreamRef(fleet.settings.branch)
   const tracked = (await local.repo.revParse(upstream)) !== undefined
   // A conflict or a file held back as a secret is not "captured at the next sync": each is reported as what it is.
   const conflicted = new Set([...state.conflicts.map((c) => c.path), ...(state.heldBack ?? []).map((h) => h.path), ...(state.skipped ?? []).map((s) => s.path)])

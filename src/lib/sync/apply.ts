@@ -48,16 +48,26 @@ export interface ApplyOptions {
   entries?: Map<string, ManagedEntry>
 }
 
+/**
+ * Bring the targets to the source state without losing anything (see the header): returns what was applied, what
+ * waits for the next sync, what was left alone, and what was copied to the backup folder first.
+ */
 export async function applyWithBackup(chezmoi: Chezmoi, options: ApplyOptions): Promise<ApplyResult> {
   const entries = options.entries ?? (await managedEntries(chezmoi))
   const retyped = await retypedTargets(chezmoi, options.home, entries, options.linked)
-  const replaced = await applyNewDirectories(chezmoi, options, entries, retyped)
+  // One apply, one backup folder (created only when something is copied into it), whichever phase backs up.
+  const backupDir = newBackupDir(options.backupsDir)
+  const replaced = await applyNewDirectories(chezmoi, options, entries, retyped, backupDir)
   // What chezmoi's status cannot look at (a directory that is a file here, a pipe): left as it is, and out of it.
   const leftOut = retyped.filter((c) => !replaced.paths.includes(c.path) && (c.from === 'dir' || c.to === 'other')).map((c) => c.path)
-  const result = await applyPending(chezmoi, options, statusTargetsOutside(options.home, entries, leftOut))
+  const result = await applyPending(chezmoi, options, statusTargetsOutside(options.home, entries, leftOut), backupDir)
   if (replaced.applied.length === 0) return result
-  const backupDir = result.backupDir ?? replaced.backupDir
-  return {...result, applied: [...replaced.applied, ...result.applied], backedUp: [...replaced.backedUp, ...result.backedUp], backupDir}
+  return {
+    ...result,
+    applied: [...replaced.applied, ...result.applied],
+    backedUp: [...replaced.backedUp, ...result.backedUp],
+    backupDir: result.backupDir ?? replaced.backupDir,
+  }
 }
 
 /**
@@ -70,11 +80,11 @@ async function applyNewDirectories(
   options: ApplyOptions,
   entries: Map<string, ManagedEntry>,
   found: Retyped[],
+  backupDir: string,
 ): Promise<{paths: string[]; applied: string[]; backedUp: string[]; backupDir?: string}> {
   const retyped = found.filter((c) => c.from === 'dir' && c.to !== 'other' && !changedHere(c) && !(options.exclude?.(c.path) ?? false))
   if (retyped.length === 0) return {paths: [], applied: [], backedUp: []}
   const written = await chezmoi.writtenTargets()
-  const backupDir = newBackupDir(options.backupsDir)
   const backedUp: string[] = []
   for (const change of retyped) {
     const target = join(options.home, change.path)
@@ -103,7 +113,7 @@ async function applyNewDirectories(
 }
 
 /** Apply what the status (of everything, or of the given absolute targets) says is pending. */
-async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTargets: string[] | undefined): Promise<ApplyResult> {
+async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTargets: string[] | undefined, backupDir: string): Promise<ApplyResult> {
   const status = statusTargets === undefined || statusTargets.length > 0 ? await chezmoi.statusWithFailures(statusTargets) : {entries: [], failed: []}
   const failed = status.failed.filter((f) => !(options.exclude?.(f.path) ?? false))
   const pending = status.entries.filter((e) => e.onApply !== ' ' && !(options.exclude?.(e.path) ?? false))
@@ -126,7 +136,6 @@ async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTarge
   const becomesFile = new Set(
     changedDirs.filter((_, i) => sources[i] !== undefined && !lstatSync(sources[i], {throwIfNoEntry: false})?.isDirectory()).map((e) => e.path),
   )
-  const backupDir = newBackupDir(options.backupsDir)
   const backedUp: string[] = []
   for (const {path, isDirectory, removal} of existing) {
     const target = join(options.home, path)

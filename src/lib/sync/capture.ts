@@ -22,7 +22,7 @@ import {unsyncableName} from '../chezmoi/name-limits.ts'
 import {removeEntryName} from '../chezmoi/source-names.ts'
 import {ProcessError} from '../process/run.ts'
 import {confirmedPlain, filesBelow, type HeldBack, parseChezmoiFinding, secretsInAddedLines, secretsInFile} from './secret-check.ts'
-import {managedPathOf} from '../manifest/lookup.ts'
+import {isEncryptedPath, managedPathOf} from '../manifest/lookup.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {mergeMovedSource, type MovedSourceOutcome, parkConflicts, rememberContents, type SourceContents} from './moved-source.ts'
 import {homeShellPath} from '../errors/shell-command.ts'
@@ -207,7 +207,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
       continue
     }
     const source = sourceOf.get(path)
-    if (managedPathOf(fleet, path)?.encrypt || source === undefined) continue
+    if (isEncryptedPath(fleet, path) || source === undefined) continue
     const findings = await secretsInAddedLines(abs(path), source)
     if (findings.length === 0 || isConfirmedPlain(fleet, home, path)) continue
     reAdd.splice(reAdd.indexOf(path), 1)
@@ -217,7 +217,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   await rememberContents(
     options.repo,
     home,
-    reAdd.filter((path) => !managedPathOf(fleet, path)?.encrypt),
+    reAdd.filter((path) => !isEncryptedPath(fleet, path)),
   )
   await chezmoi.reAdd(reAdd.map(abs))
   result.reAdded.push(...reAdd)
@@ -258,7 +258,7 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
   // held back — and so not replaced by the apply — while it looks like a secret.
   const looked = new Set([...result.heldBack.map((h) => h.path), ...result.reAdded, ...plain, ...encrypted])
   for (const path of options.heldBefore ?? []) {
-    if (looked.has(path) || managedPathOf(fleet, path)?.encrypt) continue
+    if (looked.has(path) || isEncryptedPath(fleet, path)) continue
     const findings = await secretsInFile(abs(path))
     if (findings.length > 0 && !isConfirmedPlain(fleet, home, path)) result.heldBack.push({path, findings})
   }
@@ -390,7 +390,7 @@ async function mergeMovedSources(
     if (outcome.kind === 'merged') merged.push(path)
     if (outcome.kind !== 'conflict') continue
     // This machine's version is kept on a parked branch: not one that looks like it holds a secret.
-    const plain = !managedPathOf(options.fleet, path)?.encrypt
+    const plain = !isEncryptedPath(options.fleet, path)
     const findings = plain && outcome.mine !== undefined ? await secretsInAddedLines(target, source!) : []
     if (findings.length > 0 && !isConfirmedPlain(options.fleet, options.home, path)) heldBack.push({path, findings})
     else conflicted.push(outcome)

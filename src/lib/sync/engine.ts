@@ -33,7 +33,7 @@ import {lockDirFor, stuckLockError} from '../lock/fleet-lock.ts'
 import {isStuck, type LockOwner, readOwner, tryLock} from '../lock/lock.ts'
 import {linkedDirectories} from '../chezmoi/linked.ts'
 import {decodeSourcePath, privateEncryptedName} from '../chezmoi/source-names.ts'
-import {activeRecipients, findMachine, isActive, managedPathOf} from '../manifest/lookup.ts'
+import {activeRecipients, findMachine, isActive, isEncryptedPath} from '../manifest/lookup.ts'
 import {isInside, isWithin, relativeWithin} from '../platform/paths.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
@@ -52,6 +52,7 @@ import {refreshEntries, sameSnapshot, type Snapshot, takeSnapshot} from './snaps
 import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
 import {shellCommand} from '../errors/shell-command.ts'
 import type {ManagedEntry} from '../chezmoi/entry-types.ts'
+import {upstreamRef} from '../git/git.ts'
 
 export interface SyncOptions {
   /** What started this sync: 'manual', 'watcher', 'timer', 'add-path', … (recorded in the log). */
@@ -238,7 +239,7 @@ function recordFailure(result: SyncResult, error: unknown): void {
 }
 
 function isEncryptedTarget(fleet: Fleet) {
-  return (path: string) => managedPathOf(fleet, path)?.encrypt === true
+  return (path: string) => isEncryptedPath(fleet, path)
 }
 
 /** One sync's steps, in the order they run (see the header); a failure of the apply or an unreachable forge last. */
@@ -309,7 +310,7 @@ class SyncRun {
     this.result = result
     this.fleet = recovered.fleet
     this.branch = recovered.branch
-    this.upstream = `origin/${recovered.branch}`
+    this.upstream = upstreamRef(recovered.branch)
     this.managedPaths = recovered.fleet.paths.map((p) => p.path)
     this.active = isActive(recovered.fleet, local.machine)
     this.contents = sourceContents(local, this.active)

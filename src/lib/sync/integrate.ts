@@ -18,6 +18,7 @@ import {mergeFleets} from '../manifest/merge.ts'
 import {MANIFEST_RELATIVE_PATH, parseManifest, renderManifest} from '../manifest/store.ts'
 import {shellCommand} from '../errors/shell-command.ts'
 import {isInside} from '../platform/paths.ts'
+import {upstreamRef} from '../git/git.ts'
 
 export interface IntegrateResult {
   /** Commits that came from the forge. */
@@ -73,7 +74,7 @@ export interface IntegrateOptions {
 export async function integrate(repo: GitRepo, options: IntegrateOptions): Promise<IntegrateResult> {
   const {branch, machine, park, mergeEncrypted} = options
   await repo.fetch()
-  const upstream = `origin/${branch}`
+  const upstream = upstreamRef(branch)
   const theirs = await repo.revParse(upstream)
   if (theirs === undefined) return {received: 0, conflicts: []}
   const received = await repo.countAhead(upstream, 'HEAD')

@@ -8,6 +8,7 @@ import {DEFAULT_BRANCH, type Fleet} from '../manifest/schema.ts'
 import {MANIFEST_RELATIVE_PATH, manifestPath, ManifestError, readManifest} from '../manifest/store.ts'
 import {recordedStep, undoOperation} from './recover.ts'
 import {shellCommand} from '../errors/shell-command.ts'
+import {upstreamRef} from '../git/git.ts'
 
 async function readOrError(sourceDir: string): Promise<Fleet | ManifestError> {
   try {
@@ -49,7 +50,7 @@ export async function readManifestForSync(repo: GitRepo, notes: string[]): Promi
   let forgeNote = ''
   try {
     await repo.fetch()
-    const upstream = `origin/${branch}`
+    const upstream = upstreamRef(branch)
     const theirs = await repo.revParse(upstream)
     if (theirs !== undefined && (await repo.countAhead(upstream, 'HEAD')) > 0 && (await unreadableManifestAt(repo, theirs, 'on the forge')) === undefined) {
       const ahead = await repo.countAhead('HEAD', upstream)
@@ -73,7 +74,8 @@ export async function readManifestForSync(repo: GitRepo, notes: string[]): Promi
   }
 
   const commit = await lastManifestCommit(repo, 'HEAD')
-  const onForge = commit !== undefined && (await repo.git(['merge-base', '--is-ancestor', commit.sha, `origin/${branch}`], {allowFailure: true})).exitCode === 0
+  const onForge =
+    commit !== undefined && (await repo.git(['merge-base', '--is-ancestor', commit.sha, upstreamRef(branch)], {allowFailure: true})).exitCode === 0
   throw new ManifestError(
     `${read.message}\nIt came with ${describeCommit(commit)}${onForge ? ', which the forge has too' : ', made on this machine'}; nothing was committed or pushed.${forgeNote}`,
     commit

@@ -3,6 +3,8 @@
 import {FleetError} from '../errors/index.ts'
 import type {GitRepo} from '../git/git.ts'
 import {forgeManifestError, unreadableManifestAt} from '../manifest/history.ts'
+import {upstreamRef} from '../git/git.ts'
+import {fileNameStamp} from '../platform/paths.ts'
 
 /** How many times a rejected push is followed by bringing the forge's commits in and pushing again. */
 const PUSH_RETRIES = 5
@@ -44,7 +46,7 @@ export interface PushResult {
  */
 export async function pushToForge(repo: GitRepo, branch: string, options: PushOptions): Promise<PushResult> {
   const {strategy, check} = options
-  const upstream = `origin/${branch}`
+  const upstream = upstreamRef(branch)
   // git updates origin/<branch> itself on a successful push (the remote's fetch refspec maps it).
   const aheadOfForge = async () => ((await repo.revParse(upstream)) === undefined ? repo.commitCount('HEAD') : repo.countAhead('HEAD', upstream))
   let parkedBranch: string | undefined
@@ -75,7 +77,7 @@ function pushRejected(attempts: number): FleetError {
 
 /** The name of a new branch that keeps local commits the branch itself no longer holds. */
 export function parkedBranchName(now = new Date()): string {
-  return `fleet/parked/${now.toISOString().replace(/[:.]/g, '-')}`
+  return `fleet/parked/${fileNameStamp(now)}`
 }
 
 /**
@@ -84,7 +86,7 @@ export function parkedBranchName(now = new Date()): string {
  */
 async function rederive(repo: GitRepo, branch: string, derive: () => Promise<void>): Promise<string | undefined> {
   await repo.fetch()
-  const upstream = `origin/${branch}`
+  const upstream = upstreamRef(branch)
   const remoteHead = await repo.revParse(upstream)
   if (remoteHead === undefined || (await repo.countAhead(upstream, 'HEAD')) === 0) return undefined
   const unreadable = await unreadableManifestAt(repo, remoteHead, 'on the forge')

@@ -15,7 +15,7 @@ import {removeEntryName} from '../chezmoi/source-names.ts'
 import {readManifest} from '../manifest/store.ts'
 import {homeRelative} from '../platform/paths.ts'
 import {clearRemovals} from '../chezmoi/removals.ts'
-import {managedPathOf} from '../manifest/lookup.ts'
+import {isEncryptedPath, managedPathOf} from '../manifest/lookup.ts'
 import {describeFindings} from '../secrets/detect.ts'
 import {confirmedPlain, filesBelow, secretsInAddedLines, secretsInFile} from './secret-check.ts'
 import {type ConflictRecord, readSyncState, writeSyncState} from './state.ts'
@@ -50,7 +50,7 @@ export async function resolveConflict(local: LocalFleet, given: string, side: Si
         // The other machine deleted it, or made it another type (a file where this machine has a directory): this
         // machine's comes back as it is here, in place of the fleet's entry.
         await rm(source, {recursive: true, force: true})
-        const encrypt = managedPathOf(await readManifest(local.paths.sourceDir), conflict.path)?.encrypt === true
+        const encrypt = isEncryptedPath(await readManifest(local.paths.sourceDir), conflict.path)
         await clearRemovals(local.chezmoi, local.paths.home, local.paths.sourceDir, [conflict.path])
         await local.chezmoi.add([target], {encrypt, secrets: 'ignore'})
       } else {
@@ -81,7 +81,7 @@ export async function resolveConflict(local: LocalFleet, given: string, side: Si
 async function backUp(local: LocalFleet, path: string): Promise<void> {
   const fleet = await readManifest(local.paths.sourceDir)
   const recipient = async () => (await readIdentity(local.paths.identityFile)).recipient
-  await backUpTarget(join(local.paths.home, path), join(newBackupDir(local.paths.backupsDir), path), managedPathOf(fleet, path)?.encrypt === true, recipient)
+  await backUpTarget(join(local.paths.home, path), join(newBackupDir(local.paths.backupsDir), path), isEncryptedPath(fleet, path), recipient)
 }
 
 /** A target and its source entry are of one kind (both directories, or both not): a re-add can carry the change. */

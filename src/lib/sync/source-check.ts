@@ -12,6 +12,7 @@ import {errorMessage, FleetError} from '../errors/index.ts'
 import type {GitRepo} from '../git/git.ts'
 import {isEncryptedSourceFile} from '../keys/crypto.ts'
 import {parseSourceDirName, parseSourceFileName} from '../chezmoi/source-names.ts'
+import {managedPathNamed} from '../manifest/lookup.ts'
 import {readManifest, writeManifest} from '../manifest/store.ts'
 import {shellCommand} from '../errors/shell-command.ts'
 import {type ManagedEntry, managedEntries} from '../chezmoi/entry-types.ts'
@@ -135,7 +136,7 @@ async function repairOnce(ctx: SourceCheckContext): Promise<string[]> {
   let manifestChanged = false
   for (const {target, kept} of resolutions) {
     // A managed path whose kept entry is encrypted is an encrypted path from now on.
-    const managed = fleet.paths.find((p) => p.path === target)
+    const managed = managedPathNamed(fleet, target)
     if (managed && kept !== undefined && isEncryptedSourceFile(kept) && !managed.encrypt) {
       managed.encrypt = true
       manifestChanged = true
