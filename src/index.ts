@@ -1,5 +1,6 @@
 // The public API for fleet plugins: the types they implement and the helpers they may call.
-export {ExitCode, FleetError, UsageError, ForgeUnreachableError, ConflictError} from './lib/errors/index.ts'
+export {ExitCode, type ExitCodeValue, FleetError, UsageError, ForgeUnreachableError, ConflictError} from './lib/errors/index.ts'
+export type {AgentSpec} from './lib/agents/spec.ts'
 export type {Fleet, Machine, ManagedPath} from './lib/manifest/schema.ts'
 export {fleetPaths, type FleetPaths} from './lib/platform/paths.ts'
 export {run, type RunOptions, type RunResult} from './lib/process/run.ts'

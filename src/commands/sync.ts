@@ -6,7 +6,7 @@ import type {SyncResult} from '../lib/sync/engine.ts'
 
 export default class Sync extends FleetCommand {
   static override summary = 'Capture local edits, exchange them with the forge, and apply what other machines changed.'
-  static override description = `The one sync behind every agent and command: capture edits, new files and deletions under the managed paths (one chezmoi invocation each), commit, rebase onto the forge, push, and apply — never overwriting an edit it has not captured. When nothing changed here and the forge has not moved, it stops after one round trip.
+  static override description = `The one sync behind every agent and command: capture edits, new files and deletions under the managed paths (one chezmoi invocation each), commit, push (bringing in what other machines pushed first, when the forge has moved), and apply — never overwriting an edit it has not captured. When nothing changed here and the forge has not moved, it stops after one round trip.
 
 Exit codes: 0 synced (or another sync was running and will run again for this one); 1 an error, or the lock is held by a process stuck for over 10 minutes (named, with how to stop it); 3 the forge did not answer within the bound (local commits are kept and pushed next time); 4 a conflict needs you (see \`fleet status\`, then \`fleet resolve\`).`
 

@@ -29,10 +29,9 @@ export function serviceControl(kind: ManagerKind): ServiceControl {
     : {run: (args) => run('systemctl', ['--user', ...args], {allowFailure: true, timeout: 60_000})}
 }
 
-export function managerDir(kind: ManagerKind, paths: FleetPaths, env: NodeJS.ProcessEnv = process.env): string {
-  if (kind === 'launchd') return join(paths.home, 'Library', 'LaunchAgents')
-  const configHome = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : join(paths.home, '.config')
-  return join(configHome, 'systemd', 'user')
+/** Where `kind` reads this user's agent definitions (see FleetPaths). */
+export function managerDir(kind: ManagerKind, paths: FleetPaths): string {
+  return kind === 'launchd' ? paths.launchAgentsDir : paths.systemdUserDir
 }
 
 /** The service manager here: launchd on macOS; systemd when a user manager answers; otherwise none. */

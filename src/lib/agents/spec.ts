@@ -1,17 +1,23 @@
 // An agent is described once and rendered for launchd, systemd, or run in the foreground.
 import type {AgentSettings} from '../manifest/schema.ts'
 
+/**
+ * A background agent, as the core and plugins (through the `fleet:agents` hook event) describe it: rendered into a
+ * launchd plist or systemd units by `fleet agents install`, or run by `fleet agents run`. `resident` or
+ * `intervalSeconds` says when it runs.
+ */
 export interface AgentSpec {
-  /** 'watcher', 'puller', 'task-durations-pull-fleet' */
+  /** Unique among this machine's agents, lowercase with hyphens: 'watcher', 'puller', 'task-durations-pull-fleet'. */
   id: string
-  /** launchd label and systemd unit stem. */
+  /** launchd label and systemd unit stem, e.g. `dev.dotfleet.watcher` (see LABEL_PREFIX). */
   label: string
+  /** One line for a person, shown by `fleet agents list` and written into the definition. */
   description: string
   /** fleet's arguments, e.g. ['sync', '--reason', 'timer']. */
   argv: string[]
   /** Kept alive (launchd KeepAlive, systemd Restart=always). */
   resident?: boolean
-  /** Started on a timer (launchd StartInterval, a systemd .timer). */
+  /** Started every this many seconds (launchd StartInterval, a systemd .timer); launchd's floor is 10. */
   intervalSeconds?: number
 }
 

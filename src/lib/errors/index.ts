@@ -13,11 +13,21 @@ export const ExitCode = {
   forgeUnreachable: 3,
   conflict: 4,
 } as const
+/** One of the exit codes above (0–4). */
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
 
+/**
+ * A failure fleet reports to a person: the message says what happened; `fix` (optional) says what to do, as one or
+ * more sentences, commands quoted for a POSIX shell; `code` is a stable UPPER_SNAKE identifier that `--json` output
+ * carries (e.g. `PUSH_REJECTED`); `exitCode` is the process's exit code (default 1). The base command prints the
+ * message and the fix (or the JSON error) and exits with `exitCode`; a plugin throws it for the same treatment.
+ */
 export class FleetError extends Error {
+  /** The exit code the command ends with (ExitCode: 1 unless given). */
   readonly exitCode: ExitCodeValue
+  /** What the person can do about it, printed under the message. */
   readonly fix?: string
+  /** A stable identifier of the kind of failure, for scripts (`--json` prints it as `code`). */
   readonly code: string
 
   constructor(message: string, options: {exitCode?: ExitCodeValue; fix?: string; code?: string; cause?: unknown} = {}) {
@@ -60,6 +70,7 @@ export class ConflictError extends FleetError {
   }
 }
 
+/** The message of anything thrown: an Error's message, or the value as text. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }

@@ -36,6 +36,11 @@ export const machineSchema = z.strictObject({
   approvedAt: isoTime.optional(),
   approvedBy: z.string().optional(),
 })
+/**
+ * One machine of the roster (the manifest's `fleet.machines`): its name, hostname and OS, its age `recipient` (public
+ * key) and optional SSH key and address, its state (`pending` until an active machine approves it, `active`,
+ * `revoked`) and ISO 8601 times of enrolment, last change and approval.
+ */
 export type Machine = z.infer<typeof machineSchema>
 
 export const managedPathSchema = z.strictObject({
@@ -56,6 +61,10 @@ export const managedPathSchema = z.strictObject({
   addedAt: isoTime.optional(),
   addedBy: z.string().optional(),
 })
+/**
+ * One managed path (the manifest's `fleet.paths`): a file or directory relative to $HOME, whether its files are
+ * encrypted to every active machine, the files confirmed to hold no secret, and who added it when.
+ */
 export type ManagedPath = z.infer<typeof managedPathSchema>
 
 export const agentSettingsSchema = z.strictObject({
@@ -89,6 +98,11 @@ export const fleetSchema = z.strictObject({
   machines: z.array(machineSchema).default([]),
   plugins: z.array(z.string()).default([]),
 })
+/**
+ * The manifest's contents (`.chezmoidata/fleet.yaml` in the source repo, under the key `fleet`), as read and checked
+ * by readManifest: the format version, the fleet's id, its settings (key type, branch, file size limit, agents'
+ * timings), the managed paths, the roster of machines and the plugins the fleet uses.
+ */
 export type Fleet = z.infer<typeof fleetSchema>
 
 export const manifestFileSchema = z.strictObject({fleet: fleetSchema})

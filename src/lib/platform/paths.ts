@@ -5,7 +5,13 @@ import {join} from 'node:path'
 
 export type Platform = 'darwin' | 'linux'
 
+/**
+ * Where fleet, chezmoi and the service managers keep their files on this machine, all absolute paths, computed by
+ * fleetPaths from the environment (HOME and the XDG base directories). Plugins keep their own state under
+ * `stateDir` / `dataDir` in a folder named after the plugin.
+ */
 export interface FleetPaths {
+  /** $HOME, which every managed path is relative to. */
   home: string
   /** chezmoi's config file, written by fleet in chezmoi's own usual place. */
   chezmoiConfigDir: string
@@ -26,9 +32,15 @@ export interface FleetPaths {
   /** fleet's state: last sync, locks, backups of files replaced on first apply. */
   stateDir: string
   backupsDir: string
+  /** Which chezmoi binary (path, size, mtime) was last found new enough, so the check runs once per binary. */
+  chezmoiCheckedFile: string
   logDir: string
+  /** Where the service manager reads this user's agent definitions: launchd's and systemd's. */
+  launchAgentsDir: string
+  systemdUserDir: string
 }
 
+/** The platform this process runs on; every OS other than macOS is treated as Linux. */
 export function currentPlatform(): Platform {
   return platform() === 'darwin' ? 'darwin' : 'linux'
 }
@@ -39,6 +51,10 @@ function xdg(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   return value && value.startsWith('/') ? value : fallback
 }
 
+/**
+ * Where things live (FleetPaths), from `env` (HOME, else the account's home directory; XDG_CONFIG_HOME,
+ * XDG_DATA_HOME and XDG_STATE_HOME when absolute, as the XDG spec says) for the platform `os`. Pure: creates nothing.
+ */
 export function fleetPaths(env: NodeJS.ProcessEnv = process.env, os: Platform = currentPlatform()): FleetPaths {
   const home = env.HOME || homedir()
   const configHome = xdg(env, 'XDG_CONFIG_HOME', join(home, '.config'))
@@ -61,7 +77,10 @@ export function fleetPaths(env: NodeJS.ProcessEnv = process.env, os: Platform = 
     defaultForge: join(dataDir, 'forge.git'),
     stateDir,
     backupsDir: join(stateDir, 'backups'),
+    chezmoiCheckedFile: join(stateDir, 'chezmoi-checked.json'),
     logDir: os === 'darwin' ? join(home, 'Library', 'Logs', 'fleet') : join(stateDir, 'log'),
+    launchAgentsDir: join(home, 'Library', 'LaunchAgents'),
+    systemdUserDir: join(configHome, 'systemd', 'user'),
   }
 }
 

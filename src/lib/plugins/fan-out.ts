@@ -1,4 +1,4 @@
-// The one way fleet asks its plugins for contributions (fleet:agents, fleet:doctor): every plugin's hook runs
+// The one way fleet asks its plugins for contributions (hook events such as fleet:agents): every plugin's hook runs
 // with a timeout; a plugin that fails or times out is reported, never fatal.
 import type {Config} from '@oclif/core'
 

@@ -3,7 +3,9 @@ import {execa} from 'execa'
 
 import {FleetError} from '../errors/index.ts'
 
+/** How to run one process (see run). All optional. */
 export interface RunOptions {
+  /** Working directory; this process's when not given. */
   cwd?: string
   /** Added to (and overriding) this process's environment. */
   env?: NodeJS.ProcessEnv
@@ -22,16 +24,22 @@ export interface RunOptions {
   processGroup?: boolean
 }
 
+/** What a process did. */
 export interface RunResult {
+  /** The program and its first three arguments, for messages (never the whole argument list). */
   command: string
+  /** The exit code; 124 when it timed out, 1 when it died without one. */
   exitCode: number
+  /** Standard output and standard error as UTF-8 text, with the final newline kept. */
   stdout: string
   stderr: string
   /** Standard output as bytes, with `binary`. */
   stdoutBytes?: Buffer
+  /** It ran past its timeout and was killed. */
   timedOut: boolean
 }
 
+/** A process's timeout unless RunOptions.timeout says otherwise: 2 minutes. */
 export const DEFAULT_TIMEOUT_MS = 120_000
 /** How long a process group asked to stop (SIGTERM) has before it is killed (SIGKILL). */
 const KILL_GRACE_MS = 2_000
@@ -48,6 +56,13 @@ export class ProcessError extends FleetError {
   }
 }
 
+/**
+ * Run `file` (found on PATH) with `args` as an argument array, never through a shell, and wait for it. Resolves with
+ * its RunResult. Throws ProcessError (code PROCESS_FAILED, the command and the last lines it printed) when it exits
+ * with another code than 0 (unless `allowFailure`) or times out (default timeout DEFAULT_TIMEOUT_MS); FleetError
+ * NOT_FOUND when `file` is not on PATH. Never pass a secret in `args`: other users can read a process's arguments;
+ * use `input`.
+ */
 export async function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS
   const subprocess = execa(file, args, {

@@ -17,7 +17,9 @@ const STOP_GRACE_MS = 120_000
 /** When an interval agent first runs after start (as the units' OnActiveSec=30s). */
 const FIRST_INTERVAL_RUN_MS = 30_000
 
+/** The agents running in this process's foreground. */
 export interface ForegroundHandle {
+  /** Stop every agent (SIGTERM; a sync finishes first); resolves when all have exited. */
   stop(): Promise<void>
   /** Resolves when every agent has stopped. */
   stopped: Promise<void>
@@ -29,6 +31,11 @@ interface RunningChild {
   exited: Promise<{code?: number; signal?: string}>
 }
 
+/**
+ * Run this machine's agents as child processes of this one, as a service manager would: resident agents restarted
+ * when they exit, interval agents started every `intervalSeconds` (the first run a little after start). Lines about
+ * each start and exit go to `log`. Returns at once; the handle stops them.
+ */
 export function runAgentsInForeground(
   agents: ContributedAgent[],
   ctx: RenderContext,

@@ -14,9 +14,11 @@ import {type BranchHeads, ForgePoller} from './forge-poller.ts'
 import {OwnWrites} from './own-writes.ts'
 import {WatchSet} from './watch-set.ts'
 
+/** A running watcher (startWatcher). */
 export interface WatcherHandle {
   /** Resolves once the watcher has stopped (after any running sync finished). */
   stopped: Promise<void>
+  /** Stop watching and asking the forge; resolves once a running sync has finished. */
   stop(): Promise<void>
 }
 

@@ -122,7 +122,7 @@ function emptyResult(machine: string, reason: string, outcome: SyncResult['outco
  */
 export async function sync(local: LocalFleet, options: SyncOptions): Promise<SyncResult> {
   // An old chezmoi fails on flags fleet passes; say so, with the binary and the fix, before touching anything.
-  await requireChezmoi(local.chezmoi.binary, join(local.paths.stateDir, 'chezmoi-checked.json'))
+  await requireChezmoi(local.chezmoi.binary, local.paths.chezmoiCheckedFile)
   const marks = statePaths(local.paths)
   await mkdir(local.paths.stateDir, {recursive: true, mode: 0o700})
   let result: SyncResult | undefined
@@ -180,7 +180,7 @@ function combineRounds(earlier: SyncResult, later: SyncResult): SyncResult {
  * local edit is captured and pushed first. A forge that does not answer or a failed sync stops the change.
  */
 export async function syncBeforeChange(local: LocalFleet, reason: string): Promise<SyncResult> {
-  await requireChezmoi(local.chezmoi.binary, join(local.paths.stateDir, 'chezmoi-checked.json'))
+  await requireChezmoi(local.chezmoi.binary, local.paths.chezmoiCheckedFile)
   const result = await syncLocked(local, {reason, full: true})
   if (result.outcome === 'offline' || result.outcome === 'error') {
     throw new FleetError(`${reason}: the sync before it did not finish: ${result.error}`, {
@@ -192,7 +192,7 @@ export async function syncBeforeChange(local: LocalFleet, reason: string): Promi
   return result
 }
 
-/** One sync, for a caller that already holds the fleet lock (sync itself, approve, enroll). */
+/** One sync, for a caller that already holds the fleet lock: sync itself, and syncBeforeChange (approve, revoke, enroll). */
 export async function syncLocked(local: LocalFleet, options: SyncOptions): Promise<SyncResult> {
   const started = Date.now()
   const result = emptyResult(local.machine, options.reason, 'ok')

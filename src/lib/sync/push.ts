@@ -24,7 +24,9 @@ const PUSH_RETRIES = 5
  */
 export type PushStrategy = {kind: 'integrate'; integrate: () => Promise<void>} | {kind: 're-derive'; derive: () => Promise<void>}
 
+/** How pushToForge gets past a rejected push, and what it checks first. */
 export interface PushOptions {
+  /** What to do with the forge's commits when it rejected the push (see PushStrategy). */
   strategy: PushStrategy
   /**
    * Looks at the source before each push (see checkSourceForPush) and throws to stop it; the notes say what it
@@ -33,6 +35,7 @@ export interface PushOptions {
   check: () => Promise<{notes: string[]}>
 }
 
+/** What pushToForge did. */
 export interface PushResult {
   /** Commits the forge accepted. */
   pushed: number
