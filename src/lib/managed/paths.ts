@@ -102,18 +102,17 @@ function linkedFileError(given: string, absolute: string, home: string): UsageEr
   )
 }
 
-/** Check every path and work out what adding them means. Throws a UsageError (exit 2) naming the fix. */
+/**
+ * Check every path and work out what adding them means. Throws a UsageError (exit 2) naming the fix. The checks, in
+ * the order they run (the first that fails is the one reported, so the cheap ones on the name come first):
+ * 1. this machine may add encrypted paths at all;
+ * 2. for each path: where it is (inside $HOME, present, not fleet's own) → not managed already → what it is (a linked
+ *    file is refused; links are warned about) → its size and secrets, read once → the managed paths it takes in →
+ *    not too large, not holding secrets in plain text → a warning for macOS's protected folders;
+ * 3. no path given inside another one given.
+ */
 export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: AddPathOptions): Promise<AddPathPlan> {
-  const {paths} = local
-  const home = paths.home
   const plan: AddPathPlan = {add: [], merged: [], warnings: []}
-  const own = [
-    {dir: paths.sourceDir, what: "the fleet's source repo"},
-    {dir: paths.configDir, what: "fleet's own configuration (this machine's private key)"},
-    {dir: paths.chezmoiConfigDir, what: "chezmoi's configuration and state"},
-    {dir: paths.stateDir, what: "fleet's state"},
-    {dir: paths.dataDir, what: "fleet's data (the embedded forge)"},
-  ]
   if (options.encrypt && !isActive(fleet, local.machine)) {
     throw new UsageError(
       'This machine is pending: it cannot add encrypted paths until an active machine approves it.',
@@ -121,89 +120,120 @@ export async function planAddPaths(local: LocalFleet, fleet: Fleet, options: Add
       'NOT_ACTIVE',
     )
   }
-  for (const given of options.paths) {
-    if (given.includes('\n'))
-      throw new UsageError(`A path with a line break cannot be managed: ${JSON.stringify(given)}.`, 'Rename the file first.', 'BAD_PATH')
-    const absolute = resolve(options.cwd ?? process.cwd(), expandHome(given, home))
-    const relative = homeRelative(paths, absolute)
-    if (relative === undefined || relative === '') {
-      throw new UsageError(`${given} is not inside your home directory (${home}).`, 'fleet manages files and directories under $HOME only.', 'OUTSIDE_HOME')
-    }
-    if (!existsSync(absolute) && !lstatSync(absolute, {throwIfNoEntry: false})) {
-      throw new UsageError(`${given} does not exist.`, 'Create it first, or check the spelling (quote a path with spaces).', 'NO_SUCH_PATH')
-    }
-    for (const {dir, what} of own) {
-      if (isWithin(absolute, dir) || isWithin(dir, absolute)) {
-        throw new UsageError(
-          `${given} ${isWithin(absolute, dir) ? 'is inside' : 'holds'} ${what} (${dir}); fleet does not sync it.`,
-          'Add the files or directories beside it that you want to share instead.',
-          'FLEET_OWN_PATH',
-        )
-      }
-    }
-    const existing = managedPathNamed(fleet, relative)
-    if (existing) throw new UsageError(`~/${relative} is already managed.`, 'See `fleet paths`.', 'ALREADY_MANAGED')
-    const outer = managedPathOf(fleet, relative)
-    if (outer) throw new UsageError(`~/${relative} is already synced as part of ~/${outer.path}.`, 'Nothing to do; see `fleet paths`.', 'INSIDE_MANAGED')
-    const info = lstatSync(absolute)
-    if (info.isSymbolicLink() && !isLinkToDirectory(absolute)) throw linkedFileError(given, absolute, home)
-    const kind = info.isSymbolicLink() || info.isDirectory() ? 'directory' : 'file'
-    if (info.isSymbolicLink())
-      plan.warnings.push(
-        `~/${relative} is a link to the directory ${realpathSync(absolute)}: its contents are synced (other machines get a real directory), and the link stays here.`,
-      )
-    for (const link of absoluteLinksBelow(home, relative)) {
-      plan.warnings.push(
-        `~/${link.path} is a link to ${link.target}, a path fixed on this machine: it travels as a link, to a path another machine ${isWithin(link.target, home) ? 'has under another home directory, or not at all' : 'may not have'}. Make it relative, or add what it points to instead.`,
-      )
-    }
-    const size = await measure(home, relative)
-    for (const inner of fleet.paths.filter((p) => isWithin(p.path, relative))) {
-      if (inner.encrypt && !options.encrypt) {
-        throw new UsageError(
-          `~/${relative} holds the encrypted path ~/${inner.path}; adding it unencrypted would put that in plain text.`,
-          'Add it with --encrypt, or add the other paths inside it one by one.',
-          'WOULD_DECRYPT',
-        )
-      }
-      plan.merged.push({inner: inner.path, outer: relative})
-    }
-    if (!options.force && (size.files > LARGE_TREE.files || size.bytes > LARGE_TREE.bytes)) {
-      throw new UsageError(
-        `~/${relative} is large (${size.files} files, ${(size.bytes / 1024 / 1024).toFixed(1)} MiB): every machine would store and sync all of it.`,
-        'Add the parts you need, or pass --force to add it anyway.',
-        'LARGE_TREE',
-      )
-    }
-    if (!options.encrypt && !options.plainText && size.secrets.length > 0) {
-      const shown = size.secrets.slice(0, 5).map((s) => `~/${s.path}: ${s.found}`)
-      throw new UsageError(
-        `~/${relative} looks like it holds secrets (${shown.join('; ')}${size.secrets.length > 5 ? '; …' : ''}); it would be stored in plain text in the forge.`,
-        'Add it with --encrypt (the forge then holds only ciphertext), or with --plain-text if you checked that it holds no secret.',
-        'LOOKS_SECRET',
-      )
-    }
-    if (PROTECTED_FOLDERS.some((folder) => isWithin(relative, folder))) {
-      plan.warnings.push(
-        `~/${relative} is under a folder macOS protects: on a Mac, fleet's agents need Full Disk Access (System Settings › Privacy & Security) to see changes there.`,
-      )
-    }
-    plan.add.push({
-      path: relative,
-      absolute,
-      kind,
-      files: size.files,
-      bytes: size.bytes,
-      encrypt: options.encrypt,
-      plainText: options.plainText ? size.secrets.map((s) => s.path) : [],
-    })
-  }
+  for (const given of options.paths) plan.add.push(await planOnePath(local, fleet, options, given, plan))
   for (const a of plan.add)
     for (const b of plan.add) {
       if (a !== b && isWithin(a.path, b.path))
         throw new UsageError(`~/${a.path} is inside ~/${b.path}, given in the same command.`, `Give only ~/${b.path}.`, 'OVERLAPPING_PATHS')
     }
   return plan
+}
+
+/** One path given to add-path, checked (see planAddPaths); its warnings and the managed paths it takes in go to plan. */
+async function planOnePath(local: LocalFleet, fleet: Fleet, options: AddPathOptions, given: string, plan: AddPathPlan): Promise<PlannedPath> {
+  const home = local.paths.home
+  const {absolute, relative} = locateGiven(local, given, options.cwd ?? process.cwd())
+  const existing = managedPathNamed(fleet, relative)
+  if (existing) throw new UsageError(`~/${relative} is already managed.`, 'See `fleet paths`.', 'ALREADY_MANAGED')
+  const outer = managedPathOf(fleet, relative)
+  if (outer) throw new UsageError(`~/${relative} is already synced as part of ~/${outer.path}.`, 'Nothing to do; see `fleet paths`.', 'INSIDE_MANAGED')
+  const kind = kindWithLinks(given, absolute, relative, home, plan.warnings)
+  const size = await measure(home, relative)
+  for (const inner of fleet.paths.filter((p) => isWithin(p.path, relative))) {
+    if (inner.encrypt && !options.encrypt) {
+      throw new UsageError(
+        `~/${relative} holds the encrypted path ~/${inner.path}; adding it unencrypted would put that in plain text.`,
+        'Add it with --encrypt, or add the other paths inside it one by one.',
+        'WOULD_DECRYPT',
+      )
+    }
+    plan.merged.push({inner: inner.path, outer: relative})
+  }
+  requireAddable(relative, size, options)
+  if (PROTECTED_FOLDERS.some((folder) => isWithin(relative, folder))) {
+    plan.warnings.push(
+      `~/${relative} is under a folder macOS protects: on a Mac, fleet's agents need Full Disk Access (System Settings › Privacy & Security) to see changes there.`,
+    )
+  }
+  return {
+    path: relative,
+    absolute,
+    kind,
+    files: size.files,
+    bytes: size.bytes,
+    encrypt: options.encrypt,
+    plainText: options.plainText ? size.secrets.map((s) => s.path) : [],
+  }
+}
+
+/** Where a given path is: absolute and relative to $HOME. Throws unless it exists inside $HOME and is not fleet's own. */
+function locateGiven(local: LocalFleet, given: string, cwd: string): {absolute: string; relative: string} {
+  const {paths} = local
+  if (given.includes('\n')) throw new UsageError(`A path with a line break cannot be managed: ${JSON.stringify(given)}.`, 'Rename the file first.', 'BAD_PATH')
+  const absolute = resolve(cwd, expandHome(given, paths.home))
+  const relative = homeRelative(paths, absolute)
+  if (relative === undefined || relative === '') {
+    throw new UsageError(`${given} is not inside your home directory (${paths.home}).`, 'fleet manages files and directories under $HOME only.', 'OUTSIDE_HOME')
+  }
+  if (!existsSync(absolute) && !lstatSync(absolute, {throwIfNoEntry: false})) {
+    throw new UsageError(`${given} does not exist.`, 'Create it first, or check the spelling (quote a path with spaces).', 'NO_SUCH_PATH')
+  }
+  const own = [
+    {dir: paths.sourceDir, what: "the fleet's source repo"},
+    {dir: paths.configDir, what: "fleet's own configuration (this machine's private key)"},
+    {dir: paths.chezmoiConfigDir, what: "chezmoi's configuration and state"},
+    {dir: paths.stateDir, what: "fleet's state"},
+    {dir: paths.dataDir, what: "fleet's data (the embedded forge)"},
+  ]
+  for (const {dir, what} of own) {
+    if (isWithin(absolute, dir) || isWithin(dir, absolute)) {
+      throw new UsageError(
+        `${given} ${isWithin(absolute, dir) ? 'is inside' : 'holds'} ${what} (${dir}); fleet does not sync it.`,
+        'Add the files or directories beside it that you want to share instead.',
+        'FLEET_OWN_PATH',
+      )
+    }
+  }
+  return {absolute, relative}
+}
+
+/**
+ * What a path to add is (a linked directory counts as a directory; a linked file is refused), with a warning for the
+ * link itself and for each link below it to an absolute path.
+ */
+function kindWithLinks(given: string, absolute: string, relative: string, home: string, warnings: string[]): PlannedPath['kind'] {
+  const info = lstatSync(absolute)
+  if (info.isSymbolicLink() && !isLinkToDirectory(absolute)) throw linkedFileError(given, absolute, home)
+  const kind = info.isSymbolicLink() || info.isDirectory() ? 'directory' : 'file'
+  if (info.isSymbolicLink())
+    warnings.push(
+      `~/${relative} is a link to the directory ${realpathSync(absolute)}: its contents are synced (other machines get a real directory), and the link stays here.`,
+    )
+  for (const link of absoluteLinksBelow(home, relative)) {
+    warnings.push(
+      `~/${link.path} is a link to ${link.target}, a path fixed on this machine: it travels as a link, to a path another machine ${isWithin(link.target, home) ? 'has under another home directory, or not at all' : 'may not have'}. Make it relative, or add what it points to instead.`,
+    )
+  }
+  return kind
+}
+
+/** Throws unless a path's size is within LARGE_TREE (or --force) and what looks like a secret is encrypted or confirmed plain. */
+function requireAddable(relative: string, size: Awaited<ReturnType<typeof measure>>, options: AddPathOptions): void {
+  if (!options.force && (size.files > LARGE_TREE.files || size.bytes > LARGE_TREE.bytes)) {
+    throw new UsageError(
+      `~/${relative} is large (${size.files} files, ${(size.bytes / 1024 / 1024).toFixed(1)} MiB): every machine would store and sync all of it.`,
+      'Add the parts you need, or pass --force to add it anyway.',
+      'LARGE_TREE',
+    )
+  }
+  if (!options.encrypt && !options.plainText && size.secrets.length > 0) {
+    const shown = size.secrets.slice(0, 5).map((s) => `~/${s.path}: ${s.found}`)
+    throw new UsageError(
+      `~/${relative} looks like it holds secrets (${shown.join('; ')}${size.secrets.length > 5 ? '; …' : ''}); it would be stored in plain text in the forge.`,
+      'Add it with --encrypt (the forge then holds only ciphertext), or with --plain-text if you checked that it holds no secret.',
+      'LOOKS_SECRET',
+    )
+  }
 }
 
 /** Add the planned paths: manifest, one chezmoi add for all of them, one commit. The caller then syncs. */

@@ -12,7 +12,7 @@ import {FleetError} from '../errors/index.ts'
 import {backUp, newBackupDir} from '../backups/backups.ts'
 import {sha256} from './moved-source.ts'
 import {ProcessError} from '../process/run.ts'
-import type {Chezmoi, TargetFailure} from '../chezmoi/chezmoi.ts'
+import type {Chezmoi, ChezmoiStatusEntry, TargetFailure} from '../chezmoi/chezmoi.ts'
 import {parseTargetFailures} from '../chezmoi/chezmoi.ts'
 import {changedHere, describeType, type ManagedEntry, managedEntries, type Retyped, retypedTargets, statusTargetsOutside} from '../chezmoi/entry-types.ts'
 import {isInside, isWithin} from '../platform/paths.ts'
@@ -112,7 +112,11 @@ async function applyNewDirectories(
   return {paths, applied, backedUp, backupDir: backedUp.length > 0 ? backupDir : undefined}
 }
 
-/** Apply what the status (of everything, or of the given absolute targets) says is pending. */
+/**
+ * Apply what the status (of everything, or of the given absolute targets) says is pending, in order: ask the status
+ * → leave alone what was edited here → back up what the apply would lose → one apply of the rest → when chezmoi
+ * complains, ask the status again: only what it really wrote counts as applied.
+ */
 async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTargets: string[] | undefined, backupDir: string): Promise<ApplyResult> {
   const status = statusTargets === undefined || statusTargets.length > 0 ? await chezmoi.statusWithFailures(statusTargets) : {entries: [], failed: []}
   const failed = status.failed.filter((f) => !(options.exclude?.(f.path) ?? false))
@@ -120,9 +124,31 @@ async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTarge
   const leftAlone = pending.filter((e) => e.sinceLastWrite !== ' ').map((e) => e.path)
   const toApply = pending.filter((e) => e.sinceLastWrite === ' ')
   if (toApply.length === 0) return {applied: [], waiting: [], leftAlone, backedUp: [], failed}
+  const backedUp = await backUpWhatWouldBeLost(chezmoi, options, toApply, backupDir)
+  const result: ApplyResult = {
+    applied: toApply.map((e) => e.path),
+    waiting: [],
+    leftAlone,
+    backedUp,
+    backupDir: backedUp.length > 0 ? backupDir : undefined,
+    failed,
+  }
+  const targets = toApply.map((e) => join(options.home, e.path))
+  try {
+    await chezmoi.apply({targets})
+  } catch (error) {
+    if (!(error instanceof ProcessError)) throw error
+    await keepOnlyWritten(chezmoi, options, targets, result, error)
+  }
+  return result
+}
 
-  // What would be lost: anything chezmoi never wrote (it was there before the fleet managed it), and every
-  // directory about to be removed (it may hold files this machine never synced).
+/**
+ * What would be lost, copied to the backup folder: anything chezmoi never wrote (it was there before the fleet managed
+ * it), and every directory about to be removed (it may hold files this machine never synced). Returns the targets
+ * backed up.
+ */
+async function backUpWhatWouldBeLost(chezmoi: Chezmoi, options: ApplyOptions, toApply: ChezmoiStatusEntry[], backupDir: string): Promise<string[]> {
   const existing: Array<{path: string; isDirectory: boolean; removal: boolean}> = []
   for (const entry of toApply) {
     const info = await lstat(join(options.home, entry.path)).catch(() => undefined)
@@ -145,34 +171,29 @@ async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTarge
     await backUp(target, join(backupDir, path), options.isEncrypted(path), options.recipient)
     backedUp.push(path)
   }
-  const result: ApplyResult = {
-    applied: toApply.map((e) => e.path),
-    waiting: [],
-    leftAlone,
-    backedUp,
-    backupDir: backedUp.length > 0 ? backupDir : undefined,
-    failed,
+  return backedUp
+}
+
+/**
+ * After an apply chezmoi did not finish: only what it really wrote counts as applied (a target edited during the apply
+ * is refused, say); the rest waits, and what was not edited here meanwhile is reported as failed, with chezmoi's reason.
+ */
+async function keepOnlyWritten(chezmoi: Chezmoi, options: ApplyOptions, targets: string[], result: ApplyResult, error: ProcessError): Promise<void> {
+  const {failed} = result
+  const incomplete = error.result.stderr.trim() || error.message
+  result.incomplete = incomplete
+  const after = await chezmoi.statusWithFailures(targets)
+  const notWritten = new Set([...after.entries.filter((e) => e.onApply !== ' ').map((e) => e.path), ...after.failed.map((f) => f.path)])
+  const toApply = result.applied
+  result.applied = toApply.filter((path) => !notWritten.has(path))
+  result.waiting = toApply.filter((path) => notWritten.has(path))
+  // A target chezmoi did not write, and not edited here meanwhile (that one the next sync captures): it failed.
+  const editedHere = new Set(after.entries.filter((e) => e.sinceLastWrite !== ' ').map((e) => e.path))
+  const reasons = parseTargetFailures(incomplete, options.home)
+  for (const path of result.waiting.filter((p) => !editedHere.has(p) && !failed.some((f) => f.path === p))) {
+    failed.push({
+      path,
+      reason: reasons.find((r) => r.path === path)?.reason ?? after.failed.find((f) => f.path === path)?.reason ?? 'chezmoi did not write it',
+    })
   }
-  const targets = toApply.map((e) => join(options.home, e.path))
-  try {
-    await chezmoi.apply({targets})
-  } catch (error) {
-    if (!(error instanceof ProcessError)) throw error
-    result.incomplete = error.result.stderr.trim() || error.message
-    // Only what chezmoi really wrote counts as applied (a target edited during the apply is refused, say).
-    const after = await chezmoi.statusWithFailures(targets)
-    const notWritten = new Set([...after.entries.filter((e) => e.onApply !== ' ').map((e) => e.path), ...after.failed.map((f) => f.path)])
-    result.applied = result.applied.filter((path) => !notWritten.has(path))
-    result.waiting = toApply.map((e) => e.path).filter((path) => notWritten.has(path))
-    // A target chezmoi did not write, and not edited here meanwhile (that one the next sync captures): it failed.
-    const editedHere = new Set(after.entries.filter((e) => e.sinceLastWrite !== ' ').map((e) => e.path))
-    const reasons = parseTargetFailures(result.incomplete, options.home)
-    for (const path of result.waiting.filter((p) => !editedHere.has(p) && !failed.some((f) => f.path === p))) {
-      failed.push({
-        path,
-        reason: reasons.find((r) => r.path === path)?.reason ?? after.failed.find((f) => f.path === path)?.reason ?? 'chezmoi did not write it',
-      })
-    }
-  }
-  return result
 }

@@ -5,7 +5,7 @@ import {existsSync, lstatSync} from 'node:fs'
 import {rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
-import type {Chezmoi} from '../chezmoi/chezmoi.ts'
+import type {Chezmoi, ChezmoiStatusEntry} from '../chezmoi/chezmoi.ts'
 import {
   changedHere,
   describeType,
@@ -89,9 +89,61 @@ function tooLarge(file: string, fleet: Fleet): string | undefined {
   return `${(bytes / MIB).toFixed(1)} MiB, over the fleet's limit of ${fleet.settings.maxFileMiB} MiB: move it out of the managed path, or raise settings.maxFileMiB in the manifest`
 }
 
+/**
+ * Capture what changed here under the managed paths. The phases, in the order they run:
+ * 1. read the managed entries; what is new in the managed directories and the status of everything are asked beside
+ *    them (chezmoi's read-only commands can run side by side, and the status is nearly always the answer);
+ * 2. type changes (a file that became a directory, …) first, as chezmoi's status cannot look past a directory that
+ *    became a file; then what changed: edited (M), deleted (D), created where the fleet had deleted it (A);
+ * 3. edits whose source moved since chezmoi last wrote them are merged with it, or held (parked conflicts, secrets):
+ *    what is held is left out of every phase after;
+ * 4. classify the rest: deleted, edited, revived, templates and modify_ scripts (reported only);
+ * 5. deletions: a remove_ entry per file, .chezmoiremove for directories, then one apply that records them;
+ * 6. re-add the edited files in one re-add, less what is too large or now looks like a secret;
+ * 7. sort the new files into plain (each checked by content) and encrypted, skipping what cannot be carried;
+ * 8. re-check what the last sync held back and 6 and 7 did not look at;
+ * 9. add the new plain files in one add and the new encrypted ones in another.
+ */
 export async function capture(options: CaptureOptions): Promise<CaptureResult> {
-  const {chezmoi, home, sourceDir, fleet} = options
-  const result: CaptureResult = {
+  const run = new CaptureRun(options)
+  const {entries, unmanagedBefore, statusOfAll} = await run.readEntries()
+  const leftOut = await captureTypeChanges(options, entries, run.linked(), run.result)
+  const {status, unmanaged} = await run.whatChanged(entries, leftOut, statusOfAll, unmanagedBefore)
+  const changed = await run.mergeMoved(status)
+  const sorted = run.classify(changed)
+  await run.captureDeletions(sorted)
+  await run.reAddEdited(sorted.reAdd, sorted.sourceOf)
+  const {plain, encrypted} = await run.sortNewFiles(run.newFiles(sorted.revived, unmanaged, leftOut))
+  await run.recheckHeldBefore(plain, encrypted)
+  await run.addNew(plain, encrypted)
+  return run.result
+}
+
+/** chezmoi's status of everything, or why it failed: asked early, beside other reads, and awaited only if needed. */
+type StatusOfAll = Promise<{entries: ChezmoiStatusEntry[]} | {error: unknown}>
+
+/** A target changed here (not held by a merge), with its source entry. */
+interface ChangedTarget {
+  path: string
+  deleted: boolean
+  source: string | undefined
+}
+
+/** The changed targets, by what capture does with them. */
+interface ClassifiedChanges {
+  /** Deleted files, with the source entry each one had. */
+  deletedFiles: Array<{path: string; source: string}>
+  deletedDirs: string[]
+  reAdd: string[]
+  sourceOf: Map<string, string>
+  /** Deleted elsewhere (a `remove_` entry), present here: added again like a new file. */
+  revived: string[]
+}
+
+/** One capture's phases (see capture), with what they share: its options, result and the managed paths present here. */
+class CaptureRun {
+  readonly options: CaptureOptions
+  readonly result: CaptureResult = {
     reAdded: [],
     merged: [],
     conflicts: [],
@@ -103,172 +155,258 @@ export async function capture(options: CaptureOptions): Promise<CaptureResult> {
     skipped: [],
     warnings: [],
   }
-  const abs = (path: string) => join(home, path)
+  /**
+   * The managed paths as they are here: new files in the directories, and a managed file the source no longer has
+   * (its source entry removed by hand) — still managed by the manifest, so captured again rather than never again.
+   */
+  readonly roots: Fleet['paths']
 
-  // M: edited here; D: deleted here; A: created here where the fleet had deleted it.
-  // chezmoi's read-only commands can run side by side: what changed, and what is new in the managed directories.
-  // The managed paths as they are here: new files in the directories, and a managed file the source no longer has
-  // (its source entry removed by hand) — still managed by the manifest, so captured again rather than never again.
-  const roots = fleet.paths.filter((p) => (options.active || !p.encrypt) && lstatSync(abs(p.path), {throwIfNoEntry: false}) !== undefined)
-  // A target whose type changed goes first: chezmoi's status cannot look past a directory that became a file.
-  // What is new in the managed directories is asked beside it, and again only when a type change removed an entry.
-  // The status of everything is asked beside them too: it is the answer whenever no type changed (nearly always).
-  const listUnmanaged = () => chezmoi.unmanaged(roots.flatMap((p) => listableRoots(home, p.path)))
-  const statusOfAll = chezmoi.status().then(
-    (entries) => ({entries}),
-    (error: unknown) => ({error}),
-  )
-  // Every managed entry is read (the source as capture found it: see CaptureResult.entries); capture looks at those
-  // under the managed paths it may touch here.
-  const [allEntries, unmanagedBefore] = await Promise.all([managedEntries(chezmoi), listUnmanaged()])
-  result.entries = allEntries
-  const entries = new Map([...allEntries].filter(([path]) => roots.some((p) => isWithin(path, p.path))))
-  const leftOut = await captureTypeChanges(
-    options,
-    entries,
-    linkedDirectories(
-      home,
-      fleet.paths.map((p) => p.path),
-    ),
-    result,
-  )
-  const statusTargets = statusTargetsOutside(home, entries, leftOut)
-  const asked = await statusOfAll // finished before anything writes
-  const [status, unmanaged] = await Promise.all([
-    statusTargets === undefined
-      ? 'entries' in asked
-        ? asked.entries
-        : Promise.reject(asked.error)
-      : statusTargets.length > 0
-        ? chezmoi.status(statusTargets)
-        : [],
-    result.retyped.length > 0 ? listUnmanaged() : unmanagedBefore,
-  ])
-  const changed = status.filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !options.exclude(e.path))
-  // What chezmoi last wrote is read beside the source paths: a merge needs it for every edited file.
-  const [sources, written] = await Promise.all([
-    chezmoi.sourcePaths(changed.map((e) => abs(e.path))),
-    changed.length > 0 ? chezmoi.writtenTargets() : new Map<string, string | undefined>(),
-  ])
-  const moved = await mergeMovedSources(
-    options,
-    written,
-    changed.map((entry, i) => ({path: entry.path, source: sources[i]})),
-  )
-  result.merged = moved.merged
-  result.conflicts = moved.conflicts
-  result.heldBack.push(...moved.heldBack)
-  const deletedDirs: string[] = []
-  const reAdd: string[] = []
-  const sourceOf = new Map<string, string>()
-  const revived: string[] = []
-  for (const [i, entry] of changed.entries()) {
-    const source = sources[i]
-    if (moved.held.has(entry.path)) continue
-    const sourceIsDir = source !== undefined && existsSync(source) && lstatSync(source).isDirectory()
-    if (entry.sinceLastWrite === 'D') {
-      if (deletedDirs.some((dir) => isInside(entry.path, dir))) continue
-      if (sourceIsDir) deletedDirs.push(entry.path)
-      else if (source) {
-        // A `remove_` entry tells every other machine to delete the file at its next sync.
-        await writeFile(join(dirname(source), removeEntryName(basename(source))), '')
-        await rm(source)
-        result.deleted.push(entry.path)
+  constructor(options: CaptureOptions) {
+    this.options = options
+    this.roots = options.fleet.paths.filter((p) => (options.active || !p.encrypt) && lstatSync(this.abs(p.path), {throwIfNoEntry: false}) !== undefined)
+  }
+
+  abs(path: string): string {
+    return join(this.options.home, path)
+  }
+
+  linked(): Set<string> {
+    return linkedDirectories(
+      this.options.home,
+      this.options.fleet.paths.map((p) => p.path),
+    )
+  }
+
+  listUnmanaged(): Promise<string[]> {
+    return this.options.chezmoi.unmanaged(this.roots.flatMap((p) => listableRoots(this.options.home, p.path)))
+  }
+
+  /**
+   * Every managed entry (the source as capture found it: see CaptureResult.entries), and those under the managed
+   * paths capture may touch here. chezmoi's read-only commands can run side by side: what is new in the managed
+   * directories is asked beside them, and the status of everything too — it is the answer whenever no type changed
+   * (nearly always).
+   */
+  async readEntries(): Promise<{entries: Map<string, ManagedEntry>; unmanagedBefore: string[]; statusOfAll: StatusOfAll}> {
+    const statusOfAll: StatusOfAll = this.options.chezmoi.status().then(
+      (entries) => ({entries}),
+      (error: unknown) => ({error}),
+    )
+    const [allEntries, unmanagedBefore] = await Promise.all([managedEntries(this.options.chezmoi), this.listUnmanaged()])
+    this.result.entries = allEntries
+    const entries = new Map([...allEntries].filter(([path]) => this.roots.some((p) => isWithin(path, p.path))))
+    return {entries, unmanagedBefore, statusOfAll}
+  }
+
+  /**
+   * The status of the targets chezmoi may be asked about, and what is new in the managed directories: asked again
+   * only when a type change removed an entry.
+   */
+  async whatChanged(
+    entries: Map<string, ManagedEntry>,
+    leftOut: string[],
+    statusOfAll: StatusOfAll,
+    unmanagedBefore: string[],
+  ): Promise<{status: ChezmoiStatusEntry[]; unmanaged: string[]}> {
+    const statusTargets = statusTargetsOutside(this.options.home, entries, leftOut)
+    const asked = await statusOfAll // finished before anything writes
+    const [status, unmanaged] = await Promise.all([
+      statusTargets === undefined
+        ? 'entries' in asked
+          ? asked.entries
+          : Promise.reject(asked.error)
+        : statusTargets.length > 0
+          ? this.options.chezmoi.status(statusTargets)
+          : [],
+      this.result.retyped.length > 0 ? this.listUnmanaged() : unmanagedBefore,
+    ])
+    return {status, unmanaged}
+  }
+
+  /**
+   * M: edited here; D: deleted here; A: created here where the fleet had deleted it. Those whose source moved are
+   * merged with it (see mergeMovedSources); returns the changed targets a merge does not hold.
+   */
+  async mergeMoved(status: ChezmoiStatusEntry[]): Promise<ChangedTarget[]> {
+    const {chezmoi, exclude} = this.options
+    const changed = status.filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !exclude(e.path))
+    // What chezmoi last wrote is read beside the source paths: a merge needs it for every edited file.
+    const [sources, written] = await Promise.all([
+      chezmoi.sourcePaths(changed.map((e) => this.abs(e.path))),
+      changed.length > 0 ? chezmoi.writtenTargets() : new Map<string, string | undefined>(),
+    ])
+    const moved = await mergeMovedSources(
+      this.options,
+      written,
+      changed.map((entry, i) => ({path: entry.path, source: sources[i]})),
+    )
+    this.result.merged = moved.merged
+    this.result.conflicts = moved.conflicts
+    this.result.heldBack.push(...moved.heldBack)
+    return changed.map((entry, i) => ({path: entry.path, deleted: entry.sinceLastWrite === 'D', source: sources[i]})).filter((c) => !moved.held.has(c.path))
+  }
+
+  /** Sorts the changed targets by what capture does with them; templates and modify_ scripts are reported here. */
+  classify(changed: ChangedTarget[]): ClassifiedChanges {
+    const sorted: ClassifiedChanges = {deletedFiles: [], deletedDirs: [], reAdd: [], sourceOf: new Map(), revived: []}
+    for (const {path, deleted, source} of changed) {
+      const sourceIsDir = source !== undefined && existsSync(source) && lstatSync(source).isDirectory()
+      if (deleted) {
+        if (sorted.deletedDirs.some((dir) => isInside(path, dir))) continue
+        if (sourceIsDir) sorted.deletedDirs.push(path)
+        else if (source) sorted.deletedFiles.push({path, source})
+        continue
       }
-      continue
+      if (sourceIsDir) continue // a directory's mode changed: nothing to carry
+      if (source && basename(source).startsWith('remove_'))
+        sorted.revived.push(path) // deleted elsewhere, present here
+      else if (source?.endsWith('.tmpl')) this.result.templates.push(path)
+      else if (source && basename(source).startsWith('modify_')) this.result.skipped.push({path, reason: 'managed by a modify_ script'})
+      else {
+        sorted.reAdd.push(path)
+        if (source) sorted.sourceOf.set(path, source)
+      }
     }
-    if (sourceIsDir) continue // a directory's mode changed: nothing to carry
-    if (source && basename(source).startsWith('remove_'))
-      revived.push(entry.path) // deleted elsewhere, present here
-    else if (source?.endsWith('.tmpl')) result.templates.push(entry.path)
-    else if (source && basename(source).startsWith('modify_')) result.skipped.push({path: entry.path, reason: 'managed by a modify_ script'})
-    else {
-      reAdd.push(entry.path)
-      if (source) sourceOf.set(entry.path, source)
-    }
+    return sorted
   }
-  if (deletedDirs.length > 0) {
-    // chezmoi has no remove_ for directories: forget them here and list them in .chezmoiremove for the others.
-    await chezmoi.forget(deletedDirs.map(abs))
-    await addRemovals(sourceDir, deletedDirs)
-    result.deleted.push(...deletedDirs)
-  }
-  if (result.deleted.length > 0) {
-    // Let chezmoi record the removal as what it last wrote, or it would see the file as deleted here again later.
-    // Without --force: a file created again meanwhile is a conflict for chezmoi, and stays.
-    await chezmoi.apply({targets: result.deleted.map(abs)}).catch(() => undefined)
-  }
-  // An edit that adds what looks like a secret to a plain file is held back, the whole file, until it is dealt with.
-  for (const path of [...reAdd]) {
-    const large = tooLarge(abs(path), fleet)
-    if (large) {
-      reAdd.splice(reAdd.indexOf(path), 1)
-      result.skipped.push({path, reason: large})
-      continue
-    }
-    const source = sourceOf.get(path)
-    if (isEncryptedPath(fleet, path) || source === undefined) continue
-    const findings = await secretsInAddedLines(abs(path), source)
-    if (findings.length === 0 || isConfirmedPlain(fleet, home, path)) continue
-    reAdd.splice(reAdd.indexOf(path), 1)
-    result.heldBack.push({path, findings})
-  }
-  result.merged = result.merged.filter((path) => !result.heldBack.some((h) => h.path === path))
-  await rememberContents(
-    options.repo,
-    home,
-    reAdd.filter((path) => !isEncryptedPath(fleet, path)),
-  )
-  await chezmoi.reAdd(reAdd.map(abs))
-  result.reAdded.push(...reAdd)
 
-  // New files in managed directories, each one (at any depth) checked by content before it may leave.
-  // What lies in a target whose type change is skipped or waits for the apply is not new: it stays out.
-  const untouched = leftOut.filter((path) => !result.retyped.includes(path))
-  const fresh = [...new Set([...revived, ...unmanaged])].filter((path) => !options.exclude(path) && !untouched.some((u) => isWithin(path, u)))
-  const plain: string[] = []
-  const encrypted: string[] = []
-  for (const path of fresh) {
-    const managed = managedPathOf(fleet, path)
-    if (!managed) continue
-    const badName = unsyncableName(path.slice(managed.path.length), managed.encrypt === true)
-    if (badName) {
-      result.skipped.push({path, reason: badName})
-      continue
+  /** Deletions here become deletions for every other machine. */
+  async captureDeletions({deletedFiles, deletedDirs}: ClassifiedChanges): Promise<void> {
+    const {chezmoi, sourceDir} = this.options
+    const {result} = this
+    for (const {path, source} of deletedFiles) {
+      // A `remove_` entry tells every other machine to delete the file at its next sync.
+      await writeFile(join(dirname(source), removeEntryName(basename(source))), '')
+      await rm(source)
+      result.deleted.push(path)
     }
-    if (managed.encrypt) {
-      const files = filesBelow(home, [path])
-      const named = files.filter((file) => !skipBadName(file, managed.path, true, result) && !skipOddType(abs(file), file, result))
-      encrypted.push(...(named.length === files.length ? [path] : named))
-      continue
+    if (deletedDirs.length > 0) {
+      // chezmoi has no remove_ for directories: forget them here and list them in .chezmoiremove for the others.
+      await chezmoi.forget(deletedDirs.map((path) => this.abs(path)))
+      await addRemovals(sourceDir, deletedDirs)
+      result.deleted.push(...deletedDirs)
     }
+    if (result.deleted.length > 0) {
+      // Let chezmoi record the removal as what it last wrote, or it would see the file as deleted here again later.
+      // Without --force: a file created again meanwhile is a conflict for chezmoi, and stays.
+      await chezmoi.apply({targets: result.deleted.map((path) => this.abs(path))}).catch(() => undefined)
+    }
+  }
+
+  /** Re-adds the edited files (one chezmoi start), less those too large or held back as secrets. */
+  async reAddEdited(edited: string[], sourceOf: Map<string, string>): Promise<void> {
+    const {fleet} = this.options
+    const reAdd = await this.withoutHeldEdits(edited, sourceOf)
+    this.result.merged = this.result.merged.filter((path) => !this.result.heldBack.some((h) => h.path === path))
+    await rememberContents(
+      this.options.repo,
+      this.options.home,
+      reAdd.filter((path) => !isEncryptedPath(fleet, path)),
+    )
+    await this.options.chezmoi.reAdd(reAdd.map((path) => this.abs(path)))
+    this.result.reAdded.push(...reAdd)
+  }
+
+  /**
+   * The edited files that may be re-added: not too large, and not a plain file an edit added what looks like a secret
+   * to — held back, the whole file, until it is dealt with.
+   */
+  async withoutHeldEdits(edited: string[], sourceOf: Map<string, string>): Promise<string[]> {
+    const {fleet, home} = this.options
+    const reAdd: string[] = []
+    for (const path of edited) {
+      const large = tooLarge(this.abs(path), fleet)
+      if (large) {
+        this.result.skipped.push({path, reason: large})
+        continue
+      }
+      const source = sourceOf.get(path)
+      const findings = isEncryptedPath(fleet, path) || source === undefined ? [] : await secretsInAddedLines(this.abs(path), source)
+      if (findings.length > 0 && !isConfirmedPlain(fleet, home, path)) this.result.heldBack.push({path, findings})
+      else reAdd.push(path)
+    }
+    return reAdd
+  }
+
+  /**
+   * New files in managed directories, and those deleted elsewhere but present here. What lies in a target whose type
+   * change is skipped or waits for the apply is not new: it stays out.
+   */
+  newFiles(revived: string[], unmanaged: string[], leftOut: string[]): string[] {
+    const untouched = leftOut.filter((path) => !this.result.retyped.includes(path))
+    return [...new Set([...revived, ...unmanaged])].filter((path) => !this.options.exclude(path) && !untouched.some((u) => isWithin(path, u)))
+  }
+
+  /** The new files to add, plain or encrypted, each one (at any depth) checked before it may leave. */
+  async sortNewFiles(fresh: string[]): Promise<{plain: string[]; encrypted: string[]}> {
+    const {fleet, home} = this.options
+    const {result} = this
+    const plain: string[] = []
+    const encrypted: string[] = []
+    for (const path of fresh) {
+      const managed = managedPathOf(fleet, path)
+      if (!managed) continue
+      const badName = unsyncableName(path.slice(managed.path.length), managed.encrypt === true)
+      if (badName) {
+        result.skipped.push({path, reason: badName})
+        continue
+      }
+      if (managed.encrypt) {
+        const files = filesBelow(home, [path])
+        const named = files.filter((file) => !skipBadName(file, managed.path, true, result) && !skipOddType(this.abs(file), file, result))
+        encrypted.push(...(named.length === files.length ? [path] : named))
+        continue
+      }
+      plain.push(...(await this.plainFilesBelow(path, managed.path)))
+    }
+    return {plain, encrypted}
+  }
+
+  /** The files below a new plain path that may be added: carried by name and type, not too large, no secret in sight. */
+  async plainFilesBelow(path: string, managedPath: string): Promise<string[]> {
+    const {fleet, home} = this.options
+    const {result} = this
+    const plain: string[] = []
     for (const file of filesBelow(home, [path])) {
-      if (skipBadName(file, managed.path, false, result) || skipOddType(abs(file), file, result)) continue
-      const large = tooLarge(abs(file), fleet)
+      if (skipBadName(file, managedPath, false, result) || skipOddType(this.abs(file), file, result)) continue
+      const large = tooLarge(this.abs(file), fleet)
       if (large) {
         result.skipped.push({path: file, reason: large})
         continue
       }
-      const findings = await secretsInFile(abs(file))
+      const findings = await secretsInFile(this.abs(file))
       if (findings.length > 0 && !isConfirmedPlain(fleet, home, file)) result.heldBack.push({path: file, findings})
       else plain.push(file)
     }
+    return plain
   }
-  // Held back before and not looked at above (another machine has since sent a file of the same name, say): still
-  // held back — and so not replaced by the apply — while it looks like a secret.
-  const looked = new Set([...result.heldBack.map((h) => h.path), ...result.reAdded, ...plain, ...encrypted])
-  for (const path of options.heldBefore ?? []) {
-    if (looked.has(path) || isEncryptedPath(fleet, path)) continue
-    const findings = await secretsInFile(abs(path))
-    if (findings.length > 0 && !isConfirmedPlain(fleet, home, path)) result.heldBack.push({path, findings})
+
+  /**
+   * Held back before and not looked at above (another machine has since sent a file of the same name, say): still
+   * held back — and so not replaced by the apply — while it looks like a secret.
+   */
+  async recheckHeldBefore(plain: string[], encrypted: string[]): Promise<void> {
+    const {fleet, home} = this.options
+    const looked = new Set([...this.result.heldBack.map((h) => h.path), ...this.result.reAdded, ...plain, ...encrypted])
+    for (const path of this.options.heldBefore ?? []) {
+      if (looked.has(path) || isEncryptedPath(fleet, path)) continue
+      const findings = await secretsInFile(this.abs(path))
+      if (findings.length > 0 && !isConfirmedPlain(fleet, home, path)) this.result.heldBack.push({path, findings})
+    }
   }
-  if (plain.length + encrypted.length > 0) {
+
+  /** Adds the new files: the plain ones in one add (less what chezmoi's own scan flags), the encrypted in another. */
+  async addNew(plain: string[], encrypted: string[]): Promise<void> {
+    if (plain.length + encrypted.length === 0) return
+    const {chezmoi, home, sourceDir} = this.options
     await clearRemovals(chezmoi, home, sourceDir, [...plain, ...encrypted])
-    result.added.push(...(await addPlain(chezmoi, home, plain, result.heldBack)))
-    await chezmoi.add(encrypted.map(abs), {encrypt: true})
-    result.added.push(...encrypted)
+    this.result.added.push(...(await addPlain(chezmoi, home, plain, this.result.heldBack)))
+    await chezmoi.add(
+      encrypted.map((path) => this.abs(path)),
+      {encrypt: true},
+    )
+    this.result.added.push(...encrypted)
   }
-  return result
 }
 
 /** Skips a file whose name the fleet cannot carry, with the reason; whether it did. */

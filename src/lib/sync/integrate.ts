@@ -69,31 +69,52 @@ export interface IntegrateOptions {
 
 /**
  * Bring the forge's commits in. Run it as a recorded step (recordedStep): `park` records the parked branch, so
- * that a sync killed halfway puts the branch back and removes it.
+ * that a sync killed halfway puts the branch back and removes it. The phases, in order, each tried only when the one
+ * before could not finish the job (the cheapest first):
+ * 1. fetch, and refuse a forge whose manifest no machine can read or whose history shares no commit with this one;
+ * 2. fast-forward when there is nothing local, else rebase the local commits;
+ * 3. on a conflicting rebase: park the local commits, then merge both sides on the forge's commit (see the header).
  */
 export async function integrate(repo: GitRepo, options: IntegrateOptions): Promise<IntegrateResult> {
-  const {branch, machine, park, mergeEncrypted} = options
-  await repo.fetch()
-  const upstream = upstreamRef(branch)
-  const theirs = await repo.revParse(upstream)
-  if (theirs === undefined) return {received: 0, conflicts: []}
-  const received = await repo.countAhead(upstream, 'HEAD')
-  if (received === 0) return {received, conflicts: []}
-  // A manifest no machine can read is never merged here: this machine's work stays on its own readable history.
-  const unreadable = await unreadableManifestAt(repo, theirs, 'on the forge')
-  if (unreadable) throw forgeManifestError(repo.dir, branch, unreadable)
-  const head = await repo.revParse('HEAD')
-  if (head !== undefined && (await repo.mergeBase(head, theirs)) === undefined) throw await anotherHistory(repo, branch)
+  const upstream = upstreamRef(options.branch)
+  const {theirs, received} = await fetchIncoming(repo, options.branch)
+  if (theirs === undefined || received === 0) return {received, conflicts: []}
   if ((await repo.countAhead('HEAD', upstream)) === 0) {
     await repo.git(['merge', '--quiet', '--ff-only', upstream])
     return {received, conflicts: []}
   }
   if ((await repo.rebase(upstream)) === 'rebased') return {received, conflicts: []}
+  return {received, ...(await mergeOnForgeCommit(repo, options, theirs))}
+}
 
+/**
+ * Fetches the forge's branch: its commit and how many commits of it this branch lacks. Throws when there are some
+ * and they cannot be built on: the forge's manifest is unreadable, or its history shares no commit with this one.
+ */
+async function fetchIncoming(repo: GitRepo, branch: string): Promise<{theirs: string | undefined; received: number}> {
+  await repo.fetch()
+  const upstream = upstreamRef(branch)
+  const theirs = await repo.revParse(upstream)
+  if (theirs === undefined) return {theirs, received: 0}
+  const received = await repo.countAhead(upstream, 'HEAD')
+  if (received === 0) return {theirs, received}
+  // A manifest no machine can read is never merged here: this machine's work stays on its own readable history.
+  const unreadable = await unreadableManifestAt(repo, theirs, 'on the forge')
+  if (unreadable) throw forgeManifestError(repo.dir, branch, unreadable)
+  const head = await repo.revParse('HEAD')
+  if (head !== undefined && (await repo.mergeBase(head, theirs)) === undefined) throw await anotherHistory(repo, branch)
+  return {theirs, received}
+}
+
+/**
+ * After a rebase that conflicted: the local commits are parked, and the branch becomes the forge's commit plus one
+ * commit of git's merge of both sides, with fleet's own files and encrypted files merged by meaning and what still
+ * does not merge left at the forge's version. Returns what is left for a person.
+ */
+async function mergeOnForgeCommit(repo: GitRepo, options: IntegrateOptions, theirs: string): Promise<Omit<IntegrateResult, 'received'>> {
   const mine = (await repo.revParse('HEAD'))!
   const base = await repo.mergeBase(mine, theirs)
   const merged = await repo.mergeTree(mine, theirs)
-  const {tree} = merged
   // A file on one side where the other has a directory: git puts the file aside as `path~<commit>`. The conflict is
   // the path's, whatever it holds on either side.
   const asideSuffix = new RegExp(`~(${mine}|${theirs})$`)
@@ -101,12 +122,33 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
   // A file edited inside a directory the other side made a file is part of that conflict, not one of its own.
   const conflicted = [...named].filter((path) => ![...named].some((other) => isInside(path, other)))
   const parkedBranch = parkedBranchName()
-  park(parkedBranch)
+  options.park(parkedBranch)
   await repo.git(['branch', '--force', parkedBranch, mine])
 
   // The forge's commit, then git's merge of both sides on top of it.
   await repo.resetHard(theirs)
-  await repo.git(['read-tree', '-u', '--reset', tree])
+  await repo.git(['read-tree', '-u', '--reset', merged.tree])
+  const remaining = await mergeByMeaning(repo, conflicted, {base, mine, theirs}, options.mergeEncrypted)
+  await takeForgeVersion(repo, remaining, mine, theirs)
+  await repo.commitAll(
+    `fleet: ${options.machine}: merge changes made here while the forge moved` +
+      (remaining.length > 0 ? `\n\nLeft for a person (kept on ${parkedBranch}): ${remaining.join(', ')}` : ''),
+  )
+  if (remaining.length === 0) {
+    // Everything merged: the parked branch holds nothing that is not on the branch now.
+    await repo.git(['branch', '--delete', '--force', parkedBranch])
+    return {conflicts: []}
+  }
+  return {conflicts: remaining, parkedBranch, mine, theirs}
+}
+
+/** Merges the conflicted files fleet can merge by meaning (its own files, encrypted files); returns the rest. */
+async function mergeByMeaning(
+  repo: GitRepo,
+  conflicted: string[],
+  {base, mine, theirs}: {base: string | undefined; mine: string; theirs: string},
+  mergeEncrypted: IntegrateOptions['mergeEncrypted'],
+): Promise<string[]> {
   const remaining: string[] = []
   // fleet's own files first: an encrypted file's merge is encrypted for the machines the merged manifest names.
   for (const path of [...conflicted].sort((a, b) => Number(!(a in MERGERS)) - Number(!(b in MERGERS)))) {
@@ -127,24 +169,20 @@ export async function integrate(repo: GitRepo, options: IntegrateOptions): Promi
     }
     remaining.push(path)
   }
-  // What git could not merge takes the forge's version (file and counterpart alike, a directory whole, with what git
-  // put aside removed): the source stays consistent.
+  return remaining
+}
+
+/**
+ * What git could not merge takes the forge's version (file and counterpart alike, a directory whole, with what git
+ * put aside removed): the source stays consistent.
+ */
+async function takeForgeVersion(repo: GitRepo, remaining: string[], mine: string, theirs: string): Promise<void> {
   for (const path of await sameTargetEntries(repo, theirs, remaining)) {
     const aside = [`${path}~${mine}`, `${path}~${theirs}`]
     await repo.git(['rm', '-r', '--quiet', '--cached', '--ignore-unmatch', '--', path, ...aside])
     for (const stale of [path, ...aside]) await rm(join(repo.dir, stale), {recursive: true, force: true})
     if (await repo.exists(theirs, path)) await repo.git(['checkout', theirs, '--', path])
   }
-  await repo.commitAll(
-    `fleet: ${machine}: merge changes made here while the forge moved` +
-      (remaining.length > 0 ? `\n\nLeft for a person (kept on ${parkedBranch}): ${remaining.join(', ')}` : ''),
-  )
-  if (remaining.length === 0) {
-    // Everything merged: the parked branch holds nothing that is not on the branch now.
-    await repo.git(['branch', '--delete', '--force', parkedBranch])
-    return {received, conflicts: []}
-  }
-  return {received, conflicts: remaining, parkedBranch, mine, theirs}
 }
 
 /**

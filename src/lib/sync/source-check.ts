@@ -106,32 +106,16 @@ export async function repairSharedTargets(ctx: SourceCheckContext): Promise<stri
   return notes
 }
 
+/**
+ * One round of repair, in order: decide each shared target's entry from the names (or the forge) — all of them before
+ * anything changes, so an undecidable one leaves the source untouched → mark the managed paths that become encrypted
+ * → drop the other entries → commit, manifest included → describe each repair.
+ */
 async function repairOnce(ctx: SourceCheckContext): Promise<string[]> {
   const files = await ctx.repo.listFiles()
   const shared = sharedTargets(files)
   if (shared.length === 0) return []
-  // Where the names cannot decide (a file and a directory, scripts, symlinks), the forge's entry is kept when the
-  // forge has exactly one: this machine's is dropped (it stays in git history, see the note).
-  const forgeFiles = ctx.upstream && shared.some((s) => resolve(s) === undefined) ? await ctx.repo.filesAt(ctx.upstream).catch(() => [] as string[]) : []
-  const onForge = (entry: string) => (isDir(entry) ? forgeFiles.some((f) => f.startsWith(entry)) : forgeFiles.includes(entry))
-  const forgeSide = ({target, entries}: TargetEntries): Resolution | undefined => {
-    const kept = entries.filter(onForge)
-    return kept.length === 1 ? {target, kept: kept[0], dropped: entries.filter((e) => e !== kept[0])} : undefined
-  }
-  const undecided = shared.filter((s) => (resolve(s) ?? forgeSide(s)) === undefined)
-  if (undecided.length > 0) {
-    // The example drops an entry of another type than the target has here, so that this machine's files stay as they are.
-    const here = lstatSync(join(ctx.chezmoi.home, undecided[0].target), {throwIfNoEntry: false})
-    const example = undecided[0].entries.find((e) => here !== undefined && isDir(e) !== here.isDirectory()) ?? undecided[0].entries[0]
-    throw new FleetError(
-      `The source repo has more than one entry for ${undecided.map((u) => `~/${u.target} (${u.entries.join(', ')})`).join('; ')}: chezmoi cannot read such a source.`,
-      {
-        code: 'SOURCE_UNREADABLE',
-        fix: `Nothing was pushed. Keep one entry for each target and remove the others, e.g. ${shellCommand('git', '-C', ctx.repo.dir, 'rm', '-r', '--quiet', '--', example.replace(/\/$/, ''))}, then fleet sync.`,
-      },
-    )
-  }
-  const resolutions = shared.map((s) => (resolve(s) ?? forgeSide(s))!)
+  const resolutions = await decideAll(ctx, shared)
   const fleet = await readManifest(ctx.repo.dir)
   let manifestChanged = false
   for (const {target, kept} of resolutions) {
@@ -143,36 +127,72 @@ async function repairOnce(ctx: SourceCheckContext): Promise<string[]> {
     }
   }
   const before = await ctx.repo.revParse('HEAD')
-  for (const {kept, dropped} of resolutions) {
-    for (const entry of dropped) {
-      if (isDir(entry) && kept !== undefined && isDir(kept)) {
-        // A directory's files move into the directory kept; one the kept directory has already stays as it is there.
-        for (const file of files.filter((f) => f.startsWith(entry))) {
-          const destination = kept + file.slice(entry.length)
-          if (files.includes(destination)) await ctx.repo.git(['rm', '--quiet', '--', file])
-          else {
-            await mkdir(dirname(join(ctx.repo.dir, destination)), {recursive: true})
-            await ctx.repo.git(['mv', '--', file, destination])
-          }
-        }
-        await removeEmptyDirs(join(ctx.repo.dir, entry)) // chezmoi would read an empty one as an entry still
-      } else {
-        await ctx.repo.git(['rm', '-r', '--quiet', '--', entry.replace(/\/$/, '')])
-      }
-    }
-  }
+  for (const resolution of resolutions) await dropEntries(ctx.repo, files, resolution)
   if (manifestChanged) await writeManifest(ctx.repo.dir, fleet)
   await ctx.repo.commitAll(`fleet: ${ctx.machine}: one source entry for each target: ${resolutions.map((r) => r.target).join(', ')}`)
-  return resolutions.map(({target, kept, dropped}) => {
-    const what =
-      dropped.every(isMarker) && kept !== undefined && !isMarker(kept) ? 'its deletion elsewhere, undone by the file that exists' : dropped.join(', ')
-    const encrypted = kept !== undefined && isEncryptedSourceFile(kept) && dropped.some((d) => !isMarker(d)) ? ' (the encrypted one, the safe choice)' : ''
-    const droppedFile = dropped.find((d) => !isMarker(d) && !isDir(d))
-    const moved = dropped.some(isDir) ? ` (its files moved into ${kept})` : ''
-    const recover =
-      droppedFile && before ? `; the other's content: ${shellCommand('git', '-C', ctx.repo.dir, 'show', `${before.slice(0, 12)}:${droppedFile}`)}` : ''
-    return `~/${target} had more than one source entry: kept ${kept}${encrypted}, dropped ${what}${moved}${recover}`
-  })
+  return resolutions.map((resolution) => repairNote(ctx.repo.dir, before, resolution))
+}
+
+/**
+ * Which entry each shared target keeps: by the names (see resolve), else the forge's when it has exactly one. Throws
+ * SOURCE_UNREADABLE when some target cannot be decided either way.
+ */
+async function decideAll(ctx: SourceCheckContext, shared: TargetEntries[]): Promise<Resolution[]> {
+  // Where the names cannot decide (a file and a directory, scripts, symlinks), the forge's entry is kept when the
+  // forge has exactly one: this machine's is dropped (it stays in git history, see the note).
+  const forgeFiles = ctx.upstream && shared.some((s) => resolve(s) === undefined) ? await ctx.repo.filesAt(ctx.upstream).catch(() => [] as string[]) : []
+  const onForge = (entry: string) => (isDir(entry) ? forgeFiles.some((f) => f.startsWith(entry)) : forgeFiles.includes(entry))
+  const forgeSide = ({target, entries}: TargetEntries): Resolution | undefined => {
+    const kept = entries.filter(onForge)
+    return kept.length === 1 ? {target, kept: kept[0], dropped: entries.filter((e) => e !== kept[0])} : undefined
+  }
+  const undecided = shared.filter((s) => (resolve(s) ?? forgeSide(s)) === undefined)
+  if (undecided.length > 0) throw undecidedError(ctx, undecided)
+  return shared.map((s) => (resolve(s) ?? forgeSide(s))!)
+}
+
+/** SOURCE_UNREADABLE for targets whose entries cannot be told apart safely, with an entry to remove as the example. */
+function undecidedError(ctx: SourceCheckContext, undecided: TargetEntries[]): FleetError {
+  // The example drops an entry of another type than the target has here, so that this machine's files stay as they are.
+  const here = lstatSync(join(ctx.chezmoi.home, undecided[0].target), {throwIfNoEntry: false})
+  const example = undecided[0].entries.find((e) => here !== undefined && isDir(e) !== here.isDirectory()) ?? undecided[0].entries[0]
+  return new FleetError(
+    `The source repo has more than one entry for ${undecided.map((u) => `~/${u.target} (${u.entries.join(', ')})`).join('; ')}: chezmoi cannot read such a source.`,
+    {
+      code: 'SOURCE_UNREADABLE',
+      fix: `Nothing was pushed. Keep one entry for each target and remove the others, e.g. ${shellCommand('git', '-C', ctx.repo.dir, 'rm', '-r', '--quiet', '--', example.replace(/\/$/, ''))}, then fleet sync.`,
+    },
+  )
+}
+
+/** Removes a target's dropped entries from the source (staged); a dropped directory's files move into a kept one. */
+async function dropEntries(repo: GitRepo, files: string[], {kept, dropped}: Resolution): Promise<void> {
+  for (const entry of dropped) {
+    if (isDir(entry) && kept !== undefined && isDir(kept)) {
+      // A directory's files move into the directory kept; one the kept directory has already stays as it is there.
+      for (const file of files.filter((f) => f.startsWith(entry))) {
+        const destination = kept + file.slice(entry.length)
+        if (files.includes(destination)) await repo.git(['rm', '--quiet', '--', file])
+        else {
+          await mkdir(dirname(join(repo.dir, destination)), {recursive: true})
+          await repo.git(['mv', '--', file, destination])
+        }
+      }
+      await removeEmptyDirs(join(repo.dir, entry)) // chezmoi would read an empty one as an entry still
+    } else {
+      await repo.git(['rm', '-r', '--quiet', '--', entry.replace(/\/$/, '')])
+    }
+  }
+}
+
+/** The sync's note on one repair: what was kept and dropped, and how to see a dropped file's content (`before`: HEAD before it). */
+function repairNote(sourceDir: string, before: string | undefined, {target, kept, dropped}: Resolution): string {
+  const what = dropped.every(isMarker) && kept !== undefined && !isMarker(kept) ? 'its deletion elsewhere, undone by the file that exists' : dropped.join(', ')
+  const encrypted = kept !== undefined && isEncryptedSourceFile(kept) && dropped.some((d) => !isMarker(d)) ? ' (the encrypted one, the safe choice)' : ''
+  const droppedFile = dropped.find((d) => !isMarker(d) && !isDir(d))
+  const moved = dropped.some(isDir) ? ` (its files moved into ${kept})` : ''
+  const recover = droppedFile && before ? `; the other's content: ${shellCommand('git', '-C', sourceDir, 'show', `${before.slice(0, 12)}:${droppedFile}`)}` : ''
+  return `~/${target} had more than one source entry: kept ${kept}${encrypted}, dropped ${what}${moved}${recover}`
 }
 
 /**
