@@ -64,7 +64,9 @@ import {FLEET_BIN, NODE} from '../test/support/cli.ts'
 import {Forge} from '../test/support/forge.ts'
 import {Machine} from '../test/support/machine.ts'
 import {Sshd} from '../test/support/sshd.ts'
-import {fmt, median, percentile, timeProcessCpu} from './lib.ts'
+import {timeProcessCpu} from './support/process-time.ts'
+import {type Distribution, distribution, fmt, median, type Target} from './support/stats.ts'
+import {toolVersions} from './support/tool-versions.ts'
 
 const APP = '.config/bench-app'
 const FILE = `${APP}/settings.conf`
@@ -526,11 +528,6 @@ class BenchFleet {
   }
 }
 
-async function versions(): Promise<{node: string; git: string; chezmoi: string}> {
-  const first = async (file: string) => String((await execa(file, ['--version'])).stdout).split('\n')[0].trim()
-  return {node: process.version, git: await first('git'), chezmoi: await first('chezmoi')}
-}
-
 function settingsText(s: AgentSettings): string {
   const what = JSON.stringify(s) === JSON.stringify(agentSettingsSchema.parse({})) ? 'shipped defaults' : 'WHAT-IF settings, not the defaults'
   return `${what}: debounce ${s.debounceMs} ms, ceiling ${s.maxDelayMs} ms, forge check every ${s.remoteCheckSeconds} s, puller every ${s.pullIntervalSeconds} s`
@@ -538,18 +535,6 @@ function settingsText(s: AgentSettings): string {
 
 // ---------------------------------------------------------------------------------------------------------------
 // propagation
-
-export interface Distribution {
-  n: number
-  p50Ms: number
-  p95Ms: number
-  maxMs: number
-  minMs: number
-}
-
-function distribution(values: number[]): Distribution {
-  return {n: values.length, p50Ms: median(values), p95Ms: percentile(values, 95), maxMs: Math.max(...values), minMs: Math.min(...values)}
-}
 
 export interface Save {
   i: number
@@ -579,14 +564,6 @@ export interface PropagationReport {
   trouble: string[]
   baseline: string
   targets: Target[]
-}
-
-export interface Target {
-  name: string
-  target: string
-  value: number
-  unit: string
-  met: boolean
 }
 
 export const TEMPLATE_BASELINE =
@@ -684,7 +661,7 @@ export async function benchPropagation(options: {saves?: number; pollMs?: number
       {name: 'p95, both (later of B, C)', target: '≤ 20 s', value: both.p95Ms / 1000, unit: 's', met: both.p95Ms <= 20_000},
     ]
     return {
-      ...(await versions()),
+      ...(await toolVersions()),
       settings: fleet.settings,
       saves: results,
       pauseMs,
@@ -1070,7 +1047,7 @@ async function measureIdle(transport: Transport, options: IdleOptions): Promise<
     return {
       transport,
       forgeUrl: fleet.route.url,
-      ...(await versions()),
+      ...(await toolVersions()),
       settings: fleet.settings,
       windowSeconds: windowMs / 1000,
       cpuMethod: CPU_METHOD,

@@ -15,7 +15,9 @@ import {execa} from 'execa'
 import {FLEET_BIN, NODE} from '../test/support/cli.ts'
 import {Forge} from '../test/support/forge.ts'
 import {Machine} from '../test/support/machine.ts'
-import {fmt, interleaved, median, timeProcessCpu} from './lib.ts'
+import {interleaved, timeProcessCpu} from './support/process-time.ts'
+import {fmt, median, type Target} from './support/stats.ts'
+import {shortVersion} from './support/tool-versions.ts'
 
 const TREE = '.config/bench-tree'
 
@@ -62,7 +64,7 @@ export interface SyncReport {
     wallRatio: Record<string, number>
     cpuRatio: Record<string, number>
   }
-  targets: Array<{name: string; target: string; value: number; met: boolean}>
+  targets: Array<Omit<Target, 'unit'>>
 }
 
 function fileName(i: number, n: number): string {
@@ -136,11 +138,6 @@ function series(samples: number[]): Series {
   return {runs: samples.length, medianMs: median(samples), samplesMs: samples}
 }
 
-async function version(file: string): Promise<string> {
-  const text = String((await execa(file, ['--version'])).stdout)
-  return `${file} ${/version v?([^\s,]+)/.exec(text)?.[1] ?? text.split('\n')[0].trim()}`
-}
-
 export async function benchSync(options: SyncBenchOptions = {}): Promise<SyncReport> {
   const {sizes = [50, 500], runs = 5, templateRunsLarge = 3, largeFrom = 500, quickRuns = 15} = options
   const warmup = 1
@@ -199,8 +196,8 @@ export async function benchSync(options: SyncBenchOptions = {}): Promise<SyncRep
     ]
     return {
       node: process.version,
-      chezmoi: await version('chezmoi'),
-      git: await version('git'),
+      chezmoi: await shortVersion('chezmoi'),
+      git: await shortVersion('git'),
       warmup,
       cycle,
       scale,
