@@ -1,11 +1,4 @@
-// Sync cost: `fleet sync` capturing one edited file among 50 and among 500 managed ones, beside what the old
-// hand-built template's watcher ran for the same edit (without its fixed 2 s sleep); and the quick path (nothing
-// changed here, the forge unchanged) beside `node -e 0`, wall and CPU time.
-//
-// Each size gets two simulated machines (own HOME), each enrolled by fleet in a forge of its own (a bare repo), each
-// with the same N files under ~/.config/bench-tree added by `fleet add-path` and synced once: so both chezmoi source
-// dirs are clones of the same kind of forge with the same files and the same chezmoi config. One machine runs
-// `fleet sync`; on the other the template's cycle runs by hand.
+// Sync cost: one edit among 50 and 500 managed files against the template's cycle; the quick path (BENCHMARKS.md).
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
