@@ -1,36 +1,23 @@
-// `npm run bench`: every benchmark, each reporting medians and ratios against a baseline run in the same script.
-// Select some with arguments: npm run bench -- startup
-import {benchIdle, benchIdleSsh, benchPropagation, printIdle, printPropagation} from './agents.ts'
+// `npm run bench [-- startup|sync|propagation|idle|idle-ssh]`: all the benchmarks, or those named (BENCHMARKS.md).
+import {benchIdle, benchIdleSsh, printIdle} from './idle.ts'
+import {benchPropagation, printPropagation} from './propagation.ts'
 import {benchStartup, printStartup} from './startup.ts'
 import {benchSync, printSync} from './sync.ts'
 
 const selected = new Set(process.argv.slice(2))
-const want = (name: string) => selected.size === 0 || selected.has(name)
-
 const results: Record<string, unknown> = {}
-if (want('startup')) {
-  const report = await benchStartup()
-  printStartup(report)
-  results.startup = report
+
+/** Run and print one benchmark if it is selected (or none is), in this file's order. */
+async function run<Report>(name: string, bench: () => Promise<Report>, print: (report: Report) => void): Promise<void> {
+  if (selected.size > 0 && !selected.has(name)) return
+  const report = await bench()
+  print(report)
+  results[name] = report
 }
-if (want('sync')) {
-  const report = await benchSync()
-  printSync(report)
-  results.sync = report
-}
-if (want('propagation')) {
-  const report = await benchPropagation()
-  printPropagation(report)
-  results.propagation = report
-}
-if (want('idle')) {
-  const report = await benchIdle()
-  printIdle(report)
-  results.idle = report
-}
-if (want('idle-ssh')) {
-  const report = await benchIdleSsh()
-  printIdle(report)
-  results['idle-ssh'] = report
-}
+
+await run('startup', () => benchStartup(), printStartup)
+await run('sync', () => benchSync(), printSync)
+await run('propagation', () => benchPropagation(), printPropagation)
+await run('idle', () => benchIdle(), printIdle)
+await run('idle-ssh', () => benchIdleSsh(), printIdle)
 if (process.env.BENCH_JSON) console.log(JSON.stringify(results, null, 2))

@@ -1,10 +1,7 @@
 // Start-up cost: `fleet --version` and `fleet --help` beside `node -e 0`, same machine, same run.
-import {fileURLToPath} from 'node:url'
-
-import {fmt, interleaved, median} from './lib.ts'
-
-const FLEET = fileURLToPath(new URL('../bin/run.js', import.meta.url))
-const NODE = process.execPath
+import {FLEET_BIN, NODE} from '../test/support/cli.ts'
+import {interleaved, timeProcess} from './support/process-time.ts'
+import {fmt, median} from './support/stats.ts'
 
 export interface StartupReport {
   runs: number
@@ -16,8 +13,8 @@ export async function benchStartup(runs = 15): Promise<StartupReport> {
   const samples = await interleaved(
     {
       'node -e 0': () => timeNode(['-e', '0']),
-      'fleet --version': () => timeNode([FLEET, '--version']),
-      'fleet --help': () => timeNode([FLEET, '--help']),
+      'fleet --version': () => timeNode([FLEET_BIN, '--version']),
+      'fleet --help': () => timeNode([FLEET_BIN, '--help']),
     },
     runs,
   )
@@ -27,8 +24,7 @@ export async function benchStartup(runs = 15): Promise<StartupReport> {
   return {runs, medianMs, ratio}
 }
 
-async function timeNode(args: string[]): Promise<number> {
-  const {timeProcess} = await import('./lib.ts')
+function timeNode(args: string[]): Promise<number> {
   return timeProcess(NODE, args)
 }
 

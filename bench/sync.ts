@@ -1,11 +1,4 @@
-// Sync cost: `fleet sync` capturing one edited file among 50 and among 500 managed ones, beside what the old
-// hand-built template's watcher ran for the same edit (without its fixed 2 s sleep); and the quick path (nothing
-// changed here, the forge unchanged) beside `node -e 0`, wall and CPU time.
-//
-// Each size gets two simulated machines (own HOME), each enrolled by fleet in a forge of its own (a bare repo), each
-// with the same N files under ~/.config/bench-tree added by `fleet add-path` and synced once: so both chezmoi source
-// dirs are clones of the same kind of forge with the same files and the same chezmoi config. One machine runs
-// `fleet sync`; on the other the template's cycle runs by hand.
+// Sync cost: one edit among 50 and 500 managed files against the template's cycle; the quick path (BENCHMARKS.md).
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -15,7 +8,9 @@ import {execa} from 'execa'
 import {FLEET_BIN, NODE} from '../test/support/cli.ts'
 import {Forge} from '../test/support/forge.ts'
 import {Machine} from '../test/support/machine.ts'
-import {fmt, interleaved, median, timeProcessCpu} from './lib.ts'
+import {interleaved, timeProcessCpu} from './support/process-time.ts'
+import {fmt, median, type Target} from './support/stats.ts'
+import {shortVersion} from './support/tool-versions.ts'
 
 const TREE = '.config/bench-tree'
 
@@ -62,7 +57,7 @@ export interface SyncReport {
     wallRatio: Record<string, number>
     cpuRatio: Record<string, number>
   }
-  targets: Array<{name: string; target: string; value: number; met: boolean}>
+  targets: Array<Omit<Target, 'unit'>>
 }
 
 function fileName(i: number, n: number): string {
@@ -137,11 +132,6 @@ function series(samples: number[]): Series {
   return {runs: samples.length, medianMs: median(samples), samplesMs: samples}
 }
 
-async function version(file: string): Promise<string> {
-  const text = String((await execa(file, ['--version'])).stdout)
-  return `${file} ${/version v?([^\s,]+)/.exec(text)?.[1] ?? text.split('\n')[0].trim()}`
-}
-
 export async function benchSync(options: SyncBenchOptions = {}): Promise<SyncReport> {
   const {sizes = [50, 500], runs = 5, templateRunsLarge = 3, largeFrom = 500, quickRuns = 15} = options
   const warmup = 1
@@ -204,8 +194,8 @@ export async function benchSync(options: SyncBenchOptions = {}): Promise<SyncRep
     ]
     return {
       node: process.version,
-      chezmoi: await version('chezmoi'),
-      git: await version('git'),
+      chezmoi: await shortVersion('chezmoi'),
+      git: await shortVersion('git'),
       warmup,
       cycle,
       scale,

@@ -1,22 +1,10 @@
-// Shared benchmark helpers: wall-clock medians of whole processes, run side by side with a baseline.
+// Timing whole processes: wall clock, CPU through GNU time, and several commands interleaved with a baseline.
 import {randomUUID} from 'node:crypto'
 import {readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {execa} from 'execa'
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
-
-export function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[index]
-}
 
 /** Milliseconds one run of `file args` takes, start to exit. */
 export async function timeProcess(file: string, args: string[], options: {env?: NodeJS.ProcessEnv; cwd?: string} = {}): Promise<number> {
@@ -76,8 +64,4 @@ export async function interleaved(commands: Record<string, () => Promise<number>
     }
   }
   return samples
-}
-
-export function fmt(ms: number): string {
-  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`
 }
