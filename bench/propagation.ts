@@ -2,6 +2,8 @@
 import {randomUUID} from 'node:crypto'
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {DEFAULT_BRANCH} from '../dist/lib/manifest/schema.js'
+import {isWithin} from '../dist/lib/platform/paths.js'
 import {readOr} from '../test/support/agents.ts'
 import type {Machine} from '../test/support/machine.ts'
 import {type AgentSettings, BenchFleet, FILE, forgeHead, label, settingsText, syncLog, syncsBetween} from './support/fleet-bed.ts'
@@ -61,7 +63,7 @@ export async function benchPropagation(options: {saves?: number; pollMs?: number
     const pauseMs: [number, number] = [1000, 1000 + fleet.settings.remoteCheckSeconds * 1000]
     await fleet.startAgents()
     await fleet.settle(8000)
-    const commitsBefore = Number((await fleet.forge.git(['rev-list', '--count', 'main'])).trim())
+    const commitsBefore = Number((await fleet.forge.git(['rev-list', '--count', DEFAULT_BRANCH])).trim())
     const requestsBefore = requests(fleet.counter).length
     const from = Date.now()
     const results: Save[] = []
@@ -100,7 +102,7 @@ export async function benchPropagation(options: {saves?: number; pollMs?: number
     const reasonFor = (m: Machine, wroteAt: number, arrivedMs: number) => {
       const entry = syncLog(m).find((e) => {
         const at = Date.parse(e.at)
-        return at >= wroteAt - 1000 && at <= wroteAt + arrivedMs + 1000 && e.applied.some((p) => p === FILE || FILE.startsWith(`${p}/`))
+        return at >= wroteAt - 1000 && at <= wroteAt + arrivedMs + 1000 && e.applied.some((p) => isWithin(FILE, p))
       })
       const reason = entry?.reason ?? 'unknown'
       deliveredBy[`${label(m)}: ${reason}`] = (deliveredBy[`${label(m)}: ${reason}`] ?? 0) + 1
@@ -111,7 +113,7 @@ export async function benchPropagation(options: {saves?: number; pollMs?: number
       save.cReason = reasonFor(c, writes[k].at, save.cMs)
     })
 
-    const commits = Number((await fleet.forge.git(['rev-list', '--count', 'main'])).trim()) - commitsBefore
+    const commits = Number((await fleet.forge.git(['rev-list', '--count', DEFAULT_BRANCH])).trim()) - commitsBefore
     const forgeRequests: Record<string, Record<string, number>> = {}
     for (const r of requests(fleet.counter).slice(requestsBefore)) {
       const owner = fleet.home[r.home]

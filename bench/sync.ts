@@ -5,6 +5,8 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
+import {FORGE_REMOTE} from '../dist/lib/git/git.js'
+import {DEFAULT_BRANCH} from '../dist/lib/manifest/schema.js'
 import {FLEET_BIN, NODE} from '../test/support/cli.ts'
 import {Forge} from '../test/support/forge.ts'
 import {Machine} from '../test/support/machine.ts'
@@ -110,11 +112,11 @@ async function timeFleetSync(machine: Machine, expect: 'ok' | 'quick', cpu?: num
  */
 async function templateCycle(machine: Machine, targets: string[]): Promise<void> {
   const run = (file: string, args: string[]) => execa(file, args, {env: machine.env, extendEnv: false, cwd: machine.sourceDir, stdin: 'ignore'})
-  await run('git', ['pull', '--rebase', '--quiet', 'origin', 'main'])
+  await run('git', ['pull', '--rebase', '--quiet', FORGE_REMOTE, DEFAULT_BRANCH])
   for (const target of targets) await run('chezmoi', ['add', target])
   await run('git', ['add', '-A'])
   await run('git', ['commit', '--quiet', '-m', 'template: sync'])
-  await run('git', ['push', '--quiet', 'origin', 'HEAD:main'])
+  await run('git', ['push', '--quiet', FORGE_REMOTE, `HEAD:${DEFAULT_BRANCH}`])
 }
 
 async function timeTemplateCycle(machine: Machine, targets: string[]): Promise<number> {

@@ -8,6 +8,10 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {execa} from 'execa'
 
 import {shellWord} from '../../dist/lib/errors/shell-command.js'
+import {readBranchRef} from '../../dist/lib/git/git.js'
+import {DEFAULT_BRANCH} from '../../dist/lib/manifest/schema.js'
+import {fleetPaths} from '../../dist/lib/platform/paths.js'
+import {statePaths} from '../../dist/lib/sync/state.js'
 import {agentSettingsSchema} from '../../dist/lib/manifest/schema.js'
 import {readManifest} from '../../dist/lib/manifest/store.js'
 import {readOr, RunningAgents, setAgentSettings, waitFor} from '../../test/support/agents.ts'
@@ -23,7 +27,14 @@ export const FILE = `${APP}/settings.conf`
 /** Machine names must be lowercase; the reports call them A, B and C. */
 const NAMES = ['a', 'b', 'c']
 export const label = (m: Machine) => m.name.toUpperCase()
-const SYNC_LOG = '.local/state/fleet/log/sync.jsonl'
+
+function readFileIfAny(file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return ''
+  }
+}
 
 export type AgentSettings = ReturnType<typeof agentSettingsSchema.parse>
 
@@ -115,7 +126,7 @@ type SyncLogEntry = SyncRecord & {machine: string}
 
 /** A machine's sync log: one record per sync, oldest first. */
 export function syncLog(machine: Machine): SyncLogEntry[] {
-  const text = readOr(machine, SYNC_LOG) ?? ''
+  const text = readFileIfAny(statePaths(fleetPaths(machine.env)).log)
   return text
     .split('\n')
     .filter(Boolean)
@@ -134,19 +145,9 @@ export function syncsBetween(machine: Machine, from: number, to: number): Record
   return counts
 }
 
-/** The forge's main without a process: its loose ref, else packed-refs. */
+/** The fleet's branch on the forge, read without a process (see readBranchRef); '' before the first push. */
 export function forgeHead(forge: Forge): string {
-  try {
-    return readFileSync(join(forge.path, 'refs/heads/main'), 'utf8').trim()
-  } catch {
-    let packed = ''
-    try {
-      packed = readFileSync(join(forge.path, 'packed-refs'), 'utf8')
-    } catch {
-      // no refs at all yet
-    }
-    return /^([0-9a-f]+) refs\/heads\/main$/m.exec(packed)?.[1] ?? ''
-  }
+  return readBranchRef(forge.path, DEFAULT_BRANCH) ?? ''
 }
 
 export class BenchFleet {
