@@ -7,7 +7,7 @@ import {syncBeforeChange} from '../sync/engine.ts'
 import {checkSourceForPush} from '../sync/source-check.ts'
 import {activeMachines, findMachine} from '../manifest/lookup.ts'
 import {reencryptSource} from '../keys/crypto.ts'
-import {readIdentity} from '../keys/identity.ts'
+import {type AgeIdentity, readIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
 import type {Fleet, Machine, MachineState} from '../manifest/schema.ts'
@@ -75,12 +75,15 @@ function requireMachine(fleet: Fleet, name: string): Machine {
   return machine
 }
 
+/** The command that makes a machine's state: `fleet machines approve` or `revoke`. */
+const ROSTER_VERB = {active: 'approve', revoked: 'revoke'} as const
+
 /**
  * Set a machine's state and re-encrypt for the active machines that result, verify, commit and push. The change
  * is derived from the manifest as the forge has it, so it is simply made again if another machine pushed first.
  */
 export async function changeMachineState(local: LocalFleet, name: string, state: 'active' | 'revoked'): Promise<RosterChange> {
-  const verb = state === 'active' ? 'approve' : 'revoke'
+  const verb = ROSTER_VERB[state]
   return withFleetLock(local.paths, `machines ${verb} ${name}`, async () => {
     const identity = await readIdentity(local.paths.identityFile)
     const {repo, paths} = local
@@ -89,42 +92,14 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
     await syncBeforeChange(local, `machines ${verb}`)
     let outcome: Omit<RosterChange, 'pushed'> = {machine: name, state, changed: false, reencrypted: [], recipients: 0}
 
+    // Made again from the forge's roster when another machine's push got there first (the re-derive strategy).
     const derive = async () => {
       const fleet = await readManifest(paths.sourceDir)
-      requireActive(fleet, local.machine, verb)
-      const machine = requireMachine(fleet, name)
-      if (machine.state === state) {
-        outcome = {machine: name, state, changed: false, reencrypted: [], recipients: activeMachines(fleet).length}
-        return
-      }
-      if (state === 'active' && machine.state === 'revoked') {
-        throw new UsageError(
-          `"${name}" was revoked; a revoked machine cannot be approved again.`,
-          `On that machine, move its identity file aside and run \`fleet enroll\` to join with a new key.`,
-          'REVOKED',
-        )
-      }
-      if (state === 'revoked' && name === local.machine) {
-        throw new UsageError(
-          'A machine cannot revoke itself: it could not check the files it re-encrypts for the others.',
-          `Run \`fleet machines revoke ${name}\` on another active machine.`,
-          'REVOKE_SELF',
-        )
-      }
-      if (state === 'revoked' && activeMachines(fleet).every((m) => m.name === name)) {
-        throw new UsageError(
-          `"${name}" is the fleet's last active machine; revoking it would leave nobody able to read the secrets.`,
-          'Approve another machine first.',
-          'LAST_ACTIVE',
-        )
-      }
-      const now = new Date().toISOString()
-      Object.assign(machine, {state, updatedAt: now}, state === 'active' ? {approvedAt: now, approvedBy: local.machine} : {})
-      await writeManifest(paths.sourceDir, fleet)
-      const recipients = await writeRecipientsFile(paths.recipientsFile, fleet)
-      const reencrypted = await reencryptSource(paths.sourceDir, await repo.listFiles(), identity, recipients)
-      await repo.commitAll(`fleet: ${verb} ${name}; re-encrypt ${reencrypted.length} file(s) for ${recipients.length} active machine(s)`)
-      outcome = {machine: name, state, changed: true, reencrypted, recipients: recipients.length}
+      const machine = requireChangeAllowed(fleet, local.machine, name, state)
+      outcome =
+        machine.state === state
+          ? {machine: name, state, changed: false, reencrypted: [], recipients: activeMachines(fleet).length}
+          : await commitRosterChange(local, fleet, machine, state, identity)
     }
 
     await derive()
@@ -134,4 +109,53 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
     })
     return {...outcome, pushed}
   })
+}
+
+/** The machine to change, once the change is one this machine may make; a UsageError (exit 2) names why not. */
+function requireChangeAllowed(fleet: Fleet, self: string, name: string, state: 'active' | 'revoked'): Machine {
+  const verb = ROSTER_VERB[state]
+  requireActive(fleet, self, verb)
+  const machine = requireMachine(fleet, name)
+  if (machine.state === state) return machine
+  if (state === 'active' && machine.state === 'revoked') {
+    throw new UsageError(
+      `"${name}" was revoked; a revoked machine cannot be approved again.`,
+      `On that machine, move its identity file aside and run \`fleet enroll\` to join with a new key.`,
+      'REVOKED',
+    )
+  }
+  if (state === 'revoked' && name === self) {
+    throw new UsageError(
+      'A machine cannot revoke itself: it could not check the files it re-encrypts for the others.',
+      `Run \`fleet machines revoke ${name}\` on another active machine.`,
+      'REVOKE_SELF',
+    )
+  }
+  if (state === 'revoked' && activeMachines(fleet).every((m) => m.name === name)) {
+    throw new UsageError(
+      `"${name}" is the fleet's last active machine; revoking it would leave nobody able to read the secrets.`,
+      'Approve another machine first.',
+      'LAST_ACTIVE',
+    )
+  }
+  return machine
+}
+
+/** Write the new state into the manifest, re-encrypt every encrypted file for the active machines, and commit. */
+async function commitRosterChange(
+  local: LocalFleet,
+  fleet: Fleet,
+  machine: Machine,
+  state: 'active' | 'revoked',
+  identity: AgeIdentity,
+): Promise<Omit<RosterChange, 'pushed'>> {
+  const {repo, paths} = local
+  const verb = ROSTER_VERB[state]
+  const now = new Date().toISOString()
+  Object.assign(machine, {state, updatedAt: now}, state === 'active' ? {approvedAt: now, approvedBy: local.machine} : {})
+  await writeManifest(paths.sourceDir, fleet)
+  const recipients = await writeRecipientsFile(paths.recipientsFile, fleet)
+  const reencrypted = await reencryptSource(paths.sourceDir, await repo.listFiles(), identity, recipients)
+  await repo.commitAll(`fleet: ${verb} ${machine.name}; re-encrypt ${reencrypted.length} file(s) for ${recipients.length} active machine(s)`)
+  return {machine: machine.name, state, changed: true, reencrypted, recipients: recipients.length}
 }
