@@ -19,6 +19,7 @@ import type RemovePath from '../../src/commands/remove-path.ts'
 import type Resolve from '../../src/commands/resolve.ts'
 import type Status from '../../src/commands/status.ts'
 import type Sync from '../../src/commands/sync.ts'
+import {type FleetPaths, fleetPaths} from '../../src/lib/platform/paths.ts'
 import {CommandRun, type FleetRun, printed, type ResultOf, runFleet} from './cli.ts'
 
 export const NODE_BIN_DIR = join(dirname(process.execPath))
@@ -65,16 +66,21 @@ export class Machine {
     }
   }
 
+  /** Where fleet and chezmoi keep things on this machine, as fleet itself computes them. */
+  get locations(): FleetPaths {
+    return fleetPaths({HOME: this.home})
+  }
+
   get sourceDir(): string {
-    return join(this.home, '.local/share/chezmoi')
+    return this.locations.sourceDir
   }
 
   get identityFile(): string {
-    return join(this.home, '.config/fleet/identity.txt')
+    return this.locations.identityFile
   }
 
   get defaultForge(): string {
-    return join(this.home, '.local/share/fleet/forge.git')
+    return this.locations.defaultForge
   }
 
   fleet(args: string[], options: {timeout?: number; input?: string; env?: NodeJS.ProcessEnv} = {}): Promise<FleetRun> {
