@@ -169,7 +169,7 @@ describe('never wedged: a managed entry whose type changed', function () {
     // The fix, as printed.
     const fix = /run `(rm ~\/\.claude\/target\.md && chezmoi apply --force ~\/\.claude\/target\.md)`/.exec(out)
     assert.ok(fix, out)
-    await execa('sh', ['-c', fix[1]], {env: alpha.env, extendEnv: false, cwd: alpha.home})
+    await alpha.shell(fix[1])
     alpha.remove('.claude/fresh/new.pipe')
     await syncs(alpha)
     assert.doesNotMatch((await alpha.status({json: false})).stdout, /Not captured/)
@@ -192,7 +192,7 @@ describe('never wedged: a managed entry whose type changed', function () {
 
     const fix = /run `(mv ~\/\.claude\/host\.md ~\/host\.md\.aside && chezmoi apply --force ~\/\.claude\/host\.md)`/.exec(out)
     assert.ok(fix, out)
-    await execa('sh', ['-c', fix[1]], {env: alpha.env, extendEnv: false, cwd: alpha.home})
+    await alpha.shell(fix[1])
     await syncs(alpha)
     assert.doesNotMatch((await alpha.status({json: false})).stdout, /Not captured/)
     assert.match(alpha.read('.claude/host.md'), /^made on /)

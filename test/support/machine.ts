@@ -1,7 +1,7 @@
 // A simulated machine: its own HOME (and so its own XDG directories, chezmoi state, age key and fleet state),
 // running the real fleet, git, chezmoi and age.
-import {chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {dirname, join} from 'node:path'
+import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {dirname, join, relative} from 'node:path'
 
 import {execa} from 'execa'
 
@@ -73,6 +73,17 @@ export class Machine {
 
   get sourceDir(): string {
     return this.locations.sourceDir
+  }
+
+  /** A file in the source repo, as a path relative to HOME (for write, read, edit, exists). */
+  sourceFile(name: string): string {
+    return relative(this.home, join(this.sourceDir, name))
+  }
+
+  /** What an enroll staged beside the source repo and left there: nothing, once an enroll has ended, however it ended. */
+  stagingClones(): string[] {
+    const parent = dirname(this.sourceDir)
+    return existsSync(parent) ? readdirSync(parent).filter((name) => name.includes('enrolling')) : []
   }
 
   get identityFile(): string {
@@ -207,6 +218,11 @@ export class Machine {
 
   remove(relative: string): void {
     rmSync(this.path(relative), {recursive: true, force: true})
+  }
+
+  /** Run a command as a person pastes it into a shell on this machine, in its HOME: a fix fleet printed, say. */
+  async shell(command: string): Promise<void> {
+    await execa('sh', ['-c', command], {env: this.env, extendEnv: false, cwd: this.home})
   }
 
   async chezmoi(args: string[]): Promise<string> {
