@@ -407,7 +407,7 @@ exec "${real}" "$@"
     // because of fleet, not because of the person. A conflict recorded for it must not push a deletion.
     await beta.git(['pull', '-q', 'origin', 'main'])
     const head = await beta.git(['rev-parse', 'HEAD'])
-    const stateFile = beta.path('.local/state/fleet/sync-state.json')
+    const stateFile = beta.syncFiles.state
     const state = JSON.parse(readFileSync(stateFile, 'utf8'))
     state.conflicts = [{path: '.case5b', sourcePath: 'dot_case5b', parkedBranch: 'fleet/parked/test', mine: head, theirs: head, at: new Date().toISOString()}]
     writeFileSync(stateFile, JSON.stringify(state))

@@ -47,10 +47,10 @@ describe('enroll: interrupted and run again', function () {
       assert.equal(entries[0].state, 'pending')
       const key = readFileSync(machine.identityFile, 'utf8')
       assert.ok(key.includes(entries[0].recipient), "the roster holds this machine's own key")
-      assert.equal(machine.mode('.config/fleet/identity.txt'), 0o600)
+      assert.equal(machine.mode(machine.identityFile), 0o600)
 
       assert.deepEqual(machine.stagingClones(), [])
-      assert.equal(existsSync(join(machine.home, '.local/state/fleet/lock')), false)
+      assert.equal(existsSync(machine.lockDir), false)
       assert.equal(existsSync(join(machine.sourceDir, '.git/rebase-merge')), false)
       assert.equal((await machine.git(['status', '--porcelain'])).trim(), '')
     })

@@ -44,7 +44,7 @@ describe('enroll: start a fleet, join, approve', function () {
       [['alpha', 'active']],
     )
 
-    assert.equal(alpha.mode('.config/fleet/identity.txt'), 0o600)
+    assert.equal(alpha.mode(alpha.identityFile), 0o600)
     assert.equal(alpha.mode(SECRETS), 0o600)
     const encrypted = (await forge.files()).filter((f) => f.endsWith('.age'))
     assert.equal(encrypted.length, 1)
@@ -108,7 +108,7 @@ describe('enroll: start a fleet, join, approve', function () {
     await beta.enroll()
     assert.match(beta.read(SECRETS), /API_TOKEN=from-alpha/)
     assert.equal(beta.mode(SECRETS), 0o600)
-    assert.equal(beta.mode('.config/fleet/identity.txt'), 0o600)
+    assert.equal(beta.mode(beta.identityFile), 0o600)
   })
 
   it('enroll again changes nothing: same forge head, same roster, same keys', async function () {
@@ -139,7 +139,7 @@ describe('enroll: start a fleet, join, approve', function () {
     assert.match(result.stderr, /"beta" is held by another machine/)
     assert.match(result.stderr, /Fix: .*--name/)
     assert.equal(await forge.head(), head)
-    assert.equal(gamma.exists('.local/share/chezmoi'), false)
+    assert.equal(gamma.exists(gamma.sourceDir), false)
   })
 
   it('lists the local copy of the roster, marked as such, when the forge is down', async function () {
@@ -179,7 +179,7 @@ describe('enroll: refusals and bad input', function () {
     const result = await delta.fleet(['enroll', '--forge', join(root, 'no-such-forge.git'), '--name', 'delta', '--no-agents'])
     assert.equal(result.exitCode, 3)
     assert.match(result.stderr, /cannot be reached/)
-    assert.equal(delta.exists('.config/fleet/identity.txt'), false)
+    assert.equal(delta.exists(delta.identityFile), false)
   })
 
   it('chezmoi older than 2.71: a clear error with the fix', async function () {
@@ -209,11 +209,11 @@ describe('enroll: refusals and bad input', function () {
 
   it("an existing chezmoi source that is not the fleet's: stop without --adopt; --adopt moves it aside, never deletes it", async function () {
     const echo = new Machine(root, 'echo')
-    echo.write('.local/share/chezmoi/dot_vimrc', 'set number\n')
+    echo.write(echo.sourceFile('dot_vimrc'), 'set number\n')
     const refused = await echo.enroll(forge.url, {exit: 2, json: false})
     assert.match(refused.stderr, /not this fleet's/)
     assert.match(refused.stderr, /--adopt/)
-    assert.equal(echo.read('.local/share/chezmoi/dot_vimrc'), 'set number\n')
+    assert.equal(echo.read(echo.sourceFile('dot_vimrc')), 'set number\n')
 
     const adopted = await echo.enroll(forge.url, {adopt: true, json: false})
     const aside = /moved to (\S+?) \(nothing was deleted/.exec(adopted.stdout)?.[1]

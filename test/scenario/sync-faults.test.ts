@@ -69,7 +69,7 @@ describe('sync faults', function () {
       const recovered = await alpha.sync()
       if (recovered.result.outcome === 'deferred') {
         // Say who holds the lock, and whether it lives, so that a failure here can be understood.
-        const ownerFile = alpha.path('.local/state/fleet/lock/owner.json')
+        const ownerFile = join(alpha.lockDir, 'owner.json')
         const holder = existsSync(ownerFile) ? readFileSync(ownerFile, 'utf8') : '{"pid": 0}'
         const pid = JSON.parse(holder).pid as number
         assert.fail(
@@ -131,7 +131,7 @@ describe('sync faults', function () {
   })
 
   it('a stale fleet lock (its holder is gone) does not block a sync', async function () {
-    const lock = join(alpha.home, '.local/state/fleet/lock')
+    const lock = alpha.lockDir
     mkdirSync(lock, {recursive: true})
     const dead = spawn('true')
     await new Promise((resolve) => dead.once('exit', resolve))

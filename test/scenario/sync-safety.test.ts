@@ -14,7 +14,7 @@ const TEN_LINES = Array.from({length: 10}, (_, i) => `line ${i}`).join('\n') + '
 
 /** Every backed-up copy of a target on a machine. */
 function backups(machine: Machine, relative: string): string[] {
-  const dir = machine.path('.local/state/fleet/backups')
+  const dir = machine.locations.backupsDir
   if (!existsSync(dir)) return []
   return readdirSync(dir)
     .map((stamp) => join(dir, stamp, relative))

@@ -107,7 +107,7 @@ describe('sync: edits travel both ways', function () {
     assert.equal(status.ahead, 0)
     assert.deepEqual(status.conflicts, [])
     assert.ok(['ok', 'quick'].includes(status.lastSync!.outcome))
-    const log = readFileSync(alpha.path('.local/state/fleet/log/sync.jsonl'), 'utf8').trim().split('\n')
+    const log = readFileSync(alpha.syncFiles.log, 'utf8').trim().split('\n')
     assert.ok(log.length >= 3)
     for (const line of log) assert.ok(JSON.parse(line).machine === 'alpha')
   })
@@ -185,7 +185,7 @@ describe('sync: conflicts keep both versions until a person resolves them', func
     const resolved = await beta.resolve(beta.path(`${APP}/settings.conf`), 'theirs')
     assert.equal(resolved.result.side, 'theirs')
     assert.match(beta.read(`${APP}/settings.conf`), /size = 40/)
-    const backups = join(beta.home, '.local/state/fleet/backups')
+    const backups = beta.locations.backupsDir
     const saved = readdirSync(backups)
       .map((d) => join(backups, d, APP, 'settings.conf'))
       .filter((f) => existsSync(f))
@@ -257,7 +257,7 @@ describe('sync: file names and encrypted paths', function () {
     assert.ok(blobs.some((b) => b.path.endsWith('.age')))
     for (const blob of blobs) assert.ok(!blob.content.includes(secret), `plain text secret in ${blob.commit}:${blob.path}`)
     for (const machine of [alpha, beta]) {
-      const logs = readFileSync(machine.path('.local/state/fleet/log/sync.jsonl'), 'utf8')
+      const logs = readFileSync(machine.syncFiles.log, 'utf8')
       assert.ok(!logs.includes(secret), 'no secret in the sync log')
     }
   })
@@ -316,8 +316,8 @@ describe('add-path: refusals, merges and --dry-run', function () {
   it('refuses what it must, each with its fix', async function () {
     await refused(['/etc/hostname'], /not inside your home directory/)
     await refused([alpha.path('nope.txt')], /does not exist/)
-    await refused([alpha.path('.local/share/chezmoi/.chezmoiignore')], /source repo/)
-    await refused([alpha.path('.config/fleet')], /private key/)
+    await refused([alpha.sourceFile('.chezmoiignore')], /source repo/)
+    await refused([alpha.locations.configDir], /private key/)
     await refused([alpha.path('.config')], /holds/)
     await refused([alpha.path('.config/fleet/secrets.env')], /already managed|source repo|fleet's own/)
     alpha.write('.aws/credentials', '[default]\naws_secret_access_key = Zx8Kq2Lm9Np4Rs7Tv1Wy3Ab6Cd0Ef5Gh8Ij2Kl4m\n')

@@ -60,10 +60,6 @@ function processesOf(machine: Machine): string[] {
   return found
 }
 
-function lockDir(machine: Machine): string {
-  return machine.path('.local/state/fleet/lock')
-}
-
 /** A machine of the fleet, its forge replaced by one that never answers. */
 function onSilentForge(root: string, name: string, env: NodeJS.ProcessEnv = {}): Machine {
   return new Machine(root, name, {GIT_SSH_COMMAND: SSH_COMMAND, ...env})
@@ -114,7 +110,7 @@ describe('never wedged: a forge that never answers', function () {
         assert.ok(seconds < 20, `${what}: it ended ${seconds} s after it started`)
         assert.match(run.stdout + run.stderr, /did not answer within 3 s/, what)
         assert.deepEqual(processesOf(machine), [], `${what}: nothing of ${name}'s is left running`)
-        assert.equal(existsSync(lockDir(machine)), false, `${what}: the lock is released`)
+        assert.equal(existsSync(machine.lockDir), false, `${what}: the lock is released`)
       }
 
       machine.write('.zshrc', `# ${name}, edited while the forge is silent\n`)
@@ -124,7 +120,7 @@ describe('never wedged: a forge that never answers', function () {
       assert.match(push.stdout, /Captured 1 change: \.zshrc/)
       assert.match(push.stdout, /did not answer within 3 s.*Local commits are kept/s)
       assert.deepEqual(processesOf(machine), [], 'nothing is left running')
-      assert.equal(existsSync(lockDir(machine)), false, 'the lock is released')
+      assert.equal(existsSync(machine.lockDir), false, 'the lock is released')
 
       // The forge answers again: the kept commit travels.
       await machine.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
@@ -146,7 +142,7 @@ describe('never wedged: a forge that never answers', function () {
     assert.ok(seconds < 60, `it ended ${seconds} s after it started`)
     assert.match(run.stdout, /did not answer within 45 s/)
     assert.deepEqual(processesOf(alpha), [])
-    assert.equal(existsSync(lockDir(alpha)), false)
+    assert.equal(existsSync(alpha.lockDir), false)
     await alpha.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
     await alpha.sync()
   })
@@ -209,7 +205,7 @@ describe('never wedged: a sync that defers to another', function () {
 
     const ended = await first
     assert.equal(ended.exitCode, 3, ended.stdout + ended.stderr)
-    assert.equal(existsSync(lockDir(machine)), false, 'the lock is released')
+    assert.equal(existsSync(machine.lockDir), false, 'the lock is released')
     assert.deepEqual(processesOf(machine), [])
     await machine.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
     await machine.sync()
@@ -222,9 +218,9 @@ describe('never wedged: a sync that defers to another', function () {
     const pid = sleeper.pid!
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const since = new Date(Date.now() - 20 * 60_000).toISOString()
-    mkdirSync(lockDir(alpha), {recursive: true})
+    mkdirSync(alpha.lockDir, {recursive: true})
     writeFileSync(
-      `${lockDir(alpha)}/owner.json`,
+      `${alpha.lockDir}/owner.json`,
       JSON.stringify({
         pid,
         host: hostname(),

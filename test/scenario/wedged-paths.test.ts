@@ -352,7 +352,7 @@ describe('never wedged: a type change on one machine while another edits the sam
     assert.equal(theirs.exitCode, 4, `one conflict is left: ${theirs.stdout}${theirs.stderr}`)
     assert.match(theirs.stdout, /Resolved ~\/\.claude\/settings/)
     assert.equal(beta.read('.claude/settings/main.json'), '{"main": true}\n')
-    const backups = (await execa('grep', ['-rl', '"beta": 2', beta.path('.local/state/fleet/backups')], {reject: false})).stdout
+    const backups = (await execa('grep', ['-rl', '"beta": 2', beta.locations.backupsDir], {reject: false})).stdout
     assert.match(backups, /settings/, 'beta’s version of settings is in a backup')
 
     await beta.resolve('.claude/dir', 'mine')

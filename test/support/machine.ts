@@ -1,7 +1,7 @@
 // A simulated machine: its own HOME (and so its own XDG directories, chezmoi state, age key and fleet state),
 // running the real fleet, git, chezmoi and age.
 import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {dirname, join, relative} from 'node:path'
+import {dirname, join, resolve} from 'node:path'
 
 import {execa} from 'execa'
 
@@ -19,7 +19,9 @@ import type RemovePath from '../../src/commands/remove-path.ts'
 import type Resolve from '../../src/commands/resolve.ts'
 import type Status from '../../src/commands/status.ts'
 import type Sync from '../../src/commands/sync.ts'
+import {lockDirFor} from '../../src/lib/lock/fleet-lock.ts'
 import {type FleetPaths, fleetPaths} from '../../src/lib/platform/paths.ts'
+import {statePaths} from '../../src/lib/sync/state.ts'
 import {CommandRun, type FleetRun, printed, type ResultOf, runFleet} from './cli.ts'
 
 export const NODE_BIN_DIR = join(dirname(process.execPath))
@@ -75,15 +77,25 @@ export class Machine {
     return this.locations.sourceDir
   }
 
-  /** A file in the source repo, as a path relative to HOME (for write, read, edit, exists). */
+  /** A file in the source repo, by its name there. */
   sourceFile(name: string): string {
-    return relative(this.home, join(this.sourceDir, name))
+    return join(this.sourceDir, name)
   }
 
   /** What an enroll staged beside the source repo and left there: nothing, once an enroll has ended, however it ended. */
   stagingClones(): string[] {
     const parent = dirname(this.sourceDir)
     return existsSync(parent) ? readdirSync(parent).filter((name) => name.includes('enrolling')) : []
+  }
+
+  /** The fleet lock's directory. */
+  get lockDir(): string {
+    return lockDirFor(this.locations)
+  }
+
+  /** The last sync's state, and the log of every sync. */
+  get syncFiles(): {state: string; log: string} {
+    return statePaths(this.locations)
   }
 
   get identityFile(): string {
@@ -188,8 +200,9 @@ export class Machine {
     return (Array.isArray(paths) ? paths : [paths]).map((relative) => this.path(relative))
   }
 
+  /** A path relative to this machine's HOME (an absolute one, such as `sourceDir` or a `locations` entry, stays as it is). */
   path(relative: string): string {
-    return join(this.home, relative)
+    return resolve(this.home, relative)
   }
 
   write(relative: string, content: string | Buffer, mode?: number): void {
