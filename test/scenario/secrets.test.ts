@@ -81,7 +81,7 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     const again = await alpha.sync()
     outputs.push(again.stdout, again.stderr)
     assert.ok(again.result.heldBack.length >= SECRETS.length * 3, 'a later sync holds them back again')
-    const status = await alpha.fleet(['status'])
+    const status = await alpha.status({exit: 'any', json: false})
     outputs.push(status.stdout, status.stderr)
     assert.match(status.stdout, /Held back/)
     assert.match(status.stdout, /fleet add-path --encrypt|--encrypt/)

@@ -227,11 +227,11 @@ describe('never wedged by the source: an entry chezmoi cannot apply, from the fo
     assert.doesNotMatch(output, /Applied[^\n]*bad\.json/)
     assert.equal(beta.read('.claude/keep.md'), 'v2\n', 'everything else applied')
     assert.equal(beta.exists('.claude/bad.json'), false)
-    assert.match((await beta.fleet(['status'])).stdout, /could not apply ~\/\.claude\/bad\.json/, 'status says what failed')
+    assert.match((await beta.status({exit: 'any', json: false})).stdout, /could not apply ~\/\.claude\/bad\.json/, 'status says what failed')
     // beta's own edits still travel.
     beta.write('.claude/from-beta.md', 'b\n')
     await beta.sync({exit: 1})
-    await alpha.fleet(['sync'])
+    await alpha.sync({exit: 'any', json: false})
     assert.equal(alpha.read('.claude/from-beta.md'), 'b\n')
 
     await pushByHand(forge, 'fix the template', async (dir) => {

@@ -121,9 +121,14 @@ export class Machine {
   // the command's run() returned. Paths given to addPath and removePath are relative to this machine's HOME.
 
   /** fleet enroll: start a fleet or join it (forge), or enroll again (no forge: --yes); without agents unless told. */
-  enroll(forge?: string, options: VerbOptions & {agents?: boolean; adopt?: boolean} = {}): Promise<CommandRun<ResultOf<typeof Enroll>>> {
-    const {agents, adopt, ...verb} = options
-    const flags = [agents ? '--agents' : '--no-agents', ...(forge ? ['--forge', forge] : ['--yes']), ...(adopt ? ['--adopt'] : [])]
+  enroll(forge?: string, options: VerbOptions & {agents?: boolean; adopt?: boolean; keyType?: string} = {}): Promise<CommandRun<ResultOf<typeof Enroll>>> {
+    const {agents, adopt, keyType, ...verb} = options
+    const flags = [
+      agents ? '--agents' : '--no-agents',
+      ...(forge ? ['--forge', forge] : ['--yes']),
+      ...(adopt ? ['--adopt'] : []),
+      ...(keyType ? ['--key-type', keyType] : []),
+    ]
     return this.verb(['enroll', '--name', this.name, ...flags], verb)
   }
 
