@@ -228,7 +228,7 @@ describe('enroll: refusals and bad input', function () {
   })
 
   it('a malformed manifest names the file, the field and the fix', async function () {
-    const manifest = join(alpha.sourceDir, '.chezmoidata/fleet.yaml')
+    const manifest = alpha.manifestFile
     const original = readFileSync(manifest, 'utf8')
     try {
       writeFileSync(manifest, original.replace('state: active', 'state: actve'))

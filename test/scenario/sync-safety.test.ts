@@ -162,11 +162,11 @@ describe('sync safety: nothing is lost', function () {
       mode: 0o755,
     })
     alpha.write('.inputrc', 'set editing-mode vi\n')
-    const manifest = readFileSync(join(alpha.sourceDir, '.chezmoidata/fleet.yaml'), 'utf8')
+    const manifest = readFileSync(alpha.manifestFile, 'utf8')
     const failed = await alpha.addPath('.inputrc', {exit: 1, json: false, env: {FLEET_CHEZMOI: failing}})
     assert.match(failed.stderr, /simulated failure/)
     assert.ok(existsSync(join(alpha.sourceDir, 'dot_work-in-progress.tmpl')), 'the uncommitted template is still there')
-    assert.equal(readFileSync(join(alpha.sourceDir, '.chezmoidata/fleet.yaml'), 'utf8'), manifest, 'the manifest is as it was')
+    assert.equal(readFileSync(alpha.manifestFile, 'utf8'), manifest, 'the manifest is as it was')
     const paths = (await alpha.paths()).result.paths.map((p) => p.path)
     assert.ok(!paths.includes('.aws-notes') && !paths.includes('.inputrc'))
   })

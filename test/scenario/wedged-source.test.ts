@@ -6,6 +6,7 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
+import {MANIFEST_RELATIVE_PATH} from '../../src/lib/manifest/store.ts'
 import {TestFleet} from '../support/fleet.ts'
 import type {Forge} from '../support/forge.ts'
 import {HandClone} from '../support/hand-clone.ts'
@@ -57,7 +58,7 @@ for (const order of ['plain first', 'encrypted first'] as const) {
       assert.match(entries[0], /^encrypted_/, 'the encrypted entry is kept')
       assert.equal(alpha.read('.gitconfig'), beta.read('.gitconfig'))
       assert.equal(alpha.read('.gitconfig'), '[user]\n\tname = beta\n', 'the content of the machine that encrypted it')
-      const manifest = (await forge.show('.chezmoidata/fleet.yaml'))!
+      const manifest = (await forge.show(MANIFEST_RELATIVE_PATH))!
       assert.match(manifest, /path: \.gitconfig\n\s+encrypt: true/)
     })
   })

@@ -20,6 +20,7 @@ import type Resolve from '../../src/commands/resolve.ts'
 import type Status from '../../src/commands/status.ts'
 import type Sync from '../../src/commands/sync.ts'
 import {lockDirFor} from '../../src/lib/lock/fleet-lock.ts'
+import {MANIFEST_RELATIVE_PATH} from '../../src/lib/manifest/store.ts'
 import {type FleetPaths, fleetPaths} from '../../src/lib/platform/paths.ts'
 import {statePaths} from '../../src/lib/sync/state.ts'
 import {CommandRun, type FleetRun, printed, type ResultOf, runFleet} from './cli.ts'
@@ -80,6 +81,11 @@ export class Machine {
   /** A file in the source repo, by its name there. */
   sourceFile(name: string): string {
     return join(this.sourceDir, name)
+  }
+
+  /** The fleet's manifest in this machine's source repo. */
+  get manifestFile(): string {
+    return this.sourceFile(MANIFEST_RELATIVE_PATH)
   }
 
   /** What an enroll staged beside the source repo and left there: nothing, once an enroll has ended, however it ended. */
