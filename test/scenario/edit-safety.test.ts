@@ -35,6 +35,15 @@ function editLine(text: string, i: number, newText: string): string {
   return all.join('\n')
 }
 
+/** The machine's copy of the file holds every one of the edits (`what` says which, for the failure message). */
+function assertHasEdits(machine: Machine, relative: string, edits: string[], what = 'both edits'): void {
+  const text = machine.read(relative)
+  assert.ok(
+    edits.every((edit) => text.includes(edit)),
+    `${machine.name}'s ~/${relative} has ${what}:\n${text}`,
+  )
+}
+
 function appendLine(machine: Machine, relative: string, line: string): void {
   machine.edit(relative, (text) => `${text}${line}\n`)
 }
@@ -155,7 +164,7 @@ exec "${real}" "$@"
     assert.ok(alpha.read(file).includes(viaChezmoiEdit), `alpha's ~/${file} has the chezmoi edit:\n${alpha.read(file)}`)
     assert.ok(alpha.read(file).includes(appended), `alpha's ~/${file} keeps the appended line:\n${alpha.read(file)}`)
     await beta.sync()
-    assert.ok(beta.read(file).includes(viaChezmoiEdit) && beta.read(file).includes(appended), `beta's ~/${file} has both edits:\n${beta.read(file)}`)
+    assertHasEdits(beta, file, [viaChezmoiEdit, appended])
     await assertNeverRemoved(viaChezmoiEdit, 'the chezmoi edit')
   })
 
@@ -255,9 +264,9 @@ exec "${real}" "$@"
     assert.ok(onForge.includes(committed), `the forge still has the person's committed line 5:\n${onForge}`)
     assert.ok(onForge.includes(appended), `the forge has the appended line:\n${onForge}`)
     assert.ok((await forge.git(['log', '--format=%s', 'main'])).split('\n').includes(message), "the person's commit is in the forge's history")
-    assert.ok(alpha.read(file).includes(committed) && alpha.read(file).includes(appended), `alpha's ~/${file} has both edits:\n${alpha.read(file)}`)
+    assertHasEdits(alpha, file, [committed, appended])
     await beta.sync()
-    assert.ok(beta.read(file).includes(committed) && beta.read(file).includes(appended), `beta's ~/${file} has both edits:\n${beta.read(file)}`)
+    assertHasEdits(beta, file, [committed, appended])
     await assertNeverRemoved(committed, "the person's committed line 5")
   })
 
@@ -275,7 +284,7 @@ exec "${real}" "$@"
     await beta.sync()
     assert.ok(beta.read(file).includes(fromBeta), `beta's ~/${file} still has beta's own line-1 edit:\n${beta.read(file)}`)
     assert.ok(beta.read(file).includes(appended), `beta's ~/${file} has alpha's appended line:\n${beta.read(file)}`)
-    assert.ok(alpha.read(file).includes(fromBeta) && alpha.read(file).includes(appended), `alpha's ~/${file} has both edits:\n${alpha.read(file)}`)
+    assertHasEdits(alpha, file, [fromBeta, appended])
     await assertNeverRemoved(fromBeta, "beta's line-1 edit")
   })
 
@@ -295,8 +304,7 @@ exec "${real}" "$@"
     await beta.sync()
     await assertNeverRemoved(fromBeta, "beta's line-1 edit")
     for (const machine of [alpha, beta]) {
-      const text = machine.read(file)
-      assert.ok(text.includes(fromBeta) && text.includes(appended), `${machine.name}'s ~/${file} has beta's line-1 edit and alpha's appended line:\n${text}`)
+      assertHasEdits(machine, file, [fromBeta, appended], "beta's line-1 edit and alpha's appended line")
     }
     // The racing sync did not claim to have applied a file chezmoi refused to write.
     const applied: string[] = racing.result.applied
@@ -322,8 +330,7 @@ exec "${real}" "$@"
     await beta.sync()
     await assertNeverRemoved(fromBeta, "beta's line-1 edit")
     for (const machine of [alpha, beta]) {
-      const text = machine.read(file)
-      assert.ok(text.includes(fromBeta) && text.includes(appended), `${machine.name}'s ~/${file} has beta's line-1 edit and alpha's appended line:\n${text}`)
+      assertHasEdits(machine, file, [fromBeta, appended], "beta's line-1 edit and alpha's appended line")
     }
   })
 
@@ -514,8 +521,7 @@ exec "${real}" "$@"
     await beta.sync() // beta's sync merges the two edits (no conflict)
     await alpha.sync()
     for (const machine of [alpha, beta]) {
-      const text = machine.read('.netrc')
-      assert.ok(text.includes(fromAlpha) && text.includes(fromBeta), `${machine.name}'s ~/.netrc has both edits:\n${text}`)
+      assertHasEdits(machine, '.netrc', [fromAlpha, fromBeta])
     }
     const versions = (await forge.allBlobs()).filter((b) => b.path.includes('netrc') && b.content.length > 0)
     assert.ok(versions.length > 0, 'the forge has the encrypted netrc')

@@ -30,6 +30,13 @@ async function settled(machine: Machine): Promise<void> {
   assert.equal(status.trim(), '', `${machine.name}: chezmoi status:\n${status}`)
 }
 
+/** A change travels: the machine it was made on syncs and is settled, then the other machine syncs. */
+async function travels(from: Machine, to: Machine): Promise<void> {
+  await syncs(from)
+  await settled(from)
+  await syncs(to)
+}
+
 describe('never wedged: a managed entry whose type changed', function () {
   let fleet: TestFleet
   let alpha: Machine
@@ -71,9 +78,7 @@ describe('never wedged: a managed entry whose type changed', function () {
   it('directory → file: the file replaces the directory on the other machine, and syncs go on both ways', async function () {
     alpha.remove('.claude/agents')
     alpha.write('.claude/agents', 'now a file\n')
-    await syncs(alpha)
-    await settled(alpha)
-    await syncs(beta)
+    await travels(alpha, beta)
     assert.equal(kind(beta, '.claude/agents'), 'file')
     assert.equal(beta.read('.claude/agents'), 'now a file\n')
     await settled(beta)
@@ -98,9 +103,7 @@ describe('never wedged: a managed entry whose type changed', function () {
   it('file → symlink: the link travels', async function () {
     alpha.remove('.claude/notes.md')
     symlinkSync('target.md', alpha.path('.claude/notes.md'))
-    await syncs(alpha)
-    await settled(alpha)
-    await syncs(beta)
+    await travels(alpha, beta)
     assert.equal(kind(beta, '.claude/notes.md'), 'symlink')
     assert.equal(readlinkSync(beta.path('.claude/notes.md')), 'target.md')
     assert.equal(beta.read('.claude/notes.md'), 'what links point to\n')
@@ -112,9 +115,7 @@ describe('never wedged: a managed entry whose type changed', function () {
     await syncs(beta)
     alpha.remove('.claude/tools')
     symlinkSync('elsewhere', alpha.path('.claude/tools'))
-    await syncs(alpha)
-    await settled(alpha)
-    await syncs(beta)
+    await travels(alpha, beta)
     assert.equal(kind(beta, '.claude/tools'), 'symlink')
     assert.equal(readlinkSync(beta.path('.claude/tools')), 'elsewhere')
     assert.equal(beta.read('.claude/tools/tool.sh'), 'echo elsewhere\n')
@@ -124,9 +125,7 @@ describe('never wedged: a managed entry whose type changed', function () {
   it('symlink → directory: the directory and its files replace the link on the other machine', async function () {
     alpha.remove('.claude/link2')
     alpha.write('.claude/link2/inside.md', 'inside\n')
-    await syncs(alpha)
-    await settled(alpha)
-    await syncs(beta)
+    await travels(alpha, beta)
     assert.equal(kind(beta, '.claude/link2'), 'dir')
     assert.equal(beta.read('.claude/link2/inside.md'), 'inside\n')
     await settled(beta)
@@ -135,9 +134,7 @@ describe('never wedged: a managed entry whose type changed', function () {
   it('a managed path itself: a file that becomes a directory, and back', async function () {
     alpha.remove('.zshrc')
     alpha.write('.zshrc/config', '[user]\n\tname = dir\n')
-    await syncs(alpha)
-    await settled(alpha)
-    await syncs(beta)
+    await travels(alpha, beta)
     assert.equal(beta.read('.zshrc/config'), '[user]\n\tname = dir\n')
 
     beta.remove('.zshrc')
@@ -286,9 +283,7 @@ describe('never wedged: a name chezmoi cannot take', function () {
     for (const name of names) alpha.write(`.claude/odd/${name}`, `content of ${name}\n`)
     mkdirSync(alpha.path('.claude/odd/.chezmoiscripts'), {recursive: true})
     alpha.write('.claude/odd/.chezmoiscripts/s.sh', 'echo never run\n')
-    await syncs(alpha)
-    await settled(alpha)
-    await syncs(beta)
+    await travels(alpha, beta)
     for (const name of names) assert.equal(beta.read(`.claude/odd/${name}`), `content of ${name}\n`, name)
     assert.equal(beta.read('.claude/odd/.chezmoiscripts/s.sh'), 'echo never run\n')
     await settled(beta)
