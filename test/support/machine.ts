@@ -124,7 +124,7 @@ export class Machine {
   }
 
   // fleet's verbs: each runs the real command (with --json unless told) and returns its run, whose `result` is what
-  // the command's run() returned. Paths given to addPath and removePath are relative to this machine's HOME.
+  // the command's run() returned. Paths given to addPath and removePath are relative to this machine's HOME (or absolute).
 
   /** fleet enroll: start a fleet or join it (forge), or enroll again (no forge: --yes); without agents unless told. */
   enroll(forge?: string, options: VerbOptions & {agents?: boolean; adopt?: boolean; keyType?: string} = {}): Promise<CommandRun<ResultOf<typeof Enroll>>> {
