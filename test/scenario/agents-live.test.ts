@@ -115,7 +115,7 @@ describe('agents: real watchers and pullers on three machines', function () {
     // The supervisor waits 10 s before it restarts a resident agent; the puller (every 10 s here) gets there first
     // or at the same time: either way the change travels, and the log shows the timer found it.
     await waitFor('v3 everywhere', everywhere(`${APP}/settings.conf`, 'v3 while the watcher was dead\n'), 40_000)
-    const log = readFileSync(gamma.path('.local/state/fleet/log/sync.jsonl'), 'utf8')
+    const log = readFileSync(gamma.syncFiles.log, 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l))
@@ -139,7 +139,7 @@ describe('agents: real watchers and pullers on three machines', function () {
     const codes = await Promise.all(running.map((r) => r.stop()))
     assert.deepEqual(codes, [0, 0, 0])
     for (const m of machines) {
-      const lock = m.path('.local/state/fleet/lock')
+      const lock = m.lockDir
       assert.equal(existsSync(lock), false, `${m.name} left its lock: ${existsSync(lock) ? readFileSync(join(lock, 'owner.json'), 'utf8') : ''}`)
       assert.equal(existsSync(join(m.sourceDir, '.git/rebase-merge')), false)
       assert.equal(watcherPid(m), undefined, `${m.name}'s watcher stopped`)

@@ -157,7 +157,7 @@ describe(`edit-random: seeded random edits, syncs and faults on three machines (
         if (existsSync(join(m.sourceDir, '.git', mark))) return `.git/${mark}`
       }
       try {
-        const state = JSON.parse(readFileSync(m.path('.local/state/fleet/sync-state.json'), 'utf8'))
+        const state = JSON.parse(readFileSync(m.syncFiles.state, 'utf8'))
         if (state.integrating) return 'a sync was killed while integrating'
       } catch {
         // no state yet
@@ -292,7 +292,7 @@ describe(`edit-random: seeded random edits, syncs and faults on three machines (
             log.push(`${prefix} source-edit s${slot}: skipped (the source does not hold s${slot} once)`)
             break
           }
-          m.write(join('.local/share/chezmoi', SHARED_SOURCE), next)
+          m.write(m.sourceFile(SHARED_SOURCE), next)
           expected[SHARED][slot] = token
           sourcePending.get(name)!.add(slot)
           // Now and then committed at once, the way a person finishing `chezmoi edit` with a commit does.

@@ -35,6 +35,15 @@ function editLine(text: string, i: number, newText: string): string {
   return all.join('\n')
 }
 
+/** The machine's copy of the file holds every one of the edits (`what` says which, for the failure message). */
+function assertHasEdits(machine: Machine, relative: string, edits: string[], what = 'both edits'): void {
+  const text = machine.read(relative)
+  assert.ok(
+    edits.every((edit) => text.includes(edit)),
+    `${machine.name}'s ~/${relative} has ${what}:\n${text}`,
+  )
+}
+
 function appendLine(machine: Machine, relative: string, line: string): void {
   machine.edit(relative, (text) => `${text}${line}\n`)
 }
@@ -155,7 +164,7 @@ exec "${real}" "$@"
     assert.ok(alpha.read(file).includes(viaChezmoiEdit), `alpha's ~/${file} has the chezmoi edit:\n${alpha.read(file)}`)
     assert.ok(alpha.read(file).includes(appended), `alpha's ~/${file} keeps the appended line:\n${alpha.read(file)}`)
     await beta.sync()
-    assert.ok(beta.read(file).includes(viaChezmoiEdit) && beta.read(file).includes(appended), `beta's ~/${file} has both edits:\n${beta.read(file)}`)
+    assertHasEdits(beta, file, [viaChezmoiEdit, appended])
     await assertNeverRemoved(viaChezmoiEdit, 'the chezmoi edit')
   })
 
@@ -255,9 +264,9 @@ exec "${real}" "$@"
     assert.ok(onForge.includes(committed), `the forge still has the person's committed line 5:\n${onForge}`)
     assert.ok(onForge.includes(appended), `the forge has the appended line:\n${onForge}`)
     assert.ok((await forge.git(['log', '--format=%s', 'main'])).split('\n').includes(message), "the person's commit is in the forge's history")
-    assert.ok(alpha.read(file).includes(committed) && alpha.read(file).includes(appended), `alpha's ~/${file} has both edits:\n${alpha.read(file)}`)
+    assertHasEdits(alpha, file, [committed, appended])
     await beta.sync()
-    assert.ok(beta.read(file).includes(committed) && beta.read(file).includes(appended), `beta's ~/${file} has both edits:\n${beta.read(file)}`)
+    assertHasEdits(beta, file, [committed, appended])
     await assertNeverRemoved(committed, "the person's committed line 5")
   })
 
@@ -275,7 +284,7 @@ exec "${real}" "$@"
     await beta.sync()
     assert.ok(beta.read(file).includes(fromBeta), `beta's ~/${file} still has beta's own line-1 edit:\n${beta.read(file)}`)
     assert.ok(beta.read(file).includes(appended), `beta's ~/${file} has alpha's appended line:\n${beta.read(file)}`)
-    assert.ok(alpha.read(file).includes(fromBeta) && alpha.read(file).includes(appended), `alpha's ~/${file} has both edits:\n${alpha.read(file)}`)
+    assertHasEdits(alpha, file, [fromBeta, appended])
     await assertNeverRemoved(fromBeta, "beta's line-1 edit")
   })
 
@@ -295,8 +304,7 @@ exec "${real}" "$@"
     await beta.sync()
     await assertNeverRemoved(fromBeta, "beta's line-1 edit")
     for (const machine of [alpha, beta]) {
-      const text = machine.read(file)
-      assert.ok(text.includes(fromBeta) && text.includes(appended), `${machine.name}'s ~/${file} has beta's line-1 edit and alpha's appended line:\n${text}`)
+      assertHasEdits(machine, file, [fromBeta, appended], "beta's line-1 edit and alpha's appended line")
     }
     // The racing sync did not claim to have applied a file chezmoi refused to write.
     const applied: string[] = racing.result.applied
@@ -311,7 +319,7 @@ exec "${real}" "$@"
     await beta.sync()
     // alpha's sync receives beta's edit and is killed just before chezmoi applies it.
     const wrapper = await chezmoiWrapper('chezmoi-kill-on-apply', 'kill -9 $PPID; exit 137')
-    const killed = await alpha.fleet(['sync'], {env: {FLEET_CHEZMOI: wrapper}})
+    const killed = await alpha.sync({exit: 'any', json: false, env: {FLEET_CHEZMOI: wrapper}})
     assert.ok(existsSync(`${wrapper}.done`), 'the sync got as far as the apply')
     assert.notEqual(killed.exitCode, 0, 'the sync was killed')
     appendLine(alpha, file, appended)
@@ -322,8 +330,7 @@ exec "${real}" "$@"
     await beta.sync()
     await assertNeverRemoved(fromBeta, "beta's line-1 edit")
     for (const machine of [alpha, beta]) {
-      const text = machine.read(file)
-      assert.ok(text.includes(fromBeta) && text.includes(appended), `${machine.name}'s ~/${file} has beta's line-1 edit and alpha's appended line:\n${text}`)
+      assertHasEdits(machine, file, [fromBeta, appended], "beta's line-1 edit and alpha's appended line")
     }
   })
 
@@ -364,9 +371,8 @@ exec "${real}" "$@"
       const bigSource = (await forge.files()).find((f) => f.endsWith(`big-${name}.bin`))
       assert.ok(bigSource, 'the big file reached the forge')
 
-      const full = await delta.fleet(['sync'])
-      const said = full.stdout + full.stderr
-      assert.equal(full.exitCode, 1, `delta's sync on a full disk fails with exit 1:\n${said}`)
+      // delta's sync on a full disk fails with exit 1.
+      const full = await delta.sync({exit: 1, json: false})
       assert.match(full.stderr, /space|full/i, `the error says the disk is full:\n${full.stderr}`)
       assert.ok(
         full.stderr
@@ -407,7 +413,7 @@ exec "${real}" "$@"
     // because of fleet, not because of the person. A conflict recorded for it must not push a deletion.
     await beta.git(['pull', '-q', 'origin', 'main'])
     const head = await beta.git(['rev-parse', 'HEAD'])
-    const stateFile = beta.path('.local/state/fleet/sync-state.json')
+    const stateFile = beta.syncFiles.state
     const state = JSON.parse(readFileSync(stateFile, 'utf8'))
     state.conflicts = [{path: '.case5b', sourcePath: 'dot_case5b', parkedBranch: 'fleet/parked/test', mine: head, theirs: head, at: new Date().toISOString()}]
     writeFileSync(stateFile, JSON.stringify(state))
@@ -436,8 +442,7 @@ exec "${real}" "$@"
     const racing = await alpha.sync({env: {FLEET_CHEZMOI: wrapper}})
     assert.deepEqual([...racing.result.waiting].sort(), ['.netrc', file].sort(), 'what chezmoi refused to write is said to be waiting')
 
-    const next = await alpha.fleet(['sync'])
-    assert.equal(next.exitCode, 0, `the next sync merges, no conflict:\n${next.stdout}${next.stderr}`)
+    await alpha.sync() // the next sync merges, no conflict
     await beta.sync()
     for (const machine of [alpha, beta]) {
       assert.match(machine.read(file), /line 1 by beta[\s\S]*alpha first\nalpha second/, `${machine.name}: ${machine.read(file)}`)
@@ -465,9 +470,9 @@ exec "${real}" "$@"
     writeFileSync(sourceFile, resolved)
     await alpha.git(['add', source('6')])
 
-    const during = await alpha.fleet(['sync'])
+    // A sync during a hand merge stops with exit 1.
+    const during = await alpha.sync({exit: 1, json: false})
     const said = during.stdout + during.stderr
-    assert.equal(during.exitCode, 1, `a sync during a hand merge stops with exit 1:\n${said}`)
     assert.match(said, /merg/i, `it says a merge is in progress:\n${said}`)
     assert.match(said, /in progress|unfinished|not finished|being resolved/i, `it says the merge is not finished:\n${said}`)
     assert.match(said, /commit|--continue/, `it says how to finish the merge:\n${said}`)
@@ -513,12 +518,10 @@ exec "${real}" "$@"
     alpha.edit('.netrc', (text) => editLine(text, 1, fromAlpha))
     await alpha.sync()
     beta.edit('.netrc', (text) => editLine(text, 13, fromBeta))
-    const merged = await beta.fleet(['sync'])
-    assert.equal(merged.exitCode, 0, `beta's sync merges the two edits (no conflict):\n${merged.stdout}${merged.stderr}`)
+    await beta.sync() // beta's sync merges the two edits (no conflict)
     await alpha.sync()
     for (const machine of [alpha, beta]) {
-      const text = machine.read('.netrc')
-      assert.ok(text.includes(fromAlpha) && text.includes(fromBeta), `${machine.name}'s ~/.netrc has both edits:\n${text}`)
+      assertHasEdits(machine, '.netrc', [fromAlpha, fromBeta])
     }
     const versions = (await forge.allBlobs()).filter((b) => b.path.includes('netrc') && b.content.length > 0)
     assert.ok(versions.length > 0, 'the forge has the encrypted netrc')
@@ -539,8 +542,7 @@ exec "${real}" "$@"
     // Meanwhile a machine joins, and alpha approves it: every encrypted file is re-encrypted, none is edited.
     const gamma = await fleet.join(new Machine(root, 'gamma'))
 
-    const back = await beta.fleet(['sync'])
-    assert.equal(back.exitCode, 0, `beta's sync after the re-encryption carries its edit (no conflict):\n${back.stdout}${back.stderr}`)
+    await beta.sync() // beta's sync after the re-encryption carries its edit (no conflict)
     assert.ok(beta.read('.netrc').includes(fromBeta), `beta's ~/.netrc keeps its edit:\n${beta.read('.netrc')}`)
     await alpha.sync()
     assert.ok(alpha.read('.netrc').includes(fromBeta), `alpha's ~/.netrc has beta's line-2 edit:\n${alpha.read('.netrc')}`)

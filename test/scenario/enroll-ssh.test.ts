@@ -66,7 +66,7 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
     await beta.enroll()
     assert.equal(beta.read(SECRETS), alpha.read(SECRETS))
     assert.equal(beta.mode(SECRETS), 0o600)
-    assert.equal(beta.mode('.config/fleet/identity.txt'), 0o600)
+    assert.equal(beta.mode(beta.identityFile), 0o600)
 
     const roster = (await beta.listMachines()).result
     assert.equal(roster.source, 'forge')
@@ -86,7 +86,7 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
     const gamma = new Machine(root, 'gamma', down.env)
     const result = await gamma.enroll(downUrl, {exit: 3, json: false})
     assert.match(result.stderr, /cannot be reached/)
-    assert.equal(gamma.exists('.config/fleet/identity.txt'), false)
+    assert.equal(gamma.exists(gamma.identityFile), false)
   })
 
   it('ssh that does not know the host key, or a key the forge refuses: exit 3 with the fix for each, and the fix works', async function () {
@@ -100,7 +100,7 @@ describe('enroll over ssh://: join, approve, and a forge that is down', function
     assert.match(first.stderr, /Host key verification failed/)
     const printed = /accept it: (ssh .*?) — then/.exec(first.stderr)?.[1]
     assert.equal(printed, `ssh -p ${sshd.port} -T ${sshd.user}@127.0.0.1`)
-    assert.equal(delta.exists('.config/fleet/identity.txt'), false)
+    assert.equal(delta.exists(delta.identityFile), false)
 
     // The printed command, answered "yes" as a person would (with this test's key and files), then enroll again.
     const [, ...args] = printed.split(' ')

@@ -44,7 +44,7 @@ describe('enroll: start a fleet, join, approve', function () {
       [['alpha', 'active']],
     )
 
-    assert.equal(alpha.mode('.config/fleet/identity.txt'), 0o600)
+    assert.equal(alpha.mode(alpha.identityFile), 0o600)
     assert.equal(alpha.mode(SECRETS), 0o600)
     const encrypted = (await forge.files()).filter((f) => f.endsWith('.age'))
     assert.equal(encrypted.length, 1)
@@ -85,8 +85,8 @@ describe('enroll: start a fleet, join, approve', function () {
   })
 
   it('approval re-encrypts for both machines; beta then has the decrypted secrets file', async function () {
-    const pendingBeta = await beta.approve('alpha', {exit: 'any', json: false})
-    assert.equal(pendingBeta.exitCode, 2, 'a pending machine cannot approve')
+    // A pending machine cannot approve.
+    const pendingBeta = await beta.approve('alpha', {exit: 2, json: false})
     assert.match(pendingBeta.stderr, /Only an active machine/)
 
     alpha.edit(SECRETS, (text) => `${text}API_TOKEN=from-alpha\n`)
@@ -108,7 +108,7 @@ describe('enroll: start a fleet, join, approve', function () {
     await beta.enroll()
     assert.match(beta.read(SECRETS), /API_TOKEN=from-alpha/)
     assert.equal(beta.mode(SECRETS), 0o600)
-    assert.equal(beta.mode('.config/fleet/identity.txt'), 0o600)
+    assert.equal(beta.mode(beta.identityFile), 0o600)
   })
 
   it('enroll again changes nothing: same forge head, same roster, same keys', async function () {
@@ -139,7 +139,7 @@ describe('enroll: start a fleet, join, approve', function () {
     assert.match(result.stderr, /"beta" is held by another machine/)
     assert.match(result.stderr, /Fix: .*--name/)
     assert.equal(await forge.head(), head)
-    assert.equal(gamma.exists('.local/share/chezmoi'), false)
+    assert.equal(gamma.exists(gamma.sourceDir), false)
   })
 
   it('lists the local copy of the roster, marked as such, when the forge is down', async function () {
@@ -176,18 +176,16 @@ describe('enroll: refusals and bad input', function () {
 
   it('an unreachable forge: exit 3, nothing created', async function () {
     const delta = new Machine(root, 'delta')
-    const result = await delta.fleet(['enroll', '--forge', join(root, 'no-such-forge.git'), '--name', 'delta', '--no-agents'])
-    assert.equal(result.exitCode, 3)
+    const result = await delta.enroll(join(root, 'no-such-forge.git'), {exit: 3, json: false})
     assert.match(result.stderr, /cannot be reached/)
-    assert.equal(delta.exists('.config/fleet/identity.txt'), false)
+    assert.equal(delta.exists(delta.identityFile), false)
   })
 
   it('chezmoi older than 2.71: a clear error with the fix', async function () {
     const delta = new Machine(root, 'delta-old')
     const fake = join(root, 'old-chezmoi')
     writeFileSync(fake, '#!/bin/sh\necho "chezmoi version v2.60.1, built at 2025-01-01T00:00:00Z"\n', {mode: 0o755})
-    const result = await delta.fleet(['enroll', '--forge', forge.url, '--name', 'delta', '--no-agents'], {env: {FLEET_CHEZMOI: fake}})
-    assert.equal(result.exitCode, 1)
+    const result = await delta.enroll(forge.url, {exit: 1, json: false, env: {FLEET_CHEZMOI: fake}})
     assert.match(result.stderr, /chezmoi 2\.60\.1 is too old: fleet needs 2\.71\.0 or later/)
     assert.match(result.stderr, /Fix: Upgrade chezmoi/)
   })
@@ -209,11 +207,11 @@ describe('enroll: refusals and bad input', function () {
 
   it("an existing chezmoi source that is not the fleet's: stop without --adopt; --adopt moves it aside, never deletes it", async function () {
     const echo = new Machine(root, 'echo')
-    echo.write('.local/share/chezmoi/dot_vimrc', 'set number\n')
+    echo.write(echo.sourceFile('dot_vimrc'), 'set number\n')
     const refused = await echo.enroll(forge.url, {exit: 2, json: false})
     assert.match(refused.stderr, /not this fleet's/)
     assert.match(refused.stderr, /--adopt/)
-    assert.equal(echo.read('.local/share/chezmoi/dot_vimrc'), 'set number\n')
+    assert.equal(echo.read(echo.sourceFile('dot_vimrc')), 'set number\n')
 
     const adopted = await echo.enroll(forge.url, {adopt: true, json: false})
     const aside = /moved to (\S+?) \(nothing was deleted/.exec(adopted.stdout)?.[1]
@@ -225,25 +223,22 @@ describe('enroll: refusals and bad input', function () {
 
   it("a joining machine whose key type differs from the fleet's is refused (exit 2)", async function () {
     const fox = new Machine(root, 'fox')
-    const result = await fox.fleet(['enroll', '--forge', forge.url, '--name', 'fox', '--no-agents', '--key-type', 'x25519'])
-    assert.equal(result.exitCode, 2)
+    const result = await fox.enroll(forge.url, {keyType: 'x25519', exit: 2, json: false})
     assert.match(result.stderr, /post-quantum/)
   })
 
   it('a malformed manifest names the file, the field and the fix', async function () {
-    const manifest = join(alpha.sourceDir, '.chezmoidata/fleet.yaml')
+    const manifest = alpha.manifestFile
     const original = readFileSync(manifest, 'utf8')
     try {
       writeFileSync(manifest, original.replace('state: active', 'state: actve'))
-      const result = await alpha.fleet(['machines', 'approve', 'nobody'])
-      assert.equal(result.exitCode, 1)
+      const result = await alpha.approve('nobody', {exit: 1, json: false})
       assert.match(result.stderr, /fleet\.yaml is not a valid fleet manifest/)
       assert.match(result.stderr, /machines\[0\]\.state/)
       assert.match(result.stderr, /Fix: /)
 
       writeFileSync(manifest, original.replace('version: 1', 'version: 99'))
-      const newer = await alpha.fleet(['machines', 'approve', 'nobody'])
-      assert.equal(newer.exitCode, 1)
+      const newer = await alpha.approve('nobody', {exit: 1, json: false})
       assert.match(newer.stderr, /version 99; this fleet understands versions up to 1/)
       assert.match(newer.stderr, /Upgrade fleet/)
     } finally {

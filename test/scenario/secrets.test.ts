@@ -81,7 +81,7 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     const again = await alpha.sync()
     outputs.push(again.stdout, again.stderr)
     assert.ok(again.result.heldBack.length >= SECRETS.length * 3, 'a later sync holds them back again')
-    const status = await alpha.fleet(['status'])
+    const status = await alpha.status({exit: 'any', json: false})
     outputs.push(status.stdout, status.stderr)
     assert.match(status.stdout, /Held back/)
     assert.match(status.stdout, /fleet add-path --encrypt|--encrypt/)
@@ -172,12 +172,8 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     const history = await forge.git(['log', '--all', '-p', '--format=%H %an %s%n%b'])
     // Everything fleet writes but the backups, which are this machine's own files kept on this machine (a directory
     // only its owner can read), as `resolve --theirs` promises.
-    const written = [alpha, beta]
-      .map(
-        (m) => allTextUnder(m.path('.local/state/fleet/log')) + readFileSync(m.path('.local/state/fleet/sync-state.json'), 'utf8') + allTextUnder(m.sourceDir),
-      )
-      .join('\n')
-    for (const m of [alpha, beta]) assert.equal(statSync(m.path('.local/state/fleet/backups'), {throwIfNoEntry: false})?.mode ?? 0o40700, 0o40700)
+    const written = [alpha, beta].map((m) => allTextUnder(m.locations.logDir) + readFileSync(m.syncFiles.state, 'utf8') + allTextUnder(m.sourceDir)).join('\n')
+    for (const m of [alpha, beta]) assert.equal(statSync(m.locations.backupsDir, {throwIfNoEntry: false})?.mode ?? 0o40700, 0o40700)
     const said = outputs.join('\n')
     for (const {name, value} of [...SECRETS, {name: 'a GitHub token', value: GH}, {name: 'a Slack token', value: SLACK}]) {
       assert.ok(!history.includes(value!), `${name}'s value is in the forge's history`)

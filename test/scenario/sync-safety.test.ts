@@ -14,7 +14,7 @@ const TEN_LINES = Array.from({length: 10}, (_, i) => `line ${i}`).join('\n') + '
 
 /** Every backed-up copy of a target on a machine. */
 function backups(machine: Machine, relative: string): string[] {
-  const dir = machine.path('.local/state/fleet/backups')
+  const dir = machine.locations.backupsDir
   if (!existsSync(dir)) return []
   return readdirSync(dir)
     .map((stamp) => join(dir, stamp, relative))
@@ -138,7 +138,7 @@ describe('sync safety: nothing is lost', function () {
     beta.write(`${APP}/logs/new.txt`, 'written on beta meanwhile\n')
     await beta.sync()
     assert.equal(beta.read(`${APP}/logs/new.txt`), 'written on beta meanwhile\n')
-    assert.equal((await alpha.fleet(['sync'])).exitCode, 0, 'the source stays readable for every machine')
+    await alpha.sync() // the source stays readable for every machine
     assert.equal(alpha.read(`${APP}/logs/new.txt`), 'written on beta meanwhile\n')
   })
 
@@ -162,11 +162,11 @@ describe('sync safety: nothing is lost', function () {
       mode: 0o755,
     })
     alpha.write('.inputrc', 'set editing-mode vi\n')
-    const manifest = readFileSync(join(alpha.sourceDir, '.chezmoidata/fleet.yaml'), 'utf8')
+    const manifest = readFileSync(alpha.manifestFile, 'utf8')
     const failed = await alpha.addPath('.inputrc', {exit: 1, json: false, env: {FLEET_CHEZMOI: failing}})
     assert.match(failed.stderr, /simulated failure/)
     assert.ok(existsSync(join(alpha.sourceDir, 'dot_work-in-progress.tmpl')), 'the uncommitted template is still there')
-    assert.equal(readFileSync(join(alpha.sourceDir, '.chezmoidata/fleet.yaml'), 'utf8'), manifest, 'the manifest is as it was')
+    assert.equal(readFileSync(alpha.manifestFile, 'utf8'), manifest, 'the manifest is as it was')
     const paths = (await alpha.paths()).result.paths.map((p) => p.path)
     assert.ok(!paths.includes('.aws-notes') && !paths.includes('.inputrc'))
   })

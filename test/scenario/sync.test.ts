@@ -107,7 +107,7 @@ describe('sync: edits travel both ways', function () {
     assert.equal(status.ahead, 0)
     assert.deepEqual(status.conflicts, [])
     assert.ok(['ok', 'quick'].includes(status.lastSync!.outcome))
-    const log = readFileSync(alpha.path('.local/state/fleet/log/sync.jsonl'), 'utf8').trim().split('\n')
+    const log = readFileSync(alpha.syncFiles.log, 'utf8').trim().split('\n')
     assert.ok(log.length >= 3)
     for (const line of log) assert.ok(JSON.parse(line).machine === 'alpha')
   })
@@ -140,16 +140,16 @@ describe('sync: conflicts keep both versions until a person resolves them', func
   })
   after(() => fleet?.remove())
 
+  /** alpha and beta change the same line: beta's sync ends in a conflict (exit 4). */
   async function sameLineConflict(alphaValue: string, betaValue: string) {
     alpha.edit(`${APP}/settings.conf`, (text) => text.replace(/size = \d+/, `size = ${alphaValue}`))
     await alpha.sync()
     beta.edit(`${APP}/settings.conf`, (text) => text.replace(/size = \d+/, `size = ${betaValue}`))
-    return beta.sync({exit: 'any'})
+    return beta.sync({exit: 4})
   }
 
   it('the same line changed on two machines: exit 4, beta keeps its version, both are reachable', async function () {
     const result = await sameLineConflict('20', '30')
-    assert.equal(result.exitCode, 4)
     const report = result.result
     assert.equal(report.outcome, 'conflict')
     assert.deepEqual(
@@ -180,12 +180,11 @@ describe('sync: conflicts keep both versions until a person resolves them', func
   })
 
   it("resolve --theirs: beta takes the fleet's version and its own is backed up", async function () {
-    const result = await sameLineConflict('40', '50')
-    assert.equal(result.exitCode, 4)
+    await sameLineConflict('40', '50')
     const resolved = await beta.resolve(beta.path(`${APP}/settings.conf`), 'theirs')
     assert.equal(resolved.result.side, 'theirs')
     assert.match(beta.read(`${APP}/settings.conf`), /size = 40/)
-    const backups = join(beta.home, '.local/state/fleet/backups')
+    const backups = beta.locations.backupsDir
     const saved = readdirSync(backups)
       .map((d) => join(backups, d, APP, 'settings.conf'))
       .filter((f) => existsSync(f))
@@ -257,7 +256,7 @@ describe('sync: file names and encrypted paths', function () {
     assert.ok(blobs.some((b) => b.path.endsWith('.age')))
     for (const blob of blobs) assert.ok(!blob.content.includes(secret), `plain text secret in ${blob.commit}:${blob.path}`)
     for (const machine of [alpha, beta]) {
-      const logs = readFileSync(machine.path('.local/state/fleet/log/sync.jsonl'), 'utf8')
+      const logs = readFileSync(machine.syncFiles.log, 'utf8')
       assert.ok(!logs.includes(secret), 'no secret in the sync log')
     }
   })
@@ -294,8 +293,7 @@ describe('add-path: refusals, merges and --dry-run', function () {
   after(() => fleet?.remove())
 
   async function refused(args: string[], pattern: RegExp) {
-    const result = await alpha.fleet(['add-path', ...args])
-    assert.equal(result.exitCode, 2, `${result.stdout}${result.stderr}`)
+    const result = await alpha.addPath(args, {exit: 2, json: false})
     assert.match(result.stderr, pattern)
     assert.match(result.stderr, /Fix: /)
   }
@@ -303,12 +301,12 @@ describe('add-path: refusals, merges and --dry-run', function () {
   it('--dry-run prints the plan and changes nothing', async function () {
     alpha.write('.config/editor/init.lua', 'vim.o.number = true\n')
     const head = await forge.head()
-    const manifest = readFileSync(join(alpha.sourceDir, '.chezmoidata/fleet.yaml'), 'utf8')
+    const manifest = readFileSync(alpha.manifestFile, 'utf8')
     const sourceFiles = await alpha.git(['ls-files'])
     const result = await alpha.addPath('.config/editor', {dryRun: true, json: false})
     assert.match(result.stdout, /Would add ~\/\.config\/editor/)
     assert.equal(await forge.head(), head)
-    assert.equal(readFileSync(join(alpha.sourceDir, '.chezmoidata/fleet.yaml'), 'utf8'), manifest)
+    assert.equal(readFileSync(alpha.manifestFile, 'utf8'), manifest)
     assert.equal(await alpha.git(['ls-files']), sourceFiles)
     assert.equal((await alpha.git(['status', '--porcelain'])).trim(), '')
   })
@@ -316,8 +314,8 @@ describe('add-path: refusals, merges and --dry-run', function () {
   it('refuses what it must, each with its fix', async function () {
     await refused(['/etc/hostname'], /not inside your home directory/)
     await refused([alpha.path('nope.txt')], /does not exist/)
-    await refused([alpha.path('.local/share/chezmoi/.chezmoiignore')], /source repo/)
-    await refused([alpha.path('.config/fleet')], /private key/)
+    await refused([alpha.sourceFile('.chezmoiignore')], /source repo/)
+    await refused([alpha.locations.configDir], /private key/)
     await refused([alpha.path('.config')], /holds/)
     await refused([alpha.path('.config/fleet/secrets.env')], /already managed|source repo|fleet's own/)
     alpha.write('.aws/credentials', '[default]\naws_secret_access_key = Zx8Kq2Lm9Np4Rs7Tv1Wy3Ab6Cd0Ef5Gh8Ij2Kl4m\n')

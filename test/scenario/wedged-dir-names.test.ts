@@ -7,12 +7,6 @@ import {TestFleet} from '../support/fleet.ts'
 import type {Forge} from '../support/forge.ts'
 import type {Machine} from '../support/machine.ts'
 
-async function syncs(machine: Machine): Promise<string> {
-  const run = await machine.fleet(['sync'])
-  assert.equal(run.exitCode, 0, `${machine.name}: ${run.stdout}${run.stderr}`)
-  return run.stdout
-}
-
 describe('directories named like chezmoi attributes (external_, remove_)', function () {
   let fleet: TestFleet
   let forge: Forge
@@ -27,7 +21,7 @@ describe('directories named like chezmoi attributes (external_, remove_)', funct
     } = fleet)
     alpha.write('.claude/keep.md', 'kept\n')
     await alpha.addPath('.claude')
-    await syncs(beta)
+    await beta.sync()
   })
   after(() => fleet?.remove())
 
@@ -37,13 +31,13 @@ describe('directories named like chezmoi attributes (external_, remove_)', funct
     alpha.write('.claude/external_x/f.md', 'in external_x\n')
     alpha.write('.claude/remove_y/f.md', 'in remove_y\n')
     alpha.write('.claude/remove_y/external_z/g.md', 'nested\n')
-    await syncs(alpha)
+    await alpha.sync()
     assert.equal(alpha.exists('.claude/x'), false, 'no x made from external_x here')
     assert.equal(alpha.exists('.claude/y'), false, 'no y made from remove_y here')
     assert.equal((await alpha.chezmoi(['status'])).trim(), '')
     assert.ok((await forge.files()).includes('dot_claude/literal_external_x/f.md'), (await forge.files()).join(', '))
 
-    await syncs(beta)
+    await beta.sync()
     assert.equal(beta.read('.claude/external_x/f.md'), 'in external_x\n')
     assert.equal(beta.read('.claude/remove_y/f.md'), 'in remove_y\n')
     assert.equal(beta.read('.claude/remove_y/external_z/g.md'), 'nested\n')
@@ -53,13 +47,13 @@ describe('directories named like chezmoi attributes (external_, remove_)', funct
     // Edited and added to on beta, deleted on alpha: each travels under the same names.
     beta.write('.claude/external_x/f.md', 'edited on beta\n')
     beta.write('.claude/external_x/new.md', 'new on beta\n')
-    await syncs(beta)
-    await syncs(alpha)
+    await beta.sync()
+    await alpha.sync()
     assert.equal(alpha.read('.claude/external_x/f.md'), 'edited on beta\n')
     assert.equal(alpha.read('.claude/external_x/new.md'), 'new on beta\n')
     alpha.remove('.claude/remove_y')
-    await syncs(alpha)
-    await syncs(beta)
+    await alpha.sync()
+    await beta.sync()
     assert.equal(beta.exists('.claude/remove_y'), false)
     assert.equal(beta.read('.claude/y/f.md'), "beta's own y\n")
     for (const machine of [alpha, beta]) assert.equal((await machine.chezmoi(['status'])).trim(), '', machine.name)
@@ -69,8 +63,8 @@ describe('directories named like chezmoi attributes (external_, remove_)', funct
   it('a managed path itself named remove_…: add-path takes it, and it reaches the other machine', async function () {
     alpha.write('remove_tools/run.sh', 'echo tools\n')
     await alpha.addPath('remove_tools')
-    await syncs(alpha)
-    await syncs(beta)
+    await alpha.sync()
+    await beta.sync()
     assert.equal(beta.read('remove_tools/run.sh'), 'echo tools\n')
     const paths = await beta.paths({json: false})
     assert.match(paths.stdout, /~\/remove_tools\s+in sync/)

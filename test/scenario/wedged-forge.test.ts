@@ -60,10 +60,6 @@ function processesOf(machine: Machine): string[] {
   return found
 }
 
-function lockDir(machine: Machine): string {
-  return machine.path('.local/state/fleet/lock')
-}
-
 /** A machine of the fleet, its forge replaced by one that never answers. */
 function onSilentForge(root: string, name: string, env: NodeJS.ProcessEnv = {}): Machine {
   return new Machine(root, name, {GIT_SSH_COMMAND: SSH_COMMAND, ...env})
@@ -102,19 +98,18 @@ describe('never wedged: a forge that never answers', function () {
       await machine.sync()
       await machine.git(['remote', 'set-url', 'origin', url])
 
-      const runs: Array<[string, string[]]> = [
-        ['a look at the forge (the quick path)', ['sync']],
-        ['a fetch', ['sync', '--full']],
+      const runs: Array<[string, boolean]> = [
+        ['a look at the forge (the quick path)', false],
+        ['a fetch', true],
       ]
-      for (const [what, args] of runs) {
+      for (const [what, full] of runs) {
         const started = Date.now()
-        const run = await machine.fleet(args)
+        const run = await machine.sync({full, exit: 3, json: false})
         const seconds = (Date.now() - started) / 1000
-        assert.equal(run.exitCode, 3, `${what}: ${run.stdout}${run.stderr}`)
         assert.ok(seconds < 20, `${what}: it ended ${seconds} s after it started`)
         assert.match(run.stdout + run.stderr, /did not answer within 3 s/, what)
         assert.deepEqual(processesOf(machine), [], `${what}: nothing of ${name}'s is left running`)
-        assert.equal(existsSync(lockDir(machine)), false, `${what}: the lock is released`)
+        assert.equal(existsSync(machine.lockDir), false, `${what}: the lock is released`)
       }
 
       machine.write('.zshrc', `# ${name}, edited while the forge is silent\n`)
@@ -124,7 +119,7 @@ describe('never wedged: a forge that never answers', function () {
       assert.match(push.stdout, /Captured 1 change: \.zshrc/)
       assert.match(push.stdout, /did not answer within 3 s.*Local commits are kept/s)
       assert.deepEqual(processesOf(machine), [], 'nothing is left running')
-      assert.equal(existsSync(lockDir(machine)), false, 'the lock is released')
+      assert.equal(existsSync(machine.lockDir), false, 'the lock is released')
 
       // The forge answers again: the kept commit travels.
       await machine.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
@@ -146,7 +141,7 @@ describe('never wedged: a forge that never answers', function () {
     assert.ok(seconds < 60, `it ended ${seconds} s after it started`)
     assert.match(run.stdout, /did not answer within 45 s/)
     assert.deepEqual(processesOf(alpha), [])
-    assert.equal(existsSync(lockDir(alpha)), false)
+    assert.equal(existsSync(alpha.lockDir), false)
     await alpha.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
     await alpha.sync()
   })
@@ -158,9 +153,7 @@ describe('never wedged: a forge that never answers', function () {
     assert.ok(Date.now() - started < 30_000)
     assert.match(run.stderr, /did not answer within 3 s/)
     assert.deepEqual(processesOf(gamma), [])
-    const share = gamma.path('.local/share')
-    const left = existsSync(share) ? readdirSync(share).filter((n) => n.includes('enrolling')) : []
-    assert.deepEqual(left, [], 'no staging clone left behind')
+    assert.deepEqual(gamma.stagingClones(), [], 'no staging clone left behind')
   })
 
   it('a bad FLEET_FORGE_TIMEOUT is refused with exit 2 and says what it takes', async function () {
@@ -198,7 +191,7 @@ describe('never wedged: a sync that defers to another', function () {
     const machine = onSilentForge(root, 'alpha', {FLEET_FORGE_TIMEOUT: '8'})
     await machine.git(['remote', 'set-url', 'origin', `ssh://git@127.0.0.1:${ssh.port}/fleet.git`])
     machine.write('.zshrc', '# alpha, edited\n')
-    const first = machine.fleet(['sync'])
+    const first = machine.sync({exit: 3, json: false})
     const deadline = Date.now() + 8_000
     while (ssh.connections === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
     assert.ok(ssh.connections > 0, 'the first sync is waiting on the forge')
@@ -209,9 +202,8 @@ describe('never wedged: a sync that defers to another', function () {
       /Another sync is running on this machine \(pid \d+: sync \(manual\), since \S+ \(\d+ s ago\)\); it will run once more for this one\./,
     )
 
-    const ended = await first
-    assert.equal(ended.exitCode, 3, ended.stdout + ended.stderr)
-    assert.equal(existsSync(lockDir(machine)), false, 'the lock is released')
+    await first
+    assert.equal(existsSync(machine.lockDir), false, 'the lock is released')
     assert.deepEqual(processesOf(machine), [])
     await machine.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
     await machine.sync()
@@ -224,9 +216,9 @@ describe('never wedged: a sync that defers to another', function () {
     const pid = sleeper.pid!
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const since = new Date(Date.now() - 20 * 60_000).toISOString()
-    mkdirSync(lockDir(alpha), {recursive: true})
+    mkdirSync(alpha.lockDir, {recursive: true})
     writeFileSync(
-      `${lockDir(alpha)}/owner.json`,
+      `${alpha.lockDir}/owner.json`,
       JSON.stringify({
         pid,
         host: hostname(),

@@ -6,64 +6,11 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
+import {MANIFEST_RELATIVE_PATH as MANIFEST} from '../../src/lib/manifest/store.ts'
 import {TestFleet} from '../support/fleet.ts'
 import type {Forge} from '../support/forge.ts'
+import {HandClone, printedGitCommand} from '../support/hand-clone.ts'
 import type {Machine} from '../support/machine.ts'
-
-const MANIFEST = '.chezmoidata/fleet.yaml'
-
-/** A clone of the forge outside the fleet, where a person edits by hand with plain git. */
-class HandClone {
-  readonly dir: string
-  readonly env: NodeJS.ProcessEnv
-
-  constructor(dir: string, env: NodeJS.ProcessEnv) {
-    this.dir = dir
-    this.env = env
-  }
-
-  static async make(root: string, forge: Forge): Promise<HandClone> {
-    const dir = join(root, 'hand')
-    const env = {
-      HOME: root,
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_AUTHOR_NAME: 'hand',
-      GIT_AUTHOR_EMAIL: 'hand@example.invalid',
-      GIT_COMMITTER_NAME: 'hand',
-      GIT_COMMITTER_EMAIL: 'hand@example.invalid',
-    }
-    await execa('git', ['clone', '--quiet', '--branch', 'main', forge.url, dir], {env})
-    return new HandClone(dir, env)
-  }
-
-  async git(args: string[]): Promise<string> {
-    return String((await execa('git', ['-C', this.dir, ...args], {env: this.env})).stdout)
-  }
-
-  /** Pull, change the manifest's text, commit and push; returns the new commit. */
-  async pushManifest(change: (text: string) => string, message: string): Promise<string> {
-    await this.git(['pull', '--quiet', '--ff-only', 'origin', 'main'])
-    const text = await this.git(['show', `HEAD:${MANIFEST}`])
-    await execa('sh', ['-c', 'cat > "$1"', 'sh', join(this.dir, MANIFEST)], {input: change(text + '\n')})
-    await this.git(['commit', '--quiet', '-am', message])
-    await this.git(['push', '--quiet', 'origin', 'HEAD:main'])
-    return this.git(['rev-parse', 'HEAD'])
-  }
-}
-
-/** The fix a failed command printed, as the one shell command it quotes between backticks. */
-function printedCommand(stderr: string): string {
-  const fix = stderr.split('\n').find((line) => line.startsWith('Fix: '))
-  assert.ok(fix, `a fix is printed:\n${stderr}`)
-  const command = /`(git -C [^`]+)`/.exec(fix)?.[1]
-  assert.ok(command, `the fix quotes a command:\n${fix}`)
-  return command
-}
-
-/** Run a printed fix as a person pastes it into a shell. */
-async function runAsPerson(machine: Machine, command: string): Promise<void> {
-  await execa('sh', ['-c', command], {env: machine.env, extendEnv: false})
-}
 
 async function contains(machine: Machine, commit: string): Promise<boolean> {
   return (await execa('git', ['-C', machine.sourceDir, 'merge-base', '--is-ancestor', commit, 'HEAD'], {reject: false})).exitCode === 0
@@ -85,7 +32,7 @@ describe('never wedged: a manifest no machine can read', function () {
     alpha.write('.zshrc', 'export EDITOR=vi\n')
     await alpha.addPath('.zshrc')
     await beta.sync()
-    hand = await HandClone.make(fleet.root, forge)
+    hand = await HandClone.make(forge, join(fleet.root, 'hand'), fleet.root)
   })
   after(() => fleet?.remove())
 
@@ -105,7 +52,7 @@ describe('never wedged: a manifest no machine can read', function () {
     assert.equal(beta.read('.zshrc'), 'export EDITOR=hx\n', "beta's edit is still there")
     assert.match(await beta.git(['show', `HEAD:${MANIFEST}`]), /keyType: pq/, 'beta keeps its readable manifest')
 
-    await runAsPerson(beta, printedCommand((await beta.fleet(['sync'])).stderr))
+    await beta.shell(printedGitCommand((await beta.sync({exit: 1, json: false})).stderr))
     assert.match((await forge.show(MANIFEST))!, /keyType: pq/, 'the forge reads again')
 
     await beta.sync()
@@ -125,7 +72,7 @@ describe('never wedged: a manifest no machine can read', function () {
     // Repaired on the clone it was made in.
     await hand.git(['checkout', '--quiet', before, '--', MANIFEST])
     await hand.git(['commit', '--quiet', '-am', 'Repair the manifest'])
-    await hand.git(['push', '--quiet', 'origin', 'HEAD:main'])
+    await hand.push()
 
     await alpha.sync()
     assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=emacs\n')
@@ -157,7 +104,7 @@ describe('never wedged: a manifest no machine can read', function () {
     const start = await forge.head()
     await beta.git(['pull', '--quiet', '--ff-only', 'origin', 'main'])
     const text = await beta.git(['show', `HEAD:${MANIFEST}`])
-    beta.write(`.local/share/chezmoi/${MANIFEST}`, `${text.replace(/pullIntervalSeconds: \d+/, 'pullIntervalSeconds: 1')}\n`)
+    beta.write(beta.sourceFile(MANIFEST), `${text.replace(/pullIntervalSeconds: \d+/, 'pullIntervalSeconds: 1')}\n`)
     await beta.git(['commit', '--quiet', '-am', 'Poll every second'])
     beta.write('.zshrc', 'export EDITOR=micro\n')
 
@@ -166,9 +113,9 @@ describe('never wedged: a manifest no machine can read', function () {
     assert.match(stopped.stderr, /"Poll every second", made on this machine/)
     assert.equal(await forge.head(), start, 'nothing was pushed')
 
-    const revert = printedCommand(stopped.stderr)
+    const revert = printedGitCommand(stopped.stderr)
     assert.match(revert, /revert/)
-    await runAsPerson(beta, revert)
+    await beta.shell(revert)
     await beta.sync()
     assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=micro\n')
     assert.doesNotMatch((await forge.show(MANIFEST))!, /pullIntervalSeconds: 1\n/)
@@ -176,7 +123,7 @@ describe('never wedged: a manifest no machine can read', function () {
 
   it('a manifest edited by hand and not committed: the sync says so, commits nothing, and the printed checkout restores it', async function () {
     const start = await forge.head()
-    const file = `.local/share/chezmoi/${MANIFEST}`
+    const file = beta.sourceFile(MANIFEST)
     beta.edit(file, (text) => text.replace(/^(\s+)keyType:/m, '$1colour: blue\n$1keyType:'))
     beta.write('.zshrc', 'export EDITOR=ed\n')
 
@@ -186,9 +133,9 @@ describe('never wedged: a manifest no machine can read', function () {
     assert.equal(await forge.head(), start, 'nothing was pushed')
     assert.match(await beta.git(['status', '--porcelain']), /M \.chezmoidata\/fleet\.yaml/, 'the hand edit is left as it was, uncommitted')
 
-    const checkout = printedCommand(stopped.stderr)
+    const checkout = printedGitCommand(stopped.stderr)
     assert.match(checkout, /checkout HEAD --/)
-    await runAsPerson(beta, checkout)
+    await beta.shell(checkout)
     await beta.sync()
     assert.equal(await forge.show('dot_zshrc'), 'export EDITOR=ed\n')
   })

@@ -18,9 +18,8 @@ function kind(machine: Machine, relative: string): 'file' | 'dir' | 'symlink' | 
 
 /** A sync that must end well: exit 0, and no raw system error anywhere in what it printed. */
 async function syncs(machine: Machine): Promise<string> {
-  const run = await machine.fleet(['sync'])
+  const run = await machine.sync({json: false})
   const all = run.stdout + run.stderr
-  assert.equal(run.exitCode, 0, `${machine.name}: ${all}`)
   assert.doesNotMatch(all, /ENOTDIR|ENAMETOOLONG|lstat|not a directory|inconsistent state/, all)
   return run.stdout
 }
@@ -29,6 +28,13 @@ async function syncs(machine: Machine): Promise<string> {
 async function settled(machine: Machine): Promise<void> {
   const status = await machine.chezmoi(['status'])
   assert.equal(status.trim(), '', `${machine.name}: chezmoi status:\n${status}`)
+}
+
+/** A change travels: the machine it was made on syncs and is settled, then the other machine syncs. */
+async function travels(from: Machine, to: Machine): Promise<void> {
+  await syncs(from)
+  await settled(from)
+  await syncs(to)
 }
 
 describe('never wedged: a managed entry whose type changed', function () {
@@ -72,9 +78,7 @@ describe('never wedged: a managed entry whose type changed', function () {
   it('directory → file: the file replaces the directory on the other machine, and syncs go on both ways', async function () {
     alpha.remove('.claude/agents')
     alpha.write('.claude/agents', 'now a file\n')
-    await syncs(alpha)
-    await settled(alpha)
-    await syncs(beta)
+    await travels(alpha, beta)
     assert.equal(kind(beta, '.claude/agents'), 'file')
     assert.equal(beta.read('.claude/agents'), 'now a file\n')
     await settled(beta)
@@ -99,9 +103,7 @@ describe('never wedged: a managed entry whose type changed', function () {
   it('file → symlink: the link travels', async function () {
     alpha.remove('.claude/notes.md')
     symlinkSync('target.md', alpha.path('.claude/notes.md'))
-    await syncs(alpha)
-    await settled(alpha)
-    await syncs(beta)
+    await travels(alpha, beta)
     assert.equal(kind(beta, '.claude/notes.md'), 'symlink')
     assert.equal(readlinkSync(beta.path('.claude/notes.md')), 'target.md')
     assert.equal(beta.read('.claude/notes.md'), 'what links point to\n')
@@ -113,9 +115,7 @@ describe('never wedged: a managed entry whose type changed', function () {
     await syncs(beta)
     alpha.remove('.claude/tools')
     symlinkSync('elsewhere', alpha.path('.claude/tools'))
-    await syncs(alpha)
-    await settled(alpha)
-    await syncs(beta)
+    await travels(alpha, beta)
     assert.equal(kind(beta, '.claude/tools'), 'symlink')
     assert.equal(readlinkSync(beta.path('.claude/tools')), 'elsewhere')
     assert.equal(beta.read('.claude/tools/tool.sh'), 'echo elsewhere\n')
@@ -125,9 +125,7 @@ describe('never wedged: a managed entry whose type changed', function () {
   it('symlink → directory: the directory and its files replace the link on the other machine', async function () {
     alpha.remove('.claude/link2')
     alpha.write('.claude/link2/inside.md', 'inside\n')
-    await syncs(alpha)
-    await settled(alpha)
-    await syncs(beta)
+    await travels(alpha, beta)
     assert.equal(kind(beta, '.claude/link2'), 'dir')
     assert.equal(beta.read('.claude/link2/inside.md'), 'inside\n')
     await settled(beta)
@@ -136,9 +134,7 @@ describe('never wedged: a managed entry whose type changed', function () {
   it('a managed path itself: a file that becomes a directory, and back', async function () {
     alpha.remove('.zshrc')
     alpha.write('.zshrc/config', '[user]\n\tname = dir\n')
-    await syncs(alpha)
-    await settled(alpha)
-    await syncs(beta)
+    await travels(alpha, beta)
     assert.equal(beta.read('.zshrc/config'), '[user]\n\tname = dir\n')
 
     beta.remove('.zshrc')
@@ -169,7 +165,7 @@ describe('never wedged: a managed entry whose type changed', function () {
     // The fix, as printed.
     const fix = /run `(rm ~\/\.claude\/target\.md && chezmoi apply --force ~\/\.claude\/target\.md)`/.exec(out)
     assert.ok(fix, out)
-    await execa('sh', ['-c', fix[1]], {env: alpha.env, extendEnv: false, cwd: alpha.home})
+    await alpha.shell(fix[1])
     alpha.remove('.claude/fresh/new.pipe')
     await syncs(alpha)
     assert.doesNotMatch((await alpha.status({json: false})).stdout, /Not captured/)
@@ -192,7 +188,7 @@ describe('never wedged: a managed entry whose type changed', function () {
 
     const fix = /run `(mv ~\/\.claude\/host\.md ~\/host\.md\.aside && chezmoi apply --force ~\/\.claude\/host\.md)`/.exec(out)
     assert.ok(fix, out)
-    await execa('sh', ['-c', fix[1]], {env: alpha.env, extendEnv: false, cwd: alpha.home})
+    await alpha.shell(fix[1])
     await syncs(alpha)
     assert.doesNotMatch((await alpha.status({json: false})).stdout, /Not captured/)
     assert.match(alpha.read('.claude/host.md'), /^made on /)
@@ -287,9 +283,7 @@ describe('never wedged: a name chezmoi cannot take', function () {
     for (const name of names) alpha.write(`.claude/odd/${name}`, `content of ${name}\n`)
     mkdirSync(alpha.path('.claude/odd/.chezmoiscripts'), {recursive: true})
     alpha.write('.claude/odd/.chezmoiscripts/s.sh', 'echo never run\n')
-    await syncs(alpha)
-    await settled(alpha)
-    await syncs(beta)
+    await travels(alpha, beta)
     for (const name of names) assert.equal(beta.read(`.claude/odd/${name}`), `content of ${name}\n`, name)
     assert.equal(beta.read('.claude/odd/.chezmoiscripts/s.sh'), 'echo never run\n')
     await settled(beta)
@@ -341,18 +335,17 @@ describe('never wedged: a type change on one machine while another edits the sam
     assert.equal(beta.read('.claude/dir/two.md'), 'two, new on beta\n')
 
     // alpha keeps its own: nothing of beta's replaced what alpha made; beta's other edit arrives.
-    await alpha.fleet(['sync'])
+    await alpha.sync({exit: 'any', json: false})
     assert.equal(kind(alpha, '.claude/settings'), 'dir')
     assert.equal(alpha.read('.claude/dir'), 'dir now file\n')
     assert.equal(alpha.read('.claude/other.md'), 'other, edited on beta\n')
   })
 
   it('resolve --theirs takes the other type (this machine’s version backed up); --mine sends this machine’s type to everyone', async function () {
-    const theirs = await beta.fleet(['resolve', '.claude/settings', '--theirs'])
-    assert.equal(theirs.exitCode, 4, `one conflict is left: ${theirs.stdout}${theirs.stderr}`)
+    const theirs = await beta.resolve('.claude/settings', 'theirs', {exit: 4, json: false}) // one conflict is left
     assert.match(theirs.stdout, /Resolved ~\/\.claude\/settings/)
     assert.equal(beta.read('.claude/settings/main.json'), '{"main": true}\n')
-    const backups = (await execa('grep', ['-rl', '"beta": 2', beta.path('.local/state/fleet/backups')], {reject: false})).stdout
+    const backups = (await execa('grep', ['-rl', '"beta": 2', beta.locations.backupsDir], {reject: false})).stdout
     assert.match(backups, /settings/, 'beta’s version of settings is in a backup')
 
     await beta.resolve('.claude/dir', 'mine')

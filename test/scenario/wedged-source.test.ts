@@ -6,28 +6,20 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
+import {MANIFEST_RELATIVE_PATH} from '../../src/lib/manifest/store.ts'
 import {TestFleet} from '../support/fleet.ts'
 import type {Forge} from '../support/forge.ts'
+import {HandClone} from '../support/hand-clone.ts'
 import type {Machine} from '../support/machine.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
-
-const gitEnv = {
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 'hand',
-  GIT_AUTHOR_EMAIL: 'hand@example.org',
-  GIT_COMMITTER_NAME: 'hand',
-  GIT_COMMITTER_EMAIL: 'hand@example.org',
-}
 
 /** A clone of the forge made by hand (a third machine, a person at a terminal): `change` edits it, then it is pushed. */
 async function pushByHand(forge: Forge, message: string, change: (dir: string) => Promise<void>): Promise<void> {
   const dir = makeTempDir('hand-clone')
   try {
-    await execa('git', ['clone', '--quiet', '--branch', 'main', forge.url, dir], {env: gitEnv})
-    await change(dir)
-    await execa('git', ['-C', dir, 'add', '--all'], {env: gitEnv})
-    await execa('git', ['-C', dir, 'commit', '--quiet', '-m', message], {env: gitEnv})
-    await execa('git', ['-C', dir, 'push', '--quiet', 'origin', 'main'], {env: gitEnv})
+    const hand = await HandClone.make(forge, dir, dir)
+    await change(hand.dir)
+    await hand.pushAll(message)
   } finally {
     removeTempDir(dir)
   }
@@ -66,7 +58,7 @@ for (const order of ['plain first', 'encrypted first'] as const) {
       assert.match(entries[0], /^encrypted_/, 'the encrypted entry is kept')
       assert.equal(alpha.read('.gitconfig'), beta.read('.gitconfig'))
       assert.equal(alpha.read('.gitconfig'), '[user]\n\tname = beta\n', 'the content of the machine that encrypted it')
-      const manifest = (await forge.show('.chezmoidata/fleet.yaml'))!
+      const manifest = (await forge.show(MANIFEST_RELATIVE_PATH))!
       assert.match(manifest, /path: \.gitconfig\n\s+encrypt: true/)
     })
   })
@@ -138,7 +130,7 @@ describe('never wedged by the source: a file and a directory for one target', fu
   after(() => fleet?.remove())
 
   it("made in this machine's source only: the forge's entry is kept, and syncing goes on", async function () {
-    beta.write('.local/share/chezmoi/private_dot_vim', 'a file now\n')
+    beta.write(beta.sourceFile('private_dot_vim'), 'a file now\n')
     const run = await beta.sync({json: false})
     assert.match(run.stdout, /~\/\.vim had more than one source entry: kept dot_vim\//)
     assert.deepEqual(
@@ -160,7 +152,7 @@ describe('never wedged by the source: a file and a directory for one target', fu
     // The printed command, run as a person pastes it.
     const fix = /e\.g\. (git -C .* rm -r --quiet -- .*), then fleet sync/.exec(stopped.stderr)
     assert.ok(fix, stopped.stderr)
-    await execa('sh', ['-c', fix[1]], {env: alpha.env, extendEnv: false})
+    await alpha.shell(fix[1])
     await alpha.sync()
     await beta.sync()
     assert.equal(beta.read('.zshrc'), 'export A=2\n')
@@ -236,11 +228,11 @@ describe('never wedged by the source: an entry chezmoi cannot apply, from the fo
     assert.doesNotMatch(output, /Applied[^\n]*bad\.json/)
     assert.equal(beta.read('.claude/keep.md'), 'v2\n', 'everything else applied')
     assert.equal(beta.exists('.claude/bad.json'), false)
-    assert.match((await beta.fleet(['status'])).stdout, /could not apply ~\/\.claude\/bad\.json/, 'status says what failed')
+    assert.match((await beta.status({exit: 'any', json: false})).stdout, /could not apply ~\/\.claude\/bad\.json/, 'status says what failed')
     // beta's own edits still travel.
     beta.write('.claude/from-beta.md', 'b\n')
     await beta.sync({exit: 1})
-    await alpha.fleet(['sync'])
+    await alpha.sync({exit: 'any', json: false})
     assert.equal(alpha.read('.claude/from-beta.md'), 'b\n')
 
     await pushByHand(forge, 'fix the template', async (dir) => {
@@ -265,7 +257,7 @@ describe('never wedged by the source: an entry chezmoi cannot apply, from the fo
     const again = await beta.sync({exit: 1, json: false})
     const fix = /(git -C .* rm -- .*), then `fleet sync`/.exec(again.stderr)
     assert.ok(fix, again.stderr)
-    await execa('sh', ['-c', fix[1]], {env: beta.env, extendEnv: false})
+    await beta.shell(fix[1])
     await beta.sync()
     assert.equal(await forge.show('dot_claude/bad.json.tmpl'), undefined)
     await alpha.sync()

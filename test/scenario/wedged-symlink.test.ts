@@ -61,7 +61,7 @@ describe('never wedged: a managed directory that is a link', function () {
     assert.equal(beta.read('.config/nvim/lua/plugins.lua'), 'return {}\n')
     assert.equal(beta.read('.config/nvim/lua/beta-only.lua'), 'return "beta"\n', "beta's own file is still there")
     // beta's own init.lua was replaced by the fleet's: it is in the backup, nothing lost.
-    const backups = join(beta.home, '.local/state/fleet/backups')
+    const backups = beta.locations.backupsDir
     const kept = readdirSync(backups)
       .map((stamp) => filesIn(join(backups, stamp))['.config/nvim/init.lua'])
       .filter(Boolean)

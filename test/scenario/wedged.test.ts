@@ -42,7 +42,7 @@ describe('never wedged: a forge that changed under the fleet', function () {
 
     // The fix, as printed: move the source aside, enroll in the fleet the forge holds now.
     renameSync(alpha.sourceDir, `${alpha.sourceDir}.before-fleet`)
-    await alpha.ok(['enroll', '--forge', forge.url, '--name', 'alpha', '--no-agents'])
+    await alpha.enroll(forge.url)
     const roster = (await alpha.listMachines()).result
     const names = (roster.machines ?? roster).map((m: {name: string}) => m.name)
     assert.deepEqual(names.sort(), ['alpha', 'gamma'])

@@ -99,7 +99,7 @@ describe('enroll wizard: in a real terminal', function () {
     )
     assert.match(machines[0].recipient, /^age1/)
     assert.doesNotMatch(machines[0].recipient, /^age1pq1/, 'an X25519 key, not a post-quantum one')
-    assert.equal(alpha.mode('.config/fleet/identity.txt'), 0o600)
+    assert.equal(alpha.mode(alpha.identityFile), 0o600)
   })
 
   it('joins: an unreachable URL is refused in place, fixed, and the machine joins as pending', async function () {
@@ -183,9 +183,9 @@ describe('enroll wizard: in a real terminal', function () {
     assert.match(screen, /✔ Enroll this machine\? No/)
     assert.match(screen, /Stopped: nothing was changed\./)
 
-    assert.equal(gamma.exists('.config/fleet/identity.txt'), false)
-    assert.equal(gamma.exists('.local/share/chezmoi'), false)
-    assert.equal(gamma.exists('.config/chezmoi'), false)
+    assert.equal(gamma.exists(gamma.identityFile), false)
+    assert.equal(gamma.exists(gamma.sourceDir), false)
+    assert.equal(gamma.exists(gamma.locations.chezmoiConfigDir), false)
     assert.equal(await forge.head(), head, 'nothing was pushed')
     assert.deepEqual(
       (await roster(new Machine(root, 'alpha'))).map((m) => m.name),

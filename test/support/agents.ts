@@ -50,7 +50,7 @@ export function readOr(machine: Machine, relative: string): string | undefined {
 
 /** Change the fleet's agent settings in the manifest (as a person editing it would); the next sync shares them. */
 export async function setAgentSettings(machine: Machine, settings: Record<string, number>): Promise<void> {
-  const file = join(machine.sourceDir, '.chezmoidata/fleet.yaml')
+  const file = machine.manifestFile
   const document = parseDocument(readFileSync(file, 'utf8'))
   for (const [key, value] of Object.entries(settings)) document.setIn(['fleet', 'settings', 'agents', key], value)
   writeFileSync(file, document.toString())

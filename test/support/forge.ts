@@ -4,6 +4,8 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
+import {DEFAULT_BRANCH} from '../../src/lib/manifest/schema.ts'
+
 export class Forge {
   readonly path: string
   readonly url: string
@@ -26,17 +28,17 @@ export class Forge {
   }
 
   /** The commit the forge's main branch points at, or '' when it has none. */
-  async head(branch = 'main'): Promise<string> {
+  async head(branch = DEFAULT_BRANCH): Promise<string> {
     return (await execa('git', ['--git-dir', this.path, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], {reject: false})).stdout.toString().trim()
   }
 
   /** A file as the forge's branch has it, or undefined. */
-  async show(path: string, ref = 'main'): Promise<string | undefined> {
+  async show(path: string, ref = DEFAULT_BRANCH): Promise<string | undefined> {
     const result = await execa('git', ['--git-dir', this.path, 'show', `${ref}:${path}`], {reject: false, encoding: 'utf8', stripFinalNewline: false})
     return result.exitCode === 0 ? String(result.stdout) : undefined
   }
 
-  async files(ref = 'main'): Promise<string[]> {
+  async files(ref = DEFAULT_BRANCH): Promise<string[]> {
     return (await this.git(['ls-tree', '-r', '--name-only', '-z', ref])).split('\0').filter(Boolean)
   }
 

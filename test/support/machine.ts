@@ -1,7 +1,7 @@
 // A simulated machine: its own HOME (and so its own XDG directories, chezmoi state, age key and fleet state),
 // running the real fleet, git, chezmoi and age.
-import {chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {dirname, join} from 'node:path'
+import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {dirname, join, resolve} from 'node:path'
 
 import {execa} from 'execa'
 
@@ -19,6 +19,10 @@ import type RemovePath from '../../src/commands/remove-path.ts'
 import type Resolve from '../../src/commands/resolve.ts'
 import type Status from '../../src/commands/status.ts'
 import type Sync from '../../src/commands/sync.ts'
+import {lockDirFor} from '../../src/lib/lock/fleet-lock.ts'
+import {MANIFEST_RELATIVE_PATH} from '../../src/lib/manifest/store.ts'
+import {type FleetPaths, fleetPaths} from '../../src/lib/platform/paths.ts'
+import {statePaths} from '../../src/lib/sync/state.ts'
 import {CommandRun, type FleetRun, printed, type ResultOf, runFleet} from './cli.ts'
 
 export const NODE_BIN_DIR = join(dirname(process.execPath))
@@ -65,16 +69,47 @@ export class Machine {
     }
   }
 
+  /** Where fleet and chezmoi keep things on this machine, as fleet itself computes them. */
+  get locations(): FleetPaths {
+    return fleetPaths({HOME: this.home})
+  }
+
   get sourceDir(): string {
-    return join(this.home, '.local/share/chezmoi')
+    return this.locations.sourceDir
+  }
+
+  /** A file in the source repo, by its name there. */
+  sourceFile(name: string): string {
+    return join(this.sourceDir, name)
+  }
+
+  /** The fleet's manifest in this machine's source repo. */
+  get manifestFile(): string {
+    return this.sourceFile(MANIFEST_RELATIVE_PATH)
+  }
+
+  /** What an enroll staged beside the source repo and left there: nothing, once an enroll has ended, however it ended. */
+  stagingClones(): string[] {
+    const parent = dirname(this.sourceDir)
+    return existsSync(parent) ? readdirSync(parent).filter((name) => name.includes('enrolling')) : []
+  }
+
+  /** The fleet lock's directory. */
+  get lockDir(): string {
+    return lockDirFor(this.locations)
+  }
+
+  /** The last sync's state, and the log of every sync. */
+  get syncFiles(): {state: string; log: string} {
+    return statePaths(this.locations)
   }
 
   get identityFile(): string {
-    return join(this.home, '.config/fleet/identity.txt')
+    return this.locations.identityFile
   }
 
   get defaultForge(): string {
-    return join(this.home, '.local/share/fleet/forge.git')
+    return this.locations.defaultForge
   }
 
   fleet(args: string[], options: {timeout?: number; input?: string; env?: NodeJS.ProcessEnv} = {}): Promise<FleetRun> {
@@ -89,12 +124,17 @@ export class Machine {
   }
 
   // fleet's verbs: each runs the real command (with --json unless told) and returns its run, whose `result` is what
-  // the command's run() returned. Paths given to addPath and removePath are relative to this machine's HOME.
+  // the command's run() returned. Paths given to addPath and removePath are relative to this machine's HOME (or absolute).
 
   /** fleet enroll: start a fleet or join it (forge), or enroll again (no forge: --yes); without agents unless told. */
-  enroll(forge?: string, options: VerbOptions & {agents?: boolean; adopt?: boolean} = {}): Promise<CommandRun<ResultOf<typeof Enroll>>> {
-    const {agents, adopt, ...verb} = options
-    const flags = [agents ? '--agents' : '--no-agents', ...(forge ? ['--forge', forge] : ['--yes']), ...(adopt ? ['--adopt'] : [])]
+  enroll(forge?: string, options: VerbOptions & {agents?: boolean; adopt?: boolean; keyType?: string} = {}): Promise<CommandRun<ResultOf<typeof Enroll>>> {
+    const {agents, adopt, keyType, ...verb} = options
+    const flags = [
+      agents ? '--agents' : '--no-agents',
+      ...(forge ? ['--forge', forge] : ['--yes']),
+      ...(adopt ? ['--adopt'] : []),
+      ...(keyType ? ['--key-type', keyType] : []),
+    ]
     return this.verb(['enroll', '--name', this.name, ...flags], verb)
   }
 
@@ -171,8 +211,9 @@ export class Machine {
     return (Array.isArray(paths) ? paths : [paths]).map((relative) => this.path(relative))
   }
 
+  /** A path relative to this machine's HOME (an absolute one, such as `sourceDir` or a `locations` entry, stays as it is). */
   path(relative: string): string {
-    return join(this.home, relative)
+    return resolve(this.home, relative)
   }
 
   write(relative: string, content: string | Buffer, mode?: number): void {
@@ -201,6 +242,11 @@ export class Machine {
 
   remove(relative: string): void {
     rmSync(this.path(relative), {recursive: true, force: true})
+  }
+
+  /** Run a command as a person pastes it into a shell on this machine, in its HOME: a fix fleet printed, say. */
+  async shell(command: string): Promise<void> {
+    await execa('sh', ['-c', command], {env: this.env, extendEnv: false, cwd: this.home})
   }
 
   async chezmoi(args: string[]): Promise<string> {
