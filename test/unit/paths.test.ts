@@ -21,7 +21,10 @@ describe('paths: fleetPaths', function () {
       defaultForge: '/home/ann/.local/share/fleet/forge.git',
       stateDir: '/home/ann/.local/state/fleet',
       backupsDir: '/home/ann/.local/state/fleet/backups',
+      chezmoiCheckedFile: '/home/ann/.local/state/fleet/chezmoi-checked.json',
       logDir: '/home/ann/.local/state/fleet/log',
+      launchAgentsDir: '/home/ann/Library/LaunchAgents',
+      systemdUserDir: '/home/ann/.config/systemd/user',
     })
   })
 
@@ -44,6 +47,7 @@ describe('paths: fleetPaths', function () {
     assert.equal(paths.defaultForge, '/data/fleet/forge.git')
     assert.equal(paths.backupsDir, '/state/fleet/backups')
     assert.equal(paths.logDir, '/state/fleet/log')
+    assert.equal(paths.systemdUserDir, '/cfg/systemd/user', 'systemd reads user units from XDG_CONFIG_HOME too')
     assert.equal(paths.home, '/home/ann')
   })
 
@@ -59,6 +63,7 @@ describe('paths: fleetPaths', function () {
   it('puts logs under ~/Library/Logs/fleet on darwin, and everything else in the XDG places', function () {
     const mac = fleetPaths({HOME: '/Users/ann', XDG_STATE_HOME: '/state'}, 'darwin')
     assert.equal(mac.logDir, '/Users/ann/Library/Logs/fleet')
+    assert.equal(mac.launchAgentsDir, '/Users/ann/Library/LaunchAgents')
     assert.equal(mac.configDir, '/Users/ann/.config/fleet', 'config follows XDG on macOS too, as chezmoi does')
     assert.equal(mac.sourceDir, '/Users/ann/.local/share/chezmoi')
     assert.equal(mac.stateDir, '/state/fleet')
