@@ -183,7 +183,8 @@ describe('runners: the debouncer (quiet period and ceiling)', function () {
     )
   })
 
-  it('a run that throws leaves the debouncer working', async function () {
+  /** A debouncer whose first run throws; `calls()` counts the runs. */
+  function failingOnce(): {failing: Debouncer; calls: () => number} {
     let calls = 0
     const failing = new Debouncer(
       async () => {
@@ -194,34 +195,30 @@ describe('runners: the debouncer (quiet period and ceiling)', function () {
       (error) => failures.push(error),
       timers,
     )
+    return {failing, calls: () => calls}
+  }
+
+  it('a run that throws leaves the debouncer working', async function () {
+    const {failing, calls} = failingOnce()
     await assert.rejects(failing.runNow('watcher-start'), /the sync broke/)
     assert.ok(!failing.running)
     failing.event('watcher')
     await timers.advance(300)
-    assert.equal(calls, 2)
+    assert.equal(calls(), 2)
   })
 
   it('a run a burst started that throws is handed to `failed`, and the next burst runs again', async function () {
-    let calls = 0
-    const failing = new Debouncer(
-      async () => {
-        calls++
-        if (calls === 1) throw new Error('the sync broke')
-      },
-      () => timings,
-      (error) => failures.push(error),
-      timers,
-    )
+    const {failing, calls} = failingOnce()
     failing.event('watcher')
     await timers.advance(300)
-    assert.equal(calls, 1)
+    assert.equal(calls(), 1)
     assert.deepEqual(
       failures.map((e) => (e as Error).message),
       ['the sync broke'],
     )
     failing.event('watcher')
     await timers.advance(300)
-    assert.equal(calls, 2)
+    assert.equal(calls(), 2)
     assert.equal(failures.length, 1)
   })
 })
