@@ -13,6 +13,8 @@ export default defineConfig(
     rules: {
       // `catch {}` is how the code says a failure does not matter (a best-effort cleanup).
       'no-empty': ['error', {allowEmptyCatch: true}],
+      // One import statement per module (`import {type A, b}`), so a module's names are found in one place.
+      'no-duplicate-imports': 'error',
       // `_event`: a parameter a callback must take; `{CI: _ci, ...env}`: a key left out of a copy.
       '@typescript-eslint/no-unused-vars': ['error', {argsIgnorePattern: '^_', ignoreRestSiblings: true}],
       // An async function without await still turns a throw into a rejection, which callers rely on.

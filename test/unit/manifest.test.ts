@@ -5,8 +5,7 @@ import {readdirSync, readFileSync, statSync, writeFileSync, mkdirSync} from 'nod
 import {join} from 'node:path'
 
 import {FleetError} from '../../src/lib/errors/index.ts'
-import type {Fleet} from '../../src/lib/manifest/schema.ts'
-import {MANIFEST_VERSION} from '../../src/lib/manifest/schema.ts'
+import {type Fleet, MANIFEST_VERSION} from '../../src/lib/manifest/schema.ts'
 import {MANIFEST_RELATIVE_PATH, ManifestError, manifestPath, parseManifest, readManifest, renderManifest, writeManifest} from '../../src/lib/manifest/store.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 

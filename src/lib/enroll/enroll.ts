@@ -2,7 +2,7 @@
 // after an interruption (or on a machine already enrolled) completes or repairs what is there.
 import {randomUUID} from 'node:crypto'
 import {existsSync, readdirSync} from 'node:fs'
-import {chmod, mkdir, rename, rm, writeFile} from 'node:fs/promises'
+import {chmod, mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import type {ContributedAgent} from '../agents/spec.ts'
@@ -28,7 +28,6 @@ import {MANIFEST_RELATIVE_PATH, ManifestError, parseManifest, readManifest, writ
 import {DEFAULT_BRANCH, DEFAULT_KEY_TYPE, type Fleet, type KeyType, MANIFEST_VERSION, type MachineState, settingsSchema} from '../manifest/schema.ts'
 import {fileNameStamp, type FleetPaths, fleetPaths} from '../platform/paths.ts'
 import {run} from '../process/run.ts'
-import {readFile} from 'node:fs/promises'
 
 export interface EnrollOptions {
   /** The forge; undefined: the one this machine already uses, else the embedded default. */

@@ -1,8 +1,7 @@
 // The watcher's own writes: its sync's apply writes managed files, and those events must not start another sync.
 import {lstatSync} from 'node:fs'
 
-import type {FleetPaths} from '../platform/paths.ts'
-import {homeRelative, isWithin} from '../platform/paths.ts'
+import {type FleetPaths, homeRelative, isWithin} from '../platform/paths.ts'
 import {entrySignature} from '../sync/snapshot.ts'
 import {readSyncState} from '../sync/state.ts'
 

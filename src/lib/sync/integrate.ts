@@ -11,14 +11,13 @@ import {parkedBranchName} from './push.ts'
 import {isEncryptedSourceFile} from '../keys/crypto.ts'
 import {FleetError} from '../errors/index.ts'
 import {redactUrl} from '../errors/redact.ts'
-import type {GitRepo} from '../git/git.ts'
+import {type GitRepo, upstreamRef} from '../git/git.ts'
 import {decodeSourcePath} from '../chezmoi/source-names.ts'
 import {forgeManifestError, unreadableManifestAt} from '../manifest/history.ts'
 import {mergeFleets} from '../manifest/merge.ts'
 import {MANIFEST_RELATIVE_PATH, parseManifest, renderManifest} from '../manifest/store.ts'
 import {shellCommand} from '../errors/shell-command.ts'
 import {isInside} from '../platform/paths.ts'
-import {upstreamRef} from '../git/git.ts'
 
 export interface IntegrateResult {
   /** Commits that came from the forge. */

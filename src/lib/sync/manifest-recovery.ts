@@ -2,13 +2,12 @@
 // unfinished is undone, the forge is asked for a repaired version (taken when this machine's work goes on top of it
 // cleanly), and otherwise the error says where the bad version came from and a fix that works.
 import {ForgeUnreachableError} from '../errors/index.ts'
-import type {GitRepo} from '../git/git.ts'
+import {type GitRepo, upstreamRef} from '../git/git.ts'
 import {describeCommit, lastManifestCommit, unreadableManifestAt} from '../manifest/history.ts'
 import {DEFAULT_BRANCH, type Fleet} from '../manifest/schema.ts'
 import {MANIFEST_RELATIVE_PATH, manifestPath, ManifestError, readManifest} from '../manifest/store.ts'
 import {recordedStep, undoOperation} from './recover.ts'
 import {shellCommand} from '../errors/shell-command.ts'
-import {upstreamRef} from '../git/git.ts'
 
 async function readOrError(sourceDir: string): Promise<Fleet | ManifestError> {
   try {

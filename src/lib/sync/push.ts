@@ -1,9 +1,8 @@
 // Getting this machine's commits onto the forge: the one way every command does it, never leaving the repo
 // mid-rebase and never losing a commit.
 import {FleetError} from '../errors/index.ts'
-import type {GitRepo} from '../git/git.ts'
+import {type GitRepo, upstreamRef} from '../git/git.ts'
 import {forgeManifestError, unreadableManifestAt} from '../manifest/history.ts'
-import {upstreamRef} from '../git/git.ts'
 import {fileNameStamp} from '../platform/paths.ts'
 
 /** How many times a rejected push is followed by bringing the forge's commits in and pushing again. */
