@@ -63,6 +63,27 @@ describe('sync safety: nothing is lost', function () {
     assert.match(beta.read(`${APP}/x.conf`), /line 9 from alpha/)
   })
 
+  it("edited here, deleted on the other: keeping this machine's version brings the edit back everywhere", async function () {
+    alpha.write(`${APP}/run.sh`, '#!/bin/sh\necho one\n', 0o755)
+    await alpha.sync()
+    await beta.sync()
+    alpha.remove(`${APP}/run.sh`)
+    await alpha.sync()
+    beta.write(`${APP}/run.sh`, '#!/bin/sh\necho beta\n', 0o755)
+    const conflicted = await beta.sync({exit: 4})
+    assert.deepEqual(
+      conflicted.result.conflicts.map((c) => c.path),
+      [`${APP}/run.sh`],
+    )
+    assert.equal(beta.read(`${APP}/run.sh`), '#!/bin/sh\necho beta\n', 'the edit stays on disk while in conflict')
+    await beta.resolve(`${APP}/run.sh`, 'mine')
+    assert.equal(beta.read(`${APP}/run.sh`), '#!/bin/sh\necho beta\n', 'keeping mine keeps the edit here')
+    await alpha.sync()
+    assert.equal(alpha.read(`${APP}/run.sh`), '#!/bin/sh\necho beta\n', 'and brings it back to the machine that deleted it')
+    await beta.sync()
+    assert.equal(beta.read(`${APP}/run.sh`), '#!/bin/sh\necho beta\n')
+  })
+
   it("a conflict in one file does not drop the other machine's edits to another file", async function () {
     await alpha.sync()
     alpha.edit(`${APP}/x.conf`, (text) => text.replace('line 0', 'line 0 by alpha'))

@@ -11,7 +11,7 @@ import type {LocalFleet} from '../fleet/local.ts'
 import {isEncryptedSourceFile} from '../keys/crypto.ts'
 import {readIdentity} from '../keys/identity.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
-import {removeEntryName} from '../chezmoi/source-names.ts'
+import {parseSourceFileName, removeEntryName} from '../chezmoi/source-names.ts'
 import {readManifest} from '../manifest/store.ts'
 import {homeRelative} from '../platform/paths.ts'
 import {clearRemovals} from '../chezmoi/removals.ts'
@@ -44,7 +44,9 @@ export async function resolveConflict(local: LocalFleet, given: string, side: Si
     if (side === 'mine') {
       await refuseSecrets(local, conflict)
       const source = join(local.paths.sourceDir, conflict.sourcePath)
-      if (existsSync(target) && existsSync(source) && sameType(target, source)) {
+      // A `remove_` marker is the other machine's deletion, not a version of the file: re-adding onto it does nothing.
+      const deletedThere = parseSourceFileName(basename(source)).type === 'remove'
+      if (existsSync(target) && existsSync(source) && !deletedThere && sameType(target, source)) {
         await local.chezmoi.reAdd([target])
       } else if (existsSync(target)) {
         // The other machine deleted it, or made it another type (a file where this machine has a directory): this
