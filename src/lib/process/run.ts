@@ -90,6 +90,12 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     timedOut: Boolean(child.timedOut) || Boolean(group?.timedOut),
   }
   if (child.failed && (child as {code?: string}).code === 'ENOENT') {
+    // A path (FLEET_CHEZMOI=/opt/…/chezmoi) names one file: PATH was not searched, so say what was.
+    if (file.includes('/'))
+      throw new FleetError(`There is no program at ${file}`, {
+        code: 'NOT_FOUND',
+        fix: 'If a setting names it (FLEET_CHEZMOI names chezmoi), point the setting at the program, or unset it to use the one on PATH.',
+      })
     throw new FleetError(`${file} was not found on PATH`, {code: 'NOT_FOUND', fix: `Install ${file} (see the README, "Install"), or put it on PATH.`})
   }
   if (result.exitCode !== 0 && !options.allowFailure) throw new ProcessError(result)
