@@ -167,6 +167,7 @@ describe('authorized_keys follows the roster', function () {
     const refused = await beta.addPath('.ssh', {exit: 2})
     assert.equal(refused.error?.code, 'FLEET_AUTHORIZED_KEYS')
     assert.match(refused.error?.fix ?? '', /fleet add-path ~\/\.ssh\/config/)
+    assert.equal((await beta.addPath(AUTHORIZED_KEYS, {exit: 2})).error?.code, 'FLEET_AUTHORIZED_KEYS')
     await beta.addPath('.ssh/config')
     await beta.sync()
     await alpha.sync()

@@ -62,7 +62,7 @@ export async function layAuthorizedKeys(chezmoi: Chezmoi, sourceDir: string, hom
 export async function refuseFleetAuthorizedKeys(chezmoi: Chezmoi, home: string, relative: string): Promise<void> {
   if (!isWithin(AUTHORIZED_KEYS_PATH, relative) || !(await fleetKeepsAuthorizedKeys(chezmoi, home))) return
   throw new UsageError(
-    `~/${relative} ${relative === AUTHORIZED_KEYS_PATH ? 'is' : 'holds'} ~/${AUTHORIZED_KEYS_PATH}, which the fleet keeps itself: a block of the active machines' SSH keys on every machine, beside each machine's own lines.`,
+    `${relative === AUTHORIZED_KEYS_PATH ? `~/${AUTHORIZED_KEYS_PATH} is` : `~/${relative} holds ~/${AUTHORIZED_KEYS_PATH}, which is`} kept by the fleet itself: a block of the active machines' SSH keys on every machine, beside each machine's own lines.`,
     relative === AUTHORIZED_KEYS_PATH
       ? "Nothing to add: your own lines in it stay on this machine; record a machine's key with `fleet enroll --ssh-key FILE` on it."
       : `Add the other files of ~/${relative} you want to share one by one (for example fleet add-path ~/.ssh/config).`,
