@@ -155,9 +155,10 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
   })
 
   it('public keys are accepted by add-path; a private key is refused with the fix', async function () {
-    alpha.write('.ssh/authorized_keys', LOOK_ALIKES.find((e) => e.name === 'authorized_keys')!.content, 0o600)
+    // ~/.ssh/authorized_keys itself is the fleet's (its block of the machines' keys): the same lines in authorized_keys2.
+    alpha.write('.ssh/authorized_keys2', LOOK_ALIKES.find((e) => e.name === 'authorized_keys')!.content, 0o600)
     alpha.write('.ssh/id_ed25519.pub', LOOK_ALIKES.find((e) => e.name === 'id_ed25519.pub')!.content)
-    await alpha.addPath(['.ssh/authorized_keys', '.ssh/id_ed25519.pub'])
+    await alpha.addPath(['.ssh/authorized_keys2', '.ssh/id_ed25519.pub'])
     const key = SECRETS.find((e) => e.name === 'id_ed25519')!
     alpha.write('.ssh/id_ed25519', key.content, 0o600)
     const refused = await alpha.addPath('.ssh/id_ed25519', {exit: 2, json: false})
@@ -165,7 +166,7 @@ describe('secrets: what looks like a secret never leaves in plain text', functio
     assert.match(refused.stderr, /--encrypt/)
     assert.ok(!(refused.stdout + refused.stderr).includes(key.value!))
     await beta.sync()
-    assert.match(beta.read('.ssh/authorized_keys'), /ssh-ed25519/)
+    assert.match(beta.read('.ssh/authorized_keys2'), /ssh-ed25519/)
   })
 
   it("no secret value is in the forge's history, the source repos, the sync logs and state, or any output", async function () {

@@ -192,4 +192,33 @@ describe('enroll wizard: in a real terminal', function () {
       ['alpha', 'beta'],
     )
   })
+
+  it('offers ~/.ssh/id_ed25519.pub when it exists; yes records it in the roster', async function () {
+    const delta = new Machine(root, 'delta')
+    const key = await delta.makeSshKey()
+    terminal = await enrollInTerminal(delta)
+
+    await terminal.waitFor(START_OR_JOIN)
+    await terminal.send('Down', 'Enter')
+    await terminal.waitFor(/\? Forge URL of the fleet to join:/)
+    await terminal.type(forge.url)
+    await terminal.send('Enter')
+    await terminal.waitFor(NAME)
+    await terminal.type('delta')
+    await terminal.send('Enter')
+    await terminal.waitFor(AGENTS)
+    await terminal.send('n', 'Enter')
+
+    let screen = await terminal.waitFor(/\? Record your SSH key .*id_ed25519\.pub in the roster\?.*\(Y\/n\)/)
+    assert.match(screen, new RegExp(`${delta.path('.ssh/id_ed25519.pub').replaceAll('.', '\\.')}`))
+    await terminal.send('Enter')
+
+    screen = await terminal.waitFor(CONFIRM)
+    assert.match(screen.slice(screen.indexOf('Summary')), /ssh key: +\S+\/\.ssh\/id_ed25519\.pub$/m)
+    await terminal.send('Enter')
+    assert.equal(await terminal.waitForExit(), 0, await terminal.screen({history: true}))
+
+    const machines = await roster(delta)
+    assert.equal((machines.find((m) => m.name === 'delta') as {sshPublicKey?: string} | undefined)?.sshPublicKey, key)
+  })
 })

@@ -256,4 +256,30 @@ export class Machine {
   async git(args: string[]): Promise<string> {
     return String((await execa('git', ['-C', this.sourceDir, ...args], {env: this.env, extendEnv: false})).stdout)
   }
+
+  // SSH keys: this machine's own, and the fleet's block in its ~/.ssh/authorized_keys.
+
+  /** fleet enroll --ssh-key FILE on an enrolled machine: records (or replaces) its SSH public key in the roster. */
+  recordSshKey(file: string, options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof Enroll>>> {
+    return this.verb(['enroll', '--name', this.name, '--yes', '--no-agents', '--ssh-key', this.path(file)], options)
+  }
+
+  /** A new ed25519 key pair made by ssh-keygen (no passphrase) at `file` (~/.ssh/id_ed25519 unless told); returns the public key line. */
+  async makeSshKey(file = '.ssh/id_ed25519'): Promise<string> {
+    const path = this.path(file)
+    mkdirSync(dirname(path), {recursive: true, mode: 0o700})
+    rmSync(path, {force: true})
+    rmSync(`${path}.pub`, {force: true})
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${this.name}@fleet-test`, '-f', path])
+    return readFileSync(`${path}.pub`, 'utf8').trim()
+  }
+
+  /** The lines of ~/.ssh/authorized_keys (undefined when there is no such file). */
+  authorizedKeys(): string[] | undefined {
+    return this.exists('.ssh/authorized_keys')
+      ? this.read('.ssh/authorized_keys')
+          .split('\n')
+          .filter((line) => line !== '')
+      : undefined
+  }
 }

@@ -66,8 +66,11 @@ export class Sshd {
     this.log = log
   }
 
-  /** Start an sshd whose files live in `dir` (created if missing). */
-  static async start(dir: string): Promise<Sshd> {
+  /**
+   * Start an sshd whose files live in `dir` (created if missing). It accepts its own client key, or with
+   * `authorizedKeysFile` the keys in that file instead (a simulated machine's ~/.ssh/authorized_keys, say).
+   */
+  static async start(dir: string, options: {authorizedKeysFile?: string} = {}): Promise<Sshd> {
     mkdirSync(dir, {recursive: true})
     // sshd insists on its privilege-separation directory even when it does not drop privileges.
     mkdirSync('/run/sshd', {recursive: true, mode: 0o755})
@@ -89,7 +92,7 @@ export class Sshd {
           `ListenAddress ${HOST}:${port}`,
           `HostKey ${hostKey}`,
           `PidFile ${join(dir, 'sshd.pid')}`,
-          `AuthorizedKeysFile ${authorizedKeys}`,
+          `AuthorizedKeysFile ${options.authorizedKeysFile ?? authorizedKeys}`,
           // The post-quantum default (sntrup761x25519) costs ~90 ms a connection on a slow CI machine, and
           // every git fetch or push is a new connection; what is under test is the forge, not the key exchange.
           'KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org',

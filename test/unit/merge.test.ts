@@ -49,6 +49,46 @@ describe('manifest three-way merge', function () {
     )
   })
 
+  describe('a revocation is permanent', function () {
+    const later = '2026-03-01T00:00:00.000Z'
+    const stateOf = (fleet: Fleet, name: string) => fleet.machines.find((m) => m.name === name)?.state
+    const activeBeta = {...base, machines: [base.machines[0], machine('beta', 'active')]}
+
+    it('a revocation on either side wins over a later change of the same machine on the other', function () {
+      const revoked = {...activeBeta, machines: [activeBeta.machines[0], machine('beta', 'revoked', '2026-02-01T00:00:00.000Z')]}
+      const changedLater = {...activeBeta, machines: [activeBeta.machines[0], {...machine('beta', 'active', later), sshPublicKey: 'ssh-ed25519 AAAAC3Nz beta'}]}
+      assert.equal(stateOf(mergeFleets(activeBeta, revoked, changedLater), 'beta'), 'revoked', 'revoked on this side')
+      assert.equal(stateOf(mergeFleets(activeBeta, changedLater, revoked), 'beta'), 'revoked', 'revoked on the forge')
+    })
+
+    it('an approval made later than the revocation does not bring the machine back, in either order', function () {
+      const pendingBase = base // beta pending
+      const revoked = {...base, machines: [base.machines[0], machine('beta', 'revoked', '2026-02-01T00:00:00.000Z')]}
+      const approvedLater = {...base, machines: [base.machines[0], machine('beta', 'active', later)]}
+      assert.equal(stateOf(mergeFleets(pendingBase, revoked, approvedLater), 'beta'), 'revoked')
+      assert.equal(stateOf(mergeFleets(pendingBase, approvedLater, revoked), 'beta'), 'revoked')
+    })
+
+    it('a revoked name taken by a new key on one side stays revoked, with the revoked key', function () {
+      const revoked = {...base, machines: [base.machines[0], machine('beta', 'revoked')]}
+      const retaken = {...revoked, machines: [revoked.machines[0], {...machine('beta', 'pending', later), recipient: 'age1other'}]}
+      for (const [mine, theirs] of [
+        [revoked, retaken],
+        [retaken, revoked],
+      ]) {
+        const beta = mergeFleets(revoked, mine, theirs).machines.find((m) => m.name === 'beta')!
+        assert.deepEqual([beta.state, beta.recipient], ['revoked', 'age1beta'])
+      }
+    })
+
+    it('a revoked machine dropped from the roster on one side is kept', function () {
+      const revoked = {...base, machines: [base.machines[0], machine('beta', 'revoked')]}
+      const dropped = {...revoked, machines: [revoked.machines[0]]}
+      assert.equal(stateOf(mergeFleets(revoked, dropped, revoked), 'beta'), 'revoked')
+      assert.equal(stateOf(mergeFleets(revoked, revoked, dropped), 'beta'), 'revoked')
+    })
+  })
+
   it('settings changed on one side win over the untouched other', function () {
     const mine = {...base, settings: {...base.settings, agents: {...base.settings.agents, pullIntervalSeconds: 60}}}
     assert.equal(mergeFleets(base, mine, base).settings.agents.pullIntervalSeconds, 60)

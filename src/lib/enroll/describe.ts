@@ -10,6 +10,8 @@ export function describeEnrollment(result: EnrollResult): string[] {
     `  source: ${result.sourceDir}`,
     `  agents: ${result.agents.message}`,
   ]
+  if (result.sshPublicKey)
+    lines.push(`  ssh:    ${result.sshPublicKey.split(' ')[0]} key in the roster (in every machine's ~/.ssh/authorized_keys while this machine is active)`)
   if (result.backedUp.length > 0) lines.push(`  files this machine had before, replaced by the fleet's: backed up to ${result.backupDir}`)
   for (const note of result.notes) lines.push(`  note: ${note}`)
   lines.push('', 'Next:')

@@ -14,7 +14,8 @@ import {chezmoiFor, openLocalFleet} from '../fleet/local.ts'
 import {pushToForge} from '../sync/push.ts'
 import {checkSourceForPush} from '../sync/source-check.ts'
 import {syncBeforeChange} from '../sync/engine.ts'
-import {ensureMachine, nameTakenError} from '../fleet/roster.ts'
+import {checkEnrollable, ensureMachine} from '../fleet/roster.ts'
+import {layAuthorizedKeys} from '../fleet/authorized-keys.ts'
 import {activeMachines, findMachine, isEncryptedPath} from '../manifest/lookup.ts'
 import {SECRETS_PATH, template} from '../fleet/templates.ts'
 import {redactUrl} from '../errors/redact.ts'
@@ -38,6 +39,8 @@ export interface EnrollOptions {
   agents: boolean
   /** Take over an existing chezmoi setup that is not this fleet's (never deleting it). */
   adopt: boolean
+  /** This machine's SSH public key line for the roster (read from `--ssh-key FILE`); undefined: keep what is there. */
+  sshPublicKey?: string
   /** This machine's agents, the core's and the plugins' (given by the command: it needs oclif's plugins). */
   contributedAgents?: () => Promise<ContributedAgent[]>
   env?: NodeJS.ProcessEnv
@@ -58,6 +61,8 @@ export interface EnrollResult {
   identityFile: string
   keyType: KeyType
   keyCreated: boolean
+  /** This machine's SSH public key as the roster has it, if any. */
+  sshPublicKey?: string
   rosterChanged: boolean
   pushed: number
   backedUp: string[]
@@ -214,8 +219,7 @@ async function sourceRepo(ctx: EnrollContext): Promise<string> {
       }
       const fleet = await joinableManifest(ctx, staging, text)
       checkKeyType(ctx, fleet)
-      const holder = findMachine(fleet, ctx.options.name)
-      if (holder && holder.state !== 'revoked' && holder.recipient !== ctx.identity?.recipient) throw nameTakenError(fleet, ctx.options.name)
+      checkEnrollable(fleet, ctx.options.name, ctx.identity?.recipient, paths.identityFile)
       await rename(staging, paths.sourceDir)
       ctx.fleet = fleet
     } finally {
@@ -340,20 +344,27 @@ async function applyRosterEntry(ctx: EnrollContext): Promise<boolean> {
   const fleet = existsSync(join(paths.sourceDir, MANIFEST_RELATIVE_PATH))
     ? await readManifest(paths.sourceDir)
     : newFleet(identity.keyType, options.name, new Date().toISOString())
-  const {machine, added} = ensureMachine(fleet, options.name, identity.recipient, identity.file)
-  if (added) await writeManifest(paths.sourceDir, fleet)
+  const {machine, added, changed} = ensureMachine(fleet, options.name, identity.recipient, identity.file, {sshPublicKey: options.sshPublicKey})
+  if (changed) await writeManifest(paths.sourceDir, fleet)
   ctx.fleet = fleet
   ctx.state = machine.state
   await writeRecipientsFile(paths.recipientsFile, fleet)
   await layTemplates(ctx)
   await ctx.repo.ensureIdentity(options.name)
-  const committed = await ctx.repo.commitAll(added ? `fleet: enroll ${options.name} (${machine.state})` : `fleet: set up ${options.name}`)
-  return added || committed
+  const message = added
+    ? `fleet: enroll ${options.name} (${machine.state})`
+    : changed
+      ? `fleet: ${options.name}: record its SSH public key`
+      : `fleet: set up ${options.name}`
+  const committed = await ctx.repo.commitAll(message)
+  return changed || committed
 }
 
 /**
- * The files every fleet has: .chezmoiignore (holding encrypted paths back from pending machines) and, once an
- * active machine is there to encrypt it, the secrets file. Each is laid only where it is missing.
+ * The files every fleet has: .chezmoiignore (holding encrypted paths back from pending machines), the modify template
+ * that keeps the fleet's SSH keys in ~/.ssh/authorized_keys (laid in a fleet that lacks it at the next enroll of any of
+ * its machines) and, once an active machine is there to encrypt it, the secrets file. Each is laid only where it is
+ * missing.
  */
 async function layTemplates(ctx: EnrollContext): Promise<void> {
   const {paths} = ctx
@@ -361,6 +372,9 @@ async function layTemplates(ctx: EnrollContext): Promise<void> {
   const rules = await template('chezmoiignore')
   if (!existsSync(ignore)) await writeFile(ignore, rules)
   else if (!(await readFile(ignore, 'utf8')).includes('.fleetMachine')) await writeFile(ignore, `${await readFile(ignore, 'utf8')}\n${rules}`)
+  const skipped = await layAuthorizedKeys(ctx.chezmoi, paths.sourceDir, paths.home, ctx.fleet!)
+  // Laid again when another machine's push came first: said once.
+  if (skipped !== undefined && !ctx.notes.includes(skipped)) ctx.notes.push(skipped)
   if (ctx.state !== 'active' || !ctx.fleet!.paths.some((p) => p.path === SECRETS_PATH && p.encrypt)) return
   const secrets = join(paths.home, SECRETS_PATH)
   const managed = await ctx.chezmoi.managed()
@@ -472,6 +486,7 @@ export function enrollResult(ctx: EnrollContext): EnrollResult {
     identityFile: ctx.paths.identityFile,
     keyType: ctx.identity!.keyType,
     keyCreated: ctx.keyCreated,
+    sshPublicKey: findMachine(ctx.fleet!, name)?.sshPublicKey,
     rosterChanged: ctx.rosterChanged,
     pushed: ctx.pushed,
     backedUp: ctx.applied?.backedUp ?? [],

@@ -1,9 +1,11 @@
 // The answers enroll needs: from flags, from the existing enrollment, from questions in a terminal, or (with
 // --yes) from the defaults. Without a terminal, a missing answer is an error that names its flag.
 import {existsSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {configuredMachine, foreignConfigFiles} from '../chezmoi/config.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
+import {readSshPublicKey} from '../fleet/authorized-keys.ts'
 import {probeForge} from '../forge/forge.ts'
 import {KEY_TYPE_LABELS} from '../keys/identity.ts'
 import {DEFAULT_KEY_TYPE, type KeyType, MACHINE_NAME_PATTERN, machineNameRule} from '../manifest/schema.ts'
@@ -16,6 +18,8 @@ export interface EnrollFlags {
   keyType?: KeyType
   agents?: boolean
   adopt?: boolean
+  /** A file holding this machine's SSH public key, for the roster. */
+  sshKey?: string
   yes: boolean
 }
 
@@ -52,7 +56,8 @@ export async function answersWithoutPrompts(flags: EnrollFlags, paths: FleetPath
   if (flags.forge === undefined && !repairing && !flags.yes) throw needFlag('--forge <url>', 'the forge to start the fleet on or join')
   const agents = flags.agents ?? (flags.yes || repairing ? true : undefined)
   if (agents === undefined) throw needFlag('--agents or --no-agents', 'whether to install background agents')
-  return {forge: flags.forge, name: validateName(name), keyType: flags.keyType, agents, adopt: flags.adopt ?? false}
+  const sshPublicKey = flags.sshKey === undefined ? undefined : await readSshPublicKey(flags.sshKey)
+  return {forge: flags.forge, name: validateName(name), keyType: flags.keyType, agents, adopt: flags.adopt ?? false, sshPublicKey}
 }
 
 /** Ask in the terminal for every answer the flags left open, then show a summary to confirm. */
@@ -131,6 +136,18 @@ async function askEverything(flags: EnrollFlags, paths: FleetPaths, log: (line: 
 
   const agents = flags.agents ?? (await confirm({message: 'Install background agents (sync on every save)?', default: true}))
 
+  let sshKey = flags.sshKey
+  const usualKey = join(paths.home, '.ssh', 'id_ed25519.pub')
+  if (sshKey === undefined && existsSync(usualKey)) {
+    const record = await confirm({
+      message: `Record your SSH key ${usualKey} in the roster? Once this machine is active, the fleet's machines can log in to each other with their keys.`,
+      default: true,
+    })
+    if (record) sshKey = usualKey
+  }
+  // Checked before the summary: a file that is not a public key is refused before anything is asked to confirm.
+  const sshPublicKey = sshKey === undefined ? undefined : await readSshPublicKey(sshKey)
+
   let adopt = flags.adopt ?? false
   const foreign = source.kind === 'foreign' ? [paths.sourceDir] : []
   foreign.push(...foreignConfigFiles(paths))
@@ -154,9 +171,10 @@ async function askEverything(flags: EnrollFlags, paths: FleetPaths, log: (line: 
   log(`  machine:    ${name}`)
   if (starting) log(`  key type:   ${KEY_TYPE_LABELS[keyType ?? DEFAULT_KEY_TYPE]}`)
   log(`  agents:     ${agents ? 'install' : 'do not install'}`)
+  log(`  ssh key:    ${sshKey ?? 'none recorded'}`)
   if (adopt) log(`  existing:   adopt ${foreign.join(', ')}`)
   log(`  key file:   ${paths.identityFile}${existsSync(paths.identityFile) ? ' (exists; reused)' : ' (created, mode 0600)'}`)
   log('')
   if (!(await confirm({message: 'Enroll this machine?', default: true}))) throw new FleetError('Stopped: nothing was changed.', {code: 'CANCELLED'})
-  return {forge, name: validateName(name), keyType, agents, adopt}
+  return {forge, name: validateName(name), keyType, agents, adopt, sshPublicKey}
 }

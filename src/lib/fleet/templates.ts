@@ -5,7 +5,8 @@ import {fileURLToPath} from 'node:url'
 /** templates/ at the package root (this file is src/lib/fleet/ or dist/lib/fleet/). */
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/', import.meta.url))
 
-export async function template(name: 'chezmoiignore' | 'secrets.env'): Promise<string> {
+/** A template's text, by its file name under templates/. */
+export async function template(name: 'authorized_keys' | 'chezmoiignore' | 'secrets.env'): Promise<string> {
   return readFile(`${TEMPLATES_DIR}${name}`, 'utf8')
 }
 

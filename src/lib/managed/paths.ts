@@ -7,6 +7,7 @@ import {dirname, join, resolve} from 'node:path'
 import {clearRemovals} from '../chezmoi/removals.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
+import {refuseFleetAuthorizedKeys} from '../fleet/authorized-keys.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
 import {isActive, managedPathNamed, managedPathOf} from '../manifest/lookup.ts'
 import type {Fleet, ManagedPath} from '../manifest/schema.ts'
@@ -137,6 +138,7 @@ async function planOnePath(local: LocalFleet, fleet: Fleet, options: AddPathOpti
   if (existing) throw new UsageError(`~/${relative} is already managed.`, 'See `fleet paths`.', 'ALREADY_MANAGED')
   const outer = managedPathOf(fleet, relative)
   if (outer) throw new UsageError(`~/${relative} is already synced as part of ~/${outer.path}.`, 'Nothing to do; see `fleet paths`.', 'INSIDE_MANAGED')
+  await refuseFleetAuthorizedKeys(local.chezmoi, home, relative)
   const kind = kindWithLinks(given, absolute, relative, home, plan.warnings)
   const size = await measure(home, relative)
   for (const inner of fleet.paths.filter((p) => isWithin(p.path, relative))) {

@@ -6,24 +6,34 @@ function byKey<T>(items: T[], key: (item: T) => string): Map<string, T> {
   return new Map(items.map((item) => [key(item), item]))
 }
 
-/** Merge keyed lists: start from theirs, then apply what mine added, changed or removed since base. */
-function mergeList<T>(base: T[], mine: T[], theirs: T[], key: (item: T) => string, prefer: (a: T, b: T) => T): T[] {
+/**
+ * Merge keyed lists: start from theirs, then apply what mine added, changed or removed since base. An item that is
+ * `permanent` on either side is never removed by the other.
+ */
+function mergeList<T>(base: T[], mine: T[], theirs: T[], key: (item: T) => string, prefer: (a: T, b: T) => T, permanent = (_item: T) => false): T[] {
   const baseMap = byKey(base, key)
   const mineMap = byKey(mine, key)
   const result = byKey(theirs, key)
   for (const [k, item] of mineMap) {
     const other = result.get(k)
     if (other === undefined) {
-      if (!baseMap.has(k)) result.set(k, item) // added by mine
-    } else if (JSON.stringify(item) !== JSON.stringify(baseMap.get(k))) {
-      result.set(k, prefer(item, other)) // changed by mine (and perhaps by theirs)
+      if (!baseMap.has(k) || permanent(item)) result.set(k, item) // added by mine (or kept though theirs removed it)
+    } else if (JSON.stringify(item) !== JSON.stringify(baseMap.get(k)) || (permanent(item) && !permanent(other))) {
+      result.set(k, prefer(item, other)) // changed by mine (and perhaps by theirs), or permanent here only
     }
   }
-  for (const k of baseMap.keys()) if (!mineMap.has(k)) result.delete(k) // removed by mine
+  for (const k of baseMap.keys()) if (!mineMap.has(k) && !(result.has(k) && permanent(result.get(k)!))) result.delete(k) // removed by mine
   return [...result.values()]
 }
 
-const laterMachine = (a: Machine, b: Machine) => (a.updatedAt >= b.updatedAt ? a : b)
+/**
+ * The entry to keep for a machine both sides changed: a revoked one whatever the times (a revocation is permanent:
+ * no later approval, key or state on the other side undoes it), else the later change.
+ */
+export function preferredMachine(a: Machine, b: Machine): Machine {
+  if ((a.state === 'revoked') !== (b.state === 'revoked')) return a.state === 'revoked' ? a : b
+  return a.updatedAt >= b.updatedAt ? a : b
+}
 const minePath = (a: ManagedPath) => a
 
 export function mergeFleets(base: Fleet, mine: Fleet, theirs: Fleet): Fleet {
@@ -31,7 +41,14 @@ export function mergeFleets(base: Fleet, mine: Fleet, theirs: Fleet): Fleet {
     ...theirs,
     settings: JSON.stringify(mine.settings) !== JSON.stringify(base.settings) ? mine.settings : theirs.settings,
     paths: mergeList(base.paths, mine.paths, theirs.paths, (p) => p.path, minePath),
-    machines: mergeList(base.machines, mine.machines, theirs.machines, (m) => m.name, laterMachine),
+    machines: mergeList(
+      base.machines,
+      mine.machines,
+      theirs.machines,
+      (m) => m.name,
+      preferredMachine,
+      (m) => m.state === 'revoked',
+    ),
     plugins: mergeList(base.plugins, mine.plugins, theirs.plugins, (p) => p, minePath as unknown as (a: string) => string),
   }
 }

@@ -6,7 +6,7 @@
 //   machine).
 import {lstatSync} from 'node:fs'
 import {lstat, readFile} from 'node:fs/promises'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 
 import {FleetError} from '../errors/index.ts'
 import {backUp, newBackupDir} from '../backups/backups.ts'
@@ -59,7 +59,9 @@ export async function applyWithBackup(chezmoi: Chezmoi, options: ApplyOptions): 
   const replaced = await applyNewDirectories(chezmoi, options, entries, retyped, backupDir)
   // What chezmoi's status cannot look at (a directory that is a file here, a pipe): left as it is, and out of it.
   const leftOut = retyped.filter((c) => !replaced.paths.includes(c.path) && (c.from === 'dir' || c.to === 'other')).map((c) => c.path)
-  const result = await applyPending(chezmoi, options, statusTargetsOutside(options.home, entries, leftOut), backupDir)
+  // A modify_ entry makes its target from what is on disk when it is applied: an edit here is kept by the entry itself.
+  const madeFromDisk = new Set([...entries].filter(([, entry]) => basename(entry.source).startsWith('modify_')).map(([path]) => path))
+  const result = await applyPending(chezmoi, options, statusTargetsOutside(options.home, entries, leftOut), backupDir, madeFromDisk)
   if (replaced.applied.length === 0) return result
   return {
     ...result,
@@ -116,12 +118,18 @@ async function applyNewDirectories(
  * → leave alone what was edited here → back up what the apply would lose → one apply of the rest → when chezmoi
  * complains, ask the status again: only what it really wrote counts as applied.
  */
-async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTargets: string[] | undefined, backupDir: string): Promise<ApplyResult> {
+async function applyPending(
+  chezmoi: Chezmoi,
+  options: ApplyOptions,
+  statusTargets: string[] | undefined,
+  backupDir: string,
+  madeFromDisk: ReadonlySet<string>,
+): Promise<ApplyResult> {
   const status = statusTargets === undefined || statusTargets.length > 0 ? await chezmoi.statusWithFailures(statusTargets) : {entries: [], failed: []}
   const failed = status.failed.filter((f) => !(options.exclude?.(f.path) ?? false))
   const pending = status.entries.filter((e) => e.onApply !== ' ' && !(options.exclude?.(e.path) ?? false))
-  const leftAlone = pending.filter((e) => e.sinceLastWrite !== ' ').map((e) => e.path)
-  const toApply = pending.filter((e) => e.sinceLastWrite === ' ')
+  const leftAlone = pending.filter((e) => e.sinceLastWrite !== ' ' && !madeFromDisk.has(e.path)).map((e) => e.path)
+  const toApply = pending.filter((e) => e.sinceLastWrite === ' ' || madeFromDisk.has(e.path))
   if (toApply.length === 0) return {applied: [], waiting: [], leftAlone, backedUp: [], failed}
   const backedUp = await backUpWhatWouldBeLost(chezmoi, options, toApply, backupDir)
   const result: ApplyResult = {
@@ -133,8 +141,12 @@ async function applyPending(chezmoi: Chezmoi, options: ApplyOptions, statusTarge
     failed,
   }
   const targets = toApply.map((e) => join(options.home, e.path))
+  // chezmoi asks before it writes over (or removes) a target edited since it last wrote it; a modify_ entry's new
+  // contents come from that edit, so nothing is lost when it is told to go ahead.
+  const editedHere = toApply.filter((e) => e.sinceLastWrite !== ' ').map((e) => join(options.home, e.path))
   try {
-    await chezmoi.apply({targets})
+    if (editedHere.length > 0) await chezmoi.apply({force: true, targets: editedHere})
+    if (editedHere.length < targets.length) await chezmoi.apply({targets: targets.filter((t) => !editedHere.includes(t))})
   } catch (error) {
     if (!(error instanceof ProcessError)) throw error
     await keepOnlyWritten(chezmoi, options, targets, result, error)

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict'
+
+import {UsageError} from '../../src/lib/errors/index.ts'
+import {ensureMachine} from '../../src/lib/fleet/roster.ts'
+import {type Fleet, type Machine, settingsSchema} from '../../src/lib/manifest/schema.ts'
+
+const machine = (name: string, state: Machine['state']): Machine => ({
+  name,
+  hostname: name,
+  os: 'linux',
+  recipient: `age1${name}`,
+  state,
+  enrolledAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+})
+
+const fleet = (): Fleet => ({
+  version: 1,
+  id: 'fleet-1234',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  settings: settingsSchema.parse({}),
+  paths: [],
+  machines: [machine('alpha', 'active'), machine('old', 'revoked')],
+  plugins: [],
+})
+
+const refusal = (run: () => unknown): UsageError => {
+  try {
+    run()
+  } catch (error) {
+    assert.ok(error instanceof UsageError, String(error))
+    return error
+  }
+  assert.fail('not refused')
+}
+
+describe('roster: who may enroll under which name', function () {
+  it('a revoked name is never taken again, by a new key: the fix is a new name and an approval', function () {
+    const roster = fleet()
+    const error = refusal(() => ensureMachine(roster, 'old', 'age1newkey', '/id.txt'))
+    assert.equal(error.code, 'NAME_REVOKED')
+    assert.match(error.fix ?? '', /enroll under a new name \(fleet enroll --name <new-name>\), then have an active machine approve it/)
+    assert.deepEqual(roster.machines, fleet().machines, 'the roster is unchanged')
+  })
+
+  it('a revoked key is refused under its own name and under a new one', function () {
+    assert.equal(refusal(() => ensureMachine(fleet(), 'old', 'age1old', '/id.txt')).code, 'KEY_REVOKED')
+    const error = refusal(() => ensureMachine(fleet(), 'fresh', 'age1old', '/id.txt'))
+    assert.equal(error.code, 'KEY_REVOKED')
+    assert.match(error.fix ?? '', /Move this machine's identity file \(\/id\.txt\) aside/)
+  })
+
+  it('a name held by another key is refused, and the fix no longer says revoking frees it', function () {
+    const error = refusal(() => ensureMachine(fleet(), 'alpha', 'age1other', '/id.txt'))
+    assert.equal(error.code, 'NAME_TAKEN')
+    assert.match(error.fix ?? '', /the name stays taken/)
+  })
+
+  it("enrolling again with another SSH key replaces the entry's key; the same key changes nothing", function () {
+    const roster = fleet()
+    const now = new Date('2026-05-01T00:00:00.000Z')
+    const first = ensureMachine(roster, 'alpha', 'age1alpha', '/id.txt', {sshPublicKey: 'ssh-ed25519 AAAAfirst a', now})
+    assert.deepEqual(
+      [first.added, first.changed, first.machine.sshPublicKey, first.machine.updatedAt],
+      [false, true, 'ssh-ed25519 AAAAfirst a', now.toISOString()],
+    )
+    const again = ensureMachine(roster, 'alpha', 'age1alpha', '/id.txt', {sshPublicKey: 'ssh-ed25519 AAAAfirst a'})
+    assert.equal(again.changed, false)
+    ensureMachine(roster, 'alpha', 'age1alpha', '/id.txt', {sshPublicKey: 'ssh-ed25519 AAAAsecond a'})
+    assert.deepEqual(
+      roster.machines.filter((m) => m.name === 'alpha').map((m) => m.sshPublicKey),
+      ['ssh-ed25519 AAAAsecond a'],
+    )
+  })
+
+  it('a new machine starts pending beside an active one, with its SSH key', function () {
+    const {machine: added, added: wasAdded} = ensureMachine(fleet(), 'beta', 'age1beta', '/id.txt', {sshPublicKey: 'ssh-ed25519 AAAAbeta b'})
+    assert.deepEqual([wasAdded, added.state, added.sshPublicKey], [true, 'pending', 'ssh-ed25519 AAAAbeta b'])
+  })
+})
