@@ -183,6 +183,20 @@ describe('bad input: this machine key file missing, not a key, or readable by ot
     assert.equal(beta.read('.vault/two'), 'two v2\n')
   })
 
+  it('missing, then a new key made by enroll: the sync before the roster step says the roster holds the old key, and how to let the new one in', async function () {
+    renameSync(beta.identityFile, `${beta.identityFile}.aside`)
+    const run = await beta.enroll(undefined, {json: false, exit: 1})
+    assertNoRawError(run.stderr)
+    assert.ok(run.stderr.includes(`${beta.identityFile} is not the key the fleet knows for beta`), run.stderr)
+    const fix = fixLine(run.stderr)
+    assert.ok(fix.includes('fleet machines revoke beta') && fix.includes('fleet machines approve beta'), fix)
+    assert.doesNotMatch(run.stderr, /git -C .* rm/, 'no file is offered for removal: the key is the trouble, not the files')
+    assert.equal(beta.read('.vault/two'), 'two v2\n', 'the encrypted files keep what they had')
+    assert.equal((await beta.status()).result.key?.code, 'KEY_NOT_IN_ROSTER')
+    renameSync(`${beta.identityFile}.aside`, beta.identityFile)
+    await beta.sync()
+  })
+
   it('not an age key: applies the plain files, names the key file, and never rewrites it', async function () {
     const key = readFileSync(beta.identityFile)
     alpha.write('.vault/two', 'two v3\n')
