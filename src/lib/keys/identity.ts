@@ -6,6 +6,7 @@ import {chmod, link, mkdir, open, readFile, rm, stat} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
 import {FleetError} from '../errors/index.ts'
+import {shellCommand} from '../errors/shell-command.ts'
 import type {KeyType} from '../manifest/schema.ts'
 
 export interface AgeIdentity {
@@ -25,35 +26,84 @@ export const KEY_TYPE_LABELS: Record<KeyType, string> = {
   x25519: 'X25519',
 }
 
+/** What a machine whose key is replaced must do to be let in again, as a part of a fix. */
+const REJOIN =
+  'a machine that was already in the fleet is let in again under its name by an active machine: `fleet machines revoke <this machine>` there, `fleet enroll` here, then `fleet machines approve <this machine>` there'
+
+/** The file is not an age key (or not a valid one), with the fix. */
+function invalidIdentity(file: string, cause?: unknown): FleetError {
+  return new FleetError(`${file} is not an age identity file (expected one AGE-SECRET-KEY-… line).`, {
+    code: 'IDENTITY_INVALID',
+    fix: `If you have a copy of this machine's key, put it back in ${file} (\`${shellCommand('chmod', '600', file)}\`). Otherwise move ${file} aside (do not delete it if it is a key you still need) and run \`fleet enroll\` again to create a new one (${REJOIN}).`,
+    cause,
+  })
+}
+
 /** The key line of an age-keygen identity file: comments and blank lines are skipped. */
 export function parseIdentityFile(text: string, file: string): string {
   const keys = text
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'))
-  if (keys.length !== 1 || !/^AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]+$/.test(keys[0])) {
-    throw new FleetError(`${file} is not an age identity file (expected one AGE-SECRET-KEY-… line).`, {
-      code: 'IDENTITY_INVALID',
-      fix: `Move ${file} aside (do not delete it if it is a key you still need) and run \`fleet enroll\` again to create a new one.`,
-    })
-  }
+  if (keys.length !== 1 || !/^AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]+$/.test(keys[0])) throw invalidIdentity(file)
   return keys[0]
 }
 
+/**
+ * This machine's identity, read and checked: a missing file, a file that is not an age key, and a key file that group
+ * or others can read (the key may have been copied: refused before anything is decrypted with it) are each a
+ * FleetError naming the file and the fix.
+ */
 export async function readIdentity(file: string): Promise<AgeIdentity> {
   let text: string
   try {
+    await refuseExposedIdentity(file)
     text = await readFile(file, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new FleetError(`This machine's age identity ${file} is missing.`, {code: 'IDENTITY_MISSING', fix: 'Run `fleet enroll` to create it.'})
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') {
+      throw new FleetError(`This machine's age identity ${file} is missing: this machine cannot decrypt the fleet's encrypted files.`, {
+        code: 'IDENTITY_MISSING',
+        fix: `If you have a copy of this machine's key, put it back in ${file} (\`${shellCommand('chmod', '600', file)}\`), then run \`fleet sync\`. Otherwise run \`fleet enroll\` to create a new key (${REJOIN}).`,
+      })
+    }
+    if (code === 'EACCES' || code === 'EISDIR') {
+      throw new FleetError(`This machine's age identity ${file} cannot be read (${code === 'EISDIR' ? 'it is a directory' : 'permission denied'}).`, {
+        code: 'IDENTITY_UNREADABLE',
+        fix: `Make ${file} a file you own with mode 0600 (ls -l shows who owns it): \`${shellCommand('chmod', '600', file)}\`.`,
+      })
     }
     throw error
   }
   const secret = parseIdentityFile(text, file)
   const {identityToRecipient} = await import('age-encryption')
-  const recipient = await identityToRecipient(secret)
+  // A line of the right shape can still be no key (a bad checksum, a truncated copy).
+  const recipient = await identityToRecipient(secret).catch((error: unknown) => {
+    throw invalidIdentity(file, error)
+  })
   return {file, secret, recipient, keyType: keyTypeOfRecipient(recipient)}
+}
+
+/**
+ * Refuse a key file that group or others can read: the key may have been copied, so it is not used, and fixing the
+ * mode silently would hide that. A missing file is not refused here: readIdentity says it is missing, and a sync
+ * applies everything but the encrypted files.
+ */
+export async function refuseExposedIdentity(file: string): Promise<void> {
+  const info = await stat(file).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  })
+  if (info === undefined || (info.mode & 0o077) === 0) return
+  const {mode} = info
+  const octal = (mode & 0o777).toString(8).padStart(4, '0')
+  throw new FleetError(
+    `This machine's age identity ${file} is readable by ${mode & 0o007 ? 'others' : 'its group'} (mode ${octal}): the key may have been exposed, so fleet does not use it.`,
+    {
+      code: 'IDENTITY_EXPOSED',
+      fix: `Run \`${shellCommand('chmod', '600', file)}\`, then the command again. If anyone else could have read the key (a shared machine, a backup, a synced folder), rotate it: \`fleet rotate-keys\`.`,
+    },
+  )
 }
 
 /** Group or others can read the file: fix it to 0600 and say so. Returns true when the mode was changed. */
@@ -80,7 +130,11 @@ export async function generateIdentityText(keyType: KeyType): Promise<{secret: s
 export async function ensureIdentity(file: string, keyType: KeyType): Promise<{identity: AgeIdentity; created: boolean; modeFixed: boolean}> {
   await mkdir(dirname(dirname(file)), {recursive: true})
   await mkdir(dirname(file), {recursive: true, mode: 0o700})
-  const reuse = async () => ({identity: await readIdentity(file), created: false, modeFixed: await tightenMode(file)})
+  // enroll fixes the mode (and says so) before reading the key: readIdentity refuses a key that others can read.
+  const reuse = async () => {
+    const modeFixed = await tightenMode(file)
+    return {identity: await readIdentity(file), created: false, modeFixed}
+  }
   if (existsSync(file)) return reuse()
   const {secret, recipient, text} = await generateIdentityText(keyType)
   const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`

@@ -4,12 +4,26 @@ import {describeHolder, stuckLockError} from '../lock/fleet-lock.ts'
 import {describeHeldBack} from '../sync/describe.ts'
 import type {StatusReport} from './status.ts'
 
+/** How many files of a failed apply status lists under the last sync. */
+const MAX_DETAILS = 10
+
 /** The status report as lines: the machine, its last sync and the lock, where it stands, the agents (as `manager` runs them), the roster. */
 export function describeStatus(report: StatusReport, manager: ManagerKind | undefined): string[] {
   const lines: string[] = []
   const last = report.lastSync
   lines.push(`${report.machine} (${report.state}) — forge ${report.forge ?? '(none)'}`)
   lines.push(last ? `Last sync: ${last.at} (${last.reason}): ${last.outcome}${last.error ? ` — ${last.error.split('\n')[0]}` : ''}` : 'Last sync: never')
+  // Each file a failed apply names, with what is wrong with it (the fix is printed by `fleet sync`).
+  const details =
+    last?.error
+      ?.split('\n')
+      .slice(1)
+      .filter((line) => line.startsWith('  ~/')) ?? []
+  lines.push(
+    ...details.slice(0, MAX_DETAILS),
+    ...(details.length > MAX_DETAILS ? [`  … and ${details.length - MAX_DETAILS} more (\`fleet sync\` lists them all)`] : []),
+  )
+  if (report.key) lines.push(`Key: ${report.key.message}`, ...(report.key.fix ? [`  Fix: ${report.key.fix}`] : []))
   if (report.lock) {
     const {lock} = report
     if (lock.stuck) {

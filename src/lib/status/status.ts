@@ -16,6 +16,7 @@ import type {HeldBack} from '../sync/secret-check.ts'
 import {type ConflictRecord, readSyncLog, readSyncState, type SyncRecord, type SyncState} from '../sync/state.ts'
 import {reportableStatus} from '../chezmoi/entry-types.ts'
 import {upstreamRef} from '../git/git.ts'
+import {identityProblem} from '../sync/apply-failures.ts'
 
 export interface StatusReport {
   machine: string
@@ -37,6 +38,8 @@ export interface StatusReport {
   lock?: LockOwner & {stale: boolean; stuck: boolean}
   /** This machine's agents, and the last sync each one started (from the sync log). */
   agents: Array<AgentListing & {lastTrigger?: {at: string; reason: string; outcome: string}}>
+  /** What is wrong with this machine's age key (missing, not a key, readable by others, not the roster's), and the fix. */
+  key?: {code: string; message: string; fix?: string}
 }
 
 /** The sync-log reason an agent's syncs carry: its `--reason` argument, else its id (the watcher's are watcher…). */
@@ -76,7 +79,13 @@ export async function machineStatus(local: LocalFleet, agents: ListedAgent[] = [
     roster: fleet.machines.map(({name, state, hostname, os}) => ({name, state, hostname, os})),
     agents: await withLastTriggers(local, agents),
     lock: lockHolder(local),
+    key: await keyProblem(local),
   }
+}
+
+async function keyProblem(local: LocalFleet): Promise<StatusReport['key']> {
+  const problem = await identityProblem(local)
+  return problem && {code: problem.code, message: problem.message, fix: problem.fix}
 }
 
 /** The last sync, told truly: one that started and never recorded its end (killed; a full disk) is an error. */

@@ -22,12 +22,13 @@ import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import {applyWithBackup, type ApplyResult} from './apply.ts'
-import {requireChezmoi, type TargetFailure} from '../chezmoi/chezmoi.ts'
+import {applyFailedError, openableWith} from './apply-failures.ts'
+import {requireChezmoi} from '../chezmoi/chezmoi.ts'
 import {errorMessage, ExitCode, type ExitCodeValue, explainSystemError, FleetError, ForgeUnreachableError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {forgeBranchHead} from '../forge/forge.ts'
 import {decryptWith, encryptTo, isEncryptedSourceFile, recipientStanzaCount, reencryptSource} from '../keys/crypto.ts'
-import {readIdentity} from '../keys/identity.ts'
+import {readIdentity, refuseExposedIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
 import {lockDirFor, stuckLockError} from '../lock/fleet-lock.ts'
 import {isStuck, type LockOwner, readOwner, tryLock} from '../lock/lock.ts'
@@ -50,7 +51,6 @@ import {mergeText} from './merge-text.ts'
 import {readManifestForSync} from './manifest-recovery.ts'
 import {refreshEntries, sameSnapshot, type Snapshot, takeSnapshot} from './snapshot.ts'
 import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
-import {shellCommand} from '../errors/shell-command.ts'
 import type {ManagedEntry} from '../chezmoi/entry-types.ts'
 import {upstreamRef} from '../git/git.ts'
 
@@ -244,6 +244,8 @@ function isEncryptedTarget(fleet: Fleet) {
 
 /** One sync's steps, in the order they run (see the header); a failure of the apply or an unreachable forge last. */
 async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState, result: SyncResult): Promise<void> {
+  // A key others can read may have been copied: refused before anything is decrypted with it (chezmoi reads it too).
+  await refuseExposedIdentity(local.paths.identityFile)
   const run = new SyncRun(local, options, state, result, await recover(local, result))
   if (await run.quickPath()) return
   await run.captureAndCommit()
@@ -555,27 +557,6 @@ async function unchangedSinceApply(local: LocalFleet, applied: string[]): Promis
   return true
 }
 
-/** Targets from the fleet that chezmoi could not apply here: each with chezmoi's reason and its source entry. */
-async function applyFailedError(local: LocalFleet, failed: TargetFailure[]): Promise<FleetError> {
-  const sources = await Promise.all(
-    failed.map((f) =>
-      local.chezmoi.sourcePaths([join(local.paths.home, f.path)]).then(
-        ([s]) => s,
-        () => undefined,
-      ),
-    ),
-  )
-  const lines = failed.map((f, i) => `  ~/${f.path}: ${f.reason}${sources[i] ? ` (source entry ${sources[i]})` : ''}`)
-  const example = sources.find(Boolean)
-  const names = failed.map((f) => `~/${f.path}`).join(', ')
-  return new FleetError(`chezmoi could not apply ${names} here (everything else was applied):\n${lines.join('\n')}`, {
-    code: 'APPLY_FAILED',
-    fix:
-      'Correct the entry on the machine that made it and run `fleet sync` there, or remove it from the fleet: ' +
-      `${example ? shellCommand('git', '-C', local.paths.sourceDir, 'rm', '--', example) : `${shellCommand('git', '-C', local.paths.sourceDir, 'rm', '--')} <source entry>`}, then \`fleet sync\`. This machine applies it at its next sync once it can.`,
-  })
-}
-
 function commitMessage(machine: string, caught: CaptureResult): string {
   const parts: string[] = []
   const list = (paths: string[]) => (paths.length <= 5 ? paths.join(', ') : `${paths.slice(0, 5).join(', ')} and ${paths.length - 5} more`)
@@ -618,12 +599,20 @@ async function enforceRecipients(local: LocalFleet, fleet: Fleet, result: SyncRe
   const stale: string[] = []
   for (const file of (await local.repo.listFiles()).filter(isEncryptedSourceFile)) {
     const content = await readFile(join(local.paths.sourceDir, file)).catch(() => undefined)
-    if (content && (await recipientStanzaCount(content)) !== recipients.length) stale.push(file)
+    // A header that does not read (damaged ciphertext) is left as it is: the apply reports it with the fix.
+    const count = content && (await recipientStanzaCount(content).catch(() => undefined))
+    if (count !== undefined && count !== recipients.length) stale.push(file)
   }
   if (stale.length === 0) return
   await writeRecipientsFile(local.paths.recipientsFile, fleet)
-  const identity = await readIdentity(local.paths.identityFile)
-  const rewritten = await reencryptSource(local.paths.sourceDir, stale, identity, recipients)
+  // A key that is missing or no key, or a file it does not open, never stops the others: the apply reports each, with the fix.
+  const identity = await readIdentity(local.paths.identityFile).catch((error: unknown) => {
+    if (error instanceof FleetError) return undefined
+    throw error
+  })
+  const openable = identity ? await openableWith(identity, local.paths.sourceDir, stale) : []
+  if (openable.length === 0) return
+  const rewritten = await reencryptSource(local.paths.sourceDir, openable, identity!, recipients)
   await local.repo.commitAll(`fleet: ${local.machine}: re-encrypt ${rewritten.length} file(s) for the ${recipients.length} active machine(s)`)
   result.notes.push(`re-encrypted ${rewritten.length} file(s) for the current set of active machines`)
 }
