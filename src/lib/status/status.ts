@@ -16,6 +16,7 @@ import type {HeldBack} from '../sync/secret-check.ts'
 import {type ConflictRecord, readSyncLog, readSyncState, type SyncRecord, type SyncState} from '../sync/state.ts'
 import {reportableStatus} from '../chezmoi/entry-types.ts'
 import {upstreamRef} from '../git/git.ts'
+import {conflictedSecretKeys} from '../secrets-file/history.ts'
 
 export interface StatusReport {
   machine: string
@@ -25,7 +26,8 @@ export interface StatusReport {
   /** Commits here not on the forge, and on the forge not here (as of the last fetch). */
   ahead: number
   behind: number
-  conflicts: ConflictRecord[]
+  /** With, for the secrets file, the keys in conflict (names only). */
+  conflicts: Array<ConflictRecord & {keys?: string[]}>
   /** Targets the last sync held back because they look like they hold a secret (paths and kinds, never values). */
   heldBack: HeldBack[]
   /** Targets the last sync could not capture (too large, a modify_ script, …), with the reason. */
@@ -69,7 +71,7 @@ export async function machineStatus(local: LocalFleet, agents: ListedAgent[] = [
     lastSync: lastSyncOf(state, local),
     ahead: tracked ? await local.repo.countAhead('HEAD', upstream) : await local.repo.commitCount('HEAD'),
     behind: tracked ? await local.repo.countAhead(upstream, 'HEAD') : 0,
-    conflicts: state.conflicts,
+    conflicts: await Promise.all(state.conflicts.map(async (c) => ({...c, ...(await secretKeysOf(local, c))}))),
     heldBack: state.heldBack ?? [],
     notCaptured: state.skipped ?? [],
     pendingCaptures: pending,
@@ -77,6 +79,12 @@ export async function machineStatus(local: LocalFleet, agents: ListedAgent[] = [
     agents: await withLastTriggers(local, agents),
     lock: lockHolder(local),
   }
+}
+
+/** The keys a conflict of the secrets file is about, when there are any to name. */
+async function secretKeysOf(local: LocalFleet, conflict: ConflictRecord): Promise<{keys?: string[]}> {
+  const keys = await conflictedSecretKeys(local, conflict)
+  return keys.length > 0 ? {keys} : {}
 }
 
 /** The last sync, told truly: one that started and never recorded its end (killed; a full disk) is an error. */
