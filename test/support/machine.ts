@@ -256,4 +256,9 @@ export class Machine {
   async git(args: string[]): Promise<string> {
     return String((await execa('git', ['-C', this.sourceDir, ...args], {env: this.env, extendEnv: false})).stdout)
   }
+
+  // fleet secrets: `args` after `secrets` (list, get KEY, set KEY, …); a value goes in on stdin (`input`), never in argv.
+  secrets<T = unknown>(args: string[], options: VerbOptions & {input?: string} = {}): Promise<CommandRun<T>> {
+    return this.verb(['secrets', ...args], options)
+  }
 }
