@@ -24,7 +24,8 @@ export default class SecretsEdit extends FleetCommand {
       return outcome
     }
     const names = (label: string, keys: string[]) => (keys.length > 0 ? [`${label}: ${keys.join(', ')}`] : [])
-    this.render({lines: [...names('Added', outcome.added), ...names('Changed', outcome.updated), ...names('Removed', outcome.removed)]})
+    const keys = [...names('Added', outcome.added), ...names('Changed', outcome.updated), ...names('Removed', outcome.removed)]
+    this.render({lines: keys.length > 0 ? keys : ['Comments or layout changed; no value did.']})
     return {...outcome, sync: await this.syncAndReport(local, {reason: 'secrets edit'})}
   }
 
