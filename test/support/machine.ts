@@ -282,4 +282,9 @@ export class Machine {
           .filter((line) => line !== '')
       : undefined
   }
+
+  // fleet secrets: `args` after `secrets` (list, get KEY, set KEY, …); a value goes in on stdin (`input`), never in argv.
+  secrets<T = unknown>(args: string[], options: VerbOptions & {input?: string} = {}): Promise<CommandRun<T>> {
+    return this.verb(['secrets', ...args], options)
+  }
 }

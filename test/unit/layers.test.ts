@@ -15,7 +15,7 @@ const LAYERS: string[][] = [
   ['platform'],
   ['git', 'chezmoi', 'forge', 'lock'],
   ['manifest', 'keys', 'secrets'],
-  ['fleet', 'backups', 'sync', 'managed', 'machines', 'agents', 'status', 'enroll', 'plugins'],
+  ['fleet', 'backups', 'sync', 'managed', 'machines', 'agents', 'status', 'enroll', 'plugins', 'secrets-file'],
   ['runners'],
   ['cli'],
   ['commands', 'hooks', 'index'],

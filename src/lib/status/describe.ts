@@ -44,7 +44,8 @@ export function describeStatus(report: StatusReport, manager: ManagerKind | unde
   for (const {path, reason} of report.notCaptured) lines.push(`Not captured: ~/${path} (${reason}).`)
   if (report.conflicts.length > 0) {
     lines.push("Conflicts (this machine's version stays on disk here; both versions are kept):")
-    for (const c of report.conflicts) lines.push(`  ${c.path}   (parked on ${c.parkedBranch}; since ${c.at})`)
+    for (const c of report.conflicts)
+      lines.push(`  ${c.path}   (${c.keys ? `keys changed on both: ${c.keys.join(', ')}; ` : ''}parked on ${c.parkedBranch}; since ${c.at})`)
     lines.push('  Resolve with: fleet resolve <path> --mine | --theirs')
   }
   lines.push(manager ? `Agents (${manager}):` : 'Agents (no service manager here: `fleet agents run` runs them in the foreground):')

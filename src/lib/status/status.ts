@@ -17,6 +17,7 @@ import {type ConflictRecord, readSyncLog, readSyncState, type SyncRecord, type S
 import {reportableStatus} from '../chezmoi/entry-types.ts'
 import {upstreamRef} from '../git/git.ts'
 import {identityProblem} from '../sync/apply-failures.ts'
+import {conflictedSecretKeys} from '../secrets-file/history.ts'
 
 export interface StatusReport {
   machine: string
@@ -26,7 +27,8 @@ export interface StatusReport {
   /** Commits here not on the forge, and on the forge not here (as of the last fetch). */
   ahead: number
   behind: number
-  conflicts: ConflictRecord[]
+  /** With, for the secrets file, the keys in conflict (names only). */
+  conflicts: Array<ConflictRecord & {keys?: string[]}>
   /** Targets the last sync held back because they look like they hold a secret (paths and kinds, never values). */
   heldBack: HeldBack[]
   /** Targets the last sync could not capture (too large, a modify_ script, …), with the reason. */
@@ -72,7 +74,7 @@ export async function machineStatus(local: LocalFleet, agents: ListedAgent[] = [
     lastSync: lastSyncOf(state, local),
     ahead: tracked ? await local.repo.countAhead('HEAD', upstream) : await local.repo.commitCount('HEAD'),
     behind: tracked ? await local.repo.countAhead(upstream, 'HEAD') : 0,
-    conflicts: state.conflicts,
+    conflicts: await Promise.all(state.conflicts.map(async (c) => ({...c, ...(await secretKeysOf(local, c))}))),
     heldBack: state.heldBack ?? [],
     notCaptured: state.skipped ?? [],
     pendingCaptures: pending,
@@ -86,6 +88,12 @@ export async function machineStatus(local: LocalFleet, agents: ListedAgent[] = [
 async function keyProblem(local: LocalFleet): Promise<StatusReport['key']> {
   const problem = await identityProblem(local)
   return problem && {code: problem.code, message: problem.message, fix: problem.fix}
+}
+
+/** The keys a conflict of the secrets file is about, when there are any to name. */
+async function secretKeysOf(local: LocalFleet, conflict: ConflictRecord): Promise<{keys?: string[]}> {
+  const keys = await conflictedSecretKeys(local, conflict)
+  return keys.length > 0 ? {keys} : {}
 }
 
 /** The last sync, told truly: one that started and never recorded its end (killed; a full disk) is an error. */

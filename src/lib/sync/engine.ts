@@ -48,6 +48,8 @@ import {sha256, type SourceContents} from './moved-source.ts'
 import {pushToForge} from './push.ts'
 import {checkSourceForPush, repairSharedTargets, type SourceCheckContext} from './source-check.ts'
 import {mergeText} from './merge-text.ts'
+import {SECRETS_PATH} from '../fleet/templates.ts'
+import {mergeSecretsBytes} from '../secrets/merge.ts'
 import {readManifestForSync} from './manifest-recovery.ts'
 import {refreshEntries, sameSnapshot, type Snapshot, takeSnapshot} from './snapshot.ts'
 import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
@@ -651,7 +653,9 @@ function sourceContents(local: LocalFleet, active: boolean): SourceContents {
 async function mergeEncrypted(contents: SourceContents, file: string, versions: Array<Uint8Array | undefined>): Promise<Uint8Array | string | undefined> {
   const [base, mine, theirs] = await Promise.all(versions.map(async (v) => (v === undefined ? undefined : contents.targetContents(file, v)))).catch(() => [])
   if (mine === undefined || theirs === undefined) return undefined
-  const merged = mergeText(base ?? new Uint8Array(), mine, theirs)
+  const lineMerge = mergeText(base ?? new Uint8Array(), mine, theirs)
+  // The secrets file merges by key: two machines setting different keys merge, one key set on both conflicts.
+  const merged = decodeSourcePath(file) === SECRETS_PATH ? mergeSecretsBytes(base, mine, theirs, lineMerge) : lineMerge
   if (merged === undefined) return undefined
   return Buffer.from(theirs).equals(merged) && versions[2] ? versions[2] : contents.sourceBytes(file, merged)
 }
