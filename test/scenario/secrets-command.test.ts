@@ -125,6 +125,8 @@ describe('fleet secrets: set, get, list, unset, import and edit across machines'
         '  malformed) printf "LOST=1\\nthis is not a line\\n" >> "$file" ;;',
         '  hang) printf "LOST=1\\n" >> "$file"; echo $$ > "$EDIT_LOG.pid"; exec sleep 60 ;;',
         '  nothing) : ;;',
+        // While the editor is open, a sync writes another machine's change to the real file (PLAIN, and a new key).
+        '  race) sed -i "s/^PLAIN=.*/PLAIN=from-elsewhere/" "$RACE_TARGET"; printf "RACED=1\\n" >> "$RACE_TARGET"; sed -i "s/^PLAIN=.*/PLAIN=from-the-editor/" "$file" ;;',
         'esac',
         '',
       ].join('\n'),
@@ -311,6 +313,19 @@ describe('fleet secrets: set, get, list, unset, import and edit across machines'
     }
     assert.equal(await forgeRefs(), refs)
     assert.deepEqual(readdirSync(join(fleet.root, 'runtime-alpha')), [])
+  })
+
+  it('edit: a change that arrives while the editor is open is merged; a key changed in both takes the edit, and is named', async function () {
+    await secrets(alpha, ['set', 'PLAIN'], {input: 'before-the-race'})
+    const editor = {EDITOR: `'${join(editors, 'edit.sh')}'`, EDIT_LOG: editLog, EDIT_ACTION: 'race', RACE_TARGET: alpha.path(SECRETS)}
+    const run = await secrets<{updated: string[]; replaced: string[]}>(alpha, ['edit'], {extra: editor})
+    assert.deepEqual(run.result.updated, ['PLAIN'])
+    assert.deepEqual(run.result.replaced, ['PLAIN'])
+    assert.equal(await get(alpha, 'PLAIN'), 'from-the-editor')
+    assert.equal(await get(alpha, 'RACED'), '1', 'the other change is kept beside the edit')
+    await beta.sync()
+    assert.equal(await get(beta, 'PLAIN'), 'from-the-editor')
+    await secrets(alpha, ['unset', 'RACED'])
   })
 
   it('edit: fleet stopped by SIGTERM while the editor is open removes the copy; one killed with SIGKILL leaves it to the next edit', async function () {

@@ -25,7 +25,10 @@ export default class SecretsEdit extends FleetCommand {
     }
     const names = (label: string, keys: string[]) => (keys.length > 0 ? [`${label}: ${keys.join(', ')}`] : [])
     const keys = [...names('Added', outcome.added), ...names('Changed', outcome.updated), ...names('Removed', outcome.removed)]
-    this.render({lines: keys.length > 0 ? keys : ['Comments or layout changed; no value did.']})
+    const replaced = (outcome.replaced ?? []).map(
+      (key) => `${key} was also changed on another machine while the editor was open: your value replaced it (the other is in the forge's history).`,
+    )
+    this.render({lines: keys.length > 0 ? keys : ['Comments or layout changed; no value did.'], warnings: replaced})
     return {...outcome, sync: await this.syncAndReport(local, {reason: 'secrets edit'})}
   }
 

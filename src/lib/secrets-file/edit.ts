@@ -13,7 +13,7 @@ import {FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
 import {processAlive, processStart} from '../lock/lock.ts'
-import {parseDotenv} from '../secrets/dotenv.ts'
+import {type DotenvDocument, parseDotenv} from '../secrets/dotenv.ts'
 import {mergeSecrets} from '../secrets/merge.ts'
 import {readSecrets, SECRETS_DISPLAY, writeSecrets} from './store.ts'
 
@@ -131,12 +131,14 @@ export interface EditOutcome {
   added: string[]
   updated: string[]
   removed: string[]
+  /** Keys another machine changed while the editor was open, which the edit replaced (their values are in the history). */
+  replaced?: string[]
 }
 
 /**
  * Edit the secrets in the person's editor. A malformed result is refused with its line number (when `reopen` says
  * so, the editor opens again on it); nothing changes unless the result parses. When the file changed meanwhile (a
- * sync brought another machine's change), the edit is merged into it by key.
+ * sync brought another machine's change), the edit is merged into it by key; a key both changed takes the edit's value.
  */
 export async function editSecrets(local: LocalFleet, options: {reopen?: (error: FleetError) => Promise<boolean>} = {}): Promise<EditOutcome> {
   const argv = editorCommand(local.env)
@@ -165,19 +167,31 @@ export async function editSecrets(local: LocalFleet, options: {reopen?: (error: 
   }
   const outcome = describeEdit(original.values(), parseDotenv(after, SECRETS_DISPLAY).values())
   if (after === before) return {...outcome, changed: false}
+  let replaced: string[] = []
   await withFleetLock(local.paths, 'secrets edit', async () => {
     const {text: now} = await readSecrets(local)
     if (now === before) return writeSecrets(local, after)
     const merged = mergeSecrets(before, after, now)
-    if (merged.kind !== 'merged') {
-      throw new FleetError(
-        `${SECRETS_DISPLAY} changed while the editor was open (a sync brought another machine's change${merged.kind === 'conflict' ? ` to ${merged.keys.join(', ')}` : ''}): your edit was not saved.`,
-        {code: 'SECRETS_CHANGED_MEANWHILE', fix: 'Run `fleet secrets edit` again, on the current file.'},
-      )
-    }
-    return writeSecrets(local, merged.text)
+    if (merged.kind === 'merged') return writeSecrets(local, merged.text)
+    // A key the person changed in the editor that another machine changed meanwhile: the edit, made last and on
+    // purpose, wins (never thrown away); the other value stays in the forge's history, and the outcome names the key.
+    replaced = merged.kind === 'conflict' ? merged.keys : []
+    return writeSecrets(local, editOnto(parseDotenv(now, SECRETS_DISPLAY), original, parseDotenv(after, SECRETS_DISPLAY)))
   })
-  return {...outcome, changed: true}
+  return {...outcome, changed: true, replaced}
+}
+
+/** The person's edit (what changed from `before` to `after`) made to the file as it is `now`. */
+function editOnto(now: DotenvDocument, before: DotenvDocument, after: DotenvDocument): string {
+  const [was, is] = [before.values(), after.values()]
+  for (const key of new Set([...was.keys(), ...is.keys()])) {
+    const value = is.get(key)
+    if (value === was.get(key)) continue
+    if (value === undefined) now.unset(key)
+    else if (now.get(key) !== undefined) now.set(key, value)
+    else now.append([...after.leadingComments(key), after.entryBlock(key)!])
+  }
+  return now.toString()
 }
 
 function describeEdit(before: Map<string, string>, after: Map<string, string>): Omit<EditOutcome, 'changed'> {
