@@ -17,6 +17,7 @@ import type MachinesRevoke from '../../src/commands/machines/revoke.ts'
 import type Paths from '../../src/commands/paths.ts'
 import type RemovePath from '../../src/commands/remove-path.ts'
 import type Resolve from '../../src/commands/resolve.ts'
+import type RotateKeys from '../../src/commands/rotate-keys.ts'
 import type Status from '../../src/commands/status.ts'
 import type Sync from '../../src/commands/sync.ts'
 import {lockDirFor} from '../../src/lib/lock/fleet-lock.ts'
@@ -255,5 +256,17 @@ export class Machine {
 
   async git(args: string[]): Promise<string> {
     return String((await execa('git', ['-C', this.sourceDir, ...args], {env: this.env, extendEnv: false})).stdout)
+  }
+
+  // Key rotation.
+
+  /**
+   * fleet rotate-keys (with --yes unless a dry run): this machine's key; `all`: every machine's at its next sync;
+   * `compromised`: revoke that machine and re-encrypt without it.
+   */
+  rotateKeys(options: VerbOptions & {all?: boolean; compromised?: string; dryRun?: boolean} = {}): Promise<CommandRun<ResultOf<typeof RotateKeys>>> {
+    const {all, compromised, dryRun, ...verb} = options
+    const flags = [...(all ? ['--all'] : []), ...(compromised ? ['--machine', compromised, '--compromised'] : []), ...(dryRun ? ['--dry-run'] : ['--yes'])]
+    return this.verb(['rotate-keys', ...flags], verb)
   }
 }
