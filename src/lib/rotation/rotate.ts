@@ -178,7 +178,7 @@ function ownKeySteps(local: LocalFleet, fleet: Fleet, phase: KeyRotationPhase, r
       {
         title: 'Swap the key files (the old key kept as identity.txt.old)',
         async run() {
-          await swapInNextKey(paths)
+          if (existsSync(paths.identityNextFile)) await swapInNextKey(paths)
           report.newRecipient = (await readIdentity(paths.identityFile)).recipient
           return 'the new key is the identity file'
         },
@@ -238,7 +238,9 @@ async function putNewKeyOnRoster(local: LocalFleet, report: RotationReport): Pro
   const {paths, repo} = local
   const fleet = await readManifest(paths.sourceDir)
   const me = requireCanRotate(fleet, local.machine)
-  const next = await readIdentity(paths.identityNextFile)
+  // A sync (this rotation's, or one run meanwhile) swaps the key files once the forge's roster names the new key:
+  // the new key is then the identity file.
+  const next = await readIdentity(existsSync(paths.identityNextFile) ? paths.identityNextFile : paths.identityFile)
   if (me.recipient !== next.recipient) {
     const now = new Date().toISOString()
     Object.assign(me, {recipient: next.recipient, keyCreatedAt: now, updatedAt: now})
