@@ -106,9 +106,12 @@ export async function recordEncryptions(sourceDir: string, written: Array<{ciphe
   if (text !== before) await writeFileAtomic(file, text, {mode: 0o644})
 }
 
-/** Record every encrypted file whose ciphertext is not among `before` (written since, by chezmoi) as encrypted for `recipients`. */
+/**
+ * Record every encrypted file whose ciphertext is not among `before` (written since, by chezmoi) as encrypted for
+ * `recipients`; a ciphertext fleet encrypted itself meanwhile (a merge) keeps the set it was recorded with.
+ */
 export async function recordNewCiphertexts(sourceDir: string, before: Map<string, string>, recipients: string[]): Promise<void> {
-  const known = new Set(before.values())
+  const known = new Set([...before.values(), ...(await readRecord(sourceDir)).keys()])
   const now = await encryptedFileHashes(sourceDir)
   const written = [...now].filter(([, hash]) => !known.has(hash))
   if (written.length === 0) return
