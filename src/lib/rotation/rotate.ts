@@ -114,7 +114,8 @@ export async function rotateOwnKey(local: LocalFleet, options: {dryRun?: boolean
   const steps = ownKeySteps(local, fleet, phase, report)
   report.plan = steps.map((s) => s.title)
   if (report.dryRun) {
-    report.plan = describePlan(local, fleet, phase, report.plan)
+    const encrypted = phase === 'swapped' ? [] : (await local.repo.listFiles()).filter(isEncryptedSourceFile)
+    report.plan = describePlan(local, fleet, phase, report.plan, encrypted)
     return report
   }
   await withFleetLock(paths, 'rotate-keys', async () => {
@@ -126,14 +127,16 @@ export async function rotateOwnKey(local: LocalFleet, options: {dryRun?: boolean
 }
 
 /** What a dry run prints: where a stopped rotation stands, the steps, and the files a re-encryption would touch. */
-function describePlan(local: LocalFleet, fleet: Fleet, phase: KeyRotationPhase, titles: string[]): string[] {
+function describePlan(local: LocalFleet, fleet: Fleet, phase: KeyRotationPhase, titles: string[], encrypted: string[]): string[] {
   const standing: Record<KeyRotationPhase, string> = {
     none: `Rotate the key of ${local.machine} (${KEY_TYPE_LABELS[fleet.settings.keyType]}) for the ${activeMachines(fleet).length} active machine(s):`,
     'new-key': 'A rotation was stopped after the new key was made; it goes on from there:',
     'on-roster': 'A rotation was stopped after the roster named the new key; it goes on from there:',
     swapped: 'A rotation was stopped after the key files were swapped; only the last steps are left:',
   }
-  return [standing[phase], ...titles.map((title, i) => `  ${i + 1}. ${title}`), 'Nothing was changed (--dry-run).']
+  const files =
+    encrypted.length > 0 ? [`Encrypted files to re-encrypt (${encrypted.length}): ${encrypted.map((f) => `~/${decodeSourcePath(f)}`).join(', ')}`] : []
+  return [standing[phase], ...titles.map((title, i) => `  ${i + 1}. ${title}`), ...files, 'Nothing was changed (--dry-run).']
 }
 
 /** The runbook's steps from where the rotation stands. */
@@ -332,8 +335,13 @@ export async function rotateCompromised(local: LocalFleet, name: string, options
       'NO_SUCH_MACHINE',
     )
   }
-  const readable = target.state === 'pending' ? [] : (await repo.listFiles()).filter(isEncryptedSourceFile)
-  report.exposed = readable.map((source) => ({target: `~/${decodeSourcePath(source)}`, source}))
+  const wasReadable = target.state !== 'pending'
+  // Every encrypted file the source holds (after the revocation's sync: the forge's as well) was encrypted for it.
+  const listExposed = async () => {
+    const files = wasReadable ? (await repo.listFiles()).filter(isEncryptedSourceFile) : []
+    report.exposed = files.map((source) => ({target: `~/${decodeSourcePath(source)}`, source}))
+  }
+  await listExposed()
   const steps: RotationStep[] = [
     {
       title: `Revoke ${name} and re-encrypt every encrypted file for the other active machines, then push`,
@@ -348,6 +356,7 @@ export async function rotateCompromised(local: LocalFleet, name: string, options
     {
       title: 'List what it could read',
       async run() {
+        await listExposed()
         report.secretValues = await secretValuesToRotate(local, report.exposed)
         return `${report.exposed?.length ?? 0} encrypted file(s)`
       },
