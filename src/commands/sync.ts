@@ -1,7 +1,10 @@
 import {Flags} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
+import {runSteps} from '../lib/cli/progress.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
+import {describeRotation} from '../lib/rotation/describe.ts'
+import {rotateIfRequested, type RotationReport} from '../lib/rotation/rotate.ts'
 import type {SyncResult} from '../lib/sync/engine.ts'
 
 export default class Sync extends FleetCommand {
@@ -22,12 +25,17 @@ Exit codes: 0 synced (or another sync was running and will run again for this on
     full: Flags.boolean({summary: 'Skip the quick path: look at every managed file and fetch, even when nothing seems to have changed.'}),
   }
 
-  async run(): Promise<SyncResult> {
+  async run(): Promise<SyncResult & {keyRotation?: RotationReport}> {
     const {flags} = await this.parse(Sync)
     // A service manager or `fleet agents run` may ask this process to stop: the sync finishes its work first
     // (never stopping mid-commit), then the process exits.
     this.onStopSignal(() => this.toStderr('fleet sync: finishing the sync in progress before stopping\n'))
-    const result = await this.syncAndReport(await openLocalFleet(), {reason: flags.reason, full: flags.full})
-    return result
+    const local = await openLocalFleet()
+    const result = await this.syncAndReport(local, {reason: flags.reason, full: flags.full})
+    if (result.outcome !== 'ok' && result.outcome !== 'quick') return result
+    // The fleet asked every machine to rotate its key (`fleet rotate-keys --all`): this one does it now, after the sync.
+    const keyRotation = await rotateIfRequested(local, (steps) => runSteps(steps, {}, {json: this.jsonEnabled()}))
+    if (keyRotation) this.render(describeRotation(keyRotation))
+    return {...result, keyRotation}
   }
 }

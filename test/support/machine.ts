@@ -17,6 +17,7 @@ import type MachinesRevoke from '../../src/commands/machines/revoke.ts'
 import type Paths from '../../src/commands/paths.ts'
 import type RemovePath from '../../src/commands/remove-path.ts'
 import type Resolve from '../../src/commands/resolve.ts'
+import type RotateKeys from '../../src/commands/rotate-keys.ts'
 import type Status from '../../src/commands/status.ts'
 import type Sync from '../../src/commands/sync.ts'
 import {lockDirFor} from '../../src/lib/lock/fleet-lock.ts'
@@ -286,5 +287,17 @@ export class Machine {
   // fleet secrets: `args` after `secrets` (list, get KEY, set KEY, …); a value goes in on stdin (`input`), never in argv.
   secrets<T = unknown>(args: string[], options: VerbOptions & {input?: string} = {}): Promise<CommandRun<T>> {
     return this.verb(['secrets', ...args], options)
+  }
+
+  // Key rotation.
+
+  /**
+   * fleet rotate-keys (with --yes unless a dry run): this machine's key; `all`: every machine's at its next sync;
+   * `compromised`: revoke that machine and re-encrypt without it.
+   */
+  rotateKeys(options: VerbOptions & {all?: boolean; compromised?: string; dryRun?: boolean} = {}): Promise<CommandRun<ResultOf<typeof RotateKeys>>> {
+    const {all, compromised, dryRun, ...verb} = options
+    const flags = [...(all ? ['--all'] : []), ...(compromised ? ['--machine', compromised, '--compromised'] : []), ...(dryRun ? ['--dry-run'] : ['--yes'])]
+    return this.verb(['rotate-keys', ...flags], verb)
   }
 }

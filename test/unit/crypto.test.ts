@@ -120,8 +120,9 @@ describe('crypto: encrypt, decrypt, re-encrypt', function () {
 
     it('re-encrypts every encrypted file for [a, b]: the age binary decrypts each with either key', async function () {
       const plain = readFileSync(join(source, 'dot_vimrc'))
-      const written = await reencryptSource(source, [...FILES, 'dot_vimrc'], ids.a, [ids.a.recipient, ids.b.recipient])
+      const {rewritten: written, failed} = await reencryptSource(source, [...FILES, 'dot_vimrc'], ids.a, [ids.a.recipient, ids.b.recipient])
       assert.deepEqual(written.sort(), [...FILES].sort())
+      assert.deepEqual(failed, [])
       for (const [i, relative] of FILES.entries()) {
         const file = join(source, relative)
         assert.equal(await ageDecrypt(ids.a.file, file), PLAINTEXTS[i])
@@ -150,24 +151,59 @@ describe('crypto: encrypt, decrypt, re-encrypt', function () {
       for (const [i, relative] of FILES.entries()) assert.deepEqual(readFileSync(join(source, relative)), before[i])
     })
 
-    it('with a key that cannot decrypt one file, throws and writes nothing', async function () {
-      // The second file is for c only; the first would re-encrypt fine, but must not be written either.
+    it('with a key that cannot decrypt one file: names it (DECRYPT_FAILED), leaves it as it was, and re-encrypts the others', async function () {
+      // The second file is for c only; the first re-encrypts fine, and is written: one file never stops the others.
       writeFileSync(join(source, FILES[1]), await encryptTo([ids.c.recipient], PLAINTEXTS[1]))
-      const before = FILES.map((f) => readFileSync(join(source, f)))
-      await assert.rejects(reencryptSource(source, FILES, ids.a, [ids.a.recipient, ids.b.recipient]), (error: unknown) => {
-        assert.ok(error instanceof FleetError)
-        assert.equal(error.code, 'DECRYPT_FAILED')
-        assert.ok(error.message.includes(FILES[1]), error.message)
-        return true
-      })
-      for (const [i, relative] of FILES.entries()) assert.deepEqual(readFileSync(join(source, relative)), before[i], `${relative} is unchanged`)
-      await assert.rejects(ageDecrypt(ids.b.file, join(source, FILES[0])), 'b was not added to the first file')
+      const before = readFileSync(join(source, FILES[1]))
+      const {rewritten, failed} = await reencryptSource(source, FILES, ids.a, [ids.a.recipient, ids.b.recipient])
+      assert.deepEqual(rewritten, [FILES[0]])
+      assert.equal(failed.length, 1)
+      assert.equal(failed[0].file, FILES[1])
+      assert.equal(failed[0].code, 'DECRYPT_FAILED')
+      assert.ok(failed[0].message.includes(FILES[1]), failed[0].message)
+      assert.ok(failed[0].fix)
+      assert.deepEqual(readFileSync(join(source, FILES[1])), before, `${FILES[1]} is unchanged`)
+      assert.equal(await ageDecrypt(ids.b.file, join(source, FILES[0])), PLAINTEXTS[0], 'b was added to the first file')
     })
 
-    it('with a key that decrypts nothing, throws and writes nothing', async function () {
+    it('tells a damaged or truncated file (CIPHERTEXT_CORRUPT) from one not for this key (DECRYPT_FAILED), and never writes over it', async function () {
+      const good = await encryptTo([ids.a.recipient], PLAINTEXTS[1])
+      const truncated = Buffer.from((await import('age-encryption')).armor.decode(good)).subarray(0, 200)
+      for (const damaged of [
+        truncated,
+        Buffer.from('not age at all\n'),
+        Buffer.from(good.replace(/[A-Za-z](?=[^\n]*\n-----END)/, (c) => (c === 'A' ? 'B' : 'A'))),
+      ]) {
+        writeFileSync(join(source, FILES[1]), damaged)
+        const {rewritten, failed} = await reencryptSource(source, FILES, ids.a, [ids.a.recipient, ids.b.recipient])
+        assert.deepEqual(rewritten, [FILES[0]])
+        assert.deepEqual(
+          failed.map((f) => [f.file, f.code]),
+          [[FILES[1], 'CIPHERTEXT_CORRUPT']],
+        )
+        assert.ok(failed[0].fix?.includes('git'), failed[0].fix)
+        assert.deepEqual(readFileSync(join(source, FILES[1])), damaged, 'the damaged file is left as it was')
+      }
+    })
+
+    it('with a key that decrypts nothing, reports every file and writes nothing', async function () {
       const before = FILES.map((f) => readFileSync(join(source, f)))
-      await assert.rejects(reencryptSource(source, FILES, ids.c, [ids.c.recipient]))
+      const {rewritten, failed} = await reencryptSource(source, FILES, ids.c, [ids.c.recipient])
+      assert.deepEqual(rewritten, [])
+      assert.deepEqual(
+        failed.map((f) => f.file),
+        FILES,
+      )
       for (const [i, relative] of FILES.entries()) assert.deepEqual(readFileSync(join(source, relative)), before[i])
+    })
+
+    it('decrypts with every key given and verifies with the one named: a rotation reads with the old key, checks with the new', async function () {
+      const {rewritten, failed} = await reencryptSource(source, FILES, {read: [ids.a, ids.b], verify: ids.b}, [ids.b.recipient, ids.c.recipient])
+      assert.deepEqual([rewritten.length, failed], [FILES.length, []])
+      for (const [i, relative] of FILES.entries()) {
+        assert.equal(await ageDecrypt(ids.b.file, join(source, relative)), PLAINTEXTS[i])
+        await assert.rejects(ageDecrypt(ids.a.file, join(source, relative)), 'the old key opens none of them')
+      }
     })
   })
 

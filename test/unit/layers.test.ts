@@ -16,6 +16,7 @@ const LAYERS: string[][] = [
   ['git', 'chezmoi', 'forge', 'lock'],
   ['manifest', 'keys', 'secrets'],
   ['fleet', 'backups', 'sync', 'managed', 'machines', 'agents', 'status', 'enroll', 'plugins', 'secrets-file'],
+  ['rotation'],
   ['runners'],
   ['cli'],
   ['commands', 'hooks', 'index'],

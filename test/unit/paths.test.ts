@@ -16,6 +16,8 @@ describe('paths: fleetPaths', function () {
       sourceDir: '/home/ann/.local/share/chezmoi',
       configDir: '/home/ann/.config/fleet',
       identityFile: '/home/ann/.config/fleet/identity.txt',
+      identityNextFile: '/home/ann/.config/fleet/identity.txt.next',
+      identityOldFile: '/home/ann/.config/fleet/identity.txt.old',
       recipientsFile: '/home/ann/.config/fleet/recipients.txt',
       dataDir: '/home/ann/.local/share/fleet',
       defaultForge: '/home/ann/.local/share/fleet/forge.git',

@@ -1,6 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {FleetCommand} from '../../lib/cli/base-command.ts'
+import {unreadableReport} from '../../lib/keys/crypto.ts'
 import {openLocalFleet} from '../../lib/fleet/local.ts'
 import {changeMachineState, type RosterChange} from '../../lib/machines/machines.ts'
 
@@ -20,6 +21,7 @@ export default class MachinesApprove extends FleetCommand {
       this.log(
         `${result.machine} is active. Re-encrypted ${result.reencrypted.length} file(s) for ${result.recipients} active machine(s) and pushed.\nOn ${result.machine}, run \`fleet enroll\` to apply the encrypted files.`,
       )
+    this.render(unreadableReport(result.unreadable))
     return result
   }
 }

@@ -1,6 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {FleetCommand} from '../../lib/cli/base-command.ts'
+import {unreadableReport} from '../../lib/keys/crypto.ts'
 import {openLocalFleet} from '../../lib/fleet/local.ts'
 import {changeMachineState, type RosterChange} from '../../lib/machines/machines.ts'
 
@@ -22,6 +23,7 @@ export default class MachinesRevoke extends FleetCommand {
         "Its key can still read the versions in the forge's history: change the secret values themselves now (edit ~/.config/fleet/secrets.env and rotate each token at its issuer).",
       )
     }
+    this.render(unreadableReport(result.unreadable))
     return result
   }
 }

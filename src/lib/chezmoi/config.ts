@@ -44,6 +44,30 @@ export function foreignConfigFiles(paths: FleetPaths): string[] {
     .map((name) => join(paths.chezmoiConfigDir, name))
 }
 
+/**
+ * chezmoi's age settings: the identity file, and during a key rotation the other key the machine holds (the new one
+ * before the swap, the old one after it) in `identities`, so that chezmoi decrypts whatever either key opens. Only
+ * files that exist are listed: chezmoi fails on a missing one.
+ */
+function ageSettings(paths: FleetPaths, age: ConfigObject, leaving: string[] = []): ConfigObject {
+  const {identities: _identities, ...rest} = age
+  const others = [paths.identityNextFile, paths.identityOldFile].filter((file) => existsSync(file) && !leaving.includes(file))
+  return {...rest, identity: paths.identityFile, ...(others.length > 0 ? {identities: others} : {}), recipientsFile: paths.recipientsFile}
+}
+
+/**
+ * Rewrite chezmoi's age settings for the key files this machine holds now (see ageSettings), less the ones `leaving`
+ * (about to be removed: out of the list before they are gone); other keys are kept.
+ */
+export async function refreshChezmoiIdentities(paths: FleetPaths, leaving: string[] = []): Promise<void> {
+  if (!existsSync(paths.chezmoiConfigFile)) return
+  const text = await readFile(paths.chezmoiConfigFile, 'utf8')
+  const config = (parse(text) as ConfigObject | null) ?? {}
+  const age = ageSettings(paths, (config.age as ConfigObject | undefined) ?? {}, leaving)
+  if (JSON.stringify(age) === JSON.stringify(config.age)) return
+  await writeFileAtomic(paths.chezmoiConfigFile, HEADER + stringify({...config, age}), {mode: 0o600})
+}
+
 export async function writeChezmoiConfig(paths: FleetPaths, machine: string): Promise<void> {
   const config = await readConfig(paths.chezmoiConfigFile)
   const age = (config.age as ConfigObject | undefined) ?? {}
@@ -54,7 +78,7 @@ export async function writeChezmoiConfig(paths: FleetPaths, machine: string): Pr
     encryption: 'age',
     // chezmoi's built-in age reads hybrid post-quantum keys whatever age binary the machine has.
     useBuiltinAge: true,
-    age: {...age, identity: paths.identityFile, recipientsFile: paths.recipientsFile},
+    age: ageSettings(paths, age),
     data: {...data, [MACHINE_DATA_KEY]: machine},
     // fleet commits and pushes itself, once per sync.
     git: {...git, autoCommit: false, autoPush: false},

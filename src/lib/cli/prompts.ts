@@ -16,3 +16,9 @@ export async function askWhichSide(local: LocalFleet, given: string): Promise<Si
     ],
   })
 }
+
+/** A yes/no question; no unless the person says yes. */
+export async function askToGoOn(message: string): Promise<boolean> {
+  const {confirm} = await import('@inquirer/prompts')
+  return confirm({message, default: false})
+}

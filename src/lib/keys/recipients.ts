@@ -1,5 +1,5 @@
 // The recipients file chezmoi encrypts to: derived from the manifest (the active machines), never edited by hand.
-import {mkdir} from 'node:fs/promises'
+import {mkdir, readFile} from 'node:fs/promises'
 import {dirname} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
@@ -17,4 +17,13 @@ export async function writeRecipientsFile(file: string, fleet: Fleet): Promise<s
   await mkdir(dirname(file), {recursive: true, mode: 0o700})
   await writeFileAtomic(file, renderRecipients(fleet), {mode: 0o644})
   return activeRecipients(fleet)
+}
+
+/** The recipients a recipients file holds (what chezmoi encrypts to); none when there is no such file. */
+export async function recipientsInFile(file: string): Promise<string[]> {
+  const text = await readFile(file, 'utf8').catch(() => '')
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith('age1'))
 }

@@ -6,8 +6,8 @@ import {pushToForge} from '../sync/push.ts'
 import {syncBeforeChange} from '../sync/engine.ts'
 import {checkSourceForPush} from '../sync/source-check.ts'
 import {activeMachines, findMachine} from '../manifest/lookup.ts'
-import {reencryptSource} from '../keys/crypto.ts'
-import {type AgeIdentity, readIdentity} from '../keys/identity.ts'
+import {reencryptSource, type ReencryptFailure} from '../keys/crypto.ts'
+import {reencryptionKeys} from '../keys/key-files.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
 import type {Fleet, Machine, MachineState} from '../manifest/schema.ts'
@@ -48,6 +48,8 @@ export interface RosterChange {
   /** False when the machine already had that state. */
   changed: boolean
   reencrypted: string[]
+  /** Encrypted files this machine could not open (not for its keys, or damaged): left as they were, each with its fix. */
+  unreadable: ReencryptFailure[]
   recipients: number
   pushed: number
 }
@@ -85,12 +87,11 @@ const ROSTER_VERB = {active: 'approve', revoked: 'revoke'} as const
 export async function changeMachineState(local: LocalFleet, name: string, state: 'active' | 'revoked'): Promise<RosterChange> {
   const verb = ROSTER_VERB[state]
   return withFleetLock(local.paths, `machines ${verb} ${name}`, async () => {
-    const identity = await readIdentity(local.paths.identityFile)
     const {repo, paths} = local
     const branch = (await readManifest(paths.sourceDir)).settings.branch
     // Every local edit captured and pushed first: the change below is then the only commit here.
     await syncBeforeChange(local, `machines ${verb}`)
-    let outcome: Omit<RosterChange, 'pushed'> = {machine: name, state, changed: false, reencrypted: [], recipients: 0}
+    let outcome: Omit<RosterChange, 'pushed'> = {machine: name, state, changed: false, reencrypted: [], unreadable: [], recipients: 0}
 
     // Made again from the forge's roster when another machine's push got there first (the re-derive strategy).
     const derive = async () => {
@@ -98,8 +99,8 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
       const machine = requireChangeAllowed(fleet, local.machine, name, state)
       outcome =
         machine.state === state
-          ? {machine: name, state, changed: false, reencrypted: [], recipients: activeMachines(fleet).length}
-          : await commitRosterChange(local, fleet, machine, state, identity)
+          ? {machine: name, state, changed: false, reencrypted: [], unreadable: [], recipients: activeMachines(fleet).length}
+          : await commitRosterChange(local, fleet, machine, state)
     }
 
     await derive()
@@ -142,20 +143,15 @@ function requireChangeAllowed(fleet: Fleet, self: string, name: string, state: '
 }
 
 /** Write the new state into the manifest, re-encrypt every encrypted file for the active machines, and commit. */
-async function commitRosterChange(
-  local: LocalFleet,
-  fleet: Fleet,
-  machine: Machine,
-  state: 'active' | 'revoked',
-  identity: AgeIdentity,
-): Promise<Omit<RosterChange, 'pushed'>> {
+async function commitRosterChange(local: LocalFleet, fleet: Fleet, machine: Machine, state: 'active' | 'revoked'): Promise<Omit<RosterChange, 'pushed'>> {
   const {repo, paths} = local
   const verb = ROSTER_VERB[state]
   const now = new Date().toISOString()
   Object.assign(machine, {state, updatedAt: now}, state === 'active' ? {approvedAt: now, approvedBy: local.machine} : {})
   await writeManifest(paths.sourceDir, fleet)
   const recipients = await writeRecipientsFile(paths.recipientsFile, fleet)
-  const reencrypted = await reencryptSource(paths.sourceDir, await repo.listFiles(), identity, recipients)
-  await repo.commitAll(`fleet: ${verb} ${machine.name}; re-encrypt ${reencrypted.length} file(s) for ${recipients.length} active machine(s)`)
-  return {machine: machine.name, state, changed: true, reencrypted, recipients: recipients.length}
+  const keys = await reencryptionKeys(paths, findMachine(fleet, local.machine)?.recipient)
+  const {rewritten, failed} = await reencryptSource(paths.sourceDir, await repo.listFiles(), keys, recipients)
+  await repo.commitAll(`fleet: ${verb} ${machine.name}; re-encrypt ${rewritten.length} file(s) for ${recipients.length} active machine(s)`)
+  return {machine: machine.name, state, changed: true, reencrypted: rewritten, unreadable: failed, recipients: recipients.length}
 }

@@ -8,6 +8,8 @@ import {clearRemovals} from '../chezmoi/removals.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {refuseFleetAuthorizedKeys} from '../fleet/authorized-keys.ts'
+import {encryptedFileHashes, recordNewCiphertexts} from '../keys/record.ts'
+import {recipientsInFile} from '../keys/recipients.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
 import {isActive, managedPathNamed, managedPathOf} from '../manifest/lookup.ts'
 import type {Fleet, ManagedPath} from '../manifest/schema.ts'
@@ -257,6 +259,8 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
     }))
     const updated: Fleet = {...fleet, paths: [...fleet.paths.filter((p) => !mergedInner.has(p.path)), ...entries]}
     await writeManifest(local.paths.sourceDir, updated)
+    // chezmoi encrypts what it adds to the recipients file: the ciphertexts it writes are recorded for that set.
+    const encryptedBefore = options.encrypt ? await encryptedFileHashes(local.paths.sourceDir) : undefined
     try {
       await clearRemovals(
         local.chezmoi,
@@ -294,6 +298,7 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
       }
       throw error
     }
+    if (encryptedBefore) await recordNewCiphertexts(local.paths.sourceDir, encryptedBefore, await recipientsInFile(local.paths.recipientsFile))
     await local.repo.commitAll(`fleet: ${local.machine}: add-path ${plan.add.map((p) => `~/${p.path}${p.encrypt ? ' (encrypted)' : ''}`).join(', ')}`)
     return plan
   })

@@ -35,6 +35,8 @@ export const machineSchema = z.strictObject({
   updatedAt: isoTime,
   approvedAt: isoTime.optional(),
   approvedBy: z.string().optional(),
+  /** When the machine's current key (its `recipient`) was made by `fleet rotate-keys`; absent: the key it enrolled with. */
+  keyCreatedAt: isoTime.optional(),
 })
 /**
  * One machine of the roster (the manifest's `fleet.machines`): its name, hostname and OS, its age `recipient` (public
@@ -86,6 +88,8 @@ export const settingsSchema = z.strictObject({
   /** A file larger than this (MiB) is not captured: it is reported and skipped, and every other file keeps syncing. */
   maxFileMiB: z.number().positive().default(20),
   agents: agentSettingsSchema.default(() => agentSettingsSchema.parse({})),
+  /** `fleet rotate-keys --all`: every active machine whose key is older than this rotates it at its next sync. */
+  rotationRequestedAt: isoTime.optional(),
 })
 export type Settings = z.infer<typeof settingsSchema>
 

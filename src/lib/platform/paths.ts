@@ -25,6 +25,9 @@ export interface FleetPaths {
   /** fleet's own configuration: this machine's age identity and the derived recipients file. */
   configDir: string
   identityFile: string
+  /** During a key rotation: the new identity (made before the swap) and the old one (kept after it until no file needs it). */
+  identityNextFile: string
+  identityOldFile: string
   recipientsFile: string
   /** fleet's data: the embedded default forge. */
   dataDir: string
@@ -72,6 +75,8 @@ export function fleetPaths(env: NodeJS.ProcessEnv = process.env, os: Platform = 
     sourceDir: join(dataHome, 'chezmoi'),
     configDir,
     identityFile: join(configDir, 'identity.txt'),
+    identityNextFile: join(configDir, 'identity.txt.next'),
+    identityOldFile: join(configDir, 'identity.txt.old'),
     recipientsFile: join(configDir, 'recipients.txt'),
     dataDir,
     defaultForge: join(dataDir, 'forge.git'),

@@ -8,6 +8,7 @@ import type {LocalFleet} from '../fleet/local.ts'
 import {forgeBranchHead} from '../forge/forge.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
+import {rotateIfRequested} from '../rotation/rotate.ts'
 import {sync, type SyncResult} from '../sync/engine.ts'
 import {Debouncer} from './debouncer.ts'
 import {type BranchHeads, ForgePoller} from './forge-poller.ts'
@@ -94,10 +95,20 @@ function branchHeads(local: LocalFleet): BranchHeads {
 /** One sync, told in one line; a sync that throws is told, and the watcher goes on. */
 async function syncAndTell(local: LocalFleet, reason: string, note: (line: string) => void): Promise<void> {
   try {
-    note(describeResult(await sync(local, {reason})))
+    const result = await sync(local, {reason})
+    note(describeResult(result))
+    if (result.outcome === 'ok' || result.outcome === 'quick') await rotateKeyIfRequested(local, note)
   } catch (error) {
     note(`sync (${reason}) failed: ${errorMessage(error)}`)
   }
+}
+
+/** The fleet asked every machine to rotate its key (`fleet rotate-keys --all`): rotate this one's, step by step in the log. */
+async function rotateKeyIfRequested(local: LocalFleet, note: (line: string) => void): Promise<void> {
+  const report = await rotateIfRequested(local, async (steps) => {
+    for (const step of steps) note(`rotate-keys: ${step.title}: ${await step.run()}`)
+  })
+  if (report) note(`rotate-keys: done; ${report.oldKeyRemoved ? 'the old key is removed' : `the old key is kept: ${report.oldKeyKept}`}`)
 }
 
 /** The manifest may have changed with the sync: follow its managed paths, forge address and settings. */

@@ -4,7 +4,8 @@
 import {decodeSourcePath} from '../chezmoi/source-names.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {decryptWith} from '../keys/crypto.ts'
-import {type AgeIdentity, readIdentity} from '../keys/identity.ts'
+import type {AgeIdentity} from '../keys/identity.ts'
+import {machineKeys} from '../keys/key-files.ts'
 import {parseDotenv} from '../secrets/dotenv.ts'
 import {conflictingKeys} from '../secrets/merge.ts'
 import type {ConflictRecord} from '../sync/state.ts'
@@ -44,11 +45,11 @@ async function versions(local: LocalFleet, sourceFile: string): Promise<Version[
 }
 
 /** A version's values, or undefined when this machine's key cannot open it. */
-async function valuesAt(local: LocalFleet, identity: AgeIdentity, version: Version): Promise<Map<string, string> | undefined> {
+async function valuesAt(local: LocalFleet, keys: AgeIdentity[], version: Version): Promise<Map<string, string> | undefined> {
   const bytes = await local.repo.blobBytes(`${version.commit}:${version.path}`)
   if (!bytes) return new Map()
   try {
-    return parseDotenv(Buffer.from(await decryptWith(identity, bytes, version.path)).toString('utf8'), version.path).values()
+    return parseDotenv(Buffer.from(await decryptWith(keys, bytes, version.path)).toString('utf8'), version.path).values()
   } catch {
     return undefined
   }
@@ -63,11 +64,11 @@ export async function listSecrets(local: LocalFleet): Promise<SecretListing[]> {
   const pending = new Set(listing.filter((l) => !l.local).map((l) => l.key))
   if (pending.size === 0 || !sourceFile) return listing
   const found = new Map<string, Pick<SecretListing, 'changedAt' | 'changedBy' | 'orEarlier'>>()
-  const identity = await readIdentity(local.paths.identityFile)
+  const keys = await machineKeys(local.paths)
   const history = await versions(local, sourceFile)
-  let newer = history.length > 0 ? await valuesAt(local, identity, history[0]) : undefined
+  let newer = history.length > 0 ? await valuesAt(local, keys, history[0]) : undefined
   for (let i = 0; i < history.length && pending.size > 0 && newer; i++) {
-    const older = i + 1 < history.length ? await valuesAt(local, identity, history[i + 1]) : new Map<string, string>()
+    const older = i + 1 < history.length ? await valuesAt(local, keys, history[i + 1]) : new Map<string, string>()
     for (const key of pending) {
       if (older && older.get(key) === newer.get(key)) continue
       found.set(key, {changedAt: history[i].at, changedBy: history[i].by, orEarlier: older === undefined})

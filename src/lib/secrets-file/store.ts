@@ -12,7 +12,7 @@ import {FleetError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {SECRETS_PATH} from '../fleet/templates.ts'
 import {decryptWith} from '../keys/crypto.ts'
-import {readIdentity} from '../keys/identity.ts'
+import {machineKeys} from '../keys/key-files.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
 import {findMachine, managedPathNamed} from '../manifest/lookup.ts'
 import {readManifest} from '../manifest/store.ts'
@@ -66,7 +66,7 @@ export async function secretsTextAt(local: LocalFleet, ref: string): Promise<str
   const file = await secretsSourceFile(local, ref)
   const bytes = file && (await local.repo.blobBytes(`${ref}:${file}`))
   if (!file || !bytes) return undefined
-  return Buffer.from(await decryptWith(await readIdentity(local.paths.identityFile), bytes, file)).toString('utf8')
+  return Buffer.from(await decryptWith(await machineKeys(local.paths), bytes, file)).toString('utf8')
 }
 
 /**

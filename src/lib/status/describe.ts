@@ -48,6 +48,7 @@ export function describeStatus(report: StatusReport, manager: ManagerKind | unde
       lines.push(`  ${c.path}   (${c.keys ? `keys changed on both: ${c.keys.join(', ')}; ` : ''}parked on ${c.parkedBranch}; since ${c.at})`)
     lines.push('  Resolve with: fleet resolve <path> --mine | --theirs')
   }
+  lines.push(...describeKeyRotation(report))
   lines.push(manager ? `Agents (${manager}):` : 'Agents (no service manager here: `fleet agents run` runs them in the foreground):')
   for (const a of report.agents) {
     const state = manager ? (a.installed ? (a.running ? 'running' : 'installed, not running') : 'not installed') : ''
@@ -57,5 +58,27 @@ export function describeStatus(report: StatusReport, manager: ManagerKind | unde
   lines.push('Roster:')
   for (const m of report.roster)
     lines.push(`  ${m.name.padEnd(16)} ${m.state.padEnd(8)} ${m.hostname} (${m.os})${m.name === report.machine ? '  ← this machine' : ''}`)
+  return lines
+}
+
+/** A rotation of this machine's key that did not finish, and the fleet's rotation request (`rotate-keys --all`). */
+function describeKeyRotation(report: StatusReport): string[] {
+  const lines: string[] = []
+  const unfinished = {
+    'new-key': 'the new key is made, the roster does not name it yet',
+    'on-roster': 'the roster names the new key; the key files are not swapped yet',
+    swapped: 'the key files are swapped; the old key is kept until every encrypted file at the forge opens with the new one',
+  } as const
+  if (report.keyRotation !== 'none') {
+    lines.push(`Key rotation not finished: ${unfinished[report.keyRotation]}. Run \`fleet rotate-keys --yes\` (or \`fleet sync\`) to finish it.`)
+  }
+  const request = report.rotationRequest
+  if (request) {
+    lines.push(
+      request.onOldKeys.length > 0
+        ? `Key rotation asked of every machine (${request.requestedAt}): still on an old key: ${request.onOldKeys.join(', ')} (each rotates at its next sync).`
+        : `Key rotation asked of every machine (${request.requestedAt}): done, every active machine has a new key.`,
+    )
+  }
   return lines
 }

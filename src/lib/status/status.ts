@@ -6,6 +6,7 @@ import {lockDirFor} from '../lock/fleet-lock.ts'
 import {linkedDirectories} from '../chezmoi/linked.ts'
 import {isStale, isStuck, type LockOwner, readOwner} from '../lock/lock.ts'
 import {existsSync} from 'node:fs'
+import {keyRotationPhase, type KeyRotationPhase, machinesOnOldKeys} from '../keys/rotation-state.ts'
 import {findMachine} from '../manifest/lookup.ts'
 import type {Machine} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
@@ -42,6 +43,10 @@ export interface StatusReport {
   agents: Array<AgentListing & {lastTrigger?: {at: string; reason: string; outcome: string}}>
   /** What is wrong with this machine's age key (missing, not a key, readable by others, not the roster's), and the fix. */
   key?: {code: string; message: string; fix?: string}
+  /** Where a rotation of this machine's key stands (`none` when none is under way). */
+  keyRotation: KeyRotationPhase
+  /** `fleet rotate-keys --all`: when it was asked, and the active machines still on a key older than that. */
+  rotationRequest?: {requestedAt: string; onOldKeys: string[]}
 }
 
 /** The sync-log reason an agent's syncs carry: its `--reason` argument, else its id (the watcher's are watcher…). */
@@ -82,6 +87,8 @@ export async function machineStatus(local: LocalFleet, agents: ListedAgent[] = [
     agents: await withLastTriggers(local, agents),
     lock: lockHolder(local),
     key: await keyProblem(local),
+    keyRotation: await keyRotationPhase(local.paths, findMachine(fleet, local.machine)).catch(() => 'none' as const),
+    rotationRequest: fleet.settings.rotationRequestedAt ? {requestedAt: fleet.settings.rotationRequestedAt, onOldKeys: machinesOnOldKeys(fleet)} : undefined,
   }
 }
 

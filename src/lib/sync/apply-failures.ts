@@ -10,7 +10,8 @@ import {errorMessage, FleetError} from '../errors/index.ts'
 import {shellCommand} from '../errors/shell-command.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {decryptWith, isEncryptedSourceFile} from '../keys/crypto.ts'
-import {type AgeIdentity, readIdentity} from '../keys/identity.ts'
+import type {AgeIdentity} from '../keys/identity.ts'
+import {machineKeys} from '../keys/key-files.ts'
 import {findMachine} from '../manifest/lookup.ts'
 import {readManifest} from '../manifest/store.ts'
 import {relativeWithin} from '../platform/paths.ts'
@@ -31,9 +32,6 @@ interface History {
   lastReadable?: string
 }
 
-/** typage and chezmoi's built-in age say so when no stanza of the file is for the key they hold. */
-const NOT_A_RECIPIENT = /no identity matched|did not match any of the recipients|incorrect identity/i
-
 /** Targets from the fleet that chezmoi could not apply here: each with what happened and the fix (see the header). */
 export async function applyFailedError(local: LocalFleet, failed: TargetFailure[]): Promise<FleetError> {
   const sources = await Promise.all(
@@ -45,15 +43,16 @@ export async function applyFailedError(local: LocalFleet, failed: TargetFailure[
     ),
   )
   const encrypted = failed.filter((_, i) => sources[i] !== undefined && isEncryptedSourceFile(sources[i]))
-  const identity = encrypted.length > 0 ? await readIdentity(local.paths.identityFile).catch((error: unknown) => asFleetError(error)) : undefined
-  if (identity instanceof FleetError) return identityFailure(local, identity, failed, sources)
-  const notTheFleets = identity && (await keyNotTheFleets(local, identity))
+  // Every key this machine holds (two during a rotation), the identity file's first.
+  const keys = encrypted.length > 0 ? await machineKeys(local.paths).catch((error: unknown) => asFleetError(error)) : undefined
+  if (keys instanceof FleetError) return identityFailure(local, keys, failed, sources)
+  const notTheFleets = keys && (await keyNotTheFleets(local, keys))
   if (notTheFleets) return identityFailure(local, notTheFleets, failed, sources)
   const explained: Explained[] = []
   for (const [i, failure] of failed.entries()) {
     const source = sources[i]
-    const why = identity && source && isEncryptedSourceFile(source) ? await whyUndecryptable(identity, source, failure.reason) : undefined
-    explained.push(why ? await explainUndecryptable(local, identity!, failure, source!, why) : explainOther(local, failure, source))
+    const why = keys && source && isEncryptedSourceFile(source) ? await whyUndecryptable(keys, source) : undefined
+    explained.push(why ? await explainUndecryptable(local, keys!, failure, source!, why) : explainOther(local, failure, source))
   }
   const kinds = new Set(explained.map((e) => e.kind))
   const code =
@@ -75,9 +74,9 @@ function asFleetError(error: unknown): FleetError {
  * not the key the roster holds for this machine.
  */
 export async function identityProblem(local: LocalFleet): Promise<FleetError | undefined> {
-  const identity = await readIdentity(local.paths.identityFile).catch((error: unknown) => asFleetError(error))
-  if (identity instanceof FleetError) return identity
-  const problem = await keyNotTheFleets(local, identity)
+  const keys = await machineKeys(local.paths).catch((error: unknown) => asFleetError(error))
+  if (keys instanceof FleetError) return keys
+  const problem = await keyNotTheFleets(local, keys)
   return problem?.code === 'KEY_NOT_IN_ROSTER' ? problem : undefined
 }
 
@@ -86,11 +85,13 @@ export async function identityProblem(local: LocalFleet): Promise<FleetError | u
  * (a lost key replaced by `fleet enroll`) while the roster still holds the old one. Every encrypted file then fails,
  * and the fix is about the key, never about the files.
  */
-async function keyNotTheFleets(local: LocalFleet, identity: AgeIdentity): Promise<FleetError | undefined> {
+async function keyNotTheFleets(local: LocalFleet, keys: AgeIdentity[]): Promise<FleetError | undefined> {
   const fleet = await readManifest(local.paths.sourceDir).catch(() => undefined)
   const entry = fleet && findMachine(fleet, local.machine)
   if (!entry) return undefined
-  if (entry.state !== 'active' && entry.recipient === identity.recipient) {
+  const [identity] = keys
+  const held = keys.some((key) => key.recipient === entry.recipient)
+  if (entry.state !== 'active' && held) {
     return new FleetError(`This machine (${local.machine}) is ${entry.state}, not active: the fleet's encrypted files are not encrypted to its key.`, {
       code: 'NOT_ACTIVE',
       fix:
@@ -99,7 +100,7 @@ async function keyNotTheFleets(local: LocalFleet, identity: AgeIdentity): Promis
           : `A revoked key never returns: move ${identity.file} aside, run \`fleet enroll --name <new name>\` here, then \`fleet machines approve <new name>\` on an active machine.`,
     })
   }
-  if (entry.recipient === identity.recipient) return undefined
+  if (held) return undefined
   return new FleetError(
     `This machine's age identity ${identity.file} is not the key the fleet knows for ${local.machine} (the roster has ${entry.recipient}; this key is ${identity.recipient}): the fleet's encrypted files are not encrypted to it.`,
     {
@@ -121,21 +122,24 @@ function identityFailure(local: LocalFleet, identity: FleetError, failed: Target
   return new FleetError(lines.join('\n'), {code: identity.code, fix: identity.fix, cause: identity})
 }
 
-/** Why this key does not open the file, or undefined when it does (chezmoi failed on it for another reason). */
-async function whyUndecryptable(identity: AgeIdentity, source: string, reason: string): Promise<Undecryptable | undefined> {
+/** Why this machine's keys do not open the file (decryptWith tells the two apart), or undefined when they do. */
+async function whyUndecryptable(keys: AgeIdentity[], source: string): Promise<Undecryptable | undefined> {
   const bytes = await readFile(source).catch(() => undefined)
-  if (bytes === undefined) return undefined
-  const error = await decryptWith(identity, bytes, source).then(
-    () => undefined,
-    (error: unknown) => (error instanceof Error && error.cause !== undefined ? error.cause : error),
-  )
-  if (error === undefined) return undefined
-  return NOT_A_RECIPIENT.test(`${errorMessage(error)}\n${reason}`) ? 'not-a-recipient' : 'damaged'
+  return bytes === undefined ? undefined : whyUndecryptableBytes(keys, bytes, source)
 }
 
-async function explainUndecryptable(local: LocalFleet, identity: AgeIdentity, failure: TargetFailure, source: string, why: Undecryptable): Promise<Explained> {
+async function whyUndecryptableBytes(keys: AgeIdentity[], bytes: Uint8Array, source: string): Promise<Undecryptable | undefined> {
+  const code = await decryptWith(keys, bytes, source).then(
+    () => undefined,
+    (error: unknown) => (error instanceof FleetError ? error.code : 'CIPHERTEXT_CORRUPT'),
+  )
+  if (code === undefined) return undefined
+  return code === 'DECRYPT_FAILED' ? 'not-a-recipient' : 'damaged'
+}
+
+async function explainUndecryptable(local: LocalFleet, keys: AgeIdentity[], failure: TargetFailure, source: string, why: Undecryptable): Promise<Explained> {
   const entry = relativeWithin(local.paths.sourceDir, source) ?? source
-  const history = await historyOf(local, identity, entry)
+  const history = await historyOf(local, keys, entry)
   const what =
     why === 'damaged'
       ? `its encrypted source ${entry} is damaged (truncated or corrupt; age said: ${failure.reason})`
@@ -171,7 +175,7 @@ function explainOther(local: LocalFleet, failure: TargetFailure, source: string 
 const VERSIONS_TRIED = 20
 
 /** The commit that last changed `entry` in the source repo, and the newest version before it that this key opens. */
-async function historyOf(local: LocalFleet, identity: AgeIdentity, entry: string): Promise<History | undefined> {
+async function historyOf(local: LocalFleet, keys: AgeIdentity[], entry: string): Promise<History | undefined> {
   const result = await local.repo.git(['log', `--max-count=${VERSIONS_TRIED}`, '--format=%h%x00%an%x00%s', '--', entry], {allowFailure: true})
   const commits = result.exitCode === 0 ? result.stdout.split('\n').filter(Boolean) : []
   if (commits.length === 0) return undefined
@@ -180,27 +184,7 @@ async function historyOf(local: LocalFleet, identity: AgeIdentity, entry: string
     const [older] = line.split('\0')
     const bytes = await local.repo.blobBytes(`${older}:${entry}`)
     if (bytes === undefined) break // removed then: nothing older is this file
-    if (await opens(identity, bytes, entry)) return {summary: `${commit} (${author}: ${subject})`, lastReadable: older}
+    if ((await whyUndecryptableBytes(keys, bytes, entry)) === undefined) return {summary: `${commit} (${author}: ${subject})`, lastReadable: older}
   }
   return {summary: `${commit} (${author}: ${subject})`}
-}
-
-function opens(identity: AgeIdentity, bytes: Uint8Array, file: string): Promise<boolean> {
-  return decryptWith(identity, bytes, file).then(
-    () => true,
-    () => false,
-  )
-}
-
-/**
- * Which of the encrypted source files (relative to the source repo) this key opens. One it does not open is left
- * out of a re-encryption; the apply reports it (applyFailedError), and the others are still re-encrypted.
- */
-export async function openableWith(identity: AgeIdentity, sourceDir: string, files: string[]): Promise<string[]> {
-  const openable: string[] = []
-  for (const file of files) {
-    const bytes = await readFile(join(sourceDir, file)).catch(() => undefined)
-    if (bytes && (await opens(identity, bytes, file))) openable.push(file)
-  }
-  return openable
 }

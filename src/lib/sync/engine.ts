@@ -22,14 +22,17 @@ import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import {applyWithBackup, type ApplyResult} from './apply.ts'
-import {applyFailedError, openableWith} from './apply-failures.ts'
+import {applyFailedError} from './apply-failures.ts'
 import {requireChezmoi} from '../chezmoi/chezmoi.ts'
 import {errorMessage, ExitCode, type ExitCodeValue, explainSystemError, FleetError, ForgeUnreachableError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {forgeBranchHead} from '../forge/forge.ts'
-import {decryptWith, encryptTo, isEncryptedSourceFile, recipientStanzaCount, reencryptSource} from '../keys/crypto.ts'
+import {decryptWith, encryptTo, isEncryptedSourceFile, reencryptSource} from '../keys/crypto.ts'
 import {readIdentity, refuseExposedIdentity} from '../keys/identity.ts'
-import {writeRecipientsFile} from '../keys/recipients.ts'
+import {machineKeys, reencryptionKeys} from '../keys/key-files.ts'
+import {encryptedFileHashes, filesNotFor, recordEncryptions, recordNewCiphertexts} from '../keys/record.ts'
+import {finishKeyRotation} from '../keys/rotation-state.ts'
+import {recipientsInFile, writeRecipientsFile} from '../keys/recipients.ts'
 import {lockDirFor, stuckLockError} from '../lock/fleet-lock.ts'
 import {isStuck, type LockOwner, readOwner, tryLock} from '../lock/lock.ts'
 import {linkedDirectories} from '../chezmoi/linked.ts'
@@ -249,7 +252,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   // A key others can read may have been copied: refused before anything is decrypted with it (chezmoi reads it too).
   await refuseExposedIdentity(local.paths.identityFile)
   const run = new SyncRun(local, options, state, result, await recover(local, result))
-  if (await run.quickPath()) return
+  if (await run.quickPath()) return run.finishKeyRotation()
   await run.captureAndCommit()
   const offline = await run.exchange()
   await run.reload()
@@ -259,6 +262,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   if (applied.failure instanceof FleetError) throw applied.failure // a full disk: an error, not a warning
   if (applied.failed.length > 0) throw await applyFailedError(local, applied.failed)
   if (offline) throw offline
+  await run.finishKeyRotation()
 }
 
 /**
@@ -387,6 +391,8 @@ class SyncRun {
   private async captureOnce(exclude: (path: string) => boolean): Promise<CaptureResult> {
     const {chezmoi, repo, machine, paths} = this.local
     const heldBefore = this.state.heldBack?.map((h) => h.path)
+    // chezmoi encrypts what it re-adds to the recipients file: the ciphertexts it writes are recorded for that set.
+    const encryptedBefore = await encryptedFileHashes(paths.sourceDir)
     const caught = await capture({
       chezmoi,
       repo,
@@ -399,6 +405,7 @@ class SyncRun {
       exclude,
       heldBefore,
     })
+    await recordNewCiphertexts(paths.sourceDir, encryptedBefore, await recipientsInFile(paths.recipientsFile))
     await repo.commitAll(commitMessage(machine, caught))
     return caught
   }
@@ -446,6 +453,15 @@ class SyncRun {
     this.result.notes.push(...(await repairSharedTargets(this.sourceCheck)))
     this.fleet = await readManifest(paths.sourceDir)
     await enforceRecipients(this.local, this.fleet, this.result)
+  }
+
+  /**
+   * A rotation of this machine's key that was stopped after its re-encryption was pushed: swap the key files, and
+   * remove the old key once every encrypted file at the forge opens with the new one (see finishKeyRotation).
+   */
+  async finishKeyRotation(): Promise<void> {
+    const {paths, repo, machine} = this.local
+    this.result.notes.push(...(await finishKeyRotation(paths, repo, this.fleet, machine, this.upstream)))
   }
 
   /** Reload what derives from the manifest: the recipients file, and the agents whose definition changed. */
@@ -592,29 +608,25 @@ async function recordConflicts(local: LocalFleet, integrated: IntegrateResult, s
 }
 
 /**
- * Every encrypted file is for exactly the active machines. A file re-added here with an older recipients file
- * (another machine was approved meanwhile) is re-encrypted for the current set, by an active machine.
+ * Every encrypted file is for exactly the active machines: a file recorded for another set (of any size: one machine
+ * replaced by another), or never recorded (a fleet from before the record, a writer that does not record), is
+ * re-encrypted for the current set by an active machine. A file it cannot open is left as it is and named in the
+ * warnings, with its fix; the others are re-encrypted all the same.
  */
 async function enforceRecipients(local: LocalFleet, fleet: Fleet, result: SyncResult): Promise<void> {
   const recipients = activeRecipients(fleet)
   if (!isActive(fleet, local.machine) || recipients.length === 0) return
-  const stale: string[] = []
-  for (const file of (await local.repo.listFiles()).filter(isEncryptedSourceFile)) {
-    const content = await readFile(join(local.paths.sourceDir, file)).catch(() => undefined)
-    // A header that does not read (damaged ciphertext) is left as it is: the apply reports it with the fix.
-    const count = content && (await recipientStanzaCount(content).catch(() => undefined))
-    if (count !== undefined && count !== recipients.length) stale.push(file)
-  }
+  const stale = await filesNotFor(local.paths.sourceDir, await local.repo.listFiles(), recipients)
   if (stale.length === 0) return
   await writeRecipientsFile(local.paths.recipientsFile, fleet)
-  // A key that is missing or no key, or a file it does not open, never stops the others: the apply reports each, with the fix.
-  const identity = await readIdentity(local.paths.identityFile).catch((error: unknown) => {
+  // A key that is missing or no key, or a file no key here opens, never stops the others: the apply reports each, with the fix.
+  const keys = await reencryptionKeys(local.paths, findMachine(fleet, local.machine)?.recipient).catch((error: unknown) => {
     if (error instanceof FleetError) return undefined
     throw error
   })
-  const openable = identity ? await openableWith(identity, local.paths.sourceDir, stale) : []
-  if (openable.length === 0) return
-  const rewritten = await reencryptSource(local.paths.sourceDir, openable, identity!, recipients)
+  if (!keys) return
+  const {rewritten} = await reencryptSource(local.paths.sourceDir, stale, keys, recipients)
+  if (rewritten.length === 0) return
   await local.repo.commitAll(`fleet: ${local.machine}: re-encrypt ${rewritten.length} file(s) for the ${recipients.length} active machine(s)`)
   result.notes.push(`re-encrypted ${rewritten.length} file(s) for the current set of active machines`)
 }
@@ -629,18 +641,21 @@ function recordCaptureConflicts(conflicts: CaptureConflict[], state: SyncState):
 
 /** Source contents as chezmoi reads and writes them: encrypted files through this machine's key, in memory. */
 function sourceContents(local: LocalFleet, active: boolean): SourceContents {
-  const identity = () => readIdentity(local.paths.identityFile)
   return {
     targetContents: async (file, bytes) => {
       if (!isEncryptedSourceFile(file)) return bytes
       if (!active) throw new FleetError(`${file} is encrypted, and this machine is not active yet.`, {code: 'NOT_ACTIVE'})
-      return decryptWith(await identity(), bytes, file)
+      // Every key this machine holds: during a key rotation, the new one and the old one.
+      return decryptWith(await machineKeys(local.paths), bytes, file)
     },
     sourceBytes: async (file, contents) => {
       if (!isEncryptedSourceFile(file)) return contents
       // The manifest as it is now in the source (merged with the forge's, during a merge).
-      const recipients = activeRecipients(await readManifest(local.paths.sourceDir))
-      return encryptTo(recipients.length > 0 ? recipients : [(await identity()).recipient], contents)
+      const active = activeRecipients(await readManifest(local.paths.sourceDir))
+      const recipients = active.length > 0 ? active : [(await readIdentity(local.paths.identityFile)).recipient]
+      const ciphertext = await encryptTo(recipients, contents)
+      await recordEncryptions(local.paths.sourceDir, [{ciphertext, recipients}])
+      return ciphertext
     },
   }
 }

@@ -9,6 +9,7 @@ import {join} from 'node:path'
 
 import {parkedBranchName} from './push.ts'
 import {isEncryptedSourceFile} from '../keys/crypto.ts'
+import {ENCRYPTION_RECORD_FILE, mergeRecords} from '../keys/record.ts'
 import {FleetError} from '../errors/index.ts'
 import {redactUrl} from '../errors/redact.ts'
 import {type GitRepo, upstreamRef} from '../git/git.ts'
@@ -41,6 +42,8 @@ const MERGERS: Record<string, (base: string, mine: string, theirs: string) => st
     const kept = [...new Set([...t, ...m])].filter((line) => !(b.includes(line) && (!m.includes(line) || !t.includes(line))))
     return kept.length > 0 ? `${kept.join('\n')}\n` : ''
   },
+  // Which recipients each ciphertext is for: facts, so both sides' lines are kept.
+  [ENCRYPTION_RECORD_FILE]: (_base, mine, theirs) => mergeRecords(mine, theirs),
 }
 
 /**
@@ -153,9 +156,11 @@ async function mergeByMeaning(
   for (const path of [...conflicted].sort((a, b) => Number(!(a in MERGERS)) - Number(!(b in MERGERS)))) {
     const merge = MERGERS[path]
     if (merge) {
-      const versions = await Promise.all([base ?? theirs, mine, theirs].map((ref) => repo.show(ref, path)))
-      if (versions.every((v) => v !== undefined)) {
-        await writeFile(join(repo.dir, path), merge(versions[0], versions[1], versions[2]))
+      const [b, m, t] = await Promise.all([base ?? theirs, mine, theirs].map((ref) => repo.show(ref, path)))
+      // The record has no base when both sides made it: its lines are facts, merged without one.
+      const baseText = b ?? (path === ENCRYPTION_RECORD_FILE ? '' : undefined)
+      if (baseText !== undefined && m !== undefined && t !== undefined) {
+        await writeFile(join(repo.dir, path), merge(baseText, m, t))
         continue
       }
     } else if (mergeEncrypted && isEncryptedSourceFile(path)) {
