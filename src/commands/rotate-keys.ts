@@ -6,7 +6,16 @@ import {askToGoOn} from '../lib/cli/prompts.ts'
 import {UsageError} from '../lib/errors/index.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
 import {describeRotation} from '../lib/rotation/describe.ts'
-import {requestRotationOfAll, rotateCompromised, rotateOwnKey, type RotationReport, type StepRunner} from '../lib/rotation/rotate.ts'
+import {askNewValues} from '../lib/cli/secret-input.ts'
+import {
+  replaceSecretValues,
+  requestRotationOfAll,
+  rotateCompromised,
+  rotateOwnKey,
+  type RotationReport,
+  type StepRunner,
+  withReplacedSecrets,
+} from '../lib/rotation/rotate.ts'
 
 export default class RotateKeys extends FleetCommand {
   static override summary = "Rotate this machine's age key, every machine's, or shut out a compromised machine."
@@ -63,8 +72,15 @@ Exit codes: 0 done; 1 an error, or files left to re-encrypt; 2 usage (a pending 
         return plan
       }
     }
-    const report = await rotate({dryRun, runSteps: steps})
+    let report = await rotate({dryRun, runSteps: steps})
+    // After a compromise, in a terminal: the new value of each secret it could read, asked one by one (or later).
+    const secrets = report.mode === 'compromised' && !dryRun && !flags.yes && this.interactive ? (report.secretValues ?? []) : []
+    if (secrets.length > 0) {
+      this.render({lines: [`${report.revoked} could read ${secrets.length} secret(s). Give each its new value once you have changed it where it was issued.`]})
+      report = withReplacedSecrets(report, await replaceSecretValues(local, await askNewValues(secrets)))
+    }
     this.render(describeRotation(report))
+    if (report.secretsReplaced?.length) await this.syncAndReport(local, {reason: 'rotate-keys'})
     return report
   }
 }

@@ -2,12 +2,13 @@
 // (recorded with `fleet enroll --ssh-key`), its own lines stay, and a revoked machine's key leaves every machine at
 // its next sync — proved with a real sshd on 127.0.0.1 reading one machine's authorized_keys.
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {execa} from 'execa'
 
 import {TestFleet} from '../support/fleet.ts'
+import {HandClone} from '../support/hand-clone.ts'
 import {Machine} from '../support/machine.ts'
 import {Sshd} from '../support/sshd.ts'
 
@@ -128,6 +129,27 @@ describe('authorized_keys follows the roster', function () {
 
     assert.equal(await canLogIn(sshd, key(gamma)), false, 'the revoked key no longer logs in to beta')
     assert.equal(await canLogIn(sshd, key(alpha)), true, `an active machine's key still does\n${sshd.output}`)
+  })
+
+  it("a fleet from before fleet kept authorized_keys gets the entry at an active machine's next sync", async function () {
+    const hand = await HandClone.make(fleet.forge, join(fleet.root, 'hand-older'), fleet.root)
+    await hand.git(['rm', '-q', '-r', 'private_dot_ssh'])
+    await hand.pushAll('as a fleet made before fleet kept authorized_keys was')
+    await beta.sync()
+    // beta as a machine of such a fleet is: its sync state has never looked for the entry.
+    const stateFile = beta.syncFiles.state
+    const {authorizedKeysChecked, ...older} = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>
+    assert.equal(authorizedKeysChecked, true)
+    writeFileSync(stateFile, JSON.stringify(older))
+    const laid = await beta.sync()
+    assert.ok(
+      laid.result.notes.some((note) => note.includes('now holds the active machines')),
+      `the sync says so: ${laid.result.notes.join('; ')}`,
+    )
+    assert.ok((await fleet.forge.files()).includes('private_dot_ssh/modify_private_authorized_keys'), 'the entry is in the forge again')
+    await alpha.sync()
+    assert.deepEqual(splitBlock(alpha).block, splitBlock(beta).block)
+    assert.ok(splitBlock(alpha).block.length > 0)
   })
 
   it('a revoked machine enrolling again, or another taking its name, is refused with the fix', async function () {

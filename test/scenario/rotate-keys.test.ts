@@ -206,12 +206,31 @@ describe('rotate-keys', function () {
     }
   })
 
-  it('--machine gamma --compromised: gamma is revoked, its key opens none of the files, and the runbook names every encrypted file', async function () {
+  it('--machine gamma --compromised: gamma is revoked, its key opens none of the files, its SSH key leaves authorized_keys, and the runbook names every encrypted file and secret', async function () {
     const fleet = await fleetWithSecrets('rotate-compromised')
     try {
       const [alpha, beta, gamma] = fleet.machines
+      // Secrets gamma could read, and SSH keys: gamma's must leave the others' authorized_keys, a local line stays.
+      const values = {GH_TOKEN: 'ghp-value-one', DB_PASSWORD: 'value two'}
+      for (const [key, value] of Object.entries(values)) await alpha.secrets(['set', key], {input: value})
+      for (const machine of fleet.machines) {
+        await machine.makeSshKey()
+        await machine.recordSshKey('.ssh/id_ed25519.pub')
+      }
+      for (const machine of fleet.machines) await machine.sync()
+      beta.write('.ssh/authorized_keys', `${beta.read('.ssh/authorized_keys')}ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH0cal0nly+kept local@line\n`)
+      const gammaKey = gamma.read('.ssh/id_ed25519.pub').trim()
+      assert.ok(beta.authorizedKeys()?.includes(gammaKey), "gamma's key is in beta's authorized_keys before")
+
       const run = await alpha.rotateKeys({compromised: 'gamma'})
       const report = run.result
+      // Every secret by name, as still to change (--yes asks for none); never a value.
+      assert.deepEqual([...(report.secretValues ?? [])].sort(), Object.keys(values).sort())
+      assert.match(
+        (report.runbook ?? []).join('\n'),
+        /Secrets still to change[^\n]*\n {2}GH_TOKEN\n {2}DB_PASSWORD|Secrets still to change[^\n]*\n {2}DB_PASSWORD\n {2}GH_TOKEN/,
+      )
+      for (const value of Object.values(values)) assert.ok(!run.stdout.includes(value) && !run.stderr.includes(value), 'no value in the output')
       assert.equal(report.revoked, 'gamma')
       const exposed = report.exposed?.map((e) => e.target) ?? []
       for (const target of Object.keys(SECRETS)) assert.ok(exposed.includes(`~/${target}`), `the runbook names ~/${target}: ${exposed.join(', ')}`)
@@ -224,6 +243,10 @@ describe('rotate-keys', function () {
       await everyMachineReadsEverything(fleet, [alpha, beta])
       const roster = (await alpha.listMachines()).result.machines
       assert.equal(roster.find((m) => m.name === 'gamma')?.state, 'revoked')
+      await beta.sync()
+      assert.ok(!beta.authorizedKeys()?.includes(gammaKey), "gamma's SSH key left beta's authorized_keys")
+      assert.ok(beta.authorizedKeys()?.includes('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH0cal0nly+kept local@line'), 'the local line stays')
+      assert.ok(beta.authorizedKeys()?.includes(alpha.read('.ssh/id_ed25519.pub').trim()), "alpha's stays")
 
       // The revoked machine cannot rotate its way back in.
       const refused = await gamma.rotateKeys({exit: 2})

@@ -53,6 +53,18 @@ async function repositoryText(gitDir: string): Promise<string> {
   return Buffer.from(objects.stdout).toString('latin1') + String(patches.stdout)
 }
 
+/** Resolves once the process `pid` is gone. */
+async function waitForExit(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      process.kill(pid, 0)
+    } catch {
+      return
+    }
+    await sleep(25)
+  }
+}
+
 describe('fleet secrets: set, get, list, unset, import and edit across machines', function () {
   let fleet: TestFleet
   let alpha: Machine
@@ -352,6 +364,8 @@ describe('fleet secrets: set, get, list, unset, import and edit across machines'
       const [edited] = editedDirs().slice(seen)
       assert.ok(existsSync(edited.dir))
       child.kill(signal)
+      // A fleet killed with SIGKILL leaves its editor running, holding fleet's output open: stop it as a person would.
+      if (signal === 'SIGKILL') await waitForExit(child.pid!).then(() => process.kill(editorPid, 'SIGKILL'))
       const result = await child
       assert.notEqual(result.exitCode, 0)
       if (signal === 'SIGTERM') {
@@ -360,7 +374,6 @@ describe('fleet secrets: set, get, list, unset, import and edit across machines'
         await sleep(200)
         assert.throws(() => process.kill(editorPid, 0), 'the editor was stopped too')
       } else {
-        process.kill(editorPid, 'SIGKILL')
         assert.ok(existsSync(edited.dir), 'a fleet killed with SIGKILL cannot clean up')
         // A directory of a fleet that is still running is left alone.
         const live = join(fleet.root, 'runtime-alpha', `fleet-secrets-${process.pid}-live`)

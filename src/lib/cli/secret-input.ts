@@ -26,3 +26,17 @@ export async function readSecretValue(key: string): Promise<string> {
   }
   return value
 }
+
+/**
+ * New values for `keys`, asked one by one without echo in a terminal (an empty answer skips that key). Names only
+ * are shown; the values stay in memory.
+ */
+export async function askNewValues(keys: string[]): Promise<Map<string, string>> {
+  const {password} = await import('@inquirer/prompts')
+  const values = new Map<string, string>()
+  for (const key of keys) {
+    const value = await password({message: `New value for ${key} (not shown; empty: not now):`, mask: false})
+    if (value !== '') values.set(key, value)
+  }
+  return values
+}

@@ -56,6 +56,17 @@ export async function layAuthorizedKeys(chezmoi: Chezmoi, sourceDir: string, hom
 }
 
 /**
+ * A fleet made before fleet kept ~/.ssh/authorized_keys gets the entry at an active machine's sync, once some machine
+ * has an SSH key on the roster. The usual place is checked first (no chezmoi start); a fleet that syncs the file
+ * another way is left so (layAuthorizedKeys says why at enroll). The caller commits what it laid.
+ */
+export async function layAuthorizedKeysIfMissing(chezmoi: Chezmoi, sourceDir: string, home: string, fleet: Fleet): Promise<void> {
+  if (!fleet.machines.some((m) => m.sshPublicKey) || existsSync(join(sourceDir, SSH_DIR_ENTRY, AUTHORIZED_KEYS_ENTRY))) return
+  if (managedPathOf(fleet, AUTHORIZED_KEYS_PATH)) return
+  await layAuthorizedKeys(chezmoi, sourceDir, home, fleet)
+}
+
+/**
  * Throws when a path given to add-path is ~/.ssh/authorized_keys or holds it, and fleet keeps that file itself: two
  * source entries for one target would stop chezmoi.
  */

@@ -24,6 +24,7 @@ import {changeMachineState} from '../machines/machines.ts'
 import {activeMachines, findMachine} from '../manifest/lookup.ts'
 import type {Fleet, Machine} from '../manifest/schema.ts'
 import {readManifest, writeManifest} from '../manifest/store.ts'
+import {changeSecrets, readSecrets, SECRETS_DISPLAY} from '../secrets-file/store.ts'
 import {pushToForge} from '../sync/push.ts'
 import {syncLocked} from '../sync/engine.ts'
 import {checkSourceForPush} from '../sync/source-check.ts'
@@ -60,8 +61,10 @@ export interface RotationReport {
   /** --compromised: the machine revoked, and every encrypted file that was readable to it. */
   revoked?: string
   exposed?: Array<{target: string; source: string}>
-  /** --compromised: the secret values to change (see secretValuesToRotate); undefined where fleet cannot list them. */
+  /** --compromised: the secrets (names only) the machine could read, each of whose values must change (secretValuesToRotate). */
   secretValues?: string[]
+  /** --compromised: the secrets given a new value by this run (names only; see replaceSecretValues). */
+  secretsReplaced?: string[]
   runbook?: string[]
 }
 
@@ -309,12 +312,25 @@ export async function rotateIfRequested(local: LocalFleet, runSteps: StepRunner)
 }
 
 /**
- * Secret values to rotate after a compromise, by name (never a value): the hook where the secrets file's keys are
- * listed and asked for one by one. Undefined: fleet does not list them here, and the runbook says to change every
- * value in the files named.
+ * The secrets (by name, never a value) a compromised machine could read: every key of the secrets file, when the
+ * fleet keeps one among the encrypted files it could open. Empty when there is none, or this machine cannot read it.
  */
-export async function secretValuesToRotate(_local: LocalFleet, _exposed: RotationReport['exposed']): Promise<string[] | undefined> {
-  return undefined
+export async function secretValuesToRotate(local: LocalFleet, exposed: RotationReport['exposed']): Promise<string[]> {
+  if (!(exposed ?? []).some((f) => f.target === SECRETS_DISPLAY)) return []
+  const secrets = await readSecrets(local).catch(() => undefined)
+  return secrets ? [...secrets.document.values().keys()] : []
+}
+
+/**
+ * After a compromise, the new values the person gave (name → value, in memory only), written to the secrets file in
+ * one change; the sync that follows (the caller's) carries them to every machine. Returns the names written.
+ */
+export async function replaceSecretValues(local: LocalFleet, values: Map<string, string>): Promise<string[]> {
+  if (values.size === 0) return []
+  return changeSecrets(local, 'rotate-keys: new secret values', (document) => {
+    for (const [key, value] of values) document.set(key, value)
+    return [...values.keys()]
+  })
 }
 
 /**
@@ -373,6 +389,17 @@ export async function rotateCompromised(local: LocalFleet, name: string, options
   return report
 }
 
+/** The runbook again, once the person has given new values for some of the secrets (see replaceSecretValues). */
+export function withReplacedSecrets(report: RotationReport, replaced: string[]): RotationReport {
+  const updated = {...report, secretsReplaced: replaced}
+  return {...updated, runbook: compromiseRunbook(updated.revoked!, updated)}
+}
+
+/** The secrets a compromised machine could read that have not been given a new value yet. */
+function stillToRotate(report: RotationReport): string[] {
+  return (report.secretValues ?? []).filter((key) => !(report.secretsReplaced ?? []).includes(key))
+}
+
 /** What a person must do after a compromise: the files it could read, and what fleet cannot undo. */
 function compromiseRunbook(name: string, report: RotationReport): string[] {
   const files = report.exposed ?? []
@@ -382,7 +409,10 @@ function compromiseRunbook(name: string, report: RotationReport): string[] {
       ? `Every value in these encrypted files was readable to ${name}; change each one:`
       : `No encrypted file was readable to ${name} (it was never approved).`,
     ...files.map((f) => `  ${f.target}   (${f.source})`),
-    ...(report.secretValues ? ['Secret values to change:', ...report.secretValues.map((k) => `  ${k}`)] : []),
+    ...(report.secretsReplaced?.length ? [`Given new values here (and synced): ${report.secretsReplaced.join(', ')}`] : []),
+    ...(stillToRotate(report).length > 0
+      ? [`Secrets still to change (each in ${SECRETS_DISPLAY}, or \`fleet secrets set <name>\`):`, ...stillToRotate(report).map((k) => `  ${k}`)]
+      : []),
     `The old ciphertext of each stays readable in the forge's history to whoever holds ${name}'s key. Rewriting the history does not help: ${name} has a clone.`,
     'So change the values themselves where they were issued (rotate each token, password and key at its issuer), then put the new values in their files here and run `fleet sync`.',
     `Remove ${name}'s access to the forge by hand: its deploy key or access token at the forge (fleet cannot do this for you).`,

@@ -51,6 +51,7 @@ import {sha256, type SourceContents} from './moved-source.ts'
 import {pushToForge} from './push.ts'
 import {checkSourceForPush, repairSharedTargets, type SourceCheckContext} from './source-check.ts'
 import {mergeText} from './merge-text.ts'
+import {AUTHORIZED_KEYS_PATH, layAuthorizedKeysIfMissing} from '../fleet/authorized-keys.ts'
 import {SECRETS_PATH} from '../fleet/templates.ts'
 import {mergeSecretsBytes} from '../secrets/merge.ts'
 import {readManifestForSync} from './manifest-recovery.ts'
@@ -332,6 +333,8 @@ class SyncRun {
     const {repo, paths} = this.local
     const {state} = this
     if (this.options.full || !this.wasSettled || JSON.stringify(state.managedPaths) !== JSON.stringify(this.managedPaths)) return false
+    // An older fleet gets the authorized_keys entry from the first full sync of an active machine that looks.
+    if (this.active && !state.authorizedKeysChecked && this.fleet.machines.some((m) => m.sshPublicKey)) return false
     // The source repo clean too: an edit made there by hand (`chezmoi edit`) is committed by a full sync.
     if (!sameSnapshot(state.snapshot, takeSnapshot(paths.home, this.managedPaths)) || (await repo.status()).length > 0) return false
     const url = (await repo.remoteUrl()) ?? 'origin'
@@ -358,7 +361,7 @@ class SyncRun {
     // repaired here the same way every machine repairs it.
     result.notes.push(...(await repairSharedTargets(this.sourceCheck)))
     const caught = await this.captureTargets(excluded)
-    const renamed = await makeDecryptedFilesPrivate(local, result)
+    const renamed = (await makeDecryptedFilesPrivate(local, result)) + (await this.layAuthorizedKeys())
     const contentsOnly = renamed === 0 && [caught.added, caught.deleted, caught.retyped, caught.conflicts].every((list) => list.length === 0)
     this.readEntries = contentsOnly ? caught.entries : undefined
     result.captured = captured(caught)
@@ -370,6 +373,17 @@ class SyncRun {
     this.state.skipped = caught.skipped
     result.warnings = caught.warnings
     recordCaptureConflicts(caught.conflicts, this.state)
+  }
+
+  /** An older fleet gets the ~/.ssh/authorized_keys entry from its first active machine to sync (see layAuthorizedKeysIfMissing). */
+  private async layAuthorizedKeys(): Promise<number> {
+    const {local, fleet, active} = this
+    if (!active) return 0
+    await layAuthorizedKeysIfMissing(local.chezmoi, local.paths.sourceDir, local.paths.home, fleet)
+    this.state.authorizedKeysChecked = fleet.machines.some((m) => m.sshPublicKey)
+    if (!(await local.repo.commitAll(`fleet: ${local.machine}: keep ~/${AUTHORIZED_KEYS_PATH} (the active machines' SSH keys)`))) return 0
+    this.result.notes.push(`~/${AUTHORIZED_KEYS_PATH} now holds the active machines' SSH keys (a marked block; your own lines stay)`)
+    return 1
   }
 
   /**

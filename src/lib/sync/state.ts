@@ -55,6 +55,8 @@ export interface SyncState {
   heldBack?: HeldBack[]
   /** Targets the last full sync could not capture (too large, say), with the reason and the fix. */
   skipped?: Array<{path: string; reason: string}>
+  /** A full sync looked for the fleet's ~/.ssh/authorized_keys entry (an older fleet gets it then; see layAuthorizedKeysIfMissing). */
+  authorizedKeysChecked?: boolean
 }
 
 export function statePaths(paths: FleetPaths) {
