@@ -30,20 +30,7 @@ function splitBlock(machine: Machine): {block: string[]; own: string[]} {
 
 /** Log in to `sshd` with a machine's private key and run `true`: whether sshd let it in. */
 async function canLogIn(sshd: Sshd, key: string): Promise<boolean> {
-  const args = ['-F', '/dev/null', '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', `UserKnownHostsFile=${sshd.knownHosts}`]
-  args.push(
-    '-o',
-    'StrictHostKeyChecking=accept-new',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'ConnectTimeout=5',
-    '-p',
-    String(sshd.port),
-    `${sshd.user}@127.0.0.1`,
-    'true',
-  )
-  const result = await execa('ssh', args, {reject: false, stdin: 'ignore'})
+  const result = await execa('ssh', [...sshd.clientOptions(key), `${sshd.user}@127.0.0.1`, 'true'], {reject: false, stdin: 'ignore'})
   return result.exitCode === 0
 }
 

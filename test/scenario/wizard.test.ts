@@ -23,6 +23,20 @@ async function enrollInTerminal(machine: Machine): Promise<Terminal> {
 }
 
 /** The roster as a machine sees it: [name, state, recipient] for each machine. */
+/** Answer the wizard's first questions for joining: join, the forge's URL, the machine's name, no agents. */
+async function answerJoin(terminal: Terminal, url: string, name: string): Promise<void> {
+  await terminal.waitFor(START_OR_JOIN)
+  await terminal.send('Down', 'Enter')
+  await terminal.waitFor(/\? Forge URL of the fleet to join:/)
+  await terminal.type(url)
+  await terminal.send('Enter')
+  await terminal.waitFor(NAME)
+  await terminal.type(name)
+  await terminal.send('Enter')
+  await terminal.waitFor(AGENTS)
+  await terminal.send('n', 'Enter')
+}
+
 async function roster(machine: Machine): Promise<Array<{name: string; state: string; recipient: string}>> {
   return (await machine.listMachines()).result.machines
 }
@@ -163,16 +177,7 @@ describe('enroll wizard: in a real terminal', function () {
     const head = await forge.head()
     terminal = await enrollInTerminal(gamma)
 
-    await terminal.waitFor(START_OR_JOIN)
-    await terminal.send('Down', 'Enter')
-    await terminal.waitFor(/\? Forge URL of the fleet to join:/)
-    await terminal.type(forge.url)
-    await terminal.send('Enter')
-    await terminal.waitFor(NAME)
-    await terminal.type('gamma')
-    await terminal.send('Enter')
-    await terminal.waitFor(AGENTS)
-    await terminal.send('n', 'Enter')
+    await answerJoin(terminal, forge.url, 'gamma')
     await terminal.waitFor(CONFIRM)
     await terminal.send('n')
     await terminal.waitFor(/Enroll this machine\? \(Y\/n\) n$/m)
@@ -198,16 +203,7 @@ describe('enroll wizard: in a real terminal', function () {
     const key = await delta.makeSshKey()
     terminal = await enrollInTerminal(delta)
 
-    await terminal.waitFor(START_OR_JOIN)
-    await terminal.send('Down', 'Enter')
-    await terminal.waitFor(/\? Forge URL of the fleet to join:/)
-    await terminal.type(forge.url)
-    await terminal.send('Enter')
-    await terminal.waitFor(NAME)
-    await terminal.type('delta')
-    await terminal.send('Enter')
-    await terminal.waitFor(AGENTS)
-    await terminal.send('n', 'Enter')
+    await answerJoin(terminal, forge.url, 'delta')
 
     let screen = await terminal.waitFor(/\? Record your SSH key .*id_ed25519\.pub in the roster\?.*\(Y\/n\)/)
     assert.match(screen, new RegExp(`${delta.path('.ssh/id_ed25519.pub').replaceAll('.', '\\.')}`))

@@ -159,31 +159,14 @@ export class Sshd {
    * here wins over the port in an ssh:// URL — use it with this sshd's url(), not with another port.
    */
   get gitSshCommand(): string {
-    return [
-      'ssh',
-      '-F',
-      '/dev/null',
-      '-i',
-      this.clientKey,
-      '-o',
-      'IdentitiesOnly=yes',
-      '-o',
-      'IdentityAgent=none',
-      '-o',
-      `UserKnownHostsFile=${this.knownHosts}`,
-      '-o',
-      'StrictHostKeyChecking=accept-new',
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'ConnectTimeout=5',
-      '-o',
-      'LogLevel=ERROR',
-      '-p',
-      String(this.port),
-    ]
-      .map(shQuote)
-      .join(' ')
+    return ['ssh', ...this.clientOptions(this.clientKey)].map(shQuote).join(' ')
+  }
+
+  /** ssh's options to reach this sshd with `key`: its own known_hosts, no config, no agent, never a prompt. */
+  clientOptions(key: string): string[] {
+    const options = ['IdentitiesOnly=yes', 'IdentityAgent=none', `UserKnownHostsFile=${this.knownHosts}`, 'StrictHostKeyChecking=accept-new']
+    options.push('BatchMode=yes', 'ConnectTimeout=5', 'LogLevel=ERROR')
+    return ['-F', '/dev/null', '-i', key, ...options.flatMap((option) => ['-o', option]), '-p', String(this.port)]
   }
 
   /** The environment a Machine needs to reach this sshd: `new Machine(root, name, sshd.env)`. */

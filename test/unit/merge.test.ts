@@ -1,27 +1,11 @@
 import assert from 'node:assert/strict'
 
 import {mergeFleets} from '../../src/lib/manifest/merge.ts'
-import {type Fleet, type Machine, settingsSchema} from '../../src/lib/manifest/schema.ts'
+import type {Fleet} from '../../src/lib/manifest/schema.ts'
+import {fleetOf, machineEntry} from '../support/roster.ts'
 
-const machine = (name: string, state: Machine['state'], updatedAt = '2026-01-01T00:00:00.000Z'): Machine => ({
-  name,
-  hostname: name,
-  os: 'linux',
-  recipient: `age1${name}`,
-  state,
-  enrolledAt: '2026-01-01T00:00:00.000Z',
-  updatedAt,
-})
-
-const base: Fleet = {
-  version: 1,
-  id: 'fleet-1234',
-  createdAt: '2026-01-01T00:00:00.000Z',
-  settings: settingsSchema.parse({}),
-  paths: [{path: '.zshrc', encrypt: false}],
-  machines: [machine('alpha', 'active'), machine('beta', 'pending')],
-  plugins: [],
-}
+const machine = machineEntry
+const base: Fleet = fleetOf([machine('alpha', 'active'), machine('beta', 'pending')], [{path: '.zshrc', encrypt: false}])
 
 describe('manifest three-way merge', function () {
   it("keeps both sides' added paths and both sides' removals", function () {

@@ -2,27 +2,11 @@ import assert from 'node:assert/strict'
 
 import {UsageError} from '../../src/lib/errors/index.ts'
 import {ensureMachine} from '../../src/lib/fleet/roster.ts'
-import {type Fleet, type Machine, settingsSchema} from '../../src/lib/manifest/schema.ts'
+import type {Fleet} from '../../src/lib/manifest/schema.ts'
+import {fleetOf, machineEntry} from '../support/roster.ts'
 
-const machine = (name: string, state: Machine['state']): Machine => ({
-  name,
-  hostname: name,
-  os: 'linux',
-  recipient: `age1${name}`,
-  state,
-  enrolledAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:00.000Z',
-})
-
-const fleet = (): Fleet => ({
-  version: 1,
-  id: 'fleet-1234',
-  createdAt: '2026-01-01T00:00:00.000Z',
-  settings: settingsSchema.parse({}),
-  paths: [],
-  machines: [machine('alpha', 'active'), machine('old', 'revoked')],
-  plugins: [],
-})
+const machine = machineEntry
+const fleet = (): Fleet => fleetOf([machine('alpha', 'active'), machine('old', 'revoked')])
 
 const refusal = (run: () => unknown): UsageError => {
   try {
