@@ -189,7 +189,9 @@ describe('bad input: this machine key file missing, not a key, or readable by ot
     assertNoRawError(run.stderr)
     assert.ok(run.stderr.includes(`${beta.identityFile} is not the key the fleet knows for beta`), run.stderr)
     const fix = fixLine(run.stderr)
-    assert.ok(fix.includes('fleet machines revoke beta') && fix.includes('fleet machines approve beta'), fix)
+    // The way back that works under a permanent revocation: a new name, approved; the old name revoked.
+    assert.ok(fix.includes('fleet enroll --name <new-name>') && fix.includes('fleet machines approve <new-name>'), fix)
+    assert.ok(fix.includes('fleet machines revoke beta') && !fix.includes('fleet machines approve beta'), fix)
     assert.doesNotMatch(run.stderr, /git -C .* rm/, 'no file is offered for removal: the key is the trouble, not the files')
     assert.equal(beta.read('.vault/two'), 'two v2\n', 'the encrypted files keep what they had')
     assert.equal((await beta.status()).result.key?.code, 'KEY_NOT_IN_ROSTER')

@@ -3,7 +3,7 @@
 // made by age-keygen work; --all converges; --compromised shuts a machine out and names what it could read; a file
 // that cannot be opened is named and never stops the others; --dry-run changes nothing.
 import assert from 'node:assert/strict'
-import {chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {execa} from 'execa'
@@ -251,6 +251,18 @@ describe('rotate-keys', function () {
       // The revoked machine cannot rotate its way back in.
       const refused = await gamma.rotateKeys({exit: 2})
       assert.equal(refused.error?.code, 'REVOKED')
+      // Its syncs say so, with the way back: a new name, approved by an active machine.
+      const warned = await gamma.sync()
+      assert.ok(
+        warned.result.warnings.some((w) => w.includes('was revoked') && w.includes('--name <new-name>')),
+        warned.result.warnings.join('\n'),
+      )
+      renameSync(gamma.identityFile, `${gamma.identityFile}.revoked`)
+      const rejoined = await gamma.fleet(['enroll', '--name', 'gamma2', '--yes', '--no-agents', '--json'])
+      assert.equal(rejoined.exitCode, 0, `${rejoined.stdout}\n${rejoined.stderr}`)
+      await alpha.approve('gamma2')
+      await gamma.sync()
+      for (const [target, content] of Object.entries(SECRETS)) assert.equal(gamma.read(target), content, `${target} on gamma2`)
     } finally {
       await fleet.remove()
     }

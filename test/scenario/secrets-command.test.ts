@@ -137,6 +137,7 @@ describe('fleet secrets: set, get, list, unset, import and edit across machines'
         '  malformed) printf "LOST=1\\nthis is not a line\\n" >> "$file" ;;',
         '  hang) printf "LOST=1\\n" >> "$file"; echo $$ > "$EDIT_LOG.pid"; exec sleep 60 ;;',
         '  nothing) : ;;',
+        '  mend) sed -i "/^BROKEN=/d" "$file" ;;',
         // While the editor is open, a sync writes another machine's change to the real file (PLAIN, and a new key).
         '  race) sed -i "s/^PLAIN=.*/PLAIN=from-elsewhere/" "$RACE_TARGET"; printf "RACED=1\\n" >> "$RACE_TARGET"; sed -i "s/^PLAIN=.*/PLAIN=from-the-editor/" "$file" ;;',
         'esac',
@@ -262,7 +263,7 @@ describe('fleet secrets: set, get, list, unset, import and edit across machines'
     assert.equal(await forgeRefs(), refs)
   })
 
-  it('a malformed hand edit of the secrets file is refused before anything is written, with its line number', async function () {
+  it('a malformed hand edit of the secrets file is refused before anything is written, never sent by a sync, and mended with edit', async function () {
     const refs = await forgeRefs()
     alpha.edit(SECRETS, (text) => `${text}BROKEN="never closed\n`)
     const broken = alpha.read(SECRETS)
@@ -272,7 +273,15 @@ describe('fleet secrets: set, get, list, unset, import and edit across machines'
     assert.match(refused.stderr, /Fix: Fix that line in ~\/\.config\/fleet\/secrets\.env/)
     assert.equal(alpha.read(SECRETS), broken)
     assert.equal(await forgeRefs(), refs)
-    alpha.edit(SECRETS, (text) => text.replace('BROKEN="never closed\n', ''))
+    // A sync keeps it here, says why, and sends nothing: the other machines' secrets keep reading.
+    const synced = await alpha.sync()
+    const skipped = synced.result.skipped.find((s) => s.path === SECRETS)
+    assert.match(skipped?.reason ?? '', new RegExp(`line ${line}: .*fleet secrets edit`))
+    assert.equal(await forgeRefs(), refs)
+    // `fleet secrets edit` opens the malformed file, so the editor can mend it.
+    await secrets(alpha, ['edit'], {extra: {EDITOR: `'${join(editors, 'edit.sh')}'`, EDIT_LOG: editLog, EDIT_ACTION: 'mend'}})
+    assert.ok(!alpha.read(SECRETS).includes('BROKEN='))
+    assert.ok(!(await alpha.sync()).result.skipped.some((s) => s.path === SECRETS), 'mended, it is no longer held here')
   })
 
   it('keys and values are checked: a bad name is refused with the rule, an empty value is refused', async function () {

@@ -20,6 +20,11 @@ export interface CommandOutput {
   exitCode?: number
 }
 
+/** @inquirer/prompts' errors for Ctrl-C (ExitPromptError) and for a terminal that closed (AbortPromptError). */
+function isPromptClosed(error: Error): boolean {
+  return error.name === 'ExitPromptError' || error.name === 'AbortPromptError'
+}
+
 export abstract class FleetCommand extends Command {
   /** The command may ask questions: a terminal on stdin and stdout, no --json, and not under CI. */
   protected interactive = false
@@ -69,7 +74,9 @@ export abstract class FleetCommand extends Command {
 
   protected override async catch(raw: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     // A full disk or a refused write is said in words, with the fix, whichever command met it.
-    const error = explainSystemError(raw, homedir())
+    const error = isPromptClosed(raw)
+      ? new FleetError('Stopped at the question: nothing more was changed.', {code: 'CANCELLED'})
+      : explainSystemError(raw, homedir())
     if (!(error instanceof FleetError)) return super.catch(raw)
     if (this.jsonEnabled()) {
       this.logJson({error: {code: error.code, message: error.message, fix: error.fix, exitCode: error.exitCode}})

@@ -130,6 +130,19 @@ export interface EnrollStep {
 const ADOPT_FIX =
   'Run again with --adopt to take it over (fleet keeps every file: a source repo it cannot use is moved aside, never deleted), or move it away yourself.'
 
+/**
+ * A machine enrolled as `configured` may enroll under another name only when it can no longer be that machine: the
+ * roster revoked that name (a revoked name is never taken again), or the key that name was enrolled with is gone
+ * from this machine (moved aside, lost).
+ */
+async function mayJoinUnderNewName(paths: FleetPaths, configured: string): Promise<boolean> {
+  const fleet = existsSync(join(paths.sourceDir, MANIFEST_RELATIVE_PATH)) ? await readManifest(paths.sourceDir).catch(() => undefined) : undefined
+  const entry = fleet && findMachine(fleet, configured)
+  if (!entry || entry.state === 'revoked') return true
+  const identity = await readIdentity(paths.identityFile).catch(() => undefined)
+  return identity?.recipient !== entry.recipient
+}
+
 async function preflight(ctx: EnrollContext): Promise<string> {
   const {paths, options} = ctx
   const gitVersion = (await run('git', ['--version'], {timeout: 15_000})).stdout.trim().replace(/^git version /, '')
@@ -140,7 +153,7 @@ async function preflight(ctx: EnrollContext): Promise<string> {
 
   ctx.source = await inspectSource(paths)
   const configured = await configuredMachine(paths)
-  if (configured !== undefined && configured !== options.name) {
+  if (configured !== undefined && configured !== options.name && !(await mayJoinUnderNewName(paths, configured))) {
     throw new UsageError(
       `This machine is already enrolled as "${configured}"; enroll does not rename a machine.`,
       `Run \`fleet enroll --name ${configured}\` (or without --name) to check and repair the enrollment.`,

@@ -28,7 +28,7 @@ export const KEY_TYPE_LABELS: Record<KeyType, string> = {
 
 /** What a machine whose key is replaced must do to be let in again, as a part of a fix. */
 const REJOIN =
-  'a machine that was already in the fleet is let in again under its name by an active machine: `fleet machines revoke <this machine>` there, `fleet enroll` here, then `fleet machines approve <this machine>` there'
+  'a machine whose key is lost joins again under a new name — `fleet enroll --name <new-name>` here, then `fleet machines approve <new-name>` on an active machine, and `fleet machines revoke <old-name>` there so the lost key reads nothing new (a revoked name is never taken again)'
 
 /** The file is not an age key (or not a valid one), with the fix. */
 function invalidIdentity(file: string, cause?: unknown): FleetError {

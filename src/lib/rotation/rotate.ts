@@ -38,6 +38,9 @@ export interface RotationStep {
 /** Runs the steps in order, showing each (the command passes listr2's runSteps); a step that throws stops the run. */
 export type StepRunner = (steps: RotationStep[]) => Promise<void>
 
+/** A sync's failure to write some files here (named with their fix), which the re-encryption reports again. */
+const APPLY_FAILURES = ['APPLY_FAILED', 'CIPHERTEXT_DAMAGED', 'NOT_A_RECIPIENT']
+
 /** Tests stop the runbook with SIGKILL right after this step (1-based) to show that a rerun finishes the job. */
 export const KILL_AFTER_STEP_ENV = 'FLEET_TEST_KILL_AFTER_STEP'
 
@@ -224,7 +227,7 @@ function ownKeySteps(local: LocalFleet, fleet: Fleet, phase: KeyRotationPhase, r
 async function syncForRotation(local: LocalFleet): Promise<string> {
   await requireChezmoi(local.chezmoi.binary, local.paths.chezmoiCheckedFile)
   const synced = await syncLocked(local, {reason: 'rotate-keys', full: true})
-  if (synced.outcome === 'error' && synced.failure?.code === 'APPLY_FAILED') return `synced; not applied here: ${synced.error?.split('\n')[0]}`
+  if (synced.outcome === 'error' && APPLY_FAILURES.includes(synced.failure?.code ?? '')) return `synced; not applied here: ${synced.error?.split('\n')[0]}`
   if (synced.outcome === 'error' || synced.outcome === 'offline') {
     throw new FleetError(`The sync the rotation stands on did not finish: ${synced.error}`, {
       exitCode: synced.outcome === 'offline' ? ExitCode.forgeUnreachable : ((synced.failure?.exitCode as ExitCodeValue | undefined) ?? ExitCode.error),

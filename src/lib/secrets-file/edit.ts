@@ -15,7 +15,7 @@ import {withFleetLock} from '../lock/fleet-lock.ts'
 import {processAlive, processStart} from '../lock/lock.ts'
 import {type DotenvDocument, parseDotenv} from '../secrets/dotenv.ts'
 import {mergeSecrets} from '../secrets/merge.ts'
-import {readSecrets, SECRETS_DISPLAY, writeSecrets} from './store.ts'
+import {readSecretsText, SECRETS_DISPLAY, writeSecrets} from './store.ts'
 
 const DIR_PREFIX = 'fleet-secrets-'
 const OWNER_FILE = 'owner'
@@ -144,7 +144,9 @@ export async function editSecrets(local: LocalFleet, options: {reopen?: (error: 
   const argv = editorCommand(local.env)
   const parent = editParent(local.env)
   sweepEditDirectories(parent)
-  const {text: before, document: original} = await readSecrets(local)
+  // A file left malformed (a hand edit) opens too: the editor is the way to mend it.
+  const {text: before} = await readSecretsText(local)
+  const original = parsedOrEmpty(before)
   const dir = await mkdtemp(join(parent, `${DIR_PREFIX}${process.pid}-`)) // mode 0700
   const cleanup = () => rmSync(dir, {recursive: true, force: true})
   let after: string
@@ -169,7 +171,7 @@ export async function editSecrets(local: LocalFleet, options: {reopen?: (error: 
   if (after === before) return {...outcome, changed: false}
   let replaced: string[] = []
   await withFleetLock(local.paths, 'secrets edit', async () => {
-    const {text: now} = await readSecrets(local)
+    const {text: now} = await readSecretsText(local)
     if (now === before) return writeSecrets(local, after)
     const merged = mergeSecrets(before, after, now)
     if (merged.kind === 'merged') return writeSecrets(local, merged.text)
@@ -179,6 +181,15 @@ export async function editSecrets(local: LocalFleet, options: {reopen?: (error: 
     return writeSecrets(local, editOnto(parseDotenv(now, SECRETS_DISPLAY), original, parseDotenv(after, SECRETS_DISPLAY)))
   })
   return {...outcome, changed: true, replaced}
+}
+
+/** The document `text` holds, or an empty one when it is malformed (every key of the edit then counts as new). */
+function parsedOrEmpty(text: string): DotenvDocument {
+  try {
+    return parseDotenv(text, SECRETS_DISPLAY)
+  } catch {
+    return parseDotenv('', SECRETS_DISPLAY)
+  }
 }
 
 /** The person's edit (what changed from `before` to `after`) made to the file as it is `now`. */

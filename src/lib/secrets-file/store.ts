@@ -75,16 +75,11 @@ export async function secretsTextAt(local: LocalFleet, ref: string): Promise<str
  * the other keys. Refuses a malformed file with its line number.
  */
 export async function readSecrets(local: LocalFleet): Promise<{document: DotenvDocument; text: string}> {
-  await requireSecretsAccess(local)
-  const onDisk = await readFile(secretsTarget(local), 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined
-    throw error
-  })
-  const text = onDisk ?? (await secretsTextAt(local, 'HEAD')) ?? ''
+  const {text, onDisk} = await readSecretsText(local)
   try {
     return {document: parseDotenv(text, SECRETS_DISPLAY), text}
   } catch (error) {
-    if (error instanceof FleetError && onDisk !== undefined) {
+    if (error instanceof FleetError && onDisk) {
       throw new FleetError(error.message, {
         code: error.code,
         exitCode: error.exitCode,
@@ -93,6 +88,16 @@ export async function readSecrets(local: LocalFleet): Promise<{document: DotenvD
     }
     throw error
   }
+}
+
+/** The secrets file's text as this machine has it (see readSecrets), unparsed: what `edit` opens, even when malformed. */
+export async function readSecretsText(local: LocalFleet): Promise<{text: string; onDisk: boolean}> {
+  await requireSecretsAccess(local)
+  const onDisk = await readFile(secretsTarget(local), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined
+    throw error
+  })
+  return {text: onDisk ?? (await secretsTextAt(local, 'HEAD')) ?? '', onDisk: onDisk !== undefined}
 }
 
 /** Write the secrets file: atomically, mode 0600, in a directory only its owner can enter. */

@@ -19,6 +19,11 @@ import {relativeWithin} from '../platform/paths.ts'
 /** Why an encrypted source file does not open with this machine's key. */
 type Undecryptable = 'damaged' | 'not-a-recipient'
 
+/** A recipient as a person compares them: a post-quantum one is about 2,000 characters. */
+function shortRecipient(recipient: string): string {
+  return recipient.length > 28 ? `${recipient.slice(0, 16)}…${recipient.slice(-8)}` : recipient
+}
+
 /** One failed target, explained: the line that says what happened, and the fix for it. */
 interface Explained {
   line: string
@@ -102,10 +107,10 @@ async function keyNotTheFleets(local: LocalFleet, keys: AgeIdentity[]): Promise<
   }
   if (held) return undefined
   return new FleetError(
-    `This machine's age identity ${identity.file} is not the key the fleet knows for ${local.machine} (the roster has ${entry.recipient}; this key is ${identity.recipient}): the fleet's encrypted files are not encrypted to it.`,
+    `This machine's age identity ${identity.file} is not the key the fleet knows for ${local.machine} (the roster has ${shortRecipient(entry.recipient)}; this key is ${shortRecipient(identity.recipient)}): the fleet's encrypted files are not encrypted to it.`,
     {
       code: 'KEY_NOT_IN_ROSTER',
-      fix: `If you have this machine's previous key, put it back in ${identity.file} (\`${shellCommand('chmod', '600', identity.file)}\`), then run \`fleet sync\`. Otherwise let this key in: on an active machine run \`${shellCommand('fleet', 'machines', 'revoke', local.machine)}\`, then \`fleet enroll\` here, then \`${shellCommand('fleet', 'machines', 'approve', local.machine)}\` there.`,
+      fix: `If you have this machine's previous key, put it back in ${identity.file} (\`${shellCommand('chmod', '600', identity.file)}\`), then run \`fleet sync\`. Otherwise this machine joins again under a new name (a revoked name is never taken again): \`fleet enroll --name <new-name>\` here, then \`fleet machines approve <new-name>\` on an active machine, and \`${shellCommand('fleet', 'machines', 'revoke', local.machine)}\` there so the old key reads nothing new.`,
     },
   )
 }

@@ -1,7 +1,7 @@
 // Capture: turn what was edited, created or deleted here under the managed paths into source-state changes,
 // with as few chezmoi invocations as possible (each one scans for secrets): one re-add for every edited file,
 // one add for new plain files, one for new encrypted files. Templates are never re-added from their output.
-import {existsSync, lstatSync} from 'node:fs'
+import {existsSync, lstatSync, readFileSync} from 'node:fs'
 import {rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
@@ -21,6 +21,9 @@ import {linkedDirectories, listableRoots} from '../chezmoi/linked.ts'
 import {unsyncableName} from '../chezmoi/name-limits.ts'
 import {removeEntryName} from '../chezmoi/source-names.ts'
 import {ProcessError} from '../process/run.ts'
+import {FleetError} from '../errors/index.ts'
+import {SECRETS_PATH} from '../fleet/templates.ts'
+import {parseDotenv} from '../secrets/dotenv.ts'
 import {confirmedPlain, filesBelow, type HeldBack, parseChezmoiFinding, secretsInAddedLines, secretsInFile} from './secret-check.ts'
 import {isEncryptedPath, managedPathOf} from '../manifest/lookup.ts'
 import type {Fleet} from '../manifest/schema.ts'
@@ -87,6 +90,21 @@ function tooLarge(file: string, fleet: Fleet): string | undefined {
   const bytes = lstatSync(file, {throwIfNoEntry: false})?.size ?? 0
   if (bytes <= fleet.settings.maxFileMiB * MIB) return undefined
   return `${(bytes / MIB).toFixed(1)} MiB, over the fleet's limit of ${fleet.settings.maxFileMiB} MiB: move it out of the managed path, or raise settings.maxFileMiB in the manifest`
+}
+
+/**
+ * Why the fleet's secrets file, edited here, is not captured: a line that does not read as dotenv would reach every
+ * machine and stop `fleet secrets` there. Undefined for any other file, or a secrets file that reads.
+ */
+function malformedSecrets(file: string, path: string): string | undefined {
+  if (path !== SECRETS_PATH) return undefined
+  try {
+    parseDotenv(readFileSync(file, 'utf8'), `~/${SECRETS_PATH}`)
+    return undefined
+  } catch (error) {
+    if (!(error instanceof FleetError)) return undefined
+    return `${error.message}; it stays here, not sent to the other machines: fix that line (or run \`fleet secrets edit\`), and the next sync sends it`
+  }
 }
 
 /**
@@ -315,7 +333,7 @@ class CaptureRun {
     const {fleet, home} = this.options
     const reAdd: string[] = []
     for (const path of edited) {
-      const large = tooLarge(this.abs(path), fleet)
+      const large = tooLarge(this.abs(path), fleet) ?? malformedSecrets(this.abs(path), path)
       if (large) {
         this.result.skipped.push({path, reason: large})
         continue

@@ -253,6 +253,7 @@ async function runSync(local: LocalFleet, options: SyncOptions, state: SyncState
   // A key others can read may have been copied: refused before anything is decrypted with it (chezmoi reads it too).
   await refuseExposedIdentity(local.paths.identityFile)
   const run = new SyncRun(local, options, state, result, await recover(local, result))
+  run.warnIfRevoked()
   if (await run.quickPath()) return run.finishKeyRotation()
   await run.captureAndCommit()
   const offline = await run.exchange()
@@ -328,6 +329,14 @@ class SyncRun {
     this.wasSettled = lastOk && state.settled === true && state.conflicts.length === 0
   }
 
+  /** A revoked machine still syncs plain files, but the fleet's encrypted files are no longer for its key: say so, every time. */
+  warnIfRevoked(): void {
+    if (findMachine(this.fleet, this.local.machine)?.state !== 'revoked') return
+    this.result.warnings.push(
+      `This machine (${this.local.machine}) was revoked from the fleet: its key opens none of the encrypted files any more, and its SSH key has left the others' authorized_keys. To join again: move ${this.local.paths.identityFile} aside, run \`fleet enroll --name <new-name>\`, then \`fleet machines approve <new-name>\` on an active machine.`,
+    )
+  }
+
   /** Quick path: nothing changed on disk here, nothing waiting locally, and the forge is where we left it. */
   async quickPath(): Promise<boolean> {
     const {repo, paths} = this.local
@@ -371,7 +380,7 @@ class SyncRun {
     this.state.heldBack = caught.heldBack
     result.skipped = caught.skipped
     this.state.skipped = caught.skipped
-    result.warnings = caught.warnings
+    result.warnings.push(...caught.warnings)
     recordCaptureConflicts(caught.conflicts, this.state)
   }
 
