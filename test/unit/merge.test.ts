@@ -73,6 +73,15 @@ describe('manifest three-way merge', function () {
     })
   })
 
+  it("each side's change to a different setting is kept: a rotation request beside another machine's new pull interval", function () {
+    const mine = {...base, settings: {...base.settings, agents: {...base.settings.agents, pullIntervalSeconds: 60}}}
+    const theirs = {...base, settings: {...base.settings, rotationRequestedAt: '2026-11-30T00:00:00.000Z'}}
+    for (const merged of [mergeFleets(base, mine, theirs), mergeFleets(base, theirs, mine)]) {
+      assert.equal(merged.settings.agents.pullIntervalSeconds, 60)
+      assert.equal(merged.settings.rotationRequestedAt, '2026-11-30T00:00:00.000Z')
+    }
+  })
+
   it('settings changed on one side win over the untouched other', function () {
     const mine = {...base, settings: {...base.settings, agents: {...base.settings.agents, pullIntervalSeconds: 60}}}
     assert.equal(mergeFleets(base, mine, base).settings.agents.pullIntervalSeconds, 60)

@@ -1,6 +1,6 @@
 // A three-way merge of the manifest, for when two machines changed it at once (two add-paths, an approve beside an
 // enroll): each side's additions and removals are kept, so such changes never need a person.
-import type {Fleet, Machine, ManagedPath} from './schema.ts'
+import type {Fleet, Machine, ManagedPath, Settings} from './schema.ts'
 
 function byKey<T>(items: T[], key: (item: T) => string): Map<string, T> {
   return new Map(items.map((item) => [key(item), item]))
@@ -36,10 +36,21 @@ export function preferredMachine(a: Machine, b: Machine): Machine {
 }
 const minePath = (a: ManagedPath) => a
 
+/** Each setting from the side that changed it (this machine's when both did): `--all`'s request survives another setting's change. */
+function mergeSettings(base: Settings, mine: Settings, theirs: Settings): Settings {
+  const merged: Record<string, unknown> = {...theirs}
+  for (const key of new Set([...Object.keys(base), ...Object.keys(mine)]) as Set<keyof Settings>) {
+    if (JSON.stringify(mine[key]) === JSON.stringify(base[key])) continue
+    if (mine[key] === undefined) delete merged[key]
+    else merged[key] = mine[key]
+  }
+  return merged as Settings
+}
+
 export function mergeFleets(base: Fleet, mine: Fleet, theirs: Fleet): Fleet {
   return {
     ...theirs,
-    settings: JSON.stringify(mine.settings) !== JSON.stringify(base.settings) ? mine.settings : theirs.settings,
+    settings: mergeSettings(base.settings, mine.settings, theirs.settings),
     paths: mergeList(base.paths, mine.paths, theirs.paths, (p) => p.path, minePath),
     machines: mergeList(
       base.machines,
