@@ -222,7 +222,7 @@ describe(`edit-random: seeded random edits, syncs and faults on three machines (
         const secretSource = tree.find((p) => /^encrypted_.*dot_secret\.conf\.age$/.test(p))
         let secretText: string | undefined
         if (secretSource && !secretNote) {
-          const blob = await execa('git', ['--git-dir', forge.path, 'show', `${commit}:${secretSource}`], {encoding: 'buffer'})
+          const blob = await execa('git', ['--git-dir', forge.path, 'show', `${commit}:${secretSource}`], {encoding: 'buffer', stripFinalNewline: false})
           const decrypted = await execa('age', ['-d', '-i', machines.alpha.identityFile], {input: blob.stdout, reject: false})
           if (decrypted.exitCode === 0) secretText = String(decrypted.stdout) + '\n'
           else secretNote = `(history of ${secretSource} not checked from ${commit.slice(0, 8)} on: age -d failed: ${tail(String(decrypted.stderr), 2)})`

@@ -22,7 +22,7 @@ const SECRETS: Record<string, string> = {
 
 /** Whether the real age binary opens `ciphertext` with the key in `keyFile`. */
 async function ageOpens(keyFile: string, ciphertext: Uint8Array): Promise<boolean> {
-  return (await execa('age', ['--decrypt', '-i', keyFile], {input: ciphertext, reject: false, encoding: 'buffer'})).exitCode === 0
+  return (await execa('age', ['--decrypt', '-i', keyFile], {input: ciphertext, reject: false, encoding: 'buffer', stripFinalNewline: false})).exitCode === 0
 }
 
 /** Every encrypted file at the forge's head, with its bytes. */
@@ -31,7 +31,9 @@ async function forgeBlobs(forge: Forge): Promise<Array<{path: string; content: B
   return Promise.all(
     files.map(async (path) => ({
       path,
-      content: Buffer.from((await execa('git', ['--git-dir', forge.path, 'cat-file', 'blob', `main:${path}`], {encoding: 'buffer'})).stdout),
+      content: Buffer.from(
+        (await execa('git', ['--git-dir', forge.path, 'cat-file', 'blob', `main:${path}`], {encoding: 'buffer', stripFinalNewline: false})).stdout,
+      ),
     })),
   )
 }

@@ -48,7 +48,7 @@ function namedAnywhere(dir: string, name: string): string[] {
 
 /** Every object in a git repository, decompressed, and every commit's patch. */
 async function repositoryText(gitDir: string): Promise<string> {
-  const objects = await execa('git', ['--git-dir', gitDir, 'cat-file', '--batch-all-objects', '--batch'], {encoding: 'buffer'})
+  const objects = await execa('git', ['--git-dir', gitDir, 'cat-file', '--batch-all-objects', '--batch'], {encoding: 'buffer', stripFinalNewline: false})
   const patches = await execa('git', ['--git-dir', gitDir, 'log', '-p', '--all', '--reflog'], {reject: false})
   return Buffer.from(objects.stdout).toString('latin1') + String(patches.stdout)
 }

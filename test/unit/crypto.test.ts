@@ -78,7 +78,7 @@ describe('crypto: encrypt, decrypt, re-encrypt', function () {
 
     it('decryptWith reads what the real age binary wrote (binary and armored)', async function () {
       for (const armor of [[], ['--armor']]) {
-        const result = await execa('age', ['--encrypt', ...armor, '-r', ids.a.recipient], {input: 'from age\n', encoding: 'buffer'})
+        const result = await execa('age', ['--encrypt', ...armor, '-r', ids.a.recipient], {input: 'from age\n', encoding: 'buffer', stripFinalNewline: false})
         const decrypted = await decryptWith(ids.a, Buffer.from(result.stdout), 'x.age')
         assert.equal(Buffer.from(decrypted).toString(), 'from age\n')
       }
@@ -98,7 +98,11 @@ describe('crypto: encrypt, decrypt, re-encrypt', function () {
     })
 
     it('counts the recipients of a file the age binary wrote, unarmored', async function () {
-      const result = await execa('age', ['--encrypt', '-r', ids.a.recipient, '-r', ids.b.recipient, '-r', ids.c.recipient], {input: 'x', encoding: 'buffer'})
+      const result = await execa('age', ['--encrypt', '-r', ids.a.recipient, '-r', ids.b.recipient, '-r', ids.c.recipient], {
+        input: 'x',
+        encoding: 'buffer',
+        stripFinalNewline: false,
+      })
       assert.equal(await recipientStanzaCount(Buffer.from(result.stdout)), 3)
     })
   })
