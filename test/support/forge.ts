@@ -48,7 +48,7 @@ export class Forge {
     const blobs: Array<{commit: string; path: string; content: Buffer}> = []
     for (const commit of commits) {
       for (const path of (await this.git(['ls-tree', '-r', '--name-only', '-z', commit])).split('\0').filter(Boolean)) {
-        const content = (await execa('git', ['--git-dir', this.path, 'show', `${commit}:${path}`], {encoding: 'buffer'})).stdout
+        const content = (await execa('git', ['--git-dir', this.path, 'show', `${commit}:${path}`], {encoding: 'buffer', stripFinalNewline: false})).stdout
         blobs.push({commit, path, content: Buffer.from(content)})
       }
     }
