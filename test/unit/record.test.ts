@@ -9,14 +9,13 @@ import {execa} from 'execa'
 import {encryptTo, reencryptSource} from '../../src/lib/keys/crypto.ts'
 import {type AgeIdentity, ensureIdentity} from '../../src/lib/keys/identity.ts'
 import {
-  encryptedFileHashes,
   ENCRYPTION_RECORD_FILE,
   filesNotFor,
   mergeRecords,
   readRecord,
+  recordChezmoiEncryptions,
   recipientSetFingerprint,
   recordEncryptions,
-  recordNewCiphertexts,
 } from '../../src/lib/keys/record.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
@@ -65,15 +64,14 @@ describe('record: which recipients each encrypted file is for', function () {
     assert.deepEqual(await filesNotFor(source, [FILE], [ids.a.recipient]), [FILE])
   })
 
-  it("records what chezmoi wrote since a look, for the recipients file's set; what fleet encrypted meanwhile keeps its own", async function () {
+  it("records what chezmoi wrote (the uncommitted encrypted files) for the recipients file's set; what fleet encrypted meanwhile keeps its own", async function () {
     const {a, b} = ids
-    const before = await encryptedFileHashes(source)
     const byChezmoi = await encryptTo([a.recipient], 'from chezmoi')
     writeFileSync(join(source, FILE), byChezmoi)
     const byFleet = await encryptTo([a.recipient, b.recipient], 'merged by fleet')
     writeFileSync(join(source, 'encrypted_dot_netrc.age'), byFleet)
     await recordEncryptions(source, [{ciphertext: byFleet, recipients: [a.recipient, b.recipient]}])
-    await recordNewCiphertexts(source, before, [a.recipient])
+    await recordChezmoiEncryptions(source, [FILE, 'encrypted_dot_netrc.age'], [a.recipient])
     assert.deepEqual(await filesNotFor(source, [FILE, 'encrypted_dot_netrc.age'], [a.recipient]), ['encrypted_dot_netrc.age'])
     assert.deepEqual(await filesNotFor(source, [FILE, 'encrypted_dot_netrc.age'], [a.recipient, b.recipient]), [FILE])
   })

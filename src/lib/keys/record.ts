@@ -77,7 +77,7 @@ async function encryptedFilesIn(sourceDir: string, relative = ''): Promise<strin
 }
 
 /** The hashes of the encrypted files the source repo holds now, by file. */
-export async function encryptedFileHashes(sourceDir: string, files?: string[]): Promise<Map<string, string>> {
+async function encryptedFileHashes(sourceDir: string, files?: string[]): Promise<Map<string, string>> {
   const hashes = new Map<string, string>()
   for (const file of files ?? (await encryptedFilesIn(sourceDir))) {
     const content = await readFile(join(sourceDir, file)).catch(() => undefined)
@@ -107,19 +107,18 @@ export async function recordEncryptions(sourceDir: string, written: Array<{ciphe
 }
 
 /**
- * Record every encrypted file whose ciphertext is not among `before` (written since, by chezmoi) as encrypted for
- * `recipients`; a ciphertext fleet encrypted itself meanwhile (a merge) keeps the set it was recorded with.
+ * Record what chezmoi has just encrypted (add, re-add) for `recipients`, the set in the recipients file it read: the
+ * encrypted files among `changed` (the source repo's uncommitted paths; the tree was clean before) whose ciphertext
+ * is not on record yet. A ciphertext fleet encrypted itself meanwhile (a merge) keeps the set it was recorded with.
  */
-export async function recordNewCiphertexts(sourceDir: string, before: Map<string, string>, recipients: string[]): Promise<void> {
-  const known = new Set([...before.values(), ...(await readRecord(sourceDir)).keys()])
-  const now = await encryptedFileHashes(sourceDir)
-  const written = [...now].filter(([, hash]) => !known.has(hash))
-  if (written.length === 0) return
-  const contents = await Promise.all(written.map(([file]) => readFile(join(sourceDir, file))))
-  await recordEncryptions(
-    sourceDir,
-    contents.map((ciphertext) => ({ciphertext, recipients})),
-  )
+export async function recordChezmoiEncryptions(sourceDir: string, changed: string[], recipients: string[]): Promise<void> {
+  const record = await readRecord(sourceDir)
+  const written: Array<{ciphertext: Uint8Array; recipients: string[]}> = []
+  for (const file of changed.filter(isEncryptedSourceFile)) {
+    const ciphertext = await readFile(join(sourceDir, file)).catch(() => undefined)
+    if (ciphertext !== undefined && !record.has(sha256(ciphertext))) written.push({ciphertext, recipients})
+  }
+  if (written.length > 0) await recordEncryptions(sourceDir, written)
 }
 
 /**

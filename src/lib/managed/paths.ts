@@ -8,7 +8,7 @@ import {clearRemovals} from '../chezmoi/removals.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {refuseFleetAuthorizedKeys} from '../fleet/authorized-keys.ts'
-import {encryptedFileHashes, recordNewCiphertexts} from '../keys/record.ts'
+import {recordChezmoiEncryptions} from '../keys/record.ts'
 import {recipientsInFile} from '../keys/recipients.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
 import {isActive, managedPathNamed, managedPathOf} from '../manifest/lookup.ts'
@@ -259,8 +259,6 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
     }))
     const updated: Fleet = {...fleet, paths: [...fleet.paths.filter((p) => !mergedInner.has(p.path)), ...entries]}
     await writeManifest(local.paths.sourceDir, updated)
-    // chezmoi encrypts what it adds to the recipients file: the ciphertexts it writes are recorded for that set.
-    const encryptedBefore = options.encrypt ? await encryptedFileHashes(local.paths.sourceDir) : undefined
     try {
       await clearRemovals(
         local.chezmoi,
@@ -298,7 +296,11 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
       }
       throw error
     }
-    if (encryptedBefore) await recordNewCiphertexts(local.paths.sourceDir, encryptedBefore, await recipientsInFile(local.paths.recipientsFile))
+    // chezmoi encrypts what it adds to the recipients file: the ciphertexts it wrote are recorded for that set.
+    if (options.encrypt) {
+      const changed = (await local.repo.status()).map((entry) => entry.path)
+      await recordChezmoiEncryptions(local.paths.sourceDir, changed, await recipientsInFile(local.paths.recipientsFile))
+    }
     await local.repo.commitAll(`fleet: ${local.machine}: add-path ${plan.add.map((p) => `~/${p.path}${p.encrypt ? ' (encrypted)' : ''}`).join(', ')}`)
     return plan
   })

@@ -30,7 +30,7 @@ import {forgeBranchHead} from '../forge/forge.ts'
 import {decryptWith, encryptTo, isEncryptedSourceFile, reencryptSource} from '../keys/crypto.ts'
 import {readIdentity, refuseExposedIdentity} from '../keys/identity.ts'
 import {machineKeys, reencryptionKeys} from '../keys/key-files.ts'
-import {encryptedFileHashes, filesNotFor, recordEncryptions, recordNewCiphertexts} from '../keys/record.ts'
+import {filesNotFor, recordChezmoiEncryptions, recordEncryptions} from '../keys/record.ts'
 import {finishKeyRotation} from '../keys/rotation-state.ts'
 import {recipientsInFile, writeRecipientsFile} from '../keys/recipients.ts'
 import {lockDirFor, stuckLockError} from '../lock/fleet-lock.ts'
@@ -414,8 +414,6 @@ class SyncRun {
   private async captureOnce(exclude: (path: string) => boolean): Promise<CaptureResult> {
     const {chezmoi, repo, machine, paths} = this.local
     const heldBefore = this.state.heldBack?.map((h) => h.path)
-    // chezmoi encrypts what it re-adds to the recipients file: the ciphertexts it writes are recorded for that set.
-    const encryptedBefore = await encryptedFileHashes(paths.sourceDir)
     const caught = await capture({
       chezmoi,
       repo,
@@ -428,7 +426,9 @@ class SyncRun {
       exclude,
       heldBefore,
     })
-    await recordNewCiphertexts(paths.sourceDir, encryptedBefore, await recipientsInFile(paths.recipientsFile))
+    // chezmoi encrypts what it re-adds to the recipients file: the ciphertexts it wrote are recorded for that set.
+    const changed = (await repo.status()).map((entry) => entry.path)
+    await recordChezmoiEncryptions(paths.sourceDir, changed, await recipientsInFile(paths.recipientsFile))
     await repo.commitAll(commitMessage(machine, caught))
     return caught
   }
