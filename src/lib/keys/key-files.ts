@@ -3,7 +3,9 @@
 // it). Every decryption uses every key held, so at every moment this machine opens every file either key opens; and
 // chezmoi's config lists the same files (refreshChezmoiIdentities), rewritten before a key file disappears.
 import {existsSync} from 'node:fs'
-import {copyFile, link, open, rename, rm} from 'node:fs/promises'
+import {link, readFile, rm} from 'node:fs/promises'
+
+import writeFileAtomic from 'write-file-atomic'
 
 import {refreshChezmoiIdentities} from '../chezmoi/config.ts'
 import type {KeyType} from '../manifest/schema.ts'
@@ -24,15 +26,6 @@ export async function ensureNextKey(paths: FleetPaths, keyType: KeyType): Promis
   return {identity, created}
 }
 
-async function fsyncFile(file: string): Promise<void> {
-  const handle = await open(file, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
 /**
  * The swap: the new key becomes the identity file, the old one is kept as `identity.txt.old`. Each step leaves every
  * key reachable and the identity file in place, so a kill at any point is finished by running it again:
@@ -46,10 +39,8 @@ export async function swapInNextKey(paths: FleetPaths): Promise<void> {
   if (current.recipient !== next.recipient) {
     if (!existsSync(paths.identityOldFile)) await link(paths.identityFile, paths.identityOldFile)
     await refreshChezmoiIdentities(paths)
-    const temporary = `${paths.identityFile}.${process.pid}.swap.tmp`
-    await copyFile(paths.identityNextFile, temporary)
-    await fsyncFile(temporary)
-    await rename(temporary, paths.identityFile)
+    // write-file-atomic creates its temporary file 0600 from the start, syncs it, and renames it into place.
+    await writeFileAtomic(paths.identityFile, await readFile(paths.identityNextFile), {mode: 0o600})
   }
   await refreshChezmoiIdentities(paths, [paths.identityNextFile])
   await rm(paths.identityNextFile, {force: true})
