@@ -60,6 +60,16 @@ export abstract class FleetCommand extends Command {
     return result
   }
 
+  /**
+   * End the process now with `code`, once what was written to stdout and stderr has been handed to the OS: for a
+   * command whose stopped work (a check past its time limit, a plugin's hook that never settles) may leave timers or
+   * processes behind.
+   */
+  protected async exitNow(code: number): Promise<never> {
+    await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write('', resolve))))
+    process.exit(code)
+  }
+
   /** Text for stderr as it is, with or without --json (a note while stopping, say). */
   protected toStderr(text: string): void {
     process.stderr.write(text)

@@ -93,6 +93,8 @@ interface GitOptions {
   input?: string | Uint8Array
   env?: NodeJS.ProcessEnv
   binary?: boolean
+  /** Stops git (and its helpers) when aborted: see RunOptions.signal. */
+  signal?: AbortSignal
 }
 
 async function git(args: string[], options: GitOptions = {}) {
@@ -123,10 +125,13 @@ export interface FleetGitOperation {
 /** A git operation in progress in a work tree (its state files in .git). */
 export type GitOperationKind = 'rebase' | 'merge' | 'cherry-pick' | 'revert'
 
-/** The refs the forge advertises (ref name → commit), or a ForgeUnreachableError. */
-export async function lsRemote(url: string): Promise<Map<string, string>> {
-  const timeout = Math.min(LS_REMOTE_TIMEOUT_MS, forgeTimeoutMs())
-  const result = await gitWithForge(['ls-remote', '--', url], timeout)
+/**
+ * The refs the forge advertises (ref name → commit), or a ForgeUnreachableError. `timeoutMs` shortens the wait (a
+ * doctor check's); `signal` stops git and its helpers when aborted.
+ */
+export async function lsRemote(url: string, options: {timeoutMs?: number; signal?: AbortSignal} = {}): Promise<Map<string, string>> {
+  const timeout = Math.min(options.timeoutMs ?? LS_REMOTE_TIMEOUT_MS, forgeTimeoutMs())
+  const result = await gitWithForge(['ls-remote', '--', url], timeout, {signal: options.signal})
   if (result.exitCode !== 0) throw forgeFailure(url, result, timeout)
   const refs = new Map<string, string>()
   for (const line of result.stdout.split('\n')) {

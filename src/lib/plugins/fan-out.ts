@@ -13,6 +13,7 @@ export const HOOK_TIMEOUT_MS = 10_000
 
 export interface FleetHooks {
   'fleet:agents': {options: Record<string, never>; return: unknown[]}
+  'fleet:doctor': {options: Record<string, never>; return: unknown[]}
 }
 
 export async function fanOut<T>(config: Config, event: keyof FleetHooks, validate: (value: unknown) => T): Promise<FanOutResult<T>> {

@@ -22,6 +22,11 @@ export interface RunOptions {
    * helpers (git's ssh, git-remote-http) would outlive it, holding its output open, and keep the wait from ending.
    */
   processGroup?: boolean
+  /**
+   * Stops the process (its whole group, with `processGroup`) when aborted, as a timeout does: for work whose caller
+   * gave up on it (a doctor check past its own time limit). The result then has `timedOut` set.
+   */
+  signal?: AbortSignal
 }
 
 /** What a process did. */
@@ -71,6 +76,7 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     extendEnv: true,
     // A process group's timeout is kept here (groupTimeout): execa's would end the leader alone.
     timeout: options.processGroup ? undefined : timeout,
+    cancelSignal: options.processGroup ? undefined : options.signal,
     detached: options.processGroup,
     input: options.input,
     stdin: options.input === undefined ? 'ignore' : undefined,
@@ -78,7 +84,7 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     stripFinalNewline: false,
     encoding: options.binary ? 'buffer' : 'utf8',
   })
-  const group = options.processGroup && subprocess.pid !== undefined ? groupTimeout(subprocess, timeout) : undefined
+  const group = options.processGroup && subprocess.pid !== undefined ? groupTimeout(subprocess, timeout, options.signal) : undefined
   const child = await subprocess.finally(() => group?.done())
   const stdoutBytes = options.binary && child.stdout instanceof Uint8Array ? Buffer.from(child.stdout) : undefined
   const result: RunResult = {
@@ -87,7 +93,7 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     stdout: typeof child.stdout === 'string' ? child.stdout : (stdoutBytes?.toString('utf8') ?? ''),
     stderr: typeof child.stderr === 'string' ? child.stderr : child.stderr instanceof Uint8Array ? Buffer.from(child.stderr).toString('utf8') : '',
     stdoutBytes,
-    timedOut: Boolean(child.timedOut) || Boolean(group?.timedOut),
+    timedOut: Boolean(child.timedOut) || Boolean(group?.timedOut) || Boolean(child.isCanceled),
   }
   if (child.failed && (child as {code?: string}).code === 'ENOENT') {
     // A path (FLEET_CHEZMOI=/opt/…/chezmoi) names one file: PATH was not searched, so say what was.
@@ -114,33 +120,36 @@ function signalGroup(leader: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Ends a process group that runs past `timeout`: SIGTERM to every process in it, SIGKILL after a grace period, and
+ * Ends a process group that runs past `timeout` (or whose caller aborted `signal`): SIGTERM to every process in it, SIGKILL after a grace period, and
  * then, should a process that left the group still hold the output pipes, stops reading them so the wait ends.
  */
-function groupTimeout(subprocess: ReturnType<typeof execa>, timeout: number) {
+function groupTimeout(subprocess: ReturnType<typeof execa>, timeout: number, signal?: AbortSignal) {
   const leader = subprocess.pid!
   watchGroup(leader)
   const state = {timedOut: false, done: () => {}}
   const timers: NodeJS.Timeout[] = []
-  timers.push(
-    setTimeout(() => {
-      state.timedOut = true
-      signalGroup(leader, 'SIGTERM')
-      timers.push(
-        setTimeout(() => {
-          signalGroup(leader, 'SIGKILL')
-          timers.push(
-            setTimeout(() => {
-              subprocess.stdout?.destroy()
-              subprocess.stderr?.destroy()
-            }, KILL_GRACE_MS),
-          )
-        }, KILL_GRACE_MS),
-      )
-    }, timeout),
-  )
+  const stop = () => {
+    if (state.timedOut) return
+    state.timedOut = true
+    signalGroup(leader, 'SIGTERM')
+    timers.push(
+      setTimeout(() => {
+        signalGroup(leader, 'SIGKILL')
+        timers.push(
+          setTimeout(() => {
+            subprocess.stdout?.destroy()
+            subprocess.stderr?.destroy()
+          }, KILL_GRACE_MS),
+        )
+      }, KILL_GRACE_MS),
+    )
+  }
+  timers.push(setTimeout(stop, timeout))
+  if (signal?.aborted) stop()
+  else signal?.addEventListener('abort', stop, {once: true})
   state.done = () => {
     for (const timer of timers) clearTimeout(timer)
+    signal?.removeEventListener('abort', stop)
     unwatchGroup(leader)
   }
   return state

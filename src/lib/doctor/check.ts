@@ -1,0 +1,55 @@
+// What a doctor check is and what it reports: the shapes the core's checks, the runner, `--fix` and plugins' checks
+// (through the fleet:doctor hook) share.
+import type {DoctorContext} from './context.ts'
+
+/**
+ * How a check came out: `ok`; `warn` (worth knowing, does not fail doctor); `fail` (something is wrong: doctor exits
+ * 1); `skip` (it could not be looked at, because something it needs failed first or does not apply here).
+ */
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
+
+/**
+ * What one check found, as `fleet doctor --json` prints it and a plugin's fleet:doctor hook returns it.
+ * - `id`: stable, lower-case words joined by `.` or `-` (`identity.mode`); a plugin's ids start with its name.
+ * - `message`: one line for a person, paths shown with `~` for the home directory.
+ * - `fix`: where not ok, what to do: a command to run, or that `fleet doctor --fix` does it (`fixable`).
+ */
+export interface CheckResult {
+  id: string
+  /** The heading it is shown under (`Tools`, `Source repo`, `Keys`, …; a plugin's name for a plugin's checks). */
+  group: string
+  status: CheckStatus
+  message: string
+  fix?: string
+  /** `fleet doctor --fix` repairs it (see DoctorCheck.repair). */
+  fixable?: boolean
+  /** How long the check took, in milliseconds (set by the runner). */
+  durationMs?: number
+}
+
+/** What a check's `run` returns: its result without the fields the runner fills in. */
+export type CheckFinding = Omit<CheckResult, 'id' | 'group' | 'durationMs'>
+
+/**
+ * One of the core's checks. `run` looks and never changes anything; it must stop its work when `signal` is aborted
+ * (pass it to every process it starts: run(…, {signal})). `repair`, when there is one, is the safe fix `--fix`
+ * applies to a check that came out `warn` or `fail` with `fixable`: it returns what it changed, in a line, and
+ * throws (a FleetError with its fix) when it could not.
+ */
+export interface DoctorCheck {
+  id: string
+  group: string
+  /** Milliseconds before the check is stopped and reported failed (default CHECK_TIMEOUT_MS). */
+  timeoutMs?: number
+  run(context: DoctorContext, signal: AbortSignal): Promise<CheckFinding>
+  repair?(context: DoctorContext, signal: AbortSignal): Promise<string>
+}
+
+/** How long a check may take unless it says otherwise, in milliseconds. */
+export const CHECK_TIMEOUT_MS = 5_000
+
+/** A finding that says the check could not look, and why (it does not apply here; what it needs is missing). */
+export const skipped = (why: string): CheckFinding => ({status: 'skip', message: why})
+export const ok = (message: string): CheckFinding => ({status: 'ok', message})
+export const warn = (message: string, fix?: string, fixable?: boolean): CheckFinding => ({status: 'warn', message, fix, fixable})
+export const fail = (message: string, fix?: string, fixable?: boolean): CheckFinding => ({status: 'fail', message, fix, fixable})

@@ -1,0 +1,3 @@
+import type {DoctorCheck} from '../check.ts'
+
+export const machineChecks: DoctorCheck[] = []
