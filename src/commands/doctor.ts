@@ -27,12 +27,12 @@ Exit codes: 0 no check failed (warnings do not fail); 1 a check failed; 2 usage 
     fix: Flags.boolean({summary: 'Apply the safe fixes, then check again.'}),
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<DoctorReport> {
     const {flags} = await this.parse(Doctor)
     const {agents} = await this.contributedAgents({quiet: true})
     const context = new DoctorContext({agents})
     const report = await runDoctor(context, {checks: CORE_CHECKS, only: flags.check, fix: flags.fix, plugins: pluginChecks(this.config)})
-    await this.finish(report)
+    return this.finish(report)
   }
 
   /** Print the report and end the process at once: whatever a stopped check left behind does not hold it open. */

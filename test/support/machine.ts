@@ -10,6 +10,7 @@ import type AgentsInstall from '../../src/commands/agents/install.ts'
 import type AgentsList from '../../src/commands/agents/list.ts'
 import type AgentsRender from '../../src/commands/agents/render.ts'
 import type AgentsUninstall from '../../src/commands/agents/uninstall.ts'
+import type Doctor from '../../src/commands/doctor.ts'
 import type Enroll from '../../src/commands/enroll.ts'
 import type MachinesApprove from '../../src/commands/machines/approve.ts'
 import type MachinesList from '../../src/commands/machines/list.ts'
@@ -299,5 +300,13 @@ export class Machine {
     const {all, compromised, dryRun, ...verb} = options
     const flags = [...(all ? ['--all'] : []), ...(compromised ? ['--machine', compromised, '--compromised'] : []), ...(dryRun ? ['--dry-run'] : ['--yes'])]
     return this.verb(['rotate-keys', ...flags], verb)
+  }
+
+  // Doctor.
+
+  /** fleet doctor: every check, or one (`check`); `fix` applies the safe fixes; `fleet` shows every machine. Exit 0 unless told. */
+  doctor(options: VerbOptions & {check?: string; fix?: boolean; fleet?: boolean} = {}): Promise<CommandRun<ResultOf<typeof Doctor>>> {
+    const {check, fix, fleet, ...verb} = options
+    return this.verb(['doctor', ...(check ? ['--check', check] : []), ...(fix ? ['--fix'] : []), ...(fleet ? ['--fleet'] : [])], verb)
   }
 }
