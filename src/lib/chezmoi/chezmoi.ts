@@ -82,8 +82,8 @@ function onPath(binary: string, env: NodeJS.ProcessEnv): string | undefined {
   return executablesOnPath(binary, env)[0]
 }
 
-async function versionOf(binary: string): Promise<[number, number, number] | undefined> {
-  const result = await run(binary, ['--version'], {timeout: 15_000, allowFailure: true}).catch(() => undefined)
+async function versionOf(binary: string, signal?: AbortSignal): Promise<[number, number, number] | undefined> {
+  const result = await run(binary, ['--version'], {timeout: 15_000, allowFailure: true, signal}).catch(() => undefined)
   return result?.exitCode === 0 ? parseVersion(result.stdout) : undefined
 }
 
@@ -91,12 +91,12 @@ async function versionOf(binary: string): Promise<[number, number, number] | und
  * The fix for a chezmoi that is too old: the upgrade, and a newer chezmoi already on PATH when there is one.
  * `pinned`: the old one came from FLEET_CHEZMOI, so PATH order does not matter.
  */
-async function tooOldFix(path: string, pinned: boolean, env: NodeJS.ProcessEnv): Promise<string> {
+async function tooOldFix(path: string, pinned: boolean, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<string> {
   const upgrade = `Upgrade chezmoi at ${path}: brew upgrade chezmoi (macOS), or install a newer release (see the README)`
   const minimum = MIN_CHEZMOI_VERSION.split('.').map(Number)
   for (const other of executablesOnPath('chezmoi', env)) {
     if (realpathOr(other) === realpathOr(path)) continue
-    const version = await versionOf(other)
+    const version = await versionOf(other, signal)
     if (version && compareVersions(version, minimum) >= 0) {
       const reorder = pinned ? '' : ` (or put ${dirname(other)} before ${dirname(path)} on PATH)`
       return `${upgrade}; or use the newer chezmoi (${version.join('.')}) at ${other}: \`export FLEET_CHEZMOI=${other}\`${reorder}, ${AGENTS_FOLLOW}.`
@@ -113,11 +113,11 @@ function realpathOr(path: string): string {
   }
 }
 
-/** Find chezmoi and check its version; returns the version string. */
-export async function checkChezmoi(binary: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+/** Find chezmoi and check its version; returns the version string. `signal` stops the chezmoi processes it starts. */
+export async function checkChezmoi(binary: string, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<string> {
   let output: string
   try {
-    output = (await run(binary, ['--version'], {timeout: 15_000})).stdout
+    output = (await run(binary, ['--version'], {timeout: 15_000, signal})).stdout
   } catch (error) {
     throw new FleetError(`chezmoi was not found (${binary}).`, {code: 'CHEZMOI_MISSING', fix: INSTALL_FIX, cause: error})
   }
@@ -129,7 +129,7 @@ export async function checkChezmoi(binary: string, env: NodeJS.ProcessEnv = proc
   if (compareVersions(version, minimum) < 0) {
     throw new FleetError(`chezmoi ${text} is too old: fleet needs ${MIN_CHEZMOI_VERSION} or later (this one is ${path}).`, {
       code: 'CHEZMOI_TOO_OLD',
-      fix: await tooOldFix(path, binary.includes('/'), env),
+      fix: await tooOldFix(path, binary.includes('/'), env, signal),
     })
   }
   return text
