@@ -34,11 +34,27 @@ export async function fileHeldOpen(file: string): Promise<boolean> {
   return result !== undefined && result.exitCode === 0 && result.stdout.trim() !== ''
 }
 
-const HOW_TO_FINISH: Record<GitOperationKind, string> = {
-  rebase: 'finish it (git rebase --continue) or abort it (git rebase --abort)',
-  merge: 'finish it (resolve the files, git add them, git commit) or abort it (git merge --abort)',
-  'cherry-pick': 'finish it (git cherry-pick --continue) or abort it (git cherry-pick --abort)',
-  revert: 'finish it (git revert --continue) or abort it (git revert --abort)',
+/** The commands that finish or abort a git operation a person started in `dir`, in a sentence. */
+function howToFinish(dir: string, kind: GitOperationKind): string {
+  const git = (...args: string[]) => shellCommand('git', '-C', dir, ...args)
+  if (kind === 'merge') return `Finish it (resolve the files, ${git('add', '--')} <file>…, ${git('commit')}) or abort it (${git('merge', '--abort')})`
+  return `Finish it (${git(kind, '--continue')}) or abort it (${git(kind, '--abort')})`
+}
+
+/** A rebase, merge, cherry-pick or revert a person started in the source repo `dir`: fleet leaves it to them, and says how to end it. */
+export function operationInProgressError(dir: string, kind: GitOperationKind): FleetError {
+  return new FleetError(`A ${kind} is in progress in the source repo ${dir}, started outside fleet: fleet leaves it to you.`, {
+    code: 'GIT_OPERATION_IN_PROGRESS',
+    fix: `${howToFinish(dir, kind)}; then run \`fleet sync\` again. Nothing was changed.`,
+  })
+}
+
+/** The source repo `dir` is on another branch than the fleet's (or a detached HEAD), and how to switch it back. */
+export function wrongBranchError(dir: string, current: string | undefined, branch: string): FleetError {
+  return new FleetError(`The source repo ${dir} is on ${current ? `branch ${current}` : 'a detached HEAD'}, not ${branch}.`, {
+    code: 'WRONG_BRANCH',
+    fix: `Switch it back: ${shellCommand('git', '-C', dir, 'switch', branch)} (commit or stash anything you changed there first).`,
+  })
 }
 
 /**
@@ -64,18 +80,10 @@ export async function recoverRepo(repo: GitRepo, branch: string): Promise<string
   if (recorded) {
     notes.push(await undoOperation(repo, recorded, inProgress))
   } else if (inProgress) {
-    throw new FleetError(`A ${inProgress} is in progress in the source repo ${repo.dir}, started outside fleet: fleet leaves it to you.`, {
-      code: 'GIT_OPERATION_IN_PROGRESS',
-      fix: `In ${repo.dir}, ${HOW_TO_FINISH[inProgress]}; then run \`fleet sync\` again. Nothing was changed.`,
-    })
+    throw operationInProgressError(repo.dir, inProgress)
   }
   const current = await repo.currentBranch()
-  if (current !== branch) {
-    throw new FleetError(`The source repo ${repo.dir} is on ${current ? `branch ${current}` : 'a detached HEAD'}, not ${branch}.`, {
-      code: 'WRONG_BRANCH',
-      fix: `Switch it back: ${shellCommand('git', '-C', repo.dir, 'switch', branch)} (commit or stash anything you changed there first).`,
-    })
-  }
+  if (current !== branch) throw wrongBranchError(repo.dir, current, branch)
   return notes
 }
 
