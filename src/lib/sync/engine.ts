@@ -226,6 +226,7 @@ export async function syncLocked(local: LocalFleet, options: SyncOptions): Promi
     applied: result.applied,
     waiting: result.waiting,
     error: result.error,
+    fix: result.failure?.fix,
   }
   try {
     await writeSyncState(local.paths, state)

@@ -23,6 +23,8 @@ export interface SyncRecord {
   /** Targets the apply did not write: the next sync tries again. */
   waiting?: string[]
   error?: string
+  /** With an error: what to do about it (the error's fix), for `fleet doctor`. */
+  fix?: string
 }
 
 export interface ConflictRecord {
