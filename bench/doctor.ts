@@ -29,6 +29,8 @@ export interface DoctorBenchReport {
   medianMs: {
     /** `fleet doctor --json`, spawn to exit. */
     command: number
+    /** The same runs' own report of their checks' wall time (the rest is Node, oclif and the hooks). */
+    commandChecks: number
     /** runDoctor in this process, checks at once (the command less Node's start-up and the plugin hooks). */
     concurrent: number
     /** runDoctor in this process, one check after another (`serial: true`). */
@@ -57,7 +59,14 @@ export async function benchDoctor(options: DoctorBenchOptions = {}): Promise<Doc
     await a.sync()
     // The core's agents, as the fleet:agents hook gives them to the command (no plugins here).
     const agents = coreAgents((await readManifest(a.sourceDir)).settings.agents).map((spec) => ({...spec, source: '@dotfleet/fleet'}))
-    const samples = {command: [] as number[], concurrent: [] as number[], serial: [] as number[], sumOfChecks: [] as number[], chezmoiDoctor: [] as number[]}
+    const samples = {
+      command: [] as number[],
+      commandChecks: [] as number[],
+      concurrent: [] as number[],
+      serial: [] as number[],
+      sumOfChecks: [] as number[],
+      chezmoiDoctor: [] as number[],
+    }
     let last: DoctorReport | undefined
     // Interleaved, A B C D A B C D …, so that a change in the machine's load touches each alike.
     for (let i = 0; i < warmup + runs; i++) {
@@ -67,6 +76,7 @@ export async function benchDoctor(options: DoctorBenchOptions = {}): Promise<Doc
       const chezmoi = await timeChezmoiDoctor(a)
       if (i < warmup) continue
       samples.command.push(command.ms)
+      samples.commandChecks.push(command.report.durationMs)
       samples.concurrent.push(concurrent.durationMs)
       samples.serial.push(serial.durationMs)
       samples.sumOfChecks.push(serial.checks.reduce((sum, check) => sum + (check.durationMs ?? 0), 0))
@@ -75,6 +85,7 @@ export async function benchDoctor(options: DoctorBenchOptions = {}): Promise<Doc
     }
     const medianMs = {
       command: median(samples.command),
+      commandChecks: median(samples.commandChecks),
       concurrent: median(samples.concurrent),
       serial: median(samples.serial),
       sumOfChecks: median(samples.sumOfChecks),
@@ -132,9 +143,10 @@ async function timeChezmoiDoctor(machine: Machine): Promise<number> {
  */
 async function inProcess<T>(machine: Machine, work: () => Promise<T>): Promise<T> {
   const saved = {...process.env}
+  const env = machine.env // read before this process's environment is cleared: it builds on its PATH
   const cwd = process.cwd()
   for (const key of Object.keys(process.env)) delete process.env[key]
-  Object.assign(process.env, machine.env)
+  Object.assign(process.env, env)
   process.chdir(machine.home)
   try {
     return await work()
@@ -154,6 +166,7 @@ export function printDoctor(report: DoctorBenchReport): void {
   )
   const rows: Array<[string, number, string]> = [
     ['fleet doctor --json', medianMs.command, `${ratio.commandToSerial.toFixed(2)}× serial, ${ratio.commandToChezmoi.toFixed(2)}× chezmoi doctor`],
+    ['  its checks, as it reports them', medianMs.commandChecks, ''],
     ['runDoctor, at once (in-process)', medianMs.concurrent, `${ratio.concurrentToSerial.toFixed(2)}× serial`],
     ['runDoctor, serial (in-process)', medianMs.serial, ''],
     ['  sum of the checks’ times', medianMs.sumOfChecks, ''],
