@@ -40,6 +40,12 @@ async function ended(pid: number, withinMs: number): Promise<boolean> {
   }
 }
 
+/** The sleeps the hung plugin started, one per doctor run, in order. */
+function hungSleeps(machine: Machine): number[] {
+  const file = join(machine.home, 'checks-hangs.pid')
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map(Number) : []
+}
+
 function stopProcess(pid: number): void {
   try {
     process.kill(pid, 'SIGKILL')
@@ -63,9 +69,8 @@ describe('doctor: plugins’ checks', function () {
     for (const plugin of PLUGINS) await alpha.ok(['plugins', 'link', join(REPO_ROOT, 'test/fixtures/plugins', plugin), '--no-install'])
   })
   after(async () => {
-    // Should the hung plugin's sleep have outlived doctor (the test failed), it does not outlive the test.
-    const pidFile = alpha && join(alpha.home, 'checks-hangs.pid')
-    if (pidFile && existsSync(pidFile)) stopProcess(Number(readFileSync(pidFile, 'utf8')))
+    // Should the hung plugin's sleeps have outlived doctor (a test failed), they do not outlive the tests.
+    if (alpha) for (const pid of hungSleeps(alpha)) stopProcess(pid)
     await fleet?.remove()
   })
 
@@ -107,7 +112,7 @@ describe('doctor: plugins’ checks', function () {
     assert.ok(wallMs < LONGEST_MS + STARTUP_MS, `fleet doctor ran for ${wallMs} ms`)
 
     // The hung hook honoured its signal: the sleep it started is gone.
-    const sleep = Number(readFileSync(join(alpha.home, 'checks-hangs.pid'), 'utf8'))
+    const sleep = hungSleeps(alpha).at(-1)!
     assert.ok(await ended(sleep, 2000), `the hung plugin's sleep (pid ${sleep}) still runs`)
   })
 
@@ -122,6 +127,7 @@ describe('doctor: plugins’ checks', function () {
     // The hung plugin's own check cannot be had: say why, not that there is no such check.
     const lost = await alpha.doctor({check: 'checks-hangs.anything', exit: 1, env})
     assert.deepEqual(lost.result.checks.map((check) => check.id).sort(), ['checks-garbage.hook', 'checks-hangs.hook', 'checks-throws.hook'])
+    for (const pid of hungSleeps(alpha)) assert.ok(await ended(pid, 2000), `the hung plugin's sleep (pid ${pid}) still runs`)
   })
 
   it('a plugin timeout that is not a number of milliseconds is a usage error, with the fix', async function () {
