@@ -41,4 +41,10 @@ export default defineConfig(
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: {globals: {process: 'readonly', URL: 'readonly'}},
   },
+  {
+    // The tests' plugins are CommonJS packages, the way many oclif plugins are written.
+    files: ['test/fixtures/plugins/**/*.js'],
+    languageOptions: {sourceType: 'commonjs', globals: {module: 'writable', require: 'readonly', AbortSignal: 'readonly'}},
+    rules: {'@typescript-eslint/no-require-imports': 'off'},
+  },
 )

@@ -1,4 +1,5 @@
-// `npm run bench [-- startup|sync|propagation|idle|idle-ssh]`: all the benchmarks, or those named (BENCHMARKS.md).
+// `npm run bench [-- startup|sync|propagation|idle|idle-ssh|doctor]`: all the benchmarks, or those named (BENCHMARKS.md).
+import {benchDoctor, printDoctor} from './doctor.ts'
 import {benchIdle, benchIdleSsh, printIdle} from './idle.ts'
 import {benchPropagation, printPropagation} from './propagation.ts'
 import {benchStartup, printStartup} from './startup.ts'
@@ -20,4 +21,5 @@ await run('sync', () => benchSync(), printSync)
 await run('propagation', () => benchPropagation(), printPropagation)
 await run('idle', () => benchIdle(), printIdle)
 await run('idle-ssh', () => benchIdleSsh(), printIdle)
+await run('doctor', () => benchDoctor(), printDoctor)
 if (process.env.BENCH_JSON) console.log(JSON.stringify(results, null, 2))

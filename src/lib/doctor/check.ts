@@ -9,7 +9,8 @@ import type {DoctorContext} from './context.ts'
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
 
 /**
- * What one check found, as `fleet doctor --json` prints it and a plugin's fleet:doctor hook returns it.
+ * What one check found, as `fleet doctor --json` prints it (a plugin's fleet:doctor hook returns the `id`, `status`,
+ * `message` and `fix` of its checks: PluginCheckResult; fleet fills in the rest).
  * - `id`: stable, lower-case words joined by `.` or `-` (`identity.mode`); a plugin's ids start with its name.
  * - `message`: one line for a person, paths shown with `~` for the home directory.
  * - `fix`: where not ok, what to do: a command to run, or that `fleet doctor --fix` does it (`fixable`).

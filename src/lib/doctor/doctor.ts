@@ -20,8 +20,11 @@ export interface DoctorReport {
   durationMs: number
 }
 
-/** Checks contributed by plugins: started beside the core's, stopped by `signal`, each a result of its own. */
-export type PluginChecks = (signal: AbortSignal) => Promise<CheckResult[]>
+/**
+ * Checks contributed by plugins: started beside the core's, stopped by `signal`, each a result of its own. With
+ * `only`, just the check with that id (or, when none has it, what says why a plugin's checks could not run).
+ */
+export type PluginChecks = (signal: AbortSignal, only?: string) => Promise<CheckResult[]>
 
 export interface DoctorOptions {
   checks: DoctorCheck[]
@@ -69,7 +72,7 @@ function unknownCheck(id: string, checks: DoctorCheck[]): FleetError {
 }
 
 async function runAll(context: DoctorContext, checks: DoctorCheck[], plugins: PluginChecks | undefined, options: DoctorOptions): Promise<CheckResult[]> {
-  const pluginResults = plugins ? runPlugins(plugins) : Promise.resolve([])
+  const pluginResults = plugins ? runPlugins(plugins, options.only) : Promise.resolve([])
   let core: CheckResult[]
   if (options.serial) {
     core = []
@@ -77,14 +80,13 @@ async function runAll(context: DoctorContext, checks: DoctorCheck[], plugins: Pl
   } else {
     core = await Promise.all(checks.map((check) => runCheck(context, check)))
   }
-  const fromPlugins = (await pluginResults).filter((result) => options.only === undefined || result.id === options.only)
-  return [...core, ...fromPlugins]
+  return [...core, ...(await pluginResults)]
 }
 
-async function runPlugins(plugins: PluginChecks): Promise<CheckResult[]> {
+async function runPlugins(plugins: PluginChecks, only: string | undefined): Promise<CheckResult[]> {
   const controller = new AbortController()
   try {
-    return await plugins(controller.signal)
+    return await plugins(controller.signal, only)
   } finally {
     controller.abort()
   }

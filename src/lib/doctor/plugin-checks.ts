@@ -1,28 +1,89 @@
-// Plugins' checks, through the fleet:doctor hook event: each plugin's hook returns CheckResult-shaped findings.
-// A hook that throws, returns something else, or does not settle in time becomes that plugin's failed check.
-import type {Config} from '@oclif/core'
+// Plugins' checks, through the fleet:doctor hook event: each plugin's hook returns CheckResult-shaped findings, shown
+// under the plugin's name. A hook that throws, returns something else, or does not finish in time becomes that
+// plugin's failed check; the other plugins' checks are shown all the same.
+import type {Config, Hook} from '@oclif/core'
 
-import {fanOut} from '../plugins/fan-out.ts'
-import {CHECK_TIMEOUT_MS, type CheckResult} from './check.ts'
+import {UsageError} from '../errors/index.ts'
+import {fanOut, type FleetHookOptions} from '../plugins/fan-out.ts'
+import {CHECK_TIMEOUT_MS, type CheckResult, type CheckStatus} from './check.ts'
 import type {PluginChecks} from './doctor.ts'
 
-function validateFinding(value: unknown): Omit<CheckResult, 'group'> {
-  const v = value as Partial<CheckResult> | undefined
-  if (!v || typeof v.id !== 'string' || !['ok', 'warn', 'fail', 'skip'].includes(v.status as string) || typeof v.message !== 'string') {
-    throw new Error('a check needs an id, a status (ok, warn, fail, skip) and a message')
-  }
-  return {id: v.id, status: v.status!, message: v.message, fix: typeof v.fix === 'string' ? v.fix : undefined}
-}
+/**
+ * One check as a plugin's fleet:doctor hook returns it (the hook returns a list of them; one, or nothing, will do).
+ * fleet adds `group` (the plugin's name) and `durationMs` (the hook's time).
+ * - `id`: lower-case words joined by `.` or `-`, starting with the plugin's own short name (`durations.pull`), so
+ *   that `fleet doctor --check <id>` finds it.
+ * - `status`: `ok`, `warn` (does not fail doctor), `fail` (doctor exits 1), or `skip` (it does not apply here).
+ * - `message`: one line for a person (paths shown with `~`).
+ * - `fix`: where not ok, the command that fixes it.
+ */
+export type PluginCheckResult = Pick<CheckResult, 'id' | 'status' | 'message' | 'fix'>
 
-/** The plugins' checks for runDoctor: every plugin's fleet:doctor hook, each result under the plugin's name. */
-export function pluginChecks(config: Config): PluginChecks {
-  return async () => {
-    const {contributions, failures} = await fanOut(config, 'fleet:doctor', validateFinding)
-    return [
-      ...contributions.map(({source, value}) => ({...value, group: source})),
-      ...failures.map(({source, error}) => ({id: `${source}.hook`, group: source, status: 'fail' as const, message: `The plugin's checks failed: ${error}`})),
-    ]
-  }
-}
+/**
+ * A plugin's fleet:doctor hook: the default export of the file its package.json names under
+ * `oclif.hooks['fleet:doctor']`. Called once per `fleet doctor` run, beside the core's checks, with `signal` and
+ * `timeoutMs` (FleetHookOptions); it returns its checks (a list, one, or nothing). If it throws, returns anything
+ * else, or has not returned within `timeoutMs`, the plugin is shown with one failed check, `<plugin>.hook`, saying
+ * which; its signal is then aborted, and whatever it started must stop. A hook that blocks the event loop (a
+ * synchronous loop) cannot be stopped: do slow work in a child process or asynchronously.
+ */
+export type DoctorHook = (this: Hook.Context, options: FleetHookOptions & {config: Config}) => Promise<PluginCheckResult[] | PluginCheckResult | undefined>
 
+/** How long a plugin's fleet:doctor hook may take, in milliseconds, unless FLEET_DOCTOR_PLUGIN_TIMEOUT_MS says otherwise. */
 export const PLUGIN_CHECK_TIMEOUT_MS = CHECK_TIMEOUT_MS
+
+const STATUSES: CheckStatus[] = ['ok', 'warn', 'fail', 'skip']
+
+/** A value a hook returned, as a plugin's check; throws, saying what is wrong, for anything else. */
+export function validatePluginCheck(value: unknown): PluginCheckResult {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('a check is {id, status, message, fix?}')
+  const v = value as Record<string, unknown>
+  const problems: string[] = []
+  if (typeof v.id !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/.test(v.id)) problems.push('id must be lower-case words joined by . or -')
+  if (!STATUSES.includes(v.status as CheckStatus)) problems.push(`status must be one of ${STATUSES.join(', ')}`)
+  if (typeof v.message !== 'string' || v.message.trim() === '') problems.push('message must be a line of text')
+  if (v.fix !== undefined && typeof v.fix !== 'string') problems.push('fix must be text')
+  if (problems.length > 0) throw new Error(problems.join('; '))
+  return {id: v.id as string, status: v.status as CheckStatus, message: v.message as string, fix: v.fix as string | undefined}
+}
+
+/** The plugin check timeout from FLEET_DOCTOR_PLUGIN_TIMEOUT_MS (milliseconds), else PLUGIN_CHECK_TIMEOUT_MS. */
+export function pluginCheckTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.FLEET_DOCTOR_PLUGIN_TIMEOUT_MS
+  if (raw === undefined || raw === '') return PLUGIN_CHECK_TIMEOUT_MS
+  const ms = Number(raw)
+  if (!Number.isInteger(ms) || ms <= 0) {
+    throw new UsageError(
+      `FLEET_DOCTOR_PLUGIN_TIMEOUT_MS is "${raw}", not a number of milliseconds.`,
+      `Set it to a whole number of milliseconds (e.g. FLEET_DOCTOR_PLUGIN_TIMEOUT_MS=${PLUGIN_CHECK_TIMEOUT_MS}), or unset it.`,
+    )
+  }
+  return ms
+}
+
+/**
+ * The plugins' checks for runDoctor: every plugin's fleet:doctor hook, at once, each within the plugin timeout
+ * (read from `env` now: a bad FLEET_DOCTOR_PLUGIN_TIMEOUT_MS throws UsageError). Each finding is shown under its
+ * plugin's name; a plugin whose hook failed is one failed check `<plugin>.hook` saying how. With `only`, just the
+ * check with that id — or, when no plugin reported it, the plugins that failed (the check may have been theirs).
+ */
+export function pluginChecks(config: Config, env: NodeJS.ProcessEnv = process.env): PluginChecks {
+  const timeoutMs = pluginCheckTimeoutMs(env)
+  return async (signal, only) => {
+    const {contributions, failures, durations} = await fanOut(config, 'fleet:doctor', validatePluginCheck, {timeoutMs, signal})
+    const found: CheckResult[] = contributions.map(({source, value}) => ({...value, group: source, durationMs: durations.get(source)}))
+    const failed = new Map<string, string[]>()
+    for (const {source, error} of failures) failed.set(source, [...(failed.get(source) ?? []), error])
+    const failedChecks: CheckResult[] = [...failed].map(([source, errors]) => ({
+      id: `${source}.hook`,
+      group: source,
+      status: 'fail',
+      message: `The plugin's checks could not run: ${errors.join('; ')}.`,
+      fix: `Update the plugin (\`fleet plugins update\`) or remove it (\`fleet plugins uninstall ${source}\`), and tell its author.`,
+      durationMs: durations.get(source),
+    }))
+    if (only === undefined) return [...found, ...failedChecks]
+    const chosen = [...found, ...failedChecks].filter((result) => result.id === only)
+    return chosen.length > 0 ? chosen : failedChecks
+  }
+}
