@@ -69,10 +69,11 @@ interface Closed {
 }
 
 /**
- * Every encrypted file in the source repo, and those this machine's keys do not open (each decrypted in memory). Only
- * for an active machine whose keys fleet uses (not readable by others): otherwise SkipCheck says why.
+ * Every encrypted file in the source repo, and those this machine's keys do not open (each decrypted in memory, one
+ * after another until `signal` is aborted). Only for an active machine whose keys fleet uses (not readable by
+ * others): otherwise SkipCheck says why.
  */
-function openEncryptedFiles(context: DoctorContext): Promise<{files: string[]; closed: Closed[]}> {
+function openEncryptedFiles(context: DoctorContext, signal: AbortSignal): Promise<{files: string[]; closed: Closed[]}> {
   return context.once('keys.open', async () => {
     const {local, fleet} = await enrolled(context)
     const keys = await needKeys(context)
@@ -83,6 +84,7 @@ function openEncryptedFiles(context: DoctorContext): Promise<{files: string[]; c
     const files = await encryptedFilesIn(local.paths.sourceDir)
     const closed: Closed[] = []
     for (const file of files) {
+      signal.throwIfAborted()
       const bytes = await readFile(join(local.paths.sourceDir, file))
       await decryptWith(keys, bytes, file).catch((error: unknown) => {
         closed.push({file, why: error instanceof FleetError && error.code === 'DECRYPT_FAILED' ? 'not-for-this-key' : 'damaged'})
@@ -168,9 +170,9 @@ function closedFix(context: DoctorContext, sourceDir: string, closed: Closed[]):
 const decryptCheck: DoctorCheck = {
   id: 'keys.decrypt',
   group: GROUP,
-  async run(context) {
+  async run(context, signal) {
     const local = await context.need("this machine's fleet", context.local())
-    const {files, closed} = await openEncryptedFiles(context)
+    const {files, closed} = await openEncryptedFiles(context, signal)
     if (files.length === 0) return ok('the fleet has no encrypted files')
     if (closed.length === 0) return ok(`this machine's key opens all ${files.length} encrypted file(s)`)
     const named = closed.map((c) => `${c.file} (${c.why === 'damaged' ? 'damaged' : 'not encrypted for this key'})`).join(', ')
@@ -184,7 +186,7 @@ const decryptCheck: DoctorCheck = {
 const recipientsCheck: DoctorCheck = {
   id: 'keys.recipients',
   group: GROUP,
-  async run(context) {
+  async run(context, signal) {
     const {local, fleet} = await enrolled(context)
     const recipients = activeRecipients(fleet)
     const files = await encryptedFilesIn(local.paths.sourceDir)
@@ -195,7 +197,7 @@ const recipientsCheck: DoctorCheck = {
       return warn(what, 'Run `fleet doctor --fix` on an active machine: it re-encrypts them for the active machines and pushes.')
     }
     // A file this machine cannot open cannot be re-encrypted here: keys.decrypt names it, with its fix.
-    const closed = await openEncryptedFiles(context).then(
+    const closed = await openEncryptedFiles(context, signal).then(
       (opened) => opened.closed.filter((c) => drifted.includes(c.file)),
       () => [] as Closed[],
     )
