@@ -23,10 +23,16 @@ export interface ServiceControl {
   run(args: string[]): Promise<RunResult>
 }
 
-export function serviceControl(kind: ManagerKind): ServiceControl {
+/** The service manager's command; `signal` stops each call when aborted (a doctor check's). */
+export function serviceControl(kind: ManagerKind, signal?: AbortSignal): ServiceControl {
   return kind === 'launchd'
-    ? {run: (args) => run('launchctl', args, {allowFailure: true, timeout: 30_000})}
-    : {run: (args) => run('systemctl', ['--user', ...args], {allowFailure: true, timeout: 60_000})}
+    ? {run: (args) => run('launchctl', args, {allowFailure: true, timeout: 30_000, signal})}
+    : {run: (args) => run('systemctl', ['--user', ...args], {allowFailure: true, timeout: 60_000, signal})}
+}
+
+/** The systemd unit that runs an agent: its service when it is resident, else the timer that starts it. */
+export function systemdUnit(agent: {label: string; resident?: boolean}): string {
+  return agent.resident ? `${agent.label}.service` : `${agent.label}.timer`
 }
 
 /** Where `kind` reads this user's agent definitions (see FleetPaths). */
@@ -89,7 +95,8 @@ export function renderContext(paths: FleetPaths, env: NodeJS.ProcessEnv = proces
   }
 }
 
-interface InstalledRecord {
+/** What `fleet agents install` installed here, kept in the state directory: the manager, and each agent's files. */
+export interface InstalledRecord {
   manager: ManagerKind
   agents: Record<string, {label: string; files: string[]; hash: string; resident: boolean; spec: ContributedAgent}>
 }
@@ -98,7 +105,8 @@ function recordFile(paths: FleetPaths): string {
   return join(paths.stateDir, 'agents.json')
 }
 
-async function readRecord(paths: FleetPaths): Promise<InstalledRecord | undefined> {
+/** The agents installed here (undefined when none are: never installed, or uninstalled). */
+export async function readInstalledAgents(paths: FleetPaths): Promise<InstalledRecord | undefined> {
   try {
     return JSON.parse(await readFile(recordFile(paths), 'utf8')) as InstalledRecord
   } catch {
@@ -123,7 +131,8 @@ export interface InstallReport {
   calls: string[][]
 }
 
-async function uid(): Promise<number> {
+/** This user's id: its launchd domain is `gui/<uid>`. */
+export async function uid(): Promise<number> {
   return process.getuid?.() ?? 0
 }
 
@@ -159,14 +168,14 @@ async function activate(
   }
   await call(['daemon-reload'], true)
   for (const {agent} of changed) {
-    const unit = agent.resident ? `${agent.label}.service` : `${agent.label}.timer`
+    const unit = systemdUnit(agent)
     await call(['enable', unit], true)
     await call(['restart', unit], true)
   }
 }
 
 async function deactivate(kind: ManagerKind, control: ServiceControl, label: string, resident: boolean, calls: string[][]): Promise<void> {
-  const args = kind === 'launchd' ? ['bootout', `gui/${await uid()}/${label}`] : ['disable', '--now', resident ? `${label}.service` : `${label}.timer`]
+  const args = kind === 'launchd' ? ['bootout', `gui/${await uid()}/${label}`] : ['disable', '--now', systemdUnit({label, resident})]
   calls.push(args)
   await control.run(args)
 }
@@ -181,7 +190,7 @@ export async function installAgents(
   const dir = managerDir(kind, paths)
   await mkdir(dir, {recursive: true})
   if (kind === 'launchd') await mkdir(ctx.launchdLogDir, {recursive: true, mode: 0o700})
-  const previous = await readRecord(paths)
+  const previous = await readInstalledAgents(paths)
   if (previous && previous.manager !== kind) {
     throw new UsageError(
       `Agents are installed with ${previous.manager} here; uninstall them first.`,
@@ -232,7 +241,7 @@ export async function installAgents(
  * happens where no agents are installed.
  */
 export async function refreshInstalledAgents(paths: FleetPaths, settings: AgentSettings): Promise<InstallReport | undefined> {
-  const record = await readRecord(paths)
+  const record = await readInstalledAgents(paths)
   if (!record) return undefined
   const installed = Object.values(record.agents).map((a) => a.spec)
   const core = coreAgents(settings).map((spec) => ({...spec, source: CORE_SOURCE}))
@@ -242,7 +251,7 @@ export async function refreshInstalledAgents(paths: FleetPaths, settings: AgentS
 }
 
 export async function uninstallAgents(paths: FleetPaths, control?: ServiceControl): Promise<InstallReport | undefined> {
-  const previous = await readRecord(paths)
+  const previous = await readInstalledAgents(paths)
   if (!previous) return undefined
   const kind = previous.manager
   const ctl = control ?? serviceControl(kind)
@@ -300,7 +309,7 @@ export async function listAgent(
   listing.current = listing.installed && present.every((c, i) => c === files[i].content)
   const ctl = control ?? serviceControl(kind)
   if (kind === 'launchd') listing.running = (await ctl.run(['print', `gui/${await uid()}/${agent.label}`])).exitCode === 0
-  else listing.running = (await ctl.run(['is-active', '--quiet', agent.resident ? `${agent.label}.service` : `${agent.label}.timer`])).exitCode === 0
+  else listing.running = (await ctl.run(['is-active', '--quiet', systemdUnit(agent)])).exitCode === 0
   return listing
 }
 

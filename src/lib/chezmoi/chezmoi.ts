@@ -199,7 +199,7 @@ export class Chezmoi {
     this.home = files.home
   }
 
-  private run(args: string[], options: {timeout?: number; allowFailure?: boolean; config?: string} = {}) {
+  private run(args: string[], options: {timeout?: number; allowFailure?: boolean; config?: string; signal?: AbortSignal} = {}) {
     return run(
       this.binary,
       [
@@ -217,13 +217,16 @@ export class Chezmoi {
         '--progress=false',
         ...args,
       ],
-      {timeout: options.timeout ?? 300_000, allowFailure: options.allowFailure},
+      {timeout: options.timeout ?? 300_000, allowFailure: options.allowFailure, signal: options.signal},
     )
   }
 
-  /** Targets whose state differs from the source (`chezmoi status`), leaving out any chezmoi cannot read (see statusWithFailures). */
-  async status(targets: string[] = []): Promise<ChezmoiStatusEntry[]> {
-    return (await this.statusWithFailures(targets)).entries
+  /**
+   * Targets whose state differs from the source (`chezmoi status`), leaving out any chezmoi cannot read (see
+   * statusWithFailures). `signal` stops chezmoi when aborted (a doctor check's).
+   */
+  async status(targets: string[] = [], options: {signal?: AbortSignal} = {}): Promise<ChezmoiStatusEntry[]> {
+    return (await this.statusWithFailures(targets, options)).entries
   }
 
   /**
@@ -231,8 +234,8 @@ export class Chezmoi {
    * stops the whole listing at one such target: the others are then listed one by one (explicitly, not recursively),
    * so that one bad entry never hides the rest.
    */
-  async statusWithFailures(targets: string[] = []): Promise<{entries: ChezmoiStatusEntry[]; failed: TargetFailure[]}> {
-    const status = (args: string[]) => this.run(['status', '--path-style', 'relative', ...args], {allowFailure: true})
+  async statusWithFailures(targets: string[] = [], options: {signal?: AbortSignal} = {}): Promise<{entries: ChezmoiStatusEntry[]; failed: TargetFailure[]}> {
+    const status = (args: string[]) => this.run(['status', '--path-style', 'relative', ...args], {allowFailure: true, signal: options.signal})
     const first = await status(targets.length > 0 ? ['--', ...targets] : [])
     if (first.exitCode === 0) return {entries: parseStatus(first.stdout), failed: []}
     const failed = parseTargetFailures(first.stderr, this.home)
@@ -320,11 +323,12 @@ export class Chezmoi {
 
   /**
    * Managed targets at or under the given absolute paths (all of them when none are given), relative to $HOME, with
-   * their source entries (absolute). Read from the source alone: it works whatever the targets are.
+   * their source entries (absolute). Read from the source alone: it works whatever the targets are. `signal` stops
+   * chezmoi when aborted.
    */
-  async managedSources(absolutePaths?: string[]): Promise<Map<string, string>> {
+  async managedSources(absolutePaths?: string[], options: {signal?: AbortSignal} = {}): Promise<Map<string, string>> {
     if (absolutePaths?.length === 0) return new Map()
-    const result = await this.run(['managed', '--path-style', 'all', '--format', 'json', ...(absolutePaths ? ['--', ...absolutePaths] : [])])
+    const result = await this.run(['managed', '--path-style', 'all', '--format', 'json', ...(absolutePaths ? ['--', ...absolutePaths] : [])], options)
     const entries = JSON.parse(result.stdout.trim() || '{}') as Record<string, {sourceAbsolute: string}>
     return new Map(Object.entries(entries).map(([path, entry]) => [path, entry.sourceAbsolute]))
   }

@@ -52,12 +52,13 @@ export function parseIdentityFile(text: string, file: string): string {
 /**
  * This machine's identity, read and checked: a missing file, a file that is not an age key, and a key file that group
  * or others can read (the key may have been copied: refused before anything is decrypted with it) are each a
- * FleetError naming the file and the fix.
+ * FleetError naming the file and the fix. `allowExposed`: read a key others can read all the same (for `fleet
+ * doctor`, which reports its mode as a finding of its own).
  */
-export async function readIdentity(file: string): Promise<AgeIdentity> {
+export async function readIdentity(file: string, options: {allowExposed?: boolean} = {}): Promise<AgeIdentity> {
   let text: string
   try {
-    await refuseExposedIdentity(file)
+    if (!options.allowExposed) await refuseExposedIdentity(file)
     text = await readFile(file, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code

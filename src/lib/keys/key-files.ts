@@ -12,11 +12,19 @@ import type {KeyType} from '../manifest/schema.ts'
 import type {FleetPaths} from '../platform/paths.ts'
 import {type AgeIdentity, ensureIdentity, readIdentity} from './identity.ts'
 
-/** Every key this machine holds, the identity file's first; a key file that is not there is skipped. */
-export async function machineKeys(paths: FleetPaths): Promise<AgeIdentity[]> {
-  const keys = [await readIdentity(paths.identityFile)]
-  for (const file of [paths.identityNextFile, paths.identityOldFile]) if (existsSync(file)) keys.push(await readIdentity(file))
+/**
+ * Every key this machine holds, the identity file's first; a key file that is not there is skipped. `allowExposed`:
+ * see readIdentity.
+ */
+export async function machineKeys(paths: FleetPaths, options: {allowExposed?: boolean} = {}): Promise<AgeIdentity[]> {
+  const keys = [await readIdentity(paths.identityFile, options)]
+  for (const file of heldKeyFiles(paths).slice(1)) keys.push(await readIdentity(file, options))
   return keys
+}
+
+/** The key files this machine has: the identity file, and during a rotation the new or the old key beside it. */
+export function heldKeyFiles(paths: FleetPaths): string[] {
+  return [paths.identityFile, ...[paths.identityNextFile, paths.identityOldFile].filter((file) => existsSync(file))]
 }
 
 /** The new key of a rotation: made (exclusively, 0600) when there is none, else the one a stopped rotation made. */

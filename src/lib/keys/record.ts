@@ -65,7 +65,7 @@ export async function readRecord(sourceDir: string): Promise<Map<string, string>
  * Every encrypted source file under the source repo (relative paths). Directories whose name starts with a dot are
  * not entered: .git, and what chezmoi ignores.
  */
-async function encryptedFilesIn(sourceDir: string, relative = ''): Promise<string[]> {
+export async function encryptedFilesIn(sourceDir: string, relative = ''): Promise<string[]> {
   const entries = await readdir(join(sourceDir, relative), {withFileTypes: true}).catch(() => [])
   const found: string[] = []
   for (const entry of entries) {

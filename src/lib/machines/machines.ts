@@ -5,8 +5,9 @@ import type {LocalFleet} from '../fleet/local.ts'
 import {pushToForge} from '../sync/push.ts'
 import {syncBeforeChange} from '../sync/engine.ts'
 import {checkSourceForPush} from '../sync/source-check.ts'
-import {activeMachines, findMachine} from '../manifest/lookup.ts'
-import {reencryptSource, type ReencryptFailure} from '../keys/crypto.ts'
+import {activeMachines, activeRecipients, findMachine} from '../manifest/lookup.ts'
+import {type Reencryption, reencryptSource, type ReencryptFailure} from '../keys/crypto.ts'
+import {filesNotFor} from '../keys/record.ts'
 import {reencryptionKeys} from '../keys/key-files.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
@@ -86,30 +87,61 @@ const ROSTER_VERB = {active: 'approve', revoked: 'revoke'} as const
  */
 export async function changeMachineState(local: LocalFleet, name: string, state: 'active' | 'revoked'): Promise<RosterChange> {
   const verb = ROSTER_VERB[state]
-  return withFleetLock(local.paths, `machines ${verb} ${name}`, async () => {
-    const {repo, paths} = local
-    const branch = (await readManifest(paths.sourceDir)).settings.branch
-    // Every local edit captured and pushed first: the change below is then the only commit here.
-    await syncBeforeChange(local, `machines ${verb}`)
-    let outcome: Omit<RosterChange, 'pushed'> = {machine: name, state, changed: false, reencrypted: [], unreadable: [], recipients: 0}
+  let outcome: Omit<RosterChange, 'pushed'> = {machine: name, state, changed: false, reencrypted: [], unreadable: [], recipients: 0}
+  const pushed = await pushGeneratedChange(local, `machines ${verb} ${name}`, `machines ${verb}`, async () => {
+    const fleet = await readManifest(local.paths.sourceDir)
+    const machine = requireChangeAllowed(fleet, local.machine, name, state)
+    outcome =
+      machine.state === state
+        ? {machine: name, state, changed: false, reencrypted: [], unreadable: [], recipients: activeMachines(fleet).length}
+        : await commitRosterChange(local, fleet, machine, state)
+  })
+  return {...outcome, pushed}
+}
 
-    // Made again from the forge's roster when another machine's push got there first (the re-derive strategy).
-    const derive = async () => {
-      const fleet = await readManifest(paths.sourceDir)
-      const machine = requireChangeAllowed(fleet, local.machine, name, state)
-      outcome =
-        machine.state === state
-          ? {machine: name, state, changed: false, reencrypted: [], unreadable: [], recipients: activeMachines(fleet).length}
-          : await commitRosterChange(local, fleet, machine, state)
-    }
-
+/**
+ * A change generated from the manifest (a roster change, a re-encryption), the way every such change is made: under
+ * the fleet lock, after a sync that captured and pushed every local edit (so that `derive`'s commit is the only one
+ * here), then pushed, and made again by `derive` on the forge's manifest when another machine's push got there first
+ * (the re-derive strategy). Returns the commits pushed.
+ */
+async function pushGeneratedChange(local: LocalFleet, lockedFor: string, reason: string, derive: () => Promise<void>): Promise<number> {
+  return withFleetLock(local.paths, lockedFor, async () => {
+    const branch = (await readManifest(local.paths.sourceDir)).settings.branch
+    await syncBeforeChange(local, reason)
     await derive()
-    const {pushed} = await pushToForge(repo, branch, {
+    const {pushed} = await pushToForge(local.repo, branch, {
       strategy: {kind: 're-derive', derive},
       check: () => checkSourceForPush({...local, upstream: upstreamRef(branch)}),
     })
-    return {...outcome, pushed}
+    return pushed
   })
+}
+
+/** What re-encrypting the files whose recipients drifted did: the files rewritten, those left, and the commits pushed. */
+export interface DriftRepair {
+  reencrypted: string[]
+  unreadable: ReencryptFailure[]
+  recipients: number
+  pushed: number
+}
+
+/**
+ * Re-encrypt every encrypted file not recorded as encrypted for exactly the active machines (see filesNotFor), commit
+ * and push, the way a roster change does (see pushGeneratedChange). Only an active machine can: it reads each file
+ * with its keys. A file it cannot open is left as it was and reported.
+ */
+export async function reencryptDriftedFiles(local: LocalFleet): Promise<DriftRepair> {
+  let outcome: Omit<DriftRepair, 'pushed'> = {reencrypted: [], unreadable: [], recipients: 0}
+  const pushed = await pushGeneratedChange(local, 're-encrypt for the active machines', 're-encrypt', async () => {
+    const fleet = await readManifest(local.paths.sourceDir)
+    requireActive(fleet, local.machine, 're-encrypt files for the')
+    const drifted = await filesNotFor(local.paths.sourceDir, await local.repo.listFiles(), activeRecipients(fleet))
+    const {rewritten, failed, recipients} = await reencryptForActive(local, fleet, drifted)
+    await local.repo.commitAll(`fleet: ${local.machine}: re-encrypt ${rewritten.length} file(s) for the ${recipients.length} active machine(s)`)
+    outcome = {reencrypted: rewritten, unreadable: failed, recipients: recipients.length}
+  })
+  return {...outcome, pushed}
 }
 
 /** The machine to change, once the change is one this machine may make; a UsageError (exit 2) names why not. */
@@ -149,9 +181,17 @@ async function commitRosterChange(local: LocalFleet, fleet: Fleet, machine: Mach
   const now = new Date().toISOString()
   Object.assign(machine, {state, updatedAt: now}, state === 'active' ? {approvedAt: now, approvedBy: local.machine} : {})
   await writeManifest(paths.sourceDir, fleet)
-  const recipients = await writeRecipientsFile(paths.recipientsFile, fleet)
-  const keys = await reencryptionKeys(paths, findMachine(fleet, local.machine)?.recipient)
-  const {rewritten, failed} = await reencryptSource(paths.sourceDir, await repo.listFiles(), keys, recipients)
+  const {rewritten, failed, recipients} = await reencryptForActive(local, fleet, await repo.listFiles())
   await repo.commitAll(`fleet: ${verb} ${machine.name}; re-encrypt ${rewritten.length} file(s) for ${recipients.length} active machine(s)`)
   return {machine: machine.name, state, changed: true, reencrypted: rewritten, unreadable: failed, recipients: recipients.length}
+}
+
+/**
+ * Re-encrypt the encrypted files among `files` for the fleet's active machines (the recipients file written first),
+ * reading with every key this machine holds and verifying with the one the roster names for it.
+ */
+async function reencryptForActive(local: LocalFleet, fleet: Fleet, files: string[]): Promise<Reencryption & {recipients: string[]}> {
+  const recipients = await writeRecipientsFile(local.paths.recipientsFile, fleet)
+  const keys = await reencryptionKeys(local.paths, findMachine(fleet, local.machine)?.recipient)
+  return {...(await reencryptSource(local.paths.sourceDir, files, keys, recipients)), recipients}
 }

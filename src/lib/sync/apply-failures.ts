@@ -90,7 +90,7 @@ export async function identityProblem(local: LocalFleet): Promise<FleetError | u
  * (a lost key replaced by `fleet enroll`) while the roster still holds the old one. Every encrypted file then fails,
  * and the fix is about the key, never about the files.
  */
-async function keyNotTheFleets(local: LocalFleet, keys: AgeIdentity[]): Promise<FleetError | undefined> {
+export async function keyNotTheFleets(local: LocalFleet, keys: AgeIdentity[]): Promise<FleetError | undefined> {
   const fleet = await readManifest(local.paths.sourceDir).catch(() => undefined)
   const entry = fleet && findMachine(fleet, local.machine)
   if (!entry) return undefined
