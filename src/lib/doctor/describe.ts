@@ -31,7 +31,7 @@ export function describeDoctor(report: DoctorReport): string[] {
 const ID_WIDTH = 22
 
 function fixText(result: CheckResult): string {
-  return result.fixable ? `${result.fix} (\`fleet doctor --fix\` does it)` : result.fix!
+  return result.fixable ? `${result.fix!.replace(/\.$/, '')}. \`fleet doctor --fix\` does it.` : result.fix!
 }
 
 /** The results by group: the core's groups in their order, then the plugins' in the order they came. */

@@ -23,6 +23,7 @@ import {ensureEmbeddedForge, isEmbeddedForge, normalizeForge, probeForge, sameFo
 import {clone, GitRepo, upstreamRef} from '../git/git.ts'
 import {type AgeIdentity, ensureIdentity, KEY_TYPE_LABELS, readIdentity} from '../keys/identity.ts'
 import {writeRecipientsFile} from '../keys/recipients.ts'
+import {recordWhatChezmoiEncrypted} from '../keys/record.ts'
 import {processAlive} from '../lock/lock.ts'
 import {describeCommit, lastManifestCommit} from '../manifest/history.ts'
 import {MANIFEST_RELATIVE_PATH, ManifestError, parseManifest, readManifest, writeManifest} from '../manifest/store.ts'
@@ -400,6 +401,8 @@ async function layTemplates(ctx: EnrollContext): Promise<void> {
   }
   await chmod(secrets, 0o600)
   await ctx.chezmoi.add([secrets], {encrypt: true})
+  // chezmoi encrypted it for the recipients file: on record, so that a check of every file's recipients knows it.
+  await recordWhatChezmoiEncrypted(ctx.repo, paths.sourceDir, paths.recipientsFile)
 }
 
 async function roster(ctx: EnrollContext): Promise<string> {

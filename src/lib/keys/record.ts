@@ -9,6 +9,9 @@ import {basename, join} from 'node:path'
 
 import writeFileAtomic from 'write-file-atomic'
 
+import type {GitRepo} from '../git/git.ts'
+import {recipientsInFile} from './recipients.ts'
+
 /** chezmoi names an encrypted source file `encrypted_…` (after an optional `create_`) with the suffix `.age`. */
 export function isEncryptedSourceFile(path: string): boolean {
   return /^(create_)?encrypted_/.test(basename(path)) && path.endsWith('.age')
@@ -119,6 +122,15 @@ export async function recordChezmoiEncryptions(sourceDir: string, changed: strin
     if (ciphertext !== undefined && !record.has(sha256(ciphertext))) written.push({ciphertext, recipients})
   }
   if (written.length > 0) await recordEncryptions(sourceDir, written)
+}
+
+/**
+ * After a chezmoi add or re-add into the clean source repo `repo`: record the ciphertexts it wrote among the
+ * uncommitted files, for the set in `recipientsFile` (the one chezmoi encrypted to). See recordChezmoiEncryptions.
+ */
+export async function recordWhatChezmoiEncrypted(repo: GitRepo, sourceDir: string, recipientsFile: string): Promise<void> {
+  const changed = (await repo.status()).map((entry) => entry.path)
+  await recordChezmoiEncryptions(sourceDir, changed, await recipientsInFile(recipientsFile))
 }
 
 /**

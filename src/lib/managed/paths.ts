@@ -8,8 +8,7 @@ import {clearRemovals} from '../chezmoi/removals.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import {refuseFleetAuthorizedKeys} from '../fleet/authorized-keys.ts'
-import {recordChezmoiEncryptions} from '../keys/record.ts'
-import {recipientsInFile} from '../keys/recipients.ts'
+import {recordWhatChezmoiEncrypted} from '../keys/record.ts'
 import {withFleetLock} from '../lock/fleet-lock.ts'
 import {isActive, managedPathNamed, managedPathOf} from '../manifest/lookup.ts'
 import type {Fleet, ManagedPath} from '../manifest/schema.ts'
@@ -297,10 +296,7 @@ export async function addPaths(local: LocalFleet, options: AddPathOptions): Prom
       throw error
     }
     // chezmoi encrypts what it adds to the recipients file: the ciphertexts it wrote are recorded for that set.
-    if (options.encrypt) {
-      const changed = (await local.repo.status()).map((entry) => entry.path)
-      await recordChezmoiEncryptions(local.paths.sourceDir, changed, await recipientsInFile(local.paths.recipientsFile))
-    }
+    if (options.encrypt) await recordWhatChezmoiEncrypted(local.repo, local.paths.sourceDir, local.paths.recipientsFile)
     await local.repo.commitAll(`fleet: ${local.machine}: add-path ${plan.add.map((p) => `~/${p.path}${p.encrypt ? ' (encrypted)' : ''}`).join(', ')}`)
     return plan
   })

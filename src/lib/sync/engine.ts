@@ -30,9 +30,9 @@ import {forgeBranchHead} from '../forge/forge.ts'
 import {decryptWith, encryptTo, isEncryptedSourceFile, reencryptSource} from '../keys/crypto.ts'
 import {readIdentity, refuseExposedIdentity} from '../keys/identity.ts'
 import {machineKeys, reencryptionKeys} from '../keys/key-files.ts'
-import {filesNotFor, recordChezmoiEncryptions, recordEncryptions} from '../keys/record.ts'
+import {filesNotFor, recordEncryptions, recordWhatChezmoiEncrypted} from '../keys/record.ts'
 import {finishKeyRotation} from '../keys/rotation-state.ts'
-import {recipientsInFile, writeRecipientsFile} from '../keys/recipients.ts'
+import {writeRecipientsFile} from '../keys/recipients.ts'
 import {lockDirFor, stuckLockError} from '../lock/fleet-lock.ts'
 import {isStuck, type LockOwner, readOwner, tryLock} from '../lock/lock.ts'
 import {linkedDirectories} from '../chezmoi/linked.ts'
@@ -428,8 +428,7 @@ class SyncRun {
       heldBefore,
     })
     // chezmoi encrypts what it re-adds to the recipients file: the ciphertexts it wrote are recorded for that set.
-    const changed = (await repo.status()).map((entry) => entry.path)
-    await recordChezmoiEncryptions(paths.sourceDir, changed, await recipientsInFile(paths.recipientsFile))
+    await recordWhatChezmoiEncrypted(repo, paths.sourceDir, paths.recipientsFile)
     await repo.commitAll(commitMessage(machine, caught))
     return caught
   }
