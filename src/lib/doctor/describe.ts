@@ -20,7 +20,7 @@ export function describeDoctor(report: DoctorReport): string[] {
   for (const [group, results] of grouped(report.checks)) {
     lines.push(group)
     for (const result of results) {
-      lines.push(`  ${MARKS[result.status]} ${result.id.padEnd(ID_WIDTH)} ${result.message}`)
+      lines.push(`  ${MARKS[result.status]} ${result.id.padEnd(ID_WIDTH)} ${sentence(result.message)}`)
       if (result.status !== 'ok' && result.status !== 'skip' && result.fix) lines.push(`  ${' '.repeat(ID_WIDTH + 2)} fix: ${fixText(result)}`)
     }
   }
@@ -31,7 +31,13 @@ export function describeDoctor(report: DoctorReport): string[] {
 const ID_WIDTH = 22
 
 function fixText(result: CheckResult): string {
-  return result.fixable ? `${result.fix!.replace(/\.$/, '')}. \`fleet doctor --fix\` does it.` : result.fix!
+  return result.fixable ? `${sentence(result.fix!)} \`fleet doctor --fix\` does it.` : sentence(result.fix!)
+}
+
+/** A check's words as a sentence, whoever wrote them (the core's checks, a plugin's): a capital, a full stop. */
+function sentence(text: string): string {
+  const capital = text.charAt(0).toUpperCase() + text.slice(1)
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`
 }
 
 /** The results by group: the core's groups in their order, then the plugins' in the order they came. */
