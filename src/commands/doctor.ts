@@ -42,7 +42,7 @@ Exit codes: 0 no check failed (warnings do not fail); 1 a check failed, or with 
     const context = new DoctorContext({agents})
     const report = await runDoctor(context, {checks: CORE_CHECKS, only: flags.check, fix: flags.fix, plugins: pluginChecks(this.config)})
     // One check is not a doctor run: only a whole run's summary goes to the heartbeat. A machine not enrolled has none.
-    if (!flags.check) await recordDoctorSummary(context.paths, report).catch(() => undefined)
+    if (!flags.check && report.machine) await recordDoctorSummary(context.paths, report).catch(() => undefined)
     return this.finish(report)
   }
 

@@ -8,7 +8,7 @@ import {afterPublishing, buildHeartbeat, type Heartbeat, heartbeatDue, heartbeat
 import {readIdentity} from '../keys/identity.ts'
 import {keyRotationPhase} from '../keys/rotation-state.ts'
 import {findMachine} from '../manifest/lookup.ts'
-import {heartbeatSettings} from '../manifest/schema.ts'
+import {type Fleet, heartbeatSettings} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
 import {identityProblem} from './apply-failures.ts'
 import type {SyncState} from './state.ts'
@@ -25,9 +25,9 @@ export interface HeartbeatSync {
 }
 
 /** This machine's heartbeat now, with `lastSync` as the sync knows it. */
-export async function currentHeartbeat(local: LocalFleet, state: SyncState, lastSync: HeartbeatSync): Promise<Heartbeat> {
+export async function currentHeartbeat(local: LocalFleet, state: SyncState, lastSync: HeartbeatSync, known?: Fleet): Promise<Heartbeat> {
   const {paths, machine} = local
-  const fleet = await readManifest(paths.sourceDir).catch(() => undefined)
+  const fleet = known ?? (await readManifest(paths.sourceDir).catch(() => undefined))
   const me = fleet && findMachine(fleet, machine)
   const [identity, problem, keyRotation, agents, doctor] = await Promise.all([
     readIdentity(paths.identityFile).catch(() => undefined),
@@ -72,7 +72,7 @@ export async function publishHeartbeatIfDue(local: LocalFleet, state: SyncState,
   try {
     const fleet = await readManifest(local.paths.sourceDir)
     const refreshMs = (heartbeatSettings(fleet.settings).staleAfterSeconds * 1000) / 4
-    const heartbeat = await currentHeartbeat(local, state, lastSync)
+    const heartbeat = await currentHeartbeat(local, state, lastSync, fleet)
     if (!heartbeatDue(state.heartbeat, heartbeat, refreshMs)) return
     const refspec = await heartbeatRefspec(local.repo, heartbeat)
     const updates = await local.repo.pushRefs([refspec], PUBLISH_TIMEOUT_MS)
