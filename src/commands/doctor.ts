@@ -1,37 +1,48 @@
 import {Flags} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
+import {renderTable} from '../lib/cli/table.ts'
 import {CORE_CHECKS} from '../lib/doctor/checks/index.ts'
 import {DoctorContext} from '../lib/doctor/context.ts'
 import {describeDoctor} from '../lib/doctor/describe.ts'
 import {type DoctorReport, runDoctor} from '../lib/doctor/doctor.ts'
 import {pluginChecks} from '../lib/doctor/plugin-checks.ts'
 import {ExitCode} from '../lib/errors/index.ts'
+import {openLocalFleet} from '../lib/fleet/local.ts'
+import {recordDoctorSummary} from '../lib/heartbeat/doctor-summary.ts'
+import {describeFleetView, type FleetView, fleetProblems, fleetView, fleetViewExitCode} from '../lib/status/fleet-view.ts'
 
 export default class Doctor extends FleetCommand {
   static override summary = 'Check this machine: tools, source repo, forge, manifest, keys, managed paths, agents, the last sync.'
-  static override description = `Every check runs at once, each within its own time limit, and says ok, warn, fail or skip, with the fix for what is not ok. --fix applies the safe fixes (a key's mode, the agents, a stale lock, an interrupted rotation, files whose recipients drifted) and checks again.
+  static override description = `Every check runs at once, each within its own time limit, and says ok, warn, fail or skip, with the fix for what is not ok. --fix applies the safe fixes (a key's mode, the agents, a stale lock, an interrupted rotation, files whose recipients drifted) and checks again. Each run's summary (counts and failing ids) goes into this machine's next heartbeat.
 
-Exit codes: 0 no check failed (warnings do not fail); 1 a check failed; 2 usage (an unknown --check).`
+--fleet looks at every machine instead, from the heartbeats at the forge (see \`fleet status --fleet\`), with each machine's last doctor run.
+
+Exit codes: 0 no check failed (warnings do not fail); 1 a check failed, or with --fleet a machine is stale, its last sync failed or its last doctor run had failing checks; 2 usage (an unknown --check); 3 with --fleet, the forge did not answer (the heartbeats last fetched are shown).`
 
   static override examples = [
     {description: 'Check this machine', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Apply the safe fixes, then check again', command: '<%= config.bin %> <%= command.id %> --fix'},
     {description: 'One check', command: '<%= config.bin %> <%= command.id %> --check identity.mode'},
     {description: 'The whole report as JSON (printed even when checks fail)', command: '<%= config.bin %> <%= command.id %> --json'},
+    {description: 'Every machine of the fleet: stale, failing syncs, failing checks', command: '<%= config.bin %> <%= command.id %> --fleet'},
   ]
 
   static override enableJsonFlag = true
   static override flags = {
-    check: Flags.string({summary: 'Run only the check with this id.', helpValue: '<id>'}),
-    fix: Flags.boolean({summary: 'Apply the safe fixes, then check again.'}),
+    check: Flags.string({summary: 'Run only the check with this id.', helpValue: '<id>', exclusive: ['fleet']}),
+    fix: Flags.boolean({summary: 'Apply the safe fixes, then check again.', exclusive: ['fleet']}),
+    fleet: Flags.boolean({summary: 'Look at every machine of the fleet, from the heartbeats at the forge, with each one’s last doctor run.'}),
   }
 
   async run(): Promise<DoctorReport> {
     const {flags} = await this.parse(Doctor)
+    if (flags.fleet) return this.finishFleet(await fleetView(await openLocalFleet()))
     const {agents} = await this.contributedAgents({quiet: true})
     const context = new DoctorContext({agents})
     const report = await runDoctor(context, {checks: CORE_CHECKS, only: flags.check, fix: flags.fix, plugins: pluginChecks(this.config)})
+    // One check is not a doctor run: only a whole run's summary goes to the heartbeat. A machine not enrolled has none.
+    if (!flags.check && report.machine) await recordDoctorSummary(context.paths, report).catch(() => undefined)
     return this.finish(report)
   }
 
@@ -40,5 +51,22 @@ Exit codes: 0 no check failed (warnings do not fail); 1 a check failed; 2 usage 
     if (this.jsonEnabled()) this.logJson(report)
     else for (const line of describeDoctor(report)) this.log(line)
     return this.exitNow(report.summary.fail > 0 ? ExitCode.error : ExitCode.ok)
+  }
+
+  /** The fleet-wide view with each machine's doctor run, what fails, and the exit code it calls for. */
+  private async finishFleet(view: FleetView): Promise<never> {
+    const problems = fleetProblems(view)
+    if (this.jsonEnabled()) this.logJson({...view, problems})
+    else {
+      const {header, rows, notes} = describeFleetView(view, {withDoctor: true})
+      for (const line of [...renderTable(header, rows), ...notes, '']) this.log(line)
+      for (const problem of problems) this.log(`✗ ${problem}`)
+      this.log(
+        problems.length > 0
+          ? `Something is wrong on ${problems.length} machine(s).`
+          : `Every machine looks healthy${view.fetched ? '' : ' (as of the heartbeats last fetched)'}.`,
+      )
+    }
+    return this.exitNow(problems.length > 0 ? ExitCode.error : fleetViewExitCode(view))
   }
 }

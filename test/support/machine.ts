@@ -19,7 +19,8 @@ import type Paths from '../../src/commands/paths.ts'
 import type RemovePath from '../../src/commands/remove-path.ts'
 import type Resolve from '../../src/commands/resolve.ts'
 import type RotateKeys from '../../src/commands/rotate-keys.ts'
-import type Status from '../../src/commands/status.ts'
+import type {FleetView} from '../../src/lib/status/fleet-view.ts'
+import type {StatusReport} from '../../src/lib/status/status.ts'
 import type Sync from '../../src/commands/sync.ts'
 import {lockDirFor} from '../../src/lib/lock/fleet-lock.ts'
 import {MANIFEST_RELATIVE_PATH} from '../../src/lib/manifest/store.ts'
@@ -145,8 +146,13 @@ export class Machine {
     return this.verb(['sync', ...(full ? ['--full'] : [])], verb)
   }
 
-  status(options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof Status>>> {
+  status(options: VerbOptions = {}): Promise<CommandRun<StatusReport>> {
     return this.verb(['status'], options)
+  }
+
+  /** fleet status --fleet: every machine of the fleet, from the heartbeats at the forge. */
+  fleetStatus(options: VerbOptions = {}): Promise<CommandRun<FleetView>> {
+    return this.verb(['status', '--fleet'], options)
   }
 
   paths(options: VerbOptions = {}): Promise<CommandRun<ResultOf<typeof Paths>>> {

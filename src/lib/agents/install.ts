@@ -270,6 +270,19 @@ export async function uninstallAgents(paths: FleetPaths, control?: ServiceContro
   return report
 }
 
+/**
+ * The core's agents and every agent fleet installed here, each with whether its definition files are all in place:
+ * read from fleet's own record, without asking the service manager (the sync's heartbeat carries it).
+ */
+export async function recordedAgents(paths: FleetPaths, settings: AgentSettings): Promise<Array<{id: string; installed: boolean}>> {
+  const record = await readRecord(paths)
+  const ids = [...new Set([...coreAgents(settings).map((agent) => agent.id), ...Object.keys(record?.agents ?? {})])]
+  return ids.map((id) => {
+    const entry = record?.agents[id]
+    return {id, installed: Boolean(record && entry && entry.files.every((name) => existsSync(join(managerDir(record.manager, paths), name))))}
+  })
+}
+
 export interface AgentListing {
   id: string
   label: string

@@ -36,6 +36,28 @@ const GIT_ENV = {GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'tr
 
 export type PushOutcome = 'pushed' | 'rejected'
 
+/** How one ref of a push came out, from `git push --porcelain`: taken, already there, or refused with git's reason. */
+export interface RefUpdate {
+  /** The ref on the forge (`refs/heads/main`, `refs/fleet/heartbeat/<name>`). */
+  ref: string
+  outcome: 'pushed' | 'up-to-date' | 'rejected'
+  /** git's words for a refusal: `[remote rejected] (hook declined)`, `[rejected] (fetch first)`. */
+  reason?: string
+}
+
+/** The per-ref lines of `git push --porcelain` (`<flag>\t<from>:<to>\t<summary>`); other lines are ignored. */
+export function parsePushPorcelain(stdout: string): RefUpdate[] {
+  const updates: RefUpdate[] = []
+  for (const line of stdout.split('\n')) {
+    const match = /^([ +\-*!=])\t[^\t]*:([^\t]+)\t(.*)$/.exec(line)
+    if (!match) continue
+    const [, flag, ref, summary] = match
+    if (flag === '!') updates.push({ref, outcome: 'rejected', reason: summary.trim()})
+    else updates.push({ref, outcome: flag === '=' ? 'up-to-date' : 'pushed'})
+  }
+  return updates
+}
+
 function isNetworkFailure(result: RunResult): boolean {
   return !/\[rejected\]|non-fast-forward|fetch first|stale info/.test(result.stderr)
 }
@@ -386,13 +408,80 @@ export class GitRepo {
   }
 
   async push(branch: string, remote = FORGE_REMOTE): Promise<PushOutcome> {
+    return (await this.pushWith(branch, [], remote)).branch
+  }
+
+  /**
+   * Push HEAD to the forge's `branch` and, in the same (non-atomic) push, the `alongside` refspecs: each ref is taken
+   * or refused on its own, so a rejected branch still updates the others and a refused other never fails the branch.
+   * Throws ForgeUnreachableError when the forge did not answer.
+   */
+  async pushWith(branch: string, alongside: string[], remote = FORGE_REMOTE): Promise<{branch: PushOutcome; alongside: RefUpdate[]}> {
     const timeout = forgeTimeoutMs()
-    const result = await gitWithForge(['push', '--quiet', '--porcelain', remote, `HEAD:refs/heads/${branch}`], timeout, {cwd: this.dir})
-    if (result.exitCode === 0) return 'pushed'
+    const branchRef = `refs/heads/${branch}`
+    // Not --quiet: it silences the per-ref lines of --porcelain that say how each ref came out.
+    const result = await gitWithForge(['push', '--porcelain', remote, `HEAD:${branchRef}`, ...alongside], timeout, {cwd: this.dir})
+    const updates = parsePushPorcelain(result.stdout)
+    const others = updates.filter((update) => update.ref !== branchRef)
+    const line = updates.find((update) => update.ref === branchRef)
+    if (result.exitCode === 0) return {branch: 'pushed', alongside: others}
     if (isLocalDiskFailure(result)) throw new ProcessError(result)
-    if (!result.timedOut && (!isNetworkFailure(result) || /\[rejected\]|^!/m.test(result.stdout))) return 'rejected'
+    if (line) return {branch: line.outcome === 'rejected' ? 'rejected' : 'pushed', alongside: others}
+    if (!result.timedOut && (!isNetworkFailure(result) || /\[rejected\]|^!/m.test(result.stdout))) return {branch: 'rejected', alongside: others}
     const url = (await this.remoteUrl(remote)) ?? remote
     throw forgeFailure(url, result, timeout)
+  }
+
+  /**
+   * Push refspecs on their own (no branch), within `timeoutMs` at most: how each ref came out. Throws
+   * ForgeUnreachableError when the forge did not answer.
+   */
+  async pushRefs(refspecs: string[], timeoutMs: number, remote = FORGE_REMOTE): Promise<RefUpdate[]> {
+    const timeout = Math.min(timeoutMs, forgeTimeoutMs())
+    const result = await gitWithForge(['push', '--porcelain', remote, ...refspecs], timeout, {cwd: this.dir})
+    const updates = parsePushPorcelain(result.stdout)
+    if (updates.length > 0 && !result.timedOut) return updates
+    if (isLocalDiskFailure(result)) throw new ProcessError(result)
+    const url = (await this.remoteUrl(remote)) ?? remote
+    throw forgeFailure(url, result, timeout)
+  }
+
+  /** Fetch one refspec (refs outside the branches: `+refs/fleet/heartbeat/*:refs/fleet/heartbeat/*`) within `timeoutMs` at most. */
+  async fetchRefs(refspec: string, timeoutMs: number, remote = FORGE_REMOTE): Promise<void> {
+    const timeout = Math.min(timeoutMs, forgeTimeoutMs())
+    const result = await gitWithForge(['fetch', '--quiet', '--prune', '--no-write-fetch-head', remote, refspec], timeout, {cwd: this.dir})
+    if (result.exitCode === 0) return
+    if (isLocalDiskFailure(result)) throw new ProcessError(result)
+    const url = (await this.remoteUrl(remote)) ?? remote
+    throw forgeFailure(url, result, timeout)
+  }
+
+  /** The refs under `prefix` (`refs/fleet/heartbeat/`) in this repo, ref name → object id. */
+  async refsUnder(prefix: string): Promise<Map<string, string>> {
+    const result = await this.git(['for-each-ref', '--format=%(refname) %(objectname)', prefix])
+    const refs = new Map<string, string>()
+    for (const line of result.stdout.split('\n')) {
+      const [ref, sha] = line.split(' ')
+      if (ref && sha) refs.set(ref, sha)
+    }
+    return refs
+  }
+
+  /**
+   * A commit without a parent holding only `files` (each at the top of its tree), made with hash-object, mktree and
+   * commit-tree: no branch moves, and neither the work tree nor the index is touched. Returns the commit.
+   */
+  async parentlessCommit(files: Array<{name: string; content: string}>, message: string, author: string): Promise<string> {
+    const entries: string[] = []
+    for (const {name, content} of files) {
+      const blob = (await this.git(['hash-object', '-w', '--stdin'], {input: content})).stdout.trim()
+      entries.push(`100644 blob ${blob}\t${name}`)
+    }
+    const tree = (await this.git(['mktree'], {input: entries.join('\n') + '\n'})).stdout.trim()
+    // Its own author, so that a repo without user.name (an enroll stopped early) can make it too.
+    const [name, email] = [`fleet on ${author}`, `${author}@fleet.invalid`]
+    const env = {GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: email}
+    return (await this.git(['commit-tree', tree, '-F', '-'], {input: message, env})).stdout.trim()
   }
 
   /** Commits on `a` that are not on `b`. */

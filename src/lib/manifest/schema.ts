@@ -81,6 +81,12 @@ export const agentSettingsSchema = z.strictObject({
 })
 export type AgentSettings = z.infer<typeof agentSettingsSchema>
 
+export const heartbeatSettingsSchema = z.strictObject({
+  /** A machine whose heartbeat is older than this is shown stale by `fleet status --fleet` and fails `fleet doctor --fleet`. */
+  staleAfterSeconds: z.number().int().min(1).default(3600),
+})
+export type HeartbeatSettings = z.infer<typeof heartbeatSettingsSchema>
+
 export const settingsSchema = z.strictObject({
   /** All machines of a fleet share one key type: age refuses to mix post-quantum and classic recipients in one file. */
   keyType: z.enum(KEY_TYPES).default(DEFAULT_KEY_TYPE),
@@ -88,10 +94,17 @@ export const settingsSchema = z.strictObject({
   /** A file larger than this (MiB) is not captured: it is reported and skipped, and every other file keeps syncing. */
   maxFileMiB: z.number().positive().default(20),
   agents: agentSettingsSchema.default(() => agentSettingsSchema.parse({})),
+  /** Absent in most manifests: see heartbeatSettings for the defaults. */
+  heartbeat: heartbeatSettingsSchema.optional(),
   /** `fleet rotate-keys --all`: every active machine whose key is older than this rotates it at its next sync. */
   rotationRequestedAt: isoTime.optional(),
 })
 export type Settings = z.infer<typeof settingsSchema>
+
+/** The heartbeat settings a fleet has, its defaults where the manifest says nothing. */
+export function heartbeatSettings(settings: Settings): HeartbeatSettings {
+  return settings.heartbeat ?? heartbeatSettingsSchema.parse({})
+}
 
 export const fleetSchema = z.strictObject({
   version: z.number().int().positive(),

@@ -48,7 +48,9 @@ import {ProcessError} from '../process/run.ts'
 import {recordedStep, recoverRepo} from './recover.ts'
 import type {HeldBack} from './secret-check.ts'
 import {sha256, type SourceContents} from './moved-source.ts'
-import {pushToForge} from './push.ts'
+import {type Alongside, pushToForge} from './push.ts'
+import {heartbeatAlongside, publishHeartbeatIfDue} from './heartbeat.ts'
+import {afterPublishing} from '../heartbeat/heartbeat.ts'
 import {checkSourceForPush, repairSharedTargets, type SourceCheckContext} from './source-check.ts'
 import {mergeText} from './merge-text.ts'
 import {AUTHORIZED_KEYS_PATH, layAuthorizedKeysIfMissing} from '../fleet/authorized-keys.ts'
@@ -228,6 +230,7 @@ export async function syncLocked(local: LocalFleet, options: SyncOptions): Promi
     error: result.error,
     fix: result.failure?.fix,
   }
+  await publishHeartbeatIfDue(local, state, {...state.lastSync, code: result.failure?.code})
   try {
     await writeSyncState(local.paths, state)
     await appendSyncLog(local.paths, {machine: local.machine, ...state.lastSync})
@@ -442,12 +445,33 @@ class SyncRun {
   async exchange(): Promise<ForgeUnreachableError | undefined> {
     const strategy = {kind: 'integrate' as const, integrate: () => this.integrateFromForge()}
     try {
-      const {pushed} = await pushToForge(this.local.repo, this.branch, {strategy, check: () => this.checkBeforePush()})
+      const alongside = this.heartbeatAlongside()
+      const {pushed} = await pushToForge(this.local.repo, this.branch, {strategy, check: () => this.checkBeforePush(), alongside})
       this.result.pushed += pushed
       return undefined
     } catch (error) {
       if (!(error instanceof ForgeUnreachableError)) throw error
       return error
+    }
+  }
+
+  /**
+   * This machine's heartbeat, pushed beside the branch: made once, before the first push, telling this sync as it is
+   * going (a sync that then ends otherwise publishes again at its end: see publishHeartbeatIfDue).
+   */
+  private heartbeatAlongside(): Alongside {
+    const {local, state, result} = this
+    let made: Promise<void> | undefined
+    let built: Awaited<ReturnType<typeof heartbeatAlongside>>
+    const lastSync = {at: result.at, outcome: state.conflicts.length > 0 ? 'conflict' : 'ok'}
+    return {
+      refspec: async () => {
+        await (made ??= heartbeatAlongside(local, state, lastSync).then((b) => void (built = b)))
+        return built?.refspec
+      },
+      pushed: (update) => {
+        if (built) state.heartbeat = afterPublishing(state.heartbeat, built.heartbeat, update)
+      },
     }
   }
 

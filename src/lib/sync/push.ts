@@ -1,7 +1,7 @@
 // Getting this machine's commits onto the forge: the one way every command does it, never leaving the repo
 // mid-rebase and never losing a commit.
 import {FleetError} from '../errors/index.ts'
-import {type GitRepo, upstreamRef} from '../git/git.ts'
+import {type GitRepo, type RefUpdate, upstreamRef} from '../git/git.ts'
 import {forgeManifestError, unreadableManifestAt} from '../manifest/history.ts'
 import {fileNameStamp} from '../platform/paths.ts'
 
@@ -32,6 +32,19 @@ export interface PushOptions {
    * repaired (and committed).
    */
   check: () => Promise<{notes: string[]}>
+  /** A ref pushed in the same push as the branch (this machine's heartbeat): see Alongside. */
+  alongside?: Alongside
+}
+
+/**
+ * A ref pushed beside the branch, in the same (non-atomic) push: made when the first push is about to happen, told
+ * how it came out after each push. Its refusal never fails the push nor makes it try again, and a rejected branch
+ * push still carries it.
+ */
+export interface Alongside {
+  refspec: () => Promise<string | undefined>
+  /** The forge's answer for it (undefined: git said nothing about it). */
+  pushed: (update: RefUpdate | undefined) => void
 }
 
 /** What pushToForge did. */
@@ -47,7 +60,7 @@ export interface PushResult {
  * bounded number of times (then PUSH_REJECTED). A forge that cannot be reached throws ForgeUnreachableError.
  */
 export async function pushToForge(repo: GitRepo, branch: string, options: PushOptions): Promise<PushResult> {
-  const {strategy, check} = options
+  const {strategy, check, alongside} = options
   const upstream = upstreamRef(branch)
   // git updates origin/<branch> itself on a successful push (the remote's fetch refspec maps it).
   const aheadOfForge = async () => ((await repo.revParse(upstream)) === undefined ? repo.commitCount('HEAD') : repo.countAhead('HEAD', upstream))
@@ -57,7 +70,7 @@ export async function pushToForge(repo: GitRepo, branch: string, options: PushOp
     let ahead = await aheadOfForge()
     if (ahead > 0 && (await check()).notes.length > 0) ahead = await aheadOfForge() // the check committed a repair
     if (ahead > 0) {
-      if ((await repo.push(branch)) === 'pushed') return {pushed: ahead, parkedBranch}
+      if ((await pushBranch(repo, branch, alongside)) === 'pushed') return {pushed: ahead, parkedBranch}
       rejected++
     }
     if (ahead === 0 && (attempt > 1 || strategy.kind === 're-derive')) return {pushed: 0, parkedBranch}
@@ -67,6 +80,16 @@ export async function pushToForge(repo: GitRepo, branch: string, options: PushOp
     // Nothing was ahead, and bringing the forge in made no commit of this machine's: there is nothing to push.
     if (ahead === 0 && (await aheadOfForge()) === 0) return {pushed: 0, parkedBranch}
   }
+}
+
+/** Push the branch, and in the same push what goes alongside it (see Alongside). */
+async function pushBranch(repo: GitRepo, branch: string, alongside: Alongside | undefined): Promise<'pushed' | 'rejected'> {
+  const refspec = alongside && (await alongside.refspec())
+  if (!refspec) return repo.push(branch)
+  const outcome = await repo.pushWith(branch, [refspec])
+  const destination = refspec.slice(refspec.lastIndexOf(':') + 1)
+  alongside.pushed(outcome.alongside.find((update) => update.ref === destination))
+  return outcome.branch
 }
 
 /** The one error for a push the forge kept rejecting: the local commits stay, and the next try pushes them. */

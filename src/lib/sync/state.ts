@@ -5,6 +5,7 @@ import {appendFile, mkdir, readFile, rename, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
+import type {HeartbeatRecord} from '../heartbeat/heartbeat.ts'
 import type {FleetPaths} from '../platform/paths.ts'
 import type {HeldBack} from './secret-check.ts'
 
@@ -59,6 +60,8 @@ export interface SyncState {
   skipped?: Array<{path: string; reason: string}>
   /** A full sync looked for the fleet's ~/.ssh/authorized_keys entry (an older fleet gets it then; see layAuthorizedKeysIfMissing). */
   authorizedKeysChecked?: boolean
+  /** This machine's heartbeat at the forge: when it was last published and what it said, or why the forge refused it. */
+  heartbeat?: HeartbeatRecord
 }
 
 export function statePaths(paths: FleetPaths) {

@@ -1,0 +1,87 @@
+// The sync's side of the heartbeat (see heartbeat/heartbeat.ts): gathering what this machine says about itself, and
+// publishing it — in the same push as the branch when the sync pushes, on its own when it has nothing to push and
+// the heartbeat changed or is getting old. Publishing never fails or slows a sync down beyond one short push.
+import {recordedAgents} from '../agents/install.ts'
+import type {LocalFleet} from '../fleet/local.ts'
+import {readDoctorSummary} from '../heartbeat/doctor-summary.ts'
+import {afterPublishing, buildHeartbeat, type Heartbeat, heartbeatDue, heartbeatRef, heartbeatRefspec} from '../heartbeat/heartbeat.ts'
+import {readIdentity} from '../keys/identity.ts'
+import {keyRotationPhase} from '../keys/rotation-state.ts'
+import {findMachine} from '../manifest/lookup.ts'
+import {type Fleet, heartbeatSettings} from '../manifest/schema.ts'
+import {readManifest} from '../manifest/store.ts'
+import {identityProblem} from './apply-failures.ts'
+import type {SyncState} from './state.ts'
+
+/** How long a heartbeat pushed on its own may take: the sync's work is done, and a heartbeat can wait for the next one. */
+const PUBLISH_TIMEOUT_MS = 10_000
+
+/** The last sync as the heartbeat tells it: when, how it came out, and why it failed (a line and a code). */
+export interface HeartbeatSync {
+  at: string
+  outcome: string
+  error?: string
+  code?: string
+}
+
+/** This machine's heartbeat now, with `lastSync` as the sync knows it. */
+export async function currentHeartbeat(local: LocalFleet, state: SyncState, lastSync: HeartbeatSync, known?: Fleet): Promise<Heartbeat> {
+  const {paths, machine} = local
+  const fleet = known ?? (await readManifest(paths.sourceDir).catch(() => undefined))
+  const me = fleet && findMachine(fleet, machine)
+  const [identity, problem, keyRotation, agents, doctor] = await Promise.all([
+    readIdentity(paths.identityFile).catch(() => undefined),
+    identityProblem(local).catch(() => undefined),
+    keyRotationPhase(paths, me).catch(() => 'none'),
+    fleet ? recordedAgents(paths, fleet.settings.agents).catch(() => []) : [],
+    readDoctorSummary(paths),
+  ])
+  return buildHeartbeat({
+    machine,
+    lastSync,
+    recipient: identity?.recipient,
+    keyRotation,
+    identityProblem: problem?.code,
+    conflicts: state.conflicts.map((c) => c.path),
+    agents,
+    doctor,
+  })
+}
+
+/** The refspec that pushes this machine's heartbeat beside the branch (built once per sync), or undefined when it cannot be made. */
+export async function heartbeatAlongside(
+  local: LocalFleet,
+  state: SyncState,
+  lastSync: HeartbeatSync,
+): Promise<{heartbeat: Heartbeat; refspec: string} | undefined> {
+  try {
+    const heartbeat = await currentHeartbeat(local, state, lastSync)
+    return {heartbeat, refspec: await heartbeatRefspec(local.repo, heartbeat)}
+  } catch {
+    return undefined // no heartbeat this time: the sync's own push goes on
+  }
+}
+
+/**
+ * At the end of a sync: publish the heartbeat on its own when it is due (see heartbeatDue; refreshed every
+ * `staleAfterSeconds / 4`), and keep how it came out in `state.heartbeat`. A forge that does not answer, or anything
+ * else that goes wrong, leaves the heartbeat for the next sync: never an error of the sync.
+ */
+export async function publishHeartbeatIfDue(local: LocalFleet, state: SyncState, lastSync: HeartbeatSync): Promise<void> {
+  if (lastSync.outcome === 'offline' || lastSync.outcome === 'deferred') return
+  try {
+    const fleet = await readManifest(local.paths.sourceDir)
+    const refreshMs = (heartbeatSettings(fleet.settings).staleAfterSeconds * 1000) / 4
+    const heartbeat = await currentHeartbeat(local, state, lastSync, fleet)
+    if (!heartbeatDue(state.heartbeat, heartbeat, refreshMs)) return
+    const refspec = await heartbeatRefspec(local.repo, heartbeat)
+    const updates = await local.repo.pushRefs([refspec], PUBLISH_TIMEOUT_MS)
+    state.heartbeat = afterPublishing(
+      state.heartbeat,
+      heartbeat,
+      updates.find((update) => update.ref === heartbeatRef(local.machine)),
+    )
+  } catch {
+    // Unreachable, or not made: nothing is recorded, so the next sync tries again.
+  }
+}
