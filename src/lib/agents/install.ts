@@ -275,7 +275,7 @@ export async function uninstallAgents(paths: FleetPaths, control?: ServiceContro
  * read from fleet's own record, without asking the service manager (the sync's heartbeat carries it).
  */
 export async function recordedAgents(paths: FleetPaths, settings: AgentSettings): Promise<Array<{id: string; installed: boolean}>> {
-  const record = await readRecord(paths)
+  const record = await readInstalledAgents(paths)
   const ids = [...new Set([...coreAgents(settings).map((agent) => agent.id), ...Object.keys(record?.agents ?? {})])]
   return ids.map((id) => {
     const entry = record?.agents[id]
