@@ -128,7 +128,8 @@ describe('agents: real watchers and pullers on three machines', function () {
     const status = (await gamma.status()).result
     const byId = Object.fromEntries(status.agents.map((a) => [a.id, a]))
     assert.match(byId.watcher.lastTrigger!.reason, /^watcher/)
-    assert.equal(byId.puller.lastTrigger!.reason, 'timer')
+    // A sync the puller started may run a second round for a trigger that came meanwhile: still the puller's.
+    assert.match(byId.puller.lastTrigger!.reason, /^timer( \(again\))?$/)
     const text = await gamma.status({json: false})
     assert.match(text.stdout, /watcher .*last sync .*\(watcher/)
   })
