@@ -206,6 +206,19 @@ describe('doctor: agents and managed paths', function () {
       assert.match(checkOf(invalid, id).message, /\(see manifest\.valid\)\.$/)
     }
     writeFileSync(alpha.manifestFile, manifest)
+
+    // chezmoi usable, but failing: its own reason, with the home directory as ~.
+    const real = String((await execa('sh', ['-c', 'command -v chezmoi'], {env: alpha.env})).stdout).trim()
+    const failing = join(root, 'failing-chezmoi')
+    writeFileSync(
+      failing,
+      `#!/bin/sh\ncase "$*" in *--version*) exec '${real}' "$@" ;; esac\necho "chezmoi: $HOME/.gitconfig: permission denied" >&2\nexit 1\n`,
+      {
+        mode: 0o755,
+      },
+    )
+    const failed = checkOf((await alpha.doctor({check: 'managed.paths', exit: 1, env: {FLEET_CHEZMOI: failing}})).result, 'managed.paths')
+    assert.equal(failed.message, '`chezmoi managed` failed: ~/.gitconfig: permission denied.')
   })
 
   it('a chezmoi that hangs: the check is stopped at its time limit, with every process it started', async function () {
