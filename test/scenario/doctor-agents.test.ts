@@ -18,6 +18,7 @@ import {Machine, NODE_BIN_DIR} from '../support/machine.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 const AGENT_CHECKS = ['agents.installed', 'agents.running', 'agents.current', 'agents.path', 'agents.linger']
+const MANAGED_CHECKS = ['managed.paths', 'managed.templates']
 
 /** A stand-in for loginctl that says what `linger` holds: `Linger=yes` or `Linger=no`. */
 function lingerShim(dir: string): (linger: 'yes' | 'no') => void {
@@ -75,7 +76,7 @@ describe('doctor: agents and managed paths', function () {
     )
     assert.match(checkOf(report, 'agents.installed').message, /watcher, puller installed into systemd/)
     assert.match(checkOf(report, 'agents.running').message, /active and enabled in systemd/)
-    assert.match(checkOf(report, 'managed.paths').message, /all \d+ managed path\(s\) are here and managed by chezmoi/)
+    assert.match(checkOf(report, 'managed.paths').message, /^All 2 managed paths are here and managed by chezmoi\.$/)
   })
 
   it("an agent's definition removed: agents.installed warns, and --fix installs it again", async function () {
@@ -84,7 +85,7 @@ describe('doctor: agents and managed paths', function () {
     rmSync(watcher)
     const installed = checkOf((await alpha.doctor({check: 'agents.installed'})).result, 'agents.installed')
     assert.equal(installed.status, 'warn')
-    assert.match(installed.message, /not installed into systemd: watcher \(no definition in ~\/\.config\/systemd\/user\)/)
+    assert.match(installed.message, /^Not installed into systemd: watcher \(no definition in ~\/\.config\/systemd\/user\)\.$/)
     assert.equal(installed.fix, '`fleet agents install`')
     assert.equal(installed.fixable, true)
     const fixed = (await alpha.doctor({fix: true, exit: 'any'})).result
@@ -99,7 +100,7 @@ describe('doctor: agents and managed paths', function () {
     writeFileSync(timer, written.replace(/OnUnitActiveSec=\d+s/, 'OnUnitActiveSec=5s'))
     const current = checkOf((await alpha.doctor({exit: 'any'})).result, 'agents.current')
     assert.equal(current.status, 'warn')
-    assert.match(current.message, /the definition of puller is not what fleet writes now/)
+    assert.match(current.message, /^The definition of puller is not what fleet writes now/)
     assert.equal(current.fixable, true)
     const fixed = (await alpha.doctor({fix: true, exit: 'any'})).result
     assert.equal(readFileSync(timer, 'utf8'), written)
@@ -110,7 +111,7 @@ describe('doctor: agents and managed paths', function () {
     linger('no')
     const found = checkOf((await alpha.doctor({check: 'agents.linger'})).result, 'agents.linger')
     assert.equal(found.status, 'warn')
-    assert.match(found.message, /lingering is off .*systemd stops the agents when you log out/)
+    assert.match(found.message, /^Lingering is off .*systemd stops the agents when you log out\.$/)
     assert.equal(found.fix, '`loginctl enable-linger $USER`')
     linger('yes')
     const graphical = checkOf((await alpha.doctor({check: 'agents.linger', env: {DISPLAY: ':0'}})).result, 'agents.linger')
@@ -151,7 +152,7 @@ describe('doctor: agents and managed paths', function () {
     const report = (await alpha.doctor({exit: 'any'})).result
     const installed = checkOf(report, 'agents.installed')
     assert.equal(installed.status, 'warn')
-    assert.match(installed.message, /no agents are installed on this machine/)
+    assert.match(installed.message, /^No agents are installed on this machine/)
     assert.match(installed.fix!, /^`fleet agents install`/)
     assert.notEqual(installed.fixable, true)
     for (const id of AGENT_CHECKS.slice(1)) assert.equal(checkOf(report, id).status, 'skip', id)
@@ -162,7 +163,7 @@ describe('doctor: agents and managed paths', function () {
     alpha.remove('.gitconfig')
     const found = checkOf((await alpha.doctor({check: 'managed.paths'})).result, 'managed.paths')
     assert.equal(found.status, 'warn')
-    assert.equal(found.message, 'managed by the fleet but missing here: ~/.gitconfig')
+    assert.equal(found.message, 'Managed by the fleet but missing here: ~/.gitconfig.')
     assert.match(found.fix!, /fleet remove-path ~\/\.gitconfig/)
     await alpha.shell(command(found.fix, 'chezmoi apply'))
     assert.equal(alpha.read('.gitconfig'), before)
@@ -178,11 +179,70 @@ describe('doctor: agents and managed paths', function () {
     alpha.write('.greeting', 'edited by hand\n')
     const found = checkOf((await alpha.doctor({check: 'managed.templates'})).result, 'managed.templates')
     assert.equal(found.status, 'warn')
-    assert.match(found.message, /edited here, but made by a template .*: ~\/\.greeting/)
+    assert.match(found.message, /^Edited here, but made by a template .*: ~\/\.greeting\.$/)
     assert.match(found.fix!, /chezmoi edit ~\/\.greeting/)
     await alpha.shell(command(found.fix, 'chezmoi apply'))
     assert.equal(alpha.read('.greeting'), `hello from ${process.platform}\n`)
     assert.equal(existsSync(source), true)
     assert.equal(checkOf((await alpha.doctor({check: 'managed.templates'})).result, 'managed.templates').status, 'ok')
+  })
+
+  it('chezmoi unusable or the manifest invalid: the managed checks are skipped, pointing at the check that says why', async function () {
+    const old = join(root, 'old-chezmoi')
+    mkdirSync(old)
+    writeFileSync(join(old, 'chezmoi'), '#!/bin/sh\necho "chezmoi version v2.50.0, commit 0, built at 2024-07-01T00:00:00Z, built by test"\n', {mode: 0o755})
+    const tooOld = (await alpha.doctor({exit: 'any', env: {PATH: `${old}:${alpha.env.PATH}`}})).result
+    assert.equal(checkOf(tooOld, 'tools.chezmoi').status, 'fail')
+    for (const id of MANAGED_CHECKS) {
+      assert.equal(checkOf(tooOld, id).status, 'skip', id)
+      assert.match(checkOf(tooOld, id).message, /\(see tools\.chezmoi\)\.$/)
+    }
+
+    const manifest = readFileSync(alpha.manifestFile, 'utf8')
+    writeFileSync(alpha.manifestFile, 'machines: [\n')
+    const invalid = (await alpha.doctor({exit: 'any'})).result
+    for (const id of MANAGED_CHECKS) {
+      assert.equal(checkOf(invalid, id).status, 'skip', id)
+      assert.match(checkOf(invalid, id).message, /\(see manifest\.valid\)\.$/)
+    }
+    writeFileSync(alpha.manifestFile, manifest)
+
+    // chezmoi usable, but failing: its own reason, with the home directory as ~.
+    const real = String((await execa('sh', ['-c', 'command -v chezmoi'], {env: alpha.env})).stdout).trim()
+    const failing = join(root, 'failing-chezmoi')
+    writeFileSync(
+      failing,
+      `#!/bin/sh\ncase "$*" in *--version*) exec '${real}' "$@" ;; esac\necho "chezmoi: $HOME/.gitconfig: permission denied" >&2\nexit 1\n`,
+      {
+        mode: 0o755,
+      },
+    )
+    const failed = checkOf((await alpha.doctor({check: 'managed.paths', exit: 1, env: {FLEET_CHEZMOI: failing}})).result, 'managed.paths')
+    assert.equal(failed.message, '`chezmoi managed` failed: ~/.gitconfig: permission denied.')
+  })
+
+  it('a chezmoi that hangs: the check is stopped at its time limit, with every process it started', async function () {
+    const real = String((await execa('sh', ['-c', 'command -v chezmoi'], {env: alpha.env})).stdout).trim()
+    const pidFile = join(root, 'sleep.pid')
+    const wrapper = join(root, 'hanging-chezmoi')
+    // chezmoi's version is real; any other command starts a long sleep and waits for it.
+    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *--version*) exec '${real}' "$@" ;; esac\nsleep 1000 &\necho $! > '${pidFile}'\nwait\n`, {mode: 0o755})
+    const found = checkOf((await alpha.doctor({check: 'managed.paths', exit: 1, env: {FLEET_CHEZMOI: wrapper}})).result, 'managed.paths')
+    assert.equal(found.status, 'fail')
+    assert.match(found.message, /did not finish within .* and was stopped/)
+    const sleep = Number(readFileSync(pidFile, 'utf8'))
+    assert.ok(sleep > 0)
+    const gone = async () => {
+      for (let i = 0; i < 20; i++) {
+        try {
+          process.kill(sleep, 0)
+        } catch {
+          return true
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      return false
+    }
+    assert.ok(await gone(), `the sleep the chezmoi wrapper started (pid ${sleep}) is gone`)
   })
 })

@@ -3,7 +3,7 @@
 // for a stale set of recipients, a damaged ciphertext, a rotation asked of every machine and one killed half way —
 // each caught by its check with the fix, and `fleet doctor --fix` repairing what it says it repairs.
 import assert from 'node:assert/strict'
-import {chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, copyFileSync, existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {execa} from 'execa'
@@ -60,7 +60,7 @@ describe('doctor: keys', function () {
     assert.deepEqual(statusesOf(report, KEY_CHECKS), ALL_OK, JSON.stringify(report.checks, null, 1))
     assert.match(checkOf(report, 'keys.identity').message, /^~\/\.config\/fleet\/identity\.txt holds an age identity/)
     assert.match(checkOf(report, 'keys.decrypt').message, /opens all \d+ encrypted file/)
-    assert.match(checkOf(report, 'keys.recipients').message, /are encrypted for the 2 active machine/)
+    assert.match(checkOf(report, 'keys.recipients').message, /^All \d+ encrypted files are encrypted for the 2 active machines\.$/)
   })
 
   it('a key others can read: the sync refuses it, keys.mode fails, and --fix makes it 0600 again', async function () {
@@ -70,7 +70,7 @@ describe('doctor: keys', function () {
     const found = (await alpha.doctor({exit: 1})).result
     const mode = checkOf(found, 'keys.mode')
     assert.equal(mode.status, 'fail')
-    assert.match(mode.message, /^~\/\.config\/fleet\/identity\.txt has mode 0644: group or others can read the key, .*rotate it too \(`fleet rotate-keys`\)$/)
+    assert.match(mode.message, /^~\/\.config\/fleet\/identity\.txt has mode 0644: group or others can read the key, .*rotate it too \(`fleet rotate-keys`\)\.$/)
     assert.equal(mode.fix, '`chmod 600 ~/.config/fleet/identity.txt`')
     assert.equal(mode.fixable, true)
     assert.equal(checkOf(found, 'keys.identity').status, 'ok', 'the key is still an age identity')
@@ -91,7 +91,8 @@ describe('doctor: keys', function () {
     const roster = checkOf(found, 'keys.roster')
     assert.equal(roster.status, 'fail')
     assert.match(roster.message, /~\/\.config\/fleet\/identity\.txt is not the key the fleet knows for alpha/)
-    assert.match(roster.fix!, /put it back in .*identity\.txt/)
+    assert.match(roster.fix!, /put it back in ~\/\.config\/fleet\/identity\.txt/)
+    assert.ok(!roster.fix!.includes(alpha.home), `the fix shows the home directory as ~: ${roster.fix}`)
     assert.equal(checkOf(found, 'keys.decrypt').status, 'fail')
     assert.match(checkOf(found, 'keys.decrypt').message, /not encrypted for this key/)
     copyFileSync(saved, alpha.identityFile)
@@ -105,14 +106,21 @@ describe('doctor: keys', function () {
     const plaintext = (await execa('age', ['--decrypt', '-i', alpha.identityFile, file], {encoding: 'buffer', stripFinalNewline: false})).stdout
     await execa('age', ['--encrypt', '--armor', '-r', recipient, '-o', file], {input: plaintext})
     await alpha.git(['commit', '--quiet', '-am', 'netrc for alpha alone'])
+    await alpha.git(['push', '--quiet', 'origin', 'main'])
+    // beta cannot open it: its fix is the one that works, on the machine that can (a sync there changes nothing).
+    await beta.git(['pull', '--quiet', '--ff-only'])
+    const closed = checkOf((await beta.doctor({check: 'keys.decrypt', exit: 1})).result, 'keys.decrypt')
+    assert.match(closed.message, new RegExp(`^1 of \\d+ encrypted files does not open with this machine's key: ${netrc} \\(not encrypted for this key\\)\\.$`))
+    assert.match(closed.fix!, /run `fleet doctor --fix` on alpha \(an active machine that opens it\).*Then run `fleet sync` here/)
+    assert.doesNotMatch(closed.fix!, /`fleet sync` on/)
     const found = (await alpha.doctor()).result
     const recipients = checkOf(found, 'keys.recipients')
     assert.equal(recipients.status, 'warn')
-    assert.match(recipients.message, new RegExp(`1 encrypted file\\(s\\) are not encrypted for exactly the 2 active machine\\(s\\): ${netrc}`))
+    assert.match(recipients.message, new RegExp(`^1 encrypted file is not encrypted for exactly the 2 active machines: ${netrc}\\.$`))
     assert.equal(recipients.fixable, true)
     assert.equal(checkOf(found, 'keys.decrypt').status, 'ok', 'alpha still opens it')
     const fixed = (await alpha.doctor({fix: true})).result
-    assert.match(fixed.repairs!.find((r) => r.id === 'keys.recipients')!.changed!, /re-encrypted 1 file\(s\) for the 2 active machine\(s\) and pushed/)
+    assert.match(fixed.repairs!.find((r) => r.id === 'keys.recipients')!.changed!, /^Re-encrypted 1 file for the 2 active machines and pushed 1 commit\.$/)
     assert.equal(checkOf(fixed, 'keys.recipients').status, 'ok')
     assert.ok(await ageOpens(beta.identityFile, await forgeBlob(fleet, netrc)), "beta's key opens the forge's netrc")
     await beta.sync()
@@ -129,7 +137,7 @@ describe('doctor: keys', function () {
     assert.equal(decrypt.status, 'fail')
     assert.match(
       decrypt.message,
-      new RegExp(`1 of \\d+ encrypted file\\(s\\) do not open with this machine's key: ${api.replaceAll('.', '\\.')} \\(damaged\\)`),
+      new RegExp(`^1 of \\d+ encrypted files does not open with this machine's key: ${api.replaceAll('.', '\\.')} \\(damaged\\)\\.$`),
     )
     assert.match(decrypt.fix!, new RegExp(`git -C ~/\\S+ log -- ${api.replaceAll('.', '\\.')}`))
     assert.notEqual(decrypt.fixable, true)
@@ -158,7 +166,7 @@ describe('doctor: keys', function () {
     assert.notEqual(asked.fixable, true)
 
     const fixed = (await alpha.doctor({fix: true})).result
-    assert.match(fixed.repairs!.find((r) => r.id === 'keys.rotation')!.changed!, /finished the rotation of this machine's key: the old key is removed/)
+    assert.match(fixed.repairs!.find((r) => r.id === 'keys.rotation')!.changed!, /^Finished the rotation of this machine's key: the old key is removed\.$/)
     assert.deepEqual(statusesOf(fixed, KEY_CHECKS), ALL_OK)
     assert.equal(existsSync(alpha.locations.identityNextFile), false)
     assert.equal(existsSync(alpha.locations.identityOldFile), false)
@@ -171,5 +179,31 @@ describe('doctor: keys', function () {
 
     await beta.sync()
     assert.deepEqual(statusesOf((await beta.doctor({exit: 'any'})).result, KEY_CHECKS), ALL_OK)
+  })
+
+  it("a lost key, then a broken new key beside a good one: keys.identity's fix is the way back that works", async function () {
+    const aside = `${alpha.identityFile}.aside`
+    renameSync(alpha.identityFile, aside)
+    const lost = checkOf((await alpha.doctor({check: 'keys.identity', exit: 1})).result, 'keys.identity')
+    assert.match(lost.message, /^This machine's age identity ~\/\.config\/fleet\/identity\.txt is missing/)
+    assert.ok(!`${lost.message} ${lost.fix}`.includes(alpha.home), `the home directory is shown as ~: ${lost.fix}`)
+    assert.match(lost.fix!, /put it back in ~\/\.config\/fleet\/identity\.txt/)
+    // A new key under the same name is refused by the roster: a new name, approved there, the old one revoked.
+    assert.match(
+      lost.fix!,
+      /`fleet enroll --name alpha-2` here, `fleet machines approve alpha-2` on an active machine \(beta\), then `fleet machines revoke alpha` there/,
+    )
+    assert.doesNotMatch(lost.fix!, /`fleet enroll` to create/)
+    renameSync(aside, alpha.identityFile)
+
+    writeFileSync(alpha.locations.identityNextFile, 'not a key\n', {mode: 0o600})
+    const broken = (await alpha.doctor({exit: 1})).result
+    const identity = checkOf(broken, 'keys.identity')
+    assert.equal(identity.status, 'fail')
+    assert.match(identity.fix!, /Remove it \(`rm ~\/\.config\/fleet\/identity\.txt\.next`\), then run `fleet rotate-keys` again if you wanted a new key/)
+    assert.doesNotMatch(identity.fix!, /enroll/)
+    assert.equal(checkOf(broken, 'keys.rotation').status, 'skip', 'finishing the rotation would stop at the broken key')
+    await alpha.shell([...identity.fix!.matchAll(/`(rm [^`]+)`/g)][0][1])
+    assert.deepEqual(statusesOf((await alpha.doctor({exit: 'any'})).result, KEY_CHECKS), ALL_OK)
   })
 })

@@ -23,11 +23,15 @@ export interface ServiceControl {
   run(args: string[]): Promise<RunResult>
 }
 
-/** The service manager's command; `signal` stops each call when aborted (a doctor check's). */
+/**
+ * The service manager's command; `signal` stops each call when aborted (a doctor check's), in a process group of its
+ * own so that whatever the call started stops with it.
+ */
 export function serviceControl(kind: ManagerKind, signal?: AbortSignal): ServiceControl {
+  const processGroup = signal !== undefined
   return kind === 'launchd'
-    ? {run: (args) => run('launchctl', args, {allowFailure: true, timeout: 30_000, signal})}
-    : {run: (args) => run('systemctl', ['--user', ...args], {allowFailure: true, timeout: 60_000, signal})}
+    ? {run: (args) => run('launchctl', args, {allowFailure: true, timeout: 30_000, signal, processGroup})}
+    : {run: (args) => run('systemctl', ['--user', ...args], {allowFailure: true, timeout: 60_000, signal, processGroup})}
 }
 
 /** The systemd unit that runs an agent: its service when it is resident, else the timer that starts it. */

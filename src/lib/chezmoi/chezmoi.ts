@@ -82,8 +82,16 @@ function onPath(binary: string, env: NodeJS.ProcessEnv): string | undefined {
   return executablesOnPath(binary, env)[0]
 }
 
+/**
+ * Run options for a chezmoi that `signal` stops (a doctor check's): in a process group of its own, so that the abort
+ * ends whatever it started too (a wrapper script's children, a password manager it asked).
+ */
+function stoppedBy(signal: AbortSignal | undefined): {signal?: AbortSignal; processGroup?: boolean} {
+  return signal ? {signal, processGroup: true} : {}
+}
+
 async function versionOf(binary: string, signal?: AbortSignal): Promise<[number, number, number] | undefined> {
-  const result = await run(binary, ['--version'], {timeout: 15_000, allowFailure: true, signal}).catch(() => undefined)
+  const result = await run(binary, ['--version'], {timeout: 15_000, allowFailure: true, ...stoppedBy(signal)}).catch(() => undefined)
   return result?.exitCode === 0 ? parseVersion(result.stdout) : undefined
 }
 
@@ -117,7 +125,7 @@ function realpathOr(path: string): string {
 export async function checkChezmoi(binary: string, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<string> {
   let output: string
   try {
-    output = (await run(binary, ['--version'], {timeout: 15_000, signal})).stdout
+    output = (await run(binary, ['--version'], {timeout: 15_000, ...stoppedBy(signal)})).stdout
   } catch (error) {
     throw new FleetError(`chezmoi was not found (${binary}).`, {code: 'CHEZMOI_MISSING', fix: INSTALL_FIX, cause: error})
   }
@@ -217,7 +225,7 @@ export class Chezmoi {
         '--progress=false',
         ...args,
       ],
-      {timeout: options.timeout ?? 300_000, allowFailure: options.allowFailure, signal: options.signal},
+      {timeout: options.timeout ?? 300_000, allowFailure: options.allowFailure, ...stoppedBy(options.signal)},
     )
   }
 

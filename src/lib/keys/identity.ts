@@ -28,13 +28,13 @@ export const KEY_TYPE_LABELS: Record<KeyType, string> = {
 
 /** What a machine whose key is replaced must do to be let in again, as a part of a fix. */
 const REJOIN =
-  'a machine whose key is lost joins again under a new name — `fleet enroll --name <new-name>` here, then `fleet machines approve <new-name>` on an active machine, and `fleet machines revoke <old-name>` there so the lost key reads nothing new (a revoked name is never taken again)'
+  'join again under a new name (the roster keeps the lost key under the old one, so a new key under the same name is refused): `fleet enroll --name <new-name>` here, then `fleet machines approve <new-name>` on an active machine, and `fleet machines revoke <old-name>` there so the lost key reads nothing new'
 
 /** The file is not an age key (or not a valid one), with the fix. */
 function invalidIdentity(file: string, cause?: unknown): FleetError {
   return new FleetError(`${file} is not an age identity file (expected one AGE-SECRET-KEY-… line).`, {
     code: 'IDENTITY_INVALID',
-    fix: `If you have a copy of this machine's key, put it back in ${file} (\`${shellCommand('chmod', '600', file)}\`). Otherwise move ${file} aside (do not delete it if it is a key you still need) and run \`fleet enroll\` again to create a new one (${REJOIN}).`,
+    fix: `If you have a copy of this machine's key, put it back in ${file} (\`${shellCommand('chmod', '600', file)}\`). Otherwise move ${file} aside (do not delete it if it is a key you still need) and ${REJOIN}.`,
     cause,
   })
 }
@@ -65,7 +65,7 @@ export async function readIdentity(file: string, options: {allowExposed?: boolea
     if (code === 'ENOENT') {
       throw new FleetError(`This machine's age identity ${file} is missing: this machine cannot decrypt the fleet's encrypted files.`, {
         code: 'IDENTITY_MISSING',
-        fix: `If you have a copy of this machine's key, put it back in ${file} (\`${shellCommand('chmod', '600', file)}\`), then run \`fleet sync\`. Otherwise run \`fleet enroll\` to create a new key (${REJOIN}).`,
+        fix: `If you have a copy of this machine's key, put it back in ${file} (\`${shellCommand('chmod', '600', file)}\`), then run \`fleet sync\`. Otherwise ${REJOIN}.`,
       })
     }
     if (code === 'EACCES' || code === 'EISDIR') {

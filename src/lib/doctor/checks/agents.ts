@@ -27,6 +27,7 @@ import {run} from '../../process/run.ts'
 import {executablesOnPath} from '../../process/which.ts'
 import {type DoctorCheck, ok, skipped, warn} from '../check.ts'
 import {type DoctorContext, SkipCheck} from '../context.ts'
+import {tildeText} from './words.ts'
 
 const GROUP = 'Agents'
 
@@ -72,18 +73,19 @@ const installedCheck: DoctorCheck = {
   id: 'agents.installed',
   group: GROUP,
   async run(context, signal) {
+    await context.need("this machine's fleet", context.local())
     const installed = await installedAgents(context, signal)
     if (!installed) {
       return warn(
-        'no agents are installed on this machine (enrolled with --no-agents?): nothing syncs in the background',
+        'No agents are installed on this machine: nothing syncs in the background, and `fleet sync` runs only when you run it.',
         `${INSTALL} (or, without a service manager, \`fleet agents run\`)`,
       )
     }
     if (installed.listed.length === 0) return skipped("Skipped: this machine's agents could not be collected (see the plugins' warnings).")
     const missing = installed.listed.filter(({listing}) => !listing.installed)
     const manager = installed.record.manager
-    if (missing.length > 0) return warn(`not installed into ${manager}: ${ids(missing)} (no definition in ${context.tilde(installed.dir)})`, INSTALL, true)
-    return ok(`${ids(installed.listed)} installed into ${manager}`)
+    if (missing.length > 0) return warn(`Not installed into ${manager}: ${ids(missing)} (no definition in ${context.tilde(installed.dir)}).`, INSTALL, true)
+    return ok(`${ids(installed.listed)} installed into ${manager}.`)
   },
   repair: reinstall,
 }
@@ -100,7 +102,7 @@ const runningCheck: DoctorCheck = {
       if (record.manager === 'launchd') {
         if (listing.running) continue
         stopped.push(`${agent.id} (not loaded)`)
-        fixes.push(shellCommand('launchctl', 'bootstrap', `gui/${await uid()}`, join(dir, `${agent.label}.plist`)))
+        fixes.push(tildeText(context, shellCommand('launchctl', 'bootstrap', `gui/${await uid()}`, join(dir, `${agent.label}.plist`))))
         continue
       }
       const enabled = (await control.run(['is-enabled', '--quiet', systemdUnit(agent)])).exitCode === 0
@@ -108,8 +110,8 @@ const runningCheck: DoctorCheck = {
       stopped.push(`${agent.id} (${[listing.running ? '' : 'not active', enabled ? '' : 'not enabled'].filter(Boolean).join(', ')})`)
       fixes.push(shellCommand('systemctl', '--user', 'enable', '--now', systemdUnit(agent)))
     }
-    if (stopped.length > 0) return warn(`not running: ${stopped.join(', ')}`, fixes.map((fix) => `\`${fix}\``).join('; '))
-    return ok(record.manager === 'launchd' ? 'every agent is loaded in launchd' : 'every agent is active and enabled in systemd')
+    if (stopped.length > 0) return warn(`Not running: ${stopped.join(', ')}.`, fixes.map((fix) => `\`${fix}\``).join('; '))
+    return ok(record.manager === 'launchd' ? 'Every agent is loaded in launchd.' : 'Every agent is active and enabled in systemd.')
   },
 }
 
@@ -121,12 +123,12 @@ const currentCheck: DoctorCheck = {
     const stale = listed.filter(({listing}) => listing.installed && !listing.current)
     if (stale.length > 0) {
       return warn(
-        `the definition of ${ids(stale)} is not what fleet writes now (fleet was upgraded or moved, a setting changed, or the file was edited)`,
+        `The definition of ${ids(stale)} is not what fleet writes now (fleet was upgraded or moved, a setting changed, or the file was edited).`,
         INSTALL,
         true,
       )
     }
-    return ok('every installed definition is what fleet writes now')
+    return ok('Every installed definition is what fleet writes now.')
   },
   repair: reinstall,
 }
@@ -153,9 +155,9 @@ const pathCheck: DoctorCheck = {
       if (missing.length > 0) lacking.push(`${agent.id} finds no ${missing.join(' and no ')} (${context.tilde(file)})`)
     }
     if (lacking.length > 0) {
-      return warn(`the PATH launchd gives the agents: ${lacking.join('; ')}`, `${INSTALL} from a shell where \`command -v git chezmoi\` finds both`, true)
+      return warn(`The PATH launchd gives the agents: ${lacking.join('; ')}.`, `Run ${INSTALL} from a shell where \`command -v git chezmoi\` finds both.`, true)
     }
-    return ok('the PATH launchd gives the agents finds git and chezmoi')
+    return ok('The PATH launchd gives the agents finds git and chezmoi.')
   },
   repair: reinstall,
 }
@@ -169,10 +171,11 @@ const lingerCheck: DoctorCheck = {
     if (context.env.DISPLAY || context.env.WAYLAND_DISPLAY) return skipped('Skipped: a graphical session: systemd runs the agents while you are logged in.')
     if (executablesOnPath('loginctl', context.env).length === 0) return skipped('Skipped: there is no loginctl here.')
     const user = context.env.USER ?? userInfo().username
-    const shown = await run('loginctl', ['show-user', user, '--property=Linger'], {allowFailure: true, timeout: 4_000, signal})
-    if (shown.exitCode !== 0) return skipped(`Skipped: loginctl could not say (${(shown.stderr || shown.stdout).trim().split('\n')[0]}).`)
-    if (/^Linger=yes$/m.test(shown.stdout)) return ok('lingering is on: the agents run without a login session')
-    return warn('lingering is off and there is no graphical session: systemd stops the agents when you log out', '`loginctl enable-linger $USER`')
+    // A group of its own: the abort of a check past its time ends whatever loginctl started too.
+    const shown = await run('loginctl', ['show-user', user, '--property=Linger'], {allowFailure: true, timeout: 4_000, signal, processGroup: true})
+    if (shown.exitCode !== 0) return skipped(`Skipped: loginctl could not say (${tildeText(context, (shown.stderr || shown.stdout).trim().split('\n')[0])}).`)
+    if (/^Linger=yes$/m.test(shown.stdout)) return ok('Lingering is on: the agents run without a login session.')
+    return warn('Lingering is off and there is no graphical session: systemd stops the agents when you log out.', '`loginctl enable-linger $USER`')
   },
 }
 
