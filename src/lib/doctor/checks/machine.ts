@@ -54,7 +54,7 @@ function tildeText(context: DoctorContext, text: string): string {
 
 /**
  * A FleetError (or anything thrown) as a finding: its first line, and its fix, with "the command" it says to run
- * again named: `again` (by default, the doctor's own check that found it, `fleet doctor --check <id>`).
+ * again named: `again` (the sync a fix leads to, or the check that found it: `fleet doctor --check <id>`).
  */
 function failure(context: DoctorContext, error: unknown, again: string): CheckFinding {
   const fix = error instanceof FleetError ? error.fix : undefined
@@ -122,9 +122,8 @@ function repairBySync(context: DoctorContext): Promise<string> {
   })
 }
 
-/** What stops every sync here until a person clears it: the check that reports it, and what to do first. */
+/** What stops every sync here until a person clears it: what to do first, naming the check that reports it. */
 interface SyncBlocker {
-  check: string
   first: string
 }
 
@@ -148,21 +147,19 @@ function syncBlocker(context: DoctorContext, signal: AbortSignal): Promise<SyncB
     if (!local) return undefined // every check that needs a sync needs this machine's fleet first, and is skipped
     const {repo} = local
     const inProgress = repo.operationInProgress()
-    if (inProgress && !repo.recordedOperation())
-      return {check: 'source.operation', first: `finish or abort the ${inProgress} in the source repo (see source.operation)`}
-    if ((await indexLock(context, local)).state === 'busy')
-      return {check: 'source.operation', first: 'let the git command in the source repo finish (see source.operation)'}
+    if (inProgress && !repo.recordedOperation()) return {first: `finish or abort the ${inProgress} in the source repo (see source.operation)`}
+    if ((await indexLock(context, local)).state === 'busy') return {first: 'let the git command in the source repo finish (see source.operation)'}
     const fleet = await context.manifest().catch(() => undefined)
-    if (!fleet) return {check: 'manifest.valid', first: 'correct the manifest (see manifest.valid)'}
+    if (!fleet) return {first: 'correct the manifest (see manifest.valid)'}
     if (!inProgress) {
       const head = await gitIn(local, ['symbolic-ref', '--quiet', '--short', 'HEAD'], signal)
       if (head.exitCode !== 0 || head.stdout.trim() !== fleet.settings.branch) {
-        return {check: 'source.branch', first: `switch the source repo back to ${fleet.settings.branch} (see source.branch)`}
+        return {first: `switch the source repo back to ${fleet.settings.branch} (see source.branch)`}
       }
     }
     return chezmoiUsable(context, signal).then(
       () => undefined,
-      () => ({check: 'tools.chezmoi', first: 'make chezmoi usable (see tools.chezmoi)'}),
+      () => ({first: 'make chezmoi usable (see tools.chezmoi)'}),
     )
   })
 }
