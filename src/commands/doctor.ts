@@ -23,7 +23,7 @@ Exit codes: 0 no check failed (warnings do not fail); 1 a check failed, or with 
   static override examples = [
     {description: 'Check this machine', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Apply the safe fixes, then check again', command: '<%= config.bin %> <%= command.id %> --fix'},
-    {description: 'One check', command: '<%= config.bin %> <%= command.id %> --check identity.mode'},
+    {description: 'One check', command: '<%= config.bin %> <%= command.id %> --check keys.mode'},
     {description: 'The whole report as JSON (printed even when checks fail)', command: '<%= config.bin %> <%= command.id %> --json'},
     {description: 'Every machine of the fleet: stale, failing syncs, failing checks', command: '<%= config.bin %> <%= command.id %> --fleet'},
   ]

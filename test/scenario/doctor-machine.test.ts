@@ -3,7 +3,7 @@
 // another on the same fleet, and the check says what is wrong with the fix, and `--fix` repairs what it says it does.
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, renameSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, renameSync, utimesSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
@@ -11,9 +11,10 @@ import {join} from 'node:path'
 import {execa} from 'execa'
 
 import type {CheckResult} from '../../src/lib/doctor/check.ts'
-import type {DoctorReport} from '../../src/lib/doctor/doctor.ts'
+import type {DoctorReport, Repair} from '../../src/lib/doctor/doctor.ts'
 import {currentBoot} from '../../src/lib/lock/lock.ts'
 import {MANIFEST_RELATIVE_PATH} from '../../src/lib/manifest/store.ts'
+import {STALE_INDEX_LOCK_MS} from '../../src/lib/sync/recover.ts'
 import {FLEET_BIN, NODE, printed} from '../support/cli.ts'
 import {TestFleet} from '../support/fleet.ts'
 import {type Machine, NODE_BIN_DIR} from '../support/machine.ts'
@@ -64,7 +65,7 @@ async function check(machine: Machine, id: string, env?: NodeJS.ProcessEnv): Pro
 }
 
 /** `fleet doctor --fix --json`: the report after the repairs, and each repair by id. */
-async function fix(machine: Machine, exit = 0): Promise<{report: DoctorReport; repaired: Map<string, {changed?: string; error?: string}>}> {
+async function fix(machine: Machine, exit: number | 'any' = 0): Promise<{report: DoctorReport; repaired: Map<string, Repair>}> {
   const report = (await machine.doctor({fix: true, exit})).result
   return {report, repaired: new Map((report.repairs ?? []).map((r) => [r.id, r]))}
 }
@@ -138,6 +139,11 @@ describe('doctor: the checks of this machine', function () {
     assert.match(old.fix!, new RegExp(`or put \\S+ before ${bin} on PATH`))
     assert.equal(old.fixable, undefined, 'a person chooses the chezmoi')
 
+    const missing = await check(alpha, 'tools.chezmoi', {FLEET_CHEZMOI: join(fleet.root, 'no-such-chezmoi')})
+    assert.equal(missing.status, 'fail')
+    assert.equal(missing.message, `FLEET_CHEZMOI names ${join(fleet.root, 'no-such-chezmoi')}, which does not exist.`)
+    assert.match(missing.fix!, /^Correct FLEET_CHEZMOI, or unset it to use the chezmoi on PATH \(\S+\): `unset FLEET_CHEZMOI`$/)
+
     const pinned = await check(alpha, 'tools.chezmoi', {PATH: path, FLEET_CHEZMOI: newer})
     assert.equal(pinned.status, 'ok')
     assert.match(pinned.message, new RegExp(`^chezmoi 2\\.\\d+\\.\\d+ at ${newer} \\(FLEET_CHEZMOI names it\\)\\.$`))
@@ -162,6 +168,20 @@ describe('doctor: the checks of this machine', function () {
       assert.match(forge.message, /cannot be reached: it did not answer within 3 s/)
       assert.ok(forge.durationMs! < 5_000, `it took ${forge.durationMs} ms`)
       assert.match(forge.fix!, /git ls-remote/)
+
+      // FLEET_FORGE_TIMEOUT is the wait the message names; and --fix runs no sync against a forge that is silent.
+      const quick = {FLEET_FORGE_TIMEOUT: '1'}
+      const short = await check(alpha, 'forge.reachable', quick)
+      assert.match(short.message, /it did not answer within 1 s/)
+      assert.ok(short.durationMs! < 2_500, `it took ${short.durationMs} ms`)
+      alpha.edit(alpha.sourceFile('dot_config/app/settings.conf'), (text) => `${text}# not pushed while the forge is silent\n`)
+      const fixed = (await alpha.doctor({fix: true, exit: 1, env: quick})).result
+      assert.deepEqual(
+        fixed.repairs?.find((repair) => repair.id === 'source.clean'),
+        {id: 'source.clean', notTried: 'the forge did not answer (see forge.reachable)'},
+      )
+      assert.ok(fixed.durationMs < 6_000, `doctor --fix took ${fixed.durationMs} ms`)
+      await alpha.git(['checkout', '--', 'dot_config/app/settings.conf'])
     } finally {
       await alpha.git(['remote', 'set-url', 'origin', fleet.url])
     }
@@ -184,7 +204,7 @@ describe('doctor: the checks of this machine', function () {
       assert.equal(ahead.fixable, true)
 
       const offline = await fix(alpha, 1)
-      assert.match(offline.repaired.get('source.ahead-behind')?.error ?? '', /^The sync did not finish: The forge \S+ cannot be reached/)
+      assert.equal(offline.repaired.get('source.ahead-behind')?.notTried, 'the forge did not answer (see forge.reachable)')
     } finally {
       renameSync(away, fleet.forge.path)
     }
@@ -203,7 +223,24 @@ describe('doctor: the checks of this machine', function () {
       assert.match(bad.fix!, /^Correct the field in ~\/\.local\/share\/chezmoi\/\.chezmoidata\/fleet\.yaml/)
       const roster = await check(alpha, 'roster.machine')
       assert.equal(roster.status, 'skip')
-      assert.match(roster.message, /the manifest could not be read/)
+      assert.equal(roster.message, 'Skipped: the manifest could not be read (see manifest.valid).')
+      // A sync refuses such a manifest: the fix of an uncommitted change says to correct it first, and --fix does not try.
+      const dirty = await check(alpha, 'source.clean')
+      assert.equal(dirty.status, 'warn')
+      assert.match(dirty.fix!, /^First correct the manifest \(see manifest\.valid\); then run `fleet sync`/)
+      assert.equal(dirty.fixable, undefined)
+
+      alpha.edit(alpha.manifestFile, (text) => text.replace(/branch: main/, 'branch: 7'))
+      const two = await check(alpha, 'manifest.valid')
+      assert.match(two.message, /fleet\.settings\.branch: [^;]+; fleet\.settings\.maxFileMiB: /)
+      assert.match(two.fix!, /^Correct the fields in .*then run `fleet doctor --check manifest\.valid` to look again/)
+      alpha.edit(alpha.manifestFile, (text) => `${text}\n  : [unclosed\n`)
+      const syntax = await check(alpha, 'manifest.valid')
+      assert.match(syntax.message, /is not valid YAML: /)
+      assert.match(
+        syntax.fix!,
+        /^Correct the YAML syntax at line \d+ of ~\/\.local\/share\/chezmoi\/\.chezmoidata\/fleet\.yaml, then run `fleet doctor --check manifest\.valid`/,
+      )
     } finally {
       await alpha.git(['checkout', '--', MANIFEST_RELATIVE_PATH])
     }
@@ -220,16 +257,27 @@ describe('doctor: the checks of this machine', function () {
     assert.ok(rebase.fix?.includes(`\`fleet sync\``) && rebase.fix.includes(`git -C ${SOURCE} rebase --continue`), rebase.fix)
     assert.equal(rebase.fixable, undefined)
     assert.equal(byId(report, 'source.branch').status, 'skip')
+    // A sync stops at the rebase: what a sync would fix says to finish or abort it first, and --fix does not try.
+    const ahead = byId(report, 'source.ahead-behind')
+    if (ahead.status !== 'ok') {
+      assert.match(ahead.fix!, /^First finish or abort the rebase in the source repo \(see source\.operation\); then run `fleet sync`/)
+      assert.equal(ahead.fixable, undefined)
+    }
     // The sync that met it stopped, and its record says why, with the same fix.
     const last = byId(report, 'sync.last')
     assert.equal(last.status, 'fail')
     assert.match(last.message, /^The last sync \(\d+ s ago, \S+\) failed: A rebase is in progress in the source repo ~\/\.local\/share\/chezmoi/)
     assert.equal(last.fix, rebase.fix)
 
-    await fix(alpha, 1)
+    const {report: after} = await fix(alpha, 1)
     assert.ok(existsSync(join(alpha.sourceDir, '.git', 'rebase-merge')), "--fix leaves a person's rebase alone")
+    assert.deepEqual(after.repairs, [], 'nothing --fix could do: no sync tried and failed')
     await alpha.shell(/(git -C \S+ rebase --abort)/.exec(rebase.fix!)![1])
     assert.equal((await check(alpha, 'source.operation')).status, 'ok')
+    // The failed sync's record stays until a sync: its cause is gone, so --fix runs that sync.
+    const recorded = await check(alpha, 'sync.last')
+    assert.equal(recorded.status, 'fail')
+    assert.equal(recorded.fixable, true)
 
     // A step of fleet's own that never finished (the process was killed): a sync puts it back.
     const head = await alpha.git(['rev-parse', 'HEAD'])
@@ -307,15 +355,67 @@ describe('doctor: the checks of this machine', function () {
     const pending = await check(alpha, 'roster.pending')
     assert.equal(pending.status, 'warn')
     assert.match(pending.message, /^1 machine waits for approval: gamma \(\S+, enrolled \d+ s ago\)\.$/)
-    assert.match(pending.fix!, /^Run `fleet machines approve gamma` once you know it is yours/)
+    assert.match(pending.fix!, /^Run `fleet machines approve gamma` once you know it is yours \(or `fleet machines revoke gamma` if it is not\)/)
 
     const itself = await check(gamma, 'roster.machine')
     assert.equal(itself.status, 'warn')
     assert.match(itself.message, /^This machine \(gamma\) waits for approval/)
     assert.equal(itself.fix, 'Run `fleet machines approve gamma` on alpha or beta, then `fleet sync` here.')
+    const fresh = await check(gamma, 'sync.last')
+    assert.equal(fresh.status, 'ok', 'just enrolled: not having synced yet is as expected')
+    assert.match(fresh.message, /^This machine has not synced since it was enrolled \(enrolled \d+ s ago\)\.$/)
 
     await alpha.approve('gamma')
     assert.equal((await check(alpha, 'roster.pending')).status, 'ok')
+  })
+
+  it("a person's `git commit` waiting for its editor: not taken for a killed git, --fix leaves its lock, and the commit completes", async function () {
+    const release = join(fleet.root, 'editor-release')
+    const editor = join(fleet.root, 'slow-editor')
+    const opened = join(fleet.root, 'editor-opened')
+    writeFileSync(editor, `#!/bin/sh\ntouch '${opened}'\nwhile [ ! -e '${release}' ]; do sleep 0.05; done\necho 'settings: by hand' > "$1"\n`, {mode: 0o755})
+    alpha.edit(alpha.sourceFile('dot_config/app/settings.conf'), (text) => `${text}by = hand\n`)
+    // `git commit -a` holds .git/index.lock while its editor is open, without keeping the file open.
+    const commit = execa('git', ['-C', alpha.sourceDir, 'commit', '--all'], {env: {...alpha.env, GIT_EDITOR: editor}, extendEnv: false, reject: false})
+    let ended = false
+    void commit.then(() => (ended = true))
+    const indexLock = join(alpha.sourceDir, '.git', 'index.lock')
+    try {
+      for (const deadline = Date.now() + 10_000; !existsSync(opened); await new Promise((resolve) => setTimeout(resolve, 20))) {
+        assert.ok(Date.now() < deadline && !ended, 'git commit opens its editor')
+      }
+      assert.ok(existsSync(indexLock), 'git commit holds .git/index.lock while its editor is open')
+      // Old enough to pass for a killed process's: only the git process at work in the repo says otherwise.
+      const old = new Date(Date.now() - STALE_INDEX_LOCK_MS - 60_000)
+      utimesSync(indexLock, old, old)
+      const busy = await check(alpha, 'source.operation')
+      assert.equal(busy.status, 'warn')
+      assert.equal(busy.message, `A git command may be running in the source repo ${SOURCE} (a git process works there).`)
+      assert.equal(busy.fixable, undefined)
+      const {report, repaired} = await fix(alpha, 'any')
+      assert.equal(repaired.size, 0, `nothing repaired while git works: ${JSON.stringify(report.repairs)}`)
+      assert.match(byId(report, 'source.clean').fix!, /^First let the git command in the source repo finish \(see source\.operation\)/)
+      assert.ok(existsSync(indexLock), 'the lock of a git command at work is left alone')
+    } finally {
+      writeFileSync(release, '')
+    }
+    const done = await commit
+    assert.equal(done.exitCode, 0, String(done.stderr))
+    assert.equal(await alpha.git(['log', '-1', '--format=%s']), 'settings: by hand')
+    await alpha.sync()
+  })
+
+  it('a key others can read, and the sync that failed on it: --fix sets the mode first, then its one sync clears the failure; exit 0', async function () {
+    chmodSync(alpha.identityFile, 0o644)
+    await alpha.sync({exit: 'any'})
+    const failed = await check(alpha, 'sync.last')
+    assert.equal(failed.status, 'fail')
+    assert.equal(failed.fixable, true)
+    const {report} = await fix(alpha)
+    const ids = (report.repairs ?? []).map((repair) => repair.id)
+    assert.ok(ids.indexOf('keys.mode') >= 0 && ids.indexOf('keys.mode') < ids.indexOf('sync.last'), `repaired in this order: ${ids.join(', ')}`)
+    assert.match(report.repairs!.find((repair) => repair.id === 'sync.last')!.changed!, /^ran a sync/)
+    assert.equal(byId(report, 'sync.last').status, 'ok')
   })
 
   it('a state directory fleet may not write: fails naming it, with the chmod that fixes it', async function () {

@@ -2,12 +2,13 @@
 // Whatever happens, the next sync recovers and no edit is lost.
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, utimesSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 
 import {execa} from 'execa'
 
+import {STALE_INDEX_LOCK_MS} from '../../src/lib/sync/recover.ts'
 import {FLEET_BIN, NODE} from '../support/cli.ts'
 import {TestFleet} from '../support/fleet.ts'
 import type {Forge} from '../support/forge.ts'
@@ -95,12 +96,19 @@ describe('sync faults', function () {
     try {
       alpha.write(`${APP}/a.conf`, 'a = while git is busy\n')
       const busy = await alpha.sync({exit: 1, json: false})
-      assert.match(busy.stdout + busy.stderr, /still working/)
+      assert.match(busy.stdout + busy.stderr, /A git command may be running in the source repo .* \(a git process works there\)/)
       assert.ok(existsSync(indexLock), 'a lock a live process holds is left alone')
     } finally {
       holder.kill('SIGKILL')
       await new Promise((resolve) => holder.once('exit', resolve))
     }
+    // Nobody holds it now, but it is too young to tell from a git command waiting for its editor: left alone.
+    const young = await alpha.sync({exit: 1, json: false})
+    assert.match(young.stdout + young.stderr, /too young to tell/)
+    assert.ok(existsSync(indexLock))
+    // Old enough, and nothing works in the repo: a killed process left it.
+    const old = new Date(Date.now() - STALE_INDEX_LOCK_MS - 60_000)
+    utimesSync(indexLock, old, old)
     const recovered = (await alpha.sync()).result
     assert.ok(recovered.notes.some((n) => /stale \.git\/index\.lock/.test(n)))
     await beta.sync()

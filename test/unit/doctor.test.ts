@@ -5,9 +5,11 @@ import assert from 'node:assert/strict'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {fail, ok, type DoctorCheck} from '../../src/lib/doctor/check.ts'
+import {type CheckResult, fail, ok, type DoctorCheck} from '../../src/lib/doctor/check.ts'
 import {DoctorContext} from '../../src/lib/doctor/context.ts'
-import {runCheck, runDoctor} from '../../src/lib/doctor/doctor.ts'
+import {describeDoctor} from '../../src/lib/doctor/describe.ts'
+import {type DoctorReport, FORGE_SILENT, runCheck, runDoctor, summarize} from '../../src/lib/doctor/doctor.ts'
+import {pluginShortName} from '../../src/lib/doctor/plugin-checks.ts'
 import {FleetError} from '../../src/lib/errors/index.ts'
 import {run} from '../../src/lib/process/run.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
@@ -179,5 +181,111 @@ describe('doctor: the runner', function () {
       assert.match(error.fix!, /test\.one, test\.two/)
       return true
     })
+  })
+
+  it('--fix repairs this machine first, then what needs the forge; not those when forge.reachable failed', async function () {
+    const order: string[] = []
+    const broken = (id: string, repairNeedsForge?: boolean): DoctorCheck => ({
+      id,
+      group: 'Tests',
+      run: async () => fail(`${id} is broken`, `repair ${id}`, true),
+      repair: async () => {
+        order.push(id)
+        return `repaired ${id}`
+      },
+      repairNeedsForge,
+    })
+    const checks = [broken('test.sync', true), broken('test.mode'), broken('test.push', true), broken('test.lock')]
+    await runDoctor(context, {checks, fix: true})
+    assert.deepEqual(order, ['test.mode', 'test.lock', 'test.sync', 'test.push'])
+
+    order.length = 0
+    const silent: DoctorCheck = {id: 'forge.reachable', group: 'Forge', run: async () => fail('The forge did not answer.', 'Check the network.')}
+    const report = await runDoctor(context, {checks: [...checks, silent], fix: true})
+    assert.deepEqual(order, ['test.mode', 'test.lock'])
+    assert.deepEqual(
+      report.repairs?.filter((repair) => repair.notTried),
+      [
+        {id: 'test.sync', notTried: FORGE_SILENT},
+        {id: 'test.push', notTried: FORGE_SILENT},
+      ],
+    )
+  })
+
+  it('a skipped check names the check that reports what it needed, or the reason cut short', async function () {
+    const reported = await runCheck(context, {id: 'test.roster', group: 'Tests', run: (ctx) => ctx.need('the manifest', ctx.manifest()).then(() => ok('read'))})
+    assert.equal(reported.message, 'Skipped: the manifest could not be read (see source.repo).', 'not enrolled here: source.repo says so')
+    const long = await runCheck(context, {
+      id: 'test.long',
+      group: 'Tests',
+      run: (ctx) => ctx.need('the gizmo list', Promise.reject(new Error(`${'a very long reason '.repeat(20)}\nmore`))).then(() => ok('read')),
+    })
+    assert.ok(long.message.length < 160, long.message)
+    assert.match(long.message, /^Skipped: the gizmo list could not be read \(a very long reason .*…\)\.$/)
+  })
+
+  it('a plugin’s checks go by its short name: no scope, no plugin- prefix', function () {
+    assert.equal(pluginShortName('@dotfleet/plugin-slowpoke'), 'slowpoke')
+    assert.equal(pluginShortName('plugin-durations'), 'durations')
+    assert.equal(pluginShortName('checks-good'), 'checks-good')
+  })
+})
+
+describe('doctor: the report in words', function () {
+  const result = (id: string, group: string, status: CheckResult['status'], message: string, extra: Partial<CheckResult> = {}): CheckResult => ({
+    id,
+    group,
+    status,
+    message,
+    ...extra,
+  })
+  const report = (checks: CheckResult[], repairs?: DoctorReport['repairs']): DoctorReport => ({
+    at: new Date(0).toISOString(),
+    checks,
+    summary: summarize(checks),
+    repairs,
+    durationMs: 100,
+  })
+
+  it('keeps a message as written, adding only a missing full stop', function () {
+    const lines = describeDoctor(
+      report([result('tools.git', 'Tools', 'ok', 'git 2.39.5 at /usr/bin/git'), result('tools.chezmoi', 'Tools', 'ok', 'chezmoi 2.73.3.')]),
+    )
+    assert.match(lines.join('\n'), /tools\.git +git 2\.39\.5 at \/usr\/bin\/git\.$/m)
+    assert.match(lines.join('\n'), /tools\.chezmoi +chezmoi 2\.73\.3\.$/m)
+  })
+
+  it('says checks skipped for one reason once: in their group, or after the groups when the reason spans them', function () {
+    const why = 'Skipped: no agents are installed here (see agents.installed).'
+    const notEnrolled = "Skipped: this machine's fleet could not be read (see source.repo)."
+    const text = describeDoctor(
+      report([
+        result('source.repo', 'Source repo', 'fail', 'This machine is not enrolled in a fleet.', {fix: 'Run `fleet enroll`.'}),
+        result('source.clean', 'Source repo', 'skip', notEnrolled),
+        result('keys.mode', 'Keys', 'skip', notEnrolled),
+        result('agents.installed', 'Agents', 'warn', 'No agents are installed.'),
+        ...['agents.running', 'agents.current', 'agents.path', 'agents.linger'].map((id) => result(id, 'Agents', 'skip', why)),
+      ]),
+    ).join('\n')
+    assert.match(
+      text,
+      /^ {2}- agents\.running, agents\.current, agents\.path, agents\.linger: skipped, no agents are installed here \(see agents\.installed\)\.$/m,
+    )
+    assert.match(text, /^- source\.clean, keys\.mode: skipped, this machine's fleet could not be read \(see source\.repo\)\.$/m)
+    assert.doesNotMatch(text, /^Keys$/m, 'a group with nothing left to show is left out')
+    assert.equal(text.split(why.slice(9)).length, 2, 'the reason is said once')
+  })
+
+  it('heads what --fix did "--fix:", with what it did not try; says when it found nothing to repair', function () {
+    const checks = [result('sync.last', 'Sync', 'fail', 'The last sync failed.', {fix: 'Run `fleet sync`.'})]
+    const tried = describeDoctor(
+      report(checks, [
+        {id: 'keys.mode', changed: 'set ~/.config/fleet/identity.txt to mode 0600'},
+        {id: 'sync.last', notTried: FORGE_SILENT},
+      ]),
+    )
+    assert.deepEqual(tried.slice(0, 3), ['--fix:', '  ✓ keys.mode: set ~/.config/fleet/identity.txt to mode 0600', `  - sync.last: not tried: ${FORGE_SILENT}`])
+    const none = describeDoctor(report(checks, []))
+    assert.ok(none.includes('Nothing here that --fix can repair; the fixes above need you.'), none.join('\n'))
   })
 })

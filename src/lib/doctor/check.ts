@@ -11,8 +11,9 @@ export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
 /**
  * What one check found, as `fleet doctor --json` prints it (a plugin's fleet:doctor hook returns the `id`, `status`,
  * `message` and `fix` of its checks: PluginCheckResult; fleet fills in the rest).
- * - `id`: stable, lower-case words joined by `.` or `-` (`identity.mode`); a plugin's ids start with its name.
- * - `message`: one line for a person, paths shown with `~` for the home directory.
+ * - `id`: stable, lower-case words joined by `.` or `-` (`keys.mode`); a plugin's ids start with its short name.
+ * - `message`: one line for a person, a sentence (the renderer adds a missing full stop, nothing else), paths shown
+ *   with `~` for the home directory.
  * - `fix`: where not ok, what to do: a command to run, or that `fleet doctor --fix` does it (`fixable`).
  */
 export interface CheckResult {
@@ -36,14 +37,24 @@ export type CheckFinding = Omit<CheckResult, 'id' | 'group' | 'durationMs'>
  * (pass it to every process it starts: run(…, {signal})). `repair`, when there is one, is the safe fix `--fix`
  * applies to a check that came out `warn` or `fail` with `fixable`: it returns what it changed, in a line, and
  * throws (a FleetError with its fix) when it could not.
+ *
+ * `--fix` repairs what touches only this machine first (a key's mode, a stale lock, the agents), then what needs the
+ * forge (`repairNeedsForge`: a sync, which runs once however many checks ask for it, a re-encryption, a key
+ * rotation), so that the sync meets a machine already repaired; when forge.reachable failed, the repairs that need
+ * the forge are not tried.
  */
 export interface DoctorCheck {
   id: string
   group: string
-  /** Milliseconds before the check is stopped and reported failed (default CHECK_TIMEOUT_MS). */
-  timeoutMs?: number
+  /**
+   * Milliseconds before the check is stopped and reported failed (default CHECK_TIMEOUT_MS); a getter when the limit
+   * depends on the environment (forge.reachable's follows FLEET_FORGE_TIMEOUT).
+   */
+  readonly timeoutMs?: number
   run(context: DoctorContext, signal: AbortSignal): Promise<CheckFinding>
   repair?(context: DoctorContext, signal: AbortSignal): Promise<string>
+  /** `repair` talks to the forge (fetches, pushes): it runs after the repairs of this machine alone, and not when the forge did not answer. */
+  repairNeedsForge?: boolean
 }
 
 /** How long a check may take unless it says otherwise, in milliseconds. */

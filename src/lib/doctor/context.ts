@@ -24,6 +24,26 @@ export interface DoctorContextOptions {
   agents?: ContributedAgent[]
 }
 
+/** The check that reports each failure of a shared read, so that the checks that needed it point there instead of repeating it. */
+const reporters = new WeakMap<object, string>()
+
+/** `value`, its failure marked as the one `check` reports (unless an earlier read's failure was marked already). */
+function reported<T>(check: string, value: Promise<T>): Promise<T> {
+  return value.catch((error: unknown) => {
+    if (error instanceof Object && !reporters.has(error)) reporters.set(error, check)
+    throw error
+  })
+}
+
+/** How long a reason may be in a skipped check's message. */
+const REASON_CHARS = 100
+
+/** A failure's first line, cut at REASON_CHARS. */
+function shortReason(error: unknown): string {
+  const line = errorMessage(error).split('\n')[0].trim().replace(/[.:]$/, '')
+  return line.length <= REASON_CHARS ? line : `${line.slice(0, REASON_CHARS - 1).trimEnd()}…`
+}
+
 export class DoctorContext {
   readonly env: NodeJS.ProcessEnv
   readonly paths: FleetPaths
@@ -52,23 +72,33 @@ export class DoctorContext {
     this.memo.clear()
   }
 
-  /** `value`, or SkipCheck naming what it is and why it could not be had. */
-  async need<T>(what: string, value: Promise<T>): Promise<T> {
+  /**
+   * `value`, or SkipCheck naming what it is and why it could not be had: the check that reports that failure when
+   * there is one (`reportedBy`, or the one context.local() and context.manifest() name: source.repo, manifest.valid),
+   * else the failure's first line, cut short.
+   */
+  async need<T>(what: string, value: Promise<T>, reportedBy?: string): Promise<T> {
     try {
       return await value
     } catch (error) {
-      throw new SkipCheck(`Skipped: ${what} could not be read (${errorMessage(error).split('\n')[0]}).`)
+      const check = reportedBy ?? (error instanceof Object ? reporters.get(error) : undefined)
+      throw new SkipCheck(`Skipped: ${what} could not be read (${check ? `see ${check}` : shortReason(error)}).`)
     }
   }
 
-  /** This machine's fleet (throws FleetError NOT_ENROLLED when it has none). */
+  /** This machine's fleet (throws FleetError NOT_ENROLLED when it has none; source.repo reports it). */
   local(): Promise<LocalFleet> {
-    return this.once('local', () => openLocalFleet(this.env))
+    return this.once('local', () => reported('source.repo', openLocalFleet(this.env)))
   }
 
-  /** The manifest as the source repo has it (throws ManifestError naming the file and field when it is not valid). */
+  /** The manifest as the source repo has it (throws ManifestError naming the file and field when it is not valid; manifest.valid reports it). */
   manifest(): Promise<Fleet> {
-    return this.once('manifest', async () => readManifest((await this.local()).paths.sourceDir))
+    return this.once('manifest', () =>
+      reported(
+        'manifest.valid',
+        this.local().then((local) => readManifest(local.paths.sourceDir)),
+      ),
+    )
   }
 
   /** The last sync's record, conflicts and what it held back. */

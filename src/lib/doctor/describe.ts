@@ -6,23 +6,48 @@ import {type DoctorReport, formatSeconds} from './doctor.ts'
 
 const MARKS: Record<CheckStatus, string> = {ok: '✓', warn: '!', fail: '✗', skip: '-'}
 
-/** The report as lines: repairs first (with --fix), then each group of checks, then the verdict. */
+/**
+ * The report as lines: with --fix, what it repaired (or could not, or did not try) first; then each group of checks,
+ * then the verdict. Checks skipped for the same reason are one line: in their group, or, when the reason spans groups
+ * (a machine that is not enrolled), one line after them.
+ */
 export function describeDoctor(report: DoctorReport): string[] {
   const lines: string[] = []
   if (report.repairs && report.repairs.length > 0) {
-    lines.push('Repaired:')
+    lines.push('--fix:')
     for (const repair of report.repairs) {
-      lines.push(repair.changed ? `  ✓ ${repair.id}: ${repair.changed}` : `  ✗ ${repair.id}: could not repair: ${repair.error}`)
+      if (repair.changed) lines.push(`  ✓ ${repair.id}: ${repair.changed}`)
+      else if (repair.notTried) lines.push(`  - ${repair.id}: not tried: ${repair.notTried}`)
+      else lines.push(`  ✗ ${repair.id}: could not repair: ${repair.error}`)
       if (repair.fix) lines.push(`      fix: ${repair.fix}`)
     }
     lines.push('')
   }
-  for (const [group, results] of grouped(report.checks)) {
+  const groups = grouped(report.checks)
+  const spread = reasonsSpanningGroups(groups)
+  for (const [group, results] of groups) {
+    const shown = results.filter((result) => !(result.status === 'skip' && spread.has(result.message)))
+    if (shown.length === 0) continue
     lines.push(group)
-    for (const result of results) {
+    const sameSkip = skipsByReason(shown)
+    for (const result of shown) {
+      if (result.status === 'skip') {
+        const ids = sameSkip.get(result.message)!
+        if (ids.length > 1) {
+          if (ids[0] === result.id) lines.push(`  ${MARKS.skip} ${skippedLine(ids, result.message)}`)
+          continue
+        }
+      }
       lines.push(`  ${MARKS[result.status]} ${result.id.padEnd(ID_WIDTH)} ${sentence(result.message)}`)
       if (result.status !== 'ok' && result.status !== 'skip' && result.fix) lines.push(`  ${' '.repeat(ID_WIDTH + 2)} fix: ${fixText(result)}`)
     }
+  }
+  for (const [message, ids] of skipsByReason(report.checks.filter((result) => result.status === 'skip' && spread.has(result.message)))) {
+    lines.push(`${MARKS.skip} ${skippedLine(ids, message)}`)
+  }
+  if (report.repairs?.length === 0) {
+    const needYou = report.checks.some((result) => result.status === 'warn' || result.status === 'fail')
+    lines.push('', needYou ? 'Nothing here that --fix can repair; the fixes above need you.' : 'Nothing here for --fix to repair.')
   }
   lines.push('', verdict(report))
   return lines
@@ -34,10 +59,30 @@ function fixText(result: CheckResult): string {
   return result.fixable ? `${sentence(result.fix!)} \`fleet doctor --fix\` does it.` : sentence(result.fix!)
 }
 
-/** A check's words as a sentence, whoever wrote them (the core's checks, a plugin's): a capital, a full stop. */
+/** A check's words as a sentence, whoever wrote them (the core's checks, a plugin's): a final full stop, nothing else. */
 function sentence(text: string): string {
-  const capital = text.charAt(0).toUpperCase() + text.slice(1)
-  return /[.!?]$/.test(capital) ? capital : `${capital}.`
+  return /[.!?]$/.test(text) ? text : `${text}.`
+}
+
+/** Checks skipped for one reason, in a line: "a, b, c: skipped, <reason>". */
+function skippedLine(ids: string[], message: string): string {
+  return `${ids.join(', ')}: skipped, ${sentence(message.replace(/^skipped:\s*/i, ''))}`
+}
+
+/** The ids of the skipped checks among `results`, by their message. */
+function skipsByReason(results: CheckResult[]): Map<string, string[]> {
+  const reasons = new Map<string, string[]>()
+  for (const result of results) if (result.status === 'skip') reasons.set(result.message, [...(reasons.get(result.message) ?? []), result.id])
+  return reasons
+}
+
+/** Skip messages shared by checks of more than one group: said once, after the groups. */
+function reasonsSpanningGroups(groups: Array<[string, CheckResult[]]>): Set<string> {
+  const groupsOf = new Map<string, Set<string>>()
+  for (const [group, results] of groups) {
+    for (const result of results) if (result.status === 'skip') groupsOf.set(result.message, (groupsOf.get(result.message) ?? new Set()).add(group))
+  }
+  return new Set([...groupsOf].filter(([, inGroups]) => inGroups.size > 1).map(([message]) => message))
 }
 
 /** The results by group: the core's groups in their order, then the plugins' in the order they came. */

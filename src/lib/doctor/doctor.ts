@@ -14,11 +14,26 @@ export interface DoctorReport {
   at: string
   checks: CheckResult[]
   summary: DoctorSummary
-  /** With `--fix`: what each repair did (`changed`) or why it could not (`error`, with its fix). */
-  repairs?: Array<{id: string; changed?: string; error?: string; fix?: string}>
+  /**
+   * With `--fix`: what each repair did (`changed`), why it could not (`error`, with its fix), or why it was not tried
+   * (`notTried`: it needs the forge, which did not answer). Empty when nothing found was --fix's to repair.
+   */
+  repairs?: Repair[]
   /** Wall time of the whole run, in milliseconds. */
   durationMs: number
 }
+
+/** One repair of `fleet doctor --fix`, in the order they ran: this machine's own first, then those that need the forge. */
+export interface Repair {
+  id: string
+  changed?: string
+  error?: string
+  fix?: string
+  notTried?: string
+}
+
+/** Why the repairs that need the forge are not tried when forge.reachable failed. */
+export const FORGE_SILENT = 'the forge did not answer (see forge.reachable)'
 
 /**
  * Checks contributed by plugins: started beside the core's, stopped by `signal`, each a result of its own. With
@@ -47,7 +62,7 @@ export async function runDoctor(context: DoctorContext, options: DoctorOptions):
   let repairs: DoctorReport['repairs']
   if (options.fix) {
     repairs = await repairAll(context, checks, results)
-    if (repairs.length > 0) {
+    if (repairs.some((repair) => repair.notTried === undefined)) {
       context.forget()
       results = await runAll(context, checks, plugins, options)
     }
@@ -123,15 +138,24 @@ export async function runCheck(context: DoctorContext, check: DoctorCheck): Prom
   }
 }
 
-async function repairAll(context: DoctorContext, checks: DoctorCheck[], results: CheckResult[]): Promise<NonNullable<DoctorReport['repairs']>> {
-  const repairs: NonNullable<DoctorReport['repairs']> = []
+async function repairAll(context: DoctorContext, checks: DoctorCheck[], results: CheckResult[]): Promise<Repair[]> {
+  const due = results
+    .filter((result) => result.fixable && (result.status === 'warn' || result.status === 'fail'))
+    .map((result) => checks.find((check) => check.id === result.id))
+    .filter((check): check is DoctorCheck => check?.repair !== undefined)
+  // This machine's own repairs first: a sync that meets a key still exposed, or a stale lock, fails where it need not.
+  const ordered = [...due.filter((check) => !check.repairNeedsForge), ...due.filter((check) => check.repairNeedsForge)]
+  const forgeSilent = results.some((result) => result.id === 'forge.reachable' && result.status === 'fail')
+  const repairs: Repair[] = []
   // One after another: repairs change the same machine (the lock, the source repo, the agents).
-  for (const result of results) {
-    const check = checks.find((c) => c.id === result.id)
-    if (!check?.repair || !result.fixable || (result.status !== 'warn' && result.status !== 'fail')) continue
+  for (const check of ordered) {
+    if (check.repairNeedsForge && forgeSilent) {
+      repairs.push({id: check.id, notTried: FORGE_SILENT})
+      continue
+    }
     const controller = new AbortController()
     try {
-      repairs.push({id: check.id, changed: await check.repair(context, controller.signal)})
+      repairs.push({id: check.id, changed: await check.repair!(context, controller.signal)})
     } catch (error) {
       repairs.push({id: check.id, error: errorMessage(error).split('\n')[0], fix: error instanceof FleetError ? error.fix : undefined})
     } finally {

@@ -10,7 +10,7 @@ import type {PluginChecks} from './doctor.ts'
 
 /**
  * One check as a plugin's fleet:doctor hook returns it (the hook returns a list of them; one, or nothing, will do).
- * fleet adds `group` (the plugin's name) and `durationMs` (the hook's time).
+ * fleet adds `group` (the plugin's short name: see pluginShortName) and `durationMs` (the hook's time).
  * - `id`: lower-case words joined by `.` or `-`, starting with the plugin's own short name (`durations.pull`), so
  *   that `fleet doctor --check <id>` finds it.
  * - `status`: `ok`, `warn` (does not fail doctor), `fail` (doctor exits 1), or `skip` (it does not apply here).
@@ -24,7 +24,7 @@ export type PluginCheckResult = Pick<CheckResult, 'id' | 'status' | 'message' | 
  * `oclif.hooks['fleet:doctor']`. Called once per `fleet doctor` run, beside the core's checks, with `signal` and
  * `timeoutMs` (FleetHookOptions); it returns its checks (a list, one, or nothing). If it throws, returns anything
  * else, or has not returned within `timeoutMs`, the plugin is shown with one failed check, `<plugin>.hook`, saying
- * which; its signal is then aborted, and whatever it started must stop. A hook that blocks the event loop (a
+ * which (`slowpoke.hook` for @dotfleet/plugin-slowpoke); its signal is then aborted, and whatever it started must stop. A hook that blocks the event loop (a
  * synchronous loop) cannot be stopped: do slow work in a child process or asynchronously.
  */
 export type DoctorHook = (this: Hook.Context, options: FleetHookOptions & {config: Config}) => Promise<PluginCheckResult[] | PluginCheckResult | undefined>
@@ -47,6 +47,14 @@ export function validatePluginCheck(value: unknown): PluginCheckResult {
   return {id: v.id as string, status: v.status as CheckStatus, message: v.message as string, fix: v.fix as string | undefined}
 }
 
+/**
+ * A plugin's short name, its checks' group and the start of their ids: its package name without the scope and without
+ * `plugin-` (`@dotfleet/plugin-slowpoke` → `slowpoke`).
+ */
+export function pluginShortName(name: string): string {
+  return name.replace(/^@[^/]+\//, '').replace(/^plugin-/, '')
+}
+
 /** The plugin check timeout from FLEET_DOCTOR_PLUGIN_TIMEOUT_MS (milliseconds), else PLUGIN_CHECK_TIMEOUT_MS. */
 export function pluginCheckTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.FLEET_DOCTOR_PLUGIN_TIMEOUT_MS
@@ -64,19 +72,19 @@ export function pluginCheckTimeoutMs(env: NodeJS.ProcessEnv = process.env): numb
 /**
  * The plugins' checks for runDoctor: every plugin's fleet:doctor hook, at once, each within the plugin timeout
  * (read from `env` now: a bad FLEET_DOCTOR_PLUGIN_TIMEOUT_MS throws UsageError). Each finding is shown under its
- * plugin's name; a plugin whose hook failed is one failed check `<plugin>.hook` saying how. With `only`, just the
+ * plugin's short name; a plugin whose hook failed is one failed check `<short name>.hook` saying how. With `only`, just the
  * check with that id — or, when no plugin reported it, the plugins that failed (the check may have been theirs).
  */
 export function pluginChecks(config: Config, env: NodeJS.ProcessEnv = process.env): PluginChecks {
   const timeoutMs = pluginCheckTimeoutMs(env)
   return async (signal, only) => {
     const {contributions, failures, durations} = await fanOut(config, 'fleet:doctor', validatePluginCheck, {timeoutMs, signal})
-    const found: CheckResult[] = contributions.map(({source, value}) => ({...value, group: source, durationMs: durations.get(source)}))
+    const found: CheckResult[] = contributions.map(({source, value}) => ({...value, group: pluginShortName(source), durationMs: durations.get(source)}))
     const failed = new Map<string, string[]>()
     for (const {source, error} of failures) failed.set(source, [...(failed.get(source) ?? []), error])
     const failedChecks: CheckResult[] = [...failed].map(([source, errors]) => ({
-      id: `${source}.hook`,
-      group: source,
+      id: `${pluginShortName(source)}.hook`,
+      group: pluginShortName(source),
       status: 'fail',
       message: `The plugin's checks could not run: ${errors.join('; ')}.`,
       fix: `Update the plugin (\`fleet plugins update\`) or remove it (\`fleet plugins uninstall ${source}\`), and tell its author.`,

@@ -1,7 +1,7 @@
 // The checks of this machine itself: the tools fleet runs, the source repo, the forge, the manifest and the roster as
 // the source repo has them, the last sync and the lock, and the directories and disk fleet writes to. The repairs
 // that are "run a sync" go through the sync engine, once per `--fix` however many checks ask for it.
-import {constants, existsSync, realpathSync, statfsSync} from 'node:fs'
+import {constants, existsSync, readFileSync, realpathSync, statfsSync} from 'node:fs'
 import {access, rm, writeFile} from 'node:fs/promises'
 import {dirname, join, resolve} from 'node:path'
 
@@ -10,18 +10,18 @@ import {errorMessage, FleetError} from '../../errors/index.ts'
 import {redactUrl} from '../../errors/redact.ts'
 import {homeShellPath, shellCommand} from '../../errors/shell-command.ts'
 import type {LocalFleet} from '../../fleet/local.ts'
-import {lsRemote, upstreamRef} from '../../git/git.ts'
+import {forgeTimeoutMs, lsRemote, upstreamRef} from '../../git/git.ts'
 import {describeHolder, duration, lockDirFor, stuckLockError} from '../../lock/fleet-lock.ts'
 import {isStale, isStuck, readOwner, tryLock} from '../../lock/lock.ts'
 import {activeMachines, findMachine} from '../../manifest/lookup.ts'
 import type {Fleet} from '../../manifest/schema.ts'
-import {manifestPath} from '../../manifest/store.ts'
+import {ManifestError, manifestPath} from '../../manifest/store.ts'
 import {homeRelative} from '../../platform/paths.ts'
 import {run} from '../../process/run.ts'
 import {executablesOnPath} from '../../process/which.ts'
 import {describeSync} from '../../sync/describe.ts'
 import {sync} from '../../sync/engine.ts'
-import {fileHeldOpen, operationInProgressError, wrongBranchError} from '../../sync/recover.ts'
+import {gitBusyError, type IndexLockState, indexLockState, operationInProgressError, wrongBranchError} from '../../sync/recover.ts'
 import {type CheckFinding, type DoctorCheck, fail, ok, skipped, warn} from '../check.ts'
 import type {DoctorContext} from '../context.ts'
 import {formatSeconds} from '../doctor.ts'
@@ -52,12 +52,21 @@ function tildeText(context: DoctorContext, text: string): string {
   return text.replaceAll(`'${home}/`, `~/'`).replaceAll(`${home}/`, '~/')
 }
 
-/** A FleetError (or anything thrown) as a finding: its first line (all of it, joined, with `whole`), and its fix. */
-function failure(context: DoctorContext, error: unknown, options: {whole?: boolean} = {}): CheckFinding {
-  const message = options.whole ? errorMessage(error).replaceAll(/\s*\n\s*/g, ' ') : firstLine(errorMessage(error))
+/**
+ * A FleetError (or anything thrown) as a finding: its first line, and its fix, with "the command" it says to run
+ * again named: `again` (the sync a fix leads to, or the check that found it: `fleet doctor --check <id>`).
+ */
+function failure(context: DoctorContext, error: unknown, again: string): CheckFinding {
   const fix = error instanceof FleetError ? error.fix : undefined
-  return fail(tildeText(context, message), fix && tildeText(context, fix))
+  return fail(tildeText(context, firstLine(errorMessage(error))), fix && tildeText(context, namedAgain(fix, again)))
 }
+
+/** A fix that says "run the command again", saying which command. */
+function namedAgain(fix: string, command: string): string {
+  return fix.replaceAll('run the command again', `run \`${command}\` again`)
+}
+
+const checkAgain = (id: string) => `fleet doctor --check ${id}`
 
 function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`
@@ -113,6 +122,73 @@ function repairBySync(context: DoctorContext): Promise<string> {
   })
 }
 
+/** What stops every sync here until a person clears it: what to do first, naming the check that reports it. */
+interface SyncBlocker {
+  first: string
+}
+
+/** The source repo's .git/index.lock: free, in use by a git command, or left by a killed one (looked at once per run). */
+function indexLock(context: DoctorContext, local: LocalFleet): Promise<IndexLockState> {
+  return context.once('index-lock', () => indexLockState(local.paths.sourceDir))
+}
+
+/** Whether the chezmoi fleet would use works (its version, or the error saying why not), asked once per run. */
+function chezmoiUsable(context: DoctorContext, signal: AbortSignal): Promise<string> {
+  return context.once('chezmoi-usable', () => checkChezmoi(chezmoiBinary(context.env), context.env, signal))
+}
+
+/**
+ * What a sync would stop at here now, before doing anything (a person's rebase, a git command at work, a manifest
+ * that is not valid, another branch, a chezmoi that cannot be used); undefined when a sync can run.
+ */
+function syncBlocker(context: DoctorContext, signal: AbortSignal): Promise<SyncBlocker | undefined> {
+  return context.once('sync-blocker', async () => {
+    const local = await context.local().catch(() => undefined)
+    if (!local) return undefined // every check that needs a sync needs this machine's fleet first, and is skipped
+    const {repo} = local
+    const inProgress = repo.operationInProgress()
+    if (inProgress && !repo.recordedOperation()) return {first: `finish or abort the ${inProgress} in the source repo (see source.operation)`}
+    if ((await indexLock(context, local)).state === 'busy') return {first: 'let the git command in the source repo finish (see source.operation)'}
+    const fleet = await context.manifest().catch(() => undefined)
+    if (!fleet) return {first: 'correct the manifest (see manifest.valid)'}
+    if (!inProgress) {
+      const head = await gitIn(local, ['symbolic-ref', '--quiet', '--short', 'HEAD'], signal)
+      if (head.exitCode !== 0 || head.stdout.trim() !== fleet.settings.branch) {
+        return {first: `switch the source repo back to ${fleet.settings.branch} (see source.branch)`}
+      }
+    }
+    return chezmoiUsable(context, signal).then(
+      () => undefined,
+      () => ({first: 'make chezmoi usable (see tools.chezmoi)'}),
+    )
+  })
+}
+
+/**
+ * A finding whose fix is a sync: `fleet doctor --fix` runs it, unless something a person must clear first stops every
+ * sync here; then the fix says that first, and --fix does not try.
+ */
+async function bySync(context: DoctorContext, signal: AbortSignal, status: 'warn' | 'fail', message: string, fix: string): Promise<CheckFinding> {
+  const blocker = await syncBlocker(context, signal)
+  if (!blocker) return {status, message, fix, fixable: true}
+  return {status, message, fix: `First ${blocker.first}; then ${fix.charAt(0).toLowerCase()}${fix.slice(1)}`}
+}
+
+/**
+ * The forge's address as this machine last knew it, for a fix that must name it: where the last fetch came from
+ * (.git/FETCH_HEAD), else the bare repository on this machine that fleet makes when there is no other forge, else
+ * `<forge>` for the person to fill in.
+ */
+function recordedForge(context: DoctorContext, local: LocalFleet): string {
+  try {
+    const fetched = / of (\S+)$/m.exec(readFileSync(join(local.paths.sourceDir, '.git', 'FETCH_HEAD'), 'utf8'))?.[1]
+    if (fetched) return shellCommand(redactUrl(fetched))
+  } catch {
+    // never fetched, or not a git repository
+  }
+  return existsSync(context.paths.defaultForge) ? pathWord(context, context.paths.defaultForge) : '<forge>'
+}
+
 // Tools.
 
 const gitTool: DoctorCheck = {
@@ -123,7 +199,7 @@ const gitTool: DoctorCheck = {
     try {
       output = (await run('git', ['--version'], {timeout: 10_000, signal})).stdout
     } catch (error) {
-      return failure(context, error)
+      return failure(context, error, checkAgain('tools.git'))
     }
     const path = executablesOnPath('git', context.env)[0]
     const where = path ? ` at ${context.tilde(path)}` : ''
@@ -145,13 +221,22 @@ const chezmoiTool: DoctorCheck = {
   group: 'Tools',
   async run(context, signal) {
     const binary = chezmoiBinary(context.env)
+    const path = binary.includes('/') ? resolve(binary) : executablesOnPath(binary, context.env)[0]
+    if (context.env.FLEET_CHEZMOI && (path === undefined || !existsSync(path))) {
+      const onPath = executablesOnPath('chezmoi', context.env)[0]
+      return fail(
+        `FLEET_CHEZMOI names ${binary.includes('/') ? context.tilde(path) : binary}, which ${binary.includes('/') ? 'does not exist' : 'is not on PATH'}.`,
+        onPath
+          ? `Correct FLEET_CHEZMOI, or unset it to use the chezmoi on PATH (${context.tilde(onPath)}): \`unset FLEET_CHEZMOI\``
+          : 'Correct FLEET_CHEZMOI to name a chezmoi 2.71 or later, or unset it and install chezmoi (see the README, "Install")',
+      )
+    }
     let version: string
     try {
-      version = await checkChezmoi(binary, context.env, signal)
+      version = await chezmoiUsable(context, signal)
     } catch (error) {
-      return failure(context, error)
+      return failure(context, error, checkAgain('tools.chezmoi'))
     }
-    const path = binary.includes('/') ? resolve(binary) : executablesOnPath(binary, context.env)[0]
     const others = executablesOnPath('chezmoi', context.env).filter((other) => path === undefined || realpathOr(other) !== realpathOr(path))
     // Which chezmoi fleet uses, and why that one, when there is more than one to choose from.
     const why = context.env.FLEET_CHEZMOI
@@ -212,18 +297,19 @@ const sourceRepo: DoctorCheck = {
     try {
       local = await context.local()
     } catch (error) {
-      return failure(context, error)
+      return failure(context, error, checkAgain('source.repo'))
     }
     const dir = context.tilde(local.paths.sourceDir)
+    const forge = recordedForge(context, local)
     if (!local.repo.isRepo()) {
       return fail(
         `${dir} holds a fleet manifest but is not a git repository.`,
-        `Move it aside (mv ${dir} ${dir}.aside) and run \`fleet enroll --forge <forge> --name ${local.machine}\` to clone the fleet again.`,
+        `Move it aside (mv ${dir} ${dir}.aside) and run \`fleet enroll --forge ${forge} --name ${local.machine}\` to clone the fleet again.`,
       )
     }
     const url = await forgeUrl(local, signal)
     if (url === undefined) {
-      return fail(`${dir} has no remote named origin: it cannot reach the forge.`, `Name the forge: git -C ${dir} remote add origin <forge>`)
+      return fail(`${dir} has no remote named origin: it cannot reach the forge.`, `Name the forge: git -C ${dir} remote add origin ${forge}`)
     }
     return ok(`${dir} is this fleet's source repo (${local.machine}); its forge is ${redactUrl(url)}.`)
   },
@@ -241,41 +327,56 @@ const sourceClean: DoctorCheck = {
       .filter((entry) => entry.length > 3)
       .map((entry) => entry.slice(3))
     if (changed.length === 0) return ok('Nothing uncommitted.')
-    return warn(
+    return bySync(
+      context,
+      signal,
+      'warn',
       `${plural(changed.length, 'uncommitted change')} in ${context.tilde(local.paths.sourceDir)}: ${someOf(changed)}.`,
       `${SYNC_FIX}: it commits them as they are and pushes them.`,
-      true,
     )
   },
   repair: repairBySync,
+  repairNeedsForge: true,
 }
 
 const sourceOperation: DoctorCheck = {
   id: 'source.operation',
   group: 'Source repo',
-  async run(context) {
+  async run(context, signal) {
     const local = await needLocal(context)
     const {repo} = local
     const recorded = repo.recordedOperation()
     const inProgress = repo.operationInProgress()
     if (recorded) {
       const since = Number.isNaN(Date.parse(recorded.at)) ? '' : ` (${duration(Date.now() - Date.parse(recorded.at))} ago)`
-      return warn(
+      return bySync(
+        context,
+        signal,
+        'warn',
         `fleet's ${recorded.operation} did not finish${since}${inProgress ? `, and left a ${inProgress} in progress` : ''}.`,
         `${SYNC_FIX}: it goes back to this machine's last commit (nothing committed is lost) and syncs again.`,
-        true,
       )
     }
-    if (inProgress) return failure(context, operationInProgressError(local.paths.sourceDir, inProgress))
-    const indexLock = join(local.paths.sourceDir, '.git', 'index.lock')
-    // Looked at twice: a git process that ended between the first look and the second was no killed one.
-    if (existsSync(indexLock)) {
-      if ((await fileHeldOpen(indexLock)) || !existsSync(indexLock)) return ok('A git process is working in the source repo now.')
-      return warn('A killed git process left .git/index.lock in the source repo.', `${SYNC_FIX}: it removes it.`, true)
+    if (inProgress) return failure(context, operationInProgressError(local.paths.sourceDir, inProgress), 'fleet sync')
+    const lock = await indexLock(context, local)
+    if (lock.state === 'busy') {
+      const dir = local.paths.sourceDir
+      const {message, fix} = gitBusyError(dir, lock, {dir: context.tilde(dir), lockWord: pathWord(context, join(dir, '.git', 'index.lock'))})
+      return warn(message, fix)
+    }
+    if (lock.state === 'stale') {
+      return bySync(
+        context,
+        signal,
+        'warn',
+        `A killed git process left .git/index.lock in the source repo (${duration(lock.ageMs)} ago; no git process works there now).`,
+        `${SYNC_FIX}: it removes it.`,
+      )
     }
     return ok('No rebase or merge in progress.')
   },
   repair: repairBySync,
+  repairNeedsForge: true,
 }
 
 const sourceBranch: DoctorCheck = {
@@ -289,7 +390,7 @@ const sourceBranch: DoctorCheck = {
     const head = await gitIn(local, ['symbolic-ref', '--quiet', '--short', 'HEAD'], signal)
     const current = head.exitCode === 0 ? head.stdout.trim() : undefined
     if (current === branch) return ok(`On ${branch}, the fleet's branch.`)
-    return failure(context, wrongBranchError(local.paths.sourceDir, current, branch))
+    return failure(context, wrongBranchError(local.paths.sourceDir, current, branch), 'fleet sync')
   },
 }
 
@@ -300,20 +401,32 @@ const sourceAheadBehind: DoctorCheck = {
     const local = await needLocal(context)
     const upstream = upstreamRef((await needManifest(context)).settings.branch)
     const counted = await gitIn(local, ['rev-list', '--left-right', '--count', `${upstream}...HEAD`], signal)
-    if (counted.exitCode !== 0) return warn(`This machine has not fetched from the forge yet (there is no ${upstream}).`, `${SYNC_FIX}.`, true)
+    if (counted.exitCode !== 0)
+      return bySync(context, signal, 'warn', `This machine has not fetched from the forge yet (there is no ${upstream}).`, `${SYNC_FIX}.`)
     const [behind, ahead] = counted.stdout.trim().split(/\s+/).map(Number)
     const asOf = `(as of the last fetch or push, ${upstream})`
     if (ahead > 0) {
-      return warn(
+      return bySync(
+        context,
+        signal,
+        'warn',
         `${plural(ahead, 'commit')} here not on the forge yet${behind > 0 ? `, and ${behind} from the forge not here yet` : ''} ${asOf}.`,
         `${SYNC_FIX}: it pushes them (an approve, revoke or enroll whose commit never reached the forge is finished this way).`,
-        true,
       )
     }
-    if (behind > 0) return warn(`${plural(behind, 'commit')} fetched from the forge, not brought in here yet ${asOf}.`, `${SYNC_FIX}: it brings them in.`, true)
+    if (behind > 0) {
+      return bySync(
+        context,
+        signal,
+        'warn',
+        `${plural(behind, 'commit')} fetched from the forge, not brought in here yet ${asOf}.`,
+        `${SYNC_FIX}: it brings them in.`,
+      )
+    }
     return ok(`Even with the forge ${asOf}.`)
   },
   repair: repairBySync,
+  repairNeedsForge: true,
 }
 
 const sourceConflicts: DoctorCheck = {
@@ -340,34 +453,56 @@ const sourceConflicts: DoctorCheck = {
 
 // The forge.
 
+/** How long doctor waits for the forge: FLEET_FORGE_TIMEOUT when it is set (a forge slow by nature), else FORGE_CHECK_TIMEOUT_MS. */
+export function forgeCheckLimitMs(env: NodeJS.ProcessEnv): number {
+  if (!env.FLEET_FORGE_TIMEOUT) return FORGE_CHECK_TIMEOUT_MS
+  try {
+    return forgeTimeoutMs(env)
+  } catch {
+    return FORGE_CHECK_TIMEOUT_MS // the check itself says what is wrong with the variable
+  }
+}
+
 const forgeReachable: DoctorCheck = {
   id: 'forge.reachable',
   group: 'Forge',
+  /** The forge's limit, and time for the git that compares what it answered with what this machine has. */
+  get timeoutMs() {
+    return forgeCheckLimitMs(process.env) + 2_000
+  },
   async run(context, signal) {
     const local = await needLocal(context)
     const url = await forgeUrl(local, signal)
     if (url === undefined) return skipped('Skipped: the source repo names no forge (see source.repo).')
     let refs: Map<string, string>
     try {
-      refs = await lsRemote(url, {timeoutMs: FORGE_CHECK_TIMEOUT_MS, signal})
+      forgeTimeoutMs(context.env) // a FLEET_FORGE_TIMEOUT that is not a number of seconds is this check's failure
+      refs = await lsRemote(url, {timeoutMs: forgeCheckLimitMs(context.env), signal})
     } catch (error) {
-      return failure(context, error)
+      return failure(context, error, checkAgain('forge.reachable'))
     }
     const forge = redactUrl(url)
     const fleet = await context.manifest().catch(() => undefined)
     if (!fleet) return ok(`${forge} answered.`)
     const {branch} = fleet.settings
     const head = refs.get(`refs/heads/${branch}`)
-    if (head === undefined) return warn(`${forge} answered, but has no branch ${branch}.`, `${SYNC_FIX}: it pushes this machine's.`, true)
+    if (head === undefined) return bySync(context, signal, 'warn', `${forge} answered, but has no branch ${branch}.`, `${SYNC_FIX}: it pushes this machine's.`)
     const upstream = upstreamRef(branch)
     const known = await gitIn(local, ['rev-parse', '--verify', '--quiet', `${upstream}^{commit}`], signal)
     if (known.exitCode === 0 && known.stdout.trim() === head) return ok(`${forge} answered; its ${branch} is where the last fetch or push left it.`)
     // The forge's new commits can be counted only when this machine has them already (fetched since, by another way).
     const counted = await gitIn(local, ['rev-list', '--count', `${upstream}..${head}`], signal)
     const news = counted.exitCode === 0 && Number(counted.stdout) > 0 ? plural(Number(counted.stdout), 'new commit') : 'new commits'
-    return warn(`${forge} has ${news} on ${branch} since the last fetch; the next sync brings them.`, `${SYNC_FIX} to bring them now.`, true)
+    return bySync(
+      context,
+      signal,
+      'warn',
+      `${forge} has ${news} on ${branch} since the last fetch; the next sync brings them.`,
+      `${SYNC_FIX} to bring them now.`,
+    )
   },
   repair: repairBySync,
+  repairNeedsForge: true,
 }
 
 // The manifest and the roster, as the source repo has them.
@@ -381,11 +516,32 @@ const manifestValid: DoctorCheck = {
     try {
       fleet = await context.manifest()
     } catch (error) {
-      return failure(context, error, {whole: true})
+      return manifestFailure(context, error)
     }
     const file = context.tilde(manifestPath(local.paths.sourceDir))
     return ok(`${file}: ${plural(fleet.machines.length, 'machine')}, ${plural(fleet.paths.length, 'managed path')}, branch ${fleet.settings.branch}.`)
   },
+}
+
+/**
+ * A manifest that cannot be read, in a line: each field's problem after the file, joined with "; "; the fix names the
+ * line of a YAML syntax error, or the fields, and the command to run after.
+ */
+function manifestFailure(context: DoctorContext, error: unknown): CheckFinding {
+  if (!(error instanceof ManifestError)) return failure(context, error, checkAgain('manifest.valid'))
+  const [head, ...fields] = errorMessage(error)
+    .split('\n')
+    .map((line) => line.trim())
+  const message = fields.length > 0 ? `${head} ${fields.join('; ')}` : head
+  const file = context.tilde(manifestPath(context.paths.sourceDir))
+  const line = /\bat line (\d+)/.exec(head)?.[1]
+  const what = / is not valid YAML: /.test(head)
+    ? `Correct the YAML syntax ${line ? `at line ${line} of` : 'in'} ${file}`
+    : `Correct the field${fields.length > 1 ? 's' : ''} in ${file}`
+  return fail(
+    tildeText(context, message),
+    `${what}, then run \`fleet doctor --check manifest.valid\` to look again (\`fleet sync\` says which commit brought this version and how to undo it).`,
+  )
 }
 
 const rosterMachine: DoctorCheck = {
@@ -431,11 +587,11 @@ const rosterPending: DoctorCheck = {
     const pending = fleet.machines.filter((m) => m.state === 'pending' && m.name !== local.machine)
     if (pending.length === 0) return ok('No machine waits for approval.')
     const named = pending.map((m) => `${m.name} (${m.hostname}, enrolled ${duration(Date.now() - Date.parse(m.enrolledAt))} ago)`)
-    const commands = pending.map((m) => `\`fleet machines approve ${m.name}\``).join(', ')
+    const commands = (verb: string) => pending.map((m) => `\`fleet machines ${verb} ${m.name}\``).join(', ')
     const where = findMachine(fleet, local.machine)?.state === 'active' ? 'Run' : 'On an active machine, run'
     return warn(
       `${plural(pending.length, 'machine')} ${pending.length === 1 ? 'waits' : 'wait'} for approval: ${named.join(', ')}.`,
-      `${where} ${commands} once you know ${pending.length === 1 ? 'it is' : 'they are'} yours (or \`fleet machines revoke NAME\`).`,
+      `${where} ${commands('approve')} once you know ${pending.length === 1 ? 'it is' : 'they are'} yours (or ${commands('revoke')} ${pending.length === 1 ? 'if it is not' : 'for one that is not'}).`,
     )
   },
 }
@@ -445,8 +601,8 @@ const rosterPending: DoctorCheck = {
 const syncLast: DoctorCheck = {
   id: 'sync.last',
   group: 'Sync',
-  async run(context) {
-    await needLocal(context)
+  async run(context, signal) {
+    const local = await needLocal(context)
     const state = await context.syncState()
     if (state.running) {
       const lockDir = lockDirFor(context.paths)
@@ -454,42 +610,71 @@ const syncLast: DoctorCheck = {
       const started = `${duration(Date.now() - Date.parse(state.running.at))} ago`
       if (holder && holder.pid === state.running.pid && !isStale(lockDir, holder))
         return ok(`A sync is running now (${state.running.reason}, started ${started}).`)
-      return fail(
+      return bySync(
+        context,
+        signal,
+        'fail',
         `A sync (${state.running.reason}, ${started}) did not finish: it was stopped, or it could not write its record (a full disk?).`,
         `${SYNC_FIX}: it recovers what the stopped one left half done.`,
-        true,
       )
     }
     const last = state.lastSync
-    if (!last) return warn('This machine has never synced.', `${SYNC_FIX}.`, true)
+    if (!last) return neverSynced(context, signal, local)
     const ageMs = Date.now() - Date.parse(last.at)
     const what = `The last sync (${duration(ageMs)} ago, ${last.reason})`
+    const recordedFix = (fallback: string) => tildeText(context, namedAgain(last.fix ?? fallback, 'fleet sync'))
     switch (last.outcome) {
-      case 'error':
-        return fail(
-          `${what} failed: ${tildeText(context, firstLine(last.error ?? 'no reason was recorded'))}`,
-          tildeText(context, last.fix ?? `${SYNC_FIX} to see the whole error and its fix.`),
-        )
+      case 'error': {
+        const message = `${what} failed: ${tildeText(context, firstLine(last.error ?? 'no reason was recorded'))}`
+        // What stops a sync now is the person's to clear, and the recorded fix says how; else (its cause repaired, or
+        // passing) the one sync of --fix clears it.
+        if (await syncBlocker(context, signal)) return fail(message, recordedFix(`${SYNC_FIX} to see the whole error and its fix.`))
+        return fail(message, recordedFix(`${SYNC_FIX} again.`), true)
+      }
       case 'offline':
-        return warn(
+        return bySync(
+          context,
+          signal,
+          'warn',
           `${what} could not reach the forge; this machine's work waits here for it.`,
-          tildeText(context, last.fix ?? 'Check the network and the forge (see forge.reachable).'),
+          recordedFix('Check the network and the forge (see forge.reachable), then run `fleet sync` again.'),
         )
       case 'conflict':
         if (state.conflicts.length === 0) return ok(`${what} ended in a conflict, resolved since.`)
         return warn(`${what} ended in a conflict (see source.conflicts).`, 'Run `fleet resolve <path> --mine` or `--theirs` for each file in conflict.')
       default:
         if (ageMs > SYNC_AGE_WARN_MS) {
-          return warn(
+          return bySync(
+            context,
+            signal,
+            'warn',
             `${what} went well, but that was long ago.`,
             `${SYNC_FIX}; the agents sync by themselves (\`fleet agents list\` shows whether they run).`,
-            true,
           )
         }
         return ok(`${what} went well (${last.outcome}, ${formatSeconds(last.durationMs)}).`)
     }
   },
   repair: repairBySync,
+  repairNeedsForge: true,
+}
+
+/** How long after enrolling a machine that has not synced yet is as expected: its agents' first sync comes within minutes. */
+const FIRST_SYNC_GRACE_MS = 10 * 60_000
+
+/** No sync recorded: as expected just after enrolling; worth a word (and a sync) once the agents should have run one. */
+async function neverSynced(context: DoctorContext, signal: AbortSignal, local: LocalFleet): Promise<CheckFinding> {
+  const enrolledAt = Date.parse((await context.manifest().catch(() => undefined))?.machines.find((m) => m.name === local.machine)?.enrolledAt ?? '')
+  if (Number.isNaN(enrolledAt)) return bySync(context, signal, 'warn', 'This machine has not synced yet.', `${SYNC_FIX}.`)
+  const since = `enrolled ${duration(Math.max(0, Date.now() - enrolledAt))} ago`
+  if (Date.now() - enrolledAt < FIRST_SYNC_GRACE_MS) return ok(`This machine has not synced since it was enrolled (${since}).`)
+  return bySync(
+    context,
+    signal,
+    'warn',
+    `This machine has not synced since it was enrolled (${since}).`,
+    `${SYNC_FIX}; the agents sync by themselves (\`fleet agents list\` shows whether they run).`,
+  )
 }
 
 const syncLock: DoctorCheck = {
@@ -506,7 +691,7 @@ const syncLock: DoctorCheck = {
         true,
       )
     }
-    if (owner && isStuck(lockDir, owner)) return failure(context, stuckLockError(owner))
+    if (owner && isStuck(lockDir, owner)) return failure(context, stuckLockError(owner), 'fleet sync')
     return ok(owner ? `Held by ${describeHolder(owner)}.` : 'A fleet process is taking the lock now.')
   },
   async repair(context) {
@@ -579,15 +764,21 @@ const machineDisk: DoctorCheck = {
   id: 'machine.disk',
   group: 'This machine',
   async run(context) {
-    const where = nearestExisting(context.paths.sourceDir)
+    const {sourceDir} = context.paths
+    const where = nearestExisting(sourceDir)
     const stats = statfsSync(where)
+    // Not enrolled yet: the disk that will hold the source repo, named as the source repo.
+    if (where !== sourceDir) return diskFinding(stats.bavail * stats.bsize, context.tilde(sourceDir), pathWord(context, where), 'will hold')
     return diskFinding(stats.bavail * stats.bsize, context.tilde(where), pathWord(context, where))
   },
 }
 
-/** What the free space where the source repo lives (`where`, as shown; `word`, for the shell) says: ok, a warning, or a failure. */
-export function diskFinding(freeBytes: number, where: string, word = where): CheckFinding {
-  const free = `${formatBytes(freeBytes)} free on the disk that holds ${where}`
+/**
+ * What the free space where the source repo lives (`where`, as shown; `word`, for the shell) says: ok, a warning, or
+ * a failure. `holds`: "will hold" for a source repo not made yet.
+ */
+export function diskFinding(freeBytes: number, where: string, word = where, holds = 'holds'): CheckFinding {
+  const free = `${formatBytes(freeBytes)} free on the disk that ${holds} ${where}`
   const fix = `Free some space there (df -h ${word} shows how much is left).`
   if (freeBytes < DISK_FAIL_BYTES) return fail(`Only ${free}: a sync may not be able to write its commits.`, fix)
   if (freeBytes < DISK_WARN_BYTES) return warn(`Only ${free}.`, fix)
