@@ -244,6 +244,7 @@ const decryptCheck: DoctorCheck = {
 
 const recipientsCheck: DoctorCheck = {
   id: 'keys.recipients',
+  repairNeedsForge: true,
   group: GROUP,
   async run(context, signal) {
     const {local, fleet} = await enrolled(context)
@@ -303,6 +304,7 @@ async function rotationPhase(context: DoctorContext, me: Machine | undefined): P
 
 const rotationCheck: DoctorCheck = {
   id: 'keys.rotation',
+  repairNeedsForge: true,
   group: GROUP,
   async run(context): Promise<CheckFinding> {
     const {local, fleet} = await enrolled(context)
