@@ -10,7 +10,8 @@ import {pluginChecks} from '../lib/doctor/plugin-checks.ts'
 import {ExitCode} from '../lib/errors/index.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
 import {recordDoctorSummary} from '../lib/heartbeat/doctor-summary.ts'
-import {describeFleetView, type FleetView, fleetProblems, fleetView, fleetViewExitCode} from '../lib/status/fleet-view.ts'
+import {plural} from '../lib/platform/text.ts'
+import {describeFleetView, fleetFindings, type FleetView, fleetView, fleetViewExitCode} from '../lib/status/fleet-view.ts'
 
 export default class Doctor extends FleetCommand {
   static override summary = 'Check this machine: tools, source repo, forge, manifest, keys, managed paths, agents, the last sync.'
@@ -18,7 +19,7 @@ export default class Doctor extends FleetCommand {
 
 --fleet looks at every machine instead, from the heartbeats at the forge (see \`fleet status --fleet\`), with each machine's last doctor run.
 
-Exit codes: 0 no check failed (warnings do not fail); 1 a check failed, or with --fleet a machine is stale, its last sync failed or its last doctor run had failing checks; 2 usage (an unknown --check); 3 with --fleet, the forge did not answer (the heartbeats last fetched are shown).`
+Exit codes: 0 no check failed (warnings do not fail); 1 a check failed, or with --fleet a machine is stale, its last sync failed, it has conflicts or its last doctor run had failing checks (an unreadable heartbeat is a warning); 2 usage (an unknown --check); 3 with --fleet, the forge did not answer (the heartbeats last fetched are shown, marked so, and not judged further).`
 
   static override examples = [
     {description: 'Check this machine', command: '<%= config.bin %> <%= command.id %>'},
@@ -53,20 +54,24 @@ Exit codes: 0 no check failed (warnings do not fail); 1 a check failed, or with 
     return this.exitNow(report.summary.fail > 0 ? ExitCode.error : ExitCode.ok)
   }
 
-  /** The fleet-wide view with each machine's doctor run, what fails, and the exit code it calls for. */
+  /**
+   * The fleet-wide view with each machine's doctor run, its problems and warnings, and the exit code: 3 when the forge
+   * did not answer (what was last fetched is shown, marked so), else 1 for a problem, else 0.
+   */
   private async finishFleet(view: FleetView): Promise<never> {
-    const problems = fleetProblems(view)
-    if (this.jsonEnabled()) this.logJson({...view, problems})
+    const {problems, warnings} = fleetFindings(view)
+    if (this.jsonEnabled()) this.logJson({...view, problems, warnings})
     else {
       const {header, rows, notes} = describeFleetView(view, {withDoctor: true})
       for (const line of [...renderTable(header, rows), ...notes, '']) this.log(line)
       for (const problem of problems) this.log(`✗ ${problem}`)
-      this.log(
-        problems.length > 0
-          ? `Something is wrong on ${problems.length} machine(s).`
-          : `Every machine looks healthy${view.fetched ? '' : ' (as of the heartbeats last fetched)'}.`,
-      )
+      for (const warning of warnings) this.log(`! ${warning}`)
+      const asOf = view.fetched ? '' : ' (as of the heartbeats last fetched)'
+      if (problems.length > 0) this.log(`Something is wrong on ${plural(problems.length, 'machine')}${asOf}.`)
+      else if (warnings.length > 0) this.log(`No machine is failing, with ${plural(warnings.length, 'warning')}${asOf}.`)
+      else this.log(`Every machine looks healthy${asOf}.`)
     }
-    return this.exitNow(problems.length > 0 ? ExitCode.error : fleetViewExitCode(view))
+    if (!view.fetched) return this.exitNow(fleetViewExitCode(view))
+    return this.exitNow(problems.length > 0 ? ExitCode.error : ExitCode.ok)
   }
 }

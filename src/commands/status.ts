@@ -10,7 +10,7 @@ import {machineStatus, type StatusReport} from '../lib/status/status.ts'
 
 export default class Status extends FleetCommand {
   static override summary = "This machine's sync state: last sync, ahead/behind, conflicts, edits waiting, and the roster."
-  static override description = `With --fleet: every machine of the roster as its heartbeat at the forge tells it (each machine publishes one at its syncs): last seen (stale after settings.heartbeat.staleAfterSeconds, default 1 hour), last sync's outcome, whether it holds the roster's key and can decrypt, its conflicts and agents. A machine that never published one is "never seen".
+  static override description = `With --fleet: every machine of the roster as its heartbeat at the forge tells it (each machine publishes one at its syncs): last seen (stale after settings.heartbeat.staleAfterSeconds, default 1 hour), last sync's outcome, whether it holds the roster's key and can decrypt, its conflicts and agents. A machine that never published one is "never seen" ("unknown (never fetched)" while this machine has never fetched the heartbeats); a pending machine cannot decrypt yet, a revoked one is shown revoked; this machine's row is told from its own state now. What another machine's heartbeat says is shown on one line without control characters, and a heartbeat dated in the future is said to come from a clock that is ahead.
 
 Exit codes: 0 done; 3 with --fleet, the forge did not answer (the heartbeats last fetched are shown, and may be old).`
 

@@ -57,6 +57,28 @@ const STALE_AFTER_SECONDS = 6
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Put `text` at the forge as `machine`'s heartbeat, as a machine with a bug (or a bad actor) could. */
+async function forgeHeartbeat(forge: Forge, machine: string, text: string): Promise<void> {
+  const bare = ['--git-dir', forge.path]
+  const blob = (await execa('git', [...bare, 'hash-object', '-w', '--stdin'], {input: text})).stdout
+  const tree = (await execa('git', [...bare, 'mktree'], {input: `100644 blob ${blob}\theartbeat.json\n`})).stdout
+  const env = {GIT_AUTHOR_NAME: 'x', GIT_AUTHOR_EMAIL: 'x@x', GIT_COMMITTER_NAME: 'x', GIT_COMMITTER_EMAIL: 'x@x'}
+  const commit = (await execa('git', [...bare, 'commit-tree', tree, '-m', 'bad'], {env})).stdout
+  await forge.git(['update-ref', `refs/fleet/heartbeat/${machine}`, commit])
+}
+
+/** A hook of the forge's, for the length of `body`. */
+async function withHook(forge: Forge, name: string, script: string, body: () => Promise<void>): Promise<void> {
+  const hook = join(forge.path, 'hooks', name)
+  writeFileSync(hook, script)
+  chmodSync(hook, 0o755)
+  try {
+    await body()
+  } finally {
+    rmSync(hook)
+  }
+}
+
 describe('heartbeats on a bare forge: the fleet-wide view from any machine', function () {
   let fleet: TestFleet
   let forge: Forge
@@ -84,8 +106,8 @@ describe('heartbeats on a bare forge: the fleet-wide view from any machine', fun
         const m = viewOf(view, name)
         assert.equal(m.seen, 'fresh', `${name} as ${looking.name} sees it: ${JSON.stringify(m)}`)
         assert.equal(m.lastSync?.outcome, 'ok')
-        assert.equal(m.onCurrentKey, true)
-        assert.equal(m.canDecrypt, true)
+        assert.equal(m.onCurrentKey, true, JSON.stringify(m))
+        assert.equal(m.canDecrypt, true, JSON.stringify(m))
         assert.deepEqual(m.conflicts, [])
         assert.deepEqual(
           m.agents.map((a) => a.id),
@@ -153,6 +175,33 @@ describe('heartbeats on a bare forge: the fleet-wide view from any machine', fun
     assert.equal(check.status, 'ok', 'the next sync published it: the warning is gone')
   })
 
+  it('a pre-receive hook that refuses refs/fleet/* (all or nothing): the branch goes alone at once, the heartbeat is said refused', async function () {
+    const refuseFleetRefs = '#!/bin/sh\nwhile read old new ref; do case "$ref" in refs/fleet/*) echo "no refs/fleet here" >&2; exit 1;; esac; done\nexit 0\n'
+    await withHook(forge, 'pre-receive', refuseFleetRefs, async () => {
+      const before = await forge.head()
+      alpha.edit('.bashrc', (text) => `${text}export PAGER=less\n`)
+      const synced = await alpha.sync()
+      assert.equal(synced.result.outcome, 'ok', JSON.stringify(synced.result))
+      assert.notEqual(await forge.head(), before, 'the branch went through on its own')
+      const [check] = await heartbeatCheck(alpha)
+      assert.equal(check.status, 'warn', JSON.stringify(check))
+      assert.match(check.message, /refused .*ago: .*pre-receive hook declined/)
+      assert.equal((await alpha.sync()).result.outcome, 'quick', 'a sync with nothing to push is not failed by the refusal either')
+    })
+    // A forge that declines the branch itself: said so, never taken for other machines pushing.
+    await withHook(forge, 'pre-receive', '#!/bin/sh\necho "main is protected" >&2\nexit 1\n', async () => {
+      alpha.edit('.bashrc', (text) => `${text}# protected\n`)
+      const refused = await alpha.sync({exit: 'any'})
+      assert.equal(refused.result.failure?.code, 'PUSH_REFUSED', JSON.stringify(refused.result))
+      assert.match(refused.result.error ?? '', /refused this machine's push to main: .*pre-receive hook declined/)
+      assert.doesNotMatch(refused.result.error ?? '', /other machines/)
+    })
+    await alpha.sync()
+    const [check] = await heartbeatCheck(alpha)
+    assert.equal(check.status, 'ok')
+    assert.match(check.message, /^Heartbeat published \d+ s ago\.$/)
+  })
+
   it('a rejected branch push (another machine pushed first) still publishes the heartbeat', async function () {
     await gamma.sync() // alpha's edit of .bashrc comes in first: gamma's own edit then merges cleanly
     beta.write('.profile', 'umask 022\n')
@@ -188,18 +237,76 @@ describe('heartbeats on a bare forge: the fleet-wide view from any machine', fun
   })
 
   it('a heartbeat another machine wrote badly is shown unreadable; the view still shows everyone', async function () {
-    const blob = (await execa('git', ['--git-dir', forge.path, 'hash-object', '-w', '--stdin'], {input: '{"schema": 1, "machine": "gamma"'})).stdout
-    const tree = (await execa('git', ['--git-dir', forge.path, 'mktree'], {input: `100644 blob ${blob}\theartbeat.json\n`})).stdout
-    const commit = (
-      await execa('git', ['--git-dir', forge.path, 'commit-tree', tree, '-m', 'bad'], {
-        env: {GIT_AUTHOR_NAME: 'x', GIT_AUTHOR_EMAIL: 'x@x', GIT_COMMITTER_NAME: 'x', GIT_COMMITTER_EMAIL: 'x@x'},
-      })
-    ).stdout
-    await forge.git(['update-ref', 'refs/fleet/heartbeat/gamma', commit])
+    await forgeHeartbeat(forge, 'gamma', '{"schema": 1, "machine": "gamma"')
     const view = await fleetView(beta)
     assert.equal(viewOf(view, 'gamma').seen, 'unreadable')
     assert.match(viewOf(view, 'gamma').problem ?? '', /not JSON/)
     assert.equal(viewOf(view, 'alpha').lastSync?.outcome, 'ok')
+    const warnings = ((await beta.doctor({fleet: true, exit: 'any'})).result as unknown as {warnings?: string[]}).warnings ?? []
+    assert.ok(
+      warnings.some((w) => /^gamma: its heartbeat cannot be read \(not JSON\)/.test(w)),
+      `doctor --fleet lists it: ${JSON.stringify(warnings)}`,
+    )
+  })
+
+  it("another machine's heartbeat cannot drive this terminal, flood it, or pass a clock ahead for fresh; its conflicts fail doctor --fleet", async function () {
+    const hostile = {
+      schema: 1,
+      machine: 'gamma',
+      at: new Date(Date.now() + 3 * 3_600_000).toISOString(),
+      fleetVersion: '1.0.0',
+      lastSync: {at: new Date().toISOString(), outcome: 'error', error: `\u001b[2J\u001b[Hwiped ${'y'.repeat(300)}`},
+      keyRotation: 'none',
+      canDecrypt: true,
+      conflicts: ['.bashrc\u001b[31m', '.a', '.b', '.c', '.d'],
+      agents: [],
+    }
+    await forgeHeartbeat(forge, 'gamma', JSON.stringify(hostile))
+    await Promise.all([alpha.sync(), beta.sync()])
+    const text = await beta.fleetStatus({json: false})
+    assert.ok(!text.stdout.includes('\u001b'), 'no escape sequence reaches the terminal')
+    for (const line of text.stdout.split('\n')) assert.ok(line.length <= 240, `a line of at most a screen's width: ${line.length}`)
+    assert.match(text.stdout, /^gamma\b.*\bclock ahead\b/m)
+    assert.match(text.stdout, /^gamma: conflicts: \.bashrc\[31m, \.a, \.b and 2 more$/m)
+    assert.equal(viewOf(await fleetView(beta), 'gamma').seen, 'ahead')
+
+    const doctor = await beta.doctor({fleet: true, exit: 1})
+    const {problems, warnings} = doctor.result as unknown as {problems: string[]; warnings: string[]}
+    assert.ok(
+      problems.some((p) => /^gamma: .*5 conflicts waiting for a person/.test(p)),
+      JSON.stringify(problems),
+    )
+    assert.ok(
+      warnings.some((w) => /^gamma: .*clock is ahead/.test(w)),
+      JSON.stringify(warnings),
+    )
+    const doctorText = await beta.doctor({fleet: true, json: false, exit: 1})
+    assert.match(doctorText.stdout, /^Something is wrong on 1 machine\.$/m)
+    assert.equal(doctorText.stdout.match(/wiped/g)?.length, 1, 'the sync error is said once')
+    assert.doesNotMatch(doctorText.stdout, /\(s\)|\b1 warnings|\.;/)
+  })
+
+  it('the forge unreachable from a machine that never fetched: the others unknown, its own row from its own state, exit 3', async function () {
+    const url = await execa('git', ['-C', beta.sourceDir, 'remote', 'get-url', 'origin'])
+    await execa('git', ['-C', beta.sourceDir, 'remote', 'set-url', 'origin', join(fleet.root, 'gone.git')])
+    try {
+      rmSync(join(beta.locations.stateDir, 'heartbeats-fetched.json'), {force: true})
+      const refs = (await execa('git', ['-C', beta.sourceDir, 'for-each-ref', '--format=%(refname)', 'refs/fleet/'])).stdout.split('\n').filter(Boolean)
+      for (const ref of refs) await execa('git', ['-C', beta.sourceDir, 'update-ref', '-d', ref])
+      const doctor = (await beta.doctor({exit: 'any'})).result as unknown as {at: string}
+      const view = await fleetView(beta, 3)
+      assert.equal(view.fetched, false)
+      assert.equal(viewOf(view, 'alpha').seen, 'unknown')
+      assert.equal(viewOf(view, 'beta').seen, 'fresh')
+      assert.equal(viewOf(view, 'beta').doctor?.at, doctor.at, "beta's row tells its doctor run of just now")
+      const text = await beta.fleetStatus({json: false, exit: 3})
+      assert.match(text.stdout, /^alpha\b.*unknown \(never fetched\)/m)
+      assert.match(text.stdout, /never fetched the heartbeats/)
+      const fleetDoctor = await beta.doctor({fleet: true, json: false, exit: 3})
+      assert.match(fleetDoctor.stdout, /as of the heartbeats last fetched/)
+    } finally {
+      await execa('git', ['-C', beta.sourceDir, 'remote', 'set-url', 'origin', url.stdout])
+    }
   })
 
   it('no secret value reaches a heartbeat', async function () {
@@ -212,6 +319,33 @@ describe('heartbeats on a bare forge: the fleet-wide view from any machine', fun
       const text = await forge.git(['show', `${commit}:heartbeat.json`])
       assert.doesNotMatch(text, new RegExp(value))
       assert.doesNotMatch(text, /HEARTBEAT_TOKEN/)
+    }
+  })
+
+  it('a revoked machine publishes nothing more, and is shown revoked, not on the current key', async function () {
+    await alpha.revoke('gamma')
+    const before = (await heartbeatRefs(forge)).get('refs/fleet/heartbeat/gamma')
+    await sleep(1600) // past the refresh interval: a machine still in the fleet would publish
+    await gamma.sync({exit: 'any'})
+    assert.equal((await heartbeatRefs(forge)).get('refs/fleet/heartbeat/gamma'), before)
+    await beta.sync()
+    const text = await beta.fleetStatus({json: false})
+    assert.match(text.stdout, /^gamma\b.*\brevoked\b.*\brevoked\b.*\bno \(revoked\)/m)
+    const problems = ((await beta.doctor({fleet: true, exit: 'any'})).result as unknown as {problems: string[]}).problems
+    assert.ok(!problems.some((p) => p.startsWith('gamma:')), JSON.stringify(problems))
+  })
+
+  it('a usage error under --json is a short JSON error with exit 2, not the whole configuration', async function () {
+    for (const args of [
+      ['doctor', '--fleet', '--fix', '--json'],
+      ['status', '--bogus', '--json'],
+    ]) {
+      const run = await beta.fleet(args)
+      assert.equal(run.exitCode, 2, run.stdout)
+      const {error} = JSON.parse(run.stdout) as {error: {code: string; message: string; exitCode: number}}
+      assert.equal(error.code, 'USAGE')
+      assert.equal(error.exitCode, 2)
+      assert.ok(run.stdout.split('\n').length < 12, `compact: ${run.stdout.split('\n').length} lines`)
     }
   })
 })
@@ -245,6 +379,7 @@ describe('heartbeats over ssh://', function () {
     await fleet.sshd!.stop()
     const run = await alpha.fleetStatus({json: false, exit: 3})
     assert.match(run.stdout, /^alpha \*\s+active\b.*\bok\b/m)
-    assert.match(run.stdout, /may be old/)
+    assert.match(run.stdout, /heartbeats last fetched \d+ s ago, and may be old/)
+    await alpha.doctor({fleet: true, exit: 3})
   })
 })

@@ -13,6 +13,8 @@ import {
   parseHeartbeat,
   readHeartbeats,
 } from '../../src/lib/heartbeat/heartbeat.ts'
+import type {Machine} from '../../src/lib/manifest/schema.ts'
+import {describeFleetView, type FleetView, fleetFindings, machineView} from '../../src/lib/status/fleet-view.ts'
 import {Forge} from '../support/forge.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
@@ -66,6 +68,110 @@ describe('heartbeat', function () {
     assert.equal(heartbeatDue(undefined, later(1), refreshMs), true)
   })
 
+  it('publishes the home directory as ~, so that other machines never learn where this one keeps things', function () {
+    const error = 'Cannot read /tmp/rev12/alpha/.config/fleet/x: permission denied (in /tmp/rev12/alpha)'
+    const heartbeat = buildHeartbeat({...facts, home: '/tmp/rev12/alpha', lastSync: {...facts.lastSync, error}})
+    assert.equal(heartbeat.lastSync?.error, 'Cannot read ~/.config/fleet/x: permission denied (in ~)')
+  })
+
+  it("reads another machine's text as one short printable line: no escape sequence, no second line, no 300 characters", function () {
+    const heartbeat = buildHeartbeat(facts)
+    const hostile = {
+      ...heartbeat,
+      lastSync: {...heartbeat.lastSync!, error: `\u001b[2J\u001b]0;owned\u0007wiped${'x'.repeat(300)}\nsecond line`},
+      conflicts: ['.bashrc\u001b[31m', ...Array.from({length: 500}, (_, i) => `f${i}`)],
+      fleetVersion: '1.0\u009b2J',
+    }
+    const read = parseHeartbeat(JSON.stringify(hostile)) as {heartbeat: typeof heartbeat}
+    const text = JSON.stringify(read.heartbeat)
+    assert.doesNotMatch(text, /\\u001b|\\u0007|\\u009b/, text.slice(0, 300))
+    assert.ok(read.heartbeat.lastSync!.error!.length <= 160, read.heartbeat.lastSync!.error)
+    assert.match(read.heartbeat.lastSync!.error!, /^\[2J\]0;ownedwipedx+…$/)
+    assert.equal(read.heartbeat.conflicts[0], '.bashrc[31m')
+    assert.ok(read.heartbeat.conflicts.length <= 100)
+    assert.equal(read.heartbeat.fleetVersion, '1.02J')
+  })
+
+  describe('the fleet-wide view', function () {
+    const now = new Date('2026-03-01T12:00:00.000Z')
+    const minutesAgo = (n: number) => new Date(now.getTime() - n * 60_000).toISOString()
+    const roster = (name: string, state: Machine['state'] = 'active'): Machine => ({
+      name,
+      hostname: name,
+      os: 'linux',
+      recipient: 'age1example',
+      state,
+      enrolledAt: minutesAgo(10_000),
+      updatedAt: minutesAgo(10_000),
+    })
+    const published = (machine: string, minutes: number, change: Partial<Parameters<typeof buildHeartbeat>[0]> = {}) => ({
+      machine,
+      heartbeat: buildHeartbeat(
+        {...facts, machine, identityProblem: undefined, lastSync: {at: minutesAgo(minutes), outcome: 'ok'}, ...change},
+        new Date(minutesAgo(minutes)),
+      ),
+    })
+    const context = {staleAfterMs: 3_600_000, now, everFetched: true}
+    const view = (machines: FleetView['machines']): FleetView => ({machine: 'alpha', at: now.toISOString(), staleAfterSeconds: 3600, fetched: true, machines})
+
+    it('shows a pending machine as not decrypting yet and a revoked one as revoked, whatever their heartbeats say', function () {
+      const pending = machineView(roster('delta', 'pending'), published('delta', 1), context)
+      const revoked = machineView(roster('eps', 'revoked'), published('eps', 1), context)
+      assert.equal(pending.canDecrypt, false)
+      assert.equal(revoked.canDecrypt, false)
+      assert.equal(revoked.onCurrentKey, undefined)
+      const {rows} = describeFleetView(view([pending, revoked]))
+      assert.deepEqual(rows[0].slice(4, 6), ['pending', 'not yet (pending)'])
+      assert.deepEqual(rows[1].slice(4, 6), ['revoked', 'no (revoked)'])
+      assert.deepEqual(fleetFindings(view([revoked])), {problems: [], warnings: []})
+    })
+
+    it("takes a heartbeat dated in the future for a clock that is ahead, not for a fresh one; a few minutes' skew is fine", function () {
+      const ahead = machineView(roster('gamma'), published('gamma', -180), context)
+      assert.equal(ahead.seen, 'ahead')
+      assert.match(ahead.problem ?? '', /clock is ahead.*3 h from now/)
+      assert.equal(machineView(roster('gamma'), published('gamma', -2), context).seen, 'fresh')
+      assert.match(describeFleetView(view([ahead])).rows[0][2], /clock ahead/)
+      assert.match(fleetFindings(view([ahead])).warnings[0], /^gamma: .*clock is ahead/)
+    })
+
+    it('says a machine is unknown, not never seen, when this machine never fetched the heartbeats', function () {
+      assert.equal(machineView(roster('beta'), undefined, {...context, everFetched: false}).seen, 'unknown')
+      assert.equal(machineView(roster('beta'), undefined, context).seen, 'never')
+      const {rows} = describeFleetView(view([machineView(roster('beta'), undefined, {...context, everFetched: false})]))
+      assert.equal(rows[0][2], 'unknown (never fetched)')
+    })
+
+    it('lists conflicts and unreadable heartbeats, says an old doctor run is old, in words that read right', function () {
+      const conflicted = machineView(
+        roster('beta'),
+        published('beta', 1, {
+          conflicts: ['.a', '.b', '.c', '.d', '.e'],
+          lastSync: {at: minutesAgo(1), outcome: 'error', error: 'The forge at ~/x does not use it.'},
+          doctor: {at: minutesAgo(2 * 24 * 60), counts: {ok: 3, warn: 0, fail: 1, skip: 0}, failing: ['forge.reachable']},
+        }),
+        context,
+      )
+      const healthy = machineView(
+        roster('alpha'),
+        published('alpha', 1, {conflicts: [], doctor: {at: minutesAgo(1), counts: {ok: 3, warn: 1, fail: 0, skip: 0}, failing: []}}),
+        context,
+      )
+      const unreadable = machineView(roster('gamma'), {machine: 'gamma', problem: 'not JSON'}, context)
+      const shown = view([healthy, conflicted, unreadable])
+      const {problems, warnings} = fleetFindings(shown)
+      assert.deepEqual(problems, [
+        'beta: its last sync failed: The forge at ~/x does not use it; 5 conflicts waiting for a person: .a, .b, .c and 2 more; doctor checks failing 2 d ago: forge.reachable',
+      ])
+      assert.deepEqual(warnings, ['gamma: its heartbeat cannot be read (not JSON)'])
+      const {rows, notes} = describeFleetView(shown, {withDoctor: true})
+      assert.equal(rows[0][8], 'ok (1 warning)')
+      assert.equal(rows[1][8], '2 d ago: failing forge.reachable')
+      assert.ok(!notes.some((line) => /does not use it/.test(line)), 'the error is said once, among the problems')
+      assert.ok(describeFleetView(shown).notes.some((line) => line === 'beta: conflicts: .a, .b, .c and 2 more'))
+    })
+  })
+
   describe('on a bare repository', function () {
     let root: string
     let forge: Forge
@@ -95,7 +201,7 @@ describe('heartbeat', function () {
       const refspec = await heartbeatRefspec(mine, heartbeat)
       assert.deepEqual(await mine.status(), [], 'nothing in the work tree or the index')
       const pushed = await mine.pushWith('main', [refspec])
-      assert.equal(pushed.branch, 'rejected')
+      assert.equal(pushed.branch.outcome, 'rejected')
       assert.deepEqual(pushed.alongside, [{ref: heartbeatRef('mine'), outcome: 'pushed'}])
       assert.equal(await forge.git(['rev-list', '--count', heartbeatRef('mine')]), '1')
       assert.equal(await forge.git(['rev-list', '--count', 'main']), '1', "the forge's branch is theirs alone")

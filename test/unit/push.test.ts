@@ -1,7 +1,7 @@
 // One way to get commits onto the forge, two strategies for a rejected push, each driven against a real bare forge
 // (a plain `git init --bare`: its HEAD names master) that another clone pushed to first.
 import assert from 'node:assert/strict'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {FleetError} from '../../src/lib/errors/index.ts'
@@ -14,6 +14,7 @@ import {Forge} from '../support/forge.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 const BRANCH = 'main'
+
 /** Nothing from the host's git configuration leaks in; restored after the tests. */
 const GIT_ISOLATION = {GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null'}
 
@@ -160,9 +161,31 @@ describe('push: one way onto the forge, two strategies for a rejected push', fun
     })
   })
 
-  it('a forge that keeps rejecting: PUSH_REJECTED, the same error for either strategy, and the local commit kept', async function () {
+  it('a forge that declines the push (a hook, a protected branch): PUSH_REFUSED at once with its reason, the local commit kept', async function () {
     const hook = join(forge.path, 'hooks', 'pre-receive')
-    writeFileSync(hook, '#!/bin/sh\necho "busy" >&2\nexit 1\n', {mode: 0o755})
+    writeFileSync(hook, '#!/bin/sh\necho "main is protected" >&2\nexit 1\n', {mode: 0o755})
+    try {
+      const repo = await machine('m-refused')
+      await addToRoster(repo, 'refused')
+      const head = await repo.revParse('HEAD')
+      let integrated = 0
+      const strategy: PushStrategy = {kind: 'integrate', integrate: async () => void integrated++}
+      await assert.rejects(pushToForge(repo, BRANCH, {strategy, check: noRepairs}), (error: unknown) => {
+        assert.ok(error instanceof FleetError)
+        assert.equal(error.code, 'PUSH_REFUSED')
+        assert.match(error.message, /^The forge refused this machine's push to main: \[remote rejected\] \(pre-receive hook declined\)\.$/)
+        return true
+      })
+      assert.equal(integrated, 0, 'not taken for other machines pushing: nothing was brought in and tried again')
+      assert.equal(await repo.revParse('HEAD'), head)
+    } finally {
+      rmSync(hook)
+    }
+  })
+
+  it('a forge that keeps rejecting: PUSH_REJECTED, the same error for either strategy, and the local commit kept', async function () {
+    // Another push holds the forge's branch the whole time (its lock): git refuses each push (`failed to update ref`).
+    writeFileSync(join(forge.path, 'refs', 'heads', `${BRANCH}.lock`), '')
     const strategies: PushStrategy[] = [
       {kind: 'integrate', integrate: async () => {}},
       {kind: 're-derive', derive: async () => assert.fail('the change rebased: nothing to derive')},

@@ -2,6 +2,7 @@
 // stdout and stderr and the exit code, and turns FleetErrors into a message with its fix (or a JSON error) and
 // the documented exit code.
 import {homedir} from 'node:os'
+import {stripVTControlCharacters} from 'node:util'
 
 import {Command} from '@oclif/core'
 
@@ -87,7 +88,7 @@ export abstract class FleetCommand extends Command {
     const error = isPromptClosed(raw)
       ? new FleetError('Stopped at the question: nothing more was changed.', {code: 'CANCELLED'})
       : explainSystemError(raw, homedir())
-    if (!(error instanceof FleetError)) return super.catch(raw)
+    if (!(error instanceof FleetError)) return this.jsonEnabled() ? this.otherErrorAsJson(raw) : super.catch(raw)
     if (this.jsonEnabled()) {
       this.logJson({error: {code: error.code, message: error.message, fix: error.fix, exitCode: error.exitCode}})
     } else {
@@ -95,5 +96,20 @@ export abstract class FleetCommand extends Command {
     }
     process.exitCode = error.exitCode
     return this.exit(error.exitCode === ExitCode.ok ? ExitCode.error : error.exitCode)
+  }
+
+  /**
+   * Any other error under --json (oclif's own: an unknown flag, flags that exclude each other) as the same compact
+   * `{"error": {code, message, exitCode}}` a FleetError gets, never the error object with everything it refers to.
+   */
+  private otherErrorAsJson(raw: Error & {code?: unknown; oclif?: {exit?: number}}): Promise<never> {
+    if (raw.code === 'EEXIT') throw raw // this.exit(): an exit, not an error
+    const exitCode = raw.oclif?.exit ?? ExitCode.error
+    const code = exitCode === ExitCode.usage ? 'USAGE' : 'UNEXPECTED'
+    // oclif colours parts of its messages, and adds a hint about --help on a line of its own.
+    const message = stripVTControlCharacters(raw.message).trim()
+    this.logJson({error: {code, message, exitCode}})
+    process.exitCode = exitCode
+    return this.exit(exitCode === ExitCode.ok ? ExitCode.error : exitCode)
   }
 }

@@ -34,7 +34,18 @@ export function forgeTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
 /** Never prompt (an agent has nobody to answer), and take every path literally (a file may be named `*` or `:x`). */
 const GIT_ENV = {GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true', LC_ALL: 'C', GIT_LITERAL_PATHSPECS: '1'}
 
-export type PushOutcome = 'pushed' | 'rejected'
+/**
+ * How a branch push came out: taken; `rejected`, the forge has commits this one lacks (another machine pushed first:
+ * bring them in and push again); `refused`, the forge declined it (a hook, a protected branch): pushing again the
+ * same way cannot help.
+ */
+export type PushOutcome = 'pushed' | 'rejected' | 'refused'
+
+/** A branch push's outcome, and git's reason when the forge refused it. */
+export interface BranchPush {
+  outcome: PushOutcome
+  reason?: string
+}
 
 /** How one ref of a push came out, from `git push --porcelain`: taken, already there, or refused with git's reason. */
 export interface RefUpdate {
@@ -56,6 +67,18 @@ export function parsePushPorcelain(stdout: string): RefUpdate[] {
     else updates.push({ref, outcome: flag === '=' ? 'up-to-date' : 'pushed'})
   }
   return updates
+}
+
+/**
+ * Whether a ref the forge did not take was declined (`[remote rejected] (pre-receive hook declined)`, a protected
+ * branch) rather than behind (`[rejected] (fetch first)`). A ref that moved while it was received (`failed to update
+ * ref`, a lost race for its lock) is another machine's push.
+ */
+export function isRefusal(update: RefUpdate): boolean {
+  if (update.outcome !== 'rejected' || !update.reason) return false
+  return (
+    /^\[remote rejected\]/.test(update.reason) && !/failed to update ref|cannot lock ref|failed to lock|but expected|incorrect old value/.test(update.reason)
+  )
 }
 
 function isNetworkFailure(result: RunResult): boolean {
@@ -408,15 +431,16 @@ export class GitRepo {
   }
 
   async push(branch: string, remote = FORGE_REMOTE): Promise<PushOutcome> {
-    return (await this.pushWith(branch, [], remote)).branch
+    return (await this.pushWith(branch, [], remote)).branch.outcome
   }
 
   /**
    * Push HEAD to the forge's `branch` and, in the same (non-atomic) push, the `alongside` refspecs: each ref is taken
    * or refused on its own, so a rejected branch still updates the others and a refused other never fails the branch.
+   * A forge whose pre-receive hook declines one ref declines them all: the branch then comes back `refused`.
    * Throws ForgeUnreachableError when the forge did not answer.
    */
-  async pushWith(branch: string, alongside: string[], remote = FORGE_REMOTE): Promise<{branch: PushOutcome; alongside: RefUpdate[]}> {
+  async pushWith(branch: string, alongside: string[], remote = FORGE_REMOTE): Promise<{branch: BranchPush; alongside: RefUpdate[]}> {
     const timeout = forgeTimeoutMs()
     const branchRef = `refs/heads/${branch}`
     // Not --quiet: it silences the per-ref lines of --porcelain that say how each ref came out.
@@ -424,10 +448,11 @@ export class GitRepo {
     const updates = parsePushPorcelain(result.stdout)
     const others = updates.filter((update) => update.ref !== branchRef)
     const line = updates.find((update) => update.ref === branchRef)
-    if (result.exitCode === 0) return {branch: 'pushed', alongside: others}
+    if (result.exitCode === 0) return {branch: {outcome: 'pushed'}, alongside: others}
     if (isLocalDiskFailure(result)) throw new ProcessError(result)
-    if (line) return {branch: line.outcome === 'rejected' ? 'rejected' : 'pushed', alongside: others}
-    if (!result.timedOut && (!isNetworkFailure(result) || /\[rejected\]|^!/m.test(result.stdout))) return {branch: 'rejected', alongside: others}
+    if (line && isRefusal(line)) return {branch: {outcome: 'refused', reason: line.reason}, alongside: others}
+    if (line) return {branch: {outcome: line.outcome === 'rejected' ? 'rejected' : 'pushed'}, alongside: others}
+    if (!result.timedOut && (!isNetworkFailure(result) || /\[rejected\]|^!/m.test(result.stdout))) return {branch: {outcome: 'rejected'}, alongside: others}
     const url = (await this.remoteUrl(remote)) ?? remote
     throw forgeFailure(url, result, timeout)
   }

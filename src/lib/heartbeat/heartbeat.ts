@@ -6,8 +6,15 @@ import {readFileSync} from 'node:fs'
 
 import {z} from 'zod'
 
+import {mkdir, readFile} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import writeFileAtomic from 'write-file-atomic'
+
 import {redactUrl} from '../errors/redact.ts'
 import type {GitRepo, RefUpdate} from '../git/git.ts'
+import type {FleetPaths} from '../platform/paths.ts'
+import {safeLine, withTilde} from '../platform/text.ts'
 
 /** The newest heartbeat format this version writes and reads. */
 export const HEARTBEAT_SCHEMA = 1
@@ -61,6 +68,8 @@ export type Heartbeat = z.infer<typeof heartbeatSchema>
 /** What the sync knows about this machine, passed in (the heartbeat reads nothing of the sync's own). */
 export interface HeartbeatFacts {
   machine: string
+  /** This machine's home directory: shown as `~` in what is published. */
+  home?: string
   lastSync?: {at: string; outcome: string; error?: string; code?: string}
   recipient?: string
   keyRotation: string
@@ -80,14 +89,20 @@ export const FLEET_VERSION: string = (() => {
   }
 })()
 
-/** A heartbeat from the facts: an error reduced to its first line (forge addresses without credentials). */
+/** How long a published error may be: one line a person reads in the fleet-wide view. */
+const ERROR_CHARS = 160
+
+/**
+ * A heartbeat from the facts: an error reduced to its first short line, forge addresses without credentials and the
+ * home directory as `~` (another machine has no business knowing where this one keeps things).
+ */
 export function buildHeartbeat(facts: HeartbeatFacts, now = new Date()): Heartbeat {
   const sync = facts.lastSync
   const lastSync = sync && {
     at: sync.at,
     // A quick sync is a good one: the same outcome, so that an idle machine's heartbeat does not change.
     outcome: sync.outcome === 'quick' ? 'ok' : sync.outcome,
-    ...(sync.error ? {error: redactUrl(sync.error.split('\n')[0])} : {}),
+    ...(sync.error ? {error: safeLine(withTilde(facts.home ?? '', redactUrl(sync.error)), ERROR_CHARS)} : {}),
     ...(sync.code ? {code: sync.code} : {}),
   }
   const failedToDecrypt = sync?.code !== undefined && CANNOT_DECRYPT.has(sync.code)
@@ -173,7 +188,42 @@ export function parseHeartbeat(text: string): {heartbeat: Heartbeat} | {problem:
     return {problem: `${issue.path.join('.') || 'the heartbeat'}: ${issue.message}`}
   }
   if (parsed.data.schema > HEARTBEAT_SCHEMA) return {problem: `written by a newer fleet (heartbeat format ${parsed.data.schema})`}
-  return {heartbeat: parsed.data}
+  return {heartbeat: tamed(parsed.data)}
+}
+
+/** A recipient is compared, not printed: long enough for a post-quantum one (about 2,000 characters). */
+const RECIPIENT_CHARS = 8192
+/** At most this many entries of a list are kept from another machine's heartbeat (a view shows a few of them). */
+const LIST_ENTRIES = 100
+
+/**
+ * A heartbeat from the forge made safe to print: another machine wrote it, and whatever it says reaches this
+ * terminal. Every text loses its control characters (no escape sequence gets through) and is cut to a line of a
+ * sensible length; lists keep their first LIST_ENTRIES.
+ */
+function tamed(heartbeat: Heartbeat): Heartbeat {
+  const word = (text: string) => safeLine(text, 80)
+  const list = (texts: string[], max = 160) => texts.slice(0, LIST_ENTRIES).map((text) => safeLine(text, max))
+  const {lastSync, doctor} = heartbeat
+  return {
+    ...heartbeat,
+    fleetVersion: word(heartbeat.fleetVersion),
+    ...(lastSync
+      ? {
+          lastSync: {
+            at: lastSync.at,
+            outcome: word(lastSync.outcome),
+            ...(lastSync.error === undefined ? {} : {error: safeLine(lastSync.error, ERROR_CHARS)}),
+            ...(lastSync.code === undefined ? {} : {code: word(lastSync.code)}),
+          },
+        }
+      : {}),
+    ...(heartbeat.recipient === undefined ? {} : {recipient: safeLine(heartbeat.recipient, RECIPIENT_CHARS)}),
+    keyRotation: word(heartbeat.keyRotation),
+    conflicts: list(heartbeat.conflicts),
+    agents: heartbeat.agents.slice(0, LIST_ENTRIES).map((agent) => ({id: word(agent.id), installed: agent.installed})),
+    ...(doctor ? {doctor: {...doctor, failing: list(doctor.failing, 80)}} : {}),
+  }
 }
 
 /** Every machine's heartbeat as last fetched into this repo (see fetchHeartbeats), by machine name. */
@@ -189,7 +239,26 @@ export async function readHeartbeats(repo: GitRepo): Promise<Map<string, Heartbe
   return readings
 }
 
-/** Fetch every machine's heartbeat from the forge into this repo (ForgeUnreachableError when it does not answer). */
-export async function fetchHeartbeats(repo: GitRepo, timeoutMs: number): Promise<void> {
+function fetchedFile(paths: FleetPaths): string {
+  return join(paths.stateDir, 'heartbeats-fetched.json')
+}
+
+/**
+ * Fetch every machine's heartbeat from the forge into this repo (ForgeUnreachableError when it does not answer), and
+ * keep when (see heartbeatsFetchedAt).
+ */
+export async function fetchHeartbeats(repo: GitRepo, paths: FleetPaths, timeoutMs: number, now = new Date()): Promise<void> {
   await repo.fetchRefs(HEARTBEAT_FETCH_REFSPEC, timeoutMs)
+  await mkdir(paths.stateDir, {recursive: true, mode: 0o700})
+  await writeFileAtomic(fetchedFile(paths), JSON.stringify({at: now.toISOString()}) + '\n', {mode: 0o600}).catch(() => undefined)
+}
+
+/** When this machine last fetched the heartbeats (undefined: never, so having none of a machine says nothing about it). */
+export async function heartbeatsFetchedAt(paths: FleetPaths): Promise<string | undefined> {
+  try {
+    const at = (JSON.parse(await readFile(fetchedFile(paths), 'utf8')) as {at?: unknown}).at
+    return typeof at === 'string' && !Number.isNaN(Date.parse(at)) ? at : undefined
+  } catch {
+    return undefined
+  }
 }

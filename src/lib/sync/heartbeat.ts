@@ -24,11 +24,20 @@ export interface HeartbeatSync {
   code?: string
 }
 
-/** This machine's heartbeat now, with `lastSync` as the sync knows it. */
-export async function currentHeartbeat(local: LocalFleet, state: SyncState, lastSync: HeartbeatSync, known?: Fleet): Promise<Heartbeat> {
+/**
+ * This machine's heartbeat now, with `lastSync` as the sync knows it; undefined for a machine the roster revoked,
+ * which has no say in the fleet any more and publishes nothing.
+ */
+export async function currentHeartbeat(
+  local: LocalFleet,
+  state: SyncState,
+  lastSync: HeartbeatSync | undefined,
+  known?: Fleet,
+): Promise<Heartbeat | undefined> {
   const {paths, machine} = local
   const fleet = known ?? (await readManifest(paths.sourceDir).catch(() => undefined))
   const me = fleet && findMachine(fleet, machine)
+  if (me?.state === 'revoked') return undefined
   const [identity, problem, keyRotation, agents, doctor] = await Promise.all([
     readIdentity(paths.identityFile).catch(() => undefined),
     identityProblem(local).catch(() => undefined),
@@ -38,6 +47,7 @@ export async function currentHeartbeat(local: LocalFleet, state: SyncState, last
   ])
   return buildHeartbeat({
     machine,
+    home: paths.home,
     lastSync,
     recipient: identity?.recipient,
     keyRotation,
@@ -56,7 +66,7 @@ export async function heartbeatAlongside(
 ): Promise<{heartbeat: Heartbeat; refspec: string} | undefined> {
   try {
     const heartbeat = await currentHeartbeat(local, state, lastSync)
-    return {heartbeat, refspec: await heartbeatRefspec(local.repo, heartbeat)}
+    return heartbeat && {heartbeat, refspec: await heartbeatRefspec(local.repo, heartbeat)}
   } catch {
     return undefined // no heartbeat this time: the sync's own push goes on
   }
@@ -69,11 +79,14 @@ export async function heartbeatAlongside(
  */
 export async function publishHeartbeatIfDue(local: LocalFleet, state: SyncState, lastSync: HeartbeatSync): Promise<void> {
   if (lastSync.outcome === 'offline' || lastSync.outcome === 'deferred') return
+  // Refused during this very sync (beside the branch): asking again at once would only be refused again.
+  const refused = state.heartbeat?.refused
+  if (refused && Date.parse(refused.at) >= Date.parse(lastSync.at)) return
   try {
     const fleet = await readManifest(local.paths.sourceDir)
     const refreshMs = (heartbeatSettings(fleet.settings).staleAfterSeconds * 1000) / 4
     const heartbeat = await currentHeartbeat(local, state, lastSync, fleet)
-    if (!heartbeatDue(state.heartbeat, heartbeat, refreshMs)) return
+    if (!heartbeat || !heartbeatDue(state.heartbeat, heartbeat, refreshMs)) return
     const refspec = await heartbeatRefspec(local.repo, heartbeat)
     const updates = await local.repo.pushRefs([refspec], PUBLISH_TIMEOUT_MS)
     state.heartbeat = afterPublishing(

@@ -1,7 +1,7 @@
 // Getting this machine's commits onto the forge: the one way every command does it, never leaving the repo
 // mid-rebase and never losing a commit.
 import {FleetError} from '../errors/index.ts'
-import {type GitRepo, type RefUpdate, upstreamRef} from '../git/git.ts'
+import {type BranchPush, type GitRepo, type RefUpdate, upstreamRef} from '../git/git.ts'
 import {forgeManifestError, unreadableManifestAt} from '../manifest/history.ts'
 import {fileNameStamp} from '../platform/paths.ts'
 
@@ -39,7 +39,8 @@ export interface PushOptions {
 /**
  * A ref pushed beside the branch, in the same (non-atomic) push: made when the first push is about to happen, told
  * how it came out after each push. Its refusal never fails the push nor makes it try again, and a rejected branch
- * push still carries it.
+ * push still carries it. A forge that declines the whole push (a pre-receive hook is all or nothing) gets the branch
+ * alone at once, and nothing alongside for the rest of that pushToForge.
  */
 export interface Alongside {
   refspec: () => Promise<string | undefined>
@@ -66,11 +67,14 @@ export async function pushToForge(repo: GitRepo, branch: string, options: PushOp
   const aheadOfForge = async () => ((await repo.revParse(upstream)) === undefined ? repo.commitCount('HEAD') : repo.countAhead('HEAD', upstream))
   let parkedBranch: string | undefined
   let rejected = 0
+  const beside = {alongside}
   for (let attempt = 1; ; attempt++) {
     let ahead = await aheadOfForge()
     if (ahead > 0 && (await check()).notes.length > 0) ahead = await aheadOfForge() // the check committed a repair
     if (ahead > 0) {
-      if ((await pushBranch(repo, branch, alongside)) === 'pushed') return {pushed: ahead, parkedBranch}
+      const pushed = await pushBranch(repo, branch, beside)
+      if (pushed.outcome === 'pushed') return {pushed: ahead, parkedBranch}
+      if (pushed.outcome === 'refused') throw pushRefused(branch, pushed.reason)
       rejected++
     }
     if (ahead === 0 && (attempt > 1 || strategy.kind === 're-derive')) return {pushed: 0, parkedBranch}
@@ -82,14 +86,20 @@ export async function pushToForge(repo: GitRepo, branch: string, options: PushOp
   }
 }
 
-/** Push the branch, and in the same push what goes alongside it (see Alongside). */
-async function pushBranch(repo: GitRepo, branch: string, alongside: Alongside | undefined): Promise<'pushed' | 'rejected'> {
+/**
+ * Push the branch, and in the same push what goes alongside it (see Alongside). When the forge declined the whole
+ * push, the branch goes again alone at once, and what went alongside is dropped for the next tries (`beside`).
+ */
+async function pushBranch(repo: GitRepo, branch: string, beside: {alongside?: Alongside}): Promise<BranchPush> {
+  const {alongside} = beside
   const refspec = alongside && (await alongside.refspec())
-  if (!refspec) return repo.push(branch)
+  if (!alongside || !refspec) return (await repo.pushWith(branch, [])).branch
   const outcome = await repo.pushWith(branch, [refspec])
   const destination = refspec.slice(refspec.lastIndexOf(':') + 1)
   alongside.pushed(outcome.alongside.find((update) => update.ref === destination))
-  return outcome.branch
+  if (outcome.branch.outcome !== 'refused') return outcome.branch
+  beside.alongside = undefined
+  return (await repo.pushWith(branch, [])).branch
 }
 
 /** The one error for a push the forge kept rejecting: the local commits stay, and the next try pushes them. */
@@ -97,6 +107,14 @@ function pushRejected(attempts: number): FleetError {
   return new FleetError(`The forge kept rejecting this machine's push (${attempts} attempts): other machines are pushing at the same time.`, {
     code: 'PUSH_REJECTED',
     fix: 'Run the command again in a moment; the local commits are kept.',
+  })
+}
+
+/** The error for a branch push the forge declined (a hook, a protected branch): trying again the same way cannot help. */
+function pushRefused(branch: string, reason: string | undefined): FleetError {
+  return new FleetError(`The forge refused this machine's push to ${branch}${reason ? `: ${reason}` : ''}.`, {
+    code: 'PUSH_REFUSED',
+    fix: `Look at what the forge allows on ${branch} (its hooks, its branch protection), then run \`fleet sync\` again; the local commits are kept.`,
   })
 }
 
