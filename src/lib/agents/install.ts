@@ -105,14 +105,15 @@ export interface InstalledRecord {
   agents: Record<string, {label: string; files: string[]; hash: string; resident: boolean; spec: ContributedAgent}>
 }
 
-function recordFile(paths: FleetPaths): string {
+/** fleet's record of the agents it installed here. */
+export function installedAgentsFile(paths: FleetPaths): string {
   return join(paths.stateDir, 'agents.json')
 }
 
 /** The agents installed here (undefined when none are: never installed, or uninstalled). */
 export async function readInstalledAgents(paths: FleetPaths): Promise<InstalledRecord | undefined> {
   try {
-    return JSON.parse(await readFile(recordFile(paths), 'utf8')) as InstalledRecord
+    return JSON.parse(await readFile(installedAgentsFile(paths), 'utf8')) as InstalledRecord
   } catch {
     return undefined
   }
@@ -235,7 +236,7 @@ export async function installAgents(
     await control.run(['daemon-reload'])
   }
   await mkdir(paths.stateDir, {recursive: true, mode: 0o700})
-  await writeFileAtomic(recordFile(paths), JSON.stringify(record, null, 1) + '\n')
+  await writeFileAtomic(installedAgentsFile(paths), JSON.stringify(record, null, 1) + '\n')
   return report
 }
 
@@ -270,7 +271,7 @@ export async function uninstallAgents(paths: FleetPaths, control?: ServiceContro
     report.calls.push(['daemon-reload'])
     await ctl.run(['daemon-reload'])
   }
-  await rm(recordFile(paths), {force: true})
+  await rm(installedAgentsFile(paths), {force: true})
   return report
 }
 

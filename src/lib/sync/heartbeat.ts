@@ -1,9 +1,11 @@
 // The sync's side of the heartbeat (see heartbeat/heartbeat.ts): gathering what this machine says about itself, and
 // publishing it — in the same push as the branch when the sync pushes, on its own when it has nothing to push and
 // the heartbeat changed or is getting old. Publishing never fails or slows a sync down beyond one short push.
-import {recordedAgents} from '../agents/install.ts'
+import {stat} from 'node:fs/promises'
+
+import {installedAgentsFile, recordedAgents} from '../agents/install.ts'
 import type {LocalFleet} from '../fleet/local.ts'
-import {readDoctorSummary} from '../heartbeat/doctor-summary.ts'
+import {doctorSummaryFile, readDoctorSummary} from '../heartbeat/doctor-summary.ts'
 import {afterPublishing, buildHeartbeat, type Heartbeat, heartbeatDue, heartbeatRef, heartbeatRefspec} from '../heartbeat/heartbeat.ts'
 import {readIdentity} from '../keys/identity.ts'
 import {keyRotationPhase} from '../keys/rotation-state.ts'
@@ -85,6 +87,7 @@ export async function publishHeartbeatIfDue(local: LocalFleet, state: SyncState,
   try {
     const fleet = await readManifest(local.paths.sourceDir)
     const refreshMs = (heartbeatSettings(fleet.settings).staleAfterSeconds * 1000) / 4
+    if (await quietSincePublished(local, state, lastSync, refreshMs)) return
     const heartbeat = await currentHeartbeat(local, state, lastSync, fleet)
     if (!heartbeat || !heartbeatDue(state.heartbeat, heartbeat, refreshMs)) return
     const refspec = await heartbeatRefspec(local.repo, heartbeat)
@@ -97,4 +100,20 @@ export async function publishHeartbeatIfDue(local: LocalFleet, state: SyncState,
   } catch {
     // Unreachable, or not made: nothing is recorded, so the next sync tries again.
   }
+}
+
+/**
+ * A quick sync changed nothing here and found the forge where it was: unless a doctor run, an agents install or a key
+ * change came since the heartbeat was last published, the heartbeat would say the same, so it is not made again
+ * (reading the key for its recipient costs tens of milliseconds on every quick sync) until it is due by age. An
+ * uninstall of the agents shows at that refresh.
+ */
+async function quietSincePublished(local: LocalFleet, state: SyncState, lastSync: HeartbeatSync, refreshMs: number): Promise<boolean> {
+  const record = state.heartbeat
+  if (lastSync.outcome !== 'quick' || !record?.publishedAt || record.refused) return false
+  const published = Date.parse(record.publishedAt)
+  if (Date.parse(lastSync.at) - published >= refreshMs) return false
+  const sources = [doctorSummaryFile(local.paths), installedAgentsFile(local.paths), local.paths.identityFile]
+  const changed = await Promise.all(sources.map(async (file) => ((await stat(file).catch(() => undefined))?.mtimeMs ?? 0) > published))
+  return !changed.includes(true)
 }
