@@ -132,7 +132,7 @@ describe('doctor: plugins’ checks', function () {
 
   it('a plugin timeout that is not a number of milliseconds is a usage error, with the fix', async function () {
     const run = await alpha.doctor({exit: 2, env: {FLEET_DOCTOR_PLUGIN_TIMEOUT_MS: 'soon'}})
-    assert.match(run.error!.message, /FLEET_DOCTOR_PLUGIN_TIMEOUT_MS is "soon"/)
+    assert.match(run.error!.message, /FLEET_DOCTOR_PLUGIN_TIMEOUT_MS must be a number of milliseconds, not "soon"/)
     assert.match(run.error!.fix!, /FLEET_DOCTOR_PLUGIN_TIMEOUT_MS=5000/)
   })
 })

@@ -3,7 +3,7 @@
 // plugin's failed check; the other plugins' checks are shown all the same.
 import type {Config, Hook} from '@oclif/core'
 
-import {UsageError} from '../errors/index.ts'
+import {durationFromEnv} from '../platform/env.ts'
 import {fanOut, type FleetHookOptions} from '../plugins/fan-out.ts'
 import {CHECK_TIMEOUT_MS, type CheckResult, type CheckStatus} from './check.ts'
 import type {PluginChecks} from './doctor.ts'
@@ -57,16 +57,12 @@ export function pluginShortName(name: string): string {
 
 /** The plugin check timeout from FLEET_DOCTOR_PLUGIN_TIMEOUT_MS (milliseconds), else PLUGIN_CHECK_TIMEOUT_MS. */
 export function pluginCheckTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.FLEET_DOCTOR_PLUGIN_TIMEOUT_MS
-  if (raw === undefined || raw === '') return PLUGIN_CHECK_TIMEOUT_MS
-  const ms = Number(raw)
-  if (!Number.isInteger(ms) || ms <= 0) {
-    throw new UsageError(
-      `FLEET_DOCTOR_PLUGIN_TIMEOUT_MS is "${raw}", not a number of milliseconds.`,
-      `Set it to a whole number of milliseconds (e.g. FLEET_DOCTOR_PLUGIN_TIMEOUT_MS=${PLUGIN_CHECK_TIMEOUT_MS}), or unset it.`,
-    )
-  }
-  return ms
+  return durationFromEnv(env, {
+    name: 'FLEET_DOCTOR_PLUGIN_TIMEOUT_MS',
+    unit: 'milliseconds',
+    fallback: PLUGIN_CHECK_TIMEOUT_MS,
+    purpose: "each plugin's doctor checks may take",
+  })
 }
 
 /**

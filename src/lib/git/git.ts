@@ -4,7 +4,8 @@ import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {ForgeUnreachableError, UsageError} from '../errors/index.ts'
+import {ForgeUnreachableError} from '../errors/index.ts'
+import {durationFromEnv} from '../platform/env.ts'
 import {shellCommand} from '../errors/shell-command.ts'
 import {ProcessError, run, type RunResult} from '../process/run.ts'
 
@@ -18,17 +19,13 @@ const LS_REMOTE_TIMEOUT_MS = 20_000
  * FLEET_FORGE_TIMEOUT (seconds) for a forge that is slow by nature.
  */
 export function forgeTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  const given = env.FLEET_FORGE_TIMEOUT
-  if (given === undefined || given === '') return FORGE_TIMEOUT_MS
-  const seconds = Number(given)
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw new UsageError(
-      `FLEET_FORGE_TIMEOUT must be a number of seconds, not "${given}".`,
-      'Set it to how many seconds fleet waits for the forge (e.g. FLEET_FORGE_TIMEOUT=90), or unset it for the default of 45.',
-      'BAD_FORGE_TIMEOUT',
-    )
-  }
-  return Math.round(seconds * 1000)
+  return durationFromEnv(env, {
+    name: 'FLEET_FORGE_TIMEOUT',
+    unit: 'seconds',
+    fallback: FORGE_TIMEOUT_MS / 1000,
+    purpose: 'fleet waits for the forge',
+    example: 90,
+  })
 }
 
 /** Never prompt (an agent has nobody to answer), and take every path literally (a file may be named `*` or `:x`). */
