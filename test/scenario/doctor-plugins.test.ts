@@ -100,7 +100,7 @@ describe('doctor: plugins’ checks', function () {
     failed('checks-throws', /hook threw: the widget registry is missing/)
     failed('checks-garbage', /hook returned \{"name":"not a check","healthy":true\}, which is not valid: id must be/)
     const hung = failed('checks-hangs', /hook did not finish within 1\.5 s and was told to stop/)
-    assert.ok(hung.durationMs! >= PLUGIN_TIMEOUT_MS && hung.durationMs! < PLUGIN_TIMEOUT_MS + 1000, `the hung plugin took ${hung.durationMs} ms`)
+    assert.ok(hung.durationMs! >= PLUGIN_TIMEOUT_MS - 50 && hung.durationMs! < PLUGIN_TIMEOUT_MS + 1000, `the hung plugin took ${hung.durationMs} ms`)
     assert.deepEqual(
       checks
         .filter((check) => PLUGINS.includes(check.group))
