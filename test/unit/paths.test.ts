@@ -24,6 +24,8 @@ describe('paths: fleetPaths', function () {
       stateDir: '/home/ann/.local/state/fleet',
       backupsDir: '/home/ann/.local/state/fleet/backups',
       chezmoiCheckedFile: '/home/ann/.local/state/fleet/chezmoi-checked.json',
+      installedAgentsFile: '/home/ann/.local/state/fleet/agents.json',
+      doctorSummaryFile: '/home/ann/.local/state/fleet/doctor-summary.json',
       logDir: '/home/ann/.local/state/fleet/log',
       launchAgentsDir: '/home/ann/Library/LaunchAgents',
       systemdUserDir: '/home/ann/.config/systemd/user',

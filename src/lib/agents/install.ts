@@ -105,15 +105,10 @@ export interface InstalledRecord {
   agents: Record<string, {label: string; files: string[]; hash: string; resident: boolean; spec: ContributedAgent}>
 }
 
-/** fleet's record of the agents it installed here. */
-export function installedAgentsFile(paths: FleetPaths): string {
-  return join(paths.stateDir, 'agents.json')
-}
-
 /** The agents installed here (undefined when none are: never installed, or uninstalled). */
 export async function readInstalledAgents(paths: FleetPaths): Promise<InstalledRecord | undefined> {
   try {
-    return JSON.parse(await readFile(installedAgentsFile(paths), 'utf8')) as InstalledRecord
+    return JSON.parse(await readFile(paths.installedAgentsFile, 'utf8')) as InstalledRecord
   } catch {
     return undefined
   }
@@ -236,7 +231,7 @@ export async function installAgents(
     await control.run(['daemon-reload'])
   }
   await mkdir(paths.stateDir, {recursive: true, mode: 0o700})
-  await writeFileAtomic(installedAgentsFile(paths), JSON.stringify(record, null, 1) + '\n')
+  await writeFileAtomic(paths.installedAgentsFile, JSON.stringify(record, null, 1) + '\n')
   return report
 }
 
@@ -271,7 +266,7 @@ export async function uninstallAgents(paths: FleetPaths, control?: ServiceContro
     report.calls.push(['daemon-reload'])
     await ctl.run(['daemon-reload'])
   }
-  await rm(installedAgentsFile(paths), {force: true})
+  await rm(paths.installedAgentsFile, {force: true})
   return report
 }
 

@@ -1,15 +1,9 @@
 // The last doctor run in brief, kept in the state directory: the next sync's heartbeat carries it to the fleet.
 import {mkdir, readFile} from 'node:fs/promises'
-import {join} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
 import type {FleetPaths} from '../platform/paths.ts'
 import {type DoctorSummary, doctorSummarySchema} from './heartbeat.ts'
-
-/** Where the last doctor run's summary is kept. */
-export function doctorSummaryFile(paths: FleetPaths): string {
-  return join(paths.stateDir, 'doctor-summary.json')
-}
 
 /** What a doctor report must have for its summary: when it ran, its checks' ids and statuses. */
 export interface DoctorReportLike {
@@ -23,14 +17,14 @@ export async function recordDoctorSummary(paths: FleetPaths, report: DoctorRepor
   for (const check of report.checks) counts[check.status]++
   const summary: DoctorSummary = {at: report.at, counts, failing: report.checks.filter((c) => c.status === 'fail').map((c) => c.id)}
   await mkdir(paths.stateDir, {recursive: true, mode: 0o700})
-  await writeFileAtomic(doctorSummaryFile(paths), JSON.stringify(summary) + '\n', {mode: 0o600})
+  await writeFileAtomic(paths.doctorSummaryFile, JSON.stringify(summary) + '\n', {mode: 0o600})
   return summary
 }
 
 /** The last doctor run's summary, if there was one and it can be read. */
 export async function readDoctorSummary(paths: FleetPaths): Promise<DoctorSummary | undefined> {
   try {
-    const parsed = doctorSummarySchema.safeParse(JSON.parse(await readFile(doctorSummaryFile(paths), 'utf8')))
+    const parsed = doctorSummarySchema.safeParse(JSON.parse(await readFile(paths.doctorSummaryFile, 'utf8')))
     return parsed.success ? parsed.data : undefined
   } catch {
     return undefined

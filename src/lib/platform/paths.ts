@@ -37,6 +37,9 @@ export interface FleetPaths {
   backupsDir: string
   /** Which chezmoi binary (path, size, mtime) was last found new enough, so the check runs once per binary. */
   chezmoiCheckedFile: string
+  /** fleet's record of the agents it installed here, and the last doctor run's summary (which heartbeats carry). */
+  installedAgentsFile: string
+  doctorSummaryFile: string
   logDir: string
   /** Where the service manager reads this user's agent definitions: launchd's and systemd's. */
   launchAgentsDir: string
@@ -83,6 +86,8 @@ export function fleetPaths(env: NodeJS.ProcessEnv = process.env, os: Platform = 
     stateDir,
     backupsDir: join(stateDir, 'backups'),
     chezmoiCheckedFile: join(stateDir, 'chezmoi-checked.json'),
+    installedAgentsFile: join(stateDir, 'agents.json'),
+    doctorSummaryFile: join(stateDir, 'doctor-summary.json'),
     logDir: os === 'darwin' ? join(home, 'Library', 'Logs', 'fleet') : join(stateDir, 'log'),
     launchAgentsDir: join(home, 'Library', 'LaunchAgents'),
     systemdUserDir: join(configHome, 'systemd', 'user'),

@@ -79,10 +79,18 @@ function asFleetError(error: unknown): FleetError {
  * not the key the roster holds for this machine.
  */
 export async function identityProblem(local: LocalFleet): Promise<FleetError | undefined> {
+  return (await heldIdentity(local)).problem
+}
+
+/**
+ * This machine's key as it holds it (reading each key file once: deriving a hybrid key's recipient costs tens of
+ * milliseconds): the recipient of its identity file, and what is wrong with it (see identityProblem).
+ */
+export async function heldIdentity(local: LocalFleet): Promise<{recipient?: string; problem?: FleetError}> {
   const keys = await machineKeys(local.paths).catch((error: unknown) => asFleetError(error))
-  if (keys instanceof FleetError) return keys
+  if (keys instanceof FleetError) return {problem: keys}
   const problem = await keyNotTheFleets(local, keys)
-  return problem?.code === 'KEY_NOT_IN_ROSTER' ? problem : undefined
+  return {recipient: keys[0]?.recipient, problem: problem?.code === 'KEY_NOT_IN_ROSTER' ? problem : undefined}
 }
 
 /**

@@ -3,16 +3,14 @@
 // the heartbeat changed or is getting old. Publishing never fails or slows a sync down beyond one short push.
 import {stat} from 'node:fs/promises'
 
-import {installedAgentsFile, recordedAgents} from '../agents/install.ts'
 import type {LocalFleet} from '../fleet/local.ts'
-import {doctorSummaryFile, readDoctorSummary} from '../heartbeat/doctor-summary.ts'
+import {readDoctorSummary} from '../heartbeat/doctor-summary.ts'
 import {afterPublishing, buildHeartbeat, type Heartbeat, heartbeatDue, heartbeatRef, heartbeatRefspec} from '../heartbeat/heartbeat.ts'
-import {readIdentity} from '../keys/identity.ts'
 import {keyRotationPhase} from '../keys/rotation-state.ts'
 import {findMachine} from '../manifest/lookup.ts'
 import {type Fleet, heartbeatSettings} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
-import {identityProblem} from './apply-failures.ts'
+import {heldIdentity} from './apply-failures.ts'
 import type {SyncState} from './state.ts'
 
 /** How long a heartbeat pushed on its own may take: the sync's work is done, and a heartbeat can wait for the next one. */
@@ -40,9 +38,10 @@ export async function currentHeartbeat(
   const fleet = known ?? (await readManifest(paths.sourceDir).catch(() => undefined))
   const me = fleet && findMachine(fleet, machine)
   if (me?.state === 'revoked') return undefined
-  const [identity, problem, keyRotation, agents, doctor] = await Promise.all([
-    readIdentity(paths.identityFile).catch(() => undefined),
-    identityProblem(local).catch(() => undefined),
+  // Loaded only when a heartbeat is made: the agents' module brings the plist serializer with it.
+  const {recordedAgents} = await import('../agents/install.ts')
+  const [held, keyRotation, agents, doctor] = await Promise.all([
+    heldIdentity(local).catch(() => ({recipient: undefined, problem: undefined})),
     keyRotationPhase(paths, me).catch(() => 'none'),
     fleet ? recordedAgents(paths, fleet.settings.agents).catch(() => []) : [],
     readDoctorSummary(paths),
@@ -51,9 +50,9 @@ export async function currentHeartbeat(
     machine,
     home: paths.home,
     lastSync,
-    recipient: identity?.recipient,
+    recipient: held.recipient,
     keyRotation,
-    identityProblem: problem?.code,
+    identityProblem: held.problem?.code,
     conflicts: state.conflicts.map((c) => c.path),
     agents,
     doctor,
@@ -113,7 +112,7 @@ async function quietSincePublished(local: LocalFleet, state: SyncState, lastSync
   if (lastSync.outcome !== 'quick' || !record?.publishedAt || record.refused) return false
   const published = Date.parse(record.publishedAt)
   if (Date.parse(lastSync.at) - published >= refreshMs) return false
-  const sources = [doctorSummaryFile(local.paths), installedAgentsFile(local.paths), local.paths.identityFile]
+  const sources = [local.paths.doctorSummaryFile, local.paths.installedAgentsFile, local.paths.identityFile]
   const changed = await Promise.all(sources.map(async (file) => ((await stat(file).catch(() => undefined))?.mtimeMs ?? 0) > published))
   return !changed.includes(true)
 }
