@@ -1,5 +1,6 @@
 // `fleet doctor` in a person's words: the checks under their groups, a mark for each status, the fix under what is
 // not ok, and a last line that says how it came out. Short enough to paste into a bug report.
+import {sentence} from '../platform/text.ts'
 import type {CheckResult, CheckStatus} from './check.ts'
 import {GROUP_ORDER} from './checks/index.ts'
 import {type DoctorReport, formatSeconds} from './doctor.ts'
@@ -57,11 +58,6 @@ const ID_WIDTH = 22
 
 function fixText(result: CheckResult): string {
   return result.fixable ? `${sentence(result.fix!)} \`fleet doctor --fix\` does it.` : sentence(result.fix!)
-}
-
-/** A check's words as a sentence, whoever wrote them (the core's checks, a plugin's): a final full stop, nothing else. */
-function sentence(text: string): string {
-  return /[.!?]$/.test(text) ? text : `${text}.`
 }
 
 /** Checks skipped for one reason, in a line: "a, b, c: skipped, <reason>". */

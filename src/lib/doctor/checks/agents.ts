@@ -27,7 +27,7 @@ import {run} from '../../process/run.ts'
 import {executablesOnPath} from '../../process/which.ts'
 import {type DoctorCheck, ok, skipped, warn} from '../check.ts'
 import {type DoctorContext, SkipCheck} from '../context.ts'
-import {tildeText} from './words.ts'
+import {withTilde} from '../../platform/text.ts'
 
 const GROUP = 'Agents'
 
@@ -102,7 +102,7 @@ const runningCheck: DoctorCheck = {
       if (record.manager === 'launchd') {
         if (listing.running) continue
         stopped.push(`${agent.id} (not loaded)`)
-        fixes.push(tildeText(context, shellCommand('launchctl', 'bootstrap', `gui/${await uid()}`, join(dir, `${agent.label}.plist`))))
+        fixes.push(withTilde(context.paths.home, shellCommand('launchctl', 'bootstrap', `gui/${await uid()}`, join(dir, `${agent.label}.plist`))))
         continue
       }
       const enabled = (await control.run(['is-enabled', '--quiet', systemdUnit(agent)])).exitCode === 0
@@ -173,7 +173,8 @@ const lingerCheck: DoctorCheck = {
     const user = context.env.USER ?? userInfo().username
     // A group of its own: the abort of a check past its time ends whatever loginctl started too.
     const shown = await run('loginctl', ['show-user', user, '--property=Linger'], {allowFailure: true, timeout: 4_000, signal, processGroup: true})
-    if (shown.exitCode !== 0) return skipped(`Skipped: loginctl could not say (${tildeText(context, (shown.stderr || shown.stdout).trim().split('\n')[0])}).`)
+    if (shown.exitCode !== 0)
+      return skipped(`Skipped: loginctl could not say (${withTilde(context.paths.home, (shown.stderr || shown.stdout).trim().split('\n')[0])}).`)
     if (/^Linger=yes$/m.test(shown.stdout)) return ok('Lingering is on: the agents run without a login session.')
     return warn('Lingering is off and there is no graphical session: systemd stops the agents when you log out.', '`loginctl enable-linger $USER`')
   },

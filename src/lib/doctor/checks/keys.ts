@@ -20,7 +20,7 @@ import {rotateOwnKey} from '../../rotation/rotate.ts'
 import {keyNotTheFleets} from '../../sync/apply-failures.ts'
 import {type CheckFinding, type DoctorCheck, fail, ok, skipped, warn} from '../check.ts'
 import {type DoctorContext, SkipCheck} from '../context.ts'
-import {count, tildeText} from './words.ts'
+import {plural, withTilde} from '../../platform/text.ts'
 
 const GROUP = 'Keys'
 
@@ -132,7 +132,7 @@ const identityCheck: DoctorCheck = {
       keys = await heldKeys(context)
     } catch (error) {
       if (!(error instanceof FleetError)) throw error
-      return fail(tildeText(context, error.message), tildeText(context, await identityFix(context, error)))
+      return fail(withTilde(context.paths.home, error.message), withTilde(context.paths.home, await identityFix(context, error)))
     }
     const [identity, ...others] = keys
     const during = others.length > 0 ? ` (and, for a key rotation, ${others.map((k) => context.tilde(k.file)).join(', ')})` : ''
@@ -171,7 +171,8 @@ const rosterCheck: DoctorCheck = {
     const entry = findMachine(fleet, local.machine)
     if (!entry) return skipped(`Skipped: ${local.machine} is not on the roster (see the roster checks).`)
     const problem = await keyNotTheFleets(local, keys)
-    if (problem?.code === 'KEY_NOT_IN_ROSTER') return fail(tildeText(context, problem.message), problem.fix && tildeText(context, problem.fix))
+    if (problem?.code === 'KEY_NOT_IN_ROSTER')
+      return fail(withTilde(context.paths.home, problem.message), problem.fix && withTilde(context.paths.home, problem.fix))
     const held = keys.find((k) => k.recipient === entry.recipient)!
     return ok(`${context.tilde(held.file)} is the key the roster names for ${local.machine}.`)
   },
@@ -236,7 +237,7 @@ const decryptCheck: DoctorCheck = {
       return ok(files.length === 1 ? "This machine's key opens the one encrypted file." : `This machine's key opens all ${files.length} encrypted files.`)
     const named = closed.map((c) => `${c.file} (${c.why === 'damaged' ? 'damaged' : 'not encrypted for this key'})`).join(', ')
     return fail(
-      `${closed.length} of ${count(files.length, 'encrypted file')} ${closed.length === 1 ? 'does' : 'do'} not open with this machine's key: ${named}.`,
+      `${closed.length} of ${plural(files.length, 'encrypted file')} ${closed.length === 1 ? 'does' : 'do'} not open with this machine's key: ${named}.`,
       await closedFix(context, local.paths.sourceDir, closed),
     )
   },
@@ -251,14 +252,14 @@ const recipientsCheck: DoctorCheck = {
     const recipients = activeRecipients(fleet)
     const files = await encryptedFilesIn(local.paths.sourceDir)
     const drifted = await filesNotFor(local.paths.sourceDir, files, recipients)
-    const machines = recipients.length === 1 ? 'the one active machine' : `the ${count(recipients.length, 'active machine')}`
+    const machines = recipients.length === 1 ? 'the one active machine' : `the ${plural(recipients.length, 'active machine')}`
     if (drifted.length === 0) {
       if (files.length === 0) return ok('The fleet has no encrypted files.')
       return ok(
         files.length === 1 ? `The one encrypted file is encrypted for ${machines}.` : `All ${files.length} encrypted files are encrypted for ${machines}.`,
       )
     }
-    const what = `${count(drifted.length, 'encrypted file')} ${drifted.length === 1 ? 'is' : 'are'} not encrypted for exactly ${machines}: ${drifted.join(', ')}`
+    const what = `${plural(drifted.length, 'encrypted file')} ${drifted.length === 1 ? 'is' : 'are'} not encrypted for exactly ${machines}: ${drifted.join(', ')}`
     if (findMachine(fleet, local.machine)?.state !== 'active') {
       return warn(`${what}.`, 'Run `fleet doctor --fix` on an active machine: it re-encrypts them for the active machines and pushes.')
     }
@@ -281,11 +282,11 @@ const recipientsCheck: DoctorCheck = {
     if (reencrypted.length === 0 && unreadable.length > 0) {
       throw new FleetError(`None of the files could be re-encrypted here: ${unreadable.map((f) => f.file).join(', ')}.`, {
         code: 'REENCRYPT_FAILED',
-        fix: unreadable[0].fix && tildeText(context, unreadable[0].fix),
+        fix: unreadable[0].fix && withTilde(context.paths.home, unreadable[0].fix),
       })
     }
     const left = unreadable.length > 0 ? `; left as they were: ${unreadable.map((f) => f.file).join(', ')} (see keys.decrypt)` : ''
-    return `Re-encrypted ${count(reencrypted.length, 'file')} for the ${count(recipients, 'active machine')} and pushed ${count(pushed, 'commit')}${left}.`
+    return `Re-encrypted ${plural(reencrypted.length, 'file')} for the ${plural(recipients, 'active machine')} and pushed ${plural(pushed, 'commit')}${left}.`
   },
 }
 
@@ -332,7 +333,7 @@ const rotationCheck: DoctorCheck = {
     })
     const left = report.unreadable.length > 0 ? `; left to re-encrypt: ${report.unreadable.map((f) => f.file).join(', ')}` : ''
     const oldKey = report.oldKeyRemoved ? 'the old key is removed' : `the old key is kept: ${report.oldKeyKept ?? 'files at the forge still need it'}`
-    return tildeText(context, `Finished the rotation of this machine's key: ${oldKey}${left}.`)
+    return withTilde(context.paths.home, `Finished the rotation of this machine's key: ${oldKey}${left}.`)
   },
 }
 

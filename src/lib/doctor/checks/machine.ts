@@ -17,6 +17,7 @@ import {activeMachines, findMachine} from '../../manifest/lookup.ts'
 import type {Fleet} from '../../manifest/schema.ts'
 import {ManifestError, manifestPath} from '../../manifest/store.ts'
 import {homeRelative} from '../../platform/paths.ts'
+import {plural, someOf, withTilde} from '../../platform/text.ts'
 import {run} from '../../process/run.ts'
 import {executablesOnPath} from '../../process/which.ts'
 import {describeSync} from '../../sync/describe.ts'
@@ -45,20 +46,13 @@ function firstLine(text: string): string {
   return text.split('\n')[0].trim()
 }
 
-/** Text from elsewhere in fleet (an error's message or fix) with paths in the home directory shown as `~/…`. */
-function tildeText(context: DoctorContext, text: string): string {
-  const home = context.paths.home
-  // A path a fix quoted for the shell ('/home/a b/x') keeps `~/` outside the quotes, so the shell still expands it.
-  return text.replaceAll(`'${home}/`, `~/'`).replaceAll(`${home}/`, '~/')
-}
-
 /**
  * A FleetError (or anything thrown) as a finding: its first line, and its fix, with "the command" it says to run
  * again named: `again` (the sync a fix leads to, or the check that found it: `fleet doctor --check <id>`).
  */
 function failure(context: DoctorContext, error: unknown, again: string): CheckFinding {
   const fix = error instanceof FleetError ? error.fix : undefined
-  return fail(tildeText(context, firstLine(errorMessage(error))), fix && tildeText(context, namedAgain(fix, again)))
+  return fail(withTilde(context.paths.home, firstLine(errorMessage(error))), fix && withTilde(context.paths.home, namedAgain(fix, again)))
 }
 
 /** A fix that says "run the command again", saying which command. */
@@ -67,15 +61,6 @@ function namedAgain(fix: string, command: string): string {
 }
 
 const checkAgain = (id: string) => `fleet doctor --check ${id}`
-
-function plural(n: number, what: string): string {
-  return `${n} ${what}${n === 1 ? '' : 's'}`
-}
-
-/** A list of names for a message: the first few, and how many more. */
-function someOf(names: string[], shown = 3): string {
-  return names.length <= shown ? names.join(', ') : `${names.slice(0, shown).join(', ')} and ${names.length - shown} more`
-}
 
 const needLocal = (context: DoctorContext): Promise<LocalFleet> => context.need("this machine's fleet", context.local())
 const needManifest = (context: DoctorContext): Promise<Fleet> => context.need('the manifest', context.manifest())
@@ -107,9 +92,9 @@ function repairBySync(context: DoctorContext): Promise<string> {
   return context.once('repair: sync', async () => {
     const result = await sync(await context.local(), {reason: 'doctor --fix'})
     if (result.outcome === 'offline' || result.outcome === 'error') {
-      throw new FleetError(`The sync did not finish: ${tildeText(context, firstLine(result.error ?? 'no reason was recorded'))}`, {
+      throw new FleetError(`The sync did not finish: ${withTilde(context.paths.home, firstLine(result.error ?? 'no reason was recorded'))}`, {
         code: result.failure?.code ?? 'SYNC_FAILED',
-        fix: result.failure?.fix && tildeText(context, result.failure.fix),
+        fix: result.failure?.fix && withTilde(context.paths.home, result.failure.fix),
       })
     }
     if (result.outcome === 'deferred') {
@@ -539,7 +524,7 @@ function manifestFailure(context: DoctorContext, error: unknown): CheckFinding {
     ? `Correct the YAML syntax ${line ? `at line ${line} of` : 'in'} ${file}`
     : `Correct the field${fields.length > 1 ? 's' : ''} in ${file}`
   return fail(
-    tildeText(context, message),
+    withTilde(context.paths.home, message),
     `${what}, then run \`fleet doctor --check manifest.valid\` to look again (\`fleet sync\` says which commit brought this version and how to undo it).`,
   )
 }
@@ -622,10 +607,10 @@ const syncLast: DoctorCheck = {
     if (!last) return neverSynced(context, signal, local)
     const ageMs = Date.now() - Date.parse(last.at)
     const what = `The last sync (${duration(ageMs)} ago, ${last.reason})`
-    const recordedFix = (fallback: string) => tildeText(context, namedAgain(last.fix ?? fallback, 'fleet sync'))
+    const recordedFix = (fallback: string) => withTilde(context.paths.home, namedAgain(last.fix ?? fallback, 'fleet sync'))
     switch (last.outcome) {
       case 'error': {
-        const message = `${what} failed: ${tildeText(context, firstLine(last.error ?? 'no reason was recorded'))}`
+        const message = `${what} failed: ${withTilde(context.paths.home, firstLine(last.error ?? 'no reason was recorded'))}`
         // What stops a sync now is the person's to clear, and the recorded fix says how; else (its cause repaired, or
         // passing) the one sync of --fix clears it.
         if (await syncBlocker(context, signal)) return fail(message, recordedFix(`${SYNC_FIX} to see the whole error and its fix.`))

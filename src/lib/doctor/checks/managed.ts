@@ -14,7 +14,7 @@ import type {Fleet} from '../../manifest/schema.ts'
 import {ProcessError} from '../../process/run.ts'
 import {type CheckFinding, type DoctorCheck, fail, ok, warn} from '../check.ts'
 import {type DoctorContext, SkipCheck} from '../context.ts'
-import {count, sentence, tildeText} from './words.ts'
+import {plural, sentence, withTilde} from '../../platform/text.ts'
 
 const GROUP = 'Managed paths'
 
@@ -51,7 +51,7 @@ function chezmoiFailed(context: DoctorContext, command: string, error: unknown):
     .at(-1)
   const why = error instanceof ProcessError && error.result.timedOut ? 'was stopped' : 'failed'
   return fail(
-    sentence(tildeText(context, `\`chezmoi ${command}\` ${why}${reason ? `: ${reason}` : ''}`)),
+    sentence(withTilde(context.paths.home, `\`chezmoi ${command}\` ${why}${reason ? `: ${reason}` : ''}`)),
     `Run \`chezmoi ${command}\` to see chezmoi's whole message, and correct what it names.`,
   )
 }
@@ -93,7 +93,7 @@ const pathsCheck: DoctorCheck = {
     if (unmanaged.length > 0) {
       return warn(`In the manifest but not managed by chezmoi (no source entry): ${shown(unmanaged)}.`, 'Run `fleet sync`: it adds them to the source again.')
     }
-    const all = expected.length === 1 ? 'The one managed path is' : `All ${count(expected.length, 'managed path')} are`
+    const all = expected.length === 1 ? 'The one managed path is' : `All ${plural(expected.length, 'managed path')} are`
     return ok(`${all} here and managed by chezmoi.`)
   },
 }
@@ -121,7 +121,7 @@ const templatesCheck: DoctorCheck = {
     }
     // Changed since chezmoi last wrote it: an edit made here, which a sync never captures from a template's output.
     const edited = status.filter((entry) => entry.sinceLastWrite === 'M').map((entry) => homeShellPath(entry.path))
-    if (edited.length === 0) return ok(`${count(templates.length, 'file')} made by a template, none edited here.`)
+    if (edited.length === 0) return ok(`${plural(templates.length, 'file')} made by a template, none edited here.`)
     return warn(
       `Edited here, but made by a template (chezmoi would overwrite the edit; a sync does not capture it): ${edited.join(' ')}.`,
       `Make the change in the template instead: \`chezmoi edit ${edited[0]}\`, then \`fleet sync\`; or take the template's output back: \`chezmoi apply --force ${edited.join(' ')}\`.`,
