@@ -21,5 +21,8 @@ if (major < 22) {
 // Node's on-disk compile cache makes every start-up after the first cheaper.
 const {enableCompileCache} = await import('node:module')
 enableCompileCache?.()
+// Plugins import fleet's API as `@dotfleet/fleet`: that name is this fleet, whatever the plugin has installed.
+const {registerHostPackage} = await import('../dist/lib/plugins/host-package.js')
+registerHostPackage(new URL('../dist/index.js', import.meta.url).href)
 const {execute} = await import('@oclif/core')
 await execute({dir: import.meta.url})

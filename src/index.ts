@@ -1,10 +1,15 @@
-// The public API for fleet plugins: the types they implement and the helpers they may call.
+// fleet's public API for plugins, imported as `@dotfleet/fleet` (PLUGINS.md shows how to write one). At run time the
+// name resolves to the fleet that runs the plugin (see registerHostPackage), so plugins declare it as an optional
+// peer dependency and get the same classes and the same version the person runs.
+
+// The hook contract: typed hooks for fleet's events (a wrong return type does not compile).
+export type {AgentSpec, AgentsHook, CheckStatus, DoctorHook, FleetHookOptions, FleetHooks, PluginCheckResult} from './lib/plugins/hooks.ts'
+// Commands: the base that gives a plugin's commands fleet's exit codes, messages with their fix, and JSON errors.
+export {FleetCommand, type CommandOutput} from './lib/cli/base-command.ts'
 export {ExitCode, type ExitCodeValue, FleetError, UsageError, ForgeUnreachableError, ConflictError} from './lib/errors/index.ts'
-export type {AgentSpec} from './lib/agents/spec.ts'
+// This machine's fleet, read-only, and where things live.
+export {readFleet, fleetDataDir, pluginDataDir, pluginShortName, type FleetView} from './lib/plugins/fleet-view.ts'
 export type {Fleet, Machine, ManagedPath} from './lib/manifest/schema.ts'
 export {fleetPaths, type FleetPaths} from './lib/platform/paths.ts'
+// Running programs the way fleet does: argument arrays, no shell, a clear error when one is missing or fails.
 export {run, type RunOptions, type RunResult} from './lib/process/run.ts'
-// Plugins' checks: a fleet:doctor hook (DoctorHook) gets FleetHookOptions and returns PluginCheckResult values.
-export type {CheckResult, CheckStatus} from './lib/doctor/check.ts'
-export type {DoctorHook, PluginCheckResult} from './lib/doctor/plugin-checks.ts'
-export type {FleetHookOptions} from './lib/plugins/fan-out.ts'

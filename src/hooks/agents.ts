@@ -1,12 +1,11 @@
 // The core's contribution to fleet:agents: the watcher and the puller, with the fleet's settings.
-import type {Hook} from '@oclif/core'
-
-import {coreAgents, type AgentSpec} from '../lib/agents/spec.ts'
+import {coreAgents} from '../lib/agents/spec.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
 import {agentSettingsSchema} from '../lib/manifest/schema.ts'
 import {readManifest} from '../lib/manifest/store.ts'
+import type {AgentsHook} from '../lib/plugins/hooks.ts'
 
-const hook: Hook<'fleet:agents'> = async function (): Promise<AgentSpec[]> {
+const hook: AgentsHook = async function () {
   let settings = agentSettingsSchema.parse({})
   try {
     const local = await openLocalFleet()

@@ -9,7 +9,7 @@ import {type CheckResult, fail, ok, type DoctorCheck} from '../../src/lib/doctor
 import {DoctorContext} from '../../src/lib/doctor/context.ts'
 import {describeDoctor} from '../../src/lib/doctor/describe.ts'
 import {type DoctorReport, FORGE_SILENT, runCheck, runDoctor, summarize} from '../../src/lib/doctor/doctor.ts'
-import {pluginShortName} from '../../src/lib/doctor/plugin-checks.ts'
+import {pluginShortName} from '../../src/lib/plugins/fleet-view.ts'
 import {FleetError} from '../../src/lib/errors/index.ts'
 import {run} from '../../src/lib/process/run.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'

@@ -1,25 +1,8 @@
 // An agent is described once and rendered for launchd, systemd, or run in the foreground.
 import type {AgentSettings} from '../manifest/schema.ts'
+import type {AgentSpec} from '../plugins/hooks.ts'
 
-/**
- * A background agent, as the core and plugins (through the `fleet:agents` hook event) describe it: rendered into a
- * launchd plist or systemd units by `fleet agents install`, or run by `fleet agents run`. `resident` or
- * `intervalSeconds` says when it runs.
- */
-export interface AgentSpec {
-  /** Unique among this machine's agents, lowercase with hyphens: 'watcher', 'puller', 'task-durations-pull-fleet'. */
-  id: string
-  /** launchd label and systemd unit stem, e.g. `dev.dotfleet.watcher` (see LABEL_PREFIX). */
-  label: string
-  /** One line for a person, shown by `fleet agents list` and written into the definition. */
-  description: string
-  /** fleet's arguments, e.g. ['sync', '--reason', 'timer']. */
-  argv: string[]
-  /** Kept alive (launchd KeepAlive, systemd Restart=always). */
-  resident?: boolean
-  /** Started every this many seconds (launchd StartInterval, a systemd .timer); launchd's floor is 10. */
-  intervalSeconds?: number
-}
+export type {AgentSpec}
 
 /** An agent together with where it came from (the core, or a plugin's name). */
 export interface ContributedAgent extends AgentSpec {

@@ -1,12 +1,9 @@
 // What a doctor check is and what it reports: the shapes the core's checks, the runner, `--fix` and plugins' checks
 // (through the fleet:doctor hook) share.
+import type {CheckStatus} from '../plugins/hooks.ts'
 import type {DoctorContext} from './context.ts'
 
-/**
- * How a check came out: `ok`; `warn` (worth knowing, does not fail doctor); `fail` (something is wrong: doctor exits
- * 1); `skip` (it could not be looked at, because something it needs failed first or does not apply here).
- */
-export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
+export type {CheckStatus}
 
 /**
  * What one check found, as `fleet doctor --json` prints it (a plugin's fleet:doctor hook returns the `id`, `status`,

@@ -1,33 +1,14 @@
 // Plugins' checks, through the fleet:doctor hook event: each plugin's hook returns CheckResult-shaped findings, shown
 // under the plugin's name. A hook that throws, returns something else, or does not finish in time becomes that
 // plugin's failed check; the other plugins' checks are shown all the same.
-import type {Config, Hook} from '@oclif/core'
+import type {Config} from '@oclif/core'
 
 import {durationFromEnv} from '../platform/env.ts'
-import {fanOut, type FleetHookOptions} from '../plugins/fan-out.ts'
-import {CHECK_TIMEOUT_MS, type CheckResult, type CheckStatus} from './check.ts'
+import {fanOut} from '../plugins/fan-out.ts'
+import {pluginShortName} from '../plugins/fleet-view.ts'
+import type {CheckStatus, PluginCheckResult} from '../plugins/hooks.ts'
+import {CHECK_TIMEOUT_MS, type CheckResult} from './check.ts'
 import type {PluginChecks} from './doctor.ts'
-
-/**
- * One check as a plugin's fleet:doctor hook returns it (the hook returns a list of them; one, or nothing, will do).
- * fleet adds `group` (the plugin's short name: see pluginShortName) and `durationMs` (the hook's time).
- * - `id`: lower-case words joined by `.` or `-`, starting with the plugin's own short name (`durations.pull`), so
- *   that `fleet doctor --check <id>` finds it.
- * - `status`: `ok`, `warn` (does not fail doctor), `fail` (doctor exits 1), or `skip` (it does not apply here).
- * - `message`: one line for a person (paths shown with `~`).
- * - `fix`: where not ok, the command that fixes it.
- */
-export type PluginCheckResult = Pick<CheckResult, 'id' | 'status' | 'message' | 'fix'>
-
-/**
- * A plugin's fleet:doctor hook: the default export of the file its package.json names under
- * `oclif.hooks['fleet:doctor']`. Called once per `fleet doctor` run, beside the core's checks, with `signal` and
- * `timeoutMs` (FleetHookOptions); it returns its checks (a list, one, or nothing). If it throws, returns anything
- * else, or has not returned within `timeoutMs`, the plugin is shown with one failed check, `<plugin>.hook`, saying
- * which (`slowpoke.hook` for @dotfleet/plugin-slowpoke); its signal is then aborted, and whatever it started must stop. A hook that blocks the event loop (a
- * synchronous loop) cannot be stopped: do slow work in a child process or asynchronously.
- */
-export type DoctorHook = (this: Hook.Context, options: FleetHookOptions & {config: Config}) => Promise<PluginCheckResult[] | PluginCheckResult | undefined>
 
 /** How long a plugin's fleet:doctor hook may take, in milliseconds, unless FLEET_DOCTOR_PLUGIN_TIMEOUT_MS says otherwise. */
 export const PLUGIN_CHECK_TIMEOUT_MS = CHECK_TIMEOUT_MS
@@ -47,13 +28,6 @@ export function validatePluginCheck(value: unknown): PluginCheckResult {
   return {id: v.id as string, status: v.status as CheckStatus, message: v.message as string, fix: v.fix as string | undefined}
 }
 
-/**
- * A plugin's short name, its checks' group and the start of their ids: its package name without the scope and without
- * `plugin-` (`@dotfleet/plugin-slowpoke` → `slowpoke`).
- */
-export function pluginShortName(name: string): string {
-  return name.replace(/^@[^/]+\//, '').replace(/^plugin-/, '')
-}
 
 /** The plugin check timeout from FLEET_DOCTOR_PLUGIN_TIMEOUT_MS (milliseconds), else PLUGIN_CHECK_TIMEOUT_MS. */
 export function pluginCheckTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {

@@ -5,25 +5,7 @@
 import type {Config, Interfaces} from '@oclif/core'
 
 import {errorMessage} from '../errors/index.ts'
-
-/**
- * What fleet passes to a plugin's hook for a fleet event (beside oclif's own `config` and `context`).
- * - `signal`: aborted when the hook's time is up (its reason a `TimeoutError` DOMException), when the command stops,
- *   and once the hook's answer has been taken: pass it to every process the hook starts (execa's `cancelSignal`,
- *   `child_process.spawn`'s `signal`, `fetch`'s `signal`), so that nothing it started outlives it.
- * - `timeoutMs`: how long the hook has, in milliseconds, from when it is called; past it, fleet stops waiting and
- *   reports the plugin as failed.
- */
-export interface FleetHookOptions {
-  signal: AbortSignal
-  timeoutMs: number
-}
-
-/** fleet's hook events: the options each hook gets, and what it returns (checked by the event's own validator). */
-export interface FleetHooks {
-  'fleet:agents': {options: FleetHookOptions; return: unknown}
-  'fleet:doctor': {options: FleetHookOptions; return: unknown}
-}
+import type {FleetEvent, FleetHookOptions} from './hooks.ts'
 
 /** What the plugins answered: each valid value with the plugin it came from, and each plugin that failed, and why. */
 export interface FanOutResult<T> {
@@ -52,12 +34,7 @@ type PluginAnswer = {source: string; durationMs: number} & ({values: unknown[]; 
  * with `validate` (which throws, saying what is wrong, for a value that is not a contribution). A hook returns a
  * list of values, one value, or nothing. Never throws: a plugin that fails is in `failures`.
  */
-export async function fanOut<T>(
-  config: Config,
-  event: keyof FleetHooks,
-  validate: (value: unknown) => T,
-  options: FanOutOptions = {},
-): Promise<FanOutResult<T>> {
+export async function fanOut<T>(config: Config, event: FleetEvent, validate: (value: unknown) => T, options: FanOutOptions = {}): Promise<FanOutResult<T>> {
   const timeoutMs = options.timeoutMs ?? HOOK_TIMEOUT_MS
   const plugins = [...config.plugins.values()].filter((plugin) => (plugin.hooks[event] ?? []).length > 0)
   const answers = await Promise.all(plugins.map((plugin) => askPlugin(config, plugin, event, timeoutMs, options.signal)))
