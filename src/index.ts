@@ -6,6 +6,8 @@
 export type {AgentSpec, AgentsHook, CheckStatus, DoctorHook, FleetHookOptions, FleetHooks, PluginCheckResult} from './lib/plugins/hooks.ts'
 // Commands: the base that gives a plugin's commands fleet's exit codes, messages with their fix, and JSON errors.
 export {FleetCommand, type CommandOutput} from './lib/cli/base-command.ts'
+// oclif's argument and flag builders, so that a plugin needs no @oclif/core of its own at run time.
+export {Args, Flags} from '@oclif/core'
 export {ExitCode, type ExitCodeValue, FleetError, UsageError, ForgeUnreachableError, ConflictError} from './lib/errors/index.ts'
 // This machine's fleet, read-only, and where things live.
 export {readFleet, fleetDataDir, pluginDataDir, pluginShortName, type FleetView} from './lib/plugins/fleet-view.ts'
