@@ -12,6 +12,7 @@ export {ExitCode, type ExitCodeValue, FleetError, UsageError, ForgeUnreachableEr
 // This machine's fleet, read-only, and where things live.
 export {readFleet, fleetDataDir, pluginDataDir, pluginShortName, type FleetView} from './lib/plugins/fleet-view.ts'
 export type {Fleet, Machine, ManagedPath} from './lib/manifest/schema.ts'
+export {parseSshAddress, sshDestination, type SshAddress} from './lib/fleet/ssh-address.ts'
 export {fleetPaths, type FleetPaths} from './lib/platform/paths.ts'
 // Running programs the way fleet does: argument arrays, no shell, a clear error when one is missing or fails.
 export {run, type RunOptions, type RunResult} from './lib/process/run.ts'
