@@ -14,7 +14,7 @@ export default class Enroll extends FleetCommand {
 
 Starting a fleet makes this machine its first, active machine; without --forge the forge is a bare git repository in fleet's data directory. Joining clones the fleet and adds this machine as pending: plain files sync at once, encrypted ones once an active machine runs \`fleet machines approve <name>\`.
 
-Running enroll again checks and repairs this machine's enrollment: it never duplicates a roster entry and never replaces an existing age key. With --ssh-key it records (or replaces) this machine's SSH public key: the fleet keeps the active machines' keys in a marked block of ~/.ssh/authorized_keys on every machine, and every other line of that file stays as it is. A revoked machine, or its name, never joins again: enroll under a new name and have an active machine approve it.`
+Running enroll again checks and repairs this machine's enrollment: it never duplicates a roster entry and never replaces an existing age key. With --ssh-key it records (or replaces) this machine's SSH public key: the fleet keeps the active machines' keys in a marked block of ~/.ssh/authorized_keys on every machine, and every other line of that file stays as it is. With --ssh-address it records how the other machines reach this one over SSH, for plugins that copy files between machines. A revoked machine, or its name, never joins again: enroll under a new name and have an active machine approve it.`
 
   static override examples = [
     {description: 'Start a new fleet on a bare repository on this machine, taking every default', command: '<%= config.bin %> <%= command.id %> --yes'},
@@ -34,6 +34,10 @@ Running enroll again checks and repairs this machine's enrollment: it never dupl
       description: "Record this machine's SSH public key (again with another key to replace it): the fleet's active machines can log in to each other",
       command: '<%= config.bin %> <%= command.id %> --ssh-key ~/.ssh/id_ed25519.pub',
     },
+    {
+      description: "Record how this machine's peers reach it over SSH (change it later with `fleet machines address`)",
+      command: '<%= config.bin %> <%= command.id %> --ssh-address me@laptop.local:2222',
+    },
     {description: 'Check and repair this machine (after an interruption, or once it was approved)', command: '<%= config.bin %> <%= command.id %>'},
   ]
 
@@ -52,6 +56,10 @@ Running enroll again checks and repairs this machine's enrollment: it never dupl
       summary: "This machine's SSH public key file, recorded in the roster: every active machine's key goes into the others' ~/.ssh/authorized_keys.",
       helpValue: '<file.pub>',
     }),
+    'ssh-address': Flags.string({
+      summary: "How this machine's peers reach it over SSH ([user@]host[:port]), recorded in the roster for plugins that copy files between machines.",
+      helpValue: '<address>',
+    }),
     yes: Flags.boolean({char: 'y', summary: 'Take the defaults for every answer the flags leave open; ask nothing.'}),
   }
 
@@ -65,6 +73,7 @@ Running enroll again checks and repairs this machine's enrollment: it never dupl
       agents: flags.agents,
       adopt: flags.adopt || undefined,
       sshKey: flags['ssh-key'],
+      sshAddress: flags['ssh-address'],
       yes: flags.yes,
     }
     const options = !flags.yes && this.interactive ? await answersFromWizard(given, paths, (line) => this.log(line)) : await answersWithoutPrompts(given, paths)

@@ -7,6 +7,7 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
+import {type FleetRun, printed} from '../support/cli.ts'
 import {TestFleet} from '../support/fleet.ts'
 import {HandClone} from '../support/hand-clone.ts'
 import {Machine} from '../support/machine.ts'
@@ -169,6 +170,37 @@ describe('authorized_keys follows the roster', function () {
     assert.equal((await beta.recordSshKey('missing.pub', {exit: 2})).error?.code, 'BAD_SSH_KEY')
     const roster = (await beta.listMachines()).result.machines
     assert.equal(roster.find((m) => m.name === 'beta')?.sshPublicKey, keys.beta, 'the recorded key is unchanged')
+  })
+
+  it('SSH addresses: enroll --ssh-address and `machines address` record them in the roster (list shows them), --clear removes one, a bad one is refused', async function () {
+    const json = <T>(run: FleetRun): T => JSON.parse(run.stdout) as T
+    const recorded = json<{sshAddress?: string}>(
+      await alpha.ok(['enroll', '--name', 'alpha', '--yes', '--no-agents', '--ssh-address', 'me@alpha.lan:2201', '--json']),
+    )
+    assert.equal(recorded.sshAddress, 'me@alpha.lan:2201')
+    const set = json<{changed: boolean; pushed: number}>(await beta.ok(['machines', 'address', 'beta.lan', '--json']))
+    assert.deepEqual([set.changed, set.pushed > 0], [true, true])
+    const again = json<{changed: boolean}>(await beta.ok(['machines', 'address', 'beta.lan', '--json']))
+    assert.equal(again.changed, false, 'the same address again changes nothing')
+
+    const addresses = async (machine: Machine) => Object.fromEntries((await machine.listMachines()).result.machines.map((m) => [m.name, m.sshAddress ?? null]))
+    assert.deepEqual(await addresses(alpha), {alpha: 'me@alpha.lan:2201', beta: 'beta.lan', gamma: null}, 'the forge has both addresses')
+    const table = (await alpha.listMachines({json: false})).stdout
+    assert.match(table, /SSH ADDRESS/)
+    assert.match(table, /^beta .* beta\.lan$/m)
+
+    // Something ssh would read as an option, and a port that cannot be: refused with the accepted forms, nothing changed.
+    for (const bad of ['-oProxyCommand=touch /tmp/x', 'me@host:70000']) {
+      const refused = await beta.fleet(['machines', 'address', '--json', '--', bad])
+      assert.equal(refused.exitCode, 2, printed(refused))
+      assert.match(JSON.parse(refused.stdout).error.fix, /user@host:port/)
+    }
+    const badEnroll = await alpha.fleet(['enroll', '--name', 'alpha', '--yes', '--no-agents', '--ssh-address', 'a b', '--json'])
+    assert.equal(badEnroll.exitCode, 2, printed(badEnroll))
+    assert.equal((await beta.fleet(['machines', 'address', '--json'])).exitCode, 2, 'neither an address nor --clear')
+
+    await beta.ok(['machines', 'address', '--clear'])
+    assert.deepEqual(await addresses(alpha), {alpha: 'me@alpha.lan:2201', beta: null, gamma: null})
   })
 
   it('add-path ~/.ssh is refused while the fleet keeps authorized_keys, with the fix', async function () {

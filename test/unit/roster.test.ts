@@ -57,6 +57,14 @@ describe('roster: who may enroll under which name', function () {
     )
   })
 
+  it('an SSH address given alone is recorded beside the SSH key, which stays; the same address again changes nothing', function () {
+    const roster = fleet()
+    ensureMachine(roster, 'alpha', 'age1alpha', '/id.txt', {sshPublicKey: 'ssh-ed25519 AAAAfirst a'})
+    const recorded = ensureMachine(roster, 'alpha', 'age1alpha', '/id.txt', {sshAddress: 'me@alpha.lan:2222'})
+    assert.deepEqual([recorded.changed, recorded.machine.sshAddress, recorded.machine.sshPublicKey], [true, 'me@alpha.lan:2222', 'ssh-ed25519 AAAAfirst a'])
+    assert.equal(ensureMachine(roster, 'alpha', 'age1alpha', '/id.txt', {sshAddress: 'me@alpha.lan:2222'}).changed, false)
+  })
+
   it('a new machine starts pending beside an active one, with its SSH key', function () {
     const {machine: added, added: wasAdded} = ensureMachine(fleet(), 'beta', 'age1beta', '/id.txt', {sshPublicKey: 'ssh-ed25519 AAAAbeta b'})
     assert.deepEqual([wasAdded, added.state, added.sshPublicKey], [true, 'pending', 'ssh-ed25519 AAAAbeta b'])

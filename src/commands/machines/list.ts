@@ -25,8 +25,9 @@ export default class MachinesList extends FleetCommand {
       m.os,
       keyTypeOfRecipient(m.recipient),
       m.enrolledAt.slice(0, 10),
+      m.sshAddress ?? '-',
     ])
-    for (const line of renderTable(['NAME', 'STATE', 'HOSTNAME', 'OS', 'KEY', 'ENROLLED'], rows)) this.log(line)
+    for (const line of renderTable(['NAME', 'STATE', 'HOSTNAME', 'OS', 'KEY', 'ENROLLED', 'SSH ADDRESS'], rows)) this.log(line)
     const pending = view.machines.filter((m) => m.state === 'pending')
     if (pending.length > 0) this.log(`\nPending machines wait for approval: fleet machines approve ${pending[0].name}`)
     return view

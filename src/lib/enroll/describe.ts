@@ -12,6 +12,7 @@ export function describeEnrollment(result: EnrollResult): string[] {
   ]
   if (result.sshPublicKey)
     lines.push(`  ssh:    ${result.sshPublicKey.split(' ')[0]} key in the roster (in every machine's ~/.ssh/authorized_keys while this machine is active)`)
+  if (result.sshAddress) lines.push(`  ssh:    reached by its peers at ${result.sshAddress}`)
   if (result.backedUp.length > 0) lines.push(`  files this machine had before, replaced by the fleet's: backed up to ${result.backupDir}`)
   for (const note of result.notes) lines.push(`  note: ${note}`)
   lines.push('', 'Next:')

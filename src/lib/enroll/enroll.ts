@@ -42,6 +42,8 @@ export interface EnrollOptions {
   adopt: boolean
   /** This machine's SSH public key line for the roster (read from `--ssh-key FILE`); undefined: keep what is there. */
   sshPublicKey?: string
+  /** How this machine's peers reach it over SSH, `[user@]host[:port]` (from `--ssh-address`); undefined: keep what is there. */
+  sshAddress?: string
   /** This machine's agents, the core's and the plugins' (given by the command: it needs oclif's plugins). */
   contributedAgents?: () => Promise<ContributedAgent[]>
   env?: NodeJS.ProcessEnv
@@ -64,6 +66,8 @@ export interface EnrollResult {
   keyCreated: boolean
   /** This machine's SSH public key as the roster has it, if any. */
   sshPublicKey?: string
+  /** This machine's SSH address as the roster has it, if any. */
+  sshAddress?: string
   rosterChanged: boolean
   pushed: number
   backedUp: string[]
@@ -358,7 +362,10 @@ async function applyRosterEntry(ctx: EnrollContext): Promise<boolean> {
   const fleet = existsSync(join(paths.sourceDir, MANIFEST_RELATIVE_PATH))
     ? await readManifest(paths.sourceDir)
     : newFleet(identity.keyType, options.name, new Date().toISOString())
-  const {machine, added, changed} = ensureMachine(fleet, options.name, identity.recipient, identity.file, {sshPublicKey: options.sshPublicKey})
+  const {machine, added, changed} = ensureMachine(fleet, options.name, identity.recipient, identity.file, {
+    sshPublicKey: options.sshPublicKey,
+    sshAddress: options.sshAddress,
+  })
   if (changed) await writeManifest(paths.sourceDir, fleet)
   ctx.fleet = fleet
   ctx.state = machine.state
@@ -368,7 +375,7 @@ async function applyRosterEntry(ctx: EnrollContext): Promise<boolean> {
   const message = added
     ? `fleet: enroll ${options.name} (${machine.state})`
     : changed
-      ? `fleet: ${options.name}: record its SSH public key`
+      ? `fleet: ${options.name}: record its SSH ${[options.sshPublicKey && 'public key', options.sshAddress && 'address'].filter(Boolean).join(' and ')}`
       : `fleet: set up ${options.name}`
   const committed = await ctx.repo.commitAll(message)
   return changed || committed
@@ -503,6 +510,7 @@ export function enrollResult(ctx: EnrollContext): EnrollResult {
     keyType: ctx.identity!.keyType,
     keyCreated: ctx.keyCreated,
     sshPublicKey: findMachine(ctx.fleet!, name)?.sshPublicKey,
+    sshAddress: findMachine(ctx.fleet!, name)?.sshAddress,
     rosterChanged: ctx.rosterChanged,
     pushed: ctx.pushed,
     backedUp: ctx.applied?.backedUp ?? [],

@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {configuredMachine, foreignConfigFiles} from '../chezmoi/config.ts'
 import {FleetError, UsageError} from '../errors/index.ts'
 import {readSshPublicKey} from '../fleet/authorized-keys.ts'
+import {parseSshAddress} from '../fleet/ssh-address.ts'
 import {probeForge} from '../forge/forge.ts'
 import {KEY_TYPE_LABELS} from '../keys/identity.ts'
 import {DEFAULT_KEY_TYPE, type KeyType, MACHINE_NAME_PATTERN, machineNameRule} from '../manifest/schema.ts'
@@ -20,6 +21,8 @@ export interface EnrollFlags {
   adopt?: boolean
   /** A file holding this machine's SSH public key, for the roster. */
   sshKey?: string
+  /** How this machine's peers reach it over SSH, `[user@]host[:port]`, for the roster. */
+  sshAddress?: string
   yes: boolean
 }
 
@@ -46,6 +49,13 @@ function needFlag(flag: string, what: string): UsageError {
   )
 }
 
+/** The `--ssh-address` given, trimmed, once it reads as an SSH address (a UsageError, exit 2, saying the forms, if not). */
+function sshAddressOf(flags: EnrollFlags): string | undefined {
+  if (flags.sshAddress === undefined) return undefined
+  parseSshAddress(flags.sshAddress)
+  return flags.sshAddress.trim()
+}
+
 /** Answers without asking anybody: flags, then the existing enrollment, then (with --yes) the defaults. */
 export async function answersWithoutPrompts(flags: EnrollFlags, paths: FleetPaths): Promise<EnrollOptions> {
   const enrolledAs = await configuredMachine(paths)
@@ -57,7 +67,15 @@ export async function answersWithoutPrompts(flags: EnrollFlags, paths: FleetPath
   const agents = flags.agents ?? (flags.yes || repairing ? true : undefined)
   if (agents === undefined) throw needFlag('--agents or --no-agents', 'whether to install background agents')
   const sshPublicKey = flags.sshKey === undefined ? undefined : await readSshPublicKey(flags.sshKey)
-  return {forge: flags.forge, name: validateName(name), keyType: flags.keyType, agents, adopt: flags.adopt ?? false, sshPublicKey}
+  return {
+    forge: flags.forge,
+    name: validateName(name),
+    keyType: flags.keyType,
+    agents,
+    adopt: flags.adopt ?? false,
+    sshPublicKey,
+    sshAddress: sshAddressOf(flags),
+  }
 }
 
 /** Ask in the terminal for every answer the flags left open, then show a summary to confirm. */
@@ -73,6 +91,7 @@ export async function answersFromWizard(flags: EnrollFlags, paths: FleetPaths, l
 
 async function askEverything(flags: EnrollFlags, paths: FleetPaths, log: (line: string) => void): Promise<EnrollOptions> {
   const {confirm, input, select} = await import('@inquirer/prompts')
+  const sshAddress = sshAddressOf(flags) // a flag that cannot be used is refused before anything is asked
   const enrolledAs = await configuredMachine(paths)
   const source = await inspectSource(paths)
   if (enrolledAs !== undefined && source.kind === 'fleet') {
@@ -172,9 +191,10 @@ async function askEverything(flags: EnrollFlags, paths: FleetPaths, log: (line: 
   if (starting) log(`  key type:   ${KEY_TYPE_LABELS[keyType ?? DEFAULT_KEY_TYPE]}`)
   log(`  agents:     ${agents ? 'install' : 'do not install'}`)
   log(`  ssh key:    ${sshKey ?? 'none recorded'}`)
+  if (sshAddress) log(`  ssh address: ${sshAddress}`)
   if (adopt) log(`  existing:   adopt ${foreign.join(', ')}`)
   log(`  key file:   ${paths.identityFile}${existsSync(paths.identityFile) ? ' (exists; reused)' : ' (created, mode 0600)'}`)
   log('')
   if (!(await confirm({message: 'Enroll this machine?', default: true}))) throw new FleetError('Stopped: nothing was changed.', {code: 'CANCELLED'})
-  return {forge, name: validateName(name), keyType, agents, adopt, sshPublicKey}
+  return {forge, name: validateName(name), keyType, agents, adopt, sshPublicKey, sshAddress}
 }

@@ -45,29 +45,33 @@ export function checkEnrollable(fleet: Fleet, name: string, recipient: string | 
 }
 
 /**
- * Make sure the roster holds this machine with this recipient (and, when given, this SSH public key). Returns the
- * entry and whether the roster changed. A first machine (no active machine yet) starts active; any later one starts
- * pending. Refuses a revoked key or name, and a name held by another key (see checkEnrollable).
+ * Make sure the roster holds this machine with this recipient (and, when given, this SSH public key and SSH address).
+ * Returns the entry and whether the roster changed. A first machine (no active machine yet) starts active; any later
+ * one starts pending. Refuses a revoked key or name, and a name held by another key (see checkEnrollable).
  */
 export function ensureMachine(
   fleet: Fleet,
   name: string,
   recipient: string,
   identityFile: string,
-  options: {sshPublicKey?: string; now?: Date} = {},
+  options: {sshPublicKey?: string; sshAddress?: string; now?: Date} = {},
 ): {machine: Machine; added: boolean; changed: boolean} {
   checkEnrollable(fleet, name, recipient, identityFile)
   const stamp = (options.now ?? new Date()).toISOString()
-  const sshKey = options.sshPublicKey === undefined ? {} : {sshPublicKey: options.sshPublicKey}
+  // Only what was given: an SSH key or address left out keeps what the roster has.
+  const ssh: Pick<Machine, 'sshPublicKey' | 'sshAddress'> = {
+    ...(options.sshPublicKey === undefined ? {} : {sshPublicKey: options.sshPublicKey}),
+    ...(options.sshAddress === undefined ? {} : {sshAddress: options.sshAddress}),
+  }
   const existing = findMachine(fleet, name)
   if (existing) {
-    if (options.sshPublicKey === undefined || existing.sshPublicKey === options.sshPublicKey) return {machine: existing, added: false, changed: false}
-    const machine: Machine = {...existing, ...sshKey, updatedAt: stamp}
+    if (Object.entries(ssh).every(([field, value]) => existing[field as keyof typeof ssh] === value)) return {machine: existing, added: false, changed: false}
+    const machine: Machine = {...existing, ...ssh, updatedAt: stamp}
     fleet.machines = fleet.machines.map((m) => (m.name === name ? machine : m))
     return {machine, added: false, changed: true}
   }
   const state: MachineState = activeMachines(fleet).length > 0 ? 'pending' : 'active'
-  const machine: Machine = {name, hostname: hostname(), os: currentPlatform(), recipient, ...sshKey, state, enrolledAt: stamp, updatedAt: stamp}
+  const machine: Machine = {name, hostname: hostname(), os: currentPlatform(), recipient, ...ssh, state, enrolledAt: stamp, updatedAt: stamp}
   fleet.machines = [...fleet.machines, machine]
   return {machine, added: true, changed: true}
 }

@@ -14,6 +14,7 @@ import {withFleetLock} from '../lock/fleet-lock.ts'
 import type {Fleet, Machine, MachineState} from '../manifest/schema.ts'
 import {MANIFEST_RELATIVE_PATH, parseManifest, readManifest, writeManifest} from '../manifest/store.ts'
 import {upstreamRef} from '../git/git.ts'
+import {parseSshAddress} from '../fleet/ssh-address.ts'
 
 export interface RosterView {
   /** Where the roster was read: the forge (just fetched), or this machine's copy when the forge did not answer. */
@@ -116,6 +117,38 @@ async function pushGeneratedChange(local: LocalFleet, lockedFor: string, reason:
     })
     return pushed
   })
+}
+
+/** What `fleet machines address` did: this machine's SSH address now (undefined: none), and whether it changed. */
+export interface AddressChange {
+  machine: string
+  sshAddress?: string
+  changed: boolean
+  pushed: number
+}
+
+/**
+ * Record (or, with `address` undefined, remove) this machine's SSH address in the roster, the way every roster change
+ * is made (one manifest change, committed and pushed; see pushGeneratedChange). Any machine on the roster may: the
+ * address is its own. A UsageError (exit 2) for an address that is not `[user@]host[:port]`, or a machine not on the
+ * roster.
+ */
+export async function setMachineAddress(local: LocalFleet, address: string | undefined): Promise<AddressChange> {
+  const wanted = address?.trim()
+  if (wanted !== undefined) parseSshAddress(wanted)
+  let changed = false
+  const pushed = await pushGeneratedChange(local, 'machines address', 'machines address', async () => {
+    const fleet = await readManifest(local.paths.sourceDir)
+    const machine = requireMachine(fleet, local.machine)
+    changed = machine.sshAddress !== wanted
+    if (!changed) return
+    const updated: Machine = {...machine, sshAddress: wanted, updatedAt: new Date().toISOString()}
+    if (wanted === undefined) delete updated.sshAddress
+    fleet.machines = fleet.machines.map((m) => (m.name === machine.name ? updated : m))
+    await writeManifest(local.paths.sourceDir, fleet)
+    await local.repo.commitAll(wanted === undefined ? `fleet: ${local.machine}: remove its SSH address` : `fleet: ${local.machine}: SSH address ${wanted}`)
+  })
+  return {machine: local.machine, ...(wanted === undefined ? {} : {sshAddress: wanted}), changed, pushed}
 }
 
 /** What re-encrypting the files whose recipients drifted did: the files rewritten, those left, and the commits pushed. */
