@@ -1,6 +1,7 @@
-// `npm run bench [-- startup|sync|propagation|idle|idle-ssh|doctor]`: all the benchmarks, or those named (BENCHMARKS.md).
+// `npm run bench [-- startup|sync|propagation|idle|idle-ssh|doctor|plugins]`: all the benchmarks, or those named (BENCHMARKS.md).
 import {benchDoctor, printDoctor} from './doctor.ts'
 import {benchIdle, benchIdleSsh, printIdle} from './idle.ts'
+import {benchPlugins, printPlugins} from './plugins.ts'
 import {benchPropagation, printPropagation} from './propagation.ts'
 import {benchStartup, printStartup} from './startup.ts'
 import {benchSync, printSync} from './sync.ts'
@@ -22,4 +23,5 @@ await run('propagation', () => benchPropagation(), printPropagation)
 await run('idle', () => benchIdle(), printIdle)
 await run('idle-ssh', () => benchIdleSsh(), printIdle)
 await run('doctor', () => benchDoctor(), printDoctor)
+await run('plugins', () => benchPlugins(), printPlugins)
 if (process.env.BENCH_JSON) console.log(JSON.stringify(results, null, 2))

@@ -15,10 +15,12 @@ export const PEER_FILE = '.local/share/fleet/task-durations/local.parquet'
 
 /**
  * sshd logs every user in with the passwd entry's home, the same for all peers here; a forced command for `publicKey`
- * gives each peer its own: HOME set, and the command started there, as a login on that machine would be.
+ * gives each peer its own: HOME set, and the command started there, as a login on that machine would be. With
+ * `delayMs`, the command waits that long first, as a peer further away than 127.0.0.1 would answer later.
  */
-function loginAsPeer(home: string, publicKey: string): string {
-  const command = `HOME='${home}'; export HOME; cd "$HOME" && exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"`
+function loginAsPeer(home: string, publicKey: string, delayMs = 0): string {
+  const wait = delayMs > 0 ? `sleep ${(delayMs / 1000).toFixed(3)}; ` : ''
+  const command = `${wait}HOME='${home}'; export HOME; cd "$HOME" && exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"`
   return `command="${command.replaceAll('"', '\\"')}",restrict ${publicKey.trim()}\n`
 }
 
@@ -27,6 +29,14 @@ export interface Peer {
   machine: Machine
   sshd: Sshd
   address: string
+  /** The file sshd takes the client's key from (with the forced command), and that key. */
+  authorizedKeys: string
+  clientPublicKey: string
+}
+
+/** From now on, every login to `peer` waits `delayMs` before its command runs (0: none), as a peer further away would. */
+export function delayLogins(peer: Peer, delayMs: number): void {
+  writeFileSync(peer.authorizedKeys, loginAsPeer(peer.machine.home, peer.clientPublicKey, delayMs))
 }
 
 /**
@@ -46,7 +56,7 @@ export async function addPeer(fleet: TestFleet, approver: Machine, name: string,
     await sshd.stop()
     throw error
   }
-  return {machine, sshd, address}
+  return {machine, sshd, address, authorizedKeys, clientPublicKey}
 }
 
 /** This machine's client key for its peers: made at ~/.ssh/id_ed25519; the path and the public key line. */
