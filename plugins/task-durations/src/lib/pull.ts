@@ -13,8 +13,11 @@ import {connectionFailure, describeConnectionFailure, knownHostsFile, recordedNe
 
 /** Where a peer keeps its file, relative to its home directory (the plugin's default data directory there). */
 export const REMOTE_FILE = '.local/share/fleet/task-durations/local.parquet'
-/** How many peers are pulled at once. */
-export const PULL_CONCURRENCY = 4
+/**
+ * How many peers are pulled at once: a person's fleet of a few machines all at once, so that a pull takes about as long
+ * as its slowest peer; a larger one never opens more connections than this.
+ */
+export const PULL_CONCURRENCY = 8
 /** Seconds a peer has to answer at all (ssh's ConnectTimeout). */
 export const CONNECT_TIMEOUT_SECONDS = 10
 /** How long one peer's pull may take in all, in milliseconds; past it, its rsync and ssh are stopped. */
