@@ -203,6 +203,24 @@ describe('task-durations: record and estimate', function () {
     assert.equal((await estimate('build', ['--fleet'])).count, 6)
   })
 
+  it('records nothing onto a local file it cannot read, and leaves the file as it was', async function () {
+    const good = readFileSync(paths.localFile)
+    const truncated = good.subarray(0, good.length - 40)
+    writeFileSync(paths.localFile, truncated)
+    try {
+      const {error} = (await record(alpha, ['build', '3'], {exit: 1})).json<{error: {code: string; message: string; fix: string}}>()
+      assert.equal(error.code, 'UNREADABLE_FILE')
+      assert.match(error.message, /^~\/\.local\/share\/fleet\/task-durations\/local\.parquet cannot be read: .*Nothing was recorded\.$/)
+      assert.match(
+        error.fix,
+        /^Move it aside: mv ~\/\.local\/share\/fleet\/task-durations\/local\.parquet ~\/\.local\/share\/fleet\/task-durations\/local\.parquet\.broken/,
+      )
+      assert.deepEqual(readFileSync(paths.localFile), truncated)
+    } finally {
+      writeFileSync(paths.localFile, good)
+    }
+  })
+
   it('contributes its pull-fleet agent, every 5 minutes', async function () {
     const listed = (await alpha.listAgents({env})).result
     const agent = listed.agents.find((a) => a.id === 'task-durations-pull-fleet')
