@@ -16,10 +16,9 @@ export function readError(error: unknown): string {
  */
 export function unreadableFileError(file: string, detail: string, source: 'local' | {host: string}, consequence: string): FleetError {
   const home = homedir()
-  const shown = withTilde(home, file)
   const fix =
     source === 'local'
-      ? `Move it aside: ${withTilde(home, shellCommand('mv', file, `${file}.broken`))} (the next \`fleet task-durations record\` starts a new file; DuckDB may still read part of the old one).`
+      ? `Move it aside: ${withTilde(home, shellCommand('mv', file, `${file}.broken`))} (the next \`fleet task-durations record\` starts a new file).`
       : `Remove the copy: ${withTilde(home, shellCommand('rm', file))}, then run \`fleet task-durations pull-fleet\` to fetch ${source.host}'s file again.`
-  return new FleetError(`${shown} cannot be read: ${detail}. ${consequence}`, {code: 'UNREADABLE_FILE', fix})
+  return new FleetError(withTilde(home, `${file} cannot be read: ${detail}. ${consequence}`), {code: 'UNREADABLE_FILE', fix})
 }

@@ -55,12 +55,13 @@ const STATS = `count(*) FILTER (WHERE task = $task)::INTEGER AS count,
   median(seconds) FILTER (WHERE task = $task) AS median,
   quantile_cont(seconds, 0.9) FILTER (WHERE task = $task) AS p90`
 
+/** Seconds to the millisecond: an interpolated percentile's last digits (8.200000000000001) mean nothing. */
+function toMilliseconds(seconds: unknown): number | null {
+  return seconds === null ? null : Math.round(Number(seconds) * 1000) / 1000
+}
+
 function stats(row: Record<string, unknown>): DurationStats {
-  return {
-    count: Number(row.count),
-    medianSeconds: row.median === null ? null : Number(row.median),
-    p90Seconds: row.p90 === null ? null : Number(row.p90),
-  }
+  return {count: Number(row.count), medianSeconds: toMilliseconds(row.median), p90Seconds: toMilliseconds(row.p90)}
 }
 
 /**
