@@ -16,3 +16,10 @@ export {parseSshAddress, sshDestination, type SshAddress} from './lib/fleet/ssh-
 export {fleetPaths, type FleetPaths} from './lib/platform/paths.ts'
 // Running programs the way fleet does: argument arrays, no shell, a clear error when one is missing or fails.
 export {run, type RunOptions, type RunResult} from './lib/process/run.ts'
+// A lock a plugin's own files can share between its processes (mkdir-based; a dead holder's lock is taken over).
+export {waitForLock, type Lock} from './lib/lock/lock.ts'
+// Output the way fleet's own commands write it: commands in a fix quoted for a POSIX shell, paths under the home
+// directory with `~`, plain tables.
+export {shellCommand, shellWord} from './lib/errors/shell-command.ts'
+export {withTilde} from './lib/platform/text.ts'
+export {renderTable} from './lib/cli/table.ts'
