@@ -23,8 +23,11 @@ async function tsc(project: string): Promise<{exitCode: number; output: string}>
   return {exitCode: run.exitCode ?? -1, output: String(run.all)}
 }
 
-/** Hooks that return the wrong shape, type-checked with the fixture's own settings (and so against dist/index.d.ts). */
-function writeWrongHooks(dir: string): string {
+/**
+ * Hooks that return the wrong shape, and PLUGINS.md's TypeScript excerpts (which must compile, but for the one that
+ * shows a wrong hook), type-checked with the fixture's own settings, and so against dist/index.d.ts.
+ */
+function writeWrongHooksAndExcerpts(dir: string): string {
   writeFileSync(join(dir, 'package.json'), JSON.stringify({type: 'module'}))
   writeFileSync(
     join(dir, 'wrong-agents.ts'),
@@ -34,6 +37,9 @@ function writeWrongHooks(dir: string): string {
     join(dir, 'wrong-doctor.ts'),
     "import type {DoctorHook} from '@dotfleet/fleet'\n\nconst hook: DoctorHook = async function () {\n  return {id: 'typed.mood', status: 'fine', message: 'All is well.'}\n}\n\nexport default hook\n",
   )
+  const excerpts = [...readFileSync(join(REPO_ROOT, 'PLUGINS.md'), 'utf8').matchAll(/^```ts\n(.*?)^```/gms)].map((match) => match[1])
+  for (const [index, excerpt] of excerpts.entries()) if (!excerpt.includes('nonsense')) writeFileSync(join(dir, `plugins-md-${index}.ts`), excerpt)
+  assert.ok(excerpts.length >= 4, `PLUGINS.md has ${excerpts.length} TypeScript excerpts`)
   const tsconfig = {
     extends: join(FIXTURE, 'tsconfig.json'),
     compilerOptions: {noEmit: true, rootDir: '.', typeRoots: [join(REPO_ROOT, 'node_modules/@types')]},
@@ -57,7 +63,7 @@ describe('the plugin API: a TypeScript plugin built against fleet’s types', fu
     let started: TestFleet
     ;[compiled, wrong, started] = await Promise.all([
       tsc(join(FIXTURE, 'tsconfig.json')),
-      tsc(writeWrongHooks(wrongDir)),
+      tsc(writeWrongHooksAndExcerpts(wrongDir)),
       TestFleet.start('pluginapi', {machines: ['alpha', 'beta']}),
     ])
     fleet = started
@@ -73,7 +79,7 @@ describe('the plugin API: a TypeScript plugin built against fleet’s types', fu
     await fleet?.remove()
   })
 
-  it('compiles against dist/index.d.ts; a hook that returns the wrong shape fails to compile, naming the file and the type', function () {
+  it('compiles against dist/index.d.ts, as PLUGINS.md’s excerpts do; a hook that returns the wrong shape fails to compile, naming the file and the type', function () {
     assert.equal(compiled.output.trim(), '')
     assert.equal(wrong.exitCode, 2, wrong.output)
     const errors = wrong.output.split('\n').filter((line) => / error TS\d+:/.test(line))
