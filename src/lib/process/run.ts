@@ -49,7 +49,10 @@ export const DEFAULT_TIMEOUT_MS = 120_000
 /** How long a process group asked to stop (SIGTERM) has before it is killed (SIGKILL). */
 const KILL_GRACE_MS = 2_000
 
-/** A process that failed; the message names the command and what it printed. */
+/**
+ * What run() throws for a process that exited with another code than 0 or timed out (code PROCESS_FAILED, exit 1): the
+ * message names the command and the last lines it printed; `result` is all of it.
+ */
 export class ProcessError extends FleetError {
   readonly result: RunResult
   constructor(result: RunResult) {
