@@ -105,7 +105,10 @@ export async function run(file: string, args: readonly string[], options: RunOpt
         code: 'NOT_FOUND',
         fix: 'If a setting names it (FLEET_CHEZMOI names chezmoi), point the setting at the program, or unset it to use the one on PATH.',
       })
-    throw new FleetError(`${file} was not found on PATH`, {code: 'NOT_FOUND', fix: `Install ${file} (see the README, "Install"), or put it on PATH.`})
+    throw new FleetError(`${file} was not found on PATH`, {
+      code: 'NOT_FOUND',
+      fix: `Install ${file} (brew install ${file} on macOS, sudo apt-get install ${file} on Debian), or put it on PATH.`,
+    })
   }
   if (result.exitCode !== 0 && !options.allowFailure) throw new ProcessError(result)
   return result
