@@ -5,7 +5,7 @@ import {defineConfig, globalIgnores} from 'eslint/config'
 import tseslint from 'typescript-eslint'
 
 export default defineConfig(
-  globalIgnores(['dist/', 'oclif.manifest.json', 'tmp/', '.bench/', 'templates/']),
+  globalIgnores(['**/dist/', '**/oclif.manifest.json', 'tmp/', '.bench/', 'templates/']),
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
@@ -25,7 +25,7 @@ export default defineConfig(
   },
   {
     // Tests and benchmarks read JSON that the CLI printed; typing every field they look at would add nothing.
-    files: ['test/**', 'bench/**'],
+    files: ['test/**', 'bench/**', 'plugins/*/test/**'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',

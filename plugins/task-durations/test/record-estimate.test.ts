@@ -1,0 +1,235 @@
+// task-durations through the real fleet CLI: the plugin (this checkout's build) linked into an enrolled machine's
+// fleet. `record` appends rows that read back exactly (whatever the task's name), two records at once keep both
+// rows, bad input is a usage error that writes nothing; `estimate` answers count 0 on an empty tree, reads the fleet
+// tree with its host names as text, and names a truncated file with the fix; `fleet agents list` shows the agent.
+import assert from 'node:assert/strict'
+import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {DuckDBInstance} from '@duckdb/node-api'
+
+import {TestFleet} from '../../../test/support/fleet.ts'
+import type {Machine, VerbOptions} from '../../../test/support/machine.ts'
+import type {Estimate} from '../src/lib/estimate.ts'
+import {type DurationsPaths, durationsPaths, hostFile} from '../src/lib/paths.ts'
+import type {RecordedDuration} from '../src/lib/record.ts'
+
+/** This checkout's plugin (its dist and manifest, from `npm run build`). */
+const PLUGIN_DIR = fileURLToPath(new URL('..', import.meta.url))
+/** oclif warns on every run that a linked ESM plugin is not transpiled from its source: not what these tests read. */
+const env = {OCLIF_DISABLE_LINKED_ESM_WARNING: '1'}
+const TASK = `it's "make" $(rm -rf ~) & ; \`x\``
+
+interface Row {
+  task: string
+  seconds: number
+  host: string
+  recorded_at: string
+}
+
+/** The rows of a Parquet file, as DuckDB reads them (recorded_at as ISO text). */
+async function rowsOf(file: string): Promise<Row[]> {
+  const instance = await DuckDBInstance.create(':memory:')
+  const connection = await instance.connect()
+  try {
+    const reader = await connection.runAndReadAll(
+      "SELECT task, seconds, host, strftime(recorded_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS recorded_at FROM read_parquet($1, hive_partitioning = false)",
+      [file],
+    )
+    return reader.getRowObjectsJS() as unknown as Row[]
+  } finally {
+    connection.closeSync()
+    instance.closeSync()
+  }
+}
+
+/** A peer's file, as its own `record`s would have written it, laid into this machine's fleet tree. */
+async function layPeerFile(paths: DurationsPaths, host: string, durations: Array<[string, number]>): Promise<string> {
+  const file = hostFile(paths, host)
+  mkdirSync(dirname(file), {recursive: true})
+  const instance = await DuckDBInstance.create(':memory:')
+  const connection = await instance.connect()
+  try {
+    await connection.run('CREATE TABLE durations (task VARCHAR, seconds DOUBLE, host VARCHAR, recorded_at TIMESTAMPTZ)')
+    for (const [task, seconds] of durations) await connection.run('INSERT INTO durations VALUES ($1, $2, $3, now())', [task, seconds, host])
+    await connection.run(`COPY durations TO '${file.replaceAll("'", "''")}' (FORMAT parquet)`)
+  } finally {
+    connection.closeSync()
+    instance.closeSync()
+  }
+  return file
+}
+
+describe('task-durations: record and estimate', function () {
+  let fleet: TestFleet
+  let alpha: Machine
+  let loner: Machine
+  let paths: DurationsPaths
+
+  const record = (machine: Machine, args: string[], options: VerbOptions = {}) =>
+    machine.fleet(['task-durations', 'record', ...args, '--json'], {env, ...options}).then((run) => {
+      if (options.exit !== 'any') assert.equal(run.exitCode, options.exit ?? 0, `record ${args.join(' ')}\n${run.stdout}\n${run.stderr}`)
+      return run
+    })
+  const estimate = async (task: string, flags: string[] = []): Promise<Estimate> => {
+    const run = await alpha.fleet(['task-durations', 'estimate', task, ...flags, '--json'], {env})
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr)
+    return run.json<Estimate>()
+  }
+
+  before(async function () {
+    fleet = await TestFleet.start('taskdurations', {machines: ['alpha', 'loner'], joined: 1})
+    ;[alpha, loner] = fleet.machines
+    await Promise.all([alpha, loner].map((machine) => machine.ok(['plugins', 'link', PLUGIN_DIR, '--no-install'], {env})))
+    paths = durationsPaths(alpha.env)
+  })
+  after(async () => {
+    await fleet?.remove()
+  })
+
+  it('estimates count 0 before anything is recorded, on this machine and over an empty fleet tree', async function () {
+    mkdirSync(join(paths.fleetDir, 'host=gamma'), {recursive: true}) // a peer pull-fleet has not reached yet
+    assert.deepEqual(await estimate('build'), {task: 'build', scope: 'machine', count: 0, medianSeconds: null, p90Seconds: null})
+    assert.deepEqual(await estimate('build', ['--fleet']), {task: 'build', scope: 'fleet', count: 0, medianSeconds: null, p90Seconds: null, hosts: []})
+    const text = await alpha.fleet(['task-durations', 'estimate', 'build', '--fleet'], {env})
+    assert.equal(text.stdout, 'No records of build across the fleet yet.')
+  })
+
+  it('records rows that read back exactly, whatever the task is called, keeps every row of records made at once, and estimates from them', async function () {
+    const first = (await record(alpha, [TASK, '1.5'])).json<RecordedDuration>()
+    assert.equal(first.task, TASK)
+    assert.equal(first.host, 'alpha')
+    assert.equal(first.rows, 1)
+    // Three at the same time: each waits for the others, none loses its row.
+    await Promise.all(['10', '2', '0'].map((seconds) => record(alpha, ['build', seconds])))
+    const text = await alpha.fleet(['task-durations', 'record', 'build', '4e0'], {env})
+    assert.equal(text.stdout, 'Recorded build: 4 s on alpha (5 records here).')
+
+    const rows = await rowsOf(paths.localFile)
+    assert.deepEqual(rows.map(({task, seconds, host}) => [task, seconds, host]).sort(), [
+      ['build', 0, 'alpha'],
+      ['build', 10, 'alpha'],
+      ['build', 2, 'alpha'],
+      ['build', 4, 'alpha'],
+      [TASK, 1.5, 'alpha'],
+    ])
+    assert.equal(rows.find((row) => row.task === TASK)?.recorded_at, first.recordedAt)
+    // Only the file: no temporary copy and no lock left beside it.
+    assert.deepEqual(readdirSync(paths.dir).sort(), ['fleet', 'local.parquet'])
+
+    // build: 0, 2, 4, 10 → median 3, p90 at 0.9 × 3 between 4 and 10 → 8.2.
+    assert.deepEqual(await estimate('build'), {task: 'build', scope: 'machine', count: 4, medianSeconds: 3, p90Seconds: 8.2})
+    const line = await alpha.fleet(['task-durations', 'estimate', TASK], {env})
+    assert.equal(line.stdout, `${TASK}: 1 record on this machine, median 1.5 s, p90 1.5 s.`)
+  })
+
+  it('refuses an empty task and a duration that is not a number of seconds (exit 2, with the fix), writing nothing', async function () {
+    const before = readFileSync(paths.localFile)
+    for (const [task, seconds, says] of [
+      ['build', 'abc', /SECONDS must be a number of seconds, 0 or more; "abc" is not/],
+      ['build', 'Infinity', /"Infinity" is not/],
+      ['  ', '3', /TASK is empty/],
+    ] as const) {
+      const run = await record(alpha, [task, seconds], {exit: 2})
+      const {error} = run.json<{error: {message: string; fix: string}}>()
+      assert.match(error.message, says)
+      assert.match(error.fix, /fleet task-durations record "build the site" 42\.5/)
+    }
+    assert.deepEqual(readFileSync(paths.localFile), before)
+  })
+
+  it('says a machine that has not enrolled needs `fleet enroll`, and records nothing', async function () {
+    const run = await record(loner, ['build', '3'], {exit: 1})
+    assert.equal(run.json<{error: {code: string}}>().error.code, 'NOT_ENROLLED')
+    assert.match(run.json<{error: {fix: string}}>().error.fix, /fleet enroll/)
+    assert.equal(existsSync(durationsPaths(loner.env).localFile), false)
+  })
+
+  it('--fleet adds every peer’s copy, each host named by its directory and kept as text (host=123)', async function () {
+    await layPeerFile(paths, '123', [
+      ['build', 20],
+      ['build', 30],
+      ['test', 5],
+    ])
+    await layPeerFile(paths, 'beta', [['test', 7]])
+    const fleetWide = await estimate('build', ['--fleet'])
+    // alpha: 0, 2, 4, 10; 123: 20, 30 → median 7, p90 at 0.9 × 5 = 4.5 → 20 + 0.5 × 10 = 25.
+    assert.deepEqual(fleetWide, {
+      task: 'build',
+      scope: 'fleet',
+      count: 6,
+      medianSeconds: 7,
+      p90Seconds: 25,
+      hosts: [
+        {host: '123', count: 2, medianSeconds: 25, p90Seconds: 29},
+        {host: 'alpha', count: 4, medianSeconds: 3, p90Seconds: 8.2},
+        {host: 'beta', count: 0, medianSeconds: null, p90Seconds: null},
+      ],
+    })
+    // Without --fleet: this machine's records alone.
+    assert.equal((await estimate('build')).count, 4)
+
+    const text = await alpha.fleet(['task-durations', 'estimate', 'build', '--fleet'], {env})
+    assert.equal(
+      text.stdout,
+      [
+        'build: 6 records across the fleet, median 7 s, p90 25 s.',
+        '',
+        'HOST   COUNT  MEDIAN  P90',
+        '123    2      25 s    29 s',
+        'alpha  4      3 s     8.2 s',
+        'beta   0      —       —',
+      ].join('\n'),
+    )
+  })
+
+  it('names a truncated copy and how to fetch it again, and estimates again once it is gone', async function () {
+    const good = readFileSync(hostFile(paths, 'beta'))
+    const broken = hostFile(paths, 'delta')
+    mkdirSync(dirname(broken), {recursive: true})
+    writeFileSync(broken, good.subarray(0, good.length - 40))
+
+    const run = await alpha.fleet(['task-durations', 'estimate', 'build', '--fleet', '--json'], {env})
+    assert.equal(run.exitCode, 1, run.stdout + run.stderr)
+    const {error} = run.json<{error: {code: string; message: string; fix: string}}>()
+    assert.equal(error.code, 'UNREADABLE_FILE')
+    assert.match(error.message, /^~\/\.local\/share\/fleet\/task-durations\/fleet\/host=delta\/local\.parquet cannot be read: .*No estimate was made\.$/)
+    assert.match(error.fix, /rm ~\/\.local\/share\/fleet\/task-durations\/fleet\/host=delta\/local\.parquet.*fleet task-durations pull-fleet/)
+    // This machine's own estimate does not read the fleet tree.
+    assert.equal((await estimate('build')).count, 4)
+
+    rmSync(broken)
+    assert.equal((await estimate('build', ['--fleet'])).count, 6)
+  })
+
+  it('records nothing onto a local file it cannot read, and leaves the file as it was', async function () {
+    const good = readFileSync(paths.localFile)
+    const truncated = good.subarray(0, good.length - 40)
+    writeFileSync(paths.localFile, truncated)
+    try {
+      const {error} = (await record(alpha, ['build', '3'], {exit: 1})).json<{error: {code: string; message: string; fix: string}}>()
+      assert.equal(error.code, 'UNREADABLE_FILE')
+      assert.match(error.message, /^~\/\.local\/share\/fleet\/task-durations\/local\.parquet cannot be read: .*Nothing was recorded\.$/)
+      assert.match(
+        error.fix,
+        /^Move it aside: mv ~\/\.local\/share\/fleet\/task-durations\/local\.parquet ~\/\.local\/share\/fleet\/task-durations\/local\.parquet\.broken/,
+      )
+      assert.deepEqual(readFileSync(paths.localFile), truncated)
+    } finally {
+      writeFileSync(paths.localFile, good)
+    }
+  })
+
+  it('contributes its pull-fleet agent, every 5 minutes', async function () {
+    const listed = (await alpha.listAgents({env})).result
+    const agent = listed.agents.find((a) => a.id === 'task-durations-pull-fleet')
+    assert.deepEqual(agent && [agent.label, agent.source, agent.kind, agent.intervalSeconds], [
+      'dev.dotfleet.task-durations-pull-fleet',
+      '@dotfleet/plugin-task-durations',
+      'interval',
+      300,
+    ])
+    assert.deepEqual(listed.failures, [])
+  })
+})
