@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import type AgentsList from '../../src/commands/agents/list.ts'
 import type PluginsInstall from '../../src/commands/plugins/install.ts'
 import type PluginsUninstall from '../../src/commands/plugins/uninstall.ts'
+import {HOOK_TIMEOUT_MS} from '../../src/lib/plugins/fan-out.ts'
 import {recordingShim} from '../support/agents.ts'
 import {CommandRun, REPO_ROOT, type ResultOf} from '../support/cli.ts'
 import {checkOf} from '../support/doctor.ts'
@@ -136,5 +137,26 @@ describe('fleet plugins install: short names from a private registry', function 
     assert.equal((await alpha.doctor({check: 'hello.ready', exit: 2})).error?.code, 'UNKNOWN_CHECK', 'the check is gone')
     assert.doesNotMatch(await enabledAtForge(forge), /plugin-hello/)
     assert.deepEqual(await installedPlugins(alpha), ['decoy'])
+  })
+
+  it('a plugin whose fleet:agents hook never settles is reported by `agents list` and `agents install`, which list and install the others and exit', async function () {
+    await alpha.ok(['plugins', 'link', join(FIXTURES, 'agents-hangs'), '--no-install'])
+    const started = Date.now()
+    const [list, install] = await Promise.all([fleetJson<ResultOf<typeof AgentsList>>(alpha, ['agents', 'list']), alpha.ok(['agents', 'install'])])
+    const wallMs = Date.now() - started
+    assert.deepEqual(
+      list.result.agents.map((agent) => agent.id),
+      ['watcher', 'puller'],
+    )
+    assert.deepEqual(
+      list.result.failures.map((failure) => failure.source),
+      ['agents-hangs'],
+    )
+    assert.match(list.result.failures[0].error, /did not finish within 10\.0 s/)
+    // oclif wraps a warning, each line after a ›.
+    const warning = install.stderr.replaceAll(/\s*\n\s*›\s*/g, ' ')
+    assert.match(warning, /Plugin agents-hangs could not contribute agents: its fleet:agents hook did not finish/)
+    assert.match(install.stdout, /watcher and puller installed into systemd .*already current/)
+    assert.ok(wallMs < HOOK_TIMEOUT_MS + 8000, `they ended ${wallMs} ms after they started`)
   })
 })
