@@ -11,11 +11,12 @@ import type PluginsInstall from '../../src/commands/plugins/install.ts'
 import type PluginsUninstall from '../../src/commands/plugins/uninstall.ts'
 import {HOOK_TIMEOUT_MS} from '../../src/lib/plugins/fan-out.ts'
 import {recordingShim} from '../support/agents.ts'
-import {CommandRun, REPO_ROOT, type ResultOf} from '../support/cli.ts'
+import {CommandRun, FLEET_BIN, NODE, REPO_ROOT, type ResultOf} from '../support/cli.ts'
 import {checkOf} from '../support/doctor.ts'
 import {Forge} from '../support/forge.ts'
 import {Machine, NODE_BIN_DIR} from '../support/machine.ts'
 import {Registry} from '../support/registry.ts'
+import {Terminal} from '../support/terminal.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 const FIXTURES = join(REPO_ROOT, 'test/fixtures/plugins')
@@ -124,6 +125,28 @@ describe('fleet plugins install: short names from a private registry', function 
     assert.deepEqual(run.result.installed, [{name: 'decoy', version: '1.0.0'}])
     assert.equal((await alpha.ok(['decoy'])).stdout.trim(), 'decoy installed')
     assert.deepEqual(await installedPlugins(alpha), [HELLO, 'decoy'])
+  })
+
+  it('in a terminal, fleet asks before it installs the unscoped package: no refuses (exit 2), yes installs it', async function () {
+    const {CI: _ci, ...terminalEnv} = beta.env
+    const ask = async (answer: string) => {
+      const terminal = new Terminal({columns: 200, rows: 30})
+      try {
+        await terminal.start([NODE, FLEET_BIN, 'plugins', 'install', 'decoy'], terminalEnv, beta.home)
+        await terminal.waitFor(/There is no @dotfleet\/plugin-decoy in .*Install the unscoped package "decoy" instead\?/)
+        await terminal.type(answer)
+        await terminal.send('Enter')
+        return {exitCode: await terminal.waitForExit(), screen: await terminal.screen({history: true})}
+      } finally {
+        await terminal.stop()
+      }
+    }
+    const refused = await ask('n')
+    assert.equal(refused.exitCode, 2, refused.screen)
+    assert.deepEqual(await installedPlugins(beta), [HELLO])
+    const accepted = await ask('y')
+    assert.equal(accepted.exitCode, 0, accepted.screen)
+    assert.deepEqual(await installedPlugins(beta), [HELLO, 'decoy'])
   })
 
   it('uninstalling hello takes its command, agent and check away, and the fleet no longer enables it', async function () {
