@@ -10,6 +10,7 @@ import {pluginChecks} from '../lib/doctor/plugin-checks.ts'
 import {ExitCode} from '../lib/errors/index.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
 import {recordDoctorSummary} from '../lib/heartbeat/doctor-summary.ts'
+import {installedPlugins} from '../lib/plugins/install.ts'
 import {plural} from '../lib/platform/text.ts'
 import {describeFleetView, fleetFindings, type FleetView, fleetView, fleetViewExitCode} from '../lib/status/fleet-view.ts'
 
@@ -40,7 +41,7 @@ Exit codes: 0 no check failed (warnings do not fail); 1 a check failed, or with 
     const {flags} = await this.parse(Doctor)
     if (flags.fleet) return this.finishFleet(await fleetView(await openLocalFleet()))
     const {agents} = await this.contributedAgents({quiet: true})
-    const context = new DoctorContext({agents})
+    const context = new DoctorContext({agents, installedPlugins: installedPlugins(this.config)})
     const report = await runDoctor(context, {checks: CORE_CHECKS, only: flags.check, fix: flags.fix, plugins: pluginChecks(this.config)})
     // One check is not a doctor run: only a whole run's summary goes to the heartbeat. A machine not enrolled has none.
     if (!flags.check && report.machine) await recordDoctorSummary(context.paths, report).catch(() => undefined)

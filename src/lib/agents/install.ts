@@ -91,6 +91,8 @@ export function renderContext(paths: FleetPaths, env: NodeJS.ProcessEnv = proces
   const agentEnv: Record<string, string> = {PATH: agentPath(env, chezmoi)}
   for (const name of ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME']) if (env[name]) agentEnv[name] = env[name]!
   if (chezmoi) agentEnv.FLEET_CHEZMOI = chezmoi
+  // The plugin manager's directory: an agent finds the plugins (and their data) this command found.
+  if (env.FLEET_DATA_DIR) agentEnv.FLEET_DATA_DIR = resolve(env.FLEET_DATA_DIR)
   return {
     node: process.execPath,
     entry: fileURLToPath(new URL('../../../bin/run.js', import.meta.url)),

@@ -12,12 +12,15 @@ import {ExitCode, explainSystemError, FleetError} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
 import type {SyncOptions, SyncResult} from '../sync/engine.ts'
 
-/** What a service has to say: lines for a person, warnings, an error with its fix for stderr, an exit code. */
+/** What a service has to say, for FleetCommand.render: lines for a person, warnings, a failure for stderr, an exit code. */
 export interface CommandOutput {
+  /** Lines for stdout, each printed with a newline; only without --json (with it, run()'s result is the output). */
   lines?: string[]
+  /** One-line warnings for stderr (oclif's `Warning:` form); only without --json. */
   warnings?: string[]
   /** Printed to stderr as it is (it ends with a newline), and only without --json. */
   failure?: string
+  /** The exit code the process ends with once the command returns (ExitCode: 0-4); unchanged when absent. */
   exitCode?: number
 }
 
@@ -26,10 +29,26 @@ function isPromptClosed(error: Error): boolean {
   return error.name === 'ExitPromptError' || error.name === 'AbortPromptError'
 }
 
+/**
+ * The base of every fleet command, the core's and the plugins' (a plugin's command extends it instead of oclif's
+ * Command). What it adds to oclif's Command:
+ * - `run()` returns the command's result: with `static enableJsonFlag = true`, `--json` prints it on stdout as JSON,
+ *   and nothing else reaches stdout (`this.log`, `this.warn` and render() print only without --json).
+ * - Errors (catch): a FleetError thrown from run() (UsageError exit 2, ForgeUnreachableError 3, ConflictError 4, a
+ *   FleetError with its own `code` and `exitCode`, else 1) is printed as `Error: <message>` and `Fix: <fix>` on
+ *   stderr, or with --json as `{"error": {"code", "message", "fix", "exitCode"}}` on stdout, and the process exits with
+ *   its exit code. A full disk or a refused write (ENOSPC, EACCES, …) is said in words with a fix; oclif's own errors
+ *   (an unknown flag, a missing argument: exit 2) get the same compact JSON; anything else is left to oclif (exit 1).
+ * - `interactive`, render(), exitNow(), onStopSignal() and toStderr() below.
+ */
 export abstract class FleetCommand extends Command {
-  /** The command may ask questions: a terminal on stdin and stdout, no --json, and not under CI. */
+  /**
+   * Whether the command may ask questions: true when stdin and stdout are terminals, --json is off and CI is unset;
+   * decided in init(). Without it, ask nothing: take a flag (`--yes`) or fail with a UsageError that names it.
+   */
   protected interactive = false
 
+  /** Sets `interactive`, and stops an agent started by `fleet agents run` when its runner is gone; call it first in an override. */
   override async init(): Promise<void> {
     await super.init()
     followRunner() // an agent of `fleet agents run` stops when the runner is gone
@@ -44,7 +63,11 @@ export abstract class FleetCommand extends Command {
     return collected
   }
 
-  /** Print what a service said (lines and warnings only without --json) and take its exit code. */
+  /**
+   * Print what a service said (its lines on stdout and its warnings on stderr, only without --json; its failure on
+   * stderr) and take its exit code: the command goes on to return its result (printed under --json) and the process
+   * then ends with that code.
+   */
   protected render(output: CommandOutput): void {
     for (const line of output.lines ?? []) this.log(line)
     for (const warning of output.warnings ?? []) this.warn(warning)
@@ -62,27 +85,31 @@ export abstract class FleetCommand extends Command {
   }
 
   /**
-   * End the process now with `code`, once what was written to stdout and stderr has been handed to the OS: for a
-   * command whose stopped work (a check past its time limit, a plugin's hook that never settles) may leave timers or
-   * processes behind.
+   * End the process now with `code` (an ExitCode, 0-4), once what was written to stdout and stderr has been handed to
+   * the OS: for a command whose stopped work (a check past its time limit, a plugin's hook that never settles) may
+   * leave timers or processes behind that would keep Node running. Never returns.
    */
   protected async exitNow(code: number): Promise<never> {
     await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write('', resolve))))
     process.exit(code)
   }
 
-  /** Text for stderr as it is, with or without --json (a note while stopping, say). */
+  /** Write `text` to stderr as it is (no newline added), with or without --json (a note while stopping, say). */
   protected toStderr(text: string): void {
     process.stderr.write(text)
   }
 
-  /** Run `stop` on Ctrl-C or SIGTERM. */
+  /**
+   * Run `stop` on Ctrl-C (SIGINT) or SIGTERM, every time one comes, instead of Node's default of ending at once: stop
+   * what runs (abort a controller), then let run() finish and report what was done.
+   */
   protected onStopSignal(stop: () => void): void {
     // `on`, not `once`: execa's signal-exit re-raises a signal that no other listener is left to handle.
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
   }
 
+  /** fleet's error report, as described above (FleetCommand); an override adds to it and calls `super.catch(error)`. */
   protected override async catch(raw: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     // A full disk or a refused write is said in words, with the fix, whichever command met it.
     const error = isPromptClosed(raw)

@@ -22,6 +22,8 @@ export interface DoctorContextOptions {
   env?: NodeJS.ProcessEnv
   /** The agents this machine should run (the core's and the plugins', from the fleet:agents hook). */
   agents?: ContributedAgent[]
+  /** The package names of the plugins installed or linked here (the plugin manager's, from oclif's config). */
+  installedPlugins?: string[]
 }
 
 /** The check that reports each failure of a shared read, so that the checks that needed it point there instead of repeating it. */
@@ -48,12 +50,14 @@ export class DoctorContext {
   readonly env: NodeJS.ProcessEnv
   readonly paths: FleetPaths
   readonly agents: ContributedAgent[]
+  readonly installedPlugins: string[]
   private readonly memo = new Map<string, Promise<unknown>>()
 
   constructor(options: DoctorContextOptions = {}) {
     this.env = options.env ?? process.env
     this.paths = fleetPaths(this.env)
     this.agents = options.agents ?? []
+    this.installedPlugins = options.installedPlugins ?? []
   }
 
   /** `compute()`, run once per context and shared by every check that asks for `key`. */

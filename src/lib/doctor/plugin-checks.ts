@@ -28,7 +28,6 @@ export function validatePluginCheck(value: unknown): PluginCheckResult {
   return {id: v.id as string, status: v.status as CheckStatus, message: v.message as string, fix: v.fix as string | undefined}
 }
 
-
 /** The plugin check timeout from FLEET_DOCTOR_PLUGIN_TIMEOUT_MS (milliseconds), else PLUGIN_CHECK_TIMEOUT_MS. */
 export function pluginCheckTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   return durationFromEnv(env, {

@@ -5,7 +5,11 @@ import {shellCommand} from './shell-command.ts'
 
 // Every failure fleet reports carries an exit code from the documented set and, where there is one, the fix.
 
-/** Exit codes shared by every command (see README, "Exit codes"). */
+/**
+ * Exit codes shared by every command, the core's and the plugins' (README, "Exit codes"): 0 done; 1 error; 2 usage
+ * (bad input: a flag, an argument, an answer); 3 the forge cannot be reached (work kept, retried later); 4 a conflict
+ * that needs a person (nothing lost).
+ */
 export const ExitCode = {
   ok: 0,
   error: 1,
@@ -39,7 +43,7 @@ export class FleetError extends Error {
   }
 }
 
-/** Bad input from the person: a flag, an argument, an answer that cannot be used. Exit 2. */
+/** Bad input from the person: a flag, an argument, an answer that cannot be used. Exit 2, code USAGE unless given. */
 export class UsageError extends FleetError {
   constructor(message: string, fix?: string, code = 'USAGE') {
     super(message, {exitCode: ExitCode.usage, fix, code})
@@ -47,7 +51,10 @@ export class UsageError extends FleetError {
   }
 }
 
-/** The forge did not answer. Work stays local and a later run retries. Exit 3. */
+/**
+ * The forge did not answer. Work stays local and a later run retries. Exit 3, code FORGE_UNREACHABLE. `forge` is its
+ * address (credentials in it are redacted), `detail` what went wrong; `fix` replaces the default advice.
+ */
 export class ForgeUnreachableError extends FleetError {
   constructor(forge: string, detail: string, cause?: unknown, fix?: string) {
     super(redactUrl(`The forge ${forge} cannot be reached: ${detail}`), {
@@ -62,7 +69,7 @@ export class ForgeUnreachableError extends FleetError {
   }
 }
 
-/** A conflict that needs a person; both versions are kept. Exit 4. */
+/** A conflict that needs a person; both versions are kept. Exit 4, code CONFLICT; `fix` says how to settle it. */
 export class ConflictError extends FleetError {
   constructor(message: string, fix: string) {
     super(message, {exitCode: ExitCode.conflict, fix, code: 'CONFLICT'})

@@ -6,7 +6,7 @@ export function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
 }
 
-/** A command line a person can paste: `shellCommand('git', '-C', dir, 'status')`. */
+/** A command line a person can paste, each word quoted as shellWord does: `shellCommand('git', '-C', dir, 'status')`. For a fix. */
 export function shellCommand(...words: string[]): string {
   return words.map(shellWord).join(' ')
 }

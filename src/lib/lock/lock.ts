@@ -40,6 +40,7 @@ export function processStart(pid: number): string | undefined {
   }
 }
 
+/** A lock that is held: `dir` is the lock's directory; release() removes it (a second call does nothing). */
 export interface Lock {
   readonly dir: string
   release(): void
@@ -170,7 +171,13 @@ export function tryLock(lockDir: string, purpose: string): Lock | undefined {
   return undefined
 }
 
-/** Wait for the lock, up to `timeoutMs`. Commands a person runs wait; agents use tryLock and leave a mark. */
+/**
+ * Take the lock `lockDir` (a directory made by mkdir, mode 0700; its parent must exist), retrying every 200 ms for up
+ * to `timeoutMs` milliseconds. Resolves with the Lock, or undefined when a live process still holds it then. The
+ * holder's pid, host and `purpose` (a few words: "record a duration") are kept in it; a lock whose holder is gone (a
+ * crash, a reboot) is taken over. Release it in a `finally`. Commands a person runs wait; agents use tryLock and
+ * leave a mark.
+ */
 export async function waitForLock(lockDir: string, purpose: string, timeoutMs: number): Promise<Lock | undefined> {
   const deadline = Date.now() + timeoutMs
   for (;;) {

@@ -106,7 +106,7 @@ export async function changeMachineState(local: LocalFleet, name: string, state:
  * here), then pushed, and made again by `derive` on the forge's manifest when another machine's push got there first
  * (the re-derive strategy). Returns the commits pushed.
  */
-async function pushGeneratedChange(local: LocalFleet, lockedFor: string, reason: string, derive: () => Promise<void>): Promise<number> {
+export async function pushGeneratedChange(local: LocalFleet, lockedFor: string, reason: string, derive: () => Promise<void>): Promise<number> {
   return withFleetLock(local.paths, lockedFor, async () => {
     const branch = (await readManifest(local.paths.sourceDir)).settings.branch
     await syncBeforeChange(local, reason)

@@ -11,7 +11,10 @@ export function someOf(names: string[], shown = 3): string {
   return names.length <= shown ? names.join(', ') : `${names.slice(0, shown).join(', ')} and ${names.length - shown} more`
 }
 
-/** Text with the home directory shown as `~` (a path quoted for the shell keeps `~/` outside its quotes). */
+/**
+ * `text` with the home directory `home` (fleetPaths().home) shown as `~`, wherever it appears: for paths in messages.
+ * A path quoted for the shell keeps `~/` outside its quotes, so the command still works when pasted.
+ */
 export function withTilde(home: string, text: string): string {
   if (!home || home === '/') return text
   return text

@@ -25,9 +25,10 @@ export interface FleetView {
 }
 
 /**
- * This machine's fleet, from the manifest in its source repo as of its last sync (no network). Throws a FleetError
- * `NOT_ENROLLED` (exit 1, with the fix) on a machine that has not enrolled, and a FleetError naming the file and line
- * for a manifest that cannot be read.
+ * This machine's fleet, from the manifest in its source repo as of its last sync (no network, no lock: a snapshot;
+ * `fleet sync` brings it up to date). `env` says where HOME and the XDG directories are (this process's by default).
+ * Throws a FleetError `NOT_ENROLLED` (exit 1, with the fix) on a machine that has not enrolled, and a FleetError
+ * naming the file and line for a manifest that cannot be read.
  */
 export async function readFleet(env: NodeJS.ProcessEnv = process.env): Promise<FleetView> {
   const local = await openLocalFleet(env)
@@ -55,7 +56,9 @@ export function fleetDataDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * Where a plugin keeps its data on this machine: `<fleetDataDir>/<short name>` (`@dotfleet/plugin-task-durations`
- * → `~/.local/share/fleet/task-durations`). Not created: the plugin makes it when it first writes.
+ * → `~/.local/share/fleet/task-durations`), an absolute path; `plugin` is its package name (or its short name). Its
+ * agents get the same FLEET_DATA_DIR, so they find the same directory. Not created: the plugin makes it when it first
+ * writes.
  */
 export function pluginDataDir(plugin: string, env: NodeJS.ProcessEnv = process.env): string {
   return join(fleetDataDir(env), pluginShortName(plugin))

@@ -49,7 +49,10 @@ export const DEFAULT_TIMEOUT_MS = 120_000
 /** How long a process group asked to stop (SIGTERM) has before it is killed (SIGKILL). */
 const KILL_GRACE_MS = 2_000
 
-/** A process that failed; the message names the command and what it printed. */
+/**
+ * What run() throws for a process that exited with another code than 0 or timed out (code PROCESS_FAILED, exit 1): the
+ * message names the command and the last lines it printed; `result` is all of it.
+ */
 export class ProcessError extends FleetError {
   readonly result: RunResult
   constructor(result: RunResult) {
@@ -102,7 +105,10 @@ export async function run(file: string, args: readonly string[], options: RunOpt
         code: 'NOT_FOUND',
         fix: 'If a setting names it (FLEET_CHEZMOI names chezmoi), point the setting at the program, or unset it to use the one on PATH.',
       })
-    throw new FleetError(`${file} was not found on PATH`, {code: 'NOT_FOUND', fix: `Install ${file} (see the README, "Install"), or put it on PATH.`})
+    throw new FleetError(`${file} was not found on PATH`, {
+      code: 'NOT_FOUND',
+      fix: `Install ${file} (brew install ${file} on macOS, sudo apt-get install ${file} on Debian), or put it on PATH.`,
+    })
   }
   if (result.exitCode !== 0 && !options.allowFailure) throw new ProcessError(result)
   return result

@@ -1,0 +1,185 @@
+// `fleet plugins install NAME` end to end, against a private npm registry of the test's own (verdaccio on
+// 127.0.0.1): a short name means fleet's own @dotfleet/plugin-NAME, whose command, agent and check then appear and
+// which the fleet's manifest then enables (another machine's doctor says to install it); a short name with only an
+// unscoped package of that name is refused unless --allow-unscoped; uninstalling takes it all away again.
+import assert from 'node:assert/strict'
+import {existsSync, mkdirSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import type AgentsList from '../../src/commands/agents/list.ts'
+import type PluginsInstall from '../../src/commands/plugins/install.ts'
+import type PluginsUninstall from '../../src/commands/plugins/uninstall.ts'
+import {HOOK_TIMEOUT_MS} from '../../src/lib/plugins/fan-out.ts'
+import {recordingShim} from '../support/agents.ts'
+import {CommandRun, FLEET_BIN, NODE, REPO_ROOT, type ResultOf} from '../support/cli.ts'
+import {checkOf} from '../support/doctor.ts'
+import {Forge} from '../support/forge.ts'
+import {Machine, NODE_BIN_DIR} from '../support/machine.ts'
+import {Registry} from '../support/registry.ts'
+import {Terminal} from '../support/terminal.ts'
+import {makeTempDir, removeTempDir} from '../support/tmp.ts'
+
+const FIXTURES = join(REPO_ROOT, 'test/fixtures/plugins')
+const HELLO = '@dotfleet/plugin-hello'
+/** The hello plugin's agent: its systemd units once installed. */
+const GREETER_UNITS = ['dev.dotfleet.hello-greeter.service', 'dev.dotfleet.hello-greeter.timer']
+
+/** `fleet ARGS --json` on `machine`, expecting `exit`, with its parsed result or error. */
+async function fleetJson<T>(machine: Machine, args: string[], exit = 0): Promise<CommandRun<T>> {
+  const run = new CommandRun<T>(`fleet ${args.join(' ')} --json on ${machine.name}`, await machine.fleet([...args, '--json']))
+  assert.equal(run.exitCode, exit, `${run.command} exited ${run.exitCode}\n${run.stdout}\n${run.stderr}`)
+  return run
+}
+
+/** The plugins the manifest enables, as the forge has it. */
+async function enabledAtForge(forge: Forge): Promise<string> {
+  return (await forge.show('.chezmoidata/fleet.yaml')) ?? ''
+}
+
+describe('fleet plugins install: short names from a private registry', function () {
+  let root: string
+  let registry: Registry
+  let forge: Forge
+  let alpha: Machine
+  let beta: Machine
+  let unitDir: string
+
+  const agentIds = async (machine: Machine) =>
+    (await fleetJson<ResultOf<typeof AgentsList>>(machine, ['agents', 'list'])).result.agents.map((agent) => `${agent.id} from ${agent.source}`)
+  const installedPlugins = async (machine: Machine) =>
+    (await fleetJson<Array<{name: string; type: string}>>(machine, ['plugins'])).result
+      .filter((plugin) => plugin.type === 'user' || plugin.type === 'link')
+      .map((plugin) => plugin.name)
+      .sort()
+
+  before(async function () {
+    root = makeTempDir('plugins-install')
+    registry = await Registry.start(join(root, 'registry'), {localOnly: ['decoy']})
+    const shims = join(root, 'shims')
+    mkdirSync(shims, {recursive: true})
+    recordingShim(shims, 'systemctl')
+    forge = await Forge.create(root)
+    // alpha names the registry with FLEET_NPM_REGISTRY and keeps its plugins in FLEET_DATA_DIR, and has a service
+    // manager (a recording stand-in for systemctl); beta names the registry in its ~/.npmrc, the way npm users do.
+    alpha = new Machine(root, 'alpha', {
+      ...registry.env,
+      FLEET_NPM_REGISTRY: registry.url,
+      FLEET_DATA_DIR: join(root, 'alpha-data'),
+      PATH: `${shims}:${NODE_BIN_DIR}:${process.env.PATH}`,
+    })
+    beta = new Machine(root, 'beta', registry.env)
+    beta.write('.npmrc', `registry=${registry.url}\n`)
+    unitDir = join(alpha.home, '.config/systemd/user')
+    await Promise.all([registry.publish(join(FIXTURES, 'hello')), registry.publish(join(FIXTURES, 'decoy')), alpha.enroll(forge.url, {agents: true})])
+    await beta.enroll(forge.url)
+    await alpha.approve('beta')
+  })
+  after(async () => {
+    await registry?.stop()
+    if (root) removeTempDir(root)
+  })
+
+  it("installs @dotfleet/plugin-hello for `hello`: its command runs, its agent is installed, its check is in doctor, and the fleet's manifest enables it", async function () {
+    const run = await fleetJson<ResultOf<typeof PluginsInstall>>(alpha, ['plugins', 'install', 'hello'])
+    assert.deepEqual(run.result.installed, [{name: HELLO, version: '1.0.0'}])
+    assert.deepEqual(run.result.fleet, {enrolled: true, changed: [HELLO], pushed: 1})
+    assert.match(run.stderr, /Agents: watcher, puller and hello-greeter installed into systemd/)
+
+    assert.equal((await alpha.ok(['hello', 'alpha'])).stdout.trim(), 'hello, alpha')
+    assert.ok(existsSync(join(root, 'alpha-data/node_modules', HELLO, 'package.json')), 'installed into FLEET_DATA_DIR')
+    assert.deepEqual(await agentIds(alpha), ['watcher from @dotfleet/fleet', 'puller from @dotfleet/fleet', `hello-greeter from ${HELLO}`])
+    for (const unit of GREETER_UNITS) assert.ok(existsSync(join(unitDir, unit)), `${unit} is installed`)
+    // The agent finds the plugin where this fleet installed it.
+    assert.match(readFileSync(join(unitDir, GREETER_UNITS[0]), 'utf8'), new RegExp(`FLEET_DATA_DIR=${join(root, 'alpha-data')}`))
+
+    const check = checkOf((await alpha.doctor({check: 'hello.ready'})).result, 'hello.ready')
+    assert.deepEqual([check.status, check.group], ['ok', 'hello'])
+    assert.equal(checkOf((await alpha.doctor({check: 'plugins.installed'})).result, 'plugins.installed').status, 'ok')
+    assert.match(await enabledAtForge(forge), /plugins:\n\s+- "?@dotfleet\/plugin-hello"?\n/)
+  })
+
+  it('another machine of the fleet is told to install it until it does (its registry from its ~/.npmrc)', async function () {
+    await beta.sync()
+    const lacking = checkOf((await beta.doctor({check: 'plugins.installed'})).result, 'plugins.installed')
+    assert.equal(lacking.status, 'warn')
+    assert.match(lacking.message, /lacks: @dotfleet\/plugin-hello/)
+    assert.equal(lacking.fix, 'fleet plugins install hello')
+
+    const run = await fleetJson<ResultOf<typeof PluginsInstall>>(beta, ['plugins', 'install', 'hello'])
+    assert.deepEqual(run.result.fleet, {enrolled: true, changed: [], pushed: 0}, 'the manifest enabled it already')
+    assert.doesNotMatch(run.stderr, /Agents:/, 'beta has no agents installed: nothing is said of them')
+    assert.equal(checkOf((await beta.doctor({check: 'plugins.installed'})).result, 'plugins.installed').status, 'ok')
+  })
+
+  it('refuses `decoy` (only an unscoped package has that name), naming both names and the registry; installs nothing', async function () {
+    const run = await fleetJson<never>(alpha, ['plugins', 'install', 'decoy'], 2)
+    assert.equal(run.error?.code, 'NO_SUCH_PLUGIN')
+    assert.match(run.error?.message ?? '', new RegExp(`@dotfleet/plugin-decoy in ${registry.url}.*unscoped package "decoy"`))
+    assert.match(run.error?.fix ?? '', /fleet plugins install decoy --allow-unscoped/)
+    assert.deepEqual(await installedPlugins(alpha), [HELLO])
+    assert.equal(existsSync(join(root, 'alpha-data/node_modules/decoy')), false)
+  })
+
+  it('--allow-unscoped installs the unscoped package', async function () {
+    const run = await fleetJson<ResultOf<typeof PluginsInstall>>(alpha, ['plugins', 'install', 'decoy', '--allow-unscoped'])
+    assert.deepEqual(run.result.installed, [{name: 'decoy', version: '1.0.0'}])
+    assert.equal((await alpha.ok(['decoy'])).stdout.trim(), 'decoy installed')
+    assert.deepEqual(await installedPlugins(alpha), [HELLO, 'decoy'])
+  })
+
+  it('in a terminal, fleet asks before it installs the unscoped package: no refuses (exit 2), yes installs it', async function () {
+    const {CI: _ci, ...terminalEnv} = beta.env
+    const ask = async (answer: string) => {
+      const terminal = new Terminal({columns: 200, rows: 30})
+      try {
+        await terminal.start([NODE, FLEET_BIN, 'plugins', 'install', 'decoy'], terminalEnv, beta.home)
+        await terminal.waitFor(/There is no @dotfleet\/plugin-decoy in .*Install the unscoped package "decoy" instead\?/)
+        await terminal.type(answer)
+        await terminal.send('Enter')
+        return {exitCode: await terminal.waitForExit(), screen: await terminal.screen({history: true})}
+      } finally {
+        await terminal.stop()
+      }
+    }
+    const refused = await ask('n')
+    assert.equal(refused.exitCode, 2, refused.screen)
+    assert.deepEqual(await installedPlugins(beta), [HELLO])
+    const accepted = await ask('y')
+    assert.equal(accepted.exitCode, 0, accepted.screen)
+    assert.deepEqual(await installedPlugins(beta), [HELLO, 'decoy'])
+  })
+
+  it('uninstalling hello takes its command, agent and check away, and the fleet no longer enables it', async function () {
+    const run = await fleetJson<ResultOf<typeof PluginsUninstall>>(alpha, ['plugins', 'uninstall', 'hello'])
+    assert.deepEqual(run.result, {uninstalled: [HELLO], fleet: {enrolled: true, changed: [HELLO], pushed: 1}})
+    assert.match(run.stderr, /Agents: watcher and puller installed into systemd .*removed hello-greeter/)
+
+    assert.notEqual((await alpha.fleet(['hello'])).exitCode, 0, 'the command is gone')
+    assert.deepEqual(await agentIds(alpha), ['watcher from @dotfleet/fleet', 'puller from @dotfleet/fleet'])
+    for (const unit of GREETER_UNITS) assert.equal(existsSync(join(unitDir, unit)), false, `${unit} is removed`)
+    assert.equal((await alpha.doctor({check: 'hello.ready', exit: 2})).error?.code, 'UNKNOWN_CHECK', 'the check is gone')
+    assert.doesNotMatch(await enabledAtForge(forge), /plugin-hello/)
+    assert.deepEqual(await installedPlugins(alpha), ['decoy'])
+  })
+
+  it('a plugin whose fleet:agents hook never settles is reported by `agents list` and `agents install`, which list and install the others and exit', async function () {
+    await alpha.ok(['plugins', 'link', join(FIXTURES, 'agents-hangs'), '--no-install'])
+    const started = Date.now()
+    const [list, install] = await Promise.all([fleetJson<ResultOf<typeof AgentsList>>(alpha, ['agents', 'list']), alpha.ok(['agents', 'install'])])
+    const wallMs = Date.now() - started
+    assert.deepEqual(
+      list.result.agents.map((agent) => agent.id),
+      ['watcher', 'puller'],
+    )
+    assert.deepEqual(
+      list.result.failures.map((failure) => failure.source),
+      ['agents-hangs'],
+    )
+    assert.match(list.result.failures[0].error, /did not finish within 10\.0 s/)
+    // oclif wraps a warning, each line after a ›.
+    const warning = install.stderr.replaceAll(/\s*\n\s*›\s*/g, ' ')
+    assert.match(warning, /Plugin agents-hangs could not contribute agents: its fleet:agents hook did not finish/)
+    assert.match(install.stdout, /watcher and puller installed into systemd .*already current/)
+    assert.ok(wallMs < HOOK_TIMEOUT_MS + 8000, `they ended ${wallMs} ms after they started`)
+  })
+})
