@@ -108,7 +108,6 @@ export async function benchPlugins(options: PluginsBenchOptions = {}): Promise<P
     const env = {...alpha.env, FLEET_SSH_IDENTITY: key.file}
     for (let i = 1; i <= peerCount; i++) peers.push(await addPeer(fleet, alpha, `peer${i}`, key.publicKey))
     await alpha.ok(['plugins', 'link', PLUGIN_DIR, '--no-install'])
-    await alpha.sync()
     await withDuckDB(async (db) => {
       for (const peer of peers) await writeDurations(db, peer.machine.path(PEER_FILE), peer.machine.name, peerRows)
     })
