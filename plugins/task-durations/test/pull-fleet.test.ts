@@ -4,7 +4,7 @@
 // keep their last good copies. Then the healthy one serves a truncated file: discarded, its last good copy kept.
 // Each outcome is said for what it is, by pull-fleet and by fleet doctor's checks.
 import assert from 'node:assert/strict'
-import {readdirSync, readFileSync, truncateSync, writeFileSync} from 'node:fs'
+import {readdirSync, readFileSync, rmSync, truncateSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -173,10 +173,16 @@ describe('task-durations pull-fleet: peers over SSH', function () {
     assert.match(stale[0].fix ?? '', /pull-fleet/)
   })
 
-  it('pulls the rekeyed peer again once its old key is forgotten, as the fix says', async function () {
+  it('reaches the rekeyed peer again once its old key is forgotten, as the fix says; a peer without a file has recorded nothing, which is no failure', async function () {
     await alpha.shell(forgetOldKey())
+    const lastGood = readFileSync(copyOf('healthy'))
+    rmSync(peer('healthy').machine.path(PEER_FILE))
     const run = await alpha.fleet(['task-durations', 'pull-fleet', '--json'], {env})
-    const rekeyed = run.json<PullReport>().peers.find((p) => p.peer === 'rekeyed')
-    assert.deepEqual([rekeyed?.status, rekeyed?.hostKeyRecorded], ['unchanged', true], JSON.stringify(rekeyed))
+    const outcomes = Object.fromEntries(run.json<PullReport>().peers.map((p) => [p.peer, p]))
+    assert.deepEqual([outcomes.rekeyed.status, outcomes.rekeyed.hostKeyRecorded], ['unchanged', true], JSON.stringify(outcomes.rekeyed))
+    assert.deepEqual([outcomes.healthy.status, outcomes.healthy.ok], ['no-file', true], JSON.stringify(outcomes.healthy))
+    assert.match(outcomes.healthy.message, /has recorded nothing yet/)
+    assert.deepEqual(readFileSync(copyOf('healthy')), lastGood, 'the last good copy is kept')
+    assert.equal(run.exitCode, 1, 'the offline peer still fails the pull')
   })
 })

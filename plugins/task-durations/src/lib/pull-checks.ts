@@ -5,7 +5,16 @@ import {FleetError, type Machine, parseSshAddress, type PluginCheckResult, readF
 import {PULL_EVERY_SECONDS} from '../hooks/agents.ts'
 import type {DurationsPaths} from './paths.ts'
 import {readLastPull} from './pull-record.ts'
-import {connectionFailure, describeConnectionFailure, knownHostsFile, recordedNewHostKey, sshArgs, type SshSettings} from './ssh.ts'
+import {
+  type ConnectionFailure,
+  connectionFailure,
+  describeConnectionFailure,
+  knownHostsFile,
+  recordedNewHostKey,
+  sshArgs,
+  sshByHand,
+  type SshSettings,
+} from './ssh.ts'
 
 /** A last pull older than this many of the agent's intervals is worth a warning. */
 const STALE_PULLS = 3
@@ -16,8 +25,6 @@ export interface PullCheckContext {
   env: NodeJS.ProcessEnv
   signal: AbortSignal
   timeoutMs: number
-  /** Now, for the last pull's age (tests). */
-  now?: number
 }
 
 /** Time for one process, leaving the hook a little to answer within its `timeoutMs`. */
@@ -96,17 +103,16 @@ export async function peerCheck(peer: Machine, context: PullCheckContext): Promi
     const recorded = recordedNewHostKey(result.stderr) ? '; its host key was recorded now, at first contact' : ''
     return {id, status: 'ok', message: `${peer.name} answers at ${peer.sshAddress}${recorded}.`}
   }
-  const offlineFix = `Check that ${peer.name} is on and its SSH server listens at ${peer.sshAddress}; pull-fleet keeps its last good copy meanwhile.`
-  if (result.timedOut)
-    return {id, status: 'warn', message: `${peer.name} did not answer at ${peer.sshAddress} within ${(budgetMs / 1000).toFixed(1)} s.`, fix: offlineFix}
-  const failure = connectionFailure(result.stderr)
+  const failure: ConnectionFailure | undefined = result.timedOut
+    ? {kind: 'offline', reason: `no answer within ${(budgetMs / 1000).toFixed(1)} s`}
+    : connectionFailure(result.stderr)
   if (!failure) {
     const said = result.stderr.trim().split('\n').at(-1)?.slice(0, 200)
     return {
       id,
       status: 'fail',
       message: `ssh to ${peer.name} at ${peer.sshAddress} exited ${result.exitCode}${said ? ` (${said})` : ''}.`,
-      fix: `Try it by hand: ssh ${peer.sshAddress} true.`,
+      fix: `Try it by hand: ${sshByHand(address)}.`,
     }
   }
   const {what, fix} = describeConnectionFailure(failure, peer.name, address, settings)
@@ -125,9 +131,9 @@ export async function lastPullCheck(peers: Machine[], context: PullCheckContext)
     }
   }
   const last = await readLastPull(context.paths.dir)
-  const fix = 'Run fleet task-durations pull-fleet; its agent does every 5 minutes once installed (fleet agents install, then fleet agents list shows it).'
+  const fix = `Run fleet task-durations pull-fleet; its agent does every ${PULL_EVERY_SECONDS / 60} minutes once installed (fleet agents install, then fleet agents list shows it).`
   if (!last) return {id, status: 'warn', message: 'No pull has run on this machine yet: estimate --fleet has no peer’s durations.', fix}
-  const ageMs = (context.now ?? Date.now()) - Date.parse(last.pulledAt)
+  const ageMs = Date.now() - Date.parse(last.pulledAt)
   const failed = last.peers.filter((peer) => !peer.ok)
   const outcome =
     failed.length === 0

@@ -5,11 +5,11 @@
 import {copyFile, link, mkdir, readdir, rename, rm, stat} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 
-import {FleetError, type Machine, parseSshAddress, run, shellCommand, type SshAddress, sshDestination} from '@dotfleet/fleet'
+import {FleetError, type Machine, parseSshAddress, run, type SshAddress, sshDestination} from '@dotfleet/fleet'
 
 import {type DurationsPaths, hostFile} from './paths.ts'
 import {type LastPull, writeLastPull} from './pull-record.ts'
-import {connectionFailure, describeConnectionFailure, knownHostsFile, recordedNewHostKey, rsyncShell, type SshSettings} from './ssh.ts'
+import {connectionFailure, describeConnectionFailure, knownHostsFile, recordedNewHostKey, rsyncShell, sshByHand, type SshSettings} from './ssh.ts'
 
 /** Where a peer keeps its file, relative to its home directory (the plugin's default data directory there). */
 export const REMOTE_FILE = '.local/share/fleet/task-durations/local.parquet'
@@ -231,7 +231,7 @@ export async function pullPeer(peer: Machine, settings: PullSettings): Promise<P
       return outcome('failed', `rsync is not installed on ${peer.name}; ${kept}`, {fix: `Install rsync on ${peer.name}.`, ...extra})
     }
     return outcome('failed', `rsync exited ${result.exitCode}${said ? ` (${said})` : ''}; ${kept}`, {
-      fix: `See whether ${peer.name} can be reached by hand: ${shellCommand('ssh', ...(address.port ? ['-p', String(address.port)] : []), sshDestination(address), 'true')}; the next pull tries again.`,
+      fix: `See whether ${peer.name} can be reached by hand: ${sshByHand(address)}; the next pull tries again.`,
       ...extra,
     })
   } finally {

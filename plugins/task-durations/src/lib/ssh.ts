@@ -4,7 +4,7 @@
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 
-import {shellCommand, type SshAddress, withTilde} from '@dotfleet/fleet'
+import {shellCommand, type SshAddress, sshDestination, withTilde} from '@dotfleet/fleet'
 
 /** The environment variable that names the private key to log in to peers with (else ssh's own choice: ~/.ssh/config, the agent, ~/.ssh/id_*). */
 export const IDENTITY_VARIABLE = 'FLEET_SSH_IDENTITY'
@@ -70,6 +70,11 @@ function rsyncWord(word: string): string {
 /** rsync's `-e` value: ssh with sshArgs, as one string that rsync splits back into those arguments. */
 export function rsyncShell(address: SshAddress, settings: SshSettings): string {
   return ['ssh', ...sshArgs(address, settings)].map(rsyncWord).join(' ')
+}
+
+/** The ssh command a person runs to try a peer by hand (with their own settings): `ssh -p 2222 me@laptop.local true`. */
+export function sshByHand(address: SshAddress): string {
+  return shellCommand('ssh', ...(address.port === undefined ? [] : ['-p', String(address.port)]), sshDestination(address), 'true')
 }
 
 /** Why a connection failed, as far as ssh's stderr tells. */
