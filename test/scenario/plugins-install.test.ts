@@ -16,6 +16,7 @@ import {checkOf} from '../support/doctor.ts'
 import {Forge} from '../support/forge.ts'
 import {Machine, NODE_BIN_DIR} from '../support/machine.ts'
 import {Registry} from '../support/registry.ts'
+import {freePort} from '../support/sshd.ts'
 import {Terminal} from '../support/terminal.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
@@ -25,8 +26,8 @@ const HELLO = '@dotfleet/plugin-hello'
 const GREETER_UNITS = ['dev.dotfleet.hello-greeter.service', 'dev.dotfleet.hello-greeter.timer']
 
 /** `fleet ARGS --json` on `machine`, expecting `exit`, with its parsed result or error. */
-async function fleetJson<T>(machine: Machine, args: string[], exit = 0): Promise<CommandRun<T>> {
-  const run = new CommandRun<T>(`fleet ${args.join(' ')} --json on ${machine.name}`, await machine.fleet([...args, '--json']))
+async function fleetJson<T>(machine: Machine, args: string[], exit = 0, options: {timeout?: number} = {}): Promise<CommandRun<T>> {
+  const run = new CommandRun<T>(`fleet ${args.join(' ')} --json on ${machine.name}`, await machine.fleet([...args, '--json'], options))
   assert.equal(run.exitCode, exit, `${run.command} exited ${run.exitCode}\n${run.stdout}\n${run.stderr}`)
   return run
 }
@@ -111,13 +112,23 @@ describe('fleet plugins install: short names from a private registry', function 
     assert.equal(checkOf((await beta.doctor({check: 'plugins.installed'})).result, 'plugins.installed').status, 'ok')
   })
 
-  it('refuses `decoy` (only an unscoped package has that name), naming both names and the registry; installs nothing', async function () {
+  it('refuses `decoy` (only an unscoped package has that name), naming both names and the registry; installs nothing; a registry that does not answer is said so', async function () {
     const run = await fleetJson<never>(alpha, ['plugins', 'install', 'decoy'], 2)
     assert.equal(run.error?.code, 'NO_SUCH_PLUGIN')
     assert.match(run.error?.message ?? '', new RegExp(`@dotfleet/plugin-decoy in ${registry.url}.*unscoped package "decoy"`))
     assert.match(run.error?.fix ?? '', /fleet plugins install decoy --allow-unscoped/)
     assert.deepEqual(await installedPlugins(alpha), [HELLO])
     assert.equal(existsSync(join(root, 'alpha-data/node_modules/decoy')), false)
+
+    // A registry that does not answer is not taken for one without the package.
+    const silent = `http://127.0.0.1:${await freePort()}/`
+    const unreachable = new CommandRun<never>(
+      'install from a silent registry',
+      await alpha.fleet(['plugins', 'install', 'decoy', '--json'], {env: {FLEET_NPM_REGISTRY: silent}}),
+    )
+    assert.equal(unreachable.exitCode, 1, unreachable.stdout)
+    assert.equal(unreachable.error?.code, 'REGISTRY_UNREACHABLE')
+    assert.match(unreachable.error?.message ?? '', new RegExp(`${silent}.*ECONNREFUSED`))
   })
 
   it('--allow-unscoped installs the unscoped package', async function () {

@@ -1,12 +1,14 @@
 // Installing a plugin by its short name: `hello` means fleet's own `@dotfleet/plugin-hello` and nothing else. oclif's
 // plugin manager, asked for a short name whose scoped package is missing, installs the unscoped package of that name,
 // which anyone may have published; fleet asks the registry itself first and refuses that fallback unless told.
+import {mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import type {Config, Interfaces} from '@oclif/core'
 
 import {FleetError, UsageError} from '../errors/index.ts'
+import {run} from '../process/run.ts'
 
 /** The package of oclif's plugin manager, whose commands fleet's own `plugins install|uninstall` run. */
 export const PLUGIN_MANAGER_PACKAGE = '@oclif/plugin-plugins'
@@ -15,12 +17,14 @@ export const PLUGIN_MANAGER_PACKAGE = '@oclif/plugin-plugins'
 export interface PluginManager {
   /** `@dotfleet/plugin-<name>` for a short name (the root package's oclif `scope`); undefined for a name with an `@`. */
   unfriendlyName(name: string): string | undefined
-  /** That scoped name when the registry has it (`npm view`), else `name` as given. */
-  maybeUnfriendlyName(name: string): Promise<string>
   /** The installed or linked plugin a name (short, scoped or a link's path) stands for, or false. */
   hasPlugin(name: string): Promise<false | {name: string; type: string}>
   /** npm as the plugin manager runs it (its own npm, `--registry` from FLEET_NPM_REGISTRY when set). */
-  npm: {exec(args: string[], options: {cwd: string; logLevel: string}): Promise<{stdout: string[]; stderr: string[]}>}
+  npm: {
+    exec(args: string[], options: {cwd: string; logLevel: string}): Promise<{stdout: string[]; stderr: string[]}>
+    /** Its npm: the npm-cli.js of the npm it depends on, else `npm` on PATH. */
+    findNpm(): Promise<string>
+  }
 }
 
 /** The plugin manager among the plugins fleet loaded (it is one of fleet's own dependencies). */
@@ -50,8 +54,6 @@ export interface PluginRequest {
   package?: string
   /** What to hand the plugin manager's install: the package with its tag, or the name as given. */
   argument: string
-  /** The package is the unscoped one a short name also names, installed because the person said so. */
-  unscoped: boolean
 }
 
 /** `hello@beta` → `['hello', 'beta']`; an `@` that starts the name is the scope's, not a tag's (as the plugin manager reads it). */
@@ -77,7 +79,7 @@ export interface UnscopedPolicy {
  * What each name given to `fleet plugins install` stands for, every name decided before anything is installed. A
  * short name is `@dotfleet/plugin-<name>` when the registry has that package (asked the way the plugin manager asks:
  * `npm view` with its registry); when it has not, the unscoped `<name>` only under `policy`, else a UsageError (exit
- * 2) naming both names, the registry asked, and the fix.
+ * 2) naming both names, the registry asked, and the fix. A registry that does not answer is a FleetError (exit 1).
  */
 export async function resolvePluginRequests(manager: PluginManager, config: Config, given: string[], policy: UnscopedPolicy): Promise<PluginRequest[]> {
   const requests: PluginRequest[] = []
@@ -86,17 +88,17 @@ export async function resolvePluginRequests(manager: PluginManager, config: Conf
     const scoped = isShortName(name) ? manager.unfriendlyName(name) : undefined
     if (scoped === undefined) {
       const isPackage = name.startsWith('@') ? name.includes('/') : !name.includes('/') && !name.includes(':')
-      requests.push({given: input, package: isPackage ? name : undefined, argument: input, unscoped: false})
+      requests.push({given: input, package: isPackage ? name : undefined, argument: input})
       continue
     }
-    if ((await manager.maybeUnfriendlyName(name)) === scoped) {
-      requests.push({given: input, package: scoped, argument: tag ? `${scoped}@${tag}` : scoped, unscoped: false})
+    if (await registryHas(manager, config, scoped)) {
+      requests.push({given: input, package: scoped, argument: tag ? `${scoped}@${tag}` : scoped})
       continue
     }
     const registry = await registryFor(manager, config, scoped)
     const question = `There is no ${scoped} in ${registry}. Install the unscoped package "${name}" instead? Anyone may have published a package of that name.`
     if (policy.allowUnscoped || (await policy.ask?.(question))) {
-      requests.push({given: input, package: name, argument: input, unscoped: true})
+      requests.push({given: input, package: name, argument: input})
       continue
     }
     throw new UsageError(
@@ -106,6 +108,41 @@ export async function resolvePluginRequests(manager: PluginManager, config: Conf
     )
   }
   return requests
+}
+
+/** npm's settings for one look-up: a registry that does not answer is said within seconds, not after npm's minutes of retries. */
+const LOOKUP_SETTINGS = ['--fetch-retries=1', '--fetch-retry-mintimeout=1000', '--fetch-retry-maxtimeout=2000', '--fetch-timeout=20000']
+
+/**
+ * Whether the registry has the package `name`: `npm view` as the plugin manager runs it (its npm, its registry, in its
+ * directory, whose .npmrc npm reads too), told apart from a registry that did not answer or refused (a FleetError,
+ * REGISTRY_UNREACHABLE, exit 1, naming the registry and npm's reason) — the plugin manager takes every failure for a
+ * missing package.
+ */
+async function registryHas(manager: PluginManager, config: Config, name: string): Promise<boolean> {
+  await mkdir(config.dataDir, {recursive: true})
+  const npm = await manager.npm.findNpm()
+  const args = ['view', name, 'name', '--json', '--loglevel=silent', ...LOOKUP_SETTINGS, ...(config.npmRegistry ? [`--registry=${config.npmRegistry}`] : [])]
+  const viewed = await run(npm.endsWith('.js') ? process.execPath : npm, npm.endsWith('.js') ? [npm, ...args] : args, {
+    cwd: config.dataDir,
+    allowFailure: true,
+    timeout: 60_000,
+  })
+  if (viewed.exitCode === 0) return true
+  let error: {code?: string; summary?: string} | undefined
+  try {
+    error = (JSON.parse(viewed.stdout) as {error?: {code?: string; summary?: string}}).error
+  } catch {
+    // Not npm's JSON: said below as it is.
+  }
+  if (error?.code === 'E404') return false
+  throw new FleetError(
+    `fleet could not ask the npm registry ${await registryFor(manager, config, name)} whether it has ${name}: ${error?.summary ?? (viewed.stderr.trim() || `npm exited ${viewed.exitCode}`)}`,
+    {
+      code: 'REGISTRY_UNREACHABLE',
+      fix: 'Check the network and the registry (FLEET_NPM_REGISTRY, npm_config_registry or an .npmrc; a private one may need a login: npm login --registry <url>), then run the command again.',
+    },
+  )
 }
 
 /**
