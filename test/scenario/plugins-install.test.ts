@@ -22,6 +22,7 @@ import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 const FIXTURES = join(REPO_ROOT, 'test/fixtures/plugins')
 const HELLO = '@dotfleet/plugin-hello'
+const TASK_DURATIONS = '@dotfleet/plugin-task-durations'
 /** The hello plugin's agent: its systemd units once installed. */
 const GREETER_UNITS = ['dev.dotfleet.hello-greeter.service', 'dev.dotfleet.hello-greeter.timer']
 
@@ -171,6 +172,30 @@ describe('fleet plugins install: short names from a private registry', function 
     assert.equal((await alpha.doctor({check: 'hello.ready', exit: 2})).error?.code, 'UNKNOWN_CHECK', 'the check is gone')
     assert.doesNotMatch(await enabledAtForge(forge), /plugin-hello/)
     assert.deepEqual(await installedPlugins(alpha), ['decoy'])
+  })
+
+  it('task-durations from the registry: `install task-durations` brings its commands, its agent and its checks; uninstalling takes them away', async function () {
+    await registry.publish(await registry.pack(join(REPO_ROOT, 'plugins/task-durations')))
+    const install = await fleetJson<ResultOf<typeof PluginsInstall>>(alpha, ['plugins', 'install', 'task-durations'], 0, {timeout: 180_000})
+    assert.deepEqual(
+      install.result.installed.map((plugin) => plugin.name),
+      [TASK_DURATIONS],
+    )
+    assert.match(install.stderr, /Agents: .*task-durations-pull-fleet installed into systemd/)
+
+    await alpha.ok(['task-durations', 'record', 'build', '12.5'])
+    const estimate = await fleetJson<{count: number}>(alpha, ['task-durations', 'estimate', 'build'])
+    assert.equal(estimate.result.count, 1)
+    assert.ok((await agentIds(alpha)).includes(`task-durations-pull-fleet from ${TASK_DURATIONS}`))
+    const checks = (await alpha.doctor({exit: 'any'})).result.checks.filter((check) => check.group === 'task-durations')
+    const ids = checks.map((check) => check.id)
+    assert.ok(ids.includes('task-durations.rsync') && ids.includes('task-durations.last-pull'), `its checks ran: ${JSON.stringify(checks)}`)
+    assert.ok(!ids.includes('task-durations.hook'), `its checks ran: ${JSON.stringify(checks)}`)
+
+    await fleetJson<ResultOf<typeof PluginsUninstall>>(alpha, ['plugins', 'uninstall', 'task-durations'])
+    assert.notEqual((await alpha.fleet(['task-durations', 'estimate', 'build'])).exitCode, 0, 'its commands are gone')
+    assert.ok(!(await agentIds(alpha)).some((agent) => agent.startsWith('task-durations')), 'its agent is gone')
+    assert.equal((await alpha.doctor({check: 'task-durations.rsync', exit: 2})).error?.code, 'UNKNOWN_CHECK', 'its checks are gone')
   })
 
   it('a plugin whose fleet:agents hook never settles is reported by `agents list` and `agents install`, which list and install the others and exit', async function () {

@@ -113,6 +113,13 @@ export class Registry {
     if (result.exitCode !== 0) throw new Error(`npm publish ${packageDirOrTarball} failed:\n${result.stderr}\n--- verdaccio\n${this.log.text}`)
   }
 
+  /** `npm pack` a package directory (a workspace of this repository, once built) into the registry's directory; returns the tarball. */
+  async pack(packageDir: string): Promise<string> {
+    const {stdout} = await execa('npm', ['pack', '--json', '--pack-destination', this.dir], {cwd: packageDir, env: {npm_config_cache: this.npmCache}})
+    const [{filename}] = JSON.parse(stdout) as Array<{filename: string}>
+    return join(this.dir, filename)
+  }
+
   /** What verdaccio printed (warnings and errors), for a failure message. */
   get output(): string {
     return this.log.text
