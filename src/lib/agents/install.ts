@@ -93,6 +93,8 @@ export function renderContext(paths: FleetPaths, env: NodeJS.ProcessEnv = proces
   if (chezmoi) agentEnv.FLEET_CHEZMOI = chezmoi
   // The plugin manager's directory: an agent finds the plugins (and their data) this command found.
   if (env.FLEET_DATA_DIR) agentEnv.FLEET_DATA_DIR = resolve(env.FLEET_DATA_DIR)
+  // The SSH key plugins reach peers with (a path, never the key): agents use the one this command was given.
+  if (env.FLEET_SSH_IDENTITY) agentEnv.FLEET_SSH_IDENTITY = resolve(env.FLEET_SSH_IDENTITY)
   return {
     node: process.execPath,
     entry: fileURLToPath(new URL('../../../bin/run.js', import.meta.url)),
