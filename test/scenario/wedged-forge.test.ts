@@ -8,6 +8,7 @@ import {createServer as createHttpServer, type Server as HttpServer} from 'node:
 import {createServer, type Server, type Socket} from 'node:net'
 import {hostname} from 'node:os'
 
+import type {CommandRun} from '../support/cli.ts'
 import {TestFleet} from '../support/fleet.ts'
 import {Machine} from '../support/machine.ts'
 
@@ -70,21 +71,36 @@ describe('never wedged: a forge that never answers', function () {
   let root: string
   let ssh: SilentForge
   let http: SilentForge
+  /** gamma's push to the silent ssh:// forge at the default bound, started in before(): see there. */
+  let atDefaultBound: Promise<{run: CommandRun<unknown>; seconds: number}> | undefined
 
   before(async function () {
-    fleet = await TestFleet.start('wedged-forge')
+    fleet = await TestFleet.start('wedged-forge', {machines: ['alpha', 'beta', 'gamma']})
     root = fleet.root
     for (const machine of fleet.machines) {
       machine.write('.zshrc', `# ${machine.name}\n`)
     }
-    await fleet.machines[0].addPath('.zshrc')
-    await fleet.machines[1].sync()
+    // ~/.profile is gamma's to edit, in the case at the default bound; the others edit ~/.zshrc.
+    fleet.machines[0].write('.profile', '# the fleet\n')
+    await fleet.machines[0].addPath(['.zshrc', '.profile'])
+    for (const machine of fleet.machines.slice(1)) await machine.sync()
     ssh = await SilentForge.start('tcp')
     http = await SilentForge.start('http')
+
+    // The bound by default is 45 s of waiting on a forge that says nothing: gamma's push starts now, on a machine of
+    // its own, and its case (below) looks at how it ended while the other cases have run meanwhile.
+    const gamma = onSilentForge(root, 'gamma')
+    await gamma.git(['remote', 'set-url', 'origin', `ssh://git@127.0.0.1:${ssh.port}/fleet.git`])
+    gamma.write('.profile', '# gamma, edited while the forge is silent\n')
+    const started = Date.now()
+    atDefaultBound = gamma.sync({exit: 3, json: false, timeout: 85_000}).then((run) => ({run, seconds: (Date.now() - started) / 1000}))
+    // Its failure, if any, is the failure of its case.
+    atDefaultBound.catch(() => undefined)
   })
   after(async () => {
     await ssh?.stop()
     await http?.stop()
+    await atDefaultBound?.catch(() => undefined)
     await fleet?.remove()
   })
 
@@ -132,28 +148,24 @@ describe('never wedged: a forge that never answers', function () {
 
   it('at the default bound (no FLEET_FORGE_TIMEOUT): a push to a silent ssh:// forge ends with exit 3 within a minute, nothing left running', async function () {
     this.timeout(90_000)
-    const alpha = onSilentForge(root, 'alpha')
-    await alpha.git(['remote', 'set-url', 'origin', `ssh://git@127.0.0.1:${ssh.port}/fleet.git`])
-    alpha.write('.zshrc', '# alpha, edited again\n')
-    const started = Date.now()
-    const run = await alpha.sync({exit: 3, json: false, timeout: 85_000})
-    const seconds = (Date.now() - started) / 1000
+    const gamma = onSilentForge(root, 'gamma')
+    const {run, seconds} = await atDefaultBound!
     assert.ok(seconds < 60, `it ended ${seconds} s after it started`)
     assert.match(run.stdout, /did not answer within 45 s/)
-    assert.deepEqual(processesOf(alpha), [])
-    assert.equal(existsSync(alpha.lockDir), false)
-    await alpha.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
-    await alpha.sync()
+    assert.deepEqual(processesOf(gamma), [])
+    assert.equal(existsSync(gamma.lockDir), false)
+    await gamma.git(['remote', 'set-url', 'origin', `file://${root}/forge.git`])
+    await gamma.sync()
   })
 
   it('enroll --forge with a forge that never answers: exit 3 within the bound, no half clone left, nothing running', async function () {
-    const gamma = onSilentForge(root, 'gamma', {FLEET_FORGE_TIMEOUT: '3'})
+    const delta = onSilentForge(root, 'delta', {FLEET_FORGE_TIMEOUT: '3'})
     const started = Date.now()
-    const run = await gamma.enroll(`http://127.0.0.1:${http.port}/fleet.git`, {exit: 3, json: false})
+    const run = await delta.enroll(`http://127.0.0.1:${http.port}/fleet.git`, {exit: 3, json: false})
     assert.ok(Date.now() - started < 30_000)
     assert.match(run.stderr, /did not answer within 3 s/)
-    assert.deepEqual(processesOf(gamma), [])
-    assert.deepEqual(gamma.stagingClones(), [], 'no staging clone left behind')
+    assert.deepEqual(processesOf(delta), [])
+    assert.deepEqual(delta.stagingClones(), [], 'no staging clone left behind')
   })
 
   it('a bad FLEET_FORGE_TIMEOUT is refused with exit 2 and says what it takes', async function () {
