@@ -1,7 +1,7 @@
 // The Parquet helpers on their own: isCompleteParquet accepts only a file DuckDB reads whole (pull-fleet relies on
 // it before a download replaces the last good copy), and an atomic write that fails leaves the old file as it was.
 import assert from 'node:assert/strict'
-import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {makeTempDir, removeTempDir} from '../../../test/support/tmp.ts'
@@ -37,6 +37,19 @@ describe('task-durations: Parquet files', function () {
     assert.equal(await isCompleteParquet(damaged), false)
     assert.equal(await isCompleteParquet(text), false)
     assert.equal(await isCompleteParquet(join(dir, 'none.parquet')), false)
+  })
+
+  it('isCompleteParquet reads the file named, not what DuckDB would take its glob characters to match', async function () {
+    const bytes = readFileSync(good)
+    const named = join(dir, 'st*r[ab]', 'local.parquet')
+    const sibling = join(dir, 'stXra', 'local.parquet')
+    for (const file of [named, sibling]) mkdirSync(join(file, '..'))
+    writeFileSync(named, bytes.subarray(0, bytes.length - 100))
+    writeFileSync(sibling, bytes)
+    assert.equal(await isCompleteParquet(named), false, 'the truncated file named is not whole')
+    writeFileSync(named, bytes)
+    writeFileSync(sibling, 'not parquet')
+    assert.equal(await isCompleteParquet(named), true, 'the whole file named is whole')
   })
 
   it('a write that fails leaves the old file whole and no temporary file beside it', async function () {

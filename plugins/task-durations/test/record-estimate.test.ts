@@ -3,11 +3,15 @@
 // rows, bad input is a usage error that writes nothing; `estimate` answers count 0 on an empty tree, reads the fleet
 // tree with its host names as text, and names a truncated file with the fix; `fleet agents list` shows the agent.
 import assert from 'node:assert/strict'
-import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {DuckDBInstance} from '@duckdb/node-api'
+
+import {printed} from '../../../test/support/cli.ts'
 
 import {TestFleet} from '../../../test/support/fleet.ts'
 import type {Machine, VerbOptions} from '../../../test/support/machine.ts'
@@ -28,36 +32,46 @@ interface Row {
   recorded_at: string
 }
 
-/** The rows of a Parquet file, as DuckDB reads them (recorded_at as ISO text). */
+/** The rows of a Parquet file, as DuckDB reads them (recorded_at as ISO text), from a plain-named copy (see writeDurations). */
 async function rowsOf(file: string): Promise<Row[]> {
+  const copy = join(mkdtempSync(join(tmpdir(), 'durations-')), 'local.parquet')
+  copyFileSync(file, copy)
   const instance = await DuckDBInstance.create(':memory:')
   const connection = await instance.connect()
   try {
     const reader = await connection.runAndReadAll(
       "SELECT task, seconds, host, strftime(recorded_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS recorded_at FROM read_parquet($1, hive_partitioning = false)",
-      [file],
+      [copy],
     )
     return reader.getRowObjectsJS() as unknown as Row[]
   } finally {
     connection.closeSync()
     instance.closeSync()
+    rmSync(dirname(copy), {recursive: true})
   }
 }
 
 /** A peer's file, as its own `record`s would have written it, laid into this machine's fleet tree. */
 async function layPeerFile(paths: DurationsPaths, host: string, durations: Array<[string, number]>): Promise<string> {
-  const file = hostFile(paths, host)
+  return writeDurations(hostFile(paths, host), host, durations)
+}
+
+/** A durations file at `file` (through a plain-named copy: DuckDB would read `file` as a glob pattern), as `host`'s records. */
+async function writeDurations(file: string, host: string, durations: Array<[string, number]>): Promise<string> {
   mkdirSync(dirname(file), {recursive: true})
+  const plain = join(mkdtempSync(join(tmpdir(), 'durations-')), 'local.parquet')
   const instance = await DuckDBInstance.create(':memory:')
   const connection = await instance.connect()
   try {
     await connection.run('CREATE TABLE durations (task VARCHAR, seconds DOUBLE, host VARCHAR, recorded_at TIMESTAMPTZ)')
     for (const [task, seconds] of durations) await connection.run('INSERT INTO durations VALUES ($1, $2, $3, now())', [task, seconds, host])
-    await connection.run(`COPY durations TO '${file.replaceAll("'", "''")}' (FORMAT parquet)`)
+    await connection.run(`COPY durations TO '${plain.replaceAll("'", "''")}' (FORMAT parquet)`)
   } finally {
     connection.closeSync()
     instance.closeSync()
   }
+  copyFileSync(plain, file)
+  rmSync(dirname(plain), {recursive: true})
   return file
 }
 
@@ -66,6 +80,8 @@ describe('task-durations: record and estimate', function () {
   let alpha: Machine
   let loner: Machine
   let paths: DurationsPaths
+  /** A data directory whose path DuckDB would read as a glob (`*`, `[…]`) matching its sibling `sXtar`, not itself. */
+  let globEnv: NodeJS.ProcessEnv
 
   const record = (machine: Machine, args: string[], options: VerbOptions = {}) =>
     machine.fleet(['task-durations', 'record', ...args, '--json'], {env, ...options}).then((run) => {
@@ -81,7 +97,11 @@ describe('task-durations: record and estimate', function () {
   before(async function () {
     fleet = await TestFleet.start('taskdurations', {machines: ['alpha', 'loner'], joined: 1})
     ;[alpha, loner] = fleet.machines
-    await Promise.all([alpha, loner].map((machine) => machine.ok(['plugins', 'link', PLUGIN_DIR, '--no-install'], {env})))
+    globEnv = {...env, FLEET_DATA_DIR: join(alpha.home, 'data', 's*t[ab]r')}
+    await Promise.all([
+      ...[alpha, loner].map((machine) => machine.ok(['plugins', 'link', PLUGIN_DIR, '--no-install'], {env})),
+      alpha.ok(['plugins', 'link', PLUGIN_DIR, '--no-install'], {env: globEnv}), // FLEET_DATA_DIR holds the linked plugins too
+    ])
     paths = durationsPaths(alpha.env)
   })
   after(async () => {
@@ -126,17 +146,89 @@ describe('task-durations: record and estimate', function () {
 
   it('refuses an empty task and a duration that is not a number of seconds (exit 2, with the fix), writing nothing', async function () {
     const before = readFileSync(paths.localFile)
+    const refusals: Array<Promise<void>> = []
     for (const [task, seconds, says] of [
       ['build', 'abc', /SECONDS must be a number of seconds, 0 or more; "abc" is not/],
       ['build', 'Infinity', /"Infinity" is not/],
+      ['build', '0x10', /"0x10" is not/],
+      ['build', '-1', /"-1" is not/],
+      ['build', '99999999999999999999', /^SECONDS is 100000000000000000000 s, more than ten years \(315360000 s\)/],
       ['  ', '3', /TASK is empty/],
+      ['build\nthe site', '3', /^TASK "build\\nthe site" holds a control character/],
     ] as const) {
-      const run = await record(alpha, [task, seconds], {exit: 2})
-      const {error} = run.json<{error: {message: string; fix: string}}>()
-      assert.match(error.message, says)
-      assert.match(error.fix, /fleet task-durations record "build the site" 42\.5/)
+      refusals.push(
+        record(alpha, [task, seconds], {exit: 2}).then((run) => {
+          const {error} = run.json<{error: {message: string; fix: string}}>()
+          assert.match(error.message, says)
+          assert.match(error.fix, /fleet task-durations record "build the site" 42\.5/)
+        }),
+      )
     }
+    for (const [task, says] of [
+      ['', /TASK is empty/],
+      ['build\u001b[2J', /holds a control character/],
+    ] as const) {
+      refusals.push(
+        alpha.fleet(['task-durations', 'estimate', task, '--json'], {env}).then((run) => {
+          assert.equal(run.exitCode, 2, printed(run))
+          const {error} = run.json<{error: {message: string; fix: string}}>()
+          assert.match(error.message, says)
+          assert.match(error.fix, /fleet task-durations estimate "build the site"/)
+        }),
+      )
+    }
+    await Promise.all(refusals)
     assert.deepEqual(readFileSync(paths.localFile), before)
+  })
+
+  it('removes the temporary file a killed record left behind, and keeps one whose process still runs', async function () {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid
+    const abandoned = join(paths.dir, `.local.parquet.${dead}.0badcafe.tmp`)
+    const inUse = join(paths.dir, `.local.parquet.${process.pid}.0badcafe.tmp`)
+    for (const file of [abandoned, inUse]) writeFileSync(file, 'half a file')
+    try {
+      await record(alpha, ['lint', '1'])
+      assert.equal(existsSync(abandoned), false, 'the killed record’s temporary file is removed')
+      assert.equal(existsSync(inUse), true, 'a running process’s file is left alone')
+    } finally {
+      rmSync(inUse, {force: true})
+    }
+  })
+
+  it('reads and writes only its own files when the data directory’s path has glob characters (* and [)', async function () {
+    const globPaths = durationsPaths(globEnv)
+    const sibling = join(alpha.home, 'data', 'sXtar', 'task-durations')
+    await writeDurations(join(sibling, 'local.parquet'), 'intruder', [['build', 100]])
+    await writeDurations(hostFile(durationsPaths({FLEET_DATA_DIR: join(alpha.home, 'data', 'sXtar')}), 'intruder'), 'intruder', [['build', 100]])
+    const siblingFiles = readFileSync(join(sibling, 'local.parquet'))
+
+    const recorded = await alpha.fleet(['task-durations', 'record', 'build', '1e-7'], {env: globEnv})
+    assert.equal(recorded.stdout, 'Recorded build: 0.0000001 s on alpha (1 record here).', printed(recorded))
+    assert.deepEqual(
+      (await rowsOf(globPaths.localFile)).map((row) => [row.task, row.host]),
+      [['build', 'alpha']],
+    )
+    assert.deepEqual(readFileSync(join(sibling, 'local.parquet')), siblingFiles, 'the sibling’s file is untouched')
+
+    await writeDurations(hostFile(globPaths, 'beta'), 'beta', [['build', 3]])
+    const fleetWide = await alpha.fleet(['task-durations', 'estimate', 'build', '--fleet', '--json'], {env: globEnv})
+    assert.deepEqual(
+      fleetWide.json<Estimate>().hosts?.map((host) => [host.host, host.count]),
+      [
+        ['alpha', 1],
+        ['beta', 1],
+      ],
+      printed(fleetWide),
+    )
+
+    // A broken copy there is named as it is, with ~ and only the part that needs it quoted in the fix.
+    const broken = hostFile(globPaths, 'gamma')
+    mkdirSync(dirname(broken), {recursive: true})
+    writeFileSync(broken, 'not parquet')
+    const run = await alpha.fleet(['task-durations', 'estimate', 'build', '--fleet', '--json'], {env: globEnv})
+    const {error} = run.json<{error: {message: string; fix: string}}>()
+    assert.match(error.message, /^~\/data\/s\*t\[ab\]r\/task-durations\/fleet\/host=gamma\/local\.parquet cannot be read: /)
+    assert.ok(error.fix.includes("rm ~/data/'s*t[ab]r'/task-durations/fleet/host=gamma/local.parquet,"), error.fix)
   })
 
   it('says a machine that has not enrolled needs `fleet enroll`, and records nothing', async function () {
@@ -198,6 +290,21 @@ describe('task-durations: record and estimate', function () {
     assert.match(error.fix, /rm ~\/\.local\/share\/fleet\/task-durations\/fleet\/host=delta\/local\.parquet.*fleet task-durations pull-fleet/)
     // This machine's own estimate does not read the fleet tree.
     assert.equal((await estimate('build')).count, 4)
+
+    // Two broken copies: both named, each with why, and both in the fix.
+    const alsoBroken = hostFile(paths, 'epsilon')
+    mkdirSync(dirname(alsoBroken), {recursive: true})
+    writeFileSync(alsoBroken, 'not parquet at all')
+    const both = (await alpha.fleet(['task-durations', 'estimate', 'build', '--fleet', '--json'], {env})).json<{error: {message: string; fix: string}}>().error
+    assert.match(
+      both.message,
+      /^2 files cannot be read\. No estimate was made\.\n {2}~\/\.local\/share\/fleet\/task-durations\/fleet\/host=delta\/local\.parquet cannot be read: .+\n {2}~\/\.local\/share\/fleet\/task-durations\/fleet\/host=epsilon\/local\.parquet cannot be read: .+$/,
+    )
+    assert.match(
+      both.fix,
+      /rm \S+host=delta\/local\.parquet \S+host=epsilon\/local\.parquet, then run `fleet task-durations pull-fleet` to fetch the files of delta, epsilon again/,
+    )
+    rmSync(alsoBroken)
 
     rmSync(broken)
     assert.equal((await estimate('build', ['--fleet'])).count, 6)

@@ -1,11 +1,12 @@
 // `task-durations estimate`: how long a task takes, from this machine's records or from the whole fleet's.
 import {existsSync, readdirSync} from 'node:fs'
+import {join, relative} from 'node:path'
 
 import {FleetError} from '@dotfleet/fleet'
 import {type DuckDBConnection, listValue} from '@duckdb/node-api'
 
-import {readError, unreadableFileError} from './errors.ts'
-import {isCompleteParquet, withDuckDB} from './parquet.ts'
+import {readError, type UnreadableFile, unreadableFilesError} from './errors.ts'
+import {parquetProblem, withDuckDB, withPlainDir} from './parquet.ts'
 import {type DurationsPaths, hostFile} from './paths.ts'
 
 /** The count, median and 90th percentile of some durations (median and p90 null when there are none). */
@@ -77,38 +78,55 @@ export async function estimateDuration(paths: DurationsPaths, task: string, opti
   if (local.length === 0 && copies.length === 0) return {task, scope, ...none, ...(options.fleet ? {hosts: []} : {})}
 
   const parts = [...(local.length > 0 ? [LOCAL_ROWS] : []), ...(copies.length > 0 ? [FLEET_ROWS] : [])]
-  const params = {
-    task,
-    ...(local.length > 0 ? {local: paths.localFile} : {}),
-    ...(copies.length > 0 ? {fleet: listValue(copies.map((copy) => copy.file))} : {}),
-  }
-  return withDuckDB(async (connection) => {
-    const rows = await query(
-      connection,
-      `SELECT host, GROUPING(host) AS everyone, ${STATS} FROM (${parts.join(' UNION ALL ')}) GROUP BY GROUPING SETS ((), (host)) ORDER BY everyone DESC, host`,
-      params,
-      [...local, ...copies],
-    )
-    const [total, ...byHost] = rows
-    return {
+  // DuckDB reads every file name as a glob pattern: the files are reached through a directory path it cannot expand.
+  return withPlainDir(paths.dir, (dir) => {
+    const plain = (file: string) => join(dir, relative(paths.dir, file))
+    const params = {
       task,
-      scope,
-      ...stats(total),
-      ...(options.fleet ? {hosts: byHost.map((row) => ({host: row.host as string, ...stats(row)}))} : {}),
+      ...(local.length > 0 ? {local: plain(paths.localFile)} : {}),
+      ...(copies.length > 0 ? {fleet: listValue(copies.map((copy) => plain(copy.file)))} : {}),
     }
+    return withDuckDB(async (connection) => {
+      const sql = `SELECT host, GROUPING(host) AS everyone, ${STATS} FROM (${parts.join(' UNION ALL ')}) GROUP BY GROUPING SETS ((), (host)) ORDER BY everyone DESC, host`
+      const rows = await query(connection, sql, params, [...local, ...copies], {plain, dir, realDir: paths.dir})
+      const [total, ...byHost] = rows
+      return {
+        task,
+        scope,
+        ...stats(total),
+        ...(options.fleet ? {hosts: byHost.map((row) => ({host: row.host as string, ...stats(row)}))} : {}),
+      }
+    })
   })
 }
 
-/** Run the query; when it fails, find the file that cannot be read and say which (DuckDB names one at most). */
-async function query(connection: DuckDBConnection, sql: string, params: Record<string, string | ReturnType<typeof listValue>>, sources: Source[]) {
+/** How the query reaches the files: `plain(file)` is the path DuckDB is given, under `dir` instead of `realDir`. */
+interface PlainPaths {
+  plain(file: string): string
+  dir: string
+  realDir: string
+}
+
+/** Run the query; when it fails, find every file that cannot be read and name them all (DuckDB names one at most). */
+async function query(
+  connection: DuckDBConnection,
+  sql: string,
+  params: Record<string, string | ReturnType<typeof listValue>>,
+  sources: Source[],
+  paths: PlainPaths,
+) {
   try {
     return (await connection.runAndReadAll(sql, params)).getRowObjectsJS()
   } catch (error) {
-    const detail = readError(error)
+    const real = (text: string) => text.replaceAll(paths.dir, paths.realDir)
+    const detail = real(readError(error))
+    const unreadable: UnreadableFile[] = []
     for (const source of sources) {
-      const problem = (await isCompleteParquet(source.file)) ? await columnsProblem(connection, source.file) : detail
-      if (problem) throw unreadableFileError(source.file, problem, source.host === undefined ? 'local' : {host: source.host}, 'No estimate was made.')
+      const file = paths.plain(source.file)
+      const problem = (await parquetProblem(file)) ?? (await columnsProblem(connection, file))
+      if (problem) unreadable.push({file: source.file, detail: real(problem), source: source.host === undefined ? 'local' : {host: source.host}})
     }
+    if (unreadable.length > 0) throw unreadableFilesError(unreadable, 'No estimate was made.')
     throw new FleetError(`The estimate failed: ${detail}`, {code: 'ESTIMATE_FAILED'})
   }
 }

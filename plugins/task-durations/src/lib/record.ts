@@ -2,11 +2,13 @@
 import {existsSync} from 'node:fs'
 import {mkdir} from 'node:fs/promises'
 import {homedir} from 'node:os'
+import {basename, join} from 'node:path'
 
 import {FleetError, UsageError, waitForLock, withTilde} from '@dotfleet/fleet'
 
 import {readError, unreadableFileError} from './errors.ts'
-import {writeTableAtomically, withDuckDB} from './parquet.ts'
+import {removeAbandonedFiles} from './leftovers.ts'
+import {withDuckDB, withPlainDir, writeTableAtomically} from './parquet.ts'
 import type {DurationsPaths} from './paths.ts'
 
 /** The columns of local.parquet, in order. */
@@ -26,20 +28,46 @@ export interface RecordedDuration {
   rows: number
 }
 
-/** TASK as typed: any text but an empty one. */
-export function parseTask(text: string): string {
-  if (text.trim() === '') throw new UsageError('TASK is empty.', 'Name the task: fleet task-durations record "build the site" 42.5')
+/** The longest duration `record` takes: ten years, in seconds. Anything longer is a typing mistake. */
+export const MAX_SECONDS = 10 * 365 * 24 * 60 * 60
+
+/** A control character (a newline, a tab, an escape…): a task name is one line of plain text. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001F\u007F-\u009F]/
+
+/** How each command is typed, for the fix of a bad TASK. */
+const TASK_EXAMPLES = {
+  record: 'fleet task-durations record "build the site" 42.5',
+  estimate: 'fleet task-durations estimate "build the site"',
+} as const
+
+/** TASK as typed to `command`: one line of text, not empty. */
+export function parseTask(text: string, command: keyof typeof TASK_EXAMPLES = 'record'): string {
+  if (text.trim() === '') throw new UsageError('TASK is empty.', `Name the task: ${TASK_EXAMPLES[command]}`)
+  if (CONTROL_CHARACTER.test(text)) {
+    throw new UsageError(
+      `TASK ${JSON.stringify(text)} holds a control character (a newline, a tab or the like).`,
+      `Name the task in one line of plain text: ${TASK_EXAMPLES[command]}`,
+    )
+  }
   return text
 }
 
-/** SECONDS as typed: a finite number, 0 or more (`42`, `0.5`, `1e3`). */
+/** A plain decimal number of seconds: `12`, `12.5`, `.5`, `1e3` (no sign, no hexadecimal, no `Infinity`). */
+const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i
+
+/** A number of seconds written out in full, never in exponent form: 1e-7 → `0.0000001`. */
+export function plainSeconds(seconds: number): string {
+  return seconds.toLocaleString('en-US', {useGrouping: false, maximumFractionDigits: 20})
+}
+
+/** SECONDS as typed: a plain decimal number (see DECIMAL), 0 up to MAX_SECONDS. */
 export function parseSeconds(text: string): number {
-  const seconds = text.trim() === '' ? Number.NaN : Number(text)
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new UsageError(
-      `SECONDS must be a number of seconds, 0 or more; "${text}" is not.`,
-      'Give the duration in seconds, as a plain number: fleet task-durations record "build the site" 42.5',
-    )
+  const fix = 'Give the duration in seconds, as a plain decimal number: fleet task-durations record "build the site" 42.5'
+  const seconds = DECIMAL.test(text.trim()) ? Number(text.trim()) : Number.NaN
+  if (!Number.isFinite(seconds)) throw new UsageError(`SECONDS must be a number of seconds, 0 or more; ${JSON.stringify(text)} is not.`, fix)
+  if (seconds > MAX_SECONDS) {
+    throw new UsageError(`SECONDS is ${plainSeconds(seconds)} s, more than ten years (${MAX_SECONDS} s): not a duration this records.`, fix)
   }
   return seconds
 }
@@ -59,21 +87,27 @@ export async function recordDuration(paths: DurationsPaths, row: {task: string; 
     })
   }
   try {
+    await removeAbandonedFiles(paths.dir)
     const recordedAt = new Date().toISOString()
-    const rows = await withDuckDB(async (connection) => {
-      await connection.run(`CREATE TEMP TABLE durations (${DURATIONS_COLUMNS})`)
-      if (existsSync(paths.localFile)) {
-        try {
-          await connection.run('INSERT INTO durations BY NAME SELECT task, seconds, host, recorded_at FROM read_parquet($1)', [paths.localFile])
-        } catch (error) {
-          throw unreadableFileError(paths.localFile, readError(error), 'local', 'Nothing was recorded.')
+    const rows = await withPlainDir(paths.dir, (dir) =>
+      withDuckDB(async (connection) => {
+        const localFile = join(dir, basename(paths.localFile))
+        await connection.run(`CREATE TEMP TABLE durations (${DURATIONS_COLUMNS})`)
+        if (existsSync(paths.localFile)) {
+          try {
+            await connection.run('INSERT INTO durations BY NAME SELECT task, seconds, host, recorded_at FROM read_parquet($1, hive_partitioning = false)', [
+              localFile,
+            ])
+          } catch (error) {
+            throw unreadableFileError(paths.localFile, readError(error).replaceAll(dir, paths.dir), 'local', 'Nothing was recorded.')
+          }
         }
-      }
-      await connection.run('INSERT INTO durations VALUES ($1, $2, $3, $4::TIMESTAMPTZ)', [row.task, row.seconds, row.host, recordedAt])
-      await writeTableAtomically(connection, 'durations', paths.localFile)
-      const count = await connection.runAndReadAll('SELECT count(*)::INTEGER AS count FROM durations')
-      return Number(count.getRowObjectsJS()[0].count)
-    })
+        await connection.run('INSERT INTO durations VALUES ($1, $2, $3, $4::TIMESTAMPTZ)', [row.task, row.seconds, row.host, recordedAt])
+        await writeTableAtomically(connection, 'durations', localFile)
+        const count = await connection.runAndReadAll('SELECT count(*)::INTEGER AS count FROM durations')
+        return Number(count.getRowObjectsJS()[0].count)
+      }),
+    )
     return {...row, recordedAt, file: paths.localFile, rows}
   } finally {
     lock.release()

@@ -24,7 +24,7 @@ export default class TaskDurationsEstimate extends FleetCommand {
     },
   ]
   static override args = {
-    task: Args.string({description: 'The task, as it was recorded.', required: true}),
+    task: Args.string({description: 'The task, as it was recorded (one line of text).', required: true}),
   }
   static override flags = {
     fleet: Flags.boolean({description: "Use every peer's records too (as pull-fleet last gathered them), not only this machine's.", default: false}),
@@ -33,8 +33,9 @@ export default class TaskDurationsEstimate extends FleetCommand {
 
   async run(): Promise<Estimate> {
     const {args, flags} = await this.parse(TaskDurationsEstimate)
+    const {parseTask} = await import('../../lib/record.ts')
     const {estimateDuration} = await import('../../lib/estimate.ts')
-    const estimate = await estimateDuration(durationsPaths(), args.task, {fleet: flags.fleet})
+    const estimate = await estimateDuration(durationsPaths(), parseTask(args.task, 'estimate'), {fleet: flags.fleet})
     const where = estimate.scope === 'fleet' ? 'across the fleet' : 'on this machine'
     if (estimate.count === 0) this.log(`No records of ${estimate.task} ${where} yet.`)
     else this.log(`${estimate.task}: ${estimate.count} ${estimate.count === 1 ? 'record' : 'records'} ${where}, ${summary(estimate)}.`)

@@ -14,19 +14,27 @@ export default class TaskDurationsRecord extends FleetCommand {
     },
   ]
   static override args = {
-    task: Args.string({description: 'The task, any text: the same words each time, so that its records add up.', required: true}),
-    seconds: Args.string({description: 'How long it took, in seconds: a number, 0 or more (fractions allowed).', required: true}),
+    task: Args.string({
+      description: 'The task, one line of text (no newline or other control character): the same words each time, so that its records add up.',
+      required: true,
+    }),
+    seconds: Args.string({
+      description: 'How long it took, in seconds: a plain decimal number from 0 up to ten years (12, 12.5, .5 or 1e3; no sign, no 0x).',
+      required: true,
+    }),
   }
   static override enableJsonFlag = true
 
   async run(): Promise<RecordedDuration> {
     const {args} = await this.parse(TaskDurationsRecord)
-    const {parseSeconds, parseTask, recordDuration} = await import('../../lib/record.ts')
+    const {parseSeconds, parseTask, plainSeconds, recordDuration} = await import('../../lib/record.ts')
     const task = parseTask(args.task)
     const seconds = parseSeconds(args.seconds)
     const {machine} = await readFleet()
     const recorded = await recordDuration(durationsPaths(), {task, seconds, host: machine})
-    this.log(`Recorded ${recorded.task}: ${recorded.seconds} s on ${recorded.host} (${recorded.rows} ${recorded.rows === 1 ? 'record' : 'records'} here).`)
+    this.log(
+      `Recorded ${recorded.task}: ${plainSeconds(recorded.seconds)} s on ${recorded.host} (${recorded.rows} ${recorded.rows === 1 ? 'record' : 'records'} here).`,
+    )
     return recorded
   }
 }
