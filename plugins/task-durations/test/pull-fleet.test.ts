@@ -8,7 +8,10 @@ import {readdirSync, readFileSync, rmSync, truncateSync, writeFileSync} from 'no
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {printed} from '../../../test/support/cli.ts'
+import {execa} from 'execa'
+
+import {shellCommand} from '../../../src/lib/errors/shell-command.ts'
+import {FLEET_BIN, printed} from '../../../test/support/cli.ts'
 import {TestFleet} from '../../../test/support/fleet.ts'
 import type {Machine} from '../../../test/support/machine.ts'
 import {addPeer, clientKey, type Peer, PEER_FILE, type RestartedSshd, restartWithNewHostKey} from './support/peers.ts'
@@ -164,7 +167,11 @@ describe('task-durations pull-fleet: peers over SSH', function () {
     assert.equal(rekeyed.status, 'fail')
     assert.match(rekeyed.message, /host key changed/)
     assert.ok(rekeyed.fix?.includes(forgetOldKey()), rekeyed.fix)
-    assert.equal(byId('task-durations.last-pull').status, 'ok')
+    // The last pull failed for every peer but none is fine: a warning naming each, with its fix.
+    const lastPullCheck = byId('task-durations.last-pull')
+    assert.equal(lastPullCheck.status, 'warn', JSON.stringify(lastPullCheck))
+    assert.match(lastPullCheck.message, /3 of 3 failed: healthy \(bad-file\), offline \(offline\), rekeyed \(host-key-changed\)/)
+    assert.ok(lastPullCheck.fix?.includes(`rekeyed: `) && lastPullCheck.fix.includes(forgetOldKey()), lastPullCheck.fix)
 
     // A pull an hour old: the agent is not pulling.
     writeFileSync(lastPullFile(), JSON.stringify({...lastPull(), pulledAt: new Date(Date.now() - 3_600_000).toISOString()}))
@@ -181,8 +188,29 @@ describe('task-durations pull-fleet: peers over SSH', function () {
     const outcomes = Object.fromEntries(run.json<PullReport>().peers.map((p) => [p.peer, p]))
     assert.deepEqual([outcomes.rekeyed.status, outcomes.rekeyed.hostKeyRecorded], ['unchanged', true], JSON.stringify(outcomes.rekeyed))
     assert.deepEqual([outcomes.healthy.status, outcomes.healthy.ok], ['no-file', true], JSON.stringify(outcomes.healthy))
-    assert.match(outcomes.healthy.message, /has recorded nothing yet/)
+    assert.equal(
+      outcomes.healthy.message,
+      'has recorded nothing yet: no ~/.local/share/fleet/task-durations/local.parquet there, its file is gone (the last good copy is kept)',
+    )
+    assert.match(outcomes.healthy.fix ?? '', /FLEET_DATA_DIR set keeps its records under that directory instead/)
     assert.deepEqual(readFileSync(copyOf('healthy')), lastGood, 'the last good copy is kept')
     assert.equal(run.exitCode, 1, 'the offline peer still fails the pull')
+  })
+
+  it('shows plain lines, not the live view, in a terminal that reports 0 columns', async function () {
+    const command = `stty cols 0 rows 0; exec ${shellCommand(process.execPath, FLEET_BIN, 'task-durations', 'pull-fleet')}`
+    const run = await execa('script', ['-qec', command, '/dev/null'], {
+      env: {...alpha.env, ...env, TERM: 'xterm-256color', CI: ''},
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+    })
+    const lines = run.stdout.replaceAll('\r', '').split('\n')
+    assert.ok(
+      lines.some((line) => /^rekeyed: (unchanged|copied) /.test(line)),
+      run.stdout,
+    )
+    assert.match(run.stdout, /^offline: /m)
+    assert.ok(!lines.some((line) => line.trim().length === 1), `no line of one character:\n${run.stdout}`)
   })
 })

@@ -119,7 +119,7 @@ export async function peerCheck(peer: Machine, context: PullCheckContext): Promi
   return {id, status: failure.kind === 'offline' ? 'warn' : 'fail', message: `${peer.name} at ${peer.sshAddress}: ${what}.`, fix}
 }
 
-/** `task-durations.last-pull`: the last pull ran within STALE_PULLS agent intervals (from last-pull.json). */
+/** `task-durations.last-pull`: the last pull ran within STALE_PULLS agent intervals and every peer was fine in it (from last-pull.json). */
 export async function lastPullCheck(peers: Machine[], context: PullCheckContext): Promise<PluginCheckResult> {
   const id = 'task-durations.last-pull'
   if (!peers.some((peer) => peer.sshAddress)) {
@@ -142,6 +142,15 @@ export async function lastPullCheck(peers: Machine[], context: PullCheckContext)
   const when = `The last pull was ${ago(ageMs)} (${outcome})`
   if (ageMs > STALE_PULLS * PULL_EVERY_SECONDS * 1000) {
     return {id, status: 'warn', message: `${when}: more than ${(STALE_PULLS * PULL_EVERY_SECONDS) / 60} minutes, so its agent is not pulling.`, fix}
+  }
+  if (failed.length > 0) {
+    const fixes = failed.filter((peer) => peer.fix).map((peer) => `${peer.peer}: ${peer.fix}`)
+    return {
+      id,
+      status: 'warn',
+      message: `${when}: their durations are only as recent as their last good copies.`,
+      fix: fixes.length > 0 ? fixes.join(' ') : 'Run fleet task-durations pull-fleet to see what each failed peer says and what to do.',
+    }
   }
   return {id, status: 'ok', message: `${when}.`}
 }

@@ -7,6 +7,17 @@ export function peerLine(outcome: PeerOutcome): string {
   return `${outcome.peer}: ${outcome.message}`
 }
 
+/** The narrowest terminal the live view is drawn in: in a narrower one its lines would wrap into a character a line. */
+export const LIVE_VIEW_MIN_COLUMNS = 40
+
+/**
+ * Whether to draw the live view: on a terminal of a known width, LIVE_VIEW_MIN_COLUMNS or more, and not in CI; plain
+ * lines otherwise (some terminals, a serial console or an emulator without a size, report 0 columns).
+ */
+export function showsLiveView(stdout: {isTTY?: boolean; columns?: number}, env: NodeJS.ProcessEnv): boolean {
+  return Boolean(stdout.isTTY) && !env.CI && (stdout.columns ?? 0) >= LIVE_VIEW_MIN_COLUMNS
+}
+
 /**
  * A PullRunner that shows listr2's live view on stdout: one task per peer, titled with its address while it runs and
  * with its outcome once done (a failed peer is shown failed, and the others go on).
@@ -46,6 +57,7 @@ export function describePull(report: PullReport, home: string): {lines: string[]
   const tree = report.tree.startsWith(`${home}/`) ? `~${report.tree.slice(home.length)}` : report.tree
   const peers = report.peers.length === 1 ? '1 peer' : `${report.peers.length} peers`
   const lines = [`Pulled ${peers} in ${(report.durationMs / 1000).toFixed(1)} s into ${tree}: ${parts.join(', ')}.`]
-  for (const peer of report.peers.filter((p) => p.fix && (!p.ok || p.status === 'no-address'))) lines.push(`  ${peer.peer}: ${peer.fix}`)
+  for (const peer of report.peers.filter((p) => p.fix && (!p.ok || p.status === 'no-address' || p.status === 'no-file')))
+    lines.push(`  ${peer.peer}: ${peer.fix}`)
   return {lines, exitCode: report.ok ? 0 : 1}
 }

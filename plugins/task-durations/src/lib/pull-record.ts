@@ -10,6 +10,8 @@ export interface PeerRecord {
   /** The peer's pull did what it could (copied, unchanged, nothing recorded yet, no address): not a failure. */
   ok: boolean
   message: string
+  /** What to do, where it failed. */
+  fix?: string
 }
 
 /** The last pull-fleet's record. */

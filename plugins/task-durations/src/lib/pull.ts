@@ -2,11 +2,12 @@
 // (`<data>/fleet/host=<peer>/local.parquet`). Peers are pulled in parallel (a few at once), each within a time limit;
 // a download replaces the last good copy only once it is known to be a complete parquet file, since one truncated
 // file would fail every fleet query; whatever goes wrong with one peer leaves its last good copy where it was.
-import {copyFile, link, mkdir, readdir, rename, rm, stat} from 'node:fs/promises'
-import {dirname, join} from 'node:path'
+import {copyFile, link, mkdir, rename, rm, stat} from 'node:fs/promises'
+import {dirname} from 'node:path'
 
 import {FleetError, type Machine, parseSshAddress, run, type SshAddress, sshDestination} from '@dotfleet/fleet'
 
+import {removeAbandonedFiles} from './leftovers.ts'
 import {type DurationsPaths, hostFile} from './paths.ts'
 import {type LastPull, writeLastPull} from './pull-record.ts'
 import {connectionFailure, describeConnectionFailure, knownHostsFile, recordedNewHostKey, rsyncShell, sshByHand, type SshSettings} from './ssh.ts'
@@ -128,7 +129,7 @@ export async function pullFleet(peers: Machine[], settings: PullSettings, runner
     pulledAt,
     durationMs: report.durationMs,
     ok: report.ok,
-    peers: outcomes.map(({peer, status, ok, message}) => ({peer, status, ok, message})),
+    peers: outcomes.map(({peer, status, ok, message, fix}) => ({peer, status, ok, message, ...(ok || !fix ? {} : {fix})})),
   }
   await writeLastPull(settings.paths.dir, record)
   return report
@@ -165,7 +166,7 @@ export async function pullPeer(peer: Machine, settings: PullSettings): Promise<P
     env: settings.env,
   }
   await mkdir(dirname(target), {recursive: true})
-  await removeAbandonedParts(dirname(target))
+  await removeAbandonedFiles(dirname(target))
   const lastGood = await sizeOf(target)
   // The download goes to a file beside the copy, whose name no `*.parquet` glob matches. It starts as the last good
   // copy (a hard link), so that rsync sends only what changed, and leaves it alone when nothing did; rsync writes a
@@ -219,7 +220,11 @@ export async function pullPeer(peer: Machine, settings: PullSettings): Promise<P
     }
     const extra = {...(lastGood === undefined ? {} : {bytes: lastGood}), ...firstContact}
     if (result.exitCode === 23 && /No such file or directory/i.test(result.stderr)) {
-      return outcome('no-file', `has recorded nothing yet${lastGood === undefined ? '' : ` (its file is gone; ${kept})`}${recorded}`, extra)
+      const gone = lastGood === undefined ? '' : `, its file is gone (${kept})`
+      return outcome('no-file', `has recorded nothing yet: no ~/${REMOTE_FILE} there${gone}${recorded}`, {
+        fix: `A peer with FLEET_DATA_DIR set keeps its records under that directory instead, which pull-fleet does not read: record on ${peer.name} without it for its durations to be pulled.`,
+        ...extra,
+      })
     }
     const failure = connectionFailure(result.stderr)
     if (failure) {
@@ -255,23 +260,6 @@ async function identityOf(path: string): Promise<string | undefined> {
     return `${info.dev}:${info.ino}:${info.mtimeNs}`
   } catch {
     return undefined
-  }
-}
-
-/** Downloads left by pulls that were killed (their process is gone): removed, so they do not pile up. */
-async function removeAbandonedParts(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) {
-    const pid = /\.(\d+)\.part$/.exec(name)?.[1]
-    if (pid !== undefined && Number(pid) !== process.pid && !isRunning(Number(pid))) await rm(join(dir, name), {force: true})
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

@@ -4,12 +4,12 @@ import {FleetCommand, readFleet} from '@dotfleet/fleet'
 
 import {durationsPaths} from '../../lib/paths.ts'
 import {CONNECT_TIMEOUT_SECONDS, inParallel, PEER_TIMEOUT_MS, PULL_CONCURRENCY, type PullReport, pullFleet, REMOTE_FILE} from '../../lib/pull.ts'
-import {describePull, liveRunner, peerLine} from '../../lib/pull-display.ts'
+import {describePull, liveRunner, peerLine, showsLiveView} from '../../lib/pull-display.ts'
 import {IDENTITY_VARIABLE} from '../../lib/ssh.ts'
 
 export default class PullFleet extends FleetCommand {
   static override summary = "Copy every peer's recorded durations into this machine's fleet tree, over SSH (rsync)."
-  static override description = `For each active machine in the roster with an SSH address (fleet machines address, on that machine), copies its ~/${REMOTE_FILE} — the plugin's default data directory, relative to the peer's home — into <data>/fleet/host=<peer>/local.parquet here, for estimate --fleet. Up to ${PULL_CONCURRENCY} peers at once, each within ${PEER_TIMEOUT_MS / 1000} s (${CONNECT_TIMEOUT_SECONDS} s to answer at all).
+  static override description = `For each active machine in the roster with an SSH address (fleet machines address, on that machine), copies its ~/${REMOTE_FILE} — the plugin's default data directory, relative to the peer's home — into <data>/fleet/host=<peer>/local.parquet here, for estimate --fleet. A peer with FLEET_DATA_DIR set keeps its records under that directory instead, which is not pulled: it shows as having recorded nothing. Up to ${PULL_CONCURRENCY} peers at once, each within ${PEER_TIMEOUT_MS / 1000} s (${CONNECT_TIMEOUT_SECONDS} s to answer at all).
 
 A download replaces a peer's copy only once it is a complete parquet file; an offline peer, a refused one or a bad file leaves its last good copy as it was. Host keys are pinned in <data>/known_hosts: recorded at the first contact, and a changed key is refused (the message says how to accept it after checking it). ssh logs in with its own settings (~/.ssh/config, the agent, ~/.ssh/id_*) unless ${IDENTITY_VARIABLE} names the private key to use; it never asks for a password.
 
@@ -25,7 +25,7 @@ Exits 0 when every peer was pulled, or had nothing to pull; 1 when any failed (t
     await this.parse(PullFleet)
     const fleet = await readFleet()
     const json = this.jsonEnabled()
-    const live = !json && Boolean(process.stdout.isTTY) && !process.env.CI
+    const live = !json && showsLiveView(process.stdout, process.env)
     const runner = json ? inParallel() : live ? liveRunner() : inParallel((outcome) => this.log(peerLine(outcome)))
     const report = await pullFleet(fleet.peers, {paths: durationsPaths(), env: process.env}, runner)
     const output = describePull(report, homedir())
