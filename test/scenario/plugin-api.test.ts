@@ -77,9 +77,9 @@ describe('the plugin API: a TypeScript plugin built against fleet’s types', fu
     ])
     fleet = started
     ;[alpha] = fleet.machines
-    // oclif warns on every run that a linked ESM plugin with a tsconfig.json is not transpiled on the fly (it runs
-    // what was compiled, as it should): that warning is oclif's note to a plugin's author, not what is tested here.
-    env = {FLEET_DATA_DIR: join(alpha.home, 'fleet-data'), OCLIF_DISABLE_LINKED_ESM_WARNING: '1'}
+    // No OCLIF_DISABLE_LINKED_ESM_WARNING: bin/run.js turns oclif's auto-transpiling off, so a linked plugin runs
+    // from its dist without a warning (the usage error's stderr below is exactly fleet's two lines).
+    env = {FLEET_DATA_DIR: join(alpha.home, 'fleet-data')}
     assert.equal(compiled.exitCode, 0, `the fixture plugin did not compile:\n${compiled.output}`)
     await alpha.ok(['plugins', 'link', FIXTURE, '--no-install'], {env})
   })
@@ -109,6 +109,16 @@ describe('the plugin API: a TypeScript plugin built against fleet’s types', fu
       /Property 'intervalSeconds' is missing in type '\{ id: string; label: string; description: string; argv: string\[\]; \}' but required in type 'IntervalAgentSpec'/,
     )
     assert.match(wrong.output, /Type '"fine"' is not assignable to type 'CheckStatus'/)
+
+    // PLUGINS.md's tsconfig is the fixture's (but for the `paths` only a plugin in this repository needs), and its
+    // package.json declares the fixture's hooks and commands, fleet as an optional peer, and what the build needs.
+    const [pkg, tsconfig] = [...readFileSync(join(REPO_ROOT, 'PLUGINS.md'), 'utf8').matchAll(/^```json\n(.*?)^```/gms)].map((match) => JSON.parse(match[1]))
+    const {paths: _, ...fixtureOptions} = JSON.parse(readFileSync(join(FIXTURE, 'tsconfig.json'), 'utf8')).compilerOptions
+    assert.deepEqual(tsconfig.compilerOptions, fixtureOptions)
+    const fixturePkg = JSON.parse(readFileSync(join(FIXTURE, 'package.json'), 'utf8'))
+    assert.deepEqual(pkg.oclif, fixturePkg.oclif)
+    assert.deepEqual(pkg.peerDependenciesMeta, fixturePkg.peerDependenciesMeta)
+    assert.deepEqual(Object.keys(pkg.devDependencies).sort(), ['@dotfleet/fleet', '@types/node', 'oclif', 'typescript'])
   })
 
   it('its command reads this machine and its peers through readFleet, writes under its data directory, and imports the fleet that runs it', async function () {
