@@ -4,7 +4,18 @@
 // is defined; what is not exported here is fleet's own and may change.
 
 // The hook contract: typed hooks for fleet's events (a wrong return type does not compile).
-export type {AgentSpec, AgentsHook, CheckStatus, DoctorHook, FleetHookOptions, FleetHooks, PluginCheckResult} from './lib/plugins/hooks.ts'
+export type {
+  AgentSpec,
+  AgentSpecBase,
+  AgentsHook,
+  CheckStatus,
+  DoctorHook,
+  FleetHookOptions,
+  FleetHooks,
+  IntervalAgentSpec,
+  PluginCheckResult,
+  ResidentAgentSpec,
+} from './lib/plugins/hooks.ts'
 // Commands: the base that gives a plugin's commands fleet's exit codes, messages with their fix, and JSON errors.
 export {FleetCommand, type CommandOutput} from './lib/cli/base-command.ts'
 // oclif's argument and flag builders, so that a plugin needs no @oclif/core of its own at run time.

@@ -33,6 +33,15 @@ function writeWrongHooksAndExcerpts(dir: string): string {
     join(dir, 'wrong-agents.ts'),
     "import type {AgentsHook} from '@dotfleet/fleet'\n\nconst hook: AgentsHook = async function () {\n  return [{nonsense: true}]\n}\n\nexport default hook\n",
   )
+  // An agent says when it runs by exactly one of `resident` and `intervalSeconds`: both, or neither, does not compile.
+  writeFileSync(
+    join(dir, 'wrong-agents-both.ts'),
+    "import type {AgentsHook} from '@dotfleet/fleet'\n\nconst hook: AgentsHook = async function () {\n  return {id: 'typed-both', label: 'dev.dotfleet.typed-both', description: 'Both.', argv: ['typed', 'hello'], resident: true, intervalSeconds: 600}\n}\n\nexport default hook\n",
+  )
+  writeFileSync(
+    join(dir, 'wrong-agents-neither.ts'),
+    "import type {AgentsHook} from '@dotfleet/fleet'\n\nconst hook: AgentsHook = async function () {\n  return {id: 'typed-neither', label: 'dev.dotfleet.typed-neither', description: 'Neither.', argv: ['typed', 'hello']}\n}\n\nexport default hook\n",
+  )
   writeFileSync(
     join(dir, 'wrong-doctor.ts'),
     "import type {DoctorHook} from '@dotfleet/fleet'\n\nconst hook: DoctorHook = async function () {\n  return {id: 'typed.mood', status: 'fine', message: 'All is well.'}\n}\n\nexport default hook\n",
@@ -68,9 +77,9 @@ describe('the plugin API: a TypeScript plugin built against fleet’s types', fu
     ])
     fleet = started
     ;[alpha] = fleet.machines
-    // oclif warns on every run that a linked ESM plugin with a tsconfig.json is not transpiled on the fly (it runs
-    // what was compiled, as it should): that warning is oclif's note to a plugin's author, not what is tested here.
-    env = {FLEET_DATA_DIR: join(alpha.home, 'fleet-data'), OCLIF_DISABLE_LINKED_ESM_WARNING: '1'}
+    // No OCLIF_DISABLE_LINKED_ESM_WARNING: bin/run.js turns oclif's auto-transpiling off, so a linked plugin runs
+    // from its dist without a warning (the usage error's stderr below is exactly fleet's two lines).
+    env = {FLEET_DATA_DIR: join(alpha.home, 'fleet-data')}
     assert.equal(compiled.exitCode, 0, `the fixture plugin did not compile:\n${compiled.output}`)
     await alpha.ok(['plugins', 'link', FIXTURE, '--no-install'], {env})
   })
@@ -79,20 +88,37 @@ describe('the plugin API: a TypeScript plugin built against fleet’s types', fu
     await fleet?.remove()
   })
 
-  it('compiles against dist/index.d.ts, as PLUGINS.md’s excerpts do; a hook that returns the wrong shape fails to compile, naming the file and the type', function () {
+  it('compiles against dist/index.d.ts, as PLUGINS.md’s excerpts do; a hook that returns the wrong shape (an agent with both or neither of resident and intervalSeconds) fails to compile, naming the file and the type', function () {
     assert.equal(compiled.output.trim(), '')
     assert.equal(wrong.exitCode, 2, wrong.output)
     const errors = wrong.output.split('\n').filter((line) => / error TS\d+:/.test(line))
     assert.deepEqual(
       errors.map((line) => /([\w-]+\.ts)\(\d+,\d+\): error (TS\d+): .*'(\w+)'\.$/.exec(line)?.slice(1)),
       [
+        ['wrong-agents-both.ts', 'TS2322', 'AgentsHook'],
+        ['wrong-agents-neither.ts', 'TS2322', 'AgentsHook'],
         ['wrong-agents.ts', 'TS2322', 'AgentsHook'],
         ['wrong-doctor.ts', 'TS2322', 'DoctorHook'],
       ],
       wrong.output,
     )
-    assert.match(wrong.output, /Type '\{ nonsense: boolean; \}' is missing the following properties from type 'AgentSpec': id, label, description, argv/)
+    assert.match(wrong.output, /Type '\{ nonsense: boolean; \}' is not assignable to type 'AgentSpec'\./)
+    assert.match(wrong.output, /is not assignable to type 'ResidentAgentSpec'\.\n\s+Types of property 'intervalSeconds' are incompatible\./)
+    assert.match(
+      wrong.output,
+      /Property 'intervalSeconds' is missing in type '\{ id: string; label: string; description: string; argv: string\[\]; \}' but required in type 'IntervalAgentSpec'/,
+    )
     assert.match(wrong.output, /Type '"fine"' is not assignable to type 'CheckStatus'/)
+
+    // PLUGINS.md's tsconfig is the fixture's (but for the `paths` only a plugin in this repository needs), and its
+    // package.json declares the fixture's hooks and commands, fleet as an optional peer, and what the build needs.
+    const [pkg, tsconfig] = [...readFileSync(join(REPO_ROOT, 'PLUGINS.md'), 'utf8').matchAll(/^```json\n(.*?)^```/gms)].map((match) => JSON.parse(match[1]))
+    const {paths: _, ...fixtureOptions} = JSON.parse(readFileSync(join(FIXTURE, 'tsconfig.json'), 'utf8')).compilerOptions
+    assert.deepEqual(tsconfig.compilerOptions, fixtureOptions)
+    const fixturePkg = JSON.parse(readFileSync(join(FIXTURE, 'package.json'), 'utf8'))
+    assert.deepEqual(pkg.oclif, fixturePkg.oclif)
+    assert.deepEqual(pkg.peerDependenciesMeta, fixturePkg.peerDependenciesMeta)
+    assert.deepEqual(Object.keys(pkg.devDependencies).sort(), ['@dotfleet/fleet', '@types/node', 'oclif', 'typescript'])
   })
 
   it('its command reads this machine and its peers through readFleet, writes under its data directory, and imports the fleet that runs it', async function () {

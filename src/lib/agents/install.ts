@@ -12,11 +12,8 @@ import {currentPlatform, type FleetPaths, fleetPaths} from '../platform/paths.ts
 import {run, type RunResult} from '../process/run.ts'
 import {executablesOnPath} from '../process/which.ts'
 import {type ManagerKind, render, type RenderContext, type RenderedFile} from './render.ts'
-import {type ContributedAgent, coreAgents} from './spec.ts'
+import {type ContributedAgent, CORE_SOURCE, coreAgents} from './spec.ts'
 import type {AgentSettings} from '../manifest/schema.ts'
-
-/** The name the core's agents carry as their source (the package's own name). */
-export const CORE_SOURCE = '@dotfleet/fleet'
 
 /** The one door to launchctl / systemctl --user (tests put a recording stand-in first on PATH). */
 export interface ServiceControl {

@@ -31,10 +31,15 @@ type PluginAnswer = {source: string; durationMs: number} & ({values: unknown[]; 
 
 /**
  * Run every plugin's hooks for `event` at once, each plugin within `timeoutMs`, and check each value a hook returned
- * with `validate` (which throws, saying what is wrong, for a value that is not a contribution). A hook returns a
+ * with `validate` (given the plugin's name; it throws, saying what is wrong, for a value that is not a contribution). A hook returns a
  * list of values, one value, or nothing. Never throws: a plugin that fails is in `failures`.
  */
-export async function fanOut<T>(config: Config, event: FleetEvent, validate: (value: unknown) => T, options: FanOutOptions = {}): Promise<FanOutResult<T>> {
+export async function fanOut<T>(
+  config: Config,
+  event: FleetEvent,
+  validate: (value: unknown, source: string) => T,
+  options: FanOutOptions = {},
+): Promise<FanOutResult<T>> {
   const timeoutMs = options.timeoutMs ?? HOOK_TIMEOUT_MS
   const plugins = [...config.plugins.values()].filter((plugin) => (plugin.hooks[event] ?? []).length > 0)
   const answers = await Promise.all(plugins.map((plugin) => askPlugin(config, plugin, event, timeoutMs, options.signal)))
@@ -49,7 +54,7 @@ export async function fanOut<T>(config: Config, event: FleetEvent, validate: (va
     for (const error of answer.errors) out.failures.push({source, error: `its ${event} hook threw: ${error}`})
     for (const value of answer.values) {
       try {
-        out.contributions.push({source, value: validate(value)})
+        out.contributions.push({source, value: validate(value, source)})
       } catch (error) {
         out.failures.push({source, error: `its ${event} hook returned ${preview(value)}, which is not valid: ${errorMessage(error)}`})
       }

@@ -19,21 +19,39 @@ export type FleetHookOptions = {
 /**
  * A background agent, as the core and plugins (through the `fleet:agents` hook event) describe it: rendered into a
  * launchd plist or systemd units by `fleet agents install`, or run by `fleet agents run`. Exactly one of `resident`
- * or `intervalSeconds` says when it runs.
+ * or `intervalSeconds` says when it runs: a spec with both, or with neither, does not compile.
  */
-export interface AgentSpec {
-  /** Unique among this machine's agents, lowercase with hyphens: 'watcher', 'puller', 'task-durations-pull-fleet'. */
+export type AgentSpec = ResidentAgentSpec | IntervalAgentSpec
+
+/** What every AgentSpec has, whichever way it runs. */
+export interface AgentSpecBase {
+  /**
+   * Unique among this machine's agents, lowercase letters, digits and dashes. A plugin's starts with its short name
+   * and a dash (or is its short name): 'task-durations-pull-fleet'.
+   */
   id: string
-  /** launchd label and systemd unit stem, letters, digits, dots and dashes: `dev.dotfleet.task-durations-pull-fleet`. */
+  /**
+   * launchd label and systemd unit stem, letters, digits, dots and dashes. A plugin's is `dev.dotfleet.<id>`
+   * (`dev.dotfleet.task-durations-pull-fleet`), so that its files never take the name of another program's.
+   */
   label: string
   /** One line for a person, shown by `fleet agents list` and written into the definition. */
   description: string
   /** fleet's arguments (never a secret: they are visible to every process), e.g. ['task-durations', 'pull-fleet']. */
   argv: string[]
-  /** Kept alive (launchd KeepAlive, systemd Restart=always). */
-  resident?: boolean
-  /** Started every this many seconds (launchd StartInterval, a systemd .timer); a whole number, at least 10. */
-  intervalSeconds?: number
+}
+
+/** An agent that is kept alive (launchd KeepAlive, systemd Restart=always). */
+export interface ResidentAgentSpec extends AgentSpecBase {
+  resident: true
+  intervalSeconds?: never
+}
+
+/** An agent started every `intervalSeconds` seconds (launchd StartInterval, a systemd .timer). */
+export interface IntervalAgentSpec extends AgentSpecBase {
+  /** A whole number, at least 10. */
+  intervalSeconds: number
+  resident?: false
 }
 
 /**

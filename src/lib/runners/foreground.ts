@@ -98,9 +98,9 @@ export function runAgentsInForeground(
         setTimeout(
           () => {
             tick()
-            timers.push(setInterval(tick, agent.intervalSeconds! * 1000))
+            timers.push(setInterval(tick, agent.intervalSeconds * 1000))
           },
-          Math.min(FIRST_INTERVAL_RUN_MS, agent.intervalSeconds! * 1000),
+          Math.min(FIRST_INTERVAL_RUN_MS, agent.intervalSeconds * 1000),
         ),
       )
     }
