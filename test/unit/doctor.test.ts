@@ -255,6 +255,23 @@ describe('doctor: the report in words', function () {
     assert.match(lines.join('\n'), /tools\.chezmoi +chezmoi 2\.73\.3\.$/m)
   })
 
+  it('adds no full stop to a fix, nor after a command in backticks, and lines up long ids', function () {
+    const text = describeDoctor(
+      report([
+        result('plugins.installed', 'Plugins', 'warn', 'The fleet enables a plugin this machine lacks: hello', {
+          fix: 'fleet plugins install hello --allow-unscoped',
+        }),
+        result('agents.current', 'Agents', 'warn', 'Stale: run `fleet agents install`', {fix: '`fleet agents install`', fixable: true}),
+        result('task-durations.pull-fleet-key', 'task-durations', 'ok', 'The key is there'),
+      ]),
+    ).join('\n')
+    assert.match(text, /fix: fleet plugins install hello --allow-unscoped$/m)
+    assert.match(text, /Stale: run `fleet agents install`$/m)
+    assert.match(text, /fix: `fleet agents install` \(`fleet doctor --fix` does it\)$/m)
+    assert.match(text, /^ {2}! plugins\.installed {13}The fleet/m, 'the id column is as wide as the longest id')
+    assert.match(text, /^ {2}✓ task-durations\.pull-fleet-key The key is there\.$/m)
+  })
+
   it('says checks skipped for one reason once: in their group, or after the groups when the reason spans them', function () {
     const why = 'Skipped: no agents are installed here (see agents.installed).'
     const notEnrolled = "Skipped: this machine's fleet could not be read (see source.repo)."
