@@ -165,8 +165,10 @@ describe('doctor: the runner', function () {
       {id: 'test.one', group: 'Tests', run: async () => ok('one')},
       {id: 'test.two', group: 'Tests', run: async () => ok('two')},
     ]
-    const plugins = async (_signal: AbortSignal, only?: string) =>
-      [{id: 'plug.three', group: 'plug', status: 'ok' as const, message: 'three'}].filter((result) => only === undefined || result.id === only)
+    const plugins = async (_signal: AbortSignal, only?: string) => {
+      const all = [{id: 'plug.three', group: 'plug', status: 'ok' as const, message: 'three'}]
+      return {results: all.filter((result) => only === undefined || result.id === only), seen: all.map((result) => result.id)}
+    }
     assert.deepEqual(
       (await runDoctor(context, {checks, plugins, only: 'test.two'})).checks.map((result) => result.id),
       ['test.two'],
@@ -179,6 +181,7 @@ describe('doctor: the runner', function () {
       assert.equal(error.code, 'UNKNOWN_CHECK')
       assert.equal(error.exitCode, 2)
       assert.match(error.fix!, /test\.one, test\.two/)
+      assert.match(error.fix!, /the plugins': plug\.three/, "the plugins' check ids are named too")
       return true
     })
   })
