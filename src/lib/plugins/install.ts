@@ -169,10 +169,14 @@ export function installedPlugins(config: Config): string[] {
 }
 
 /**
- * Run the plugin manager's own command `id` (`plugins:install`, `plugins:uninstall`) with `argv`, on this process's
+ * Run the plugin manager's own command `id` (`plugins`, `plugins:install`, `plugins:uninstall`, `plugins:reset`) with `argv`, on this process's
  * config: it installs or removes, updates `config.plugins`, and fires the plugins:postinstall or postuninstall hooks.
  */
-export async function runPluginManager(config: Config, id: 'plugins:install' | 'plugins:uninstall', argv: string[]): Promise<void> {
+export async function runPluginManager(
+  config: Config,
+  id: 'plugins' | 'plugins:install' | 'plugins:uninstall' | 'plugins:reset',
+  argv: string[],
+): Promise<void> {
   const Command = (await managerPlugin(config).findCommand(id, {must: true})) as unknown as new (argv: string[], config: Config) => {_run(): Promise<unknown>}
   // What the command's static run() does, but on this config: run() would load a second one, so that the plugins it
   // installs or removes would not be this process's (nor those its hooks are given).
