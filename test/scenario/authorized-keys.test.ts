@@ -197,7 +197,13 @@ describe('authorized_keys follows the roster', function () {
     }
     const badEnroll = await alpha.fleet(['enroll', '--name', 'alpha', '--yes', '--no-agents', '--ssh-address', 'a b', '--json'])
     assert.equal(badEnroll.exitCode, 2, printed(badEnroll))
-    assert.equal((await beta.fleet(['machines', 'address', '--json'])).exitCode, 2, 'neither an address nor --clear')
+    assert.equal((await beta.fleet(['machines', 'address', 'beta.lan', '--clear', '--json'])).exitCode, 2, 'both an address and --clear')
+    const shown = await beta.ok(['machines', 'address', '--json'])
+    assert.deepEqual(
+      json<{sshAddress?: string; changed: boolean}>(shown),
+      {machine: 'beta', sshAddress: 'beta.lan', changed: false, pushed: 0},
+      'no argument: shown',
+    )
 
     await beta.ok(['machines', 'address', '--clear'])
     assert.deepEqual(await addresses(alpha), {alpha: 'me@alpha.lan:2201', beta: null, gamma: null})

@@ -3,7 +3,7 @@
 // which the fleet's manifest then enables (another machine's doctor says to install it); a short name with only an
 // unscoped package of that name is refused unless --allow-unscoped; uninstalling takes it all away again.
 import assert from 'node:assert/strict'
-import {existsSync, mkdirSync, readFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type AgentsList from '../../src/commands/agents/list.ts'
@@ -111,6 +111,16 @@ describe('fleet plugins install: short names from a private registry', function 
     assert.deepEqual(run.result.fleet, {enrolled: true, changed: [], pushed: 0}, 'the manifest enabled it already')
     assert.doesNotMatch(run.stderr, /Agents:/, 'beta has no agents installed: nothing is said of them')
     assert.equal(checkOf((await beta.doctor({check: 'plugins.installed'})).result, 'plugins.installed').status, 'ok')
+
+    // With the forge away, installing a plugin the manifest lists already has nothing to push: said so, not an error.
+    renameSync(forge.path, `${forge.path}.away`)
+    try {
+      const offline = await fleetJson<ResultOf<typeof PluginsInstall>>(beta, ['plugins', 'install', 'hello'])
+      assert.deepEqual([offline.result.fleet.enrolled, 'changed' in offline.result.fleet && offline.result.fleet.changed], [true, []])
+      assert.match('forgeError' in offline.result.fleet ? (offline.result.fleet.forgeError ?? '') : '', /cannot be reached/)
+    } finally {
+      renameSync(`${forge.path}.away`, forge.path)
+    }
   })
 
   it('refuses `decoy` (only an unscoped package has that name), naming both names and the registry; installs nothing; a registry that does not answer is said so', async function () {
@@ -130,6 +140,24 @@ describe('fleet plugins install: short names from a private registry', function 
     assert.equal(unreachable.exitCode, 1, unreachable.stdout)
     assert.equal(unreachable.error?.code, 'REGISTRY_UNREACHABLE')
     assert.match(unreachable.error?.message ?? '', new RegExp(`${silent}.*ECONNREFUSED`))
+  })
+
+  it("a plugin, package or version the registry does not have is said so with the registry and the fix, not in npm's words", async function () {
+    const [neither, version, scoped] = await Promise.all([
+      fleetJson<never>(alpha, ['plugins', 'install', 'nosuchplugin', '--allow-unscoped'], 2),
+      fleetJson<never>(alpha, ['plugins', 'install', 'hello@9.9.9'], 1),
+      fleetJson<never>(alpha, ['plugins', 'install', '@dotfleet/plugin-nosuch'], 2),
+    ])
+    assert.equal(neither.error?.code, 'NO_SUCH_PLUGIN')
+    assert.match(neither.error?.message ?? '', new RegExp(`${registry.url} has neither @dotfleet/plugin-nosuchplugin .* nor a package "nosuchplugin"`))
+    assert.doesNotMatch(neither.error?.fix ?? '', /--allow-unscoped/, 'no unscoped package to allow')
+    assert.equal(version.error?.code, 'NO_SUCH_VERSION')
+    assert.match(version.error?.message ?? '', new RegExp(`${registry.url} has @dotfleet/plugin-hello, but no version or tag "9\\.9\\.9"`))
+    assert.match(version.error?.fix ?? '', /npm view @dotfleet\/plugin-hello versions dist-tags .*fleet plugins install hello$/)
+    assert.doesNotMatch(version.stdout + version.stderr, /ETARGET|npm-cli/)
+    assert.equal(scoped.error?.code, 'NO_SUCH_PLUGIN')
+    assert.match(scoped.error?.message ?? '', new RegExp(`no package @dotfleet/plugin-nosuch in ${registry.url}`))
+    assert.deepEqual(await installedPlugins(alpha), [HELLO], 'nothing installed')
   })
 
   it('--allow-unscoped installs the unscoped package', async function () {
@@ -217,5 +245,27 @@ describe('fleet plugins install: short names from a private registry', function 
     assert.match(warning, /Plugin agents-hangs could not contribute agents: its fleet:agents hook did not finish/)
     assert.match(install.stdout, /watcher and puller installed into systemd .*already current/)
     assert.ok(wallMs < HOOK_TIMEOUT_MS + 8000, `they ended ${wallMs} ms after they started`)
+  })
+
+  it("`plugins reset` takes the plugins' agents away too; an agent whose plugin was removed by hand is one doctor notices and --fix removes", async function () {
+    await fleetJson<ResultOf<typeof PluginsInstall>>(alpha, ['plugins', 'install', 'hello'])
+    const reset = await alpha.ok(['plugins', 'reset'])
+    assert.match(reset.stdout, /Agents: watcher and puller installed into systemd .*removed hello-greeter/)
+    for (const unit of GREETER_UNITS) assert.equal(existsSync(join(unitDir, unit)), false, `${unit} is removed`)
+    assert.deepEqual(await installedPlugins(alpha), [])
+
+    // Removed behind fleet's back (the plugin manager's list edited): its agent is still installed.
+    await fleetJson<ResultOf<typeof PluginsInstall>>(alpha, ['plugins', 'install', 'hello'])
+    const list = join(root, 'alpha-data/package.json')
+    const data = JSON.parse(readFileSync(list, 'utf8')) as {oclif: {plugins: Array<{name: string}>}}
+    data.oclif.plugins = data.oclif.plugins.filter((plugin) => plugin.name !== HELLO)
+    writeFileSync(list, JSON.stringify(data))
+    const orphan = checkOf((await alpha.doctor({check: 'agents.current', exit: 'any'})).result, 'agents.current')
+    assert.equal(orphan.status, 'warn')
+    assert.match(orphan.message, /nothing contributes it any more: hello-greeter \(from @dotfleet\/plugin-hello\)/)
+    assert.match(orphan.fix ?? '', /fleet agents install/)
+    await alpha.doctor({fix: true, exit: 'any'})
+    for (const unit of GREETER_UNITS) assert.equal(existsSync(join(unitDir, unit)), false, `${unit} is removed by --fix`)
+    assert.equal(checkOf((await alpha.doctor({check: 'agents.current'})).result, 'agents.current').status, 'ok')
   })
 })

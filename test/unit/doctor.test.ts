@@ -165,8 +165,10 @@ describe('doctor: the runner', function () {
       {id: 'test.one', group: 'Tests', run: async () => ok('one')},
       {id: 'test.two', group: 'Tests', run: async () => ok('two')},
     ]
-    const plugins = async (_signal: AbortSignal, only?: string) =>
-      [{id: 'plug.three', group: 'plug', status: 'ok' as const, message: 'three'}].filter((result) => only === undefined || result.id === only)
+    const plugins = async (_signal: AbortSignal, only?: string) => {
+      const all = [{id: 'plug.three', group: 'plug', status: 'ok' as const, message: 'three'}]
+      return {results: all.filter((result) => only === undefined || result.id === only), seen: all.map((result) => result.id)}
+    }
     assert.deepEqual(
       (await runDoctor(context, {checks, plugins, only: 'test.two'})).checks.map((result) => result.id),
       ['test.two'],
@@ -179,6 +181,7 @@ describe('doctor: the runner', function () {
       assert.equal(error.code, 'UNKNOWN_CHECK')
       assert.equal(error.exitCode, 2)
       assert.match(error.fix!, /test\.one, test\.two/)
+      assert.match(error.fix!, /the plugins': plug\.three/, "the plugins' check ids are named too")
       return true
     })
   })
@@ -253,6 +256,23 @@ describe('doctor: the report in words', function () {
     )
     assert.match(lines.join('\n'), /tools\.git +git 2\.39\.5 at \/usr\/bin\/git\.$/m)
     assert.match(lines.join('\n'), /tools\.chezmoi +chezmoi 2\.73\.3\.$/m)
+  })
+
+  it('adds no full stop to a fix, nor after a command in backticks, and lines up long ids', function () {
+    const text = describeDoctor(
+      report([
+        result('plugins.installed', 'Plugins', 'warn', 'The fleet enables a plugin this machine lacks: hello', {
+          fix: 'fleet plugins install hello --allow-unscoped',
+        }),
+        result('agents.current', 'Agents', 'warn', 'Stale: run `fleet agents install`', {fix: '`fleet agents install`', fixable: true}),
+        result('task-durations.pull-fleet-key', 'task-durations', 'ok', 'The key is there'),
+      ]),
+    ).join('\n')
+    assert.match(text, /fix: fleet plugins install hello --allow-unscoped$/m)
+    assert.match(text, /Stale: run `fleet agents install`$/m)
+    assert.match(text, /fix: `fleet agents install` \(`fleet doctor --fix` does it\)$/m)
+    assert.match(text, /^ {2}! plugins\.installed {13}The fleet/m, 'the id column is as wide as the longest id')
+    assert.match(text, /^ {2}✓ task-durations\.pull-fleet-key The key is there\.$/m)
   })
 
   it('says checks skipped for one reason once: in their group, or after the groups when the reason spans them', function () {

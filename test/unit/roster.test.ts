@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 
 import {UsageError} from '../../src/lib/errors/index.ts'
 import {ensureMachine} from '../../src/lib/fleet/roster.ts'
+import {parseSshAddress} from '../../src/lib/fleet/ssh-address.ts'
 import type {Fleet} from '../../src/lib/manifest/schema.ts'
 import {fleetOf, machineEntry} from '../support/roster.ts'
 
@@ -68,5 +69,18 @@ describe('roster: who may enroll under which name', function () {
   it('a new machine starts pending beside an active one, with its SSH key', function () {
     const {machine: added, added: wasAdded} = ensureMachine(fleet(), 'beta', 'age1beta', '/id.txt', {sshPublicKey: 'ssh-ed25519 AAAAbeta b'})
     assert.deepEqual([wasAdded, added.state, added.sshPublicKey], [true, 'pending', 'ssh-ed25519 AAAAbeta b'])
+  })
+})
+
+describe('SSH addresses', function () {
+  it('are read as [user@]host[:port]; a bad one is refused saying why', function () {
+    assert.deepEqual(parseSshAddress('me@[::1]:2222'), {user: 'me', host: '::1', port: 2222})
+    const why = (text: string) => refusal(() => parseSshAddress(text)).message
+    assert.match(why('me@host:99999'), /port 99999 is outside 1-65535/)
+    assert.match(why('::1'), /IPv6 host goes in brackets \(\[::1\]\)/)
+    assert.match(why('me@fe80::1'), /IPv6 host goes in brackets \(\[fe80::1\]\)/)
+    assert.match(why('-oProxyCommand=x'), /read it as an option/)
+    assert.match(why('host:ssh'), /port "ssh" is not a number/)
+    assert.match(refusal(() => parseSshAddress('a b')).fix!, /user@host:port/)
   })
 })

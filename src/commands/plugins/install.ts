@@ -7,7 +7,7 @@ import {installedPackages, pluginManager, resolvePluginRequests, runPluginManage
 
 export default class PluginsInstall extends FleetCommand {
   static override aliases = ['plugins:add']
-  static override summary = "Install a plugin into fleet: `hello` is fleet's own @dotfleet/plugin-hello, never a stranger's package."
+  static override summary = "Install a plugin into fleet, here and fleet-wide: a short name (task-durations) means fleet's own @dotfleet/plugin-task-durations."
   static override description = `A short NAME stands for @dotfleet/plugin-NAME only. fleet asks the registry for it first; when it has no such package, fleet refuses (exit 2) instead of installing the unscoped package NAME, which anyone may have published, unless --allow-unscoped is given (in a terminal, it asks). A scoped name, a tag (NAME@1.2.0, NAME@beta), a git URL or a GitHub slug are taken as they are.
 
 The registry is npm's own configuration: FLEET_NPM_REGISTRY, else npm_config_registry or an .npmrc (a \`@dotfleet:registry\` line wins for fleet's plugins). Plugins go into fleet's data directory (FLEET_DATA_DIR, else ~/.local/share/fleet).

@@ -81,6 +81,8 @@ export function chooseAgents(agents: ContributedAgent[], ids: string[] | undefin
 /** `fleet agents list` in words: the service manager, then one line per agent. */
 export function describeListing(manager: ManagerKind | undefined, listings: AgentListing[]): string[] {
   const lines = [manager ? `Service manager: ${manager}` : 'No service manager here: run the agents with `fleet agents run`.']
+  // A plugin's agent id may be long (task-durations-pull-fleet): the column is as wide as the longest.
+  const idWidth = Math.max(12, ...listings.map((a) => a.id.length))
   for (const a of listings) {
     const how = a.kind === 'resident' ? 'resident' : `every ${a.intervalSeconds} s`
     const state = !manager
@@ -88,7 +90,7 @@ export function describeListing(manager: ManagerKind | undefined, listings: Agen
       : !a.installed
         ? 'not installed'
         : `${a.running ? (manager === 'launchd' ? 'loaded' : 'active') : 'not running'}${a.current ? '' : ', definition out of date (fleet agents install)'}`
-    lines.push(`  ${a.id.padEnd(12)} ${how.padEnd(16)} ${state.padEnd(24)} from ${a.source}`)
+    lines.push(`  ${a.id.padEnd(idWidth)} ${how.padEnd(16)} ${state.padEnd(24)} from ${a.source}`)
   }
   return lines
 }

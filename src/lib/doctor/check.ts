@@ -9,9 +9,10 @@ export type {CheckStatus}
  * What one check found, as `fleet doctor --json` prints it (a plugin's fleet:doctor hook returns the `id`, `status`,
  * `message` and `fix` of its checks: PluginCheckResult; fleet fills in the rest).
  * - `id`: stable, lower-case words joined by `.` or `-` (`keys.mode`); a plugin's ids start with its short name.
- * - `message`: one line for a person, a sentence (the renderer adds a missing full stop, nothing else), paths shown
+ * - `message`: one line for a person, a sentence (the renderer adds a missing full stop, except after a command in backticks), paths shown
  *   with `~` for the home directory.
- * - `fix`: where not ok, what to do: a command to run, or that `fleet doctor --fix` does it (`fixable`).
+ * - `fix`: where not ok, what to do: a command to run, or that `fleet doctor --fix` does it (`fixable`); shown as
+ *   written (no full stop added: it often ends in a command a person copies).
  */
 export interface CheckResult {
   id: string

@@ -24,6 +24,8 @@ export function describeDoctor(report: DoctorReport): string[] {
     }
     lines.push('')
   }
+  // As wide as the longest id shown (a plugin's may be long), so that the messages line up.
+  const idWidth = Math.max(ID_WIDTH, ...report.checks.map((result) => result.id.length))
   const groups = grouped(report.checks)
   const spread = reasonsSpanningGroups(groups)
   for (const [group, results] of groups) {
@@ -39,8 +41,8 @@ export function describeDoctor(report: DoctorReport): string[] {
           continue
         }
       }
-      lines.push(`  ${MARKS[result.status]} ${result.id.padEnd(ID_WIDTH)} ${sentence(result.message)}`)
-      if (result.status !== 'ok' && result.status !== 'skip' && result.fix) lines.push(`  ${' '.repeat(ID_WIDTH + 2)} fix: ${fixText(result)}`)
+      lines.push(`  ${MARKS[result.status]} ${result.id.padEnd(idWidth)} ${sentence(result.message)}`)
+      if (result.status !== 'ok' && result.status !== 'skip' && result.fix) lines.push(`  ${' '.repeat(idWidth + 2)} fix: ${fixText(result)}`)
     }
   }
   for (const [message, ids] of skipsByReason(report.checks.filter((result) => result.status === 'skip' && spread.has(result.message)))) {
@@ -54,10 +56,15 @@ export function describeDoctor(report: DoctorReport): string[] {
   return lines
 }
 
+/** The narrowest the id column is. */
 const ID_WIDTH = 22
 
+/**
+ * A check's fix as written, never with a full stop added: a fix often ends in a command
+ * (`fleet plugins install hello --allow-unscoped`), which a person copies whole.
+ */
 function fixText(result: CheckResult): string {
-  return result.fixable ? `${sentence(result.fix!)} \`fleet doctor --fix\` does it.` : sentence(result.fix!)
+  return result.fixable ? `${result.fix!} (\`fleet doctor --fix\` does it)` : result.fix!
 }
 
 /** Checks skipped for one reason, in a line: "a, b, c: skipped, <reason>". */

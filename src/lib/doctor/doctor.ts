@@ -37,9 +37,10 @@ export const FORGE_SILENT = 'the forge did not answer (see forge.reachable)'
 
 /**
  * Checks contributed by plugins: started beside the core's, stopped by `signal`, each a result of its own. With
- * `only`, just the check with that id (or, when none has it, what says why a plugin's checks could not run).
+ * `only`, just the check with that id (or, when none has it, what says why a plugin's checks could not run). `seen`:
+ * the ids of every check the plugins reported, for the message that names the checks there are.
  */
-export type PluginChecks = (signal: AbortSignal, only?: string) => Promise<CheckResult[]>
+export type PluginChecks = (signal: AbortSignal, only?: string) => Promise<{results: CheckResult[]; seen: string[]}>
 
 export interface DoctorOptions {
   checks: DoctorCheck[]
@@ -57,14 +58,15 @@ export async function runDoctor(context: DoctorContext, options: DoctorOptions):
   const started = Date.now()
   const checks = selectChecks(options.checks, options.only)
   const plugins = options.only && checks.length > 0 ? undefined : options.plugins
-  let results = await runAll(context, checks, plugins, options)
-  if (options.only && results.length === 0) throw unknownCheck(options.only, options.checks)
+  const first = await runAll(context, checks, plugins, options)
+  let results = first.results
+  if (options.only && results.length === 0) throw unknownCheck(options.only, options.checks, first.seen)
   let repairs: DoctorReport['repairs']
   if (options.fix) {
     repairs = await repairAll(context, checks, results)
     if (repairs.some((repair) => repair.notTried === undefined)) {
       context.forget()
-      results = await runAll(context, checks, plugins, options)
+      results = (await runAll(context, checks, plugins, options)).results
     }
   }
   const machine = await context.local().then(
@@ -78,16 +80,23 @@ function selectChecks(checks: DoctorCheck[], only: string | undefined): DoctorCh
   return only === undefined ? checks : checks.filter((check) => check.id === only)
 }
 
-function unknownCheck(id: string, checks: DoctorCheck[]): FleetError {
+/** No check has the id `id`: a usage error naming the checks there are, the core's and those the plugins reported. */
+function unknownCheck(id: string, checks: DoctorCheck[], pluginIds: string[]): FleetError {
+  const plugins = pluginIds.length > 0 ? `; the plugins': ${pluginIds.join(', ')}` : ''
   return new FleetError(`There is no check named "${id}".`, {
     code: 'UNKNOWN_CHECK',
     exitCode: 2,
-    fix: `Run \`fleet doctor\` to see every check's id (the core's: ${checks.map((c) => c.id).join(', ')}).`,
+    fix: `Run \`fleet doctor\` to see every check's id (the core's: ${checks.map((c) => c.id).join(', ')}${plugins}).`,
   })
 }
 
-async function runAll(context: DoctorContext, checks: DoctorCheck[], plugins: PluginChecks | undefined, options: DoctorOptions): Promise<CheckResult[]> {
-  const pluginResults = plugins ? runPlugins(plugins, options.only) : Promise.resolve([])
+async function runAll(
+  context: DoctorContext,
+  checks: DoctorCheck[],
+  plugins: PluginChecks | undefined,
+  options: DoctorOptions,
+): Promise<{results: CheckResult[]; seen: string[]}> {
+  const pluginResults = plugins ? runPlugins(plugins, options.only) : Promise.resolve({results: [], seen: []})
   let core: CheckResult[]
   if (options.serial) {
     core = []
@@ -95,10 +104,11 @@ async function runAll(context: DoctorContext, checks: DoctorCheck[], plugins: Pl
   } else {
     core = await Promise.all(checks.map((check) => runCheck(context, check)))
   }
-  return [...core, ...(await pluginResults)]
+  const fromPlugins = await pluginResults
+  return {results: [...core, ...fromPlugins.results], seen: fromPlugins.seen}
 }
 
-async function runPlugins(plugins: PluginChecks, only: string | undefined): Promise<CheckResult[]> {
+async function runPlugins(plugins: PluginChecks, only: string | undefined): ReturnType<PluginChecks> {
   const controller = new AbortController()
   try {
     return await plugins(controller.signal, only)

@@ -42,7 +42,8 @@ export function pluginCheckTimeoutMs(env: NodeJS.ProcessEnv = process.env): numb
  * The plugins' checks for runDoctor: every plugin's fleet:doctor hook, at once, each within the plugin timeout
  * (read from `env` now: a bad FLEET_DOCTOR_PLUGIN_TIMEOUT_MS throws UsageError). Each finding is shown under its
  * plugin's short name; a plugin whose hook failed is one failed check `<short name>.hook` saying how. With `only`, just the
- * check with that id — or, when no plugin reported it, the plugins that failed (the check may have been theirs).
+ * check with that id — or, when no plugin reported it, the plugins that failed (the check may have been theirs); and
+ * the ids of every check they reported.
  */
 export function pluginChecks(config: Config, env: NodeJS.ProcessEnv = process.env): PluginChecks {
   const timeoutMs = pluginCheckTimeoutMs(env)
@@ -59,8 +60,10 @@ export function pluginChecks(config: Config, env: NodeJS.ProcessEnv = process.en
       fix: `Update the plugin (\`fleet plugins update\`) or remove it (\`fleet plugins uninstall ${source}\`), and tell its author.`,
       durationMs: durations.get(source),
     }))
-    if (only === undefined) return [...found, ...failedChecks]
-    const chosen = [...found, ...failedChecks].filter((result) => result.id === only)
-    return chosen.length > 0 ? chosen : failedChecks
+    const all = [...found, ...failedChecks]
+    const seen = all.map((result) => result.id)
+    if (only === undefined) return {results: all, seen}
+    const chosen = all.filter((result) => result.id === only)
+    return {results: chosen.length > 0 ? chosen : failedChecks, seen}
   }
 }

@@ -151,6 +151,12 @@ export async function setMachineAddress(local: LocalFleet, address: string | und
   return {machine: local.machine, ...(wanted === undefined ? {} : {sshAddress: wanted}), changed, pushed}
 }
 
+/** This machine's SSH address as the roster in its source repo has it (nothing changed, nothing pushed). */
+export async function currentMachineAddress(local: LocalFleet): Promise<AddressChange> {
+  const machine = requireMachine(await readManifest(local.paths.sourceDir), local.machine)
+  return {machine: local.machine, ...(machine.sshAddress === undefined ? {} : {sshAddress: machine.sshAddress}), changed: false, pushed: 0}
+}
+
 /** What re-encrypting the files whose recipients drifted did: the files rewritten, those left, and the commits pushed. */
 export interface DriftRepair {
   reencrypted: string[]

@@ -40,9 +40,12 @@ export function safeLine(text: string, max = 160): string {
   return line.length <= max ? line : `${line.slice(0, max - 1).trimEnd()}…`
 }
 
-/** `text` as a sentence: its full stop added when it has none (whoever wrote it: a check of the core's, a plugin's). */
+/**
+ * `text` as a sentence: its full stop added when it has none (whoever wrote it: a check of the core's, a plugin's),
+ * except after a command in backticks, which a person copies whole.
+ */
 export function sentence(text: string): string {
-  return /[.!?]$/.test(text) ? text : `${text}.`
+  return /[.!?`]$/.test(text) ? text : `${text}.`
 }
 
 /** A sentence meant to be joined with others (`a; b`): without its final full stop. */

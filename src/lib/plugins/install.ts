@@ -79,7 +79,8 @@ export interface UnscopedPolicy {
  * What each name given to `fleet plugins install` stands for, every name decided before anything is installed. A
  * short name is `@dotfleet/plugin-<name>` when the registry has that package (asked the way the plugin manager asks:
  * `npm view` with its registry); when it has not, the unscoped `<name>` only under `policy`, else a UsageError (exit
- * 2) naming both names, the registry asked, and the fix. A registry that does not answer is a FleetError (exit 1).
+ * 2) naming both names, the registry asked, and the fix. A package (or both names) the registry does not have is a
+ * UsageError too; a version or tag it does not have, or a registry that does not answer, is a FleetError (exit 1).
  */
 export async function resolvePluginRequests(manager: PluginManager, config: Config, given: string[], policy: UnscopedPolicy): Promise<PluginRequest[]> {
   const requests: PluginRequest[] = []
@@ -88,16 +89,28 @@ export async function resolvePluginRequests(manager: PluginManager, config: Conf
     const scoped = isShortName(name) ? manager.unfriendlyName(name) : undefined
     if (scoped === undefined) {
       const isPackage = name.startsWith('@') ? name.includes('/') : !name.includes('/') && !name.includes(':')
+      if (isPackage) await mustHave(manager, config, name, tag)
       requests.push({given: input, package: isPackage ? name : undefined, argument: input})
       continue
     }
-    if (await registryHas(manager, config, scoped)) {
+    const scopedFound = await registryLookup(manager, config, scoped, tag)
+    if (scopedFound !== 'no-package') {
+      if (scopedFound === 'no-version') throw await noSuchVersion(manager, config, scoped, tag!, name)
       requests.push({given: input, package: scoped, argument: tag ? `${scoped}@${tag}` : scoped})
       continue
     }
     const registry = await registryFor(manager, config, scoped)
+    const unscopedFound = await registryLookup(manager, config, name, tag)
+    if (unscopedFound === 'no-package') {
+      throw new UsageError(
+        `There is no plugin ${name}: ${registry} has neither ${scoped} (fleet's own) nor a package "${name}".`,
+        "Check the plugin's name and the registry (FLEET_NPM_REGISTRY, npm_config_registry or an .npmrc).",
+        'NO_SUCH_PLUGIN',
+      )
+    }
     const question = `There is no ${scoped} in ${registry}. Install the unscoped package "${name}" instead? Anyone may have published a package of that name.`
     if (policy.allowUnscoped || (await policy.ask?.(question))) {
+      if (unscopedFound === 'no-version') throw await noSuchVersion(manager, config, name, tag!, `${name} --allow-unscoped`)
       requests.push({given: input, package: name, argument: input})
       continue
     }
@@ -110,32 +123,56 @@ export async function resolvePluginRequests(manager: PluginManager, config: Conf
   return requests
 }
 
+/** The package `name` (at `tag`) is in the registry: else a UsageError (no such package, exit 2) or a FleetError (no such version, exit 1). */
+async function mustHave(manager: PluginManager, config: Config, name: string, tag: string | undefined): Promise<void> {
+  const found = await registryLookup(manager, config, name, tag)
+  if (found === 'no-version') throw await noSuchVersion(manager, config, name, tag!, name)
+  if (found === 'no-package') {
+    throw new UsageError(
+      `There is no package ${name} in ${await registryFor(manager, config, name)}.`,
+      "Check the plugin's name and the registry (FLEET_NPM_REGISTRY, npm_config_registry or an .npmrc; a scope's own registry is an `@scope:registry` line).",
+      'NO_SUCH_PLUGIN',
+    )
+  }
+}
+
+/** The registry has `name` but no version or dist-tag `tag`: what it has, and how to install the latest (`latest`: the argument that does). */
+async function noSuchVersion(manager: PluginManager, config: Config, name: string, tag: string, latest: string): Promise<FleetError> {
+  const registry = await registryFor(manager, config, name)
+  return new FleetError(`${registry} has ${name}, but no version or tag "${tag}" of it.`, {
+    code: 'NO_SUCH_VERSION',
+    fix: `See its versions and tags: npm view ${name} versions dist-tags --registry ${registry}. Or install the latest: fleet plugins install ${latest}`,
+  })
+}
+
 /** npm's settings for one look-up: a registry that does not answer is said within seconds, not after npm's minutes of retries. */
 const LOOKUP_SETTINGS = ['--fetch-retries=1', '--fetch-retry-mintimeout=1000', '--fetch-retry-maxtimeout=2000', '--fetch-timeout=20000']
 
 /**
- * Whether the registry has the package `name`: `npm view` as the plugin manager runs it (its npm, its registry, in its
- * directory, whose .npmrc npm reads too), told apart from a registry that did not answer or refused (a FleetError,
- * REGISTRY_UNREACHABLE, exit 1, naming the registry and npm's reason) — the plugin manager takes every failure for a
- * missing package.
+ * Whether the registry has the package `name` (at `tag`, when given): `npm view` as the plugin manager runs it (its
+ * npm, its registry, in its directory, whose .npmrc npm reads too), told apart from a registry that did not answer or
+ * refused (a FleetError, REGISTRY_UNREACHABLE, exit 1, naming the registry and npm's reason) — the plugin manager
+ * takes every failure for a missing package.
  */
-async function registryHas(manager: PluginManager, config: Config, name: string): Promise<boolean> {
+async function registryLookup(manager: PluginManager, config: Config, name: string, tag?: string): Promise<'found' | 'no-package' | 'no-version'> {
   await mkdir(config.dataDir, {recursive: true})
   const npm = await manager.npm.findNpm()
-  const args = ['view', name, 'name', '--json', '--loglevel=silent', ...LOOKUP_SETTINGS, ...(config.npmRegistry ? [`--registry=${config.npmRegistry}`] : [])]
+  const spec = tag ? `${name}@${tag}` : name
+  const args = ['view', spec, 'name', '--json', '--loglevel=silent', ...LOOKUP_SETTINGS, ...(config.npmRegistry ? [`--registry=${config.npmRegistry}`] : [])]
   const viewed = await run(npm.endsWith('.js') ? process.execPath : npm, npm.endsWith('.js') ? [npm, ...args] : args, {
     cwd: config.dataDir,
     allowFailure: true,
     timeout: 60_000,
   })
-  if (viewed.exitCode === 0) return true
+  // npm view of a version that no release matches prints nothing, or says "No match found for version …".
+  if (viewed.exitCode === 0) return viewed.stdout.trim() === '' ? 'no-version' : 'found'
   let error: {code?: string; summary?: string} | undefined
   try {
     error = (JSON.parse(viewed.stdout) as {error?: {code?: string; summary?: string}}).error
   } catch {
     // Not npm's JSON: said below as it is.
   }
-  if (error?.code === 'E404') return false
+  if (error?.code === 'E404') return /no match found/i.test(error.summary ?? '') ? 'no-version' : 'no-package'
   throw new FleetError(
     `fleet could not ask the npm registry ${await registryFor(manager, config, name)} whether it has ${name}: ${error?.summary ?? (viewed.stderr.trim() || `npm exited ${viewed.exitCode}`)}`,
     {
@@ -169,10 +206,14 @@ export function installedPlugins(config: Config): string[] {
 }
 
 /**
- * Run the plugin manager's own command `id` (`plugins:install`, `plugins:uninstall`) with `argv`, on this process's
+ * Run the plugin manager's own command `id` (`plugins`, `plugins:install`, `plugins:uninstall`, `plugins:reset`) with `argv`, on this process's
  * config: it installs or removes, updates `config.plugins`, and fires the plugins:postinstall or postuninstall hooks.
  */
-export async function runPluginManager(config: Config, id: 'plugins:install' | 'plugins:uninstall', argv: string[]): Promise<void> {
+export async function runPluginManager(
+  config: Config,
+  id: 'plugins' | 'plugins:install' | 'plugins:uninstall' | 'plugins:reset',
+  argv: string[],
+): Promise<void> {
   const Command = (await managerPlugin(config).findCommand(id, {must: true})) as unknown as new (argv: string[], config: Config) => {_run(): Promise<unknown>}
   // What the command's static run() does, but on this config: run() would load a second one, so that the plugins it
   // installs or removes would not be this process's (nor those its hooks are given).

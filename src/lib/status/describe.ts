@@ -50,10 +50,11 @@ export function describeStatus(report: StatusReport, manager: ManagerKind | unde
   }
   lines.push(...describeKeyRotation(report))
   lines.push(manager ? `Agents (${manager}):` : 'Agents (no service manager here: `fleet agents run` runs them in the foreground):')
+  const idWidth = Math.max(12, ...report.agents.map((a) => a.id.length))
   for (const a of report.agents) {
     const state = manager ? (a.installed ? (a.running ? 'running' : 'installed, not running') : 'not installed') : ''
     const trigger = a.lastTrigger ? `last sync ${a.lastTrigger.at} (${a.lastTrigger.reason}): ${a.lastTrigger.outcome}` : 'no sync yet'
-    lines.push(`  ${a.id.padEnd(12)} ${state.padEnd(24)} ${trigger}`)
+    lines.push(`  ${a.id.padEnd(idWidth)} ${state.padEnd(24)} ${trigger}`)
   }
   lines.push('Roster:')
   for (const m of report.roster)

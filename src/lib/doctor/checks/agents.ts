@@ -115,11 +115,33 @@ const runningCheck: DoctorCheck = {
   },
 }
 
+/**
+ * Agents the record says are installed that nothing contributes any more, because the plugin that did is not installed
+ * here (removed by `fleet plugins reset` or by hand): their services run a command that no longer exists. An agent of a
+ * plugin still installed is not counted (its hook may have failed this time; the plugins' warnings say so).
+ */
+function orphaned(context: DoctorContext, record: InstalledRecord): Array<{id: string; source: string}> {
+  const core = '@dotfleet/fleet'
+  return Object.entries(record.agents)
+    .filter(([id]) => !context.agents.some((agent) => agent.id === id))
+    .map(([id, installed]) => ({id, source: installed.spec?.source ?? core}))
+    .filter(({source}) => source === core || !context.installedPlugins.includes(source))
+}
+
 const currentCheck: DoctorCheck = {
   id: 'agents.current',
   group: GROUP,
   async run(context, signal) {
-    const {listed} = await needInstalled(context, signal)
+    const {listed, record} = await needInstalled(context, signal)
+    const gone = orphaned(context, record)
+    if (gone.length > 0) {
+      const which = gone.map(({id, source}) => `${id} (from ${source})`).join(', ')
+      return warn(
+        `Installed, but nothing contributes it any more: ${which}; its service runs a command that is gone.`,
+        `${INSTALL} (it removes ${gone.length === 1 ? 'it' : 'them'})`,
+        true,
+      )
+    }
     const stale = listed.filter(({listing}) => listing.installed && !listing.current)
     if (stale.length > 0) {
       return warn(
