@@ -227,6 +227,8 @@ describe('heartbeats on a bare forge: the fleet-wide view from any machine', fun
     const text = await alpha.fleetStatus({json: false})
     assert.match(text.stdout, /^gamma\b.*\(stale\)/m)
 
+    // The calls above take seconds on a busy machine: beta publishes again, so that only gamma's silence is judged.
+    await beta.sync()
     const fleetDoctor = await alpha.doctor({fleet: true, exit: 1})
     const problems = (fleetDoctor.result as unknown as {problems?: string[]}).problems ?? []
     assert.ok(
@@ -280,6 +282,7 @@ describe('heartbeats on a bare forge: the fleet-wide view from any machine', fun
       warnings.some((w) => /^gamma: .*clock is ahead/.test(w)),
       JSON.stringify(warnings),
     )
+    await alpha.sync() // fresh again however long the calls above took: this case is about gamma
     const doctorText = await beta.doctor({fleet: true, json: false, exit: 1})
     assert.match(doctorText.stdout, /^Something is wrong on 1 machine\.$/m)
     assert.equal(doctorText.stdout.match(/wiped/g)?.length, 1, 'the sync error is said once')
