@@ -5,7 +5,7 @@
 // files set up the same fleet. So a fleet set up once is kept aside (a copy of its directory) and the next start with
 // the same options in this process puts that copy back at the same place: every path in it (the HOMEs, chezmoi's
 // config and state, the source repos' remote) is the one it was made with, so it is the same fleet, byte for byte, as
-// one set up afresh a moment ago. Only one fleet lives at a place at a time; a copy older than a few minutes is set up
+// one set up afresh a moment ago. Only one fleet lives at a place at a time; a copy older than three minutes is set up
 // afresh, so that nothing in it (a heartbeat, the last sync) is older than a fleet just set up could be.
 import {existsSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
@@ -46,8 +46,12 @@ interface KeptFleet {
   inUse: boolean
 }
 
-/** How long a kept fleet may be put back after it was set up: well within any wait of fleet's (a heartbeat's refresh is 15 minutes). */
-const KEPT_FOR_MS = 5 * 60_000
+/**
+ * How long a kept fleet may be put back after it was set up: with the few minutes a story takes, still well within
+ * fleet's own spans of time (a machine's first sync is due 10 minutes after its enrolment, a heartbeat is refreshed
+ * after 15).
+ */
+const KEPT_FOR_MS = 3 * 60_000
 
 const kept: KeptFleet[] = []
 
