@@ -11,6 +11,7 @@ import {join} from 'node:path'
 
 import {execa} from 'execa'
 
+import type {SyncState} from '../../src/lib/sync/state.ts'
 import {TestFleet} from '../support/fleet.ts'
 import type {Forge} from '../support/forge.ts'
 import {Machine} from '../support/machine.ts'
@@ -94,6 +95,7 @@ describe('edit safety: never lose an edit', function () {
    * source repo, no recorded conflict (each taken as the fleet's version), everything synced both ways.
    */
   async function settle(): Promise<void> {
+    if (await isSettled()) return
     for (const machine of [alpha, beta]) {
       if (existsSync(join(machine.sourceDir, '.git/MERGE_HEAD'))) await machine.git(['merge', '--abort']).catch(() => undefined)
     }
@@ -102,6 +104,27 @@ describe('edit safety: never lose an edit', function () {
       for (const conflict of conflicts) await machine.resolve(conflict.path, 'theirs', {exit: 'any'})
     }
     await alpha.sync({exit: 'any'})
+  }
+
+  /**
+   * Whether alpha and beta are settled already, so that the syncs of settle() would have nothing to do: in both, no
+   * operation of git's or fleet's under way in the source repo, no sync running or due again, the last sync ended well
+   * and recorded no conflict, nothing held back, skipped or waiting; the source repo clean at the forge's head, which
+   * is what was applied; and chezmoi sees no difference between the source and the files.
+   */
+  async function isSettled(): Promise<boolean> {
+    const head = await forge.head()
+    for (const machine of [alpha, beta]) {
+      const git = join(machine.sourceDir, '.git')
+      const underWay = ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_HEAD', 'REVERT_HEAD', 'fleet-operation.json'].map((name) => join(git, name))
+      if ([...underWay, machine.lockDir, machine.syncFiles.again].some((path) => existsSync(path))) return false
+      const state = JSON.parse(readFileSync(machine.syncFiles.state, 'utf8')) as SyncState
+      const left = [state.conflicts, state.heldBack, state.skipped, state.lastSync?.waiting].some((list) => (list ?? []).length > 0)
+      if (left || !state.settled || !['ok', 'quick'].includes(state.lastSync?.outcome ?? '')) return false
+      if (state.appliedHead !== head || (await machine.git(['rev-parse', 'HEAD'])) !== head) return false
+      if ((await machine.git(['status', '--porcelain'])) !== '' || (await machine.chezmoi(['status'])) !== '') return false
+    }
+    return true
   }
 
   /** Every commit on the forge's branch, as a diff: no line of it may take `text` away. */

@@ -16,9 +16,8 @@ import type {Machine} from '../support/machine.ts'
 
 const ONE = 'dot_vault/encrypted_private_one.age'
 
-/** A fleet of alpha and beta sharing an encrypted directory (~/.vault: one, two) and a plain one (~/.plain/p). */
-async function startFleet(prefix: string): Promise<{fleet: TestFleet; alpha: Machine; beta: Machine}> {
-  const fleet = await TestFleet.start(prefix)
+/** alpha and beta share an encrypted directory (~/.vault: one, two) and a plain one (~/.plain/p). */
+async function shareVault(fleet: TestFleet): Promise<void> {
   const [alpha, beta] = fleet.machines
   alpha.write('.vault/one', 'one v1\n')
   alpha.write('.vault/two', 'two v1\n')
@@ -27,6 +26,12 @@ async function startFleet(prefix: string): Promise<{fleet: TestFleet; alpha: Mac
   await alpha.addPath('.plain')
   await beta.sync()
   assert.equal(beta.read('.vault/one'), 'one v1\n')
+}
+
+/** A fleet of alpha and beta sharing the vault (set up once, then put back as it was: see TestFleet). */
+async function startFleet(prefix: string): Promise<{fleet: TestFleet; alpha: Machine; beta: Machine}> {
+  const fleet = await TestFleet.start(prefix, {prepare: shareVault})
+  const [alpha, beta] = fleet.machines
   return {fleet, alpha, beta}
 }
 

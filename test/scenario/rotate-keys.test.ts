@@ -62,14 +62,17 @@ function saveKey(machine: Machine, root: string, label: string): string {
   return copy
 }
 
-/** A fleet of three with the secrets, encrypted, on every machine. */
-async function fleetWithSecrets(prefix: string): Promise<TestFleet> {
-  const fleet = await TestFleet.start(prefix, {machines: ['alpha', 'beta', 'gamma']})
+/** The secrets, added encrypted on the first machine and synced to the others. */
+async function shareSecrets(fleet: TestFleet): Promise<void> {
   const [alpha, ...others] = fleet.machines
   for (const [target, content] of Object.entries(SECRETS)) alpha.write(target, content)
   await alpha.addPath(Object.keys(SECRETS), {encrypt: true})
   for (const machine of others) await machine.sync()
-  return fleet
+}
+
+/** A fleet of three with the secrets, encrypted, on every machine (set up once, then put back as it was: see TestFleet). */
+function fleetWithSecrets(prefix: string): Promise<TestFleet> {
+  return TestFleet.start(prefix, {machines: ['alpha', 'beta', 'gamma'], prepare: shareSecrets})
 }
 
 describe('rotate-keys', function () {

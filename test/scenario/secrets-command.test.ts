@@ -4,7 +4,7 @@
 // starts (recorded by wrappers on PATH and by watching /proc while fleet runs).
 import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync} from 'node:fs'
 import {join, relative} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
@@ -103,13 +103,32 @@ describe('fleet secrets: set, get, list, unset, import and edit across machines'
     return (await secrets(machine, ['get', key], {json: false})).stdout
   }
 
-  /** Watch every process's command line while fleet runs: any that holds a value is kept. */
+  /**
+   * Watch every process's command line while fleet runs: any that holds a value is kept. A scan every 5 ms reads
+   * every /proc/<pid>/cmdline into one buffer and looks at its bytes; only the command lines kept become strings.
+   */
   function watchProcesses(): void {
+    const wanted = ['fleet', 'chezmoi', 'git', MARK].map((word) => Buffer.from(word, 'latin1'))
+    let buffer = Buffer.alloc(64 * 1024)
+    const cmdlineOf = (pid: string): Buffer => {
+      const fd = openSync(`/proc/${pid}/cmdline`, 'r')
+      try {
+        let length = 0
+        for (let read; (read = readSync(fd, buffer, length, buffer.length - length, null)) > 0;) {
+          length += read
+          if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.alloc(buffer.length)])
+        }
+        return buffer.subarray(0, length)
+      } finally {
+        closeSync(fd)
+      }
+    }
     const scan = () => {
-      for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+      for (const pid of readdirSync('/proc')) {
+        if (!/^\d+$/.test(pid)) continue
         try {
-          const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1')
-          if (cmdline.includes('fleet') || cmdline.includes('chezmoi') || cmdline.includes('git') || cmdline.includes(MARK)) cmdlines.add(cmdline)
+          const cmdline = cmdlineOf(pid)
+          if (wanted.some((word) => cmdline.includes(word))) cmdlines.add(cmdline.toString('latin1'))
         } catch {
           // the process ended
         }

@@ -10,13 +10,18 @@ import type {Machine} from '../support/machine.ts'
 
 const APP = '.config/app'
 
-/** Two active machines on one forge, with ~/.config/app managed. */
-async function twoMachines(prefix: string) {
-  const fleet = await TestFleet.start(prefix)
+/** ~/.config/app, managed on alpha and synced to beta. */
+async function manageApp(fleet: TestFleet): Promise<void> {
   const [alpha, beta] = fleet.machines
   alpha.write(`${APP}/settings.conf`, 'colour = blue\nsize = 12\n\n\n\nfont = mono\n')
   await alpha.addPath(APP)
   await beta.sync()
+}
+
+/** Two active machines on one forge, with ~/.config/app managed (set up once, then put back as it was: see TestFleet). */
+async function twoMachines(prefix: string) {
+  const fleet = await TestFleet.start(prefix, {prepare: manageApp})
+  const [alpha, beta] = fleet.machines
   return {fleet, forge: fleet.forge, alpha, beta}
 }
 

@@ -102,8 +102,8 @@ export class Machine {
     return lockDirFor(this.locations)
   }
 
-  /** The last sync's state, and the log of every sync. */
-  get syncFiles(): {state: string; log: string} {
+  /** The last sync's state, the mark that a sync is due again, and the log of every sync. */
+  get syncFiles(): {state: string; again: string; log: string} {
     return statePaths(this.locations)
   }
 
