@@ -242,8 +242,15 @@ export class Chezmoi {
    * stops the whole listing at one such target: the others are then listed one by one (explicitly, not recursively),
    * so that one bad entry never hides the rest.
    */
-  async statusWithFailures(targets: string[] = [], options: {signal?: AbortSignal} = {}): Promise<{entries: ChezmoiStatusEntry[]; failed: TargetFailure[]}> {
-    const status = (args: string[]) => this.run(['status', '--path-style', 'relative', ...args], {allowFailure: true, signal: options.signal})
+  async statusWithFailures(
+    targets: string[] = [],
+    options: {signal?: AbortSignal; recursive?: boolean} = {},
+  ): Promise<{entries: ChezmoiStatusEntry[]; failed: TargetFailure[]}> {
+    const status = (args: string[]) =>
+      this.run(['status', '--path-style', 'relative', ...(options.recursive === false ? ['--recursive=false'] : []), ...args], {
+        allowFailure: true,
+        signal: options.signal,
+      })
     const first = await status(targets.length > 0 ? ['--', ...targets] : [])
     if (first.exitCode === 0) return {entries: parseStatus(first.stdout), failed: []}
     const failed = parseTargetFailures(first.stderr, this.home)
@@ -266,9 +273,15 @@ export class Chezmoi {
    * Apply the source state (all of it, or the given absolute targets). `--error-on-conflict` makes chezmoi refuse,
    * rather than overwrite, a target that changed since chezmoi last wrote it; `--keep-going` applies the rest.
    */
-  async apply(options: {force?: boolean; targets?: string[]} = {}): Promise<void> {
+  async apply(options: {force?: boolean; targets?: string[]; recursive?: boolean} = {}): Promise<void> {
     const targets = options.targets ?? []
-    await this.run(['apply', '--keep-going', options.force ? '--force' : '--error-on-conflict', ...(targets.length > 0 ? ['--', ...targets] : [])])
+    await this.run([
+      'apply',
+      '--keep-going',
+      options.force ? '--force' : '--error-on-conflict',
+      ...(options.recursive === false ? ['--recursive=false'] : []),
+      ...(targets.length > 0 ? ['--', ...targets] : []),
+    ])
   }
 
   /** Add targets to the source state, in one invocation (chezmoi scans each invocation for secrets). */

@@ -7,6 +7,7 @@ import {basename, join} from 'node:path'
 
 import type {Chezmoi, ChezmoiStatusEntry} from './chezmoi.ts'
 import {isInside, isWithin} from '../platform/paths.ts'
+import {coverTargets} from './target-cover.ts'
 
 export type EntryType = 'file' | 'dir' | 'symlink'
 /** What a target is on disk: `other` is a named pipe, a socket or a device. */
@@ -94,17 +95,10 @@ export function changedHere(change: Retyped): boolean {
  */
 export function statusTargetsOutside(home: string, entries: Map<string, ManagedEntry>, left: string[]): string[] | undefined {
   if (left.length === 0) return undefined
-  // A directory is asked about whole only when nothing left out lies in it; otherwise what is in it, one by one.
-  const clean = (path: string) => !left.some((l) => isWithin(path, l) || isInside(l, path))
-  const wholeDir = (path: string) => entries.get(path)?.type === 'dir' && clean(path)
-  const parentOf = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf('/')))
-  return [...entries.keys()].filter((path) => clean(path) && !ancestors(path, parentOf).some(wholeDir)).map((path) => join(home, path))
-}
-
-function ancestors(path: string, parentOf: (path: string) => string): string[] {
-  const found: string[] = []
-  for (let parent = parentOf(path); parent !== ''; parent = parentOf(parent)) found.push(parent)
-  return found
+  // A directory that holds something left out is not asked about (it would be given `alone`); what else is in it is.
+  const asked = [...entries.keys()].filter((path) => !left.some((l) => isWithin(path, l)))
+  const {recursive, named} = coverTargets(home, entries, asked, left)
+  return [...recursive, ...named]
 }
 
 export function describeType(type: DiskType): string {

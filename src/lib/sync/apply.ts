@@ -4,9 +4,9 @@
 // - a file chezmoi has never written (it existed before the fleet managed it), a directory about to be removed or
 //   replaced by a file, and a symlink, are copied to a backup first (files of encrypted paths encrypted to this
 //   machine).
-import {lstatSync} from 'node:fs'
+import {existsSync, lstatSync} from 'node:fs'
 import {lstat, readFile} from 'node:fs/promises'
-import {basename, join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 
 import {FleetError} from '../errors/index.ts'
 import {backUp, newBackupDir} from '../backups/backups.ts'
@@ -15,6 +15,7 @@ import {ProcessError} from '../process/run.ts'
 import {type Chezmoi, type ChezmoiStatusEntry, parseTargetFailures, type TargetFailure} from '../chezmoi/chezmoi.ts'
 import {changedHere, describeType, type ManagedEntry, managedEntries, type Retyped, retypedTargets, statusTargetsOutside} from '../chezmoi/entry-types.ts'
 import {isInside, isWithin} from '../platform/paths.ts'
+import {coverTargets, statusOfCover} from '../chezmoi/target-cover.ts'
 
 export interface ApplyResult {
   /** Targets brought up to the source state, relative to $HOME (checked: chezmoi did write them). */
@@ -45,6 +46,12 @@ export interface ApplyOptions {
   linked?: ReadonlySet<string>
   /** Every managed entry (managedEntries), when the caller has just read them from this same source. */
   entries?: Map<string, ManagedEntry>
+  /**
+   * What can differ from the source state when the last apply left everything in step: the targets changed here
+   * since (snapshotChanges) and the source files changed since (relative to `sourceDir`). Only those are looked at.
+   * Undefined: everything is.
+   */
+  scope?: {changedHere: ReadonlySet<string>; changedSources: string[]; sourceDir: string}
 }
 
 /**
@@ -61,7 +68,8 @@ export async function applyWithBackup(chezmoi: Chezmoi, options: ApplyOptions): 
   const leftOut = retyped.filter((c) => !replaced.paths.includes(c.path) && (c.from === 'dir' || c.to === 'other')).map((c) => c.path)
   // A modify_ entry makes its target from what is on disk when it is applied: an edit here is kept by the entry itself.
   const madeFromDisk = new Set([...entries].filter(([, entry]) => basename(entry.source).startsWith('modify_')).map(([path]) => path))
-  const result = await applyPending(chezmoi, options, statusTargetsOutside(options.home, entries, leftOut), backupDir, madeFromDisk)
+  const scope = leftOut.length === 0 ? targetsInScope(entries, options.scope) : undefined
+  const result = await applyPending(chezmoi, options, entries, leftOut, backupDir, madeFromDisk, scope)
   if (replaced.applied.length === 0) return result
   return {
     ...result,
@@ -121,11 +129,13 @@ async function applyNewDirectories(
 async function applyPending(
   chezmoi: Chezmoi,
   options: ApplyOptions,
-  statusTargets: string[] | undefined,
+  entries: Map<string, ManagedEntry>,
+  leftOut: string[],
   backupDir: string,
   madeFromDisk: ReadonlySet<string>,
+  scope: ReadonlySet<string> | undefined,
 ): Promise<ApplyResult> {
-  const status = statusTargets === undefined || statusTargets.length > 0 ? await chezmoi.statusWithFailures(statusTargets) : {entries: [], failed: []}
+  const status = scope ? await statusInScope(chezmoi, options.home, entries, scope) : await statusOutside(chezmoi, options.home, entries, leftOut)
   const failed = status.failed.filter((f) => !(options.exclude?.(f.path) ?? false))
   const pending = status.entries.filter((e) => e.onApply !== ' ' && !(options.exclude?.(e.path) ?? false))
   const leftAlone = pending.filter((e) => e.sinceLastWrite !== ' ' && !madeFromDisk.has(e.path)).map((e) => e.path)
@@ -140,18 +150,69 @@ async function applyPending(
     backupDir: backedUp.length > 0 ? backupDir : undefined,
     failed,
   }
-  const targets = toApply.map((e) => join(options.home, e.path))
   // chezmoi asks before it writes over (or removes) a target edited since it last wrote it; a modify_ entry's new
   // contents come from that edit, so nothing is lost when it is told to go ahead.
-  const editedHere = toApply.filter((e) => e.sinceLastWrite !== ' ').map((e) => join(options.home, e.path))
+  const editedHere = toApply.filter((e) => e.sinceLastWrite !== ' ').map((e) => e.path)
+  // The rest through the fewest targets (whole directories), none of which may reach what is left as it is.
+  const keep = [
+    ...leftAlone,
+    ...leftOut,
+    ...editedHere,
+    ...failed.map((f) => f.path),
+    ...[...entries.keys()].filter((path) => options.exclude?.(path) ?? false),
+  ]
+  const editedSet = new Set(editedHere)
+  const rest = coverTargets(
+    options.home,
+    entries,
+    toApply.filter((e) => !editedSet.has(e.path)).map((e) => e.path),
+    keep,
+  )
   try {
-    if (editedHere.length > 0) await chezmoi.apply({force: true, targets: editedHere})
-    if (editedHere.length < targets.length) await chezmoi.apply({targets: targets.filter((t) => !editedHere.includes(t))})
+    if (editedHere.length > 0) await chezmoi.apply({force: true, recursive: false, targets: editedHere.map((path) => join(options.home, path))})
+    if (rest.recursive.length > 0) await chezmoi.apply({targets: rest.recursive})
+    if (rest.named.length + rest.alone.length > 0) await chezmoi.apply({targets: [...rest.named, ...rest.alone], recursive: false})
   } catch (error) {
     if (!(error instanceof ProcessError)) throw error
-    await keepOnlyWritten(chezmoi, options, targets, result, error)
+    await keepOnlyWritten(chezmoi, options, entries, result, error)
   }
   return result
+}
+
+async function statusOutside(chezmoi: Chezmoi, home: string, entries: Map<string, ManagedEntry>, leftOut: string[]) {
+  const targets = statusTargetsOutside(home, entries, leftOut)
+  return targets === undefined || targets.length > 0 ? chezmoi.statusWithFailures(targets) : {entries: [], failed: []}
+}
+
+async function statusInScope(chezmoi: Chezmoi, home: string, entries: Map<string, ManagedEntry>, scope: ReadonlySet<string>) {
+  const asked = [...scope].filter((path) => entries.has(path))
+  if (asked.length === 0) return {entries: [], failed: []}
+  const answer = await statusOfCover(chezmoi, entries, home, coverTargets(home, entries, asked))
+  return {entries: answer.entries.filter((e) => scope.has(e.path)), failed: answer.failed.filter((f) => scope.has(f.path))}
+}
+
+/**
+ * The targets an apply has to look at (see ApplyOptions.scope), with the managed directories that hold them (a new
+ * file may come with its directory); undefined when a changed source file can touch any target — chezmoi's own
+ * files (ignore rules, removals, data for templates), or a source file that is no target's entry (a script).
+ */
+function targetsInScope(entries: Map<string, ManagedEntry>, scope: ApplyOptions['scope']): Set<string> | undefined {
+  if (!scope) return undefined
+  const targetOf = new Map([...entries].map(([path, entry]) => [entry.source, path]))
+  const targets = new Set(scope.changedHere)
+  for (const file of scope.changedSources) {
+    const parts = file.split('/')
+    if (parts.some((part) => part.startsWith('.chezmoi'))) return undefined
+    // chezmoi reads no other name that starts with a dot (.git, the fleet's own records).
+    if (parts.some((part) => part.startsWith('.'))) continue
+    const target = targetOf.get(join(scope.sourceDir, file))
+    if (target === undefined) {
+      if (existsSync(join(scope.sourceDir, file))) return undefined
+      continue // a source entry gone (renamed with new attributes, or a remove_ in its place): its target's new entry is here
+    }
+    for (let path = target; path !== '.' && path !== ''; path = dirname(path)) if (entries.has(path)) targets.add(path)
+  }
+  return targets
 }
 
 /**
@@ -189,13 +250,22 @@ async function backUpWhatWouldBeLost(chezmoi: Chezmoi, options: ApplyOptions, to
  * After an apply chezmoi did not finish: only what it really wrote counts as applied (a target edited during the apply
  * is refused, say); the rest waits, and what was not edited here meanwhile is reported as failed, with chezmoi's reason.
  */
-async function keepOnlyWritten(chezmoi: Chezmoi, options: ApplyOptions, targets: string[], result: ApplyResult, error: ProcessError): Promise<void> {
+async function keepOnlyWritten(
+  chezmoi: Chezmoi,
+  options: ApplyOptions,
+  entries: Map<string, ManagedEntry>,
+  result: ApplyResult,
+  error: ProcessError,
+): Promise<void> {
   const {failed} = result
   const incomplete = error.result.stderr.trim() || error.message
   result.incomplete = incomplete
-  const after = await chezmoi.statusWithFailures(targets)
-  const notWritten = new Set([...after.entries.filter((e) => e.onApply !== ' ').map((e) => e.path), ...after.failed.map((f) => f.path)])
   const toApply = result.applied
+  // Asked about whole directories (see target-cover.ts); only what the apply was meant to write is kept of the answer.
+  const meant = new Set(toApply)
+  const answer = await statusOfCover(chezmoi, entries, options.home, coverTargets(options.home, entries, toApply))
+  const after = {entries: answer.entries.filter((e) => meant.has(e.path)), failed: answer.failed.filter((f) => meant.has(f.path))}
+  const notWritten = new Set([...after.entries.filter((e) => e.onApply !== ' ').map((e) => e.path), ...after.failed.map((f) => f.path)])
   result.applied = toApply.filter((path) => !notWritten.has(path))
   result.waiting = toApply.filter((path) => notWritten.has(path))
   // A target chezmoi did not write, and not edited here meanwhile (that one the next sync captures): it failed.

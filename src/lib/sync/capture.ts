@@ -31,6 +31,8 @@ import {mergeMovedSource, type MovedSourceOutcome, parkConflicts, rememberConten
 import {homeShellPath} from '../errors/shell-command.ts'
 import {isInside, isWithin, relativeWithin} from '../platform/paths.ts'
 import {addRemovals, clearRemovals} from '../chezmoi/removals.ts'
+import {coverTargets, statusOfCover} from '../chezmoi/target-cover.ts'
+import type {SnapshotChanges} from './snapshot.ts'
 
 export interface CaptureOptions {
   chezmoi: Chezmoi
@@ -47,6 +49,11 @@ export interface CaptureOptions {
   exclude: (path: string) => boolean
   /** Targets the last sync held back as secrets: held back again while they still look like one. */
   heldBefore?: string[]
+  /**
+   * What changed on disk since the last sync that left everything in step (snapshotChanges): only that is looked at.
+   * Undefined: anything may have changed, and everything is looked at.
+   */
+  scope?: SnapshotChanges
 }
 
 /** A target changed here whose source changed too in a way that does not merge: a conflict for a person. */
@@ -84,6 +91,8 @@ export function captured(result: CaptureResult): string[] {
 }
 
 const MIB = 1024 * 1024
+/** Past this many new paths, chezmoi lists what is new under the managed paths whole rather than path by path. */
+const MANY_NEW_PATHS = 64
 
 /** Why a file is too large to capture (the fleet's `maxFileMiB`), or undefined when it is not. */
 function tooLarge(file: string, fleet: Fleet): string | undefined {
@@ -206,14 +215,37 @@ class CaptureRun {
    * (nearly always).
    */
   async readEntries(): Promise<{entries: Map<string, ManagedEntry>; unmanagedBefore: string[]; statusOfAll: StatusOfAll}> {
-    const statusOfAll: StatusOfAll = this.options.chezmoi.status().then(
-      (entries) => ({entries}),
-      (error: unknown) => ({error}),
-    )
-    const [allEntries, unmanagedBefore] = await Promise.all([managedEntries(this.options.chezmoi), this.listUnmanaged()])
+    const {chezmoi, scope} = this.options
+    const statusOfAll: StatusOfAll | undefined = scope
+      ? undefined
+      : chezmoi.status().then(
+          (entries) => ({entries}),
+          (error: unknown) => ({error}),
+        )
+    const [allEntries, unmanagedBefore] = await Promise.all([managedEntries(chezmoi), scope ? this.listUnmanagedAmong(scope.appeared) : this.listUnmanaged()])
     this.result.entries = allEntries
     const entries = new Map([...allEntries].filter(([path]) => this.roots.some((p) => isWithin(path, p.path))))
-    return {entries, unmanagedBefore, statusOfAll}
+    return {entries, unmanagedBefore, statusOfAll: statusOfAll ?? this.statusOfChanged(entries, scope!.changed)}
+  }
+
+  /** What is new among the paths that appeared since the last sync: chezmoi asked about those alone, or not at all. */
+  private listUnmanagedAmong(appeared: string[]): Promise<string[]> {
+    const fresh = appeared.filter((path) => lstatSync(this.abs(path), {throwIfNoEntry: false}) !== undefined && this.roots.some((p) => isWithin(path, p.path)))
+    if (fresh.length === 0) return Promise.resolve([])
+    // A managed path that appeared whole (or a great many new ones) is listed the usual way.
+    if (fresh.length > MANY_NEW_PATHS || fresh.some((path) => this.roots.some((p) => p.path === path))) return this.listUnmanaged()
+    return this.options.chezmoi.unmanaged(fresh.map((path) => this.abs(path)))
+  }
+
+  /** The status of the managed targets that changed here, asked through the fewest targets (target-cover.ts). */
+  private statusOfChanged(entries: Map<string, ManagedEntry>, changed: ReadonlySet<string>): StatusOfAll {
+    const asked = [...changed].filter((path) => entries.has(path))
+    if (asked.length === 0) return Promise.resolve({entries: []})
+    const {chezmoi, home} = this.options
+    return statusOfCover(chezmoi, entries, home, coverTargets(home, entries, asked)).then(
+      (answer) => ({entries: answer.entries.filter((entry) => changed.has(entry.path))}),
+      (error: unknown) => ({error}),
+    )
   }
 
   /**

@@ -57,7 +57,7 @@ import {AUTHORIZED_KEYS_PATH, layAuthorizedKeysIfMissing} from '../fleet/authori
 import {SECRETS_PATH} from '../fleet/templates.ts'
 import {mergeSecretsBytes} from '../secrets/merge.ts'
 import {readManifestForSync} from './manifest-recovery.ts'
-import {refreshEntries, sameSnapshot, type Snapshot, takeSnapshot} from './snapshot.ts'
+import {refreshEntries, sameSnapshot, type Snapshot, snapshotChanges, type SnapshotChanges, takeSnapshot} from './snapshot.ts'
 import {appendSyncLog, type ConflictRecord, readSyncState, statePaths, type SyncRecord, type SyncState, writeSyncState} from './state.ts'
 import type {ManagedEntry} from '../chezmoi/entry-types.ts'
 import {upstreamRef} from '../git/git.ts'
@@ -206,6 +206,8 @@ export async function syncLocked(local: LocalFleet, options: SyncOptions): Promi
   const result = emptyResult(local.machine, options.reason, 'ok')
   const state = await readSyncState(local.paths)
   // Written first, so that a sync that never records its end (killed; a full disk) is not taken for a good one.
+  // A sync that never finished may have left anything half done: the next one looks at everything.
+  if (state.running) state.settled = false
   state.running = {at: result.at, reason: options.reason, pid: process.pid}
   await writeSyncState(local.paths, state).catch(() => undefined)
   try {
@@ -312,6 +314,11 @@ class SyncRun {
   /** The disk as capture was about to see it: the quick path's next baseline (see record). */
   baseline: Snapshot = {}
   /**
+   * What changed on disk since the last sync, when that sync left everything in step with the source it applied:
+   * then capture and apply look at that (and at what the source changed) alone. Undefined: they look at everything.
+   */
+  changedHere: SnapshotChanges | undefined
+  /**
    * The managed entries as chezmoi last read them from the source as it is (kept while only file contents change):
    * the check before a push and the apply need them, and each reading is a chezmoi start.
    */
@@ -345,7 +352,7 @@ class SyncRun {
   async quickPath(): Promise<boolean> {
     const {repo, paths} = this.local
     const {state} = this
-    if (this.options.full || !this.wasSettled || JSON.stringify(state.managedPaths) !== JSON.stringify(this.managedPaths)) return false
+    if (this.options.full || !this.wasSettled || !sameList(state.managedPaths, this.managedPaths)) return false
     // An older fleet gets the authorized_keys entry from the first full sync of an active machine that looks.
     if (this.active && !state.authorizedKeysChecked && this.fleet.machines.some((m) => m.sshPublicKey)) return false
     // The source repo clean too: an edit made there by hand (`chezmoi edit`) is committed by a full sync.
@@ -367,6 +374,14 @@ class SyncRun {
     const conflictPaths = new Set(this.state.conflicts.map((c) => c.path))
     const excluded = (path: string) => [...conflictPaths].some((c) => isWithin(path, c))
     this.baseline = takeSnapshot(local.paths.home, this.managedPaths)
+    const {state} = this
+    const inStep =
+      !this.options.full &&
+      this.wasSettled &&
+      state.snapshot !== undefined &&
+      state.appliedHead !== undefined &&
+      sameList(state.managedPaths, this.managedPaths)
+    this.changedHere = inStep ? snapshotChanges(state.snapshot!, this.baseline) : undefined
     // What a person did in the source repo (`chezmoi edit`, a file added or changed by hand) is theirs: committed as
     // it is, so that capture starts from a clean tree, adds only what came from targets, and can be undone alone.
     await commitSourceRepoChanges(local, this.contents, result)
@@ -429,6 +444,7 @@ class SyncRun {
       active: this.active,
       exclude,
       heldBefore,
+      scope: this.changedHere,
     })
     // chezmoi encrypts what it re-adds to the recipients file: the ciphertexts it wrote are recorded for that set.
     await recordWhatChezmoiEncrypted(repo, paths.sourceDir, paths.recipientsFile)
@@ -549,8 +565,11 @@ class SyncRun {
 
   private async applySource(): Promise<ApplyResult> {
     const {chezmoi, paths, machine} = this.local
-    const {fleet, result} = this
+    const {fleet, result, changedHere, state} = this
     const nowConflicted = new Set(this.state.conflicts.map((c) => c.path))
+    // What the source changed since the apply that left everything in step, beside what changed here.
+    const changedSources =
+      changedHere && state.appliedHead ? (await this.local.repo.changedFiles(state.appliedHead, 'HEAD').catch(() => undefined))?.map((c) => c.path) : undefined
     // A managed directory that is a link here stays a link: its files are applied through it.
     const linked = linkedDirectories(
       paths.home,
@@ -559,6 +578,7 @@ class SyncRun {
     return applyWithBackup(chezmoi, {
       // The entries read before the push, when nothing has changed the source since.
       entries: this.readEntries,
+      scope: changedHere && changedSources ? {changedHere: changedHere.changed, changedSources, sourceDir: paths.sourceDir} : undefined,
       home: paths.home,
       backupsDir: paths.backupsDir,
       recipient: async () => findMachine(fleet, machine)?.recipient ?? (await readIdentity(paths.identityFile)).recipient,
@@ -580,7 +600,7 @@ class SyncRun {
     state.managedPaths = this.fleet.paths.map((p) => p.path)
     // The baseline was taken before capture, so an edit made during this sync differs from it and the next sync
     // looks; only what the apply itself wrote is brought up to date.
-    if (JSON.stringify(state.managedPaths) === JSON.stringify(this.managedPaths)) {
+    if (sameList(state.managedPaths, this.managedPaths)) {
       refreshEntries(this.baseline, paths.home, applied.applied, state.managedPaths)
       state.snapshot = this.baseline
     } else {
@@ -620,6 +640,10 @@ async function unchangedSinceApply(local: LocalFleet, applied: string[]): Promis
     if (content === undefined || sha256(content) !== sha) return false
   }
   return true
+}
+
+function sameList(a: string[] | undefined, b: string[]): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
 }
 
 function commitMessage(machine: string, caught: CaptureResult): string {

@@ -1,7 +1,7 @@
 // What the managed paths look like on disk (size, mtime, mode of every file), compared with the last sync's to
 // tell, without running chezmoi, that nothing changed here.
 import {lstatSync, readdirSync, type Stats, statSync} from 'node:fs'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 
 import {isLinkToDirectory} from '../chezmoi/linked.ts'
 
@@ -56,4 +56,26 @@ export function refreshEntries(snapshot: Snapshot, home: string, paths: string[]
     }
     snapshot[relative] = entrySignature(info)
   }
+}
+
+/** What differs between two snapshots of the same managed paths (see snapshotChanges). */
+export interface SnapshotChanges {
+  /** Every path that appeared, vanished or whose entry changed, relative to $HOME. */
+  changed: Set<string>
+  /** The paths that appeared, outermost only (a new directory stands for what is in it). */
+  appeared: string[]
+}
+
+/** The paths that changed from `before` to `now`: what a sync has to look at when `before` was in step with the source. */
+export function snapshotChanges(before: Snapshot, now: Snapshot): SnapshotChanges {
+  const changed = new Set<string>()
+  const appeared = new Set<string>()
+  for (const [path, signature] of Object.entries(now)) {
+    if (before[path] === signature) continue
+    changed.add(path)
+    if ((before[path] ?? 'absent') === 'absent' && signature !== 'absent') appeared.add(path)
+  }
+  for (const path of Object.keys(before)) if (!(path in now)) changed.add(path)
+  const outermost = [...appeared].filter((path) => !appeared.has(dirname(path)))
+  return {changed, appeared: outermost}
 }
