@@ -22,8 +22,8 @@ if (major < 22) {
 const {enableCompileCache} = await import('node:module')
 enableCompileCache?.()
 // Plugins import fleet's API as `@dotfleet/fleet`: that name is this fleet, whatever the plugin has installed.
-const {registerHostPackage} = await import('../dist/lib/plugins/host-package.js')
-registerHostPackage(new URL('../dist/index.js', import.meta.url).href)
+const {hasUserPlugins, registerHostPackage} = await import('../dist/lib/plugins/host-package.js')
+if (hasUserPlugins()) registerHostPackage(new URL('../dist/index.js', import.meta.url).href)
 const {execute, settings} = await import('@oclif/core')
 // Plugins run from what they built (dist), linked ones too: never through a TypeScript loader, and no warning saying so.
 settings.enableAutoTranspile = false

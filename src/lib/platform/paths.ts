@@ -1,7 +1,7 @@
 // Where things live, computed in one place. chezmoi and fleet follow the XDG base directories on every OS
 // (as chezmoi itself does on macOS); only logs and service definitions differ per platform.
 import {homedir, hostname, platform} from 'node:os'
-import {join} from 'node:path'
+import {isAbsolute, join} from 'node:path'
 
 export type Platform = 'darwin' | 'linux'
 
@@ -123,4 +123,13 @@ export function isInside(path: string, dir: string): boolean {
 export function relativeWithin(dir: string, path: string | undefined): string | undefined {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`
   return path?.startsWith(prefix) ? path.slice(prefix.length) : undefined
+}
+
+/**
+ * The directory fleet's plugins are installed in and keep their data under: `FLEET_DATA_DIR` when set (absolute),
+ * else `$XDG_DATA_HOME/fleet` (`~/.local/share/fleet`) — the one oclif's plugin manager uses.
+ */
+export function fleetDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.FLEET_DATA_DIR
+  return fromEnv && isAbsolute(fromEnv) ? fromEnv : fleetPaths(env).dataDir
 }

@@ -1,10 +1,12 @@
 // What a plugin may read of this machine's fleet: who this machine is, the roster, and where things live.
-import {isAbsolute, join} from 'node:path'
+import {join} from 'node:path'
 
 import {openLocalFleet} from '../fleet/local.ts'
 import type {Fleet, Machine} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
-import {type FleetPaths, fleetPaths} from '../platform/paths.ts'
+import {fleetDataDir, type FleetPaths} from '../platform/paths.ts'
+
+export {fleetDataDir} from '../platform/paths.ts'
 
 /** This machine's fleet as a plugin sees it (read-only: a snapshot of the manifest in this machine's source repo). */
 export interface FleetView {
@@ -43,15 +45,6 @@ export async function readFleet(env: NodeJS.ProcessEnv = process.env): Promise<F
     manifest,
     paths: local.paths,
   }
-}
-
-/**
- * The directory fleet's plugins are installed in and keep their data under: `FLEET_DATA_DIR` when set (absolute),
- * else `$XDG_DATA_HOME/fleet` (`~/.local/share/fleet`) — the one oclif's plugin manager uses.
- */
-export function fleetDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = env.FLEET_DATA_DIR
-  return fromEnv && isAbsolute(fromEnv) ? fromEnv : fleetPaths(env).dataDir
 }
 
 /**

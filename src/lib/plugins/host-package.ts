@@ -2,7 +2,11 @@
 // set of classes (FleetError's `instanceof`, the base command), the version the person runs, and nothing for npm to
 // download when the plugin is installed (plugins declare fleet as an optional peer dependency). So fleet resolves
 // that one name itself, before oclif loads any plugin, the way editors hand their API module to extensions.
+import {readFileSync} from 'node:fs'
 import module from 'node:module'
+import {join} from 'node:path'
+
+import {fleetDataDir} from '../platform/paths.ts'
 
 /** The name plugins import fleet's API by. */
 export const HOST_PACKAGE = '@dotfleet/fleet'
@@ -23,4 +27,19 @@ export function registerHostPackage(entryUrl: string): void {
   return specifier === ${JSON.stringify(HOST_PACKAGE)} ? {url: ${JSON.stringify(entryUrl)}, shortCircuit: true} : next(specifier, context)
 }`
   module.register(`data:text/javascript,${encodeURIComponent(loader)}`)
+}
+
+/**
+ * Whether this machine has plugins installed or linked for fleet: oclif's plugin manager lists them in the
+ * package.json of fleet's data directory (`FLEET_DATA_DIR`, else `$XDG_DATA_HOME/fleet`, `~/.local/share/fleet`).
+ * With a resolve hook registered every import goes through it, which costs start-up time (about a fifth of a quick
+ * `fleet sync`, measured): so only a machine with plugins registers it.
+ */
+export function hasUserPlugins(env: NodeJS.ProcessEnv = process.env): boolean {
+  try {
+    const manifest = JSON.parse(readFileSync(join(fleetDataDir(env), 'package.json'), 'utf8')) as {oclif?: {plugins?: unknown[]}; dependencies?: object}
+    return (manifest.oclif?.plugins?.length ?? 0) > 0 || Object.keys(manifest.dependencies ?? {}).length > 0
+  } catch {
+    return false
+  }
 }

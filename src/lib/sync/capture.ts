@@ -54,6 +54,11 @@ export interface CaptureOptions {
    * Undefined: anything may have changed, and everything is looked at.
    */
   scope?: SnapshotChanges
+  /**
+   * The source is the one the last sync applied, and that sync left every target as it wrote it: no source moved
+   * since chezmoi last wrote its target, so there is nothing to merge an edit with.
+   */
+  sourceInStep?: boolean
 }
 
 /** A target changed here whose source changed too in a way that does not merge: a conflict for a person. */
@@ -278,13 +283,16 @@ class CaptureRun {
    * merged with it (see mergeMovedSources); returns the changed targets a merge does not hold.
    */
   async mergeMoved(status: ChezmoiStatusEntry[]): Promise<ChangedTarget[]> {
-    const {chezmoi, exclude} = this.options
+    const {chezmoi, exclude, sourceInStep} = this.options
     const changed = status.filter((e) => 'MDA'.includes(e.sinceLastWrite) && e.sinceLastWrite !== ' ' && !exclude(e.path))
-    // What chezmoi last wrote is read beside the source paths: a merge needs it for every edited file.
+    // The source entries as chezmoi listed them (readEntries), asked again only for one it did not list.
+    const listed = changed.map((e) => this.result.entries?.get(e.path)?.source)
+    // What chezmoi last wrote is read beside them: a merge needs it for every edited file — unless no source moved.
     const [sources, written] = await Promise.all([
-      chezmoi.sourcePaths(changed.map((e) => this.abs(e.path))),
-      changed.length > 0 ? chezmoi.writtenTargets() : new Map<string, string | undefined>(),
+      listed.every((source) => source !== undefined) ? listed : chezmoi.sourcePaths(changed.map((e) => this.abs(e.path))),
+      changed.length > 0 && !sourceInStep ? chezmoi.writtenTargets() : new Map<string, string | undefined>(),
     ])
+    if (sourceInStep) return changed.map((entry, i) => ({path: entry.path, deleted: entry.sinceLastWrite === 'D', source: sources[i]}))
     const moved = await mergeMovedSources(
       this.options,
       written,

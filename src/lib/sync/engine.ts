@@ -318,6 +318,10 @@ class SyncRun {
    * then capture and apply look at that (and at what the source changed) alone. Undefined: they look at everything.
    */
   changedHere: SnapshotChanges | undefined
+  /** The source was, as capture began, the one the last sync applied, with every target as chezmoi wrote it. */
+  sourceInStep = false
+  /** The source's commit after capture, when capture made the source what is on disk (see captureAndCommit). */
+  capturedInStep: string | undefined
   /**
    * The managed entries as chezmoi last read them from the source as it is (kept while only file contents change):
    * the check before a push and the apply need them, and each reading is a chezmoi start.
@@ -388,8 +392,13 @@ class SyncRun {
     // A source that reached this machine with two entries for one target (pushed before such sources were checked):
     // repaired here the same way every machine repairs it.
     result.notes.push(...(await repairSharedTargets(this.sourceCheck)))
+    this.sourceInStep = this.changedHere !== undefined && (await local.repo.revParse('HEAD')) === state.appliedHead
     const caught = await this.captureTargets(excluded)
     const renamed = (await makeDecryptedFilesPrivate(local, result)) + (await this.layAuthorizedKeys())
+    // Nothing but capture's own commit since the apply that left everything in step, and capture left nothing
+    // behind: the source is what is on disk, so there is nothing to apply unless the forge brings something.
+    const leftNothing = [caught.templates, caught.heldBack, caught.skipped, caught.conflicts, caught.retyped].every((list) => list.length === 0)
+    this.capturedInStep = this.sourceInStep && renamed === 0 && leftNothing ? await local.repo.revParse('HEAD') : undefined
     const contentsOnly = renamed === 0 && [caught.added, caught.deleted, caught.retyped, caught.conflicts].every((list) => list.length === 0)
     this.readEntries = contentsOnly ? caught.entries : undefined
     result.captured = captured(caught)
@@ -445,6 +454,7 @@ class SyncRun {
       exclude,
       heldBefore,
       scope: this.changedHere,
+      sourceInStep: this.sourceInStep,
     })
     // chezmoi encrypts what it re-adds to the recipients file: the ciphertexts it wrote are recorded for that set.
     await recordWhatChezmoiEncrypted(repo, paths.sourceDir, paths.recipientsFile)
@@ -503,6 +513,8 @@ class SyncRun {
   private async integrateFromForge(): Promise<void> {
     const {repo, paths, machine} = this.local
     const {branch, contents} = this
+    const entriesBefore = this.readEntries
+    const headBefore = entriesBefore ? await repo.revParse('HEAD') : undefined
     this.readEntries = undefined
     const integrated = await recordedStep(repo, branch, 'merge with the forge', (park) =>
       integrate(repo, {branch, machine, park, mergeEncrypted: this.active ? (path, versions) => mergeEncrypted(contents, path, versions) : undefined}),
@@ -516,6 +528,8 @@ class SyncRun {
     this.result.notes.push(...(await repairSharedTargets(this.sourceCheck)))
     this.fleet = await readManifest(paths.sourceDir)
     await enforceRecipients(this.local, this.fleet, this.result)
+    // Commits that only changed what files hold leave every entry as it was: no need to ask chezmoi again.
+    if (headBefore && (await onlyContentsChanged(repo, headBefore))) this.readEntries = entriesBefore
   }
 
   /**
@@ -549,7 +563,8 @@ class SyncRun {
     // Nothing came from the forge, the source is what was applied last, and the last sync left nothing behind:
     // there is nothing to apply.
     const head = await this.local.repo.revParse('HEAD')
-    const mustApply = this.options.full || result.received > 0 || !this.wasSettled || state.conflicts.length > 0 || head !== state.appliedHead
+    const inStep = head === state.appliedHead || (head !== undefined && head === this.capturedInStep)
+    const mustApply = this.options.full || result.received > 0 || !this.wasSettled || state.conflicts.length > 0 || !inStep
     const applied: ApplyResult = mustApply ? await this.applySource() : {applied: [], waiting: [], leftAlone: [], backedUp: [], failed: []}
     result.applied = applied.applied
     result.waiting = applied.waiting
@@ -640,6 +655,12 @@ async function unchangedSinceApply(local: LocalFleet, applied: string[]): Promis
     if (content === undefined || sha256(content) !== sha) return false
   }
   return true
+}
+
+/** Every change since `from` is an edit of a file's contents (none added, removed, or of chezmoi's own). */
+async function onlyContentsChanged(repo: LocalFleet['repo'], from: string): Promise<boolean> {
+  const changes = await repo.changedFiles(from, 'HEAD').catch(() => undefined)
+  return changes !== undefined && changes.every((c) => c.status === 'M' && !c.path.split('/').some((part) => part.startsWith('.chezmoi')))
 }
 
 function sameList(a: string[] | undefined, b: string[]): boolean {
