@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {mkdirSync, rmSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {refreshEntries, sameSnapshot, takeSnapshot} from '../../src/lib/sync/snapshot.ts'
+import {refreshEntries, sameSnapshot, snapshotChanges, takeSnapshot} from '../../src/lib/sync/snapshot.ts'
 import {makeTempDir, removeTempDir} from '../support/tmp.ts'
 
 describe('disk snapshots for the quick path', function () {
@@ -45,5 +45,19 @@ describe('disk snapshots for the quick path', function () {
     assert.equal(baseline['dir/a'], now['dir/a'])
     assert.notEqual(baseline['dir/sub/b'], now['dir/sub/b'])
     assert.ok(!sameSnapshot(baseline, now))
+  })
+
+  it('snapshotChanges names every path that changed, appeared or vanished, and the new ones outermost only', function () {
+    const managed = ['dir', 'file', 'missing']
+    const before = takeSnapshot(home, managed)
+    writeFileSync(join(home, 'dir/sub/b'), 'edited')
+    rmSync(join(home, 'dir/a'))
+    mkdirSync(join(home, 'dir/new/deeper'), {recursive: true})
+    writeFileSync(join(home, 'dir/new/deeper/c'), 'c')
+    writeFileSync(join(home, 'missing'), 'now here')
+    const {changed, appeared} = snapshotChanges(before, takeSnapshot(home, managed))
+    for (const path of ['dir/sub/b', 'dir/a', 'dir/new', 'dir/new/deeper', 'dir/new/deeper/c', 'missing']) assert.ok(changed.has(path), path)
+    assert.ok(!changed.has('file'))
+    assert.deepEqual(appeared.sort(), ['dir/new', 'missing'])
   })
 })

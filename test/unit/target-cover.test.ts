@@ -24,12 +24,12 @@ describe('the fewest targets chezmoi is given', function () {
   it('a whole tree to apply is one target, its top managed directory, not 5,000 names', function () {
     const entries = tree(50, 100)
     const wanted = [...entries.keys()].filter((path) => path.startsWith('.big'))
-    assert.deepEqual(coverTargets(HOME, entries, wanted), {recursive: [`${HOME}/.big`], exact: []})
+    assert.deepEqual(coverTargets(HOME, entries, wanted), {recursive: [`${HOME}/.big`], named: [], alone: []})
   })
 
   it('one edited file among 5,000 is named alone, so chezmoi does not read the whole directory', function () {
     const entries = tree(50, 100)
-    assert.deepEqual(coverTargets(HOME, entries, ['.big/d3/f7.json']), {recursive: [`${HOME}/.big/d3/f7.json`], exact: []})
+    assert.deepEqual(coverTargets(HOME, entries, ['.big/d3/f7.json']), {recursive: [], named: [`${HOME}/.big/d3/f7.json`], alone: []})
   })
 
   it('what is left alone is never inside a target: its directories are named without their contents', function () {
@@ -38,11 +38,13 @@ describe('the fewest targets chezmoi is given', function () {
     const wanted = [...entries.keys()].filter((path) => path.startsWith('.big') && path !== edited)
     const cover = coverTargets(HOME, entries, wanted, [edited])
     // .big and .big/d7 hold the edit: each is applied alone, never recursively.
-    assert.deepEqual(cover.exact.sort(), [`${HOME}/.big`, `${HOME}/.big/d7`])
+    assert.deepEqual(cover.alone.sort(), [`${HOME}/.big`, `${HOME}/.big/d7`])
+    assert.ok(!cover.named.includes(`${HOME}/${edited}`))
     for (const target of cover.recursive) assert.ok(!`${HOME}/${edited}`.startsWith(`${target}/`) && target !== `${HOME}/${edited}`, target)
     // Everything wanted is covered: the 49 other directories whole, d7's other files by name.
     const covered = (path: string) =>
-      cover.exact.includes(`${HOME}/${path}`) || cover.recursive.some((t) => `${HOME}/${path}` === t || `${HOME}/${path}`.startsWith(`${t}/`))
+      [...cover.alone, ...cover.named].includes(`${HOME}/${path}`) ||
+      cover.recursive.some((t) => `${HOME}/${path}` === t || `${HOME}/${path}`.startsWith(`${t}/`))
     assert.deepEqual(
       wanted.filter((path) => !covered(path)),
       [],
