@@ -31,6 +31,8 @@ export interface ApplyResult {
   incomplete?: string
   /** Targets chezmoi could not read or write (not edits made here meanwhile), with its reason: never applied. */
   failed: TargetFailure[]
+  /** Every managed entry, as the apply read them (absent when nothing was looked at). */
+  entries?: Map<string, ManagedEntry>
 }
 
 export interface ApplyOptions {
@@ -69,7 +71,7 @@ export async function applyWithBackup(chezmoi: Chezmoi, options: ApplyOptions): 
   // A modify_ entry makes its target from what is on disk when it is applied: an edit here is kept by the entry itself.
   const madeFromDisk = new Set([...entries].filter(([, entry]) => basename(entry.source).startsWith('modify_')).map(([path]) => path))
   const scope = leftOut.length === 0 ? targetsInScope(entries, options.scope) : undefined
-  const result = await applyPending(chezmoi, options, entries, leftOut, backupDir, madeFromDisk, scope)
+  const result = {...(await applyPending(chezmoi, options, entries, leftOut, backupDir, madeFromDisk, scope)), entries}
   if (replaced.applied.length === 0) return result
   return {
     ...result,

@@ -17,7 +17,7 @@
 //    sync, and an edit made during the sync is never written over (chezmoi's --error-on-conflict) — so the record
 //    below never calls a machine settled that is not.
 // 8. record where everything stands (the quick path's baseline), then throw what failed, if anything did.
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
@@ -36,7 +36,7 @@ import {writeRecipientsFile} from '../keys/recipients.ts'
 import {lockDirFor, stuckLockError} from '../lock/fleet-lock.ts'
 import {isStuck, type LockOwner, readOwner, tryLock} from '../lock/lock.ts'
 import {linkedDirectories} from '../chezmoi/linked.ts'
-import {decodeSourcePath, privateEncryptedName} from '../chezmoi/source-names.ts'
+import {decodeSourcePath, parseSourceFileName, privateEncryptedName} from '../chezmoi/source-names.ts'
 import {activeRecipients, findMachine, isActive, isEncryptedPath} from '../manifest/lookup.ts'
 import {isInside, isWithin, relativeWithin} from '../platform/paths.ts'
 import type {Fleet} from '../manifest/schema.ts'
@@ -629,7 +629,7 @@ class SyncRun {
       result.skipped.length === 0 &&
       result.heldBack.length === 0 &&
       !applied.incomplete &&
-      (await unchangedSinceApply(local, applied.applied))
+      (await unchangedSinceApply(local, applied.applied, applied.entries))
     // Paths that became managed in this sync may hold files here the fleet lacks: nothing is "in sync" that no capture
     // looked at, so one more round captures them.
     const newlyManaged = state.managedPaths.filter((p) => !this.managedPaths.includes(p))
@@ -644,17 +644,34 @@ class SyncRun {
  * The files this sync applied are still exactly what chezmoi wrote: an edit made in the moment between the apply
  * and the snapshot would otherwise become the quick path's baseline and never be looked at.
  */
-async function unchangedSinceApply(local: LocalFleet, applied: string[]): Promise<boolean> {
+async function unchangedSinceApply(local: LocalFleet, applied: string[], entries?: Map<string, ManagedEntry>): Promise<boolean> {
   if (applied.length === 0) return true
-  const written = await local.chezmoi.writtenTargets()
+  let written: Map<string, string | undefined> | undefined
   for (const path of applied) {
     const target = join(local.paths.home, path)
-    const sha = written.get(target)
+    // A plain file is written with its source file's bytes: compared with those, without asking chezmoi.
+    const source = entries?.get(path)
+    const plain = source?.type === 'file' && isPlainSourceFile(source.source)
+    const sha = plain ? readOrUndefined(source.source, sha256) : (written ??= await local.chezmoi.writtenTargets()).get(target)
     if (sha === undefined) continue // a directory, a removal, a script
-    const content = await readFile(target).catch(() => undefined)
-    if (content === undefined || sha256(content) !== sha) return false
+    if (readOrUndefined(target, sha256) !== sha) return false
   }
   return true
+}
+
+/** `use` of a file's bytes, or undefined when it cannot be read (read synchronously: thousands of small files). */
+function readOrUndefined<T>(file: string, use: (bytes: Buffer) => T): T | undefined {
+  try {
+    return use(readFileSync(file))
+  } catch {
+    return undefined
+  }
+}
+
+/** A source file whose target gets its bytes as they are: not encrypted, not a template, not a script or a link. */
+function isPlainSourceFile(source: string): boolean {
+  const name = parseSourceFileName(basename(source))
+  return name.type === 'file' && !name.encrypted && !name.template
 }
 
 /** Every change since `from` is an edit of a file's contents (none added, removed, or of chezmoi's own). */
