@@ -230,7 +230,7 @@ class CaptureRun {
     const [allEntries, unmanagedBefore] = await Promise.all([managedEntries(chezmoi), scope ? this.listUnmanagedAmong(scope.appeared) : this.listUnmanaged()])
     this.result.entries = allEntries
     const entries = new Map([...allEntries].filter(([path]) => this.roots.some((p) => isWithin(path, p.path))))
-    return {entries, unmanagedBefore, statusOfAll: statusOfAll ?? this.statusOfChanged(entries, scope!.changed)}
+    return {entries, unmanagedBefore, statusOfAll: statusOfAll ?? this.statusOfChanged(allEntries, scope!.changed)}
   }
 
   /** What is new among the paths that appeared since the last sync: chezmoi asked about those alone, or not at all. */
@@ -242,7 +242,7 @@ class CaptureRun {
     return this.options.chezmoi.unmanaged(fresh.map((path) => this.abs(path)))
   }
 
-  /** The status of the managed targets that changed here, asked through the fewest targets (target-cover.ts). */
+  /** The status of the managed targets that changed here (a managed path deleted whole too), asked through the fewest targets (target-cover.ts). */
   private statusOfChanged(entries: Map<string, ManagedEntry>, changed: ReadonlySet<string>): StatusOfAll {
     const asked = [...changed].filter((path) => entries.has(path))
     if (asked.length === 0) return Promise.resolve({entries: []})

@@ -385,14 +385,16 @@ class SyncRun {
       state.snapshot !== undefined &&
       state.appliedHead !== undefined &&
       sameList(state.managedPaths, this.managedPaths)
-    this.changedHere = inStep ? snapshotChanges(state.snapshot!, this.baseline) : undefined
     // What a person did in the source repo (`chezmoi edit`, a file added or changed by hand) is theirs: committed as
     // it is, so that capture starts from a clean tree, adds only what came from targets, and can be undone alone.
     await commitSourceRepoChanges(local, this.contents, result)
     // A source that reached this machine with two entries for one target (pushed before such sources were checked):
     // repaired here the same way every machine repairs it.
     result.notes.push(...(await repairSharedTargets(this.sourceCheck)))
-    this.sourceInStep = this.changedHere !== undefined && (await local.repo.revParse('HEAD')) === state.appliedHead
+    // The source as the last sync applied it, too (no commit of the person's own since): then only what changed
+    // on disk since needs looking at.
+    this.sourceInStep = inStep && (await local.repo.revParse('HEAD')) === state.appliedHead
+    this.changedHere = this.sourceInStep ? snapshotChanges(state.snapshot!, this.baseline) : undefined
     const caught = await this.captureTargets(excluded)
     const renamed = (await makeDecryptedFilesPrivate(local, result)) + (await this.layAuthorizedKeys())
     // Nothing but capture's own commit since the apply that left everything in step, and capture left nothing
@@ -621,8 +623,10 @@ class SyncRun {
     } else {
       state.snapshot = takeSnapshot(paths.home, state.managedPaths)
     }
+    const appliedBefore = state.appliedHead
     state.appliedHead = applied.head
     state.settled =
+      !(await changedChezmoiFiles(local, appliedBefore, applied.head)) &&
       applied.failed.length === 0 &&
       result.leftAlone.length === 0 &&
       result.templates.length === 0 &&
@@ -672,6 +676,16 @@ function readOrUndefined<T>(file: string, use: (bytes: Buffer) => T): T | undefi
 function isPlainSourceFile(source: string): boolean {
   const name = parseSourceFileName(basename(source))
   return name.type === 'file' && !name.encrypted && !name.template
+}
+
+/**
+ * The source's commits changed chezmoi's own files (ignore rules, removals, template data, the manifest): what chezmoi
+ * manages may have changed without a file changing on disk, so the next sync looks at everything.
+ */
+async function changedChezmoiFiles(local: LocalFleet, from: string | undefined, to: string | undefined): Promise<boolean> {
+  if (from === undefined || to === undefined || from === to) return false
+  const changes = await local.repo.changedFiles(from, to).catch(() => undefined)
+  return changes === undefined || changes.some((c) => c.path.split('/').some((part) => part.startsWith('.chezmoi')))
 }
 
 /** Every change since `from` is an edit of a file's contents (none added, removed, or of chezmoi's own). */
