@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
-import {describeAddPlan} from '../lib/managed/describe.ts'
+import {describeAddPlan, describePlainText} from '../lib/managed/describe.ts'
 import {type AddPathPlan, addPaths, confirmPlainText, insideManagedPaths, planAddPaths} from '../lib/managed/paths.ts'
 import {readManifest} from '../lib/manifest/store.ts'
 import type {SyncResult} from '../lib/sync/engine.ts'
@@ -45,7 +45,7 @@ Encrypted paths are stored in the forge as age ciphertext for the active machine
     const local = await openLocalFleet()
     if (flags['plain-text'] && !flags['dry-run'] && (await insideManagedPaths(local, paths))) {
       const plainText = await confirmPlainText(local, paths)
-      this.render({lines: plainText.map((path) => `~/${path} is synced in plain text from now on.`)})
+      this.render({lines: describePlainText(plainText)})
       const result = await this.syncAndReport(local, {reason: 'add-path'})
       return {plainText, dryRun: false, sync: result}
     }

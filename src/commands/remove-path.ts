@@ -2,6 +2,7 @@ import {Args} from '@oclif/core'
 
 import {FleetCommand} from '../lib/cli/base-command.ts'
 import {openLocalFleet} from '../lib/fleet/local.ts'
+import {describeRemoved} from '../lib/managed/describe.ts'
 import {removePaths} from '../lib/managed/paths.ts'
 import type {SyncResult} from '../lib/sync/engine.ts'
 
@@ -16,7 +17,7 @@ export default class RemovePath extends FleetCommand {
     const {argv} = await this.parse(RemovePath)
     const local = await openLocalFleet()
     const removed = await removePaths(local, argv as string[])
-    for (const path of removed) this.log(`No longer synced: ~/${path} (the files stay on every machine)`)
+    this.render({lines: describeRemoved(removed)})
     const result = await this.syncAndReport(local, {reason: 'remove-path'})
     return {removed, sync: result}
   }

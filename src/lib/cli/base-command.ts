@@ -78,9 +78,9 @@ export abstract class FleetCommand extends Command {
 
   /** The one sync, reported the way `fleet sync` reports it (its exit code too): after a change, or on its own. */
   protected async syncAndReport(local: LocalFleet, options: SyncOptions): Promise<SyncResult> {
-    const [{sync}, {reportSync}] = await Promise.all([import('../sync/engine.ts'), import('../sync/describe.ts')])
+    const [{sync}, {managedRoots, reportSync}] = await Promise.all([import('../sync/engine.ts'), import('../sync/describe.ts')])
     const result = await sync(local, options)
-    this.render(reportSync(result))
+    this.render(reportSync(result, await managedRoots(local, result)))
     return result
   }
 

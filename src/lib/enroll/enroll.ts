@@ -29,6 +29,7 @@ import {describeCommit, lastManifestCommit} from '../manifest/history.ts'
 import {MANIFEST_RELATIVE_PATH, ManifestError, parseManifest, readManifest, writeManifest} from '../manifest/store.ts'
 import {DEFAULT_BRANCH, DEFAULT_KEY_TYPE, type Fleet, type KeyType, MANIFEST_VERSION, type MachineState, settingsSchema} from '../manifest/schema.ts'
 import {fileNameStamp, type FleetPaths, fleetPaths} from '../platform/paths.ts'
+import {pathList, SHOWN, someOf} from '../platform/text.ts'
 import {run} from '../process/run.ts'
 
 export interface EnrollOptions {
@@ -416,7 +417,7 @@ async function roster(ctx: EnrollContext): Promise<string> {
   if (ctx.mode === 'resume') {
     // An enrolled machine: its edits are captured and pushed, and the forge's changes (an approval) come in.
     const synced = await syncBeforeChange(await openLocalFleet(ctx.env), 'enroll')
-    if (synced.conflicts.length > 0) ctx.notes.push(`Files in conflict (see \`fleet status\`): ${synced.conflicts.map((c) => c.path).join(', ')}`)
+    if (synced.conflicts.length > 0) ctx.notes.push(`Files in conflict (see \`fleet status\`): ${pathList(synced.conflicts.map((c) => c.path))}`)
   }
   ctx.rosterChanged = await applyRosterEntry(ctx)
   const others = ctx.fleet!.machines.filter((m) => m.name !== ctx.options.name).length
@@ -447,8 +448,8 @@ async function apply(ctx: EnrollContext): Promise<string> {
     recipient: async () => ctx.identity!.recipient,
     isEncrypted: (path) => isEncryptedPath(fleet, path),
   })
-  if (ctx.applied.failed.length > 0)
-    ctx.notes.push(`Not applied (chezmoi could not; \`fleet sync\` says more): ${ctx.applied.failed.map((f) => `~/${f.path}: ${f.reason}`).join('; ')}`)
+  const failed = ctx.applied.failed.map((f) => `~/${f.path}: ${f.reason}`)
+  if (failed.length > 0) ctx.notes.push(`Not applied (chezmoi could not; \`fleet sync\` says more): ${someOf(failed, SHOWN, '; ')}`)
   else if (ctx.applied.incomplete) ctx.notes.push(`Some files were not applied: ${ctx.applied.incomplete}`)
   const waiting = ctx.state === 'active' ? '' : `; ${encrypted.length} encrypted path${encrypted.length === 1 ? '' : 's'} wait for approval`
   const backups = ctx.applied.backedUp.length > 0 ? `; ${ctx.applied.backedUp.length} existing file(s) backed up to ${ctx.applied.backupDir}` : ''

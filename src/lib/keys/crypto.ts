@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import writeFileAtomic from 'write-file-atomic'
 
 import {FleetError} from '../errors/index.ts'
+import {asGiven, pathList, someLines} from '../platform/text.ts'
 import type {AgeIdentity} from './identity.ts'
 import {isEncryptedSourceFile, recordEncryptions} from './record.ts'
 
@@ -132,15 +133,19 @@ export async function reencryptSource(sourceDir: string, files: string[], keys: 
   return result
 }
 
-/** The files a re-encryption could not open, one line each with its fix, for a message. */
+/** The files a re-encryption could not open, one line each with its fix (at most SHOWN of them), for a message. */
 export function describeReencryptFailures(failed: ReencryptFailure[]): string[] {
-  return failed.map((f) => `  ${f.file}: ${f.message}${f.fix ? `\n    Fix: ${f.fix}` : ''}`)
+  return someLines(
+    failed.map((f) => `  ${f.file}: ${f.message}${f.fix ? `\n    Fix: ${f.fix}` : ''}`),
+    (left) => `  … and ${left} more (\`--json\` lists them all)`,
+  )
 }
 
 /** A re-encryption's unreadable files as a command reports them: on stderr, each with its fix, and exit 1 (empty when none). */
 export function unreadableReport(failed: ReencryptFailure[]): {failure?: string; exitCode?: number} {
   if (failed.length === 0) return {}
-  const names = failed.map((f) => f.file).join(', ')
+  const files = failed.map((f) => f.file)
+  const names = pathList(files, {show: asGiven})
   return {
     failure: `Left as they were, still to re-encrypt (${names}); every other encrypted file was re-encrypted and verified:\n${describeReencryptFailures(failed).join('\n')}\n`,
     exitCode: 1,

@@ -7,6 +7,7 @@ import type {GitRepo} from '../git/git.ts'
 import {activeMachines, findMachine} from '../manifest/lookup.ts'
 import type {Fleet, Machine} from '../manifest/schema.ts'
 import type {FleetPaths} from '../platform/paths.ts'
+import {asGiven, pathList} from '../platform/text.ts'
 import {decryptWith, isEncryptedSourceFile} from './crypto.ts'
 import {readIdentity} from './identity.ts'
 import {removeOldKey, swapInNextKey} from './key-files.ts'
@@ -61,7 +62,7 @@ export async function finishKeyRotation(paths: FleetPaths, repo: GitRepo, fleet:
     notes.push('removed the old key: every encrypted file at the forge opens with the new one')
   } else {
     notes.push(
-      `kept the old key (${paths.identityOldFile}): ${closed.length} encrypted file(s) at the forge do not open with the new one yet (${closed.join(', ')})`,
+      `kept the old key (${paths.identityOldFile}): ${closed.length} encrypted file(s) at the forge do not open with the new one yet (${pathList(closed, {show: asGiven})})`,
     )
   }
   return notes

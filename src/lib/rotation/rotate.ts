@@ -24,6 +24,7 @@ import {changeMachineState} from '../machines/machines.ts'
 import {activeMachines, findMachine} from '../manifest/lookup.ts'
 import type {Fleet, Machine} from '../manifest/schema.ts'
 import {readManifest, writeManifest} from '../manifest/store.ts'
+import {asGiven, count, pathList} from '../platform/text.ts'
 import {changeSecrets, readSecrets, SECRETS_DISPLAY} from '../secrets-file/store.ts'
 import {pushToForge} from '../sync/push.ts'
 import {syncLocked} from '../sync/engine.ts'
@@ -141,7 +142,7 @@ function describePlan(local: LocalFleet, fleet: Fleet, phase: KeyRotationPhase, 
     swapped: 'A rotation was stopped after the key files were swapped; only the last steps are left:',
   }
   const files =
-    encrypted.length > 0 ? [`Encrypted files to re-encrypt (${encrypted.length}): ${encrypted.map((f) => `~/${decodeSourcePath(f)}`).join(', ')}`] : []
+    encrypted.length > 0 ? [`Encrypted files to re-encrypt (${count(encrypted.length)}): ${pathList(encrypted.map((f) => decodeSourcePath(f)))}`] : []
   return [standing[phase], ...titles.map((title, i) => `  ${i + 1}. ${title}`), ...files, 'Nothing was changed (--dry-run).']
 }
 
@@ -208,7 +209,7 @@ function ownKeySteps(local: LocalFleet, fleet: Fleet, phase: KeyRotationPhase, r
         }
         const closed = await filesNotOpeningWith(repo, upstream, paths.identityFile)
         if (closed.length > 0) {
-          report.oldKeyKept = `${closed.length} encrypted file(s) at the forge do not open with the new key yet (${closed.join(', ')}); the old key stays in ${paths.identityOldFile} until they do (the next sync that finds them all open removes it)`
+          report.oldKeyKept = `${closed.length} encrypted file(s) at the forge do not open with the new key yet (${pathList(closed, {show: asGiven})}); the old key stays in ${paths.identityOldFile} until they do (the next sync that finds them all open removes it)`
           return `kept: ${report.oldKeyKept}`
         }
         await removeOldKey(paths)

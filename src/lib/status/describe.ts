@@ -1,11 +1,9 @@
 // `fleet status` in a person's words.
 import type {ManagerKind} from '../agents/render.ts'
 import {describeHolder, stuckLockError} from '../lock/fleet-lock.ts'
-import {describeHeldBack} from '../sync/describe.ts'
+import {pathList, someLines} from '../platform/text.ts'
+import {describeHeldBack, moreInStatus} from '../sync/describe.ts'
 import type {StatusReport} from './status.ts'
-
-/** How many files of a failed apply status lists under the last sync. */
-const MAX_DETAILS = 10
 
 /** The status report as lines: the machine, its last sync and the lock, where it stands, the agents (as `manager` runs them), the roster. */
 export function describeStatus(report: StatusReport, manager: ManagerKind | undefined): string[] {
@@ -19,10 +17,7 @@ export function describeStatus(report: StatusReport, manager: ManagerKind | unde
       ?.split('\n')
       .slice(1)
       .filter((line) => line.startsWith('  ~/')) ?? []
-  lines.push(
-    ...details.slice(0, MAX_DETAILS),
-    ...(details.length > MAX_DETAILS ? [`  … and ${details.length - MAX_DETAILS} more (\`fleet sync\` lists them all)`] : []),
-  )
+  lines.push(...someLines(details, moreInStatus))
   if (report.key) lines.push(`Key: ${report.key.message}`, ...(report.key.fix ? [`  Fix: ${report.key.fix}`] : []))
   if (report.lock) {
     const {lock} = report
@@ -38,14 +33,26 @@ export function describeStatus(report: StatusReport, manager: ManagerKind | unde
     }
   }
   lines.push(`Ahead of the forge by ${report.ahead} commit(s), behind by ${report.behind} (as of the last fetch).`)
-  if (last?.waiting?.length) lines.push(`Not applied yet (the next sync tries again): ${last.waiting.join(', ')}`)
-  if (report.pendingCaptures.length > 0) lines.push(`Edited here, captured at the next sync: ${report.pendingCaptures.join(', ')}`)
+  const paths = {roots: report.managedPaths}
+  if (last?.waiting?.length) lines.push(`Not applied yet (the next sync tries again): ${pathList(last.waiting, paths)}`)
+  if (report.pendingCaptures.length > 0) lines.push(`Edited here, captured at the next sync: ${pathList(report.pendingCaptures, paths)}`)
   lines.push(...describeHeldBack(report.heldBack))
-  for (const {path, reason} of report.notCaptured) lines.push(`Not captured: ~/${path} (${reason}).`)
+  lines.push(
+    ...someLines(
+      report.notCaptured.map(({path, reason}) => `Not captured: ~/${path} (${reason}).`),
+      (left) => `Not captured: ${left} more (\`fleet status --json\` lists them all).`,
+    ),
+  )
   if (report.conflicts.length > 0) {
     lines.push("Conflicts (this machine's version stays on disk here; both versions are kept):")
-    for (const c of report.conflicts)
-      lines.push(`  ${c.path}   (${c.keys ? `keys changed on both: ${c.keys.join(', ')}; ` : ''}parked on ${c.parkedBranch}; since ${c.at})`)
+    lines.push(
+      ...someLines(
+        report.conflicts.map(
+          (c) => `  ${c.path}   (${c.keys ? `keys changed on both: ${c.keys.join(', ')}; ` : ''}parked on ${c.parkedBranch}; since ${c.at})`,
+        ),
+        moreInStatus,
+      ),
+    )
     lines.push('  Resolve with: fleet resolve <path> --mine | --theirs')
   }
   lines.push(...describeKeyRotation(report))

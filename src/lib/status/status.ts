@@ -36,6 +36,8 @@ export interface StatusReport {
   notCaptured: Array<{path: string; reason: string}>
   /** Managed targets edited (or deleted) here that the next sync will capture. */
   pendingCaptures: string[]
+  /** The managed paths (relative to $HOME), which a long list of files in them names instead of each file. */
+  managedPaths: string[]
   roster: Array<Pick<Machine, 'name' | 'state' | 'hostname' | 'os'>>
   /** Who holds the fleet lock now, if anyone (a stale one is cleared by the next sync; a stuck one needs a person). */
   lock?: LockOwner & {stale: boolean; stuck: boolean}
@@ -83,6 +85,7 @@ export async function machineStatus(local: LocalFleet, agents: ListedAgent[] = [
     heldBack: state.heldBack ?? [],
     notCaptured: state.skipped ?? [],
     pendingCaptures: pending,
+    managedPaths: fleet.paths.map((p) => p.path),
     roster: fleet.machines.map(({name, state, hostname, os}) => ({name, state, hostname, os})),
     agents: await withLastTriggers(local, agents),
     lock: lockHolder(local),

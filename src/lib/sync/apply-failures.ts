@@ -15,6 +15,7 @@ import {machineKeys} from '../keys/key-files.ts'
 import {findMachine} from '../manifest/lookup.ts'
 import {readManifest} from '../manifest/store.ts'
 import {relativeWithin} from '../platform/paths.ts'
+import {pathList} from '../platform/text.ts'
 
 /** Why an encrypted source file does not open with this machine's key. */
 type Undecryptable = 'damaged' | 'not-a-recipient'
@@ -62,7 +63,7 @@ export async function applyFailedError(local: LocalFleet, failed: TargetFailure[
   const kinds = new Set(explained.map((e) => e.kind))
   const code =
     kinds.size === 1 && kinds.has('damaged') ? 'CIPHERTEXT_DAMAGED' : kinds.size === 1 && kinds.has('not-a-recipient') ? 'NOT_A_RECIPIENT' : 'APPLY_FAILED'
-  const names = failed.map((f) => `~/${f.path}`).join(', ')
+  const names = pathList(failed.map((f) => f.path))
   return new FleetError(`chezmoi could not apply ${names} here (everything else was applied):\n${explained.map((e) => `  ${e.line}`).join('\n')}`, {
     code,
     fix: explained.length === 1 ? explained[0].fix : explained.map((e, i) => `\n  ~/${failed[i].path}: ${e.fix}`).join(''),
@@ -129,7 +130,7 @@ function identityFailure(local: LocalFleet, identity: FleetError, failed: Target
   const others = failed.map((f, i) => ({failure: f, source: sources[i]})).filter(({source}) => source === undefined || !isEncryptedSourceFile(source))
   const count = encrypted.length === 1 ? '1 encrypted file was' : `${encrypted.length} encrypted files were`
   const lines = [
-    `${identity.message} ${count} not applied here, each left as it was (everything else was applied): ${encrypted.map((f) => `~/${f.path}`).join(', ')}`,
+    `${identity.message} ${count} not applied here, each left as it was (everything else was applied): ${pathList(encrypted.map((f) => f.path))}`,
     ...others.map(({failure, source}) => `  ${explainOther(local, failure, source).line}`),
   ]
   return new FleetError(lines.join('\n'), {code: identity.code, fix: identity.fix, cause: identity})

@@ -14,6 +14,7 @@ import {withFleetLock} from '../lock/fleet-lock.ts'
 import {parseSourceFileName, removeEntryName} from '../chezmoi/source-names.ts'
 import {readManifest} from '../manifest/store.ts'
 import {homeRelative} from '../platform/paths.ts'
+import {pathList} from '../platform/text.ts'
 import {clearRemovals} from '../chezmoi/removals.ts'
 import {isEncryptedPath, managedPathOf} from '../manifest/lookup.ts'
 import {describeFindings} from '../secrets/detect.ts'
@@ -29,7 +30,7 @@ export function findConflict(local: LocalFleet, conflicts: ConflictRecord[], giv
   if (!found) {
     throw new UsageError(
       conflicts.length === 0 ? 'There is no conflict to resolve on this machine.' : `${given} is not in conflict.`,
-      conflicts.length === 0 ? 'See `fleet status`.' : `Conflicts: ${conflicts.map((c) => c.path).join(', ')}`,
+      conflicts.length === 0 ? 'See `fleet status`.' : `Conflicts: ${pathList(conflicts.map((c) => c.path))}`,
       'NO_SUCH_CONFLICT',
     )
   }

@@ -20,9 +20,18 @@ import {rotateOwnKey} from '../../rotation/rotate.ts'
 import {keyNotTheFleets} from '../../sync/apply-failures.ts'
 import {type CheckFinding, type DoctorCheck, fail, ok, skipped, warn} from '../check.ts'
 import {type DoctorContext, SkipCheck} from '../context.ts'
-import {plural, withTilde} from '../../platform/text.ts'
+import {asGiven, pathList, plural, SHOWN, someOf, withTilde} from '../../platform/text.ts'
 
 const GROUP = 'Keys'
+
+/** Encrypted files are named as the source repo has them (encrypted_private_dot_netrc.age). */
+const inSource = {show: asGiven}
+
+/** The files of a list of them (closed, unreadable), named as the source repo has them, at most SHOWN. */
+function fileNames(files: Array<{file: string}>): string {
+  const names = files.map(({file}) => file)
+  return pathList(names, inSource)
+}
 
 /** This machine's fleet and its manifest, or SkipCheck naming which could not be read (its own check says why). */
 async function enrolled(context: DoctorContext): Promise<{local: LocalFleet; fleet: Fleet}> {
@@ -235,7 +244,8 @@ const decryptCheck: DoctorCheck = {
     if (files.length === 0) return ok('The fleet has no encrypted files.')
     if (closed.length === 0)
       return ok(files.length === 1 ? "This machine's key opens the one encrypted file." : `This machine's key opens all ${files.length} encrypted files.`)
-    const named = closed.map((c) => `${c.file} (${c.why === 'damaged' ? 'damaged' : 'not encrypted for this key'})`).join(', ')
+    const why = closed.map((c) => `${c.file} (${c.why === 'damaged' ? 'damaged' : 'not encrypted for this key'})`)
+    const named = someOf(why, SHOWN)
     return fail(
       `${closed.length} of ${plural(files.length, 'encrypted file')} ${closed.length === 1 ? 'does' : 'do'} not open with this machine's key: ${named}.`,
       await closedFix(context, local.paths.sourceDir, closed),
@@ -259,7 +269,7 @@ const recipientsCheck: DoctorCheck = {
         files.length === 1 ? `The one encrypted file is encrypted for ${machines}.` : `All ${files.length} encrypted files are encrypted for ${machines}.`,
       )
     }
-    const what = `${plural(drifted.length, 'encrypted file')} ${drifted.length === 1 ? 'is' : 'are'} not encrypted for exactly ${machines}: ${drifted.join(', ')}`
+    const what = `${plural(drifted.length, 'encrypted file')} ${drifted.length === 1 ? 'is' : 'are'} not encrypted for exactly ${machines}: ${pathList(drifted, inSource)}`
     if (findMachine(fleet, local.machine)?.state !== 'active') {
       return warn(`${what}.`, 'Run `fleet doctor --fix` on an active machine: it re-encrypts them for the active machines and pushes.')
     }
@@ -273,19 +283,19 @@ const recipientsCheck: DoctorCheck = {
         `${what}; this machine cannot open ${drifted.length === 1 ? 'it' : 'them'} (see keys.decrypt).`,
         await closedFix(context, local.paths.sourceDir, closed),
       )
-    const left = closed.length > 0 ? `; ${closed.map((c) => c.file).join(', ')} cannot be opened here (see keys.decrypt)` : ''
+    const left = closed.length > 0 ? `; ${fileNames(closed)} cannot be opened here (see keys.decrypt)` : ''
     return warn(`${what}${left}.`, 'Run `fleet doctor --fix`: it re-encrypts them for the active machines, commits and pushes.', true)
   },
   async repair(context) {
     const local = await context.local()
     const {reencrypted, unreadable, recipients, pushed} = await reencryptDriftedFiles(local)
     if (reencrypted.length === 0 && unreadable.length > 0) {
-      throw new FleetError(`None of the files could be re-encrypted here: ${unreadable.map((f) => f.file).join(', ')}.`, {
+      throw new FleetError(`None of the files could be re-encrypted here: ${fileNames(unreadable)}.`, {
         code: 'REENCRYPT_FAILED',
         fix: unreadable[0].fix && withTilde(context.paths.home, unreadable[0].fix),
       })
     }
-    const left = unreadable.length > 0 ? `; left as they were: ${unreadable.map((f) => f.file).join(', ')} (see keys.decrypt)` : ''
+    const left = unreadable.length > 0 ? `; left as they were: ${fileNames(unreadable)} (see keys.decrypt)` : ''
     return `Re-encrypted ${plural(reencrypted.length, 'file')} for the ${plural(recipients, 'active machine')} and pushed ${plural(pushed, 'commit')}${left}.`
   },
 }
@@ -331,7 +341,7 @@ const rotationCheck: DoctorCheck = {
         for (const step of steps) await step.run()
       },
     })
-    const left = report.unreadable.length > 0 ? `; left to re-encrypt: ${report.unreadable.map((f) => f.file).join(', ')}` : ''
+    const left = report.unreadable.length > 0 ? `; left to re-encrypt: ${fileNames(report.unreadable)}` : ''
     const oldKey = report.oldKeyRemoved ? 'the old key is removed' : `the old key is kept: ${report.oldKeyKept ?? 'files at the forge still need it'}`
     return withTilde(context.paths.home, `Finished the rotation of this machine's key: ${oldKey}${left}.`)
   },

@@ -17,10 +17,10 @@ import {activeMachines, findMachine} from '../../manifest/lookup.ts'
 import type {Fleet} from '../../manifest/schema.ts'
 import {ManifestError, manifestPath} from '../../manifest/store.ts'
 import {homeRelative} from '../../platform/paths.ts'
-import {plural, someOf, withTilde} from '../../platform/text.ts'
+import {plural, SHOWN, someOf, withTilde} from '../../platform/text.ts'
 import {run} from '../../process/run.ts'
 import {executablesOnPath} from '../../process/which.ts'
-import {describeSync} from '../../sync/describe.ts'
+import {describeSync, managedRoots} from '../../sync/describe.ts'
 import {sync} from '../../sync/engine.ts'
 import {gitBusyError, type IndexLockState, indexLockState, operationInProgressError, wrongBranchError} from '../../sync/recover.ts'
 import {type CheckFinding, type DoctorCheck, fail, ok, skipped, warn} from '../check.ts'
@@ -90,7 +90,8 @@ async function forgeUrl(local: LocalFleet, signal: AbortSignal): Promise<string 
  */
 function repairBySync(context: DoctorContext): Promise<string> {
   return context.once('repair: sync', async () => {
-    const result = await sync(await context.local(), {reason: 'doctor --fix'})
+    const local = await context.local()
+    const result = await sync(local, {reason: 'doctor --fix'})
     if (result.outcome === 'offline' || result.outcome === 'error') {
       throw new FleetError(`The sync did not finish: ${withTilde(context.paths.home, firstLine(result.error ?? 'no reason was recorded'))}`, {
         code: result.failure?.code ?? 'SYNC_FAILED',
@@ -103,7 +104,7 @@ function repairBySync(context: DoctorContext): Promise<string> {
         fix: 'Run `fleet doctor --fix` again once it is done.',
       })
     }
-    return `ran a sync: ${describeSync(result).join(' ')}`
+    return `ran a sync: ${describeSync(result, await managedRoots(local, result)).join(' ')}`
   })
 }
 
@@ -431,8 +432,8 @@ const sourceConflicts: DoctorCheck = {
     const fix =
       paths.length === 1
         ? `Run \`fleet resolve ${paths[0]} --mine\` to keep this machine's version, or \`--theirs\` to take the fleet's.`
-        : `Run \`fleet resolve <path> --mine\` (keep this machine's version) or \`--theirs\` (take the fleet's) for each: ${paths.join(', ')}.`
-    return fail(`${plural(conflicts.length, 'file')} changed here and on another machine in the same place: ${files.join(', ')}.`, fix)
+        : `Run \`fleet resolve <path> --mine\` (keep this machine's version) or \`--theirs\` (take the fleet's) for each: ${someOf(paths, SHOWN)}.`
+    return fail(`${plural(conflicts.length, 'file')} changed here and on another machine in the same place: ${someOf(files, SHOWN)}.`, fix)
   },
 }
 
