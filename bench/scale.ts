@@ -3,7 +3,6 @@
 import {copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, relative} from 'node:path'
-import {createInterface} from 'node:readline'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {execa} from 'execa'
@@ -64,9 +63,13 @@ export interface FirstSync {
   cloneStep: Series
   /** `chezmoi apply` of the joined machine's source, with its chezmoi config, into an empty HOME. */
   chezmoiApply: Series
-  /** Medians: enroll / chezmoi apply, and its Apply step / chezmoi apply. */
+  /** CPU medians (GNU time: the process and the children it waited for). */
+  enrollCpuMs: number
+  chezmoiApplyCpuMs: number
+  /** Medians: enroll / chezmoi apply, its Apply step / chezmoi apply (wall), and enroll / chezmoi apply (CPU). */
   ratio: number
   applyRatio: number
+  cpuRatio: number
   /** The first enroll's output. */
   output: OutputShape
 }
@@ -189,21 +192,18 @@ async function setUpFleet(root: string, files: number): Promise<{fleet: SizedFle
   return {fleet: {files, dir, forge, a, b, edits: 0}, figures: {files, bytes, addPathMs, receiveAll}}
 }
 
-/** What a command printed (stdout and stderr), each line with when it came, in ms from the start. */
+/** A fleet command as a person runs it (no --json): its wall and CPU time, and each line it printed with when it came. */
 interface StampedRun {
   wallMs: number
+  cpuMs: number
   lines: Array<{atMs: number; text: string}>
 }
 
 async function stampedRun(machine: Machine, args: string[]): Promise<StampedRun> {
-  const start = performance.now()
-  const subprocess = execa(NODE, [FLEET_BIN, ...args], {env: machine.env, extendEnv: false, cwd: machine.home, stdin: 'ignore', all: true, reject: false})
   const lines: StampedRun['lines'] = []
-  createInterface({input: subprocess.all}).on('line', (text) => lines.push({atMs: performance.now() - start, text}))
-  const result = await subprocess
-  const wallMs = performance.now() - start
-  if (result.exitCode !== 0) throw new Error(`fleet ${args.join(' ')} on ${machine.name} exited ${result.exitCode}:\n${String(result.all)}`)
-  return {wallMs, lines}
+  const onLine = (text: string, atMs: number) => lines.push({atMs, text})
+  const times = await timeProcessCpu(NODE, [FLEET_BIN, ...args], {env: machine.env, extendEnv: false, cwd: machine.home, onLine})
+  return {wallMs: times.wallMs, cpuMs: times.cpuMs, lines}
 }
 
 /** How long a step of a multi-step command took: from its `❯ title` line to its `✔ title…` line (the plain renderer's). */
@@ -241,9 +241,11 @@ async function restoreRefs(forge: Forge, refs: Map<string, string>): Promise<voi
  */
 async function firstSyncs(fleet: SizedFleet, runs: number): Promise<FirstSync> {
   const enroll: number[] = []
+  const enrollCpu: number[] = []
   const applyStep: number[] = []
   const cloneStep: number[] = []
   const alone: number[] = []
+  const aloneCpu: number[] = []
   let output: OutputShape | undefined
   for (let i = 0; i < runs; i++) {
     const refs = await forgeRefs(fleet.forge)
@@ -253,6 +255,7 @@ async function firstSyncs(fleet: SizedFleet, runs: number): Promise<FirstSync> {
       const run = await stampedRun(joining, ['enroll', '--name', 'c', '--no-agents', '--forge', fleet.forge.url])
       checkTree(joining.home, fleet.files, 'the joined machine')
       enroll.push(run.wallMs)
+      enrollCpu.push(run.cpuMs)
       applyStep.push(stepMs(run, 'Apply'))
       cloneStep.push(stepMs(run, 'Source repo'))
       output ??= outputShape(run.lines.map((l) => l.text).join('\n'))
@@ -261,7 +264,9 @@ async function firstSyncs(fleet: SizedFleet, runs: number): Promise<FirstSync> {
       await execa('git', ['clone', '--quiet', '--', joining.sourceDir, chezmoi.sourceDir], {env: chezmoi.env, extendEnv: false})
       mkdirSync(dirname(chezmoi.locations.chezmoiConfigFile), {recursive: true})
       copyFileSync(joining.locations.chezmoiConfigFile, chezmoi.locations.chezmoiConfigFile)
-      alone.push(await timeChezmoi(chezmoi, ['apply']))
+      const applied = await timeProcessCpu('chezmoi', chezmoiArgs(chezmoi, ['apply']), {env: chezmoi.env, extendEnv: false, cwd: chezmoi.home})
+      alone.push(applied.wallMs)
+      aloneCpu.push(applied.cpuMs)
       checkTree(chezmoi.home, fleet.files, 'chezmoi apply alone')
     } finally {
       await restoreRefs(fleet.forge, refs)
@@ -276,6 +281,9 @@ async function firstSyncs(fleet: SizedFleet, runs: number): Promise<FirstSync> {
     cloneStep: series(cloneStep),
     chezmoiApply: c,
     ratio: e.medianMs / c.medianMs,
+    cpuRatio: median(enrollCpu) / median(aloneCpu),
+    enrollCpuMs: median(enrollCpu),
+    chezmoiApplyCpuMs: median(aloneCpu),
     applyRatio: a.medianMs / c.medianMs,
     output: output!,
   }
@@ -463,14 +471,15 @@ export function printScale(report: ScaleReport): void {
     )
   }
 
-  console.log(`\nFirst sync of a joining machine: fleet enroll --forge (clone, key, roster, push, apply), medians`)
+  console.log(`\nFirst sync of a joining machine: fleet enroll --forge (clone, key, roster, push, apply), medians; CPU: GNU time`)
   console.log(`  against chezmoi apply of the same source into an empty HOME, with the joined machine's chezmoi config`)
   console.log(
-    `  ${'files'.padStart(6)}  ${'enroll'.padStart(8)} ${'(n)'.padEnd(4)} ${'clone'.padStart(8)} ${'apply'.padStart(8)}  ${'chezmoi apply'.padStart(13)}  ${'enroll/chezmoi'.padStart(14)}  ${'apply/chezmoi'.padStart(13)}  longest output line`,
+    `  ${'files'.padStart(6)}  ${'enroll'.padStart(8)} ${'(n)'.padEnd(4)} ${'cpu'.padStart(8)} ${'clone'.padStart(8)} ${'apply'.padStart(8)}  ${'chezmoi apply'.padStart(13)} ${'cpu'.padStart(8)}  ${'enroll/chezmoi'.padStart(14)} ${'cpu'.padStart(7)}  ${'apply/chezmoi'.padStart(13)}  longest output line`,
   )
   for (const f of report.firstSync) {
+    const ratio = (r: number) => `${r.toFixed(2)}×`
     console.log(
-      `  ${String(f.files).padStart(6)}  ${fmt(f.enroll.medianMs).padStart(8)} ${`(${f.enroll.runs})`.padEnd(4)} ${fmt(f.cloneStep.medianMs).padStart(8)} ${fmt(f.applyStep.medianMs).padStart(8)}  ${fmt(f.chezmoiApply.medianMs).padStart(13)}  ${`${f.ratio.toFixed(2)}×`.padStart(14)}  ${`${f.applyRatio.toFixed(2)}×`.padStart(13)}  ${f.output.longestLine}`,
+      `  ${String(f.files).padStart(6)}  ${fmt(f.enroll.medianMs).padStart(8)} ${`(${f.enroll.runs})`.padEnd(4)} ${fmt(f.enrollCpuMs).padStart(8)} ${fmt(f.cloneStep.medianMs).padStart(8)} ${fmt(f.applyStep.medianMs).padStart(8)}  ${fmt(f.chezmoiApply.medianMs).padStart(13)} ${fmt(f.chezmoiApplyCpuMs).padStart(8)}  ${ratio(f.ratio).padStart(14)} ${ratio(f.cpuRatio).padStart(7)}  ${ratio(f.applyRatio).padStart(13)}  ${f.output.longestLine}`,
     )
   }
 
