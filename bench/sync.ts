@@ -7,11 +7,11 @@ import {execa} from 'execa'
 
 import {FORGE_REMOTE} from '../dist/lib/git/git.js'
 import {DEFAULT_BRANCH} from '../dist/lib/manifest/schema.js'
-import {FLEET_BIN, NODE} from '../test/support/cli.ts'
 import {Forge} from '../test/support/forge.ts'
 import {Machine} from '../test/support/machine.ts'
-import {interleaved, timeProcessCpu} from './support/process-time.ts'
-import {fmt, median, type Target} from './support/stats.ts'
+import {printQuickPath, type QuickPath, quickPath, timeFleetSync} from './support/fleet-sync.ts'
+import {interleaved} from './support/process-time.ts'
+import {fmt, type Series, series, type Target} from './support/stats.ts'
 import {shortVersion} from './support/tool-versions.ts'
 
 const TREE = '.config/bench-tree'
@@ -26,12 +26,6 @@ export interface SyncBenchOptions {
   largeFrom?: number
   /** Timed samples of the quick path. */
   quickRuns?: number
-}
-
-export interface Series {
-  runs: number
-  medianMs: number
-  samplesMs: number[]
 }
 
 export interface SyncCycle {
@@ -50,15 +44,7 @@ export interface SyncReport {
   cycle: SyncCycle[]
   /** fleet's median at the largest size over its median at the smallest. */
   scale: {from: number; to: number; ratio: number}
-  quick: {
-    runs: number
-    cpuMethod: string
-    wallMs: Record<string, number>
-    cpuMs: Record<string, number>
-    /** Each command's median over `node -e 0`'s. */
-    wallRatio: Record<string, number>
-    cpuRatio: Record<string, number>
-  }
+  quick: QuickPath
   targets: Array<Omit<Target, 'unit'>>
 }
 
@@ -96,16 +82,6 @@ function editor(machine: Machine, files: number): () => void {
   }
 }
 
-/** One `fleet sync` (--json, to check what it did: one file captured, one commit pushed). Returns wall ms. */
-async function timeFleetSync(machine: Machine, expect: 'ok' | 'quick', cpu?: number[]): Promise<number> {
-  const times = await timeProcessCpu(NODE, [FLEET_BIN, 'sync', '--reason', 'bench', '--json'], {env: machine.env, extendEnv: false, cwd: machine.home})
-  const result = JSON.parse(times.stdout) as {outcome: string; captured: string[]; pushed: number}
-  const as = expect === 'ok' ? result.outcome === 'ok' && result.captured.length === 1 && result.pushed === 1 : result.outcome === 'quick'
-  if (!as) throw new Error(`fleet sync on ${machine.name} did not do what the benchmark expects (${expect}): ${times.stdout}`)
-  cpu?.push(times.cpuMs)
-  return times.wallMs
-}
-
 /**
  * The old template's watcher cycle, without its 2 s sleep: pull with rebase in the source dir, one `chezmoi add` per
  * managed file (each one reads the source state and scans for secrets, chezmoi's default), then add, commit, push.
@@ -128,10 +104,6 @@ async function timeTemplateCycle(machine: Machine, targets: string[]): Promise<n
   if (after === before || files.split('\n').filter(Boolean).length !== 1)
     throw new Error(`the template cycle on ${machine.name} committed ${files || 'nothing'}`)
   return ms
-}
-
-function series(samples: number[]): Series {
-  return {runs: samples.length, medianMs: median(samples), samplesMs: samples}
 }
 
 export async function benchSync(options: SyncBenchOptions = {}): Promise<SyncReport> {
@@ -162,30 +134,13 @@ export async function benchSync(options: SyncBenchOptions = {}): Promise<SyncRep
     }
 
     // Quick path: the last sync left every fleet machine settled; nothing changes here or in its forge now.
-    const cpu: Record<string, number[]> = {'node -e 0': []}
-    const quickCommands: Record<string, () => Promise<number>> = {
-      'node -e 0': async () => {
-        const times = await timeProcessCpu(NODE, ['-e', '0'])
-        cpu['node -e 0'].push(times.cpuMs)
-        return times.wallMs
-      },
-    }
-    for (const {files, machine} of fleetMachines) {
-      const name = `fleet sync, ${files} files`
-      cpu[name] = []
-      quickCommands[name] = () => timeFleetSync(machine, 'quick', cpu[name])
-    }
-    const quickWall = await interleaved(quickCommands, quickRuns)
-    const warm = 2 // interleaved's default warm-up: drop those CPU samples too
-    const wallMs = Object.fromEntries(Object.entries(quickWall).map(([k, v]) => [k, median(v)]))
-    const cpuMs = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v.slice(warm))]))
-    const ratios = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v / m['node -e 0']]))
+    const quick = await quickPath(Object.fromEntries(fleetMachines.map(({files, machine}) => [`fleet sync, ${files} files`, machine])), quickRuns)
 
     const first = cycle[0]
     const last = cycle[cycle.length - 1]
     const scale = {from: first.files, to: last.files, ratio: last.fleet.medianMs / first.fleet.medianMs}
     const slowestQuick = Math.max(
-      ...Object.entries(wallMs)
+      ...Object.entries(quick.wallMs)
         .filter(([k]) => k !== 'node -e 0')
         .map(([, v]) => v),
     )
@@ -201,14 +156,7 @@ export async function benchSync(options: SyncBenchOptions = {}): Promise<SyncRep
       warmup,
       cycle,
       scale,
-      quick: {
-        runs: quickRuns,
-        cpuMethod: 'GNU /usr/bin/time --format "%U %S" (user+sys of the child and the children it waited for, 10 ms resolution)',
-        wallMs,
-        cpuMs,
-        wallRatio: ratios(wallMs),
-        cpuRatio: ratios(cpuMs),
-      },
+      quick,
       targets,
     }
   } finally {
@@ -235,13 +183,7 @@ export function printSync(report: SyncReport): void {
   console.log(`  fleet ${report.scale.to} / fleet ${report.scale.from}: ${report.scale.ratio.toFixed(2)}×`)
 
   console.log(`\nQuick path: nothing changed, forge unchanged (median of ${report.quick.runs} runs each, interleaved with node -e 0)`)
-  console.log(`  CPU = ${report.quick.cpuMethod}; node -e 0 is only 1–2 ticks of it, so the CPU ratio is coarse`)
-  console.log(`  ${''.padEnd(22)} ${'wall'.padStart(8)} ${'×node'.padStart(7)} ${'cpu'.padStart(8)} ${'×node'.padStart(7)}`)
-  for (const name of Object.keys(report.quick.wallMs)) {
-    console.log(
-      `  ${name.padEnd(22)} ${fmt(report.quick.wallMs[name]).padStart(8)} ${report.quick.wallRatio[name].toFixed(1).padStart(6)}× ${fmt(report.quick.cpuMs[name]).padStart(8)} ${report.quick.cpuRatio[name].toFixed(1).padStart(6)}×`,
-    )
-  }
+  printQuickPath(report.quick)
 
   console.log('\nTargets')
   for (const t of report.targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.name.padEnd(36)} ${t.value.toFixed(2).padStart(7)}  (target ${t.target})`)

@@ -3,6 +3,7 @@ import {randomUUID} from 'node:crypto'
 import {readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {createInterface} from 'node:readline'
 
 import {execa} from 'execa'
 
@@ -26,23 +27,29 @@ export interface ProcessTimes {
 /**
  * Wall and CPU time of one run of `file args`. Node cannot read a child's rusage, so the run goes through GNU time
  * (/usr/bin/time; Debian: apt-get install time), which reports it with 10 ms resolution to a file of its own.
+ * `onLine` is told each line the run prints (stdout or stderr) as it comes, with the ms since the start.
  */
 export async function timeProcessCpu(
   file: string,
   args: string[],
-  options: {env?: NodeJS.ProcessEnv; cwd?: string; extendEnv?: boolean} = {},
+  options: {env?: NodeJS.ProcessEnv; cwd?: string; extendEnv?: boolean; onLine?: (text: string, atMs: number) => void} = {},
 ): Promise<ProcessTimes> {
   const report = join(tmpdir(), `bench-time-${randomUUID()}`)
   try {
     const start = process.hrtime.bigint()
-    const result = await execa('/usr/bin/time', ['--format', '%U %S', '--output', report, '--', file, ...args], {
+    const since = () => Number(process.hrtime.bigint() - start) / 1e6
+    const subprocess = execa('/usr/bin/time', ['--format', '%U %S', '--output', report, '--', file, ...args], {
       env: options.env,
       extendEnv: options.extendEnv,
       cwd: options.cwd,
       reject: false,
       stdin: 'ignore',
+      all: options.onLine !== undefined,
     })
-    const wallMs = Number(process.hrtime.bigint() - start) / 1e6
+    const {onLine} = options
+    if (onLine && subprocess.all) createInterface({input: subprocess.all}).on('line', (text) => onLine(text, since()))
+    const result = await subprocess
+    const wallMs = since()
     if (result.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.exitCode}: ${String(result.stderr)}`)
     const [user, sys] = readFileSync(report, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number)
     return {wallMs, cpuMs: (user + sys) * 1000, stdout: String(result.stdout)}

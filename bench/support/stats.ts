@@ -40,3 +40,15 @@ export interface Target {
 export function fmt(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`
 }
+
+/** A figure's samples and their median. */
+export interface Series {
+  runs: number
+  medianMs: number
+  samplesMs: number[]
+}
+
+/** Samples in milliseconds as a Series. */
+export function series(samples: number[]): Series {
+  return {runs: samples.length, medianMs: median(samples), samplesMs: samples}
+}
