@@ -1,9 +1,13 @@
 // Small pieces of wording shared by what fleet prints: counts with their plural, short lists, paths with `~`, and
 // text from elsewhere (another machine, git) made safe and short for a terminal.
 
-/** A count as a person reads it, with thousands separators: `5,052`. */
+/**
+ * A count as a person reads it, with thousands separators: `5,052`. Written out here: the first toLocaleString of a
+ * process loads ICU's locale data, tens of milliseconds on every command that says a count.
+ */
 export function count(n: number): string {
-  return n.toLocaleString('en-US')
+  const digits = String(n)
+  return Number.isInteger(n) && Math.abs(n) >= 1000 ? digits.replace(/\B(?=(\d{3})+$)/g, ',') : digits
 }
 
 /** `1 machine`, `5,052 files`: a count and its noun, in the plural unless it is one. */
@@ -87,12 +91,10 @@ function summarise(paths: readonly string[], options: PathListOptions): {named: 
 
 /** The paths by the root they are in (the deepest one), else by their top folder; each group named by the folder all its paths share. */
 function groupPaths(paths: string[], roots: readonly string[]): PathGroup[] {
+  const rootSet = new Set(roots)
   const byKey = new Map<string, string[]>()
   for (const path of paths) {
-    const root = roots
-      .filter((r) => path === r || path.startsWith(`${r}/`))
-      .reduce<string | undefined>((a, r) => (a && a.length >= r.length ? a : r), undefined)
-    const key = root ?? path.split('/', path.startsWith('/') ? 2 : 1).join('/')
+    const key = rootOf(path, rootSet) ?? path.split('/', path.startsWith('/') ? 2 : 1).join('/')
     const group = byKey.get(key)
     if (group) group.push(path)
     else byKey.set(key, [path])
@@ -100,17 +102,22 @@ function groupPaths(paths: string[], roots: readonly string[]): PathGroup[] {
   return [...byKey.values()].map((grouped) => ({folder: sharedFolder(grouped), paths: grouped}))
 }
 
+/** The deepest of `roots` that is `path` or holds it: its folders looked up from the deepest (a few lookups a path). */
+function rootOf(path: string, roots: ReadonlySet<string>): string | undefined {
+  for (let end = path.length; end > 0; end = path.lastIndexOf('/', end - 1)) {
+    const prefix = path.slice(0, end)
+    if (roots.has(prefix)) return prefix
+  }
+  return undefined
+}
+
 /** The deepest folder that holds every one of `paths` (or is one of them: a directory listed with what is in it). */
 function sharedFolder(paths: string[]): string {
-  if (paths.length === 1) return paths[0]
-  let shared = paths[0].split('/')
-  for (const path of paths.slice(1)) {
-    const parts = path.split('/')
-    let same = 0
-    while (same < shared.length && same < parts.length && shared[same] === parts[same]) same++
-    shared = shared.slice(0, same)
+  let shared = paths[0]
+  for (const path of paths) {
+    while (shared !== '' && path !== shared && !path.startsWith(`${shared}/`)) shared = shared.slice(0, Math.max(0, shared.lastIndexOf('/')))
   }
-  return shared.join('/')
+  return shared
 }
 
 /** The first `max` of `lines`, then a line saying how many more (`more(n)`, n with thousands separators): details kept short. */
