@@ -105,7 +105,12 @@ describe('fleet secrets: set, get, list, unset, import and edit across machines'
 
   /**
    * Watch every process's command line while fleet runs: any that holds a value is kept. A scan every 5 ms reads
-   * every /proc/<pid>/cmdline into one buffer and looks at its bytes; only the command lines kept become strings.
+   * /proc/<pid>/cmdline into one buffer and looks at its bytes; only the command lines kept become strings.
+   *
+   * The processes there before the watch began are not read: every process fleet starts here comes after, and the
+   * kernel hands out pids in increasing order, so a pid of those can only come back once the pids have wrapped
+   * around (pid_max). A new process with a lower pid than a new one seen before says they have: from then on
+   * every process is read.
    */
   function watchProcesses(): void {
     const wanted = ['fleet', 'chezmoi', 'git', MARK].map((word) => Buffer.from(word, 'latin1'))
@@ -123,9 +128,19 @@ describe('fleet secrets: set, get, list, unset, import and edit across machines'
         closeSync(fd)
       }
     }
+    const isPid = (name: string) => /^\d+$/.test(name)
+    /** The processes there before the watch began; none once the pids have wrapped around. */
+    let before = new Set(readdirSync('/proc').filter(isPid))
+    const seen = new Set<string>()
+    let highestSeen = 0
     const scan = () => {
       for (const pid of readdirSync('/proc')) {
-        if (!/^\d+$/.test(pid)) continue
+        if (!isPid(pid) || before.has(pid)) continue
+        if (!seen.has(pid)) {
+          if (Number(pid) < highestSeen) before = new Set()
+          seen.add(pid)
+          highestSeen = Math.max(highestSeen, Number(pid))
+        }
         try {
           const cmdline = cmdlineOf(pid)
           if (wanted.some((word) => cmdline.includes(word))) cmdlines.add(cmdline.toString('latin1'))
