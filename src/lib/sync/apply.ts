@@ -16,6 +16,7 @@ import {type Chezmoi, type ChezmoiStatusEntry, parseTargetFailures, type TargetF
 import {changedHere, describeType, type ManagedEntry, managedEntries, type Retyped, retypedTargets, statusTargetsOutside} from '../chezmoi/entry-types.ts'
 import {isInside, isWithin} from '../platform/paths.ts'
 import {coverTargets, statusOfCover} from '../chezmoi/target-cover.ts'
+import {entrySignature, type Snapshot} from './snapshot.ts'
 
 export interface ApplyResult {
   /** Targets brought up to the source state, relative to $HOME (checked: chezmoi did write them). */
@@ -51,9 +52,10 @@ export interface ApplyOptions {
   /**
    * What can differ from the source state when the last apply left everything in step: the targets changed here
    * since (snapshotChanges) and the source files changed since (relative to `sourceDir`). Only those are looked at.
+   * `snapshot` is that sync's snapshot of the managed paths.
    * Undefined: everything is.
    */
-  scope?: {changedHere: ReadonlySet<string>; changedSources: string[]; sourceDir: string}
+  scope?: {changedHere: ReadonlySet<string>; changedSources: string[]; sourceDir: string; snapshot: Snapshot}
 }
 
 /**
@@ -223,12 +225,19 @@ function targetsInScope(entries: Map<string, ManagedEntry>, scope: ApplyOptions[
  * backed up.
  */
 async function backUpWhatWouldBeLost(chezmoi: Chezmoi, options: ApplyOptions, toApply: ChezmoiStatusEntry[], backupDir: string): Promise<string[]> {
-  const existing: Array<{path: string; isDirectory: boolean; removal: boolean}> = []
+  const existing: Array<{path: string; isDirectory: boolean; removal: boolean; inStep: boolean}> = []
+  // After a sync that left everything in step, a target exactly as it was then (size, time, mode) holds what chezmoi
+  // wrote (applied, or captured into the source): only the others are looked up in chezmoi's state.
+  const then = options.scope?.snapshot
   for (const entry of toApply) {
     const info = await lstat(join(options.home, entry.path)).catch(() => undefined)
-    if (info) existing.push({path: entry.path, isDirectory: info.isDirectory(), removal: entry.onApply === 'D'})
+    if (!info) continue
+    const inStep = then !== undefined && then[entry.path] === entrySignature(info)
+    existing.push({path: entry.path, isDirectory: info.isDirectory(), removal: entry.onApply === 'D', inStep})
   }
-  const written = existing.length > 0 ? await chezmoi.writtenTargets() : new Map<string, string | undefined>()
+  const written = existing.some((e) => !e.inStep) ? await chezmoi.writtenTargets() : new Map<string, string | undefined>()
+  const inStep = new Set(existing.filter((e) => e.inStep).map((e) => e.path))
+  const wasWritten = (path: string) => inStep.has(path) || written.has(join(options.home, path))
   // A directory about to change: lost only if the source makes it something else (a file, a symlink), and then
   // even when chezmoi wrote it (it may hold files that never synced).
   const changedDirs = existing.filter((e) => e.isDirectory && !e.removal)
@@ -239,7 +248,7 @@ async function backUpWhatWouldBeLost(chezmoi: Chezmoi, options: ApplyOptions, to
   const backedUp: string[] = []
   for (const {path, isDirectory, removal} of existing) {
     const target = join(options.home, path)
-    if (written.has(target) && !(isDirectory && (removal || becomesFile.has(path)))) continue
+    if (wasWritten(path) && !(isDirectory && (removal || becomesFile.has(path)))) continue
     if (isDirectory && !removal && !becomesFile.has(path)) continue // created or re-moded: nothing is lost
     if (backedUp.some((done) => isInside(path, done))) continue
     await backUp(target, join(backupDir, path), options.isEncrypted(path), options.recipient)

@@ -595,7 +595,10 @@ class SyncRun {
     return applyWithBackup(chezmoi, {
       // The entries read before the push, when nothing has changed the source since.
       entries: this.readEntries,
-      scope: changedHere && changedSources ? {changedHere: changedHere.changed, changedSources, sourceDir: paths.sourceDir} : undefined,
+      scope:
+        changedHere && changedSources && state.snapshot
+          ? {changedHere: changedHere.changed, changedSources, sourceDir: paths.sourceDir, snapshot: state.snapshot}
+          : undefined,
       home: paths.home,
       backupsDir: paths.backupsDir,
       recipient: async () => findMachine(fleet, machine)?.recipient ?? (await readIdentity(paths.identityFile)).recipient,
