@@ -54,7 +54,8 @@ export function runAgentsInForeground(
     // stops when the runner is gone, however it went.
     const env = {...ctx.env, [RUNNER_PID_ENV]: String(process.pid)}
     // No timeout: a resident agent runs until it is stopped, and an interval agent's sync bounds its own steps.
-    const subprocess = execa(file, args, {env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false})
+    // Nor execa's SIGKILL 5 s after a stop: an agent finishing its sync gets STOP_GRACE_MS (stop() below).
+    const subprocess = execa(file, args, {env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false, forceKillAfterDelay: false})
     for (const stream of [subprocess.stdout, subprocess.stderr]) {
       createInterface({input: stream}).on('line', (line) => log(`[${agent.id}] ${line}`))
     }
