@@ -18,13 +18,20 @@ if (major < 22) {
   process.exit(child.status ?? 1)
 }
 
-// Node's on-disk compile cache makes every start-up after the first cheaper.
-const {enableCompileCache} = await import('node:module')
-enableCompileCache?.()
-// Plugins import fleet's API as `@dotfleet/fleet`: that name is this fleet, whatever the plugin has installed.
-const {registerHostPackage} = await import('../dist/lib/plugins/host-package.js')
-registerHostPackage(new URL('../dist/index.js', import.meta.url).href)
-const {execute, settings} = await import('@oclif/core')
-// Plugins run from what they built (dist), linked ones too: never through a TypeScript loader, and no warning saying so.
-settings.enableAutoTranspile = false
-await execute({dir: import.meta.url})
+if (process.argv.length === 4 && process.argv[2] === 'agents' && process.argv[3] === 'watch') {
+  // The watcher agent, exactly as its definition starts it, runs for months: without oclif, the plugins and the
+  // compile cache, all of which would stay in its memory (src/lib/runners/watcher-main.ts).
+  const {runWatcherAgent} = await import('../dist/lib/runners/watcher-main.js')
+  process.exitCode = await runWatcherAgent()
+} else {
+  // Node's on-disk compile cache makes every start-up after the first cheaper.
+  const {enableCompileCache} = await import('node:module')
+  enableCompileCache?.()
+  // Plugins import fleet's API as `@dotfleet/fleet`: that name is this fleet, whatever the plugin has installed.
+  const {registerHostPackage} = await import('../dist/lib/plugins/host-package.js')
+  registerHostPackage(new URL('../dist/index.js', import.meta.url).href)
+  const {execute, settings} = await import('@oclif/core')
+  // Plugins run from what they built (dist), linked ones too: never through a TypeScript loader, and no warning saying so.
+  settings.enableAutoTranspile = false
+  await execute({dir: import.meta.url})
+}
