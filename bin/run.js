@@ -18,11 +18,21 @@ if (major < 22) {
   process.exit(child.status ?? 1)
 }
 
-if (process.argv.length === 4 && process.argv[2] === 'agents' && process.argv[3] === 'watch') {
-  // The watcher agent, exactly as its definition starts it, runs for months: without oclif, the plugins and the
-  // compile cache, all of which would stay in its memory (src/lib/runners/watcher-main.ts).
+// fleet's resident processes, started as their definitions (or a person) start them, live for months: they run
+// without oclif, its plugins and the compile cache, all of which would stay in their memory all that time
+// (src/lib/runners/watcher-main.ts, runner-main.ts).
+const [topic, command, ...rest] = process.argv.slice(2)
+let exitCode
+if (topic === 'agents' && command === 'watch' && rest.length === 0) {
   const {runWatcherAgent} = await import('../dist/lib/runners/watcher-main.js')
-  process.exitCode = await runWatcherAgent()
+  exitCode = await runWatcherAgent()
+} else if (topic === 'agents' && command === 'run') {
+  const {agentIdsOf, runAgentsRunner} = await import('../dist/lib/runners/runner-main.js')
+  const ids = agentIdsOf(rest)
+  if (ids) exitCode = await runAgentsRunner(ids)
+}
+if (exitCode !== undefined) {
+  process.exitCode = exitCode
 } else {
   // Node's on-disk compile cache makes every start-up after the first cheaper.
   const {enableCompileCache} = await import('node:module')

@@ -1,0 +1,56 @@
+// `fleet agents run [--agent <id>]…` as people start it under a container's process manager (bin/run.js sends
+// exactly those command lines here): a runner that lives as long as its agents, without oclif and its plugins,
+// which would stay in its memory all that time. Its plan (which agents, how each starts) comes from
+// `fleet agents run --plan`, run once in a process of its own: that one loads the plugins and says what is wrong
+// (not enrolled, no such agent) with the fix and the exit code.
+import {spawn} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
+
+import {errorMessage} from '../errors/index.ts'
+import {fleetPaths} from '../platform/paths.ts'
+import {onStopSignal, reportFailure} from './entry.ts'
+import {type RunnerPlan, superviseInForeground} from './foreground.ts'
+
+/** This fleet's CLI (bin/run.js), run with the node that runs this process. */
+const ENTRY = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
+
+/** The agent ids of a command line made only of `--agent <id>` and `--agent=<id>`, else undefined (left to oclif). */
+export function agentIdsOf(args: string[]): string[] | undefined {
+  const ids: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    if (args[i].startsWith('--agent=')) ids.push(args[i].slice('--agent='.length))
+    else if (args[i] === '--agent' && i + 1 < args.length && !args[i + 1].startsWith('-')) ids.push(args[++i])
+    else return undefined
+  }
+  return ids
+}
+
+/** Run the agents (all of them, or those named) until told to stop; resolves with the exit code. */
+export async function runAgentsRunner(ids: string[]): Promise<number> {
+  try {
+    const plan = await planOf(ids)
+    if (typeof plan === 'number') return plan
+    await superviseInForeground(fleetPaths(), plan, (line) => process.stdout.write(`${line}\n`), onStopSignal)
+    return 0
+  } catch (error) {
+    return reportFailure(error)
+  }
+}
+
+/** The plan from `fleet agents run --plan`, or the exit code it failed with (it has said why on stderr). */
+function planOf(ids: string[]): Promise<RunnerPlan | number> {
+  const child = spawn(process.execPath, [ENTRY, 'agents', 'run', '--plan', ...ids.flatMap((id) => ['--agent', id])], {stdio: ['ignore', 'pipe', 'inherit']})
+  const chunks: Buffer[] = []
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (code) => {
+      if (code !== 0) return resolve(code ?? 1)
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as RunnerPlan)
+      } catch (error) {
+        reject(new Error(`fleet agents run --plan printed no plan: ${errorMessage(error)}`))
+      }
+    })
+  })
+}
