@@ -3,16 +3,10 @@
 // which would stay in its memory all that time. Its plan (which agents, how each starts) comes from
 // `fleet agents run --plan`, run once in a process of its own: that one loads the plugins and says what is wrong
 // (not enrolled, no such agent) with the fix and the exit code.
-import {spawn} from 'node:child_process'
-import {fileURLToPath} from 'node:url'
-
 import {errorMessage} from '../errors/index.ts'
 import {fleetPaths} from '../platform/paths.ts'
-import {onStopSignal, reportFailure} from './entry.ts'
+import {fleetProcess, onStopSignal, reportFailure} from './entry.ts'
 import {type RunnerPlan, superviseInForeground} from './foreground.ts'
-
-/** This fleet's CLI (bin/run.js), run with the node that runs this process. */
-const ENTRY = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
 
 /** The agent ids of a command line made only of `--agent <id>` and `--agent=<id>`, else undefined (left to oclif). */
 export function agentIdsOf(args: string[]): string[] | undefined {
@@ -38,19 +32,12 @@ export async function runAgentsRunner(ids: string[]): Promise<number> {
 }
 
 /** The plan from `fleet agents run --plan`, or the exit code it failed with (it has said why on stderr). */
-function planOf(ids: string[]): Promise<RunnerPlan | number> {
-  const child = spawn(process.execPath, [ENTRY, 'agents', 'run', '--plan', ...ids.flatMap((id) => ['--agent', id])], {stdio: ['ignore', 'pipe', 'inherit']})
-  const chunks: Buffer[] = []
-  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
-  return new Promise((resolve, reject) => {
-    child.once('error', reject)
-    child.once('close', (code) => {
-      if (code !== 0) return resolve(code ?? 1)
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as RunnerPlan)
-      } catch (error) {
-        reject(new Error(`fleet agents run --plan printed no plan: ${errorMessage(error)}`))
-      }
-    })
-  })
+async function planOf(ids: string[]): Promise<RunnerPlan | number> {
+  const {code, stdout} = await fleetProcess(['agents', 'run', '--plan', ...ids.flatMap((id) => ['--agent', id])]).ended
+  if (code !== 0) return code ?? 1
+  try {
+    return JSON.parse(stdout) as RunnerPlan
+  } catch (error) {
+    throw new Error(`fleet agents run --plan printed no plan: ${errorMessage(error)}`, {cause: error})
+  }
 }

@@ -1,10 +1,9 @@
 // The watcher's steps as processes: `fleet agents watcher-step` (see watcher-step.ts), started with this fleet's own node
 // and CLI, its --json output read back. Only types come from watcher-step.ts: the resident watcher does not load it.
-import {type ChildProcess, type ChildProcessByStdio, spawn} from 'node:child_process'
-import type {Readable} from 'node:stream'
-import {fileURLToPath} from 'node:url'
+import type {ChildProcess} from 'node:child_process'
 
 import {errorMessage, type ExitCodeValue, FleetError} from '../errors/index.ts'
+import {fleetProcess} from './entry.ts'
 import type {StepReport, WatchPlan} from './watcher-step.ts'
 
 /** How the watcher runs its steps (processes here; something else in a test). */
@@ -17,18 +16,18 @@ export interface WatcherSteps {
   stop(): void
 }
 
-/** This fleet's CLI (bin/run.js), run with the node that runs this process: the same fleet, whatever PATH says. */
-const ENTRY = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
-
 /** Steps as `fleet agents watcher-step` processes, in this process's group: a stop signal to the group lets a running step finish. */
 export function stepProcesses(): WatcherSteps {
   const running = new Set<ChildProcess>()
   let stopping = false
-  const step = (args: string[]) => {
-    const child = spawn(process.execPath, [ENTRY, 'agents', 'watcher-step', ...args, '--json'], {stdio: ['ignore', 'pipe', 'inherit']})
+  const step = async (args: string[]) => {
+    const {child, ended} = fleetProcess(['agents', 'watcher-step', ...args, '--json'])
     running.add(child)
-    child.once('close', () => running.delete(child))
-    return readReport(child)
+    try {
+      return readReport(await ended)
+    } finally {
+      running.delete(child)
+    }
   }
   return {
     plan: async () => {
@@ -56,22 +55,14 @@ export function stepProcesses(): WatcherSteps {
 type StepOutput = StepReport & {error?: {message: string; fix?: string; code: string; exitCode: ExitCodeValue}}
 
 /** A step's report, or its error (fleet's own, with its fix and exit code, when it printed one). */
-function readReport(child: ChildProcessByStdio<null, Readable, null>): Promise<StepReport> {
-  const chunks: Buffer[] = []
-  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
-  return new Promise((resolve, reject) => {
-    child.once('error', reject)
-    child.once('close', (code, signal) => {
-      const output = Buffer.concat(chunks).toString('utf8')
-      let parsed: StepOutput | undefined
-      try {
-        parsed = JSON.parse(output) as StepOutput
-      } catch {
-        parsed = undefined
-      }
-      if (code === 0 && parsed) resolve(parsed)
-      else if (parsed?.error) reject(new FleetError(parsed.error.message, parsed.error))
-      else reject(new Error(`fleet agents watcher-step ended with ${signal ?? `exit code ${code}`}${output ? `: ${output.trim().slice(0, 500)}` : ''}`))
-    })
-  })
+function readReport({code, signal, stdout}: {code: number | null; signal: NodeJS.Signals | null; stdout: string}): StepReport {
+  let parsed: StepOutput | undefined
+  try {
+    parsed = JSON.parse(stdout) as StepOutput
+  } catch {
+    parsed = undefined
+  }
+  if (code === 0 && parsed) return parsed
+  if (parsed?.error) throw new FleetError(parsed.error.message, parsed.error)
+  throw new Error(`fleet agents watcher-step ended with ${signal ?? `exit code ${code}`}${stdout ? `: ${stdout.trim().slice(0, 500)}` : ''}`)
 }
