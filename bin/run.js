@@ -18,25 +18,17 @@ if (major < 22) {
   process.exit(child.status ?? 1)
 }
 
-// fleet's resident processes, started as their definitions (or a person) start them, live for months: they run
-// without oclif, its plugins and the compile cache, all of which would stay in their memory all that time
-// (src/lib/runners/watcher-main.ts, runner-main.ts).
-const [topic, command, ...rest] = process.argv.slice(2)
-let exitCode
-if (topic === 'agents' && command === 'watch' && rest.length === 0) {
-  const {runWatcherAgent} = await import('../dist/lib/runners/watcher-main.js')
-  exitCode = await runWatcherAgent()
-} else if (topic === 'agents' && command === 'run') {
-  const {agentIdsOf, runAgentsRunner} = await import('../dist/lib/runners/runner-main.js')
-  const ids = agentIdsOf(rest)
-  if (ids) exitCode = await runAgentsRunner(ids)
-}
-if (exitCode !== undefined) {
-  process.exitCode = exitCode
-} else {
-  // Node's on-disk compile cache makes every start-up after the first cheaper.
+// The agents that live for months, and the watcher's steps, run without oclif (src/lib/runners/without-oclif.ts).
+const {withoutOclif} = await import('../dist/lib/runners/without-oclif.js')
+const lean = withoutOclif(process.argv.slice(2))
+// Node's on-disk compile cache makes every start-up after the first cheaper (it would stay in a resident's memory).
+if (lean?.compileCache !== false) {
   const {enableCompileCache} = await import('node:module')
   enableCompileCache?.()
+}
+if (lean) {
+  process.exitCode = await lean.run()
+} else {
   // Plugins import fleet's API as `@dotfleet/fleet`: that name is this fleet, whatever the plugin has installed.
   const {registerHostPackage} = await import('../dist/lib/plugins/host-package.js')
   registerHostPackage(new URL('../dist/index.js', import.meta.url).href)

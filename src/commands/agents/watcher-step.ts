@@ -2,13 +2,13 @@ import {Flags} from '@oclif/core'
 
 import {FleetCommand} from '../../lib/cli/base-command.ts'
 import {openLocalFleet} from '../../lib/fleet/local.ts'
-import {type StepReport, syncStep, watchPlan} from '../../lib/runners/watcher-step.ts'
+import {type StepReport, watcherStep} from '../../lib/runners/watcher-step.ts'
 
 export default class AgentsWatcherStep extends FleetCommand {
   static override hidden = true
   static override summary = 'One step of the watcher, in a process of its own: a sync and what to watch next, or (--plan) what to watch.'
   static override description =
-    '`fleet agents watch` starts this for each sync, so that the resident watcher stays small; its --json output is what the watcher reads. Ctrl-C or SIGTERM lets a running sync finish first.'
+    '`fleet agents watch` starts this for each sync, so that the resident watcher stays small; its --json output is what the watcher reads (bin/run.js runs it without oclif when the watcher asks). Ctrl-C or SIGTERM lets a running sync finish first.'
   static override examples = [
     {description: 'What the watcher would watch', command: '<%= config.bin %> <%= command.id %> --plan --json'},
     {description: 'One sync, as the watcher runs it', command: '<%= config.bin %> <%= command.id %> --reason watcher --json'},
@@ -30,7 +30,7 @@ export default class AgentsWatcherStep extends FleetCommand {
     // The watcher may be gone (killed) before the step ends: its output then has no reader, and the step still finishes.
     for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
     const local = await openLocalFleet()
-    const report = flags.plan ? {lines: [], plan: await watchPlan(local)} : await syncStep(local, flags.reason ?? 'watcher')
+    const report = await watcherStep(local, flags.plan ? {plan: true} : {reason: flags.reason ?? 'watcher'})
     this.render({lines: report.lines})
     return report
   }

@@ -8,17 +8,6 @@ import {fleetPaths} from '../platform/paths.ts'
 import {fleetProcess, onStopSignal, reportFailure} from './entry.ts'
 import {type RunnerPlan, superviseInForeground} from './foreground.ts'
 
-/** The agent ids of a command line made only of `--agent <id>` and `--agent=<id>`, else undefined (left to oclif). */
-export function agentIdsOf(args: string[]): string[] | undefined {
-  const ids: string[] = []
-  for (let i = 0; i < args.length; i++) {
-    if (args[i].startsWith('--agent=')) ids.push(args[i].slice('--agent='.length))
-    else if (args[i] === '--agent' && i + 1 < args.length && !args[i + 1].startsWith('-')) ids.push(args[++i])
-    else return undefined
-  }
-  return ids
-}
-
 /** Run the agents (all of them, or those named) until told to stop; resolves with the exit code. */
 export async function runAgentsRunner(ids: string[]): Promise<number> {
   try {

@@ -71,6 +71,14 @@ export async function syncStep(local: LocalFleet, reason: string): Promise<StepR
   }
 }
 
+/** What the watcher asks a step for: the plan alone, or a sync (started for `reason`) and the plan after it. */
+export type StepRequest = {plan: true} | {reason: string}
+
+/** One step, as the watcher asks for it. */
+export async function watcherStep(local: LocalFleet, request: StepRequest): Promise<StepReport> {
+  return 'plan' in request ? {lines: [], plan: await watchPlan(local)} : await syncStep(local, request.reason)
+}
+
 /** The fleet asked every machine to rotate its key (`fleet rotate-keys --all`): rotate this one's, step by step in the log. */
 async function rotateKeyIfRequested(local: LocalFleet, lines: string[]): Promise<void> {
   const report = await rotateIfRequested(local, async (steps) => {
