@@ -18,13 +18,22 @@ if (major < 22) {
   process.exit(child.status ?? 1)
 }
 
-// Node's on-disk compile cache makes every start-up after the first cheaper.
-const {enableCompileCache} = await import('node:module')
-enableCompileCache?.()
-// Plugins import fleet's API as `@dotfleet/fleet`: that name is this fleet, whatever the plugin has installed.
-const {hasUserPlugins, registerHostPackage} = await import('../dist/lib/plugins/host-package.js')
-if (hasUserPlugins()) registerHostPackage(new URL('../dist/index.js', import.meta.url).href)
-const {execute, settings} = await import('@oclif/core')
-// Plugins run from what they built (dist), linked ones too: never through a TypeScript loader, and no warning saying so.
-settings.enableAutoTranspile = false
-await execute({dir: import.meta.url})
+// The agents that live for months, and the watcher's steps, run without oclif (src/lib/runners/without-oclif.ts).
+const {withoutOclif} = await import('../dist/lib/runners/without-oclif.js')
+const lean = withoutOclif(process.argv.slice(2))
+// Node's on-disk compile cache makes every start-up after the first cheaper (it would stay in a resident's memory).
+if (lean?.compileCache !== false) {
+  const {enableCompileCache} = await import('node:module')
+  enableCompileCache?.()
+}
+if (lean) {
+  process.exitCode = await lean.run()
+} else {
+  // Plugins import fleet's API as `@dotfleet/fleet`: that name is this fleet, whatever the plugin has installed.
+  const {hasUserPlugins, registerHostPackage} = await import('../dist/lib/plugins/host-package.js')
+  if (hasUserPlugins()) registerHostPackage(new URL('../dist/index.js', import.meta.url).href)
+  const {execute, settings} = await import('@oclif/core')
+  // Plugins run from what they built (dist), linked ones too: never through a TypeScript loader, and no warning saying so.
+  settings.enableAutoTranspile = false
+  await execute({dir: import.meta.url})
+}

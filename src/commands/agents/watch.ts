@@ -1,7 +1,10 @@
 import {FleetCommand} from '../../lib/cli/base-command.ts'
-import {openLocalFleet} from '../../lib/fleet/local.ts'
+import {fleetPaths} from '../../lib/platform/paths.ts'
+import {stepProcesses} from '../../lib/runners/step-process.ts'
 import {startWatcher} from '../../lib/runners/watcher.ts'
 
+// bin/run.js starts `fleet agents watch` (as its agent definition runs it) through lib/runners/watcher-main.ts,
+// without oclif; this class is for the help, and for the same command reached any other way.
 export default class AgentsWatch extends FleetCommand {
   static override summary = 'The watcher agent in the foreground: sync seconds after a save, or after the forge moved.'
   static override description =
@@ -10,7 +13,7 @@ export default class AgentsWatch extends FleetCommand {
 
   async run(): Promise<void> {
     await this.parse(AgentsWatch)
-    const handle = await startWatcher(await openLocalFleet(), (line) => this.log(line))
+    const handle = await startWatcher(fleetPaths(), stepProcesses(), (line) => this.log(line))
     this.onStopSignal(() => void handle.stop())
     await handle.stopped
   }

@@ -11,7 +11,6 @@ import writeFileAtomic from 'write-file-atomic'
 import {errorMessage, FleetError} from '../errors/index.ts'
 import {processAlive, processStart} from '../lock/lock.ts'
 import type {FleetPaths} from '../platform/paths.ts'
-import {run} from '../process/run.ts'
 
 /** Set in each agent's environment: the pid of the runner that started it. */
 export const RUNNER_PID_ENV = 'FLEET_AGENTS_RUNNER_PID'
@@ -46,6 +45,8 @@ export async function commandLineOf(pid: number): Promise<string | undefined> {
   } catch {
     // not Linux, or gone
   }
+  // Loaded here, not above: on Linux the runner never needs it, and it would stay in the runner's memory.
+  const {run} = await import('../process/run.ts')
   const result = await run('ps', ['-o', 'command=', '-p', String(pid)], {allowFailure: true, timeout: 10_000}).catch(() => undefined)
   return result?.exitCode === 0 ? result.stdout.trim() || undefined : undefined
 }

@@ -2,14 +2,14 @@
 // manager. Resident agents are restarted when they die (after a pause, as launchd and systemd do); interval
 // agents run at start and then every interval. Ctrl-C or SIGTERM stops everything cleanly: each agent is
 // asked to stop and given time to finish its step, never cut off mid-commit.
+// The runner stays small: it is given its agents' command lines (runner-plan.ts) and loads nothing else.
+import {spawn} from 'node:child_process'
 import {createInterface} from 'node:readline'
 
-import {execa} from 'execa'
-
-import {programArguments, type RenderContext} from '../agents/render.ts'
-import {type RecordedProcess, RUNNER_PID_ENV} from '../agents/runner-record.ts'
-import type {ContributedAgent} from '../agents/spec.ts'
+import {claimRunner, type RecordedProcess, RUNNER_PID_ENV} from '../agents/runner-record.ts'
+import {errorMessage} from '../errors/index.ts'
 import {processStart} from '../lock/lock.ts'
+import type {FleetPaths} from '../platform/paths.ts'
 
 /** Like launchd's ThrottleInterval and the units' RestartSec. */
 export const RESTART_DELAY_MS = 10_000
@@ -25,6 +25,15 @@ export interface ForegroundHandle {
   stopped: Promise<void>
 }
 
+/** One agent as the runner starts it: its whole command line (node, fleet's entry, the agent's arguments), kept alive or run every `intervalSeconds`. */
+export type ForegroundAgent = {id: string; argv: string[]} & ({resident: true} | {resident: false; intervalSeconds: number})
+
+/** What the runner runs: the agents, and the environment a service manager would give them. */
+export interface RunnerPlan {
+  agents: ForegroundAgent[]
+  env: Record<string, string>
+}
+
 interface RunningChild {
   kill(signal: NodeJS.Signals): void
   /** Resolves when the process has exited, with how. */
@@ -32,13 +41,13 @@ interface RunningChild {
 }
 
 /**
- * Run this machine's agents as child processes of this one, as a service manager would: resident agents restarted
- * when they exit, interval agents started every `intervalSeconds` (the first run a little after start). Lines about
- * each start and exit go to `log`. Returns at once; the handle stops them.
+ * Run these agents as child processes of this one, as a service manager would: resident agents restarted when they
+ * exit, interval agents started every `intervalSeconds` (the first run a little after start), each with `env`.
+ * Lines about each start and exit go to `log`. Returns at once; the handle stops them.
  */
 export function runAgentsInForeground(
-  agents: ContributedAgent[],
-  ctx: RenderContext,
+  agents: ForegroundAgent[],
+  env: Record<string, string>,
   log: (line: string) => void,
   /** Told the agents running now, each time one starts or exits. */
   onAgents: (running: RecordedProcess[]) => void = () => {},
@@ -47,23 +56,28 @@ export function runAgentsInForeground(
   const timers: NodeJS.Timeout[] = []
   let stopping = false
 
-  const start = (agent: ContributedAgent): RunningChild => {
-    const argv = programArguments(agent, ctx)
-    const [file, ...args] = argv
-    // The same environment a service manager gives the agent (so the same tools), and the runner's pid: the agent
-    // stops when the runner is gone, however it went.
-    const env = {...ctx.env, [RUNNER_PID_ENV]: String(process.pid)}
-    // No timeout: a resident agent runs until it is stopped, and an interval agent's sync bounds its own steps.
-    const subprocess = execa(file, args, {env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false})
+  const start = (agent: ForegroundAgent): RunningChild => {
+    const [file, ...args] = agent.argv
+    // The runner's environment with what a service manager gives the agent (so the same tools), and the runner's
+    // pid: the agent stops when the runner is gone, however it went. No timeout: a resident agent runs until it is
+    // stopped, and an interval agent's sync bounds its own steps.
+    const agentEnv = {...process.env, ...env, [RUNNER_PID_ENV]: String(process.pid)}
+    const subprocess = spawn(file, args, {env: agentEnv, stdio: ['ignore', 'pipe', 'pipe']})
     for (const stream of [subprocess.stdout, subprocess.stderr]) {
       createInterface({input: stream}).on('line', (line) => log(`[${agent.id}] ${line}`))
     }
     const child: RunningChild = {
       kill: (signal) => subprocess.kill(signal),
-      exited: subprocess.then((result) => ({code: result.exitCode, signal: result.signal})),
+      exited: new Promise((resolve) => {
+        subprocess.once('close', (code, signal) => resolve({code: code ?? undefined, signal: signal ?? undefined}))
+        subprocess.once('error', (error) => {
+          log(`[${agent.id}] cannot start: ${errorMessage(error)}`)
+          resolve({})
+        })
+      }),
     }
     if (subprocess.pid !== undefined) {
-      children.set(child, {pid: subprocess.pid, start: processStart(subprocess.pid), commandLine: argv.join(' '), agent: agent.id})
+      children.set(child, {pid: subprocess.pid, start: processStart(subprocess.pid), commandLine: agent.argv.join(' '), agent: agent.id})
       onAgents([...children.values()])
     }
     void child.exited.then(() => {
@@ -126,4 +140,25 @@ export function runAgentsInForeground(
       return stopped
     },
   }
+}
+
+/**
+ * Become this machine's runner (refused while another one runs; what a dead one left is stopped), run the plan's
+ * agents until a stop signal, then stop them (each finishes its step) and give up the claim.
+ */
+export async function superviseInForeground(
+  paths: FleetPaths,
+  plan: RunnerPlan,
+  log: (line: string) => void,
+  /** Registers what a stop signal (Ctrl-C, SIGTERM) does. */
+  onStopSignal: (stop: () => void) => void,
+): Promise<void> {
+  const claim = await claimRunner(paths, log) // one runner per machine; what a dead one left is stopped
+  const handle = runAgentsInForeground(plan.agents, plan.env, log, (running) => claim.agents(running))
+  onStopSignal(() => {
+    log('stopping the agents (a sync in progress finishes first)…')
+    void handle.stop()
+  })
+  await handle.stopped
+  await claim.release()
 }

@@ -18,8 +18,8 @@ function signature(path: string): string {
 }
 
 /**
- * Holds the events that come while a sync runs, or within OWN_WRITES_SETTLE_MS after it ended (chokidar holds some
- * back briefly). Once the sync has settled, each held path is compared with what the sync left on disk (its
+ * Holds the events that come while a sync runs, or within OWN_WRITES_SETTLE_MS after it ended (the system may tell
+ * some a moment late). Once the sync has settled, each held path is compared with what the sync left on disk (its
  * snapshot), and only those that differ — edited meanwhile — go on to `changed`. Events in the source repo during a
  * sync are the sync's own (it commits there), and are dropped.
  */
