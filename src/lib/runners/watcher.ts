@@ -5,7 +5,8 @@
 // Its parts are the modules beside this one (debouncer, forge-poller, watch-set, own-writes); this one wires them.
 import {errorMessage} from '../errors/index.ts'
 import type {LocalFleet} from '../fleet/local.ts'
-import {forgeBranchHead} from '../forge/forge.ts'
+import {forgeBranchHead, lastLookStartedProcess} from '../forge/forge.ts'
+import {holdSharedConnections, releaseSharedConnections} from '../git/ssh.ts'
 import type {Fleet} from '../manifest/schema.ts'
 import {readManifest} from '../manifest/store.ts'
 import {rotateIfRequested} from '../rotation/rotate.ts'
@@ -38,6 +39,8 @@ export function describeResult(result: SyncResult): string {
 /** Start watching; resolves once the paths are watched (the first sync, `watcher-start`, is then under way). */
 export async function startWatcher(local: LocalFleet, log: (line: string) => void): Promise<WatcherHandle> {
   const note = (line: string) => log(`${new Date().toISOString()} ${line}`)
+  // An SSH forge is asked every few seconds: through one connection the watcher keeps open (see git/ssh.ts).
+  holdSharedConnections()
   let fleet = await readManifest(local.paths.sourceDir)
   const agents = () => fleet.settings.agents
   const failed = (error: unknown) => note(`sync failed: ${errorMessage(error)}`)
@@ -58,7 +61,8 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
   const poller = new ForgePoller(
     branchHeads(local),
     () => debouncer.running || debouncer.waiting,
-    () => debouncer.runNow('watcher-forge'),
+    (reason) => debouncer.runNow(reason),
+    {note},
   )
   // Read once (and again after each sync): the forge check runs every few seconds and should spawn only git ls-remote.
   poller.follow(await local.repo.remoteUrl(), fleet.settings.branch)
@@ -68,8 +72,10 @@ export async function startWatcher(local: LocalFleet, log: (line: string) => voi
     changed,
     note,
   )
-  note(`watching ${watchSet.size} managed path(s); asking the forge every ${agents().remoteCheckSeconds} s`)
-  poller.every(agents().remoteCheckSeconds)
+  note(
+    `watching ${watchSet.size} managed path(s); asking the forge every ${agents().remoteCheckSeconds} s while the fleet is active, every ${agents().quietCheckSeconds} s once it is quiet`,
+  )
+  poller.schedule(agents())
   debouncer.runNow('watcher-start').catch(failed) // whatever changed while no watcher ran
   const {promise: stopped, resolve: resolveStopped} = Promise.withResolvers<void>()
   const stop = async () => {
@@ -85,11 +91,16 @@ async function stopParts(debouncer: Debouncer, poller: ForgePoller, watchSet: Wa
   poller.stop()
   await watchSet.close()
   await finished
+  await releaseSharedConnections()
 }
 
 /** The heads the forge check compares: the forge's, and the source repo's read without starting git. */
 function branchHeads(local: LocalFleet): BranchHeads {
-  return {forge: forgeBranchHead, here: async (branch) => local.repo.readBranchHead(branch) ?? (await local.repo.revParse('HEAD'))}
+  return {
+    forge: forgeBranchHead,
+    here: async (branch) => local.repo.readBranchHead(branch) ?? (await local.repo.revParse('HEAD')),
+    startedProcess: lastLookStartedProcess,
+  }
 }
 
 /** One sync, told in one line; a sync that throws is told, and the watcher goes on. */
@@ -126,6 +137,6 @@ async function followManifest(local: LocalFleet, fleet: Fleet, watchSet: WatchSe
     note(`cannot read the forge's address: ${errorMessage(error)}`)
   }
   watchSet.follow(next.paths.map((p) => p.path))
-  if (JSON.stringify(fleet.settings.agents) !== JSON.stringify(next.settings.agents)) poller.every(next.settings.agents.remoteCheckSeconds)
+  if (JSON.stringify(fleet.settings.agents) !== JSON.stringify(next.settings.agents)) poller.schedule(next.settings.agents)
   return next
 }
