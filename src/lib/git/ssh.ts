@@ -4,13 +4,13 @@
 // and asks it whether the branch moved through that connection, from this process (see ssh-mux.ts); every other git
 // command to the forge uses that connection when it is there, and never leaves one of its own behind.
 import {createHash} from 'node:crypto'
-import {chmodSync, existsSync, lstatSync, mkdirSync} from 'node:fs'
+import {chmodSync, existsSync, lstatSync, mkdirSync, readdirSync} from 'node:fs'
 import {basename, join} from 'node:path'
 
 import {shellWord} from '../errors/shell-command.ts'
 import {fleetPaths} from '../platform/paths.ts'
 import {run} from '../process/run.ts'
-import {advertisedRefs, MasterNotAnswering, NoSharedConnection, stopMaster} from './ssh-mux.ts'
+import {advertisedRefs, MasterNotAnswering, stopMaster} from './ssh-mux.ts'
 
 /** How long the watcher's connection outlives its last use: a watcher killed without a word leaves it this long. */
 export const CONTROL_PERSIST_SECONDS = 60
@@ -202,8 +202,6 @@ const controlPathOption = (dir: string) => `ControlPath=${dir.replaceAll('%', '%
 
 /** The watcher holds the connections to the forge open (see holdSharedConnections). */
 let held = false
-/** Control sockets the watcher's checks went through: stopped when it lets go. */
-const usedSockets = new Set<string>()
 
 /**
  * From now on, this process (the watcher) keeps a connection to an SSH forge open and shares it: git commands start
@@ -215,14 +213,20 @@ export function holdSharedConnections(): void {
 }
 
 /**
- * Let go of the shared connections: each master stops listening at once (its socket is removed) and ends when the
- * sessions it carries have finished. Call once the last git command to the forge is done.
+ * Let go of the shared connections: every master in fleet's control directory (only a process that holds them starts
+ * one) stops listening at once (its socket is removed) and ends when the sessions it carries have finished. Call
+ * once the last git command to the forge is done.
  */
-export async function releaseSharedConnections(): Promise<void> {
+export async function releaseSharedConnections(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   held = false
-  const sockets = [...usedSockets]
-  usedSockets.clear()
   resolvedSockets.clear()
+  const dir = controlDirectory(env)
+  let sockets: string[] = []
+  try {
+    if (dir) sockets = readdirSync(dir).map((name) => join(dir, name))
+  } catch {
+    // No directory: no master.
+  }
   await Promise.all(sockets.map((socket) => stopMaster(socket, 'stop-listening')))
 }
 
@@ -277,13 +281,10 @@ export async function sharedAdvertisedRefs(url: string, timeoutMs: number, env: 
   const socket = forge && person && dir ? await controlSocket(forge, person, dir, env) : undefined
   if (!forge || !socket) return undefined
   try {
-    const refs = await advertisedRefs(socket, uploadPackCommand(forge.path), timeoutMs)
-    usedSockets.add(socket)
-    return refs
+    return await advertisedRefs(socket, uploadPackCommand(forge.path), timeoutMs)
   } catch (error) {
     // A master that does not answer may hold a connection the network dropped: end it, and the next git starts afresh.
     if (error instanceof MasterNotAnswering) await stopMaster(socket, 'terminate')
-    if (!(error instanceof NoSharedConnection)) usedSockets.delete(socket)
     return undefined
   }
 }
