@@ -106,8 +106,11 @@ export function parseAdvertisement(bytes: Buffer): Map<string, string> | undefin
   return undefined
 }
 
-/** A conversation with a master: one connection to its control socket, hello exchanged first. */
-function openControl(socketPath: string, timeoutMs: number, onFrame: (frame: Buffer, socket: Socket) => void) {
+/**
+ * A conversation with a master: one connection to its control socket, hello exchanged first. `first` goes out with
+ * our hello: the master reads one message at a time, in order, so requests need not wait for its hello.
+ */
+function openControl(socketPath: string, timeoutMs: number, first: Buffer[], onFrame: (frame: Buffer, socket: Socket) => void) {
   const {promise, resolve, reject} = Promise.withResolvers<void>()
   const socket = createConnection({path: socketPath})
   const frames = new Frames()
@@ -143,7 +146,7 @@ function openControl(socketPath: string, timeoutMs: number, onFrame: (frame: Buf
       fail(error as Error)
     }
   })
-  socket.write(frame(u32(MUX_MSG_HELLO), u32(MUX_VERSION)))
+  socket.write(Buffer.concat([frame(u32(MUX_MSG_HELLO), u32(MUX_VERSION)), ...first]))
   return {socket, finished: promise, done, fail}
 }
 
@@ -159,22 +162,25 @@ export async function advertisedRefs(socketPath: string, command: string, timeou
   let stderr = ''
   let refs: Map<string, string> | undefined
   let closeSent = false
-  const send = (type: number, ...body: Buffer[]) => control.socket.write(frame(Buffer.from([0, type]), ...body))
+  const message = (type: number, ...body: Buffer[]) => frame(Buffer.from([0, type]), ...body)
+  const send = (type: number, ...body: Buffer[]) => control.socket.write(message(type, ...body))
   const close = () => {
     if (!closeSent && remoteId !== undefined) send(SSH_MSG_CHANNEL_CLOSE, u32(remoteId))
     closeSent = true
   }
   let proxied = false
-  const control = openControl(socketPath, timeoutMs, (message) => {
+  // Proxy mode, and a session channel in it, asked for at once: the master takes them in order.
+  const proxy = frame(u32(MUX_C_PROXY), u32(1))
+  const open = message(SSH_MSG_CHANNEL_OPEN, sshString('session'), u32(CHANNEL_ID), u32(WINDOW), u32(MAX_PACKET))
+  const control = openControl(socketPath, timeoutMs, [proxy, open], (reply) => {
     if (!proxied) {
-      if (message.readUInt32BE(0) !== MUX_S_PROXY) throw new NoSharedConnection('the master does not offer proxy mode')
+      if (reply.readUInt32BE(0) !== MUX_S_PROXY) throw new NoSharedConnection('the master does not offer proxy mode')
       proxied = true
-      send(SSH_MSG_CHANNEL_OPEN, sshString('session'), u32(CHANNEL_ID), u32(WINDOW), u32(MAX_PACKET))
       return
     }
     // [padding length 0][type][recipient channel (ours)][...]
-    const type = message[1]
-    const body = message.subarray(6)
+    const type = reply[1]
+    const body = reply.subarray(6)
     switch (type) {
       case SSH_MSG_CHANNEL_OPEN_CONFIRMATION: {
         remoteId = body.readUInt32BE(0)
@@ -193,8 +199,7 @@ export async function advertisedRefs(socketPath: string, command: string, timeou
         }
         if (refs === undefined && (refs = parseAdvertisement(stdout)) !== undefined) {
           // All we wanted: a flush says "nothing to fetch", and upload-pack ends as it does for ls-remote.
-          send(SSH_MSG_CHANNEL_DATA, u32(remoteId!), sshString('0000'))
-          send(SSH_MSG_CHANNEL_EOF, u32(remoteId!))
+          control.socket.write(Buffer.concat([message(SSH_MSG_CHANNEL_DATA, u32(remoteId!), sshString('0000')), message(SSH_MSG_CHANNEL_EOF, u32(remoteId!))]))
         }
         return
       }
@@ -217,7 +222,6 @@ export async function advertisedRefs(socketPath: string, command: string, timeou
       default: // window adjustments, success, the forge's EOF: nothing to do
     }
   })
-  control.socket.write(frame(u32(MUX_C_PROXY), u32(1)))
   await control.finished
   return refs!
 }
@@ -229,11 +233,10 @@ export async function advertisedRefs(socketPath: string, command: string, timeou
 export async function stopMaster(socketPath: string, how: 'stop-listening' | 'terminate', timeoutMs = 2000): Promise<boolean> {
   const request = how === 'terminate' ? MUX_C_TERMINATE : MUX_C_STOP_LISTENING
   let agreed = false
-  const control = openControl(socketPath, timeoutMs, (message) => {
-    agreed = message.readUInt32BE(0) === MUX_S_OK
+  const control = openControl(socketPath, timeoutMs, [frame(u32(request), u32(1))], (reply) => {
+    agreed = reply.readUInt32BE(0) === MUX_S_OK
     control.done()
   })
-  control.socket.write(frame(u32(request), u32(1)))
   try {
     await control.finished
   } catch {

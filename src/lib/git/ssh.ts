@@ -219,6 +219,7 @@ export function holdSharedConnections(): void {
  */
 export async function releaseSharedConnections(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   held = false
+  routes.clear()
   resolvedSockets.clear()
   const dir = controlDirectory(env)
   let sockets: string[] = []
@@ -268,6 +269,29 @@ function controlSocket(forge: SshForge, person: PersonSsh, dir: string, env: Nod
   return socket
 }
 
+/** What a forge check through a shared connection needs, worked out once in a while (see SETTINGS_TTL_MS). */
+interface SharedRoute {
+  forge: SshForge
+  /** Where the master listens, when ssh can say. */
+  socket: string | undefined
+}
+
+const routes = new Map<string, {at: number; route: Promise<SharedRoute | undefined>}>()
+
+function sharedRoute(url: string, env: NodeJS.ProcessEnv): Promise<SharedRoute | undefined> {
+  const key = JSON.stringify([url, env.HOME, env.XDG_STATE_HOME, env.GIT_SSH_COMMAND, env.GIT_SSH, env.GIT_SSH_VARIANT])
+  const cached = routes.get(key)
+  if (cached && Date.now() - cached.at < SETTINGS_TTL_MS) return cached.route
+  const route = (async () => {
+    const forge = parseSshForge(url)
+    const person = forge && (await personSsh(process.cwd(), env))
+    const dir = person && controlDirectory(env, true)
+    return forge && person && dir ? {forge, socket: await controlSocket(forge, person, dir, env)} : undefined
+  })()
+  routes.set(key, {at: Date.now(), route})
+  return route
+}
+
 /**
  * The refs an SSH forge advertises (ref → commit), asked through the watcher's shared connection without starting a
  * process; undefined when that cannot be done now (no connection held or open yet, an address or ssh command fleet
@@ -275,16 +299,13 @@ function controlSocket(forge: SshForge, person: PersonSsh, dir: string, env: Nod
  */
 export async function sharedAdvertisedRefs(url: string, timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<Map<string, string> | undefined> {
   if (!held) return undefined
-  const forge = parseSshForge(url)
-  const person = forge && (await personSsh(process.cwd(), env))
-  const dir = person && controlDirectory(env, true)
-  const socket = forge && person && dir ? await controlSocket(forge, person, dir, env) : undefined
-  if (!forge || !socket) return undefined
+  const route = await sharedRoute(url, env)
+  if (!route?.socket) return undefined
   try {
-    return await advertisedRefs(socket, uploadPackCommand(forge.path), timeoutMs)
+    return await advertisedRefs(route.socket, uploadPackCommand(route.forge.path), timeoutMs)
   } catch (error) {
     // A master that does not answer may hold a connection the network dropped: end it, and the next git starts afresh.
-    if (error instanceof MasterNotAnswering) await stopMaster(socket, 'terminate')
+    if (error instanceof MasterNotAnswering) await stopMaster(route.socket, 'terminate')
     return undefined
   }
 }
