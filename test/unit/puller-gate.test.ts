@@ -13,12 +13,12 @@ describe('puller gate: a turn with nothing to do ends before the CLI loads', fun
   let env: NodeJS.ProcessEnv
   let files: ReturnType<typeof statePaths>
   const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, seconds))
-  const synced = (seconds: number, outcome = 'quick', more: Partial<SyncState> = {}) =>
+  const synced = (seconds: number, outcome = 'quick', more: Partial<SyncState> = {}, reason = 'watcher-sweep') =>
     writeFileSync(
       files.state,
       JSON.stringify({
         conflicts: [],
-        lastSync: {at: at(seconds).toISOString(), reason: 'watcher-sweep', outcome, durationMs: 30, captured: [], received: 0, pushed: 0, applied: []},
+        lastSync: {at: at(seconds).toISOString(), reason, outcome, durationMs: 30, captured: [], received: 0, pushed: 0, applied: []},
         ...more,
       }),
     )
@@ -45,6 +45,14 @@ describe('puller gate: a turn with nothing to do ends before the CLI loads', fun
     assert.equal(describeSkippedTurn(second, at(310)), "Nothing to do: a sync (watcher-sweep) ran 110 s ago, since the puller's last turn.")
     assert.equal(pullerTurn(env, at(610)).skip, false, 'no sync since the last turn: the watcher may be gone')
     assert.deepEqual(JSON.parse(readFileSync(join(fleetPaths(env).stateDir, 'puller.json'), 'utf8')), {at: at(610).toISOString(), skipped: false})
+  })
+
+  it("the puller's own sync does not count: with the watcher gone, every turn syncs", function () {
+    mkdirSync(fleetPaths(env).stateDir, {recursive: true})
+    for (let turn = 0; turn < 3; turn++) {
+      assert.equal(pullerTurn(env, at(300 * turn)).skip, false, `turn ${turn}`)
+      synced(300 * turn + 1, 'quick', {}, turn === 1 ? 'timer (again)' : 'timer')
+    }
   })
 
   it('runs when the sync since did not end well, one is running or due again, or a conflict waits', function () {

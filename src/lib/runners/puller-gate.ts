@@ -10,6 +10,8 @@ import {type SyncState, statePaths} from '../sync/state.ts'
 
 /** The puller's arguments (see coreAgents): the only run the gate ever looks at. */
 export const PULLER_ARGUMENTS = ['sync', '--reason', 'timer']
+/** The reason the puller's syncs are recorded with (`timer`, or `timer (again)` for a second round). */
+const PULLER_REASON = PULLER_ARGUMENTS[2]
 
 /** One turn of the puller, recorded in fleet's state directory (`puller.json`). */
 export interface PullerTurn {
@@ -34,9 +36,9 @@ function readJson<T>(file: string): T | undefined {
 }
 
 /**
- * Whether this puller turn has nothing to do: the turn before it was recorded, and since then a sync ended well (ok
- * or quick, none running or due again, no conflict waiting). Records this turn either way. Any doubt (no record, a
- * file that cannot be read) means the turn syncs.
+ * Whether this puller turn has nothing to do: the turn before it was recorded, and since then a sync other than the
+ * puller's own ended well (ok or quick, none running or due again, no conflict waiting). Records this turn either
+ * way. Any doubt (no record, a file that cannot be read) means the turn syncs.
  */
 export function pullerTurn(env: NodeJS.ProcessEnv = process.env, now = new Date()): PullerDecision {
   const paths = fleetPaths(env)
@@ -48,6 +50,9 @@ export function pullerTurn(env: NodeJS.ProcessEnv = process.env, now = new Date(
   const settled =
     last !== undefined &&
     (last.outcome === 'ok' || last.outcome === 'quick') &&
+    // The puller's own sync (started after its record was written) says nothing about whether anything else syncs.
+    last.reason !== PULLER_REASON &&
+    !last.reason.startsWith(`${PULLER_REASON} `) &&
     state?.running === undefined &&
     (state?.conflicts ?? []).length === 0 &&
     !existsSync(files.again)
