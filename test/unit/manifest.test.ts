@@ -88,7 +88,7 @@ describe('manifest: parse, render, write', function () {
         keyType: 'pq',
         branch: 'main',
         maxFileMiB: 20,
-        agents: {pullIntervalSeconds: 300, remoteCheckSeconds: 2, quietCheckSeconds: 4, debounceMs: 1500, maxDelayMs: 10_000},
+        agents: {pullIntervalSeconds: 300, remoteCheckSeconds: 2, quietCheckSeconds: 5, debounceMs: 1500, maxDelayMs: 10_000},
       })
       assert.deepEqual(fleet.paths, [])
       assert.deepEqual(fleet.machines, [])

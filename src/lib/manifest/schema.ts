@@ -79,7 +79,7 @@ export const agentSettingsSchema = z.strictObject({
    */
   remoteCheckSeconds: z.number().int().min(1).default(2),
   /** …and once the fleet has been quiet for 3 minutes: a save after a long quiet still arrives within seconds. */
-  quietCheckSeconds: z.number().int().min(1).default(4),
+  quietCheckSeconds: z.number().int().min(1).default(5),
   /** The watcher syncs once the managed paths have been quiet this long… */
   debounceMs: z.number().int().min(50).default(1500),
   /** …or this long after the first change of a burst, whichever comes first (a file written continuously still syncs). */
