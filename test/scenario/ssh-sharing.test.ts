@@ -100,7 +100,7 @@ describe('over SSH: one shared connection per watcher, and the person’s own ss
       const after = sshdCounts(sshd)
       assert.deepEqual({sessions: after.sessions - before.sessions, connections: after.connections - before.connections}, {sessions: 1, connections: 0})
     } finally {
-      await releaseSharedConnections()
+      await releaseSharedConnections(beta.env)
     }
     await waitFor('the connection to end once let go', () => masters(beta).length === 0, 10_000)
   })

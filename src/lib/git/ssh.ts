@@ -215,7 +215,7 @@ export function holdSharedConnections(): void {
 /**
  * Let go of the shared connections: every master in fleet's control directory (only a process that holds them starts
  * one) stops listening at once (its socket is removed) and ends when the sessions it carries have finished. Call
- * once the last git command to the forge is done.
+ * once the last git command to the forge is done; `env` is the one the connections were made with (its HOME).
  */
 export async function releaseSharedConnections(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   held = false
