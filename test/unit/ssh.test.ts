@@ -41,7 +41,7 @@ describe("ssh: the person's ssh command gets connection sharing added, or is lef
       '-F',
       '/home/a b/ssh config',
       '-i',
-      '~/.ssh/forge',
+      `${dir}/.ssh/forge`,
       '-o',
       'IdentitiesOnly=yes',
       '-J',
@@ -69,6 +69,11 @@ describe("ssh: the person's ssh command gets connection sharing added, or is lef
     assert.equal(await personSsh(dir, env({GIT_SSH: '/opt/my-ssh-wrapper'})), undefined, 'GIT_SSH is a program git runs as it is')
     assert.equal(await personSsh(dir, env({GIT_SSH_VARIANT: 'plink'})), undefined)
     assert.ok(await personSsh(dir, env({GIT_SSH_COMMAND: 'ssh -l git -o StrictHostKeyChecking=yes'})), '-l takes an argument; S in an option value is not -S')
+    assert.deepEqual(
+      (await personSsh(dir, env({GIT_SSH_COMMAND: "ssh -F '~/quoted' -i ~user/key -o User=a~b"})))?.words.slice(1),
+      ['-F', '~/quoted', '-i', '~user/key', '-o', 'User=a~b'],
+      'only what the shell expands',
+    )
   })
 
   it("takes core.sshCommand from git's configuration when GIT_SSH_COMMAND is not set, and GIT_SSH_COMMAND over it", async function () {

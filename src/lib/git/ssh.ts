@@ -57,11 +57,12 @@ export function uploadPackCommand(path: string): string {
 }
 
 /**
- * An ssh command line (GIT_SSH_COMMAND, core.sshCommand) as words, when it is plain words fleet can read for certain:
- * bare words of ordinary characters, and '…' or "…" quoting (no `$`, backquote or backslash in double quotes).
- * Undefined for anything else (a pipe, a variable, a redirection): such a command is the person's, and left alone.
+ * An ssh command line (GIT_SSH_COMMAND, core.sshCommand) as the words the shell git runs it with would pass, when it
+ * is plain words fleet can read for certain: bare words of ordinary characters (a leading `~` or `~/` is `home`, as
+ * the shell has it), and '…' or "…" quoting (no `$`, backquote or backslash in double quotes). Undefined for
+ * anything else (a pipe, a variable, a redirection): such a command is the person's, and left alone.
  */
-export function sshCommandWords(command: string): string[] | undefined {
+export function sshCommandWords(command: string, home?: string): string[] | undefined {
   const words: string[] = []
   let word: string | undefined
   for (let i = 0; i < command.length; i++) {
@@ -69,6 +70,8 @@ export function sshCommandWords(command: string): string[] | undefined {
     if (c === ' ' || c === '\t') {
       if (word !== undefined) words.push(word)
       word = undefined
+    } else if (c === '~' && word === undefined && home && /^(?:[\s/]|$)/.test(command.slice(i + 1, i + 2))) {
+      word = home
     } else if (c === "'" || c === '"') {
       const end = command.indexOf(c, i + 1)
       const quoted = command.slice(i + 1, end)
@@ -113,6 +116,7 @@ function decidesSharing(words: string[]): boolean {
 export interface PersonSsh {
   /** Exactly as the person wrote it: what fleet's GIT_SSH_COMMAND starts with. */
   command: string
+  /** The words the shell makes of it (a leading `~` expanded): what fleet runs ssh with to ask where a socket is. */
   words: string[]
 }
 
@@ -157,7 +161,7 @@ export async function personSsh(cwd: string, env: NodeJS.ProcessEnv = process.en
   const command = env.GIT_SSH_COMMAND || config.sshCommand || (env.GIT_SSH ? undefined : 'ssh')
   const variant = env.GIT_SSH_VARIANT || config.variant
   if (command === undefined || (variant && !['ssh', 'auto'].includes(variant))) return undefined
-  const words = sshCommandWords(command)
+  const words = sshCommandWords(command, env.HOME)
   if (!words || basename(words[0]) !== 'ssh' || decidesSharing(words)) return undefined
   return {command, words}
 }
@@ -220,7 +224,6 @@ export function holdSharedConnections(): void {
 export async function releaseSharedConnections(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   held = false
   routes.clear()
-  resolvedSockets.clear()
   const dir = controlDirectory(env)
   let sockets: string[] = []
   try {
@@ -246,27 +249,15 @@ export async function forgeSshEnv(cwd: string, env: NodeJS.ProcessEnv = process.
   return {GIT_SSH_COMMAND: [person.command, ...options.flatMap((option) => ['-o', shellWord(option)])].join(' ')}
 }
 
-/** Where ssh puts the control socket for a forge (ssh -G expands `%C` from the resolved host, port and user). */
-const resolvedSockets = new Map<string, {at: number; socket: Promise<string | undefined>}>()
-
-function controlSocket(forge: SshForge, person: PersonSsh, dir: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const key = JSON.stringify([forge.destination, forge.port, person.command, dir])
-  const cached = resolvedSockets.get(key)
-  if (cached && Date.now() - cached.at < SETTINGS_TTL_MS) return cached.socket
+/** Where ssh puts the control socket for a forge: `ssh -G` expands `%C` from the host, port and user it resolves. */
+async function controlSocket(forge: SshForge, person: PersonSsh, dir: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   const [file, ...args] = person.words
-  const socket = run(file, [...args, '-o', controlPathOption(dir), '-G', ...(forge.port ? ['-p', forge.port] : []), forge.destination], {
-    env,
-    allowFailure: true,
-    timeout: 10_000,
-  }).then(
-    (result) => {
-      const path = /^controlpath (.+)$/m.exec(result.stdout)?.[1]
-      return path?.startsWith(`${dir}/`) && !path.includes('%') ? path : undefined
-    },
+  const port = forge.port ? ['-p', forge.port] : []
+  const result = await run(file, [...args, '-o', controlPathOption(dir), '-G', ...port, forge.destination], {env, allowFailure: true, timeout: 10_000}).catch(
     () => undefined,
   )
-  resolvedSockets.set(key, {at: Date.now(), socket})
-  return socket
+  const path = result && /^controlpath (.+)$/m.exec(result.stdout)?.[1]
+  return path?.startsWith(`${dir}/`) && !path.includes('%') ? path : undefined
 }
 
 /** What a forge check through a shared connection needs, worked out once in a while (see SETTINGS_TTL_MS). */
