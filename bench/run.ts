@@ -1,8 +1,8 @@
-// `npm run bench [-- startup|sync|propagation|idle|idle-ssh|doctor|plugins|scale]`: all the benchmarks, or those named (BENCHMARKS.md).
+// `npm run bench [-- startup|sync|propagation|propagation-ssh|idle|idle-ssh|doctor|plugins|scale]`: all the benchmarks, or those named (BENCHMARKS.md).
 import {benchDoctor, printDoctor} from './doctor.ts'
 import {benchIdle, benchIdleSsh, printIdle} from './idle.ts'
 import {benchPlugins, printPlugins} from './plugins.ts'
-import {benchPropagation, printPropagation} from './propagation.ts'
+import {benchPropagation, benchPropagationSsh, printPropagation} from './propagation.ts'
 import {benchScale, printScale} from './scale.ts'
 import {benchStartup, printStartup} from './startup.ts'
 import {benchSync, printSync} from './sync.ts'
@@ -25,6 +25,7 @@ async function run<Report>(name: string, bench: () => Promise<Report>, print: (r
 await run('startup', () => benchStartup(), printStartup)
 await run('sync', () => benchSync(), printSync)
 await run('propagation', () => benchPropagation(), printPropagation)
+await run('propagation-ssh', () => benchPropagationSsh(), printPropagation)
 await run('idle', () => benchIdle(), printIdle)
 await run('idle-ssh', () => benchIdleSsh(), printIdle)
 await run('doctor', () => benchDoctor(), printDoctor)

@@ -29,6 +29,11 @@ if (lean?.compileCache !== false) {
 if (lean) {
   process.exitCode = await lean.run()
 } else {
+  // The puller's turn ends here, before the CLI loads, when a sync ran since its last one (src/lib/runners/puller-gate.ts).
+  if (process.argv[2] === 'sync') {
+    const {pullerTurnSkipped} = await import('../dist/lib/runners/puller-gate.js')
+    if (pullerTurnSkipped(process.argv.slice(2))) process.exit(0)
+  }
   // Plugins import fleet's API as `@dotfleet/fleet`: that name is this fleet, whatever the plugin has installed.
   const {hasUserPlugins, registerHostPackage} = await import('../dist/lib/plugins/host-package.js')
   if (hasUserPlugins()) registerHostPackage(new URL('../dist/index.js', import.meta.url).href)

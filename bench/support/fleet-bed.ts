@@ -1,6 +1,6 @@
 // Three simulated machines running their agents, the forge reached over file:// or ssh:// (BENCHMARKS.md).
 import type {SyncRecord} from '../../src/lib/sync/state.ts'
-import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -9,10 +9,12 @@ import {execa} from 'execa'
 
 import {shellWord} from '../../dist/lib/errors/shell-command.js'
 import {readBranchRef} from '../../dist/lib/git/git.js'
+import {controlDirectory} from '../../dist/lib/git/ssh.js'
 import {fleetPaths} from '../../dist/lib/platform/paths.js'
 import {statePaths} from '../../dist/lib/sync/state.js'
 import {agentSettingsSchema, DEFAULT_BRANCH} from '../../dist/lib/manifest/schema.js'
 import {readManifest} from '../../dist/lib/manifest/store.js'
+import {QUIET_AFTER_MS} from '../../dist/lib/runners/forge-poller.js'
 import {readOr, RunningAgents, setAgentSettings, waitFor} from '../../test/support/agents.ts'
 import {Forge} from '../../test/support/forge.ts'
 import {Machine} from '../../test/support/machine.ts'
@@ -90,6 +92,7 @@ async function sshRoute(root: string, forgePath: string, homes: string[]): Promi
       lines.push(counter.authorizedKey(label, readFileSync(`${key}.pub`, 'utf8').trim()))
     }
     writeFileSync(join(sshd.dir, 'authorized_keys'), `${lines.join('\n')}\n`, {mode: 0o600})
+    await withoutLoginScripts(sshd, join(root, 'sshd-home'))
     const base = sshd.gitSshCommand
     if (!base.startsWith('ssh ')) throw new Error(`unexpected GIT_SSH_COMMAND from the sshd fixture: ${base}`)
     const command = (label: string) => `ssh -i ${shellWord(keys.get(label)!)} ${base.slice('ssh '.length)}`
@@ -106,6 +109,38 @@ async function sshRoute(root: string, forgePath: string, homes: string[]): Promi
     await sshd.stop()
     throw error
   }
+}
+
+/**
+ * sshd runs every forge command through the login shell of the user it runs as, which reads that user's ~/.bashrc;
+ * on this development machine root's starts pyenv, 0.3–0.9 s per request (no forge has that). The bench's sshd gives
+ * its sessions a HOME of their own (sshd_config SetEnv, read again on SIGHUP) where no login script waits.
+ */
+async function withoutLoginScripts(sshd: Sshd, home: string): Promise<void> {
+  mkdirSync(home, {recursive: true})
+  appendFileSync(join(sshd.dir, 'sshd_config'), `SetEnv HOME=${home}\n`)
+  const pid = sshdPid(sshd)
+  const before = sshd.output.length
+  process.kill(pid, 'SIGHUP')
+  // With -D, sshd executes itself again in the same process and says that it listens once it does.
+  const deadline = Date.now() + 10_000
+  while (!/Server listening/.test(sshd.output.slice(before))) {
+    if (Date.now() > deadline) throw new Error(`sshd did not come back after SIGHUP:\n${sshd.output.slice(before)}`)
+    await sleep(25)
+  }
+  const probe = await execa('ssh', [...sshd.clientOptions(sshd.clientKey), '-l', sshd.user, '127.0.0.1', 'printf %s "$HOME"'], {reject: false, stdin: 'ignore'})
+  if (String(probe.stdout) !== home) throw new Error(`sshd's sessions do not get HOME=${home}: ${String(probe.stdout)} ${String(probe.stderr)}`)
+}
+
+/** The ssh masters (see git/ssh.ts) a machine's watcher keeps, by their title `ssh: <socket> [mux]`: its shared connections. */
+export function sharedConnectionPids(machine: Machine): number[] {
+  const dir = controlDirectory(machine.env)
+  const pids: number[] = []
+  for (const p of processTable().values()) {
+    const title = /^ssh: (\S+) \[mux\]/.exec(cmdline(p.pid).join(' '))
+    if (dir && title?.[1].startsWith(`${dir}/`)) pids.push(p.pid)
+  }
+  return pids
 }
 
 /** The listening sshd of the fixture: a child of this process (execa, no shell). */
@@ -264,6 +299,15 @@ export class BenchFleet {
     }
   }
 
+  /**
+   * Wait until every watcher has said the fleet is quiet (it asks the forge every quietCheckSeconds then: see
+   * ForgePoller), and has not said it is active since: QUIET_AFTER_MS after the last sync or change on the forge.
+   */
+  async waitQuiet(): Promise<void> {
+    const pace = (output: string) => [...output.matchAll(/the fleet (has been quiet|is active)/g)].at(-1)?.[1]
+    await waitFor('every watcher to find the fleet quiet', () => this.running.every((r) => pace(r.output) === 'has been quiet'), QUIET_AFTER_MS + 180_000, 500)
+  }
+
   /** Lines in the agents' output that look like trouble (errors, restarts, conflicts, offline). */
   trouble(): string[] {
     const lines: string[] = []
@@ -337,5 +381,5 @@ export class BenchFleet {
 /** The agent settings a report ran with, and whether they are the shipped defaults. */
 export function settingsText(s: AgentSettings): string {
   const what = JSON.stringify(s) === JSON.stringify(agentSettingsSchema.parse({})) ? 'shipped defaults' : 'WHAT-IF settings, not the defaults'
-  return `${what}: debounce ${s.debounceMs} ms, ceiling ${s.maxDelayMs} ms, forge check every ${s.remoteCheckSeconds} s, puller every ${s.pullIntervalSeconds} s`
+  return `${what}: debounce ${s.debounceMs} ms, ceiling ${s.maxDelayMs} ms, forge check every ${s.remoteCheckSeconds} s while active / ${s.quietCheckSeconds} s once quiet (${QUIET_AFTER_MS / 60_000} min), puller every ${s.pullIntervalSeconds} s`
 }

@@ -1,95 +1,70 @@
-// What-if for idle-ssh: forge checks through an OpenSSH master connection, which fleet does not use (BENCHMARKS.md).
-import {mkdirSync} from 'node:fs'
-import {join} from 'node:path'
+// idle-ssh: what one forge check costs through the watcher's shared connection (git/ssh.ts), as the watcher asks it.
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {execa} from 'execa'
 
-import {shellWord} from '../../dist/lib/errors/shell-command.js'
-import type {Sshd} from '../../test/support/sshd.ts'
-import {type ProcStat, readStat, seconds, unitCost} from './proc-cpu.ts'
+import {forgeSshEnv, holdSharedConnections, releaseSharedConnections, sharedAdvertisedRefs} from '../../dist/lib/git/ssh.js'
+import type {Machine} from '../../test/support/machine.ts'
+import {sharedConnectionPids} from './fleet-bed.ts'
+import {readStat, seconds, treeCpu} from './proc-cpu.ts'
 
-/** What-if (not what fleet does): the forge check over ssh with OpenSSH connection multiplexing. */
-export interface MuxWhatIf {
-  /** Appended to the sshd fixture's GIT_SSH_COMMAND. */
-  options: string
+/** One forge check through the shared connection: this process's part, the master's, the sshd's; and its wall time. */
+export interface SharedCheckCost {
   runs: number
-  /** The first connection, which becomes the master: git ls-remote with its ssh up to the detach, plus the master by then. */
+  /** The first connection (git ls-remote, its sh and ssh, which becomes the master), once. */
   firstMs: number
-  /** Per later check: git ls-remote with its sh and its ssh (a mux client of the master). */
-  clientMs: number
-  /** Per later check: the background master's CPU (a descendant of nothing of ours once ssh has detached it). */
+  /** Per check: this process (the watcher's part: a unix socket, a few SSH messages, parsing the advertisement). */
+  processMs: number
+  /** Per check: the master ssh (a process of its own once it has detached). */
   masterMs: number
-  spawnerMs: number
   serverMs: number
-  /** clientMs + masterMs: what one check costs the machine. */
+  wallMs: number
+  /** processMs + masterMs: what one check costs the machine. */
   perCheckMs: number
-  /** The worst machine's steady CPU s/h with each request's client cost (ssh, uncounted) replaced by perCheckMs: an estimate. */
-  estimatedCpuSecondsPerHour: number
 }
 
 /**
- * What-if: `git ls-remote` over ssh with GIT_SSH_COMMAND extended by ControlMaster=auto / ControlPersist=120 /
- * ControlPath=<dir>/cm-%C (the fixture's own, uncounted key). One first connection starts the master; then `runs`
- * checks through it. The master detaches (a child of init then), so its CPU is read from its own /proc entry.
- * Always ends it (ssh -O exit, then SIGTERM if it is still there).
+ * `runs` checks of `url` as machine `m`'s watcher asks them: this process holds connections as the watcher does, lets
+ * git open the master, then asks through it (after 5 unmeasured checks, so the code is warm). Lets go at the end.
  */
-export async function muxWhatIf(
-  sshd: Sshd,
-  dir: string,
-  url: string,
-  env: NodeJS.ProcessEnv,
-  cwd: string,
-  runs: number,
-  server: number,
-): Promise<Omit<MuxWhatIf, 'estimatedCpuSecondsPerHour'>> {
-  mkdirSync(dir, {recursive: true})
-  const controlPath = join(dir, 'cm-%C')
-  const options = `-o ControlMaster=auto -o ControlPersist=120 -o ControlPath=${shellWord(controlPath)}`
-  const muxEnv = {...env, GIT_SSH_COMMAND: `${sshd.gitSshCommand} ${options}`}
-  const {hostname} = new URL(url)
-  const control = (op: string) =>
-    execa('ssh', ['-F', '/dev/null', '-o', `ControlPath=${controlPath}`, '-O', op, '-p', String(sshd.port), '-l', sshd.user, hostname], {
-      env,
-      extendEnv: false,
-      reject: false,
-      stdin: 'ignore',
-    })
-  let master: ProcStat | undefined
+export async function sharedCheckCost(m: Machine, url: string, runs: number, server: number): Promise<SharedCheckCost> {
+  const env = {...m.env}
+  holdSharedConnections()
   try {
     const ticks = readStat(process.pid)!.reaped
-    await execa('git', ['ls-remote', '--', url], {env: muxEnv, extendEnv: false, cwd, stdin: 'ignore'})
-    const firstChild = seconds(readStat(process.pid)!.reaped - ticks) * 1000
-    const check = await control('check')
-    const pid = Number(/pid=(\d+)/.exec(String(check.stderr))?.[1])
-    master = pid ? readStat(pid) : undefined
-    if (!master) throw new Error(`no ssh master after the first connection: ${String(check.stderr)}`)
-    const cost = await unitCost('git', ['ls-remote', '--', url], {env: muxEnv, cwd, runs, server})
-    const after = readStat(master.pid)
-    if (!after || after.start !== master.start) throw new Error('the ssh master went away during the runs')
-    const masterMs = (seconds(after.self + after.reaped - master.self - master.reaped) * 1000) / runs
+    await execa('git', ['ls-remote', '--', url], {env: {...env, ...(await forgeSshEnv(m.home, env))}, extendEnv: false, cwd: m.home, stdin: 'ignore'})
+    const [pid] = sharedConnectionPids(m)
+    const master = pid === undefined ? undefined : readStat(pid)
+    if (!master) throw new Error('no shared connection after the first git ls-remote')
+    const firstMs = (seconds(readStat(process.pid)!.reaped - ticks) + seconds(master.self)) * 1000
+    const ask = async () => {
+      const refs = await sharedAdvertisedRefs(url, 10_000, env)
+      if (!refs?.has('refs/heads/main')) throw new Error('the shared connection did not answer with the branch')
+    }
+    for (let i = 0; i < 5; i++) await ask()
+    const masterBefore = readStat(master.pid)!
+    const serverBefore = treeCpu(server).total
+    const own = process.cpuUsage()
+    const start = performance.now()
+    for (let i = 0; i < runs; i++) await ask()
+    const wallMs = (performance.now() - start) / runs
+    const spent = process.cpuUsage(own)
+    const masterAfter = readStat(master.pid)
+    if (!masterAfter || masterAfter.start !== master.start) throw new Error('the shared connection went away during the checks')
+    const processMs = (spent.user + spent.system) / 1000 / runs
+    const masterMs = (seconds(masterAfter.self - masterBefore.self) * 1000) / runs
     return {
-      options,
       runs,
-      firstMs: firstChild + seconds(master.self + master.reaped) * 1000,
-      clientMs: cost.childMs,
+      firstMs,
+      processMs,
       masterMs,
-      spawnerMs: cost.spawnerMs,
-      serverMs: cost.serverMs ?? Number.NaN,
-      perCheckMs: cost.childMs + masterMs,
+      serverMs: (seconds(treeCpu(server).total - serverBefore) * 1000) / runs,
+      wallMs,
+      perCheckMs: processMs + masterMs,
     }
   } finally {
-    await control('exit')
-    if (master) {
-      const deadline = Date.now() + 3000
-      while (readStat(master.pid)?.start === master.start && Date.now() < deadline) await sleep(50)
-      if (readStat(master.pid)?.start === master.start) {
-        try {
-          process.kill(master.pid, 'SIGTERM')
-        } catch {
-          // gone
-        }
-      }
-    }
+    await releaseSharedConnections(env)
+    const deadline = Date.now() + 5000
+    while (sharedConnectionPids(m).length > 0 && Date.now() < deadline) await sleep(50)
   }
 }

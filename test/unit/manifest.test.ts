@@ -21,7 +21,7 @@ function validFleet(): Fleet {
       keyType: 'x25519',
       branch: 'trunk',
       maxFileMiB: 20,
-      agents: {pullIntervalSeconds: 120, remoteCheckSeconds: 5, debounceMs: 1000, maxDelayMs: 8000},
+      agents: {pullIntervalSeconds: 120, remoteCheckSeconds: 5, quietCheckSeconds: 10, debounceMs: 1000, maxDelayMs: 8000},
     },
     paths: [
       {path: '.vimrc', encrypt: false, addedAt: '2026-01-02T03:04:05.000Z', addedBy: 'alpha'},
@@ -88,7 +88,7 @@ describe('manifest: parse, render, write', function () {
         keyType: 'pq',
         branch: 'main',
         maxFileMiB: 20,
-        agents: {pullIntervalSeconds: 300, remoteCheckSeconds: 10, debounceMs: 1500, maxDelayMs: 10_000},
+        agents: {pullIntervalSeconds: 300, remoteCheckSeconds: 2, quietCheckSeconds: 5, debounceMs: 1500, maxDelayMs: 10_000},
       })
       assert.deepEqual(fleet.paths, [])
       assert.deepEqual(fleet.machines, [])

@@ -52,7 +52,7 @@ describe('push: one way onto the forge, two strategies for a rejected push', fun
         keyType: 'x25519',
         branch: BRANCH,
         maxFileMiB: 20,
-        agents: {pullIntervalSeconds: 120, remoteCheckSeconds: 5, debounceMs: 1000, maxDelayMs: 8000},
+        agents: {pullIntervalSeconds: 120, remoteCheckSeconds: 5, quietCheckSeconds: 10, debounceMs: 1000, maxDelayMs: 8000},
       },
       paths: [],
       machines: [],

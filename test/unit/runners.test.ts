@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 
 import {Debouncer, type Timers} from '../../src/lib/runners/debouncer.ts'
-import {type BranchHeads, ForgePoller} from '../../src/lib/runners/forge-poller.ts'
+import {type BranchHeads, ForgePoller, PROCESS_CHECK_MIN_SECONDS, QUIET_AFTER_MS} from '../../src/lib/runners/forge-poller.ts'
 
 /** Timers on a clock that moves only when told to (advance), firing what falls due on the way, in order. */
 class FakeTimers implements Timers {
@@ -320,5 +320,132 @@ describe('runners: the forge poller decides when the forge moved', function () {
     poller.follow(undefined, 'trunk')
     await poller.check()
     assert.deepEqual(asked, [{url: 'file:///forge.git', branch: 'trunk'}])
+  })
+})
+
+describe('runners: the forge poller asks often while the fleet is active, less once it is quiet', function () {
+  const settings = {remoteCheckSeconds: 2, quietCheckSeconds: 4, pullIntervalSeconds: 300}
+  let timers: FakeTimers
+  let forgeHead: string
+  let hereHead: string
+  let busy: boolean
+  let spawns: boolean
+  let asked: number[]
+  let syncs: Array<{reason: string; at: number}>
+  let notes: string[]
+  let poller: ForgePoller
+
+  beforeEach(() => {
+    timers = new FakeTimers()
+    forgeHead = 'aaa'
+    hereHead = 'aaa'
+    busy = false
+    spawns = false
+    asked = []
+    syncs = []
+    notes = []
+    const heads: BranchHeads = {
+      forge: async () => {
+        asked.push(timers.now)
+        return forgeHead
+      },
+      here: async () => hereHead,
+      startedProcess: () => spawns,
+    }
+    const clock = {
+      setTimeout: (callback: () => void, ms: number) => timers.setTimeout(callback, ms),
+      clearTimeout: (t: unknown) => timers.clearTimeout(t),
+      now: () => timers.now,
+    }
+    poller = new ForgePoller(
+      heads,
+      () => busy,
+      async (reason) => {
+        syncs.push({reason, at: timers.now})
+        hereHead = forgeHead
+      },
+      {note: (line) => notes.push(line), timers: clock},
+    )
+    poller.follow('ssh://git@forge.example/fleet.git', 'main')
+    poller.schedule(settings)
+  })
+  afterEach(() => poller.stop())
+
+  /** The gaps between the questions asked in the last `ms` of the clock. */
+  const gapsDuring = async (ms: number) => {
+    const from = asked.length
+    await timers.advance(ms)
+    const times = asked.slice(from - 1 >= 0 ? from - 1 : 0)
+    return times.slice(1).map((t, i) => t - times[i])
+  }
+
+  it('asks every remoteCheckSeconds while active, every quietCheckSeconds once quiet for QUIET_AFTER_MS, and says so', async function () {
+    assert.deepEqual(new Set(await gapsDuring(20_000)), new Set([2000]))
+    assert.ok(!poller.quiet)
+    await timers.advance(QUIET_AFTER_MS)
+    assert.ok(poller.quiet)
+    assert.match(notes.join('\n'), /quiet for 3 min: asking the forge every 4 s/)
+    assert.deepEqual(new Set(await gapsDuring(40_000)), new Set([4000]))
+    assert.equal(syncs.length, 0, 'nothing moved, and no sweep is due yet')
+  })
+
+  it('a change on the forge, whoever made it, makes the fleet active again: the next question comes remoteCheckSeconds later', async function () {
+    await timers.advance(QUIET_AFTER_MS + 10_000)
+    assert.ok(poller.quiet)
+    forgeHead = hereHead = 'bbb' // this machine's own push
+    await timers.advance(4000)
+    assert.ok(!poller.quiet, 'the forge moved: the fleet is active')
+    assert.equal(syncs.length, 0, 'nothing to bring in: the forge is where this machine is')
+    assert.match(notes.at(-1)!, /active: asking the forge every 2 s/)
+    assert.deepEqual(new Set(await gapsDuring(20_000)), new Set([2000]))
+
+    await timers.advance(QUIET_AFTER_MS)
+    assert.ok(poller.quiet)
+    forgeHead = 'ccc' // another machine's push
+    await timers.advance(4000)
+    assert.equal(syncs.filter((s) => s.reason === 'watcher-forge').length, 1, 'the forge moved: a sync brings it in')
+    assert.ok(!poller.quiet)
+    assert.deepEqual(new Set(await gapsDuring(20_000)), new Set([2000]))
+  })
+
+  it('a save here (a sync running or waiting) keeps the fleet active, and is not asked over', async function () {
+    for (let t = 0; t < QUIET_AFTER_MS + 60_000; t += 30_000) {
+      busy = true
+      const before = asked.length
+      await timers.advance(2000)
+      assert.equal(asked.length, before, 'no question while a sync runs or waits')
+      busy = false
+      await timers.advance(28_000)
+    }
+    assert.ok(!poller.quiet)
+  })
+
+  it('questions that start a process come at most every PROCESS_CHECK_MIN_SECONDS; one without a process ends that', async function () {
+    spawns = true
+    await timers.advance(30_000)
+    const gaps = await gapsDuring(60_000)
+    assert.ok(
+      gaps.every((gap) => gap === PROCESS_CHECK_MIN_SECONDS * 1000),
+      `gaps ${gaps.join(', ')}`,
+    )
+    spawns = false
+    await timers.advance(10_000)
+    assert.deepEqual(new Set(await gapsDuring(20_000)), new Set([2000]))
+  })
+
+  it('when no sync ran for most of the puller period, a sweep (the puller look) runs instead of a question, and the fleet stays quiet', async function () {
+    await timers.advance(QUIET_AFTER_MS + 10_000)
+    assert.ok(poller.quiet)
+    await timers.advance(300_000 * 0.9 - QUIET_AFTER_MS)
+    assert.deepEqual(
+      syncs.map((s) => s.reason),
+      ['watcher-sweep'],
+    )
+    assert.ok(syncs[0].at >= 270_000 && syncs[0].at <= 274_000, `swept at ${syncs[0].at}`)
+    assert.ok(poller.quiet, 'a sweep is not activity')
+    await timers.advance(260_000)
+    assert.equal(syncs.length, 1, 'the next sweep comes a whole period later')
+    await timers.advance(20_000)
+    assert.equal(syncs.length, 2)
   })
 })

@@ -3,7 +3,8 @@ import {existsSync, realpathSync} from 'node:fs'
 import {mkdir} from 'node:fs/promises'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 
-import {initBare, lsRemote, readBranchRef} from '../git/git.ts'
+import {forgeTimeoutMs, initBare, lsRemote, readBranchRef} from '../git/git.ts'
+import {sharedAdvertisedRefs} from '../git/ssh.ts'
 import type {FleetPaths} from '../platform/paths.ts'
 
 export interface ForgeProbe {
@@ -59,16 +60,31 @@ function localForgeDir(url: string): string | undefined {
   return isAbsolute(url) ? url : undefined
 }
 
+/** How long a question through the watcher's shared ssh connection may take before git is asked instead. */
+const SHARED_CHECK_TIMEOUT_MS = 10_000
+
+/** Whether the last look at each forge (forgeBranchHead) had to start a process. */
+const lookStartedProcess = new Map<string, boolean>()
+
 /**
  * Where the forge's branch points, in the cheapest way there is: a forge on this machine's disk is read directly
- * (its ref file, or packed-refs); any other is asked with `git ls-remote`. Throws ForgeUnreachableError when the
+ * (its ref file, or packed-refs); an SSH forge is asked through the watcher's shared connection when there is one
+ * (no process: see sharedAdvertisedRefs); any other with `git ls-remote`. Throws ForgeUnreachableError when the
  * forge does not answer. Used by the checks that run every few seconds.
  */
 export async function forgeBranchHead(url: string, branch: string): Promise<string | undefined> {
   const dir = localForgeDir(url)
   if (dir !== undefined && existsSync(join(dir, 'HEAD'))) {
     const head = readBranchRef(dir, branch)
+    lookStartedProcess.set(url, false)
     if (head !== undefined) return head
   }
-  return (await lsRemote(url)).get(`refs/heads/${branch}`)
+  const shared = await sharedAdvertisedRefs(url, Math.min(SHARED_CHECK_TIMEOUT_MS, forgeTimeoutMs()))
+  lookStartedProcess.set(url, shared === undefined)
+  return (shared ?? (await lsRemote(url))).get(`refs/heads/${branch}`)
+}
+
+/** Whether the last look at the forge at `url` (forgeBranchHead) started a process (git ls-remote). */
+export function lastLookStartedProcess(url: string): boolean {
+  return lookStartedProcess.get(url) ?? true
 }

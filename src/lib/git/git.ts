@@ -8,6 +8,7 @@ import {ForgeUnreachableError} from '../errors/index.ts'
 import {durationFromEnv} from '../platform/env.ts'
 import {shellCommand} from '../errors/shell-command.ts'
 import {ProcessError, run, type RunResult} from '../process/run.ts'
+import {forgeSshEnv} from './ssh.ts'
 
 /** How long a fetch or push may take: a sync that meets a forge that never answers ends within about a minute. */
 export const FORGE_TIMEOUT_MS = 45_000
@@ -143,9 +144,13 @@ async function git(args: string[], options: GitOptions = {}) {
   return run('git', args, {...options, env: {...GIT_ENV, ...options.env}})
 }
 
-/** git talking to the forge: its helpers (ssh, git-remote-http) run in its process group, and end with it. */
+/**
+ * git talking to the forge: its helpers (ssh, git-remote-http) run in its process group, and end with it. Over SSH it
+ * shares a connection to the forge that is already open (see forgeSshEnv), with the person's own ssh command.
+ */
 async function gitWithForge(args: string[], timeout: number, options: Omit<GitOptions, 'timeout'> = {}) {
-  return run('git', args, {...options, timeout, processGroup: true, allowFailure: true, env: {...GIT_ENV, ...options.env}})
+  const ssh = await forgeSshEnv(options.cwd ?? process.cwd(), {...process.env, ...options.env})
+  return run('git', args, {...options, timeout, processGroup: true, allowFailure: true, env: {...GIT_ENV, ...options.env, ...ssh}})
 }
 
 /**

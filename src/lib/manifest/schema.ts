@@ -72,8 +72,14 @@ export type ManagedPath = z.infer<typeof managedPathSchema>
 export const agentSettingsSchema = z.strictObject({
   /** The puller's period: the safety net for a missed event or a dead watcher. */
   pullIntervalSeconds: z.number().int().min(10).default(300),
-  /** How often the watcher asks the forge (git ls-remote) whether it moved: 6 requests a minute per machine. */
-  remoteCheckSeconds: z.number().int().min(1).default(10),
+  /**
+   * How often the watcher asks the forge whether it moved while the fleet is active (a save here, or a change on the
+   * forge, in the last 3 minutes). Over SSH the question goes through one connection the watcher keeps open, and
+   * starts no process; a question that must start one (git ls-remote: an HTTPS forge, say) comes at most every 10 s.
+   */
+  remoteCheckSeconds: z.number().int().min(1).default(2),
+  /** …and once the fleet has been quiet for 3 minutes: a save after a long quiet still arrives within seconds. */
+  quietCheckSeconds: z.number().int().min(1).default(5),
   /** The watcher syncs once the managed paths have been quiet this long… */
   debounceMs: z.number().int().min(50).default(1500),
   /** …or this long after the first change of a burst, whichever comes first (a file written continuously still syncs). */

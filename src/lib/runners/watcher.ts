@@ -6,8 +6,9 @@
 // never loads the sync engine and keeps nothing per file. Its parts are the modules beside this one (debouncer,
 // forge-poller, watch-set, own-writes, step-process); this one wires them.
 import {errorMessage} from '../errors/index.ts'
-import {forgeBranchHead} from '../forge/forge.ts'
+import {forgeBranchHead, lastLookStartedProcess} from '../forge/forge.ts'
 import {GitRepo} from '../git/git.ts'
+import {holdSharedConnections, releaseSharedConnections} from '../git/ssh.ts'
 import type {FleetPaths} from '../platform/paths.ts'
 import {Debouncer} from './debouncer.ts'
 import {type BranchHeads, ForgePoller} from './forge-poller.ts'
@@ -30,6 +31,8 @@ export interface WatcherHandle {
  */
 export async function startWatcher(paths: FleetPaths, steps: WatcherSteps, log: (line: string) => void): Promise<WatcherHandle> {
   const note = (line: string) => log(`${new Date().toISOString()} ${line}`)
+  // An SSH forge is asked every few seconds: through one connection the watcher keeps open (see git/ssh.ts).
+  holdSharedConnections()
   let plan = await steps.plan()
   const failed = (error: unknown) => note(`sync failed: ${errorMessage(error)}`)
   const debouncer = new Debouncer(
@@ -50,12 +53,15 @@ export async function startWatcher(paths: FleetPaths, steps: WatcherSteps, log: 
   const poller = new ForgePoller(
     branchHeads(new GitRepo(paths.sourceDir)),
     () => debouncer.running || debouncer.waiting,
-    () => debouncer.runNow('watcher-forge'),
+    (reason) => debouncer.runNow(reason),
+    {note},
   )
   poller.follow(plan.remoteUrl, plan.branch)
   const watchSet = await WatchSet.open(paths, plan.managedPaths, changed, note)
-  note(`watching ${watchSet.size} managed path(s); asking the forge every ${plan.agents.remoteCheckSeconds} s`)
-  poller.every(plan.agents.remoteCheckSeconds)
+  note(
+    `watching ${watchSet.size} managed path(s); asking the forge every ${plan.agents.remoteCheckSeconds} s while the fleet is active, every ${plan.agents.quietCheckSeconds} s once it is quiet`,
+  )
+  poller.schedule(plan.agents)
   debouncer.runNow('watcher-start').catch(failed) // whatever changed while no watcher ran
   const {promise: stopped, resolve: resolveStopped} = Promise.withResolvers<void>()
   const stop = async () => {
@@ -72,17 +78,22 @@ async function stopParts(debouncer: Debouncer, poller: ForgePoller, watchSet: Wa
   steps.stop()
   await watchSet.close()
   await finished
+  await releaseSharedConnections()
 }
 
 /** The heads the forge check compares: the forge's, and the source repo's read without starting git. */
 function branchHeads(repo: GitRepo): BranchHeads {
-  return {forge: forgeBranchHead, here: async (branch) => repo.readBranchHead(branch) ?? (await repo.revParse('HEAD'))}
+  return {
+    forge: forgeBranchHead,
+    here: async (branch) => repo.readBranchHead(branch) ?? (await repo.revParse('HEAD')),
+    startedProcess: lastLookStartedProcess,
+  }
 }
 
 /** The sync may have changed the manifest: follow its managed paths, forge address and settings. */
 function followPlan(plan: WatchPlan, next: WatchPlan, watchSet: WatchSet, poller: ForgePoller): WatchPlan {
   poller.follow(next.remoteUrl, next.branch)
   watchSet.follow(next.managedPaths)
-  if (JSON.stringify(plan.agents) !== JSON.stringify(next.agents)) poller.every(next.agents.remoteCheckSeconds)
+  if (JSON.stringify(plan.agents) !== JSON.stringify(next.agents)) poller.schedule(next.agents)
   return next
 }
