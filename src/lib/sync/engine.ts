@@ -682,13 +682,15 @@ function isPlainSourceFile(source: string): boolean {
 }
 
 /**
- * The source's commits changed chezmoi's own files (ignore rules, removals, template data, the manifest): what chezmoi
- * manages may have changed without a file changing on disk, so the next sync looks at everything.
+ * The source's commits changed what chezmoi manages at all (its ignore rules, its root, its externals): a file on
+ * disk may have become one to capture without changing, so the next sync looks at everything. (Template data and
+ * removals change what the apply writes: the apply of the same sync looks at everything then.)
  */
 async function changedChezmoiFiles(local: LocalFleet, from: string | undefined, to: string | undefined): Promise<boolean> {
   if (from === undefined || to === undefined || from === to) return false
   const changes = await local.repo.changedFiles(from, to).catch(() => undefined)
-  return changes === undefined || changes.some((c) => c.path.split('/').some((part) => part.startsWith('.chezmoi')))
+  const whatIsManaged = /^\.chezmoi(ignore|root|external)/
+  return changes === undefined || changes.some((c) => c.path.split('/').some((part) => whatIsManaged.test(part)))
 }
 
 /** Every change since `from` is an edit of a file's contents (none added, removed, or of chezmoi's own). */
