@@ -88,9 +88,7 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     encoding: options.binary ? 'buffer' : 'utf8',
   })
   const group = options.processGroup && subprocess.pid !== undefined ? groupTimeout(subprocess, timeout, options.signal) : undefined
-  const traceStart = performance.now()
   const child = await subprocess.finally(() => group?.done())
-  if (process.env.FLEET_TRACE_RUN) (await import('node:fs')).appendFileSync(process.env.FLEET_TRACE_RUN, `${Math.round(performance.now() - traceStart)}\t${file} ${args.filter((a, i) => i < 2 || i > 7).join(" ").slice(0, 400)}\n`)
   const stdoutBytes = options.binary && child.stdout instanceof Uint8Array ? Buffer.from(child.stdout) : undefined
   const result: RunResult = {
     command: [file, ...args.slice(0, 3)].join(' ') + (args.length > 3 ? ' …' : ''),
